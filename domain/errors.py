@@ -1,0 +1,156 @@
+"""Domain errors: each violation of a rule has its own class and a stable code.
+
+The code (``ErrorClass.code``) is the machine-readable reason carried to every
+client (the CLI's JSON output, gRPC ``ErrorInfo.reason``, rejection records). Codes
+never change once published; a new rule gets a new code.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+
+class DomainError(Exception):
+    """A command broke a rule of the domain. Nothing was recorded."""
+
+    code: ClassVar[str] = "DOMAIN_ERROR"
+    # The kind of failure, for mapping onto transport errors:
+    # "invalid" (bad value), "forbidden" (wrong actor), "precondition" (wrong state),
+    # "not_found", "conflict".
+    kind: ClassVar[str] = "invalid"
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.field = field
+
+    def as_dict(self) -> dict[str, str]:
+        """Plain form for clients and records."""
+        data = {"code": self.code, "message": self.message}
+        if self.field is not None:
+            data["field"] = self.field
+        return data
+
+
+class InvalidValueError(DomainError):
+    code = "INVALID_VALUE"
+
+
+class UnrecognisedDeadlineError(InvalidValueError):
+    code = "DEADLINE_UNRECOGNISED"
+
+
+class UnrecognisedTargetError(InvalidValueError):
+    code = "TARGET_UNRECOGNISED"
+
+
+class UnrecognisedUnitError(InvalidValueError):
+    code = "UNIT_UNRECOGNISED"
+
+
+class PercentOutOfRangeError(InvalidValueError):
+    code = "PERCENT_OUT_OF_RANGE"
+
+
+class UnitMismatchError(InvalidValueError):
+    code = "UNIT_MISMATCH"
+
+
+class MissingReasonError(InvalidValueError):
+    code = "REASON_REQUIRED"
+
+
+class NotLeadUnitError(DomainError):
+    code = "NOT_LEAD_UNIT"
+    kind = "forbidden"
+
+
+class NotParticipantError(DomainError):
+    code = "NOT_PARTICIPANT"
+    kind = "forbidden"
+
+
+class NotReviewerError(DomainError):
+    code = "NOT_REVIEWER"
+    kind = "forbidden"
+
+
+class NotCoordinatorError(DomainError):
+    code = "NOT_COORDINATOR"
+    kind = "forbidden"
+
+
+class ProgressDecreaseError(DomainError):
+    code = "PROGRESS_DECREASE_NEEDS_CORRECTION"
+    kind = "precondition"
+
+
+class EvidenceRequiredError(DomainError):
+    code = "EVIDENCE_REQUIRED"
+    kind = "precondition"
+
+
+class UnknownEvidenceError(DomainError):
+    code = "EVIDENCE_UNKNOWN"
+    kind = "not_found"
+
+
+class EvidenceAlreadyJudgedError(DomainError):
+    code = "EVIDENCE_ALREADY_JUDGED"
+    kind = "precondition"
+
+
+class DuplicateEvidenceError(DomainError):
+    code = "EVIDENCE_DUPLICATE"
+    kind = "conflict"
+
+
+class NoPendingClaimError(DomainError):
+    code = "NO_PENDING_COMPLETION_CLAIM"
+    kind = "precondition"
+
+
+class ItemClosedError(DomainError):
+    code = "ITEM_CLOSED"
+    kind = "precondition"
+
+
+class GroupItemError(DomainError):
+    code = "GROUP_ITEM_NOT_REPORTABLE"
+    kind = "precondition"
+
+
+class UnknownReportError(DomainError):
+    code = "REPORT_UNKNOWN"
+    kind = "not_found"
+
+
+class UnknownObstacleError(DomainError):
+    code = "OBSTACLE_UNKNOWN"
+    kind = "not_found"
+
+
+class DependencyCycleError(DomainError):
+    code = "DEPENDENCY_CYCLE"
+    kind = "precondition"
+
+
+class UnknownDependencyError(DomainError):
+    code = "DEPENDENCY_UNKNOWN"
+    kind = "not_found"
+
+
+class DuplicateDependencyError(DomainError):
+    code = "DEPENDENCY_DUPLICATE"
+    kind = "conflict"
+
+
+class NotFoundError(DomainError):
+    code = "NOT_FOUND"
+    kind = "not_found"
+
+
+class UnrecognisedMeasurementError(InvalidValueError):
+    """A measured value cannot be read against its target (not a number, level…)."""
+
+    code = "MEASUREMENT_UNRECOGNISED"

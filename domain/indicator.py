@@ -1,0 +1,223 @@
+"""An indicator (chỉ tiêu, KPI): a unit, targets per period, a lead and a monitor.
+
+Rules: measurements and completion claims come from a lead unit or the monitoring
+unit (the plans call it "đơn vị chủ trì, theo dõi, đánh giá", and often name the
+public as the producer of a KPI and the monitor as who measures it); a measurement's unit must match the indicator's; a measurement is changed only
+by a correction that points at it, with a reason.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+from decimal import Decimal
+from typing import Any, cast
+from uuid import UUID
+
+from eventsourcing.domain import Aggregate
+
+from domain.context import Context
+from domain.errors import DomainError, InvalidValueError, NotLeadUnitError, UnknownReportError
+from domain.facts import Fact, topical
+from domain.items import ItemStatus, TrackedItem, require_reason
+from domain.targets import Target, parse_level, parse_number, parse_target
+from domain.units import Unit, UnitKind, check_measurement_unit, parse_unit
+
+INDICATOR_FIELDS = (
+    "parent",
+    "group",
+    "section",
+    "name",
+    "unit",
+    "targets",
+    "lead",
+    "lead_text",
+    "monitor",
+    "monitor_text",
+    "note",
+)
+PERIOD = re.compile(r"^\d{4}(?:-(?:Q[1-4]|H[12]|0[1-9]|1[0-2]))?$")
+
+
+def check_period(period: str) -> str:
+    """Periods are ``2026``, ``2026-Q1``, ``2026-H1`` or ``2026-03``."""
+    if not PERIOD.match(period):
+        msg = f"{period!r} is not a period (2026, 2026-Q1, 2026-H1 or 2026-03)"
+        raise InvalidValueError(msg, field="period")
+    return period
+
+
+def parse_targets(targets: list[dict[str, Any]]) -> dict[str, Target]:
+    """Targets by period, parsed from their original wording."""
+    parsed = {}
+    for target in targets:
+        period = str(target.get("period", ""))
+        if not PERIOD.match(period):
+            msg = f"target period {period!r} is not a year or a period of one"
+            raise InvalidValueError(msg, field="targets.period")
+        parsed[period] = parse_target(str(target.get("value", "")))
+    return parsed
+
+
+class Indicator(TrackedItem):
+    TOPIC = "lienthong.Indicator"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.unit: Unit | None = None
+        self.targets: dict[str, Target] = {}
+        self.monitor: tuple[str, ...] = ()
+        self.measurements: dict[int, tuple[str, str]] = {}
+
+    def apply_definition(self, definition: dict[str, Any]) -> None:
+        self.merge_definition(definition)
+        self.group = bool(self.definition.get("group"))
+        self.lead = tuple(self.definition.get("lead", ()))
+        self.monitor = tuple(self.definition.get("monitor", ()))
+        unit = self.definition.get("unit")
+        self.unit = parse_unit(unit) if unit else None
+        self.targets = parse_targets(self.definition.get("targets", []))
+
+    @property
+    def monitors(self) -> tuple[str, ...]:
+        return self.monitor
+
+    @property
+    def participants(self) -> tuple[str, ...]:
+        return self.lead + self.monitor
+
+    # Definition ------------------------------------------------------------
+
+    class Created(Aggregate.Created):
+        TOPIC = "lienthong.indicator.Created"
+
+    class Defined(Created, Fact):
+        """A plan defined the indicator: unit, targets per period, lead and monitor."""
+
+        TOPIC = "lienthong.indicator.Defined"
+        class_version = 1
+        plan: str
+        key: str
+        definition: dict[str, Any]
+
+        def apply(self, indicator: Indicator) -> None:
+            indicator.plan = self.plan
+            indicator.key = self.key
+            indicator.apply_definition(self.definition)
+
+    @classmethod
+    def define(
+        cls, ctx: Context, *, id: UUID, plan: str, key: str, definition: dict[str, Any]  # noqa: A002
+    ) -> Indicator:
+        """Define an indicator; ``definition`` holds :data:`INDICATOR_FIELDS`."""
+        unknown = set(definition) - set(INDICATOR_FIELDS)
+        if unknown:
+            msg = f"unknown indicator fields: {', '.join(sorted(unknown))}"
+            raise InvalidValueError(msg, field=sorted(unknown)[0])
+        if definition.get("unit"):
+            parse_unit(definition["unit"])
+        parse_targets(definition.get("targets", []))
+        indicator = cls._create(
+            cls.Defined, id=id, plan=plan, key=key, definition=definition, **ctx.event_fields()
+        )
+        return cast(Indicator, indicator)
+
+    # Measurements ----------------------------------------------------------
+
+    def _check_value(self, value: str, unit: str) -> str:
+        assert self.unit is not None  # noqa: S101 - groups are refused before
+        check_measurement_unit(self.unit, unit)
+        if self.unit.kind is UnitKind.LEVEL:
+            parse_level(value)
+            return value.strip()
+        try:
+            number = parse_number(value)
+        except DomainError:
+            number = Decimal("NaN")
+        if not number.is_finite() or number < 0:
+            msg = f"{value!r} is not a non-negative number"
+            raise InvalidValueError(msg, field="value")
+        return str(number)
+
+    def _require_lead(self, ctx: Context) -> None:
+        """The plans name the monitor "đơn vị chủ trì, theo dõi, đánh giá": it leads
+        the reporting of the indicator together with the lead unit."""
+        if not ctx.acts_for(self.lead + self.monitor):
+            msg = f"{ctx.agency} neither leads nor monitors {self.key}"
+            raise NotLeadUnitError(msg, field="agency")
+
+    def record_measurement(
+        self, ctx: Context, *, value: str, unit: str, period: str, as_of: date, note: str = ""
+    ) -> None:
+        self._require_open()
+        self._require_lead(ctx)
+        self.trigger_event(
+            self.Measured,
+            value=self._check_value(value, unit),
+            unit=unit.strip(),
+            period=check_period(period),
+            as_of=as_of,
+            note=note.strip(),
+            **ctx.event_fields(),
+        )
+
+    class Measured(Fact):
+        TOPIC = "lienthong.indicator.Measured"
+        value: str
+        unit: str
+        period: str
+        as_of: date
+        note: str
+
+        def apply(self, indicator: Indicator) -> None:
+            indicator.measurements[self.originator_version] = (self.period, self.value)
+            if indicator.status is ItemStatus.NOT_STARTED:
+                indicator.status = ItemStatus.IN_PROGRESS
+
+    def correct_measurement(
+        self, ctx: Context, *, measurement_version: int, value: str, unit: str, reason: str
+    ) -> None:
+        self._require_open()
+        self._require_lead(ctx)
+        if measurement_version not in self.measurements:
+            msg = f"{self.key} has no measurement at version {measurement_version}"
+            raise UnknownReportError(msg, field="measurement_version")
+        self.trigger_event(
+            self.MeasurementCorrected,
+            measurement_version=measurement_version,
+            value=self._check_value(value, unit),
+            unit=unit.strip(),
+            reason=require_reason(reason),
+            **ctx.event_fields(),
+        )
+
+    class MeasurementCorrected(Fact):
+        TOPIC = "lienthong.indicator.MeasurementCorrected"
+        measurement_version: int
+        value: str
+        unit: str
+        reason: str
+
+        def apply(self, indicator: Indicator) -> None:
+            period, _ = indicator.measurements[self.measurement_version]
+            indicator.measurements[self.measurement_version] = (period, self.value)
+
+    def latest(self, period: str) -> str | None:
+        """The latest measured value for a period, corrections applied."""
+        values = [v for _, (p, v) in sorted(self.measurements.items()) if p == period]
+        return values[-1] if values else None
+
+    # Shared facts, stored under this aggregate's own topics ------------------
+
+    EvidenceSubmitted = topical(TrackedItem.EvidenceSubmitted, "indicator.EvidenceSubmitted")
+    EvidenceAccepted = topical(TrackedItem.EvidenceAccepted, "indicator.EvidenceAccepted")
+    EvidenceRejected = topical(TrackedItem.EvidenceRejected, "indicator.EvidenceRejected")
+    ReturnedForCompletion = topical(
+        TrackedItem.ReturnedForCompletion, "indicator.ReturnedForCompletion"
+    )
+    CompletionClaimed = topical(TrackedItem.CompletionClaimed, "indicator.CompletionClaimed")
+    CompletionConfirmed = topical(TrackedItem.CompletionConfirmed, "indicator.CompletionConfirmed")
+    ObstacleRaised = topical(TrackedItem.ObstacleRaised, "indicator.ObstacleRaised")
+    ObstacleResolved = topical(TrackedItem.ObstacleResolved, "indicator.ObstacleResolved")
+    Amended = topical(TrackedItem.Amended, "indicator.Amended")
+    Cancelled = topical(TrackedItem.Cancelled, "indicator.Cancelled")

@@ -1,0 +1,424 @@
+"""What tasks and indicators share: evidence, completion, review, obstacles.
+
+A tracked item moves through these states::
+
+    not_started → in_progress → submitted → completed
+                       ↑            │
+                       └── awaiting_completion ("Chờ hoàn thiện") ← evidence rejected
+
+Rules (each violation a specific :mod:`domain.errors` error):
+- completion is claimed by a lead unit and cites at least one evidence reference
+  that was submitted and not rejected;
+- only the item's monitoring unit or the plan's coordination office judges evidence;
+- rejected evidence returns the item to "Chờ hoàn thiện": it counts as not done;
+- completion is confirmed by a reviewer once a cited evidence was accepted.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from enum import StrEnum
+from typing import Any
+
+from eventsourcing.domain import Aggregate
+
+from domain.context import Context
+from domain.errors import (
+    DuplicateEvidenceError,
+    EvidenceAlreadyJudgedError,
+    EvidenceRequiredError,
+    GroupItemError,
+    InvalidValueError,
+    ItemClosedError,
+    MissingReasonError,
+    NoPendingClaimError,
+    NotCoordinatorError,
+    NotLeadUnitError,
+    NotParticipantError,
+    NotReviewerError,
+    UnknownEvidenceError,
+    UnknownObstacleError,
+)
+from domain.facts import Fact
+
+SHA256 = re.compile(r"^[0-9a-f]{64}$")
+MEDIA_TYPE = re.compile(r"^[a-z]+/[a-z0-9.+-]+$")
+
+
+class ItemStatus(StrEnum):
+    NOT_STARTED = "not_started"
+    IN_PROGRESS = "in_progress"
+    SUBMITTED = "submitted"
+    COMPLETED = "completed"
+    AWAITING_COMPLETION = "awaiting_completion"
+    CANCELLED = "cancelled"
+
+    @property
+    def label_vi(self) -> str:
+        return STATUS_LABELS_VI[self]
+
+
+STATUS_LABELS_VI = {
+    ItemStatus.NOT_STARTED: "Chưa triển khai",
+    ItemStatus.IN_PROGRESS: "Đang thực hiện",
+    ItemStatus.SUBMITTED: "Chờ thẩm định",
+    ItemStatus.COMPLETED: "Hoàn thành",
+    ItemStatus.AWAITING_COMPLETION: "Chờ hoàn thiện",
+    ItemStatus.CANCELLED: "Đã hủy",
+}
+
+
+class Quality(StrEnum):
+    """The reviewer's verdict on the quality of evidence."""
+
+    GOOD = "good"
+    ADEQUATE = "adequate"
+    LOW = "low"
+
+
+class ObstacleKind(StrEnum):
+    DIFFICULTY = "difficulty"  # khó khăn
+    BLOCKER = "blocker"  # vướng mắc
+
+
+@dataclass(frozen=True)
+class Evidence:
+    sha256: str
+    uri: str
+    media_type: str
+    description: str
+    submitted_by: str
+    verdict: str | None = None
+    quality: Quality | None = None
+
+
+def require_reason(reason: str, field: str = "reason") -> str:
+    if not reason.strip():
+        msg = "a reason is required"
+        raise MissingReasonError(msg, field=field)
+    return reason.strip()
+
+
+def require_coordinator(ctx: Context, coordinator: str) -> None:
+    if ctx.agency != coordinator:
+        msg = f"only the coordination office ({coordinator}) may do this, not {ctx.agency}"
+        raise NotCoordinatorError(msg, field="agency")
+
+
+class TrackedItem(Aggregate):
+    """Base of :class:`~domain.task.Task` and :class:`~domain.indicator.Indicator`."""
+
+    def __init__(self) -> None:
+        self.plan = ""
+        self.key = ""
+        self.group = False
+        self.definition: dict[str, Any] = {}
+        self.lead: tuple[str, ...] = ()
+        self.status = ItemStatus.NOT_STARTED
+        self.evidence: dict[str, Evidence] = {}
+        self.claim: tuple[str, ...] = ()
+        self.obstacles: dict[str, str] = {}
+
+    # Who may do what -------------------------------------------------------
+
+    @property
+    def participants(self) -> tuple[str, ...]:
+        """Units that take part in the item (lead and helpers)."""
+        return self.lead
+
+    @property
+    def monitors(self) -> tuple[str, ...]:
+        """Units that judge the item's evidence besides the coordination office."""
+        return ()
+
+    def _require_open(self) -> None:
+        if self.group:
+            msg = f"{self.key} only groups sub-items; report on them instead"
+            raise GroupItemError(msg)
+        if self.status is ItemStatus.CANCELLED:
+            msg = f"{self.key} was cancelled"
+            raise ItemClosedError(msg)
+
+    def _require_lead(self, ctx: Context) -> None:
+        if not ctx.acts_for(self.lead):
+            msg = f"{ctx.agency} is not a lead unit of {self.key} (lead: {', '.join(self.lead)})"
+            raise NotLeadUnitError(msg, field="agency")
+
+    def _require_participant(self, ctx: Context) -> None:
+        if not ctx.acts_for(self.participants):
+            msg = f"{ctx.agency} takes no part in {self.key}"
+            raise NotParticipantError(msg, field="agency")
+
+    def _require_reviewer(self, ctx: Context, coordinator: str) -> None:
+        if ctx.agency != coordinator and not ctx.acts_for(self.monitors):
+            msg = (
+                f"{ctx.agency} may not judge {self.key}: only its monitoring unit "
+                f"or the coordination office ({coordinator}) may"
+            )
+            raise NotReviewerError(msg, field="agency")
+
+    # Evidence --------------------------------------------------------------
+
+    def submit_evidence(
+        self, ctx: Context, *, sha256: str, uri: str, media_type: str, description: str
+    ) -> None:
+        self._require_open()
+        self._require_participant(ctx)
+        problems = []
+        if not SHA256.match(sha256):
+            problems.append(("sha256", "must be 64 lowercase hex digits"))
+        if not uri.strip():
+            problems.append(("uri", "is required"))
+        if not MEDIA_TYPE.match(media_type):
+            problems.append(("media_type", f"{media_type!r} is not a media type"))
+        if problems:
+            field, text = problems[0]
+            raise InvalidValueError(f"evidence {field} {text}", field=field)
+        if sha256 in self.evidence:
+            msg = f"evidence {sha256[:12]}… was already submitted for {self.key}"
+            raise DuplicateEvidenceError(msg, field="sha256")
+        self.trigger_event(
+            self.EvidenceSubmitted,
+            sha256=sha256,
+            uri=uri.strip(),
+            media_type=media_type,
+            description=description.strip(),
+            **ctx.event_fields(),
+        )
+
+    class EvidenceSubmitted(Fact):
+        sha256: str
+        uri: str
+        media_type: str
+        description: str
+
+        def apply(self, item: TrackedItem) -> None:
+            item.evidence[self.sha256] = Evidence(
+                self.sha256, self.uri, self.media_type, self.description, self.actor
+            )
+
+    def _judgeable(self, ctx: Context, sha256: str, coordinator: str) -> Evidence:
+        self._require_open()
+        self._require_reviewer(ctx, coordinator)
+        evidence = self.evidence.get(sha256)
+        if evidence is None:
+            msg = f"no evidence {sha256[:12]}… was submitted for {self.key}"
+            raise UnknownEvidenceError(msg, field="sha256")
+        if evidence.verdict is not None:
+            msg = f"evidence {sha256[:12]}… was already {evidence.verdict}"
+            raise EvidenceAlreadyJudgedError(msg, field="sha256")
+        return evidence
+
+    def accept_evidence(
+        self, ctx: Context, *, sha256: str, coordinator: str, quality: Quality, reason: str = ""
+    ) -> None:
+        self._judgeable(ctx, sha256, coordinator)
+        self.trigger_event(
+            self.EvidenceAccepted,
+            sha256=sha256,
+            quality=quality.value,
+            reason=reason.strip(),
+            **ctx.event_fields(),
+        )
+
+    class EvidenceAccepted(Fact):
+        sha256: str
+        quality: str
+        reason: str
+
+        def apply(self, item: TrackedItem) -> None:
+            judged = replace(item.evidence[self.sha256], verdict="accepted")
+            item.evidence[self.sha256] = replace(judged, quality=Quality(self.quality))
+
+    def reject_evidence(
+        self,
+        ctx: Context,
+        *,
+        sha256: str,
+        coordinator: str,
+        reason: str,
+        quality: Quality = Quality.LOW,
+    ) -> None:
+        """Reject evidence; the item goes back to "Chờ hoàn thiện"."""
+        self._judgeable(ctx, sha256, coordinator)
+        reason = require_reason(reason)
+        fields = ctx.event_fields()
+        self.trigger_event(
+            self.EvidenceRejected, sha256=sha256, quality=quality.value, reason=reason, **fields
+        )
+        self.trigger_event(self.ReturnedForCompletion, sha256=sha256, reason=reason, **fields)
+
+    class EvidenceRejected(Fact):
+        sha256: str
+        quality: str
+        reason: str
+
+        def apply(self, item: TrackedItem) -> None:
+            judged = replace(item.evidence[self.sha256], verdict="rejected")
+            item.evidence[self.sha256] = replace(judged, quality=Quality(self.quality))
+
+    class ReturnedForCompletion(Fact):
+        """The item went back to "Chờ hoàn thiện" and counts as not done."""
+
+        sha256: str
+        reason: str
+
+        def apply(self, item: TrackedItem) -> None:
+            item.status = ItemStatus.AWAITING_COMPLETION
+            item.claim = ()
+
+    # Completion ------------------------------------------------------------
+
+    def claim_completion(self, ctx: Context, *, evidence: Sequence[str], note: str = "") -> None:
+        self._require_open()
+        self._require_lead(ctx)
+        if self.status in (ItemStatus.SUBMITTED, ItemStatus.COMPLETED):
+            msg = f"{self.key} is already {self.status.value}"
+            raise ItemClosedError(msg)
+        if not evidence:
+            msg = f"claiming {self.key} complete needs at least one evidence reference"
+            raise EvidenceRequiredError(msg, field="evidence")
+        for sha256 in evidence:
+            known = self.evidence.get(sha256)
+            if known is None:
+                msg = f"evidence {sha256[:12]}… was not submitted for {self.key}"
+                raise UnknownEvidenceError(msg, field="evidence")
+            if known.verdict == "rejected":
+                msg = f"evidence {sha256[:12]}… was rejected and cannot support a claim"
+                raise EvidenceRequiredError(msg, field="evidence")
+        self.trigger_event(
+            self.CompletionClaimed, evidence=list(evidence), note=note.strip(), **ctx.event_fields()
+        )
+
+    class CompletionClaimed(Fact):
+        evidence: list[str]
+        note: str
+
+        def apply(self, item: TrackedItem) -> None:
+            item.status = ItemStatus.SUBMITTED
+            item.claim = tuple(self.evidence)
+
+    def confirm_completion(self, ctx: Context, *, coordinator: str, note: str = "") -> None:
+        self._require_open()
+        self._require_reviewer(ctx, coordinator)
+        if self.status is not ItemStatus.SUBMITTED:
+            msg = f"{self.key} has no completion claim awaiting review"
+            raise NoPendingClaimError(msg)
+        if not any(self.evidence[s].verdict == "accepted" for s in self.claim):
+            msg = f"accept at least one evidence cited by the claim on {self.key} first"
+            raise EvidenceRequiredError(msg, field="evidence")
+        self.trigger_event(self.CompletionConfirmed, note=note.strip(), **ctx.event_fields())
+
+    class CompletionConfirmed(Fact):
+        note: str
+
+        def apply(self, item: TrackedItem) -> None:
+            item.status = ItemStatus.COMPLETED
+
+    # Obstacles (khó khăn, vướng mắc) ----------------------------------------
+
+    def raise_obstacle(
+        self, ctx: Context, *, obstacle_id: str, kind: ObstacleKind, description: str
+    ) -> None:
+        self._require_open()
+        self._require_participant(ctx)
+        if not obstacle_id.strip():
+            raise InvalidValueError("an obstacle id is required", field="obstacle_id")
+        if obstacle_id in self.obstacles:
+            msg = f"obstacle {obstacle_id} was already raised on {self.key}"
+            raise InvalidValueError(msg, field="obstacle_id")
+        self.trigger_event(
+            self.ObstacleRaised,
+            obstacle_id=obstacle_id,
+            kind=kind.value,
+            description=require_reason(description, "description"),
+            **ctx.event_fields(),
+        )
+
+    class ObstacleRaised(Fact):
+        obstacle_id: str
+        kind: str
+        description: str
+
+        def apply(self, item: TrackedItem) -> None:
+            item.obstacles[self.obstacle_id] = self.actor
+
+    def resolve_obstacle(
+        self, ctx: Context, *, obstacle_id: str, coordinator: str, resolution: str
+    ) -> None:
+        raiser = self.obstacles.get(obstacle_id)
+        if raiser is None:
+            msg = f"no open obstacle {obstacle_id} on {self.key}"
+            raise UnknownObstacleError(msg, field="obstacle_id")
+        if ctx.agency not in (raiser, coordinator):
+            msg = f"only {raiser} or the coordination office may resolve obstacle {obstacle_id}"
+            raise NotParticipantError(msg, field="agency")
+        self.trigger_event(
+            self.ObstacleResolved,
+            obstacle_id=obstacle_id,
+            resolution=require_reason(resolution, "resolution"),
+            **ctx.event_fields(),
+        )
+
+    class ObstacleResolved(Fact):
+        obstacle_id: str
+        resolution: str
+
+        def apply(self, item: TrackedItem) -> None:
+            del item.obstacles[self.obstacle_id]
+
+    # Amendment and cancellation (coordination office, through the plan) -----
+
+    class Amended(Fact):
+        """Fields of the item's definition changed by a plan amendment."""
+
+        changes: dict[str, Any]
+        reason: str
+        document: str
+
+        def apply(self, item: TrackedItem) -> None:
+            item.apply_definition(self.changes)
+
+    class Cancelled(Fact):
+        reason: str
+        document: str
+
+        def apply(self, item: TrackedItem) -> None:
+            item.status = ItemStatus.CANCELLED
+
+    def amend(
+        self,
+        ctx: Context,
+        *,
+        coordinator: str,
+        changes: dict[str, Any],
+        reason: str,
+        document: str,
+    ) -> None:
+        require_coordinator(ctx, coordinator)
+        if changes:
+            self.trigger_event(
+                self.Amended,
+                changes=changes,
+                reason=require_reason(reason),
+                document=document,
+                **ctx.event_fields(),
+            )
+
+    def cancel(self, ctx: Context, *, coordinator: str, reason: str, document: str) -> None:
+        require_coordinator(ctx, coordinator)
+        if self.status is not ItemStatus.CANCELLED:
+            self.trigger_event(
+                self.Cancelled, reason=require_reason(reason), document=document, **ctx.event_fields()
+            )
+
+    def apply_definition(self, definition: dict[str, Any]) -> None:
+        """Set the fields of the item's definition (assignment or amendment)."""
+        raise NotImplementedError
+
+    def merge_definition(self, changes: dict[str, Any]) -> None:
+        """Merge changed fields; a field changed to empty is dropped."""
+        merged = {**self.definition, **changes}
+        self.definition = {k: v for k, v in merged.items() if v not in (None, "", [], False)}

