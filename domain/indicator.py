@@ -104,6 +104,7 @@ class Indicator(TrackedItem):
             indicator.plan = self.plan
             indicator.key = self.key
             indicator.apply_definition(self.definition)
+            indicator.filed = dict(indicator.definition)
 
     @classmethod
     def define(

@@ -101,6 +101,11 @@ def require_reason(reason: str, field: str = "reason") -> str:
     return reason.strip()
 
 
+def prune(definition: dict[str, Any]) -> dict[str, Any]:
+    """Drop fields left empty, so equal content compares equal."""
+    return {k: v for k, v in definition.items() if v not in (None, "", [], False)}
+
+
 def require_coordinator(ctx: Context, coordinator: str) -> None:
     if ctx.agency != coordinator:
         msg = f"only the coordination office ({coordinator}) may do this, not {ctx.agency}"
@@ -108,13 +113,19 @@ def require_coordinator(ctx: Context, coordinator: str) -> None:
 
 
 class TrackedItem(Aggregate):
-    """Base of :class:`~domain.task.Task` and :class:`~domain.indicator.Indicator`."""
+    """Base of :class:`~domain.task.Task` and :class:`~domain.indicator.Indicator`.
+
+    ``definition`` is the item as it stands now; ``filed`` is the item as the plan
+    file last stated it (assignment and amendments), so re-importing an unchanged
+    file changes nothing even after the coordination office moved a deadline.
+    """
 
     def __init__(self) -> None:
         self.plan = ""
         self.key = ""
         self.group = False
         self.definition: dict[str, Any] = {}
+        self.filed: dict[str, Any] = {}
         self.lead: tuple[str, ...] = ()
         self.status = ItemStatus.NOT_STARTED
         self.evidence: dict[str, Evidence] = {}
@@ -380,6 +391,7 @@ class TrackedItem(Aggregate):
 
         def apply(self, item: TrackedItem) -> None:
             item.apply_definition(self.changes)
+            item.filed = prune({**item.filed, **self.changes})
 
     class Cancelled(Fact):
         reason: str
@@ -420,5 +432,4 @@ class TrackedItem(Aggregate):
 
     def merge_definition(self, changes: dict[str, Any]) -> None:
         """Merge changed fields; a field changed to empty is dropped."""
-        merged = {**self.definition, **changes}
-        self.definition = {k: v for k, v in merged.items() if v not in (None, "", [], False)}
+        self.definition = prune({**self.definition, **changes})

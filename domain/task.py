@@ -92,6 +92,7 @@ class Task(TrackedItem):
             task.plan = self.plan
             task.key = self.key
             task.apply_definition(self.definition)
+            task.filed = dict(task.definition)
 
     @classmethod
     def assign(

@@ -176,11 +176,8 @@ def _amend_items(
             changed += 1
             continue
         item: TrackedItem = batch.app.repository.get(aggregate_id)
-        fields = set(item.definition) | set(definition)
-        changes = {f: definition.get(f) for f in sorted(fields) if item.definition.get(f) != definition.get(f)}
-        if isinstance(item, Task) and "deadline" in changes:
-            new_deadline = changes.pop("deadline") or ""
-            item.change_deadline(ctx, coordinator=coordinator, deadline=new_deadline, reason=reason, document=document)
+        fields = set(item.filed) | set(definition)
+        changes = {f: definition.get(f) for f in sorted(fields) if item.filed.get(f) != definition.get(f)}
         item.amend(ctx, coordinator=coordinator, changes=changes, reason=reason, document=document)
         changed += bool(item.pending_events)
         batch.add(item)

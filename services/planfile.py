@@ -20,6 +20,7 @@ from domain.deadlines import parse_deadline
 from domain.errors import DomainError
 from domain.ids import SLUG
 from domain.indicator import parse_targets
+from domain.items import prune
 from domain.plan import REPORTING
 from domain.units import parse_unit
 
@@ -228,11 +229,6 @@ AGENCY: dict[str, Spec] = {
 }
 
 
-def compact(record: dict[str, Any]) -> dict[str, Any]:
-    """Drop fields left at their empty default, so equal content compares equal."""
-    return {k: v for k, v in record.items() if v not in (None, "", [], False, {})}
-
-
 @dataclass
 class Reader:
     """Collects the problems of one file."""
@@ -314,7 +310,7 @@ def read_registry(path: Path) -> Registry:
         for index, item in enumerate(raw):
             record = reader.record(item, ("agencies", index), AGENCY)
             if "id" in record:
-                agencies[record["id"]] = compact(record)
+                agencies[record["id"]] = prune(record)
         for index, item in enumerate(raw):
             for member in item.get("members", []) if isinstance(item, dict) else []:
                 if member not in agencies:
@@ -381,7 +377,7 @@ def _items(reader: Reader, data: dict[str, Any], section: str, specs: dict[str, 
         reader.problem((section,), "FIELD_TYPE", "must be a list")
         return []
     reader.unique(raw, "key" if section == "tasks" else "number", section)
-    return [compact(reader.record(item, (section, i), specs)) for i, item in enumerate(raw)]
+    return [prune(reader.record(item, (section, i), specs)) for i, item in enumerate(raw)]
 
 
 def _check_agencies(reader: Reader, path: Path_, ids: list[str], registry: Registry) -> None:
@@ -456,7 +452,7 @@ def read_plan(path: Path, registry: Registry) -> PlanFile:
             _check_agencies(reader, ("plan", name), [header[name]], registry)
     result.key = header.pop("id", "")
     budget = _budget(reader, data.get("budget"))
-    result.header = compact({**header, "budget": budget})
+    result.header = prune({**header, "budget": budget})
     result.indicators = _items(reader, data, "indicators", INDICATOR)
     result.tasks = _items(reader, data, "tasks", TASK)
     for index, indicator in enumerate(result.indicators):

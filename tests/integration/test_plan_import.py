@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from domain.ids import task_id
-from services.app import Lienthong
+from services.app import Actor, Lienthong
 from services.importer import ImportFailedError, import_plans
 from services.planfile import read_plan, read_registry
 from tests.conftest import PLANS, REGISTRY
@@ -108,7 +108,7 @@ def test_an_edited_plan_file_records_amendments_not_a_new_plan(app: Lienthong, t
     assert report.plans[0]["action"] == "amended"
     assert app.plan_keys().count("phuoc-binh-2026") == 1
     history = [e["topic"] for e in app.events_of("phuoc-binh-2026/task/3")]
-    assert history == ["lienthong.task.Assigned", "lienthong.task.DeadlineChanged", "lienthong.task.Amended"]
+    assert history == ["lienthong.task.Assigned", "lienthong.task.Amended"]
     assert [e["topic"] for e in app.events_of("phuoc-binh-2026")] == ["lienthong.plan.Issued"]
     task = next(t for t in app.plan_document("phuoc-binh-2026")["tasks"] if t["key"] == "3")
     assert (task["deadline"], task["expected_result"]) == ("Quý II/2026", "Văn bản quy định")
@@ -159,3 +159,12 @@ def test_problems_name_the_line_and_field_of_the_mistake(tmp_path: Path) -> None
     assert [(p.line, p.code) for p in problems] == [(target_line + 1, "DEADLINE_UNRECOGNISED")]
     assert problems[0].field.endswith(".deadline")
     assert problems[0].field.startswith("tasks[")
+
+
+def test_reimporting_an_unchanged_file_keeps_a_deadline_the_office_moved(app: Lienthong) -> None:
+    imported(app)
+    office = Actor(agency="phuoc-binh.vhxh", channel="test")
+    app.change_deadline("phuoc-binh-2026/task/5", office, deadline="Quý II/2026", reason="Chờ tỉnh", document="CV 45")
+    report = import_plans(app, PLANS, REGISTRY)
+    assert report.events == 0
+    assert app.item_status("phuoc-binh-2026/task/5")["deadline"]["text"] == "Quý II/2026"

@@ -1,0 +1,119 @@
+"""The application's commands on a real PostgreSQL: rules hold end to end, refusals
+record nothing, and every event keeps who, when and through which channel."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+
+import pytest
+
+from domain.errors import DomainError
+from services.app import Actor, Lienthong
+from services.importer import import_plans
+from tests.conftest import PLANS, REGISTRY
+
+PB = "phuoc-binh-2026"
+DAY = dt.date(2026, 2, 10)
+WHEN = dt.datetime(2026, 2, 10, 9, tzinfo=dt.timezone(dt.timedelta(hours=7)))
+DOC = hashlib.sha256(b"signed decision").hexdigest()
+
+
+@pytest.fixture
+def plans(app: Lienthong) -> Lienthong:
+    import_plans(app, PLANS, REGISTRY)
+    return app
+
+
+def actor(agency: str, message_id: str = "") -> Actor:
+    return Actor(agency=agency, person="Nguyễn Văn A", channel="test", message_id=message_id, occurred_at=WHEN)
+
+
+def refused(code: str, command: object) -> None:
+    with pytest.raises(DomainError) as error:
+        command()  # type: ignore[operator]
+    assert error.value.code == code
+
+
+def test_an_agency_cannot_report_on_another_agencys_task(plans: Lienthong) -> None:
+    before = plans.item_status(f"{PB}/task/24")["version"]
+    refused(
+        "NOT_LEAD_UNIT",
+        lambda: plans.report_progress(f"{PB}/task/24", actor("phuoc-binh.vhxh"), percent=10, as_of=DAY),
+    )
+    assert plans.item_status(f"{PB}/task/24")["version"] == before
+
+
+def test_a_member_of_a_collective_lead_reports_as_a_lead(plans: Lienthong) -> None:
+    # Task 9 is led by "Các cơ quan, đơn vị" (phuoc-binh.all-agencies); the police are members.
+    plans.report_progress(f"{PB}/task/9", actor("phuoc-binh.police"), percent=10, as_of=DAY)
+    assert plans.item_status(f"{PB}/task/9")["percent"] == 10
+
+
+def test_completion_without_evidence_is_refused(plans: Lienthong) -> None:
+    refused(
+        "EVIDENCE_REQUIRED",
+        lambda: plans.claim_completion(f"{PB}/task/3", actor("phuoc-binh.vhxh"), evidence=[]),
+    )
+    assert plans.item_status(f"{PB}/task/3")["status"] == "not_started"
+
+
+def test_rejected_evidence_puts_the_item_in_cho_hoan_thien(plans: Lienthong) -> None:
+    lead, office = actor("phuoc-binh.ttpvhcc"), actor("phuoc-binh.vhxh")
+    subject = f"{PB}/task/8"
+    plans.submit_evidence(subject, lead, sha256=DOC, uri="s3://e/1.pdf", media_type="application/pdf", description="Hướng dẫn")
+    plans.claim_completion(subject, lead, evidence=[DOC])
+    plans.reject_evidence(subject, office, sha256=DOC, reason="Chưa ký")
+    status = plans.item_status(subject)
+    assert (status["status"], status["status_vi"]) == ("awaiting_completion", "Chờ hoàn thiện")
+    assert status["evidence"] == {DOC: "rejected"}
+    assert plans.plan_status(PB, DAY)["awaiting_completion"] == ["task/8"]
+
+
+def test_only_the_coordination_office_or_monitor_judges_evidence(plans: Lienthong) -> None:
+    lead = actor("phuoc-binh.ttpvhcc")
+    subject = f"{PB}/task/8"
+    plans.submit_evidence(subject, lead, sha256=DOC, uri="s3://e/1.pdf", media_type="application/pdf", description="")
+    refused("NOT_REVIEWER", lambda: plans.accept_evidence(subject, actor("phuoc-binh.police"), sha256=DOC))
+
+
+def test_a_dependency_cycle_is_refused_and_nothing_is_recorded(plans: Lienthong) -> None:
+    office = actor("phuoc-binh.vhxh")
+    plans.declare_dependency(PB, office, upstream="21", downstream="24", reason="danh tính số trước")
+    plans.declare_dependency(PB, office, upstream="24", downstream="28", reason="dữ liệu y tế trước")
+    version = plans.plan(PB).version
+    refused(
+        "DEPENDENCY_CYCLE",
+        lambda: plans.declare_dependency(PB, office, upstream="28", downstream="21", reason="vòng"),
+    )
+    assert plans.plan(PB).version == version
+    assert plans.plan_status(PB, DAY)["dependencies"] == [("21", "24"), ("24", "28")]
+
+
+def test_every_event_keeps_actor_person_times_channel_and_message_id(plans: Lienthong) -> None:
+    plans.report_progress(f"{PB}/task/3", actor("phuoc-binh.vhxh", "msg-42"), percent=30, as_of=DAY)
+    event = list(plans.events.get(plans.item(f"{PB}/task/3").id))[-1]
+    assert (event.actor, event.person, event.channel, event.message_id) == (
+        "phuoc-binh.vhxh",
+        "Nguyễn Văn A",
+        "test",
+        "msg-42",
+    )
+    assert event.occurred_at == WHEN
+    assert event.recorded_at > WHEN
+    assert event.as_of == DAY
+
+
+def test_the_indicator_unit_must_match_the_measurement(plans: Lienthong) -> None:
+    health = actor("phuoc-binh.health-post")
+    refused(
+        "UNIT_MISMATCH",
+        lambda: plans.record_measurement(f"{PB}/indicator/7", health, value="3", unit="Thứ bậc", period="2026-Q1", as_of=DAY),
+    )
+    plans.record_measurement(f"{PB}/indicator/7", health, value="71,5", unit="%", period="2026-Q1", as_of=DAY)
+    assert plans.item_status(f"{PB}/indicator/7")["latest"] == {"2026-Q1": "71.5"}
+
+
+def test_an_unknown_subject_is_not_found(plans: Lienthong) -> None:
+    refused("NOT_FOUND", lambda: plans.item_status(f"{PB}/task/99"))
+    refused("INVALID_VALUE", lambda: plans.item_status("Not A Ref"))

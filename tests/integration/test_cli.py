@@ -1,0 +1,83 @@
+"""The ``lienthong`` command line against a real PostgreSQL (named by
+``LIENTHONG_DATABASE_URL``, as an operator would)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from services.cli import main
+from services.store import DATABASE_URL_ENV, Database
+from tests.conftest import PLANS, REGISTRY
+
+
+@pytest.fixture
+def configured(database: Database, monkeypatch: pytest.MonkeyPatch) -> Database:
+    credentials = f"{database.user}:{database.password}"
+    url = f"postgresql://{credentials}@{database.host}:{database.port}/{database.dbname}"
+    if database.host.startswith("/"):  # a Unix socket directory (the embedded server)
+        url = f"postgresql://{credentials}@/{database.dbname}?host={database.host}"
+    monkeypatch.setenv(DATABASE_URL_ENV, url)
+    return database
+
+
+def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_plans_list_json_reports_each_plan_with_its_counts(configured: Database, capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run(capsys, "plans", "import", *map(str, PLANS), "--agencies", str(REGISTRY))
+    assert code == 0, err
+    assert "recording" in err  # progress is shown
+    code, out, _ = run(capsys, "plans", "list", "--format", "json")
+    assert code == 0
+    plans = {p["plan_id"]: p for p in map(json.loads, out.splitlines())}
+    assert len(plans) == 4
+    assert {k: plans["phuoc-binh-2026"][k] for k in ("ward", "number", "indicators", "tasks")} == {
+        "ward": "Phước Bình",
+        "number": "09/KH-UBND",
+        "indicators": 25,
+        "tasks": 32,
+    }
+    assert (plans["da-mai-2026"]["tasks"], plans["da-mai-2026"]["task_sub_items"]) == (24, 6)
+
+
+def test_importing_a_bad_file_exits_2_and_prints_every_problem(
+    configured: Database, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("format: lienthong.plan/v1\nplan:\n  id: Not A Slug\ntasks: 3\n", encoding="utf-8")
+    code, out, err = run(capsys, "plans", "import", str(bad), "--agencies", str(REGISTRY), "--format", "json")
+    assert code == 2
+    result = json.loads(out)
+    assert result["stored"] is False
+    fields = {p["field"] for p in result["problems"]}
+    assert {"plan.id", "plan.ward", "plan.coordinator", "tasks"} <= fields
+    assert f"{bad}:3: plan.id: FIELD_TYPE" in err
+    code, out, _ = run(capsys, "plans", "list", "--format", "json")
+    assert (code, out) == (0, "")
+
+
+def test_a_malformed_database_url_is_a_clear_configuration_error(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv(DATABASE_URL_ENV, "mysql://somewhere/db")
+    code, _, err = run(capsys, "plans", "list")
+    assert code == 2
+    assert "CONFIGURATION" in err
+
+
+def test_the_demo_plays_its_quarter_once_and_prints_the_status(configured: Database, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "demo")
+    assert code == 0
+    assert "Chờ hoàn thiện: task/8" in out
+    assert "refused DEPENDENCY_CYCLE" in out
+    code, again, _ = run(capsys, "demo")
+    assert code == 0
+    assert "already played" in again
+    first_status = out[out.index("\nBình Phước —") :]
+    assert again[again.index("\nBình Phước —") :] == first_status
