@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Any, cast
+from typing import Any
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate
 
 from domain.context import Context
-from domain.errors import InvalidValueError
+from domain.errors import InvalidValueError, reject_unknown_fields
 from domain.facts import Fact
 from domain.ids import check_slug
 
@@ -30,10 +30,7 @@ class AgencyKind(StrEnum):
 
 
 def check_profile(profile: dict[str, Any]) -> None:
-    unknown = set(profile) - set(AGENCY_FIELDS)
-    if unknown:
-        msg = f"unknown agency fields: {', '.join(sorted(unknown))}"
-        raise InvalidValueError(msg, field=sorted(unknown)[0])
+    reject_unknown_fields(profile, AGENCY_FIELDS, "agency")
     kinds = [k.value for k in AgencyKind]
     if profile.get("kind") not in kinds:
         msg = f"kind must be one of {', '.join(kinds)}, not {profile.get('kind')!r}"
@@ -72,7 +69,7 @@ class Agency(Aggregate):
     def register(cls, ctx: Context, *, id: UUID, key: str, profile: dict[str, Any]) -> Agency:  # noqa: A002
         check_slug(key, "id")
         check_profile(profile)
-        return cast(Agency, cls._create(cls.Registered, id=id, key=key, profile=profile, **ctx.event_fields()))
+        return cls._create(cls.Registered, id=id, key=key, profile=profile, **ctx.event_fields())
 
     def update(self, ctx: Context, *, profile: dict[str, Any], reason: str) -> bool:
         """Record the fields that changed; False when nothing did."""
@@ -80,7 +77,9 @@ class Agency(Aggregate):
         changes = {k: v for k, v in profile.items() if self.profile.get(k) != v}
         if not changes:
             return False
-        self.trigger_event(self.ProfileChanged, changes=changes, reason=reason, **ctx.event_fields())
+        self.trigger_event(
+            self.ProfileChanged, changes=changes, reason=reason, **ctx.event_fields()
+        )
         return True
 
     class ProfileChanged(Fact):

@@ -7,6 +7,7 @@ never change once published; a new rule gets a new code.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import ClassVar
 
 
@@ -34,6 +35,14 @@ class DomainError(Exception):
 
 class InvalidValueError(DomainError):
     code = "INVALID_VALUE"
+
+
+def reject_unknown_fields(given: Iterable[str], allowed: Iterable[str], what: str) -> None:
+    """Refuse fields that are not part of ``what``, naming the first one."""
+    unknown = sorted(set(given) - set(allowed))
+    if unknown:
+        msg = f"unknown {what} fields: {', '.join(unknown)}"
+        raise InvalidValueError(msg, field=unknown[0])
 
 
 class UnrecognisedDeadlineError(InvalidValueError):

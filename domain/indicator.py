@@ -2,8 +2,9 @@
 
 Rules: measurements and completion claims come from a lead unit or the monitoring
 unit (the plans call it "đơn vị chủ trì, theo dõi, đánh giá", and often name the
-public as the producer of a KPI and the monitor as who measures it); a measurement's unit must match the indicator's; a measurement is changed only
-by a correction that points at it, with a reason.
+public as the producer of a KPI and the monitor as who measures it); a
+measurement's unit must match the indicator's; a measurement is changed only by a
+correction that points at it, with a reason.
 """
 
 from __future__ import annotations
@@ -11,13 +12,19 @@ from __future__ import annotations
 import re
 from datetime import date
 from decimal import Decimal
-from typing import Any, cast
+from typing import Any
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate
 
 from domain.context import Context
-from domain.errors import DomainError, InvalidValueError, NotLeadUnitError, UnknownReportError
+from domain.errors import (
+    DomainError,
+    InvalidValueError,
+    NotLeadUnitError,
+    UnknownReportError,
+    reject_unknown_fields,
+)
 from domain.facts import Fact, topical
 from domain.items import ItemStatus, TrackedItem, require_reason
 from domain.targets import Target, parse_level, parse_number, parse_target
@@ -108,20 +115,22 @@ class Indicator(TrackedItem):
 
     @classmethod
     def define(
-        cls, ctx: Context, *, id: UUID, plan: str, key: str, definition: dict[str, Any]  # noqa: A002
+        cls,
+        ctx: Context,
+        *,
+        id: UUID,  # noqa: A002 - the library's name for an aggregate id
+        plan: str,
+        key: str,
+        definition: dict[str, Any],
     ) -> Indicator:
         """Define an indicator; ``definition`` holds :data:`INDICATOR_FIELDS`."""
-        unknown = set(definition) - set(INDICATOR_FIELDS)
-        if unknown:
-            msg = f"unknown indicator fields: {', '.join(sorted(unknown))}"
-            raise InvalidValueError(msg, field=sorted(unknown)[0])
+        reject_unknown_fields(definition, INDICATOR_FIELDS, "indicator")
         if definition.get("unit"):
             parse_unit(definition["unit"])
         parse_targets(definition.get("targets", []))
-        indicator = cls._create(
+        return cls._create(
             cls.Defined, id=id, plan=plan, key=key, definition=definition, **ctx.event_fields()
         )
-        return cast(Indicator, indicator)
 
     # Measurements ----------------------------------------------------------
 

@@ -423,7 +423,10 @@ class TrackedItem(Aggregate):
         require_coordinator(ctx, coordinator)
         if self.status is not ItemStatus.CANCELLED:
             self.trigger_event(
-                self.Cancelled, reason=require_reason(reason), document=document, **ctx.event_fields()
+                self.Cancelled,
+                reason=require_reason(reason),
+                document=document,
+                **ctx.event_fields(),
             )
 
     def apply_definition(self, definition: dict[str, Any]) -> None:

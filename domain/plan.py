@@ -7,7 +7,7 @@ dependencies; a dependency may not create a cycle.
 
 from __future__ import annotations
 
-from typing import Any, cast
+from typing import Any
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate
@@ -19,6 +19,7 @@ from domain.errors import (
     InvalidValueError,
     NotFoundError,
     UnknownDependencyError,
+    reject_unknown_fields,
 )
 from domain.facts import Fact
 from domain.items import require_coordinator, require_reason
@@ -102,7 +103,7 @@ class Plan(Aggregate):
         indicators: list[str],
     ) -> Plan:
         check_header(header)
-        plan = cls._create(
+        return cls._create(
             cls.Issued,
             id=id,
             key=key,
@@ -111,7 +112,6 @@ class Plan(Aggregate):
             indicators=indicators,
             **ctx.event_fields(),
         )
-        return cast(Plan, plan)
 
     def amend(
         self,
@@ -160,7 +160,9 @@ class Plan(Aggregate):
             msg = f"plan {self.key} has no task {key!r}"
             raise NotFoundError(msg, field=field)
 
-    def declare_dependency(self, ctx: Context, *, upstream: str, downstream: str, reason: str) -> None:
+    def declare_dependency(
+        self, ctx: Context, *, upstream: str, downstream: str, reason: str
+    ) -> None:
         """``downstream`` cannot finish before ``upstream`` has."""
         require_coordinator(ctx, self.coordinator)
         self._require_task(upstream, "upstream")
@@ -168,7 +170,11 @@ class Plan(Aggregate):
         if (upstream, downstream) in self.dependencies:
             msg = f"{downstream} already depends on {upstream}"
             raise DuplicateDependencyError(msg, field="upstream")
-        back = [upstream] if upstream == downstream else find_path(self.dependencies, downstream, upstream)
+        back = (
+            [upstream]
+            if upstream == downstream
+            else find_path(self.dependencies, downstream, upstream)
+        )
         if back is not None:
             cycle = " → ".join([upstream, *back])
             msg = f"{downstream} depending on {upstream} would close a cycle: {cycle}"
@@ -190,7 +196,9 @@ class Plan(Aggregate):
         def apply(self, plan: Plan) -> None:
             plan.dependencies.add((self.upstream, self.downstream))
 
-    def withdraw_dependency(self, ctx: Context, *, upstream: str, downstream: str, reason: str) -> None:
+    def withdraw_dependency(
+        self, ctx: Context, *, upstream: str, downstream: str, reason: str
+    ) -> None:
         require_coordinator(ctx, self.coordinator)
         if (upstream, downstream) not in self.dependencies:
             msg = f"{downstream} does not depend on {upstream}"
@@ -214,10 +222,7 @@ class Plan(Aggregate):
 
 
 def check_header(header: dict[str, Any]) -> None:
-    unknown = set(header) - set(PLAN_FIELDS)
-    if unknown:
-        msg = f"unknown plan fields: {', '.join(sorted(unknown))}"
-        raise InvalidValueError(msg, field=sorted(unknown)[0])
+    reject_unknown_fields(header, PLAN_FIELDS, "plan")
     if not header.get("coordinator"):
         raise InvalidValueError("a plan needs a coordination office", field="coordinator")
     bad = [r for r in header.get("reporting", []) if r not in REPORTING]

@@ -10,7 +10,7 @@ authorises it.
 from __future__ import annotations
 
 from datetime import date
-from typing import Any, cast
+from typing import Any
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate
@@ -23,6 +23,7 @@ from domain.errors import (
     PercentOutOfRangeError,
     ProgressDecreaseError,
     UnknownReportError,
+    reject_unknown_fields,
 )
 from domain.facts import Fact, topical
 from domain.items import ItemStatus, TrackedItem, require_coordinator, require_reason
@@ -96,18 +97,20 @@ class Task(TrackedItem):
 
     @classmethod
     def assign(
-        cls, ctx: Context, *, id: UUID, plan: str, key: str, definition: dict[str, Any]  # noqa: A002
+        cls,
+        ctx: Context,
+        *,
+        id: UUID,  # noqa: A002 - the library's name for an aggregate id
+        plan: str,
+        key: str,
+        definition: dict[str, Any],
     ) -> Task:
         """Assign a task; ``definition`` holds the :data:`TASK_FIELDS` as plain values."""
-        unknown = set(definition) - set(TASK_FIELDS)
-        if unknown:
-            msg = f"unknown task fields: {', '.join(sorted(unknown))}"
-            raise InvalidValueError(msg, field=sorted(unknown)[0])
+        reject_unknown_fields(definition, TASK_FIELDS, "task")
         parse_deadline(definition.get("deadline"))
-        task = cls._create(
+        return cls._create(
             cls.Assigned, id=id, plan=plan, key=key, definition=definition, **ctx.event_fields()
         )
-        return cast(Task, task)
 
     # Progress --------------------------------------------------------------
 
@@ -126,7 +129,11 @@ class Task(TrackedItem):
             )
             raise ProgressDecreaseError(msg, field="percent")
         self.trigger_event(
-            self.ProgressReported, percent=percent, as_of=as_of, note=note.strip(), **ctx.event_fields()
+            self.ProgressReported,
+            percent=percent,
+            as_of=as_of,
+            note=note.strip(),
+            **ctx.event_fields(),
         )
 
     class ProgressReported(Fact):

@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 from uuid import UUID, uuid4
 
 from eventsourcing.application import AggregateNotFoundError, Application
@@ -21,6 +21,7 @@ from eventsourcing.utils import get_topic
 from domain.agency import Agency
 from domain.context import Context
 from domain.errors import InvalidValueError, NotFoundError
+from domain.facts import Fact
 from domain.ids import Ref, SubjectKind, agency_id, parse_ref, plan_id
 from domain.indicator import Indicator
 from domain.items import ItemStatus, ObstacleKind, Quality, TrackedItem
@@ -57,12 +58,14 @@ class Actor:
     occurred_at: dt.datetime | None = None
 
 
-class Lienthong(Application):
+class Lienthong(Application[UUID]):
     """The system of record for ward plans and everything reported against them."""
 
     name = "lienthong"
 
-    def __init__(self, env: dict[str, str] | None = None, clock: Callable[[], dt.datetime] = utc_now) -> None:
+    def __init__(
+        self, env: dict[str, str] | None = None, clock: Callable[[], dt.datetime] = utc_now
+    ) -> None:
         super().__init__(env)
         self.clock = clock
 
@@ -86,7 +89,7 @@ class Lienthong(Application):
 
     def load(self, aggregate_id: UUID, kind: type[A], name: str) -> A:
         try:
-            aggregate = self.repository.get(aggregate_id)
+            aggregate: Aggregate = self.repository.get(aggregate_id)
         except AggregateNotFoundError:
             raise NotFoundError(f"{name} was not found", field="subject") from None
         if not isinstance(aggregate, kind):
@@ -120,7 +123,9 @@ class Lienthong(Application):
                 found.add(unit)
         return frozenset(found)
 
-    def _on_item(self, subject: str, actor: Actor, act: Callable[[TrackedItem, Context, str], None]) -> int:
+    def _on_item(
+        self, subject: str, actor: Actor, act: Callable[[TrackedItem, Context, str], None]
+    ) -> int:
         """Run one command on an item and save it; returns the item's new version."""
         item = self.item(subject)
         coordinator = self.plan(item.plan).coordinator
@@ -142,21 +147,27 @@ class Lienthong(Application):
 
     # Agency commands -----------------------------------------------------------
 
-    def report_progress(self, subject: str, actor: Actor, *, percent: int, as_of: dt.date, note: str = "") -> int:
+    def report_progress(
+        self, subject: str, actor: Actor, *, percent: int, as_of: dt.date, note: str = ""
+    ) -> int:
         def act(item: TrackedItem, ctx: Context, _: str) -> None:
             assert isinstance(item, Task)  # noqa: S101
             item.report_progress(ctx, percent=percent, as_of=as_of, note=note)
 
         return self._on_item(self._task(subject), actor, act)
 
-    def report_contribution(self, subject: str, actor: Actor, *, percent: int, as_of: dt.date, note: str = "") -> int:
+    def report_contribution(
+        self, subject: str, actor: Actor, *, percent: int, as_of: dt.date, note: str = ""
+    ) -> int:
         def act(item: TrackedItem, ctx: Context, _: str) -> None:
             assert isinstance(item, Task)  # noqa: S101
             item.report_contribution(ctx, percent=percent, as_of=as_of, note=note)
 
         return self._on_item(self._task(subject), actor, act)
 
-    def correct_report(self, subject: str, actor: Actor, *, report_version: int, percent: int, reason: str) -> int:
+    def correct_report(
+        self, subject: str, actor: Actor, *, report_version: int, percent: int, reason: str
+    ) -> int:
         def act(item: TrackedItem, ctx: Context, _: str) -> None:
             assert isinstance(item, Task)  # noqa: S101
             item.correct_report(ctx, report_version=report_version, percent=percent, reason=reason)
@@ -164,16 +175,33 @@ class Lienthong(Application):
         return self._on_item(self._task(subject), actor, act)
 
     def record_measurement(
-        self, subject: str, actor: Actor, *, value: str, unit: str, period: str, as_of: dt.date, note: str = ""
+        self,
+        subject: str,
+        actor: Actor,
+        *,
+        value: str,
+        unit: str,
+        period: str,
+        as_of: dt.date,
+        note: str = "",
     ) -> int:
         def act(item: TrackedItem, ctx: Context, _: str) -> None:
             assert isinstance(item, Indicator)  # noqa: S101
-            item.record_measurement(ctx, value=value, unit=unit, period=period, as_of=as_of, note=note)
+            item.record_measurement(
+                ctx, value=value, unit=unit, period=period, as_of=as_of, note=note
+            )
 
         return self._on_item(self._indicator(subject), actor, act)
 
     def correct_measurement(
-        self, subject: str, actor: Actor, *, measurement_version: int, value: str, unit: str, reason: str
+        self,
+        subject: str,
+        actor: Actor,
+        *,
+        measurement_version: int,
+        value: str,
+        unit: str,
+        reason: str,
     ) -> int:
         def act(item: TrackedItem, ctx: Context, _: str) -> None:
             assert isinstance(item, Indicator)  # noqa: S101
@@ -184,7 +212,14 @@ class Lienthong(Application):
         return self._on_item(self._indicator(subject), actor, act)
 
     def submit_evidence(
-        self, subject: str, actor: Actor, *, sha256: str, uri: str, media_type: str, description: str
+        self,
+        subject: str,
+        actor: Actor,
+        *,
+        sha256: str,
+        uri: str,
+        media_type: str,
+        description: str,
     ) -> int:
         return self._on_item(
             subject,
@@ -194,15 +229,23 @@ class Lienthong(Application):
             ),
         )
 
-    def claim_completion(self, subject: str, actor: Actor, *, evidence: Sequence[str], note: str = "") -> int:
+    def claim_completion(
+        self, subject: str, actor: Actor, *, evidence: Sequence[str], note: str = ""
+    ) -> int:
         return self._on_item(
-            subject, actor, lambda item, ctx, _: item.claim_completion(ctx, evidence=evidence, note=note)
+            subject,
+            actor,
+            lambda item, ctx, _: item.claim_completion(ctx, evidence=evidence, note=note),
         )
 
-    def raise_obstacle(self, subject: str, actor: Actor, *, obstacle_id: str, kind: str, description: str) -> int:
+    def raise_obstacle(
+        self, subject: str, actor: Actor, *, obstacle_id: str, kind: str, description: str
+    ) -> int:
         obstacle_kind = ObstacleKind(kind) if kind in ObstacleKind.__members__.values() else None
         if obstacle_kind is None:
-            raise InvalidValueError(f"kind must be difficulty or blocker, not {kind!r}", field="kind")
+            raise InvalidValueError(
+                f"kind must be difficulty or blocker, not {kind!r}", field="kind"
+            )
         return self._on_item(
             subject,
             actor,
@@ -211,7 +254,9 @@ class Lienthong(Application):
             ),
         )
 
-    def resolve_obstacle(self, subject: str, actor: Actor, *, obstacle_id: str, resolution: str) -> int:
+    def resolve_obstacle(
+        self, subject: str, actor: Actor, *, obstacle_id: str, resolution: str
+    ) -> int:
         return self._on_item(
             subject,
             actor,
@@ -234,7 +279,9 @@ class Lienthong(Application):
             ),
         )
 
-    def reject_evidence(self, subject: str, actor: Actor, *, sha256: str, reason: str, quality: str = "low") -> int:
+    def reject_evidence(
+        self, subject: str, actor: Actor, *, sha256: str, reason: str, quality: str = "low"
+    ) -> int:
         verdict = self._quality(quality)
         return self._on_item(
             subject,
@@ -247,32 +294,48 @@ class Lienthong(Application):
     @staticmethod
     def _quality(quality: str) -> Quality:
         if quality not in Quality.__members__.values():
-            raise InvalidValueError(f"quality must be good, adequate or low, not {quality!r}", field="quality")
+            raise InvalidValueError(
+                f"quality must be good, adequate or low, not {quality!r}", field="quality"
+            )
         return Quality(quality)
 
     def confirm_completion(self, subject: str, actor: Actor, *, note: str = "") -> int:
         return self._on_item(
             subject,
             actor,
-            lambda item, ctx, coordinator: item.confirm_completion(ctx, coordinator=coordinator, note=note),
+            lambda item, ctx, coordinator: item.confirm_completion(
+                ctx, coordinator=coordinator, note=note
+            ),
         )
 
-    def change_deadline(self, subject: str, actor: Actor, *, deadline: str, reason: str, document: str) -> int:
+    def change_deadline(
+        self, subject: str, actor: Actor, *, deadline: str, reason: str, document: str
+    ) -> int:
         def act(item: TrackedItem, ctx: Context, coordinator: str) -> None:
             assert isinstance(item, Task)  # noqa: S101
-            item.change_deadline(ctx, coordinator=coordinator, deadline=deadline, reason=reason, document=document)
+            item.change_deadline(
+                ctx, coordinator=coordinator, deadline=deadline, reason=reason, document=document
+            )
 
         return self._on_item(self._task(subject), actor, act)
 
-    def declare_dependency(self, plan: str, actor: Actor, *, upstream: str, downstream: str, reason: str) -> int:
+    def declare_dependency(
+        self, plan: str, actor: Actor, *, upstream: str, downstream: str, reason: str
+    ) -> int:
         header = self.plan(plan)
-        header.declare_dependency(self.context(actor), upstream=upstream, downstream=downstream, reason=reason)
+        header.declare_dependency(
+            self.context(actor), upstream=upstream, downstream=downstream, reason=reason
+        )
         self.save(header)
         return header.version
 
-    def withdraw_dependency(self, plan: str, actor: Actor, *, upstream: str, downstream: str, reason: str) -> int:
+    def withdraw_dependency(
+        self, plan: str, actor: Actor, *, upstream: str, downstream: str, reason: str
+    ) -> int:
         header = self.plan(plan)
-        header.withdraw_dependency(self.context(actor), upstream=upstream, downstream=downstream, reason=reason)
+        header.withdraw_dependency(
+            self.context(actor), upstream=upstream, downstream=downstream, reason=reason
+        )
         self.save(header)
         return header.version
 
@@ -280,13 +343,13 @@ class Lienthong(Application):
 
     def plan_keys(self) -> list[str]:
         """Every plan in the store, in the order they were first recorded."""
-        keys = []
+        keys: list[str] = []
         start = 1
         while True:
             batch = self.recorder.select_notifications(start, 500, topics=[PLAN_ISSUED_TOPIC])
             if not batch:
                 return keys
-            keys.extend(self.repository.get(n.originator_id).key for n in batch)
+            keys.extend(self.load(UUID(str(n.originator_id)), Plan, "plan").key for n in batch)
             start = batch[-1].id + 1
 
     def plan_summary(self, key: str) -> dict[str, Any]:
@@ -326,7 +389,13 @@ class Lienthong(Application):
     def item_status(self, subject: str) -> dict[str, Any]:
         item = self.item(subject)
         status: dict[str, Any] = {
-            "subject": str(Ref(SubjectKind.TASK if isinstance(item, Task) else SubjectKind.INDICATOR, item.plan, item.key)),
+            "subject": str(
+                Ref(
+                    SubjectKind.TASK if isinstance(item, Task) else SubjectKind.INDICATOR,
+                    item.plan,
+                    item.key,
+                )
+            ),
             "status": item.status.value,
             "status_vi": item.status.label_vi,
             "lead": list(item.lead),
@@ -337,7 +406,9 @@ class Lienthong(Application):
         if isinstance(item, Task):
             status.update(percent=item.percent, deadline=item.deadline.to_dict())
         if isinstance(item, Indicator):
-            status["latest"] = {p: item.latest(p) for p in sorted({p for p, _ in item.measurements.values()})}
+            status["latest"] = {
+                p: item.latest(p) for p in sorted({p for p, _ in item.measurements.values()})
+            }
         return status
 
     def plan_status(self, key: str, today: dt.date) -> dict[str, Any]:
@@ -345,7 +416,10 @@ class Lienthong(Application):
         plan = self.plan(key)
         items: list[tuple[str, TrackedItem]] = [
             (f"task/{k}", self.item(Ref(SubjectKind.TASK, key, k))) for k in plan.tasks
-        ] + [(f"indicator/{n}", self.item(Ref(SubjectKind.INDICATOR, key, n))) for n in plan.indicators]
+        ] + [
+            (f"indicator/{n}", self.item(Ref(SubjectKind.INDICATOR, key, n)))
+            for n in plan.indicators
+        ]
         reportable = [(name, item) for name, item in items if not item.group]
         by_status = {s.value: 0 for s in ItemStatus}
         for _, item in reportable:
@@ -354,7 +428,10 @@ class Lienthong(Application):
         overdue = [
             name
             for name, item in reportable
-            if isinstance(item, Task) and item.deadline.due and item.deadline.due < today and item.status not in done
+            if isinstance(item, Task)
+            and item.deadline.due
+            and item.deadline.due < today
+            and item.status not in done
         ]
         return {
             "plan_id": key,
@@ -363,7 +440,9 @@ class Lienthong(Application):
             "as_of": today.isoformat(),
             "items": len(reportable),
             "by_status": by_status,
-            "awaiting_completion": [n for n, i in reportable if i.status is ItemStatus.AWAITING_COMPLETION],
+            "awaiting_completion": [
+                n for n, i in reportable if i.status is ItemStatus.AWAITING_COMPLETION
+            ],
             "overdue": overdue,
             "open_obstacles": sum(len(i.obstacles) for _, i in reportable),
             "dependencies": sorted(plan.dependencies),
@@ -372,13 +451,15 @@ class Lienthong(Application):
     def events_of(self, subject: str) -> Iterator[dict[str, Any]]:
         """The recorded history of one subject, oldest first (audit)."""
         ref = parse_ref(subject)
-        for event in self.events.get(ref.id):
+        for stored in self.events.get(ref.id):
+            event = cast("Fact", stored)
             yield {
                 "version": event.originator_version,
                 "topic": get_topic(type(event)),
-                "actor": getattr(event, "actor", None),
-                "occurred_at": getattr(event, "occurred_at", None),
-                "recorded_at": event.timestamp,
-                "channel": getattr(event, "channel", None),
-                "message_id": getattr(event, "message_id", None),
+                "actor": event.actor,
+                "person": event.person,
+                "occurred_at": event.occurred_at,
+                "recorded_at": event.recorded_at,
+                "channel": event.channel,
+                "message_id": event.message_id,
             }

@@ -117,7 +117,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     importing = plan_commands.add_parser("import", help="import plan files (all or nothing)")
     importing.add_argument("paths", nargs="+", type=Path, metavar="PATH")
-    importing.add_argument("--agencies", type=Path, default=DEFAULT_REGISTRY, help="the agency registry")
+    importing.add_argument(
+        "--agencies", type=Path, default=DEFAULT_REGISTRY, help="the agency registry"
+    )
     importing.add_argument("--reason", default="", help="why the plans changed (for amendments)")
     importing.add_argument("--format", choices=("text", "json"), default="text")
     importing.set_defaults(run=cmd_import)

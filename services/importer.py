@@ -64,12 +64,16 @@ class Batch:
         if aggregate.pending_events:
             self.aggregates.append(aggregate)
 
-    def context(self, agency: str, message_id: str, occurred_at: dt.datetime | None = None) -> Context:
+    def context(
+        self, agency: str, message_id: str, occurred_at: dt.datetime | None = None
+    ) -> Context:
         now = self.app.clock()
         return Context(agency, occurred_at or now, now, "import", message_id)
 
 
-def read_all(paths: Sequence[Path], registry_path: Path) -> tuple[Registry, list[PlanFile], list[Problem]]:
+def read_all(
+    paths: Sequence[Path], registry_path: Path
+) -> tuple[Registry, list[PlanFile], list[Problem]]:
     registry = read_registry(registry_path)
     files = [read_plan(path, registry) for path in paths]
     problems = list(registry.problems)
@@ -78,7 +82,13 @@ def read_all(paths: Sequence[Path], registry_path: Path) -> tuple[Registry, list
         problems.extend(plan_file.problems)
         if plan_file.key and plan_file.key in seen:
             problems.append(
-                Problem(plan_file.file, 1, "plan.id", "PLAN_DUPLICATE", f"{plan_file.key!r} is also in {seen[plan_file.key]}")
+                Problem(
+                    plan_file.file,
+                    1,
+                    "plan.id",
+                    "PLAN_DUPLICATE",
+                    f"{plan_file.key!r} is also in {seen[plan_file.key]}",
+                )
             )
         seen.setdefault(plan_file.key, plan_file.file)
     return registry, files, sorted(problems)
@@ -104,9 +114,15 @@ def import_plans(
     for plan_file in files:
         progress(f"preparing {plan_file.key} from {plan_file.file}")
         try:
-            report.plans.append(_prepare_plan(batch, plan_file, reason or f"plan file {Path(plan_file.file).name} changed"))
+            report.plans.append(
+                _prepare_plan(
+                    batch, plan_file, reason or f"plan file {Path(plan_file.file).name} changed"
+                )
+            )
         except DomainError as error:
-            problems.append(Problem(plan_file.file, 1, error.field or "-", error.code, error.message))
+            problems.append(
+                Problem(plan_file.file, 1, error.field or "-", error.code, error.message)
+            )
     if problems:
         raise ImportFailedError(problems)
     report.events = sum(len(a.pending_events) for a in batch.aggregates)
@@ -145,30 +161,50 @@ def _prepare_plan(batch: Batch, plan_file: PlanFile, reason: str) -> dict[str, A
     summary: dict[str, Any] = {"plan_id": key, "file": plan_file.file}
     if not batch.app.exists(plan_id(key)):
         ctx = batch.context(header["coordinator"], message_id, _issued_at(header))
-        batch.add(Plan.issue(ctx, id=plan_id(key), key=key, header=header, tasks=task_keys, indicators=numbers))
+        batch.add(
+            Plan.issue(
+                ctx, id=plan_id(key), key=key, header=header, tasks=task_keys, indicators=numbers
+            )
+        )
         for task_key, definition in plan_file.task_definitions():
-            batch.add(Task.assign(ctx, id=task_id(key, task_key), plan=key, key=task_key, definition=definition))
+            batch.add(
+                Task.assign(
+                    ctx, id=task_id(key, task_key), plan=key, key=task_key, definition=definition
+                )
+            )
         for number, definition in plan_file.indicator_definitions():
-            batch.add(Indicator.define(ctx, id=indicator_id(key, number), plan=key, key=number, definition=definition))
+            batch.add(
+                Indicator.define(
+                    ctx, id=indicator_id(key, number), plan=key, key=number, definition=definition
+                )
+            )
         return {**summary, "action": "issued"}
     plan = batch.app.plan(key)
     coordinator = plan.coordinator
     ctx = batch.context(coordinator, message_id)
     document = f"{header['number']} ({Path(plan_file.file).name})"
-    changed = plan.amend(ctx, header=header, tasks=task_keys, indicators=numbers, reason=reason, document=document)
+    changed = plan.amend(
+        ctx, header=header, tasks=task_keys, indicators=numbers, reason=reason, document=document
+    )
     batch.add(plan)
-    amended = _amend_items(batch, ctx, plan, plan_file, reason, document)
-    return {**summary, "action": "amended" if changed or amended else "unchanged", "items_amended": amended}
+    amended = _amend_items(batch, ctx, plan, plan_file, reason=reason, document=document)
+    return {
+        **summary,
+        "action": "amended" if changed or amended else "unchanged",
+        "items_amended": amended,
+    }
 
 
 def _amend_items(
-    batch: Batch, ctx: Context, plan: Plan, plan_file: PlanFile, reason: str, document: str
+    batch: Batch, ctx: Context, plan: Plan, plan_file: PlanFile, *, reason: str, document: str
 ) -> int:
     """Amend, add and cancel items so the store matches the file; returns how many changed."""
     key, coordinator = plan.key, plan.coordinator
     wanted: list[tuple[Any, Any, str, dict[str, Any]]] = [
         (task_id(key, k), Task.assign, k, d) for k, d in plan_file.task_definitions()
-    ] + [(indicator_id(key, n), Indicator.define, n, d) for n, d in plan_file.indicator_definitions()]
+    ] + [
+        (indicator_id(key, n), Indicator.define, n, d) for n, d in plan_file.indicator_definitions()
+    ]
     changed = 0
     for aggregate_id, create, item_key, definition in wanted:
         if not batch.app.exists(aggregate_id):
@@ -177,7 +213,9 @@ def _amend_items(
             continue
         item: TrackedItem = batch.app.repository.get(aggregate_id)
         fields = set(item.filed) | set(definition)
-        changes = {f: definition.get(f) for f in sorted(fields) if item.filed.get(f) != definition.get(f)}
+        changes = {
+            f: definition.get(f) for f in sorted(fields) if item.filed.get(f) != definition.get(f)
+        }
         item.amend(ctx, coordinator=coordinator, changes=changes, reason=reason, document=document)
         changed += bool(item.pending_events)
         batch.add(item)
@@ -193,4 +231,6 @@ def _amend_items(
 def _previous_items(app: Lienthong, plan: Plan) -> set[Any]:
     """Items the plan had before this import (its header is already amended in memory)."""
     before = app.plan(plan.key)
-    return {task_id(plan.key, k) for k in before.tasks} | {indicator_id(plan.key, n) for n in before.indicators}
+    return {task_id(plan.key, k) for k in before.tasks} | {
+        indicator_id(plan.key, n) for n in before.indicators
+    }

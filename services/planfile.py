@@ -11,6 +11,7 @@ import datetime as dt
 import hashlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -91,7 +92,11 @@ def read_yaml(path: Path) -> tuple[Any, LineMap, list[Problem]]:
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         line = mark.line + 1 if mark else 1
-        return None, lines, [Problem(str(path), line, "-", "YAML_SYNTAX", str(error).splitlines()[0])]
+        return (
+            None,
+            lines,
+            [Problem(str(path), line, "-", "YAML_SYNTAX", str(error).splitlines()[0])],
+        )
     if node is None:
         return None, lines, [Problem(str(path), 1, "-", "FILE_EMPTY", "the file is empty")]
     return _construct(node, (), lines), lines, []
@@ -248,7 +253,7 @@ class Reader:
             return {}
         result = {}
         for name, spec in specs.items():
-            if name not in value or value[name] is None and spec.check is not date_or_null:
+            if name not in value or (value[name] is None and spec.check is not date_or_null):
                 if spec.required:
                     self.problem((*path, name), "FIELD_REQUIRED", "is required")
                 continue
@@ -259,7 +264,11 @@ class Reader:
                 result[name] = value[name]
         for name in value:
             if name not in specs:
-                self.problem((*path, name), "FIELD_UNKNOWN", f"is not a field of {path[-1] if path else 'the file'}")
+                self.problem(
+                    (*path, name),
+                    "FIELD_UNKNOWN",
+                    f"is not a field of {path[-1] if path else 'the file'}",
+                )
         return result
 
     def domain(self, path: Path_, check: Callable[[], object]) -> None:
@@ -276,7 +285,9 @@ class Reader:
             if not isinstance(key, str):
                 continue
             if key in seen:
-                self.problem((section, index, name), "DUPLICATE_KEY", f"{key!r} also at [{seen[key]}]")
+                self.problem(
+                    (section, index, name), "DUPLICATE_KEY", f"{key!r} also at [{seen[key]}]"
+                )
             seen.setdefault(key, index)
 
 
@@ -314,7 +325,11 @@ def read_registry(path: Path) -> Registry:
         for index, item in enumerate(raw):
             for member in item.get("members", []) if isinstance(item, dict) else []:
                 if member not in agencies:
-                    reader.problem(("agencies", index, "members"), "UNKNOWN_AGENCY", f"{member!r} is not in the registry")
+                    reader.problem(
+                        ("agencies", index, "members"),
+                        "UNKNOWN_AGENCY",
+                        f"{member!r} is not in the registry",
+                    )
     elif not problems:
         reader.problem((), "FIELD_TYPE", "the registry must be a mapping")
     return Registry(str(path), agencies, reader.problems)
@@ -367,11 +382,15 @@ def _budget(reader: Reader, value: Any) -> dict[str, Any] | None:
         return None
     total = sum(i["amount"] for i in value["items"])
     if total != value["total"]:
-        reader.problem(("budget", "total"), "BUDGET_MISMATCH", f"items add up to {total}, not {value['total']}")
+        reader.problem(
+            ("budget", "total"), "BUDGET_MISMATCH", f"items add up to {total}, not {value['total']}"
+        )
     return dict(value)
 
 
-def _items(reader: Reader, data: dict[str, Any], section: str, specs: dict[str, Spec]) -> list[dict[str, Any]]:
+def _items(
+    reader: Reader, data: dict[str, Any], section: str, specs: dict[str, Spec]
+) -> list[dict[str, Any]]:
     raw = data.get(section, [])
     if not isinstance(raw, list):
         reader.problem((section,), "FIELD_TYPE", "must be a list")
@@ -383,7 +402,9 @@ def _items(reader: Reader, data: dict[str, Any], section: str, specs: dict[str, 
 def _check_agencies(reader: Reader, path: Path_, ids: list[str], registry: Registry) -> None:
     for agency in ids:
         if agency not in registry.agencies:
-            reader.problem(path, "UNKNOWN_AGENCY", f"{agency!r} is not in the registry {registry.file}")
+            reader.problem(
+                path, "UNKNOWN_AGENCY", f"{agency!r} is not in the registry {registry.file}"
+            )
 
 
 def _check_indicator(reader: Reader, index: int, item: dict[str, Any], registry: Registry) -> None:
@@ -399,17 +420,23 @@ def _check_indicator(reader: Reader, index: int, item: dict[str, Any], registry:
     else:
         reader.domain((*path, "unit"), lambda: parse_unit(item["unit"]))
     targets = item.get("targets")
-    if not isinstance(targets, list) or not targets or not all(isinstance(t, dict) for t in targets):
+    if (
+        not isinstance(targets, list)
+        or not targets
+        or not all(isinstance(t, dict) for t in targets)
+    ):
         reader.problem((*path, "targets"), "FIELD_REQUIRED", "needs a list of {period, value}")
         return
     for t_index, target in enumerate(targets):
         t_path = (*path, "targets", t_index)
         unknown = set(target) - {"period", "value", "by"}
         if unknown:
-            reader.problem(t_path, "FIELD_UNKNOWN", f"unknown target fields: {', '.join(sorted(unknown))}")
-        reader.domain((*t_path, "value"), lambda t=target: parse_targets([t]))
+            reader.problem(
+                t_path, "FIELD_UNKNOWN", f"unknown target fields: {', '.join(sorted(unknown))}"
+            )
+        reader.domain((*t_path, "value"), partial(parse_targets, [target]))
         if target.get("by") is not None:
-            reader.domain((*t_path, "by"), lambda t=target: parse_deadline(t["by"]))
+            reader.domain((*t_path, "by"), partial(parse_deadline, target["by"]))
 
 
 def _check_task(reader: Reader, index: int, item: dict[str, Any], registry: Registry) -> None:
@@ -426,7 +453,26 @@ def _check_parents(reader: Reader, items: list[dict[str, Any]], section: str, na
     for index, item in enumerate(items):
         parent = item.get("parent")
         if parent is not None and parent not in keys:
-            reader.problem((section, index, "parent"), "UNKNOWN_PARENT", f"no {name} {parent!r} in the plan")
+            reader.problem(
+                (section, index, "parent"), "UNKNOWN_PARENT", f"no {name} {parent!r} in the plan"
+            )
+
+
+def _read_header(reader: Reader, data: dict[str, Any], registry: Registry) -> dict[str, Any]:
+    if data.get("format") != PLAN_FORMAT:
+        reader.problem(
+            ("format",), "FORMAT_UNSUPPORTED", f"must be {PLAN_FORMAT}, not {data.get('format')!r}"
+        )
+    for name in data:
+        if name not in ("format", "plan", "indicators", "tasks", "budget"):
+            reader.problem((name,), "FIELD_UNKNOWN", "is not a section of a plan file")
+    header = reader.record(data.get("plan"), ("plan",), HEADER)
+    if isinstance(header.get("issued_on"), dt.date):
+        header["issued_on"] = header["issued_on"].isoformat()
+    for name in ("issuer", "coordinator"):
+        if name in header:
+            _check_agencies(reader, ("plan", name), [header[name]], registry)
+    return header
 
 
 def read_plan(path: Path, registry: Registry) -> PlanFile:
@@ -439,17 +485,7 @@ def read_plan(path: Path, registry: Registry) -> PlanFile:
         if not problems:
             reader.problem((), "FIELD_TYPE", "a plan file must be a mapping")
         return result
-    if data.get("format") != PLAN_FORMAT:
-        reader.problem(("format",), "FORMAT_UNSUPPORTED", f"must be {PLAN_FORMAT}, not {data.get('format')!r}")
-    for name in data:
-        if name not in ("format", "plan", "indicators", "tasks", "budget"):
-            reader.problem((name,), "FIELD_UNKNOWN", "is not a section of a plan file")
-    header = reader.record(data.get("plan"), ("plan",), HEADER)
-    if isinstance(header.get("issued_on"), dt.date):
-        header["issued_on"] = header["issued_on"].isoformat()
-    for name in ("issuer", "coordinator"):
-        if name in header:
-            _check_agencies(reader, ("plan", name), [header[name]], registry)
+    header = _read_header(reader, data, registry)
     result.key = header.pop("id", "")
     budget = _budget(reader, data.get("budget"))
     result.header = prune({**header, "budget": budget})

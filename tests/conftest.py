@@ -17,7 +17,13 @@ import pytest
 from psycopg import sql
 
 from services.app import Lienthong
-from services.store import DATABASE_URL_ENV, Database, embedded_server, ensure_database, parse_database_url
+from services.store import (
+    DATABASE_URL_ENV,
+    Database,
+    embedded_server,
+    ensure_database,
+    parse_database_url,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 PLANS = sorted((ROOT / "data" / "plans").glob("*.yaml"))
@@ -40,7 +46,9 @@ def database(postgres: Database) -> Iterator[Database]:
     name = f"test_{uuid.uuid4().hex[:12]}"
     yield ensure_database(postgres, name)
     with psycopg.connect(postgres.conninfo(), autocommit=True) as conn:
-        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+        conn.execute(
+            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+        )
 
 
 @pytest.fixture

@@ -26,7 +26,13 @@ def plans(app: Lienthong) -> Lienthong:
 
 
 def actor(agency: str, message_id: str = "") -> Actor:
-    return Actor(agency=agency, person="Nguyễn Văn A", channel="test", message_id=message_id, occurred_at=WHEN)
+    return Actor(
+        agency=agency,
+        person="Nguyễn Văn A",
+        channel="test",
+        message_id=message_id,
+        occurred_at=WHEN,
+    )
 
 
 def refused(code: str, command: object) -> None:
@@ -39,7 +45,9 @@ def test_an_agency_cannot_report_on_another_agencys_task(plans: Lienthong) -> No
     before = plans.item_status(f"{PB}/task/24")["version"]
     refused(
         "NOT_LEAD_UNIT",
-        lambda: plans.report_progress(f"{PB}/task/24", actor("phuoc-binh.vhxh"), percent=10, as_of=DAY),
+        lambda: plans.report_progress(
+            f"{PB}/task/24", actor("phuoc-binh.vhxh"), percent=10, as_of=DAY
+        ),
     )
     assert plans.item_status(f"{PB}/task/24")["version"] == before
 
@@ -61,7 +69,14 @@ def test_completion_without_evidence_is_refused(plans: Lienthong) -> None:
 def test_rejected_evidence_puts_the_item_in_cho_hoan_thien(plans: Lienthong) -> None:
     lead, office = actor("phuoc-binh.ttpvhcc"), actor("phuoc-binh.vhxh")
     subject = f"{PB}/task/8"
-    plans.submit_evidence(subject, lead, sha256=DOC, uri="s3://e/1.pdf", media_type="application/pdf", description="Hướng dẫn")
+    plans.submit_evidence(
+        subject,
+        lead,
+        sha256=DOC,
+        uri="s3://e/1.pdf",
+        media_type="application/pdf",
+        description="Hướng dẫn",
+    )
     plans.claim_completion(subject, lead, evidence=[DOC])
     plans.reject_evidence(subject, office, sha256=DOC, reason="Chưa ký")
     status = plans.item_status(subject)
@@ -73,14 +88,23 @@ def test_rejected_evidence_puts_the_item_in_cho_hoan_thien(plans: Lienthong) -> 
 def test_only_the_coordination_office_or_monitor_judges_evidence(plans: Lienthong) -> None:
     lead = actor("phuoc-binh.ttpvhcc")
     subject = f"{PB}/task/8"
-    plans.submit_evidence(subject, lead, sha256=DOC, uri="s3://e/1.pdf", media_type="application/pdf", description="")
-    refused("NOT_REVIEWER", lambda: plans.accept_evidence(subject, actor("phuoc-binh.police"), sha256=DOC))
+    plans.submit_evidence(
+        subject, lead, sha256=DOC, uri="s3://e/1.pdf", media_type="application/pdf", description=""
+    )
+    refused(
+        "NOT_REVIEWER",
+        lambda: plans.accept_evidence(subject, actor("phuoc-binh.police"), sha256=DOC),
+    )
 
 
 def test_a_dependency_cycle_is_refused_and_nothing_is_recorded(plans: Lienthong) -> None:
     office = actor("phuoc-binh.vhxh")
-    plans.declare_dependency(PB, office, upstream="21", downstream="24", reason="danh tính số trước")
-    plans.declare_dependency(PB, office, upstream="24", downstream="28", reason="dữ liệu y tế trước")
+    plans.declare_dependency(
+        PB, office, upstream="21", downstream="24", reason="danh tính số trước"
+    )
+    plans.declare_dependency(
+        PB, office, upstream="24", downstream="28", reason="dữ liệu y tế trước"
+    )
     version = plans.plan(PB).version
     refused(
         "DEPENDENCY_CYCLE",
@@ -108,9 +132,13 @@ def test_the_indicator_unit_must_match_the_measurement(plans: Lienthong) -> None
     health = actor("phuoc-binh.health-post")
     refused(
         "UNIT_MISMATCH",
-        lambda: plans.record_measurement(f"{PB}/indicator/7", health, value="3", unit="Thứ bậc", period="2026-Q1", as_of=DAY),
+        lambda: plans.record_measurement(
+            f"{PB}/indicator/7", health, value="3", unit="Thứ bậc", period="2026-Q1", as_of=DAY
+        ),
     )
-    plans.record_measurement(f"{PB}/indicator/7", health, value="71,5", unit="%", period="2026-Q1", as_of=DAY)
+    plans.record_measurement(
+        f"{PB}/indicator/7", health, value="71,5", unit="%", period="2026-Q1", as_of=DAY
+    )
     assert plans.item_status(f"{PB}/indicator/7")["latest"] == {"2026-Q1": "71.5"}
 
 

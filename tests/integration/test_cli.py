@@ -29,7 +29,9 @@ def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
     return code, out, err
 
 
-def test_plans_list_json_reports_each_plan_with_its_counts(configured: Database, capsys: pytest.CaptureFixture[str]) -> None:
+def test_plans_list_json_reports_each_plan_with_its_counts(
+    configured: Database, capsys: pytest.CaptureFixture[str]
+) -> None:
     code, _, err = run(capsys, "plans", "import", *map(str, PLANS), "--agencies", str(REGISTRY))
     assert code == 0, err
     assert "recording" in err  # progress is shown
@@ -50,8 +52,12 @@ def test_importing_a_bad_file_exits_2_and_prints_every_problem(
     configured: Database, capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
     bad = tmp_path / "bad.yaml"
-    bad.write_text("format: lienthong.plan/v1\nplan:\n  id: Not A Slug\ntasks: 3\n", encoding="utf-8")
-    code, out, err = run(capsys, "plans", "import", str(bad), "--agencies", str(REGISTRY), "--format", "json")
+    bad.write_text(
+        "format: lienthong.plan/v1\nplan:\n  id: Not A Slug\ntasks: 3\n", encoding="utf-8"
+    )
+    code, out, err = run(
+        capsys, "plans", "import", str(bad), "--agencies", str(REGISTRY), "--format", "json"
+    )
     assert code == 2
     result = json.loads(out)
     assert result["stored"] is False
@@ -71,7 +77,9 @@ def test_a_malformed_database_url_is_a_clear_configuration_error(
     assert "CONFIGURATION" in err
 
 
-def test_the_demo_plays_its_quarter_once_and_prints_the_status(configured: Database, capsys: pytest.CaptureFixture[str]) -> None:
+def test_the_demo_plays_its_quarter_once_and_prints_the_status(
+    configured: Database, capsys: pytest.CaptureFixture[str]
+) -> None:
     code, out, _ = run(capsys, "demo")
     assert code == 0
     assert "Chờ hoàn thiện: task/8" in out

@@ -26,12 +26,18 @@ def imported(app: Lienthong) -> Lienthong:
     return app
 
 
-def test_the_four_plans_keep_the_counts_and_numbering_of_the_source_documents(app: Lienthong) -> None:
+def test_the_four_plans_keep_the_counts_and_numbering_of_the_source_documents(
+    app: Lienthong,
+) -> None:
     imported(app)
     summaries = {key: app.plan_summary(key) for key in app.plan_keys()}
     assert set(summaries) == {"binh-phuoc-2026", "phuoc-binh-2026", "da-mai-2026", "binh-long-2026"}
     phuoc_binh = summaries["phuoc-binh-2026"]
-    assert (phuoc_binh["tasks"], phuoc_binh["indicators"], phuoc_binh["indicators_top_level"]) == (32, 25, 15)
+    assert (phuoc_binh["tasks"], phuoc_binh["indicators"], phuoc_binh["indicators_top_level"]) == (
+        32,
+        25,
+        15,
+    )
     da_mai = summaries["da-mai-2026"]
     assert (da_mai["tasks"], da_mai["task_sub_items"], da_mai["indicators"]) == (24, 6, 26)
 
@@ -59,7 +65,9 @@ def test_plan_002_task_18_has_sub_items_a_b_c_d_dd_e(app: Lienthong) -> None:
 
 
 @pytest.mark.parametrize("path", PLANS, ids=lambda p: p.stem)
-def test_each_plan_file_reads_back_from_the_store_equal_to_the_file(app: Lienthong, path: Path) -> None:
+def test_each_plan_file_reads_back_from_the_store_equal_to_the_file(
+    app: Lienthong, path: Path
+) -> None:
     imported(app)
     expected = read_plan(path, read_registry(REGISTRY))
     document = expected.document()
@@ -91,11 +99,15 @@ def rewritten(source: Path, tmp_path: Path, change: Callable[[dict[str, Any]], N
     document = yaml.safe_load(source.read_text(encoding="utf-8"))
     change(document)
     target = tmp_path / source.name
-    target.write_text(yaml.safe_dump(document, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    target.write_text(
+        yaml.safe_dump(document, allow_unicode=True, sort_keys=False), encoding="utf-8"
+    )
     return target
 
 
-def test_an_edited_plan_file_records_amendments_not_a_new_plan(app: Lienthong, tmp_path: Path) -> None:
+def test_an_edited_plan_file_records_amendments_not_a_new_plan(
+    app: Lienthong, tmp_path: Path
+) -> None:
     imported(app)
 
     def postpone_task_3(document: dict[str, Any]) -> None:
@@ -103,7 +115,9 @@ def test_an_edited_plan_file_records_amendments_not_a_new_plan(app: Lienthong, t
         task["deadline"] = "Quý II/2026"
         task["expected_result"] = "Văn bản quy định"
 
-    edited = rewritten(next(p for p in PLANS if p.name.startswith("001")), tmp_path, postpone_task_3)
+    edited = rewritten(
+        next(p for p in PLANS if p.name.startswith("001")), tmp_path, postpone_task_3
+    )
     report = import_plans(app, [edited], REGISTRY, reason="Điều chỉnh sau rà soát quý I")
     assert report.plans[0]["action"] == "amended"
     assert app.plan_keys().count("phuoc-binh-2026") == 1
@@ -114,7 +128,9 @@ def test_an_edited_plan_file_records_amendments_not_a_new_plan(app: Lienthong, t
     assert (task["deadline"], task["expected_result"]) == ("Quý II/2026", "Văn bản quy định")
 
 
-def test_a_task_removed_from_the_file_is_cancelled_and_a_new_one_assigned(app: Lienthong, tmp_path: Path) -> None:
+def test_a_task_removed_from_the_file_is_cancelled_and_a_new_one_assigned(
+    app: Lienthong, tmp_path: Path
+) -> None:
     imported(app)
     removed: dict[str, Any] = {}
 
@@ -122,13 +138,23 @@ def test_a_task_removed_from_the_file_is_cancelled_and_a_new_one_assigned(app: L
         removed.update(document["tasks"].pop(0))
         document["tasks"].append({**removed, "key": "25", "number": "25"})
 
-    import_plans(app, [rewritten(next(p for p in PLANS if p.name.startswith("002")), tmp_path, move_task_1_to_25)], REGISTRY)
+    import_plans(
+        app,
+        [
+            rewritten(
+                next(p for p in PLANS if p.name.startswith("002")), tmp_path, move_task_1_to_25
+            )
+        ],
+        REGISTRY,
+    )
     assert app.item_status(f"da-mai-2026/task/{removed['key']}")["status"] == "cancelled"
     assert app.item_status("da-mai-2026/task/25")["status"] == "not_started"
     assert app.exists(task_id("da-mai-2026", "25"))
 
 
-def test_a_plan_file_with_errors_lists_every_one_and_stores_nothing(app: Lienthong, tmp_path: Path) -> None:
+def test_a_plan_file_with_errors_lists_every_one_and_stores_nothing(
+    app: Lienthong, tmp_path: Path
+) -> None:
     source = next(p for p in PLANS if p.name.startswith("001"))
     broken = edited_copy(
         source,
@@ -143,7 +169,11 @@ def test_a_plan_file_with_errors_lists_every_one_and_stores_nothing(app: Lientho
     with pytest.raises(ImportFailedError) as failed:
         import_plans(app, [good, broken], REGISTRY)
     codes = {(Path(p.file).name, p.code) for p in failed.value.problems}
-    assert {(broken.name, "UNKNOWN_AGENCY"), (broken.name, "DEADLINE_UNRECOGNISED"), (broken.name, "FIELD_TYPE")} <= codes
+    assert {
+        (broken.name, "UNKNOWN_AGENCY"),
+        (broken.name, "DEADLINE_UNRECOGNISED"),
+        (broken.name, "FIELD_TYPE"),
+    } <= codes
     assert all(p.line > 1 for p in failed.value.problems)
     assert total_events(app) == 0
 
@@ -164,7 +194,13 @@ def test_problems_name_the_line_and_field_of_the_mistake(tmp_path: Path) -> None
 def test_reimporting_an_unchanged_file_keeps_a_deadline_the_office_moved(app: Lienthong) -> None:
     imported(app)
     office = Actor(agency="phuoc-binh.vhxh", channel="test")
-    app.change_deadline("phuoc-binh-2026/task/5", office, deadline="Quý II/2026", reason="Chờ tỉnh", document="CV 45")
+    app.change_deadline(
+        "phuoc-binh-2026/task/5",
+        office,
+        deadline="Quý II/2026",
+        reason="Chờ tỉnh",
+        document="CV 45",
+    )
     report = import_plans(app, PLANS, REGISTRY)
     assert report.events == 0
     assert app.item_status("phuoc-binh-2026/task/5")["deadline"]["text"] == "Quý II/2026"
