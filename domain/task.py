@@ -209,6 +209,12 @@ class Task(TrackedItem):
 
     # Deadline --------------------------------------------------------------
 
+    def is_overdue(self, today: date) -> bool:
+        """Past its due date and neither completed nor cancelled."""
+        due = self.deadline.due
+        closed = self.status in (ItemStatus.COMPLETED, ItemStatus.CANCELLED)
+        return due is not None and due < today and not closed
+
     def change_deadline(
         self, ctx: Context, *, coordinator: str, deadline: str, reason: str, document: str
     ) -> Deadline:

@@ -424,14 +424,15 @@ class Lienthong(Application[UUID]):
         by_status = {s.value: 0 for s in ItemStatus}
         for _, item in reportable:
             by_status[item.status.value] += 1
-        done = (ItemStatus.COMPLETED, ItemStatus.CANCELLED)
         overdue = [
-            name
+            {
+                "item": name,
+                "lead": list(item.lead),
+                "deadline": item.deadline.text,
+                "percent": item.percent,
+            }
             for name, item in reportable
-            if isinstance(item, Task)
-            and item.deadline.due
-            and item.deadline.due < today
-            and item.status not in done
+            if isinstance(item, Task) and item.is_overdue(today)
         ]
         return {
             "plan_id": key,

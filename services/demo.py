@@ -330,7 +330,11 @@ def render_status(status: dict[str, Any]) -> Iterator[str]:
     )
     yield f"  {status['items']} items: {counts}"
     yield f"  Chờ hoàn thiện: {', '.join(status['awaiting_completion']) or '—'}"
-    yield f"  overdue: {', '.join(status['overdue']) or '—'}"
+    late = [
+        f"{o['item']} ({', '.join(o['lead'])}; {o['deadline']}; {o['percent']}%)"
+        for o in status["overdue"]
+    ]
+    yield f"  overdue: {'; '.join(late) or '—'}"
     yield f"  open obstacles: {status['open_obstacles']}"
     if status["dependencies"]:
         deps = ", ".join(f"task {down} waits on task {up}" for up, down in status["dependencies"])

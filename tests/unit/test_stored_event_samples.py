@@ -27,8 +27,12 @@ def app() -> Lienthong:
     return Lienthong(env={"PERSISTENCE_MODULE": "eventsourcing.popo"})
 
 
-@pytest.mark.parametrize("sample", SAMPLE_LINES, ids=lambda s: f"{s['topic']}-v{s['class_version']}")
-def test_a_stored_event_sample_still_loads_into_its_class(app: Lienthong, sample: dict[str, object]) -> None:
+@pytest.mark.parametrize(
+    "sample", SAMPLE_LINES, ids=lambda s: f"{s['topic']}-v{s['class_version']}"
+)
+def test_a_stored_event_sample_still_loads_into_its_class(
+    app: Lienthong, sample: dict[str, object]
+) -> None:
     state = dict(sample["state"])  # type: ignore[call-overload]
     if sample["class_version"] != 1:
         state["class_version"] = sample["class_version"]
@@ -44,4 +48,6 @@ def test_every_current_event_version_has_a_saved_sample() -> None:
     current = {(get_topic(cls), cls.class_version) for cls in event_classes()}
     assert current == {(get_topic(type(e)), type(e).class_version) for e in scenario()}
     missing = current - recorded_versions()
-    assert not missing, f"record samples with python -m tests.fixtures.record_event_samples: {sorted(missing)}"
+    assert not missing, (
+        f"record samples with python -m tests.fixtures.record_event_samples: {sorted(missing)}"
+    )
