@@ -12,6 +12,7 @@ from domain.context import Context
 from domain.errors import InvalidValueError, reject_unknown_fields
 from domain.facts import Fact
 from domain.ids import check_slug
+from domain.items import prune
 
 AGENCY_FIELDS = ("ward", "name_vi", "name_en", "kind", "aliases", "members")
 
@@ -72,9 +73,13 @@ class Agency(Aggregate):
         return cls._create(cls.Registered, id=id, key=key, profile=profile, **ctx.event_fields())
 
     def update(self, ctx: Context, *, profile: dict[str, Any], reason: str) -> bool:
-        """Record the fields that changed; False when nothing did."""
+        """Replace the profile, recording the fields that changed (a dropped field
+        changes to None); False when nothing did."""
         check_profile(profile)
-        changes = {k: v for k, v in profile.items() if self.profile.get(k) != v}
+        fields = set(self.profile) | set(profile)
+        changes = {
+            k: profile.get(k) for k in sorted(fields) if self.profile.get(k) != profile.get(k)
+        }
         if not changes:
             return False
         self.trigger_event(
@@ -88,4 +93,4 @@ class Agency(Aggregate):
         reason: str
 
         def apply(self, agency: Agency) -> None:
-            agency.profile.update(self.changes)
+            agency.profile = prune({**agency.profile, **self.changes})

@@ -20,9 +20,11 @@ from eventsourcing.domain import Aggregate
 from domain.context import Context
 from domain.errors import (
     DomainError,
+    GroupItemError,
     InvalidValueError,
     NotLeadUnitError,
     UnknownReportError,
+    UnrecognisedMeasurementError,
     reject_unknown_fields,
 )
 from domain.facts import Fact, topical
@@ -89,6 +91,16 @@ class Indicator(TrackedItem):
     def monitors(self) -> tuple[str, ...]:
         return self.monitor
 
+    @classmethod
+    def check_definition(cls, definition: dict[str, Any]) -> None:
+        """An indicator that is not a group needs a unit; targets must be readable."""
+        reject_unknown_fields(definition, INDICATOR_FIELDS, "indicator")
+        if definition.get("unit"):
+            parse_unit(definition["unit"])
+        elif not definition.get("group"):
+            raise InvalidValueError("an indicator needs a unit", field="unit")
+        parse_targets(definition.get("targets", []))
+
     @property
     def participants(self) -> tuple[str, ...]:
         return self.lead + self.monitor
@@ -124,10 +136,7 @@ class Indicator(TrackedItem):
         definition: dict[str, Any],
     ) -> Indicator:
         """Define an indicator; ``definition`` holds :data:`INDICATOR_FIELDS`."""
-        reject_unknown_fields(definition, INDICATOR_FIELDS, "indicator")
-        if definition.get("unit"):
-            parse_unit(definition["unit"])
-        parse_targets(definition.get("targets", []))
+        cls.check_definition(definition)
         return cls._create(
             cls.Defined, id=id, plan=plan, key=key, definition=definition, **ctx.event_fields()
         )
@@ -135,18 +144,20 @@ class Indicator(TrackedItem):
     # Measurements ----------------------------------------------------------
 
     def _check_value(self, value: str, unit: str) -> str:
-        assert self.unit is not None  # noqa: S101 - groups are refused before
+        """The measured value in its stored form; refused with field ``value``."""
+        if self.unit is None:  # only groups have no unit, and they are refused before
+            raise GroupItemError(f"{self.key} has no unit", field="unit")
         check_measurement_unit(self.unit, unit)
-        if self.unit.kind is UnitKind.LEVEL:
-            parse_level(value)
-            return value.strip()
         try:
+            if self.unit.kind is UnitKind.LEVEL:
+                parse_level(value)
+                return value.strip()
             number = parse_number(value)
         except DomainError:
             number = Decimal("NaN")
         if not number.is_finite() or number < 0:
-            msg = f"{value!r} is not a non-negative number"
-            raise InvalidValueError(msg, field="value")
+            what = "a level" if self.unit.kind is UnitKind.LEVEL else "a non-negative number"
+            raise UnrecognisedMeasurementError(f"{value!r} is not {what}", field="value")
         return str(number)
 
     def _require_lead(self, ctx: Context) -> None:

@@ -3,8 +3,8 @@
 A tracked item moves through these states::
 
     not_started → in_progress → submitted → completed
-                       ↑            │
-                       └── awaiting_completion ("Chờ hoàn thiện") ← evidence rejected
+                       ↑
+                       └── awaiting_completion ("Chờ hoàn thiện") ← any evidence rejected
 
 Rules (each violation a specific :mod:`domain.errors` error):
 - completion is claimed by a lead unit and cites at least one evidence reference
@@ -411,6 +411,7 @@ class TrackedItem(Aggregate):
     ) -> None:
         require_coordinator(ctx, coordinator)
         if changes:
+            self.check_definition(prune({**self.definition, **changes}))
             self.trigger_event(
                 self.Amended,
                 changes=changes,
@@ -431,6 +432,11 @@ class TrackedItem(Aggregate):
 
     def apply_definition(self, definition: dict[str, Any]) -> None:
         """Set the fields of the item's definition (assignment or amendment)."""
+        raise NotImplementedError
+
+    @classmethod
+    def check_definition(cls, definition: dict[str, Any]) -> None:
+        """Refuse a definition (whole, as it would stand) that the item cannot hold."""
         raise NotImplementedError
 
     def merge_definition(self, changes: dict[str, Any]) -> None:

@@ -22,7 +22,7 @@ from domain.errors import (
     reject_unknown_fields,
 )
 from domain.facts import Fact
-from domain.items import require_coordinator, require_reason
+from domain.items import prune, require_coordinator, require_reason
 
 PLAN_FIELDS = (
     "ward",
@@ -123,10 +123,12 @@ class Plan(Aggregate):
         reason: str,
         document: str,
     ) -> bool:
-        """Record what changed in the header and in the list of items; False if nothing."""
+        """Replace the header and the list of items, recording what changed (a dropped
+        header field changes to None); False if nothing did."""
         require_coordinator(ctx, self.coordinator)
-        check_header({**self.header, **header})
-        changes = {k: v for k, v in header.items() if self.header.get(k) != v}
+        check_header(header)
+        fields = set(self.header) | set(header)
+        changes = {k: header.get(k) for k in sorted(fields) if self.header.get(k) != header.get(k)}
         if not changes and tasks == self.tasks and indicators == self.indicators:
             return False
         self.trigger_event(
@@ -149,7 +151,7 @@ class Plan(Aggregate):
         document: str
 
         def apply(self, plan: Plan) -> None:
-            plan.header.update(self.changes)
+            plan.header = prune({**plan.header, **self.changes})
             plan.tasks = list(self.tasks)
             plan.indicators = list(self.indicators)
 

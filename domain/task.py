@@ -75,6 +75,11 @@ class Task(TrackedItem):
     def participants(self) -> tuple[str, ...]:
         return self.lead + self.coordinating
 
+    @classmethod
+    def check_definition(cls, definition: dict[str, Any]) -> None:
+        reject_unknown_fields(definition, TASK_FIELDS, "task")
+        parse_deadline(definition.get("deadline"))
+
     # Assignment ------------------------------------------------------------
 
     class Created(Aggregate.Created):
@@ -106,8 +111,7 @@ class Task(TrackedItem):
         definition: dict[str, Any],
     ) -> Task:
         """Assign a task; ``definition`` holds the :data:`TASK_FIELDS` as plain values."""
-        reject_unknown_fields(definition, TASK_FIELDS, "task")
-        parse_deadline(definition.get("deadline"))
+        cls.check_definition(definition)
         return cls._create(
             cls.Assigned, id=id, plan=plan, key=key, definition=definition, **ctx.event_fields()
         )
@@ -203,7 +207,7 @@ class Task(TrackedItem):
             task.reports[self.report_version] = self.percent
             latest = max(task.reports)
             task.percent = task.reports[latest]
-            if task.status in (ItemStatus.SUBMITTED, ItemStatus.COMPLETED) and self.percent < 100:  # noqa: PLR2004
+            if task.status in (ItemStatus.SUBMITTED, ItemStatus.COMPLETED) and task.percent < 100:  # noqa: PLR2004
                 task.status = ItemStatus.IN_PROGRESS
                 task.claim = ()
 

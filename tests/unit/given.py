@@ -43,7 +43,7 @@ PLAN = "phuoc-binh-2026"
 # Agencies of the examples.
 OFFICE = "phuoc-binh.vhxh"  # the coordination office (cơ quan thường trực)
 LEAD = "phuoc-binh.health-post"  # chủ trì
-SECOND_LEAD = "phuoc-binh.services-centre"  # a second chủ trì
+SECOND_LEAD = "phuoc-binh.hdnd-ubnd-office"  # a second chủ trì
 HELPER = "phuoc-binh.police"  # phối hợp
 MONITOR = "phuoc-binh.services-centre"  # theo dõi, đánh giá (indicators)
 STRANGER = "phuoc-binh.primary-school"  # takes no part
@@ -232,31 +232,54 @@ def state_of(aggregate: Aggregate) -> dict[str, Any]:
 E = TypeVar("E", bound=errors.DomainError)
 
 
+def _check_error(
+    error: errors.DomainError, error_class: type[E], code: str | None, *, exact: bool
+) -> None:
+    if exact:
+        assert type(error) is error_class, f"{type(error).__name__}: {error}"
+    else:
+        assert isinstance(error, error_class), f"{type(error).__name__}: {error}"
+    assert error.code == STABLE_CODES[type(error)], "a published code changed"
+    if code is not None:
+        assert error.code == code
+    assert error.message
+
+
+def _refusal(command: Callable[[], object], error_class: type[E]) -> errors.DomainError:
+    try:
+        command()
+    except errors.DomainError as refused:
+        return refused
+    msg = f"expected {error_class.__name__}, but the command was accepted"
+    raise AssertionError(msg)
+
+
 def then_refused(
     aggregate: A,
     command: Callable[[A], object],
     error_class: type[E],
     code: str | None = None,
-) -> E:
-    """``command`` is refused with exactly ``error_class`` and its stable code, adds
-    no event and leaves the aggregate as it was. Returns the error."""
+    *,
+    exact: bool = True,
+) -> errors.DomainError:
+    """``command`` is refused with ``error_class`` (exactly, unless ``exact`` is
+    False) and its stable code, adds no event and leaves the aggregate as it was.
+    Returns the error, for checks on its message and field."""
     assert not aggregate.pending_events, "given history must be collected first"
     before = state_of(aggregate)
-    try:
-        command(aggregate)
-    except errors.DomainError as refused:
-        error = refused
-    else:
-        msg = f"expected {error_class.__name__}, but the command was accepted"
-        raise AssertionError(msg)
-    assert type(error) is error_class, f"{type(error).__name__}: {error}"
-    assert error.code == STABLE_CODES[error_class]
-    if code is not None:
-        assert error.code == code
-    assert error.message
+    error = _refusal(lambda: command(aggregate), error_class)
+    _check_error(error, error_class, code, exact=exact)
     assert not aggregate.pending_events, "a refused command added an event"
     assert state_of(aggregate) == before, "a refused command changed the aggregate"
-    assert isinstance(error, error_class)
+    return error
+
+
+def then_not_created(
+    factory: Callable[[], object], error_class: type[E], code: str | None = None
+) -> errors.DomainError:
+    """A creation command (assign, define, issue, register) is refused."""
+    error = _refusal(factory, error_class)
+    _check_error(error, error_class, code, exact=True)
     return error
 
 
