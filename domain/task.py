@@ -16,7 +16,7 @@ from uuid import UUID
 from eventsourcing.domain import Aggregate
 
 from domain.context import Context
-from domain.deadlines import Deadline, parse_deadline
+from domain.deadlines import parse_deadline
 from domain.errors import (
     InvalidValueError,
     ItemClosedError,
@@ -221,7 +221,7 @@ class Task(TrackedItem):
 
     def change_deadline(
         self, ctx: Context, *, coordinator: str, deadline: str, reason: str, document: str
-    ) -> Deadline:
+    ) -> None:
         """The coordination office moves the deadline, citing its authority."""
         self._require_open()
         require_coordinator(ctx, coordinator)
@@ -236,7 +236,6 @@ class Task(TrackedItem):
             document=document.strip(),
             **ctx.event_fields(),
         )
-        return parsed
 
     class DeadlineChanged(Fact):
         TOPIC = "lienthong.task.DeadlineChanged"

@@ -24,9 +24,10 @@ from domain.errors import InvalidValueError, NotFoundError
 from domain.facts import Fact
 from domain.ids import Ref, SubjectKind, agency_id, parse_ref, plan_id
 from domain.indicator import Indicator
-from domain.items import ItemStatus, ObstacleKind, Quality, TrackedItem
+from domain.items import ItemStatus, TrackedItem
 from domain.plan import Plan
 from domain.task import Task
+from services.commands import Target, handler_for, run
 
 A = TypeVar("A", bound=Aggregate)
 PLAN_ISSUED_TOPIC = Plan.Issued.TOPIC
@@ -123,221 +124,56 @@ class Lienthong(Application[UUID]):
                 found.add(unit)
         return frozenset(found)
 
-    def _on_item(
-        self, subject: str, actor: Actor, act: Callable[[TrackedItem, Context, str], None]
-    ) -> int:
-        """Run one command on an item and save it; returns the item's new version."""
-        item = self.item(subject)
-        coordinator = self.plan(item.plan).coordinator
+    # Commands ------------------------------------------------------------------
+
+    def prepare(
+        self,
+        kind: str,
+        subject: str,
+        actor: Actor,
+        args: dict[str, Any],
+        evidence: Sequence[dict[str, str]] = (),
+    ) -> Aggregate:
+        """Apply one command in memory and return the changed aggregate, unsaved.
+
+        ``kind`` names the fact asked for (see :mod:`services.commands`); ``evidence``
+        lists references (sha256, uri, media_type, description) to submit first when
+        new — a completion claim without explicit ``evidence`` cites all of them.
+        """
+        handler = handler_for(kind)
+        ref = parse_ref(subject)
+        if handler.target is Target.PLAN:
+            if ref.kind is not SubjectKind.PLAN:
+                raise InvalidValueError(f"{kind} is about a plan, not {subject}", field="subject")
+            plan = self.plan(ref.plan)
+            run(kind, plan, self.context(actor), plan.coordinator, args)
+            return plan
+        item = self.item(ref)
+        wanted = {Target.TASK: Task, Target.INDICATOR: Indicator}.get(handler.target, TrackedItem)
+        if not isinstance(item, wanted):
+            raise InvalidValueError(f"{kind} is about a {handler.target.value}", field="subject")
         units = list(item.participants) + list(item.monitors)
         ctx = self.context(actor, self.collectives_of(actor.agency, units))
-        act(item, ctx, coordinator)
-        self.save(item)
-        return item.version
+        for reference in evidence:
+            if reference.get("sha256") not in item.evidence:
+                item.submit_evidence(ctx, **reference)
+        if kind == "completion_claimed" and "evidence" not in args:
+            args = {**args, "evidence": [e["sha256"] for e in evidence]}
+        run(kind, item, ctx, self.plan(item.plan).coordinator, args)
+        return item
 
-    def _task(self, subject: str) -> str:
-        if parse_ref(subject).kind is not SubjectKind.TASK:
-            raise InvalidValueError(f"{subject} is not a task", field="subject")
-        return subject
-
-    def _indicator(self, subject: str) -> str:
-        if parse_ref(subject).kind is not SubjectKind.INDICATOR:
-            raise InvalidValueError(f"{subject} is not an indicator", field="subject")
-        return subject
-
-    # Agency commands -----------------------------------------------------------
-
-    def report_progress(
-        self, subject: str, actor: Actor, *, percent: int, as_of: dt.date, note: str = ""
-    ) -> int:
-        def act(item: TrackedItem, ctx: Context, _: str) -> None:
-            assert isinstance(item, Task)  # noqa: S101
-            item.report_progress(ctx, percent=percent, as_of=as_of, note=note)
-
-        return self._on_item(self._task(subject), actor, act)
-
-    def report_contribution(
-        self, subject: str, actor: Actor, *, percent: int, as_of: dt.date, note: str = ""
-    ) -> int:
-        def act(item: TrackedItem, ctx: Context, _: str) -> None:
-            assert isinstance(item, Task)  # noqa: S101
-            item.report_contribution(ctx, percent=percent, as_of=as_of, note=note)
-
-        return self._on_item(self._task(subject), actor, act)
-
-    def correct_report(
-        self, subject: str, actor: Actor, *, report_version: int, percent: int, reason: str
-    ) -> int:
-        def act(item: TrackedItem, ctx: Context, _: str) -> None:
-            assert isinstance(item, Task)  # noqa: S101
-            item.correct_report(ctx, report_version=report_version, percent=percent, reason=reason)
-
-        return self._on_item(self._task(subject), actor, act)
-
-    def record_measurement(
+    def execute(
         self,
+        kind: str,
         subject: str,
         actor: Actor,
-        *,
-        value: str,
-        unit: str,
-        period: str,
-        as_of: dt.date,
-        note: str = "",
+        args: dict[str, Any],
+        evidence: Sequence[dict[str, str]] = (),
     ) -> int:
-        def act(item: TrackedItem, ctx: Context, _: str) -> None:
-            assert isinstance(item, Indicator)  # noqa: S101
-            item.record_measurement(
-                ctx, value=value, unit=unit, period=period, as_of=as_of, note=note
-            )
-
-        return self._on_item(self._indicator(subject), actor, act)
-
-    def correct_measurement(
-        self,
-        subject: str,
-        actor: Actor,
-        *,
-        measurement_version: int,
-        value: str,
-        unit: str,
-        reason: str,
-    ) -> int:
-        def act(item: TrackedItem, ctx: Context, _: str) -> None:
-            assert isinstance(item, Indicator)  # noqa: S101
-            item.correct_measurement(
-                ctx, measurement_version=measurement_version, value=value, unit=unit, reason=reason
-            )
-
-        return self._on_item(self._indicator(subject), actor, act)
-
-    def submit_evidence(
-        self,
-        subject: str,
-        actor: Actor,
-        *,
-        sha256: str,
-        uri: str,
-        media_type: str,
-        description: str,
-    ) -> int:
-        return self._on_item(
-            subject,
-            actor,
-            lambda item, ctx, _: item.submit_evidence(
-                ctx, sha256=sha256, uri=uri, media_type=media_type, description=description
-            ),
-        )
-
-    def claim_completion(
-        self, subject: str, actor: Actor, *, evidence: Sequence[str], note: str = ""
-    ) -> int:
-        return self._on_item(
-            subject,
-            actor,
-            lambda item, ctx, _: item.claim_completion(ctx, evidence=evidence, note=note),
-        )
-
-    def raise_obstacle(
-        self, subject: str, actor: Actor, *, obstacle_id: str, kind: str, description: str
-    ) -> int:
-        obstacle_kind = ObstacleKind(kind) if kind in ObstacleKind.__members__.values() else None
-        if obstacle_kind is None:
-            raise InvalidValueError(
-                f"kind must be difficulty or blocker, not {kind!r}", field="kind"
-            )
-        return self._on_item(
-            subject,
-            actor,
-            lambda item, ctx, _: item.raise_obstacle(
-                ctx, obstacle_id=obstacle_id, kind=obstacle_kind, description=description
-            ),
-        )
-
-    def resolve_obstacle(
-        self, subject: str, actor: Actor, *, obstacle_id: str, resolution: str
-    ) -> int:
-        return self._on_item(
-            subject,
-            actor,
-            lambda item, ctx, coordinator: item.resolve_obstacle(
-                ctx, obstacle_id=obstacle_id, coordinator=coordinator, resolution=resolution
-            ),
-        )
-
-    # Coordination office commands ------------------------------------------------
-
-    def accept_evidence(
-        self, subject: str, actor: Actor, *, sha256: str, quality: str = "good", reason: str = ""
-    ) -> int:
-        verdict = self._quality(quality)
-        return self._on_item(
-            subject,
-            actor,
-            lambda item, ctx, coordinator: item.accept_evidence(
-                ctx, sha256=sha256, coordinator=coordinator, quality=verdict, reason=reason
-            ),
-        )
-
-    def reject_evidence(
-        self, subject: str, actor: Actor, *, sha256: str, reason: str, quality: str = "low"
-    ) -> int:
-        verdict = self._quality(quality)
-        return self._on_item(
-            subject,
-            actor,
-            lambda item, ctx, coordinator: item.reject_evidence(
-                ctx, sha256=sha256, coordinator=coordinator, reason=reason, quality=verdict
-            ),
-        )
-
-    @staticmethod
-    def _quality(quality: str) -> Quality:
-        if quality not in Quality.__members__.values():
-            raise InvalidValueError(
-                f"quality must be good, adequate or low, not {quality!r}", field="quality"
-            )
-        return Quality(quality)
-
-    def confirm_completion(self, subject: str, actor: Actor, *, note: str = "") -> int:
-        return self._on_item(
-            subject,
-            actor,
-            lambda item, ctx, coordinator: item.confirm_completion(
-                ctx, coordinator=coordinator, note=note
-            ),
-        )
-
-    def change_deadline(
-        self, subject: str, actor: Actor, *, deadline: str, reason: str, document: str
-    ) -> int:
-        def act(item: TrackedItem, ctx: Context, coordinator: str) -> None:
-            assert isinstance(item, Task)  # noqa: S101
-            item.change_deadline(
-                ctx, coordinator=coordinator, deadline=deadline, reason=reason, document=document
-            )
-
-        return self._on_item(self._task(subject), actor, act)
-
-    def declare_dependency(
-        self, plan: str, actor: Actor, *, upstream: str, downstream: str, reason: str
-    ) -> int:
-        header = self.plan(plan)
-        header.declare_dependency(
-            self.context(actor), upstream=upstream, downstream=downstream, reason=reason
-        )
-        self.save(header)
-        return header.version
-
-    def withdraw_dependency(
-        self, plan: str, actor: Actor, *, upstream: str, downstream: str, reason: str
-    ) -> int:
-        header = self.plan(plan)
-        header.withdraw_dependency(
-            self.context(actor), upstream=upstream, downstream=downstream, reason=reason
-        )
-        self.save(header)
-        return header.version
+        """Apply and save one command; returns the subject's new version."""
+        aggregate = self.prepare(kind, subject, actor, args, evidence)
+        self.save(aggregate)
+        return aggregate.version
 
     # Queries -----------------------------------------------------------------
 

@@ -17,6 +17,13 @@ PB = "phuoc-binh-2026"
 DAY = dt.date(2026, 2, 10)
 WHEN = dt.datetime(2026, 2, 10, 9, tzinfo=dt.timezone(dt.timedelta(hours=7)))
 DOC = hashlib.sha256(b"signed decision").hexdigest()
+EVIDENCE = {
+    "sha256": DOC,
+    "uri": "s3://e/1.pdf",
+    "media_type": "application/pdf",
+    "description": "",
+}
+MEASURE = {"value": "71", "unit": "%", "period": "2026-Q1", "as_of": DAY}
 
 
 @pytest.fixture
@@ -45,8 +52,11 @@ def test_an_agency_cannot_report_on_another_agencys_task(plans: Lienthong) -> No
     before = plans.item_status(f"{PB}/task/24")["version"]
     refused(
         "NOT_LEAD_UNIT",
-        lambda: plans.report_progress(
-            f"{PB}/task/24", actor("phuoc-binh.vhxh"), percent=10, as_of=DAY
+        lambda: plans.execute(
+            "progress_reported",
+            f"{PB}/task/24",
+            actor("phuoc-binh.vhxh"),
+            {"percent": 10, "as_of": DAY},
         ),
     )
     assert plans.item_status(f"{PB}/task/24")["version"] == before
@@ -54,14 +64,15 @@ def test_an_agency_cannot_report_on_another_agencys_task(plans: Lienthong) -> No
 
 def test_a_member_of_a_collective_lead_reports_as_a_lead(plans: Lienthong) -> None:
     # Task 9 is led by "Các cơ quan, đơn vị" (phuoc-binh.all-agencies); the police are members.
-    plans.report_progress(f"{PB}/task/9", actor("phuoc-binh.police"), percent=10, as_of=DAY)
+    police = actor("phuoc-binh.police")
+    plans.execute("progress_reported", f"{PB}/task/9", police, {"percent": 10, "as_of": DAY})
     assert plans.item_status(f"{PB}/task/9")["percent"] == 10
 
 
 def test_completion_without_evidence_is_refused(plans: Lienthong) -> None:
+    office = actor("phuoc-binh.vhxh")
     refused(
-        "EVIDENCE_REQUIRED",
-        lambda: plans.claim_completion(f"{PB}/task/3", actor("phuoc-binh.vhxh"), evidence=[]),
+        "EVIDENCE_REQUIRED", lambda: plans.execute("completion_claimed", f"{PB}/task/3", office, {})
     )
     assert plans.item_status(f"{PB}/task/3")["status"] == "not_started"
 
@@ -69,16 +80,8 @@ def test_completion_without_evidence_is_refused(plans: Lienthong) -> None:
 def test_rejected_evidence_puts_the_item_in_cho_hoan_thien(plans: Lienthong) -> None:
     lead, office = actor("phuoc-binh.ttpvhcc"), actor("phuoc-binh.vhxh")
     subject = f"{PB}/task/8"
-    plans.submit_evidence(
-        subject,
-        lead,
-        sha256=DOC,
-        uri="s3://e/1.pdf",
-        media_type="application/pdf",
-        description="Hướng dẫn",
-    )
-    plans.claim_completion(subject, lead, evidence=[DOC])
-    plans.reject_evidence(subject, office, sha256=DOC, reason="Chưa ký")
+    plans.execute("completion_claimed", subject, lead, {}, [EVIDENCE])
+    plans.execute("evidence_rejected", subject, office, {"sha256": DOC, "reason": "Chưa ký"})
     status = plans.item_status(subject)
     assert (status["status"], status["status_vi"]) == ("awaiting_completion", "Chờ hoàn thiện")
     assert status["evidence"] == {DOC: "rejected"}
@@ -86,36 +89,34 @@ def test_rejected_evidence_puts_the_item_in_cho_hoan_thien(plans: Lienthong) -> 
 
 
 def test_only_the_coordination_office_or_monitor_judges_evidence(plans: Lienthong) -> None:
-    lead = actor("phuoc-binh.ttpvhcc")
     subject = f"{PB}/task/8"
-    plans.submit_evidence(
-        subject, lead, sha256=DOC, uri="s3://e/1.pdf", media_type="application/pdf", description=""
-    )
+    plans.execute("evidence_submitted", subject, actor("phuoc-binh.ttpvhcc"), {}, [EVIDENCE])
+    police = actor("phuoc-binh.police")
     refused(
-        "NOT_REVIEWER",
-        lambda: plans.accept_evidence(subject, actor("phuoc-binh.police"), sha256=DOC),
+        "NOT_REVIEWER", lambda: plans.execute("evidence_accepted", subject, police, {"sha256": DOC})
     )
+
+
+def dependency(upstream: str, downstream: str) -> dict[str, str]:
+    return {"upstream": upstream, "downstream": downstream, "reason": "cần trước"}
 
 
 def test_a_dependency_cycle_is_refused_and_nothing_is_recorded(plans: Lienthong) -> None:
     office = actor("phuoc-binh.vhxh")
-    plans.declare_dependency(
-        PB, office, upstream="21", downstream="24", reason="danh tính số trước"
-    )
-    plans.declare_dependency(
-        PB, office, upstream="24", downstream="28", reason="dữ liệu y tế trước"
-    )
+    plans.execute("dependency_declared", PB, office, dependency("21", "24"))
+    plans.execute("dependency_declared", PB, office, dependency("24", "28"))
     version = plans.plan(PB).version
     refused(
         "DEPENDENCY_CYCLE",
-        lambda: plans.declare_dependency(PB, office, upstream="28", downstream="21", reason="vòng"),
+        lambda: plans.execute("dependency_declared", PB, office, dependency("28", "21")),
     )
     assert plans.plan(PB).version == version
     assert plans.plan_status(PB, DAY)["dependencies"] == [("21", "24"), ("24", "28")]
 
 
 def test_every_event_keeps_actor_person_times_channel_and_message_id(plans: Lienthong) -> None:
-    plans.report_progress(f"{PB}/task/3", actor("phuoc-binh.vhxh", "msg-42"), percent=30, as_of=DAY)
+    office = actor("phuoc-binh.vhxh", "msg-42")
+    plans.execute("progress_reported", f"{PB}/task/3", office, {"percent": 30, "as_of": DAY})
     event = list(plans.events.get(plans.item(f"{PB}/task/3").id))[-1]
     assert (event.actor, event.person, event.channel, event.message_id) == (
         "phuoc-binh.vhxh",
@@ -129,19 +130,28 @@ def test_every_event_keeps_actor_person_times_channel_and_message_id(plans: Lien
 
 
 def test_the_indicator_unit_must_match_the_measurement(plans: Lienthong) -> None:
-    health = actor("phuoc-binh.health-post")
+    health, subject = actor("phuoc-binh.health-post"), f"{PB}/indicator/7"
+    wrong_unit = {**MEASURE, "value": "3", "unit": "Thứ bậc"}
     refused(
-        "UNIT_MISMATCH",
-        lambda: plans.record_measurement(
-            f"{PB}/indicator/7", health, value="3", unit="Thứ bậc", period="2026-Q1", as_of=DAY
-        ),
+        "UNIT_MISMATCH", lambda: plans.execute("indicator_measured", subject, health, wrong_unit)
     )
-    plans.record_measurement(
-        f"{PB}/indicator/7", health, value="71,5", unit="%", period="2026-Q1", as_of=DAY
-    )
-    assert plans.item_status(f"{PB}/indicator/7")["latest"] == {"2026-Q1": "71.5"}
+    plans.execute("indicator_measured", subject, health, {**MEASURE, "value": "71,5"})
+    assert plans.item_status(subject)["latest"] == {"2026-Q1": "71.5"}
 
 
 def test_an_unknown_subject_is_not_found(plans: Lienthong) -> None:
     refused("NOT_FOUND", lambda: plans.item_status(f"{PB}/task/99"))
     refused("INVALID_VALUE", lambda: plans.item_status("Not A Ref"))
+
+
+def test_a_command_with_missing_or_unknown_arguments_names_them(plans: Lienthong) -> None:
+    office, subject = actor("phuoc-binh.vhxh"), f"{PB}/task/3"
+    with pytest.raises(DomainError) as missing:
+        plans.execute("progress_reported", subject, office, {"percent": 5})
+    assert (missing.value.code, missing.value.field) == ("INVALID_VALUE", "as_of")
+    with pytest.raises(DomainError) as unknown:
+        plans.execute(
+            "progress_reported", subject, office, {"percent": 5, "as_of": DAY, "mood": "ok"}
+        )
+    assert (unknown.value.code, unknown.value.field) == ("INVALID_VALUE", "mood")
+    refused("INVALID_VALUE", lambda: plans.execute("teleported", subject, office, {}))

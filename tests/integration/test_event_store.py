@@ -25,8 +25,14 @@ def ctx(agency: str) -> Context:
 
 
 def new_task(key: str) -> Task:
-    definition = {"lead": ["pb.health-post"], "text": "Liên thông dữ liệu", "deadline": "Quý I/2026"}
-    return Task.assign(ctx("pb.vhxh"), id=task_id("pb", key), plan="pb", key=key, definition=definition)
+    definition = {
+        "lead": ["pb.health-post"],
+        "text": "Liên thông dữ liệu",
+        "deadline": "Quý I/2026",
+    }
+    return Task.assign(
+        ctx("pb.vhxh"), id=task_id("pb", key), plan="pb", key=key, definition=definition
+    )
 
 
 def test_every_kind_of_event_saved_reloads_into_an_equal_aggregate(app: Lienthong) -> None:
@@ -51,7 +57,10 @@ def test_the_store_outlives_the_application_that_wrote_it(database: Database) ->
 def test_two_writers_of_one_aggregate_cannot_both_win(database: Database) -> None:
     first, second = (Lienthong(env=database.eventsourcing_env()) for _ in range(2))
     first.save(new_task("1"))
-    mine, theirs = first.repository.get(task_id("pb", "1")), second.repository.get(task_id("pb", "1"))
+    mine, theirs = (
+        first.repository.get(task_id("pb", "1")),
+        second.repository.get(task_id("pb", "1")),
+    )
     mine.report_progress(ctx("pb.health-post"), percent=40, as_of=WHEN.date())
     theirs.report_progress(ctx("pb.health-post"), percent=60, as_of=WHEN.date())
     first.save(mine)

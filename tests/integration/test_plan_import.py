@@ -194,13 +194,8 @@ def test_problems_name_the_line_and_field_of_the_mistake(tmp_path: Path) -> None
 def test_reimporting_an_unchanged_file_keeps_a_deadline_the_office_moved(app: Lienthong) -> None:
     imported(app)
     office = Actor(agency="phuoc-binh.vhxh", channel="test")
-    app.change_deadline(
-        "phuoc-binh-2026/task/5",
-        office,
-        deadline="Quý II/2026",
-        reason="Chờ tỉnh",
-        document="CV 45",
-    )
+    change = {"deadline": "Quý II/2026", "reason": "Chờ tỉnh", "document": "CV 45"}
+    app.execute("deadline_changed", "phuoc-binh-2026/task/5", office, change)
     report = import_plans(app, PLANS, REGISTRY)
     assert report.events == 0
     assert app.item_status("phuoc-binh-2026/task/5")["deadline"]["text"] == "Quý II/2026"

@@ -1,0 +1,1 @@
+"""The gRPC API: servicers that convert protobuf to application calls and back."""
