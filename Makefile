@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: help setup demo test unit lint format clean
+.PHONY: help setup demo test unit lint format clean protos protos-check buf-lint serve
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -30,9 +30,42 @@ lint: $(STAMP)  ## ruff and mypy
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 
+PROTOC = $(BIN)/python -m grpc_tools.protoc -I protos \
+	--plugin=protoc-gen-mypy=$(BIN)/protoc-gen-mypy --plugin=protoc-gen-mypy_grpc=$(BIN)/protoc-gen-mypy_grpc
+PROTO_FILES = $(wildcard protos/lienthong/v1/*.proto)
+GEN_INIT = '"""Generated from protos/ by `make protos`. Do not edit."""'
+
+# $(call generate,DIR): the Python and typed stubs of every proto, into DIR/lienthong/v1.
+define generate
+	mkdir -p $(1)
+	$(PROTOC) --python_out=$(1) --grpc_python_out=$(1) --mypy_out=quiet:$(1) --mypy_grpc_out=quiet:$(1) $(PROTO_FILES)
+	echo $(GEN_INIT) > $(1)/lienthong/__init__.py
+	echo $(GEN_INIT) > $(1)/lienthong/v1/__init__.py
+	touch $(1)/lienthong/v1/py.typed
+endef
+
+protos: $(STAMP)  ## regenerate the committed stubs in gen/ from protos/
+	rm -rf gen/lienthong
+	$(call generate,gen)
+
+protos-check: $(STAMP)  ## fail when the committed stubs differ from what protos/ generates
+	rm -rf .tmp-gen
+	$(call generate,.tmp-gen)
+	diff -r -x __pycache__ gen/lienthong .tmp-gen/lienthong || { echo "gen/ is stale: run make protos and commit"; rm -rf .tmp-gen; exit 1; }
+	rm -rf .tmp-gen
+	@echo "generated stubs are fresh"
+
+BUF_VERSION = v1.75.0
+buf-lint:  ## buf lint of protos/ (installs buf with go install into .tools/)
+	test -x .tools/bin/buf || GOBIN=$(CURDIR)/.tools/bin go install github.com/bufbuild/buf/cmd/buf@$(BUF_VERSION)
+	.tools/bin/buf lint
+
+serve: $(STAMP)  ## run the gRPC API on the embedded PostgreSQL (LIENTHONG_GRPC_ADDRESS, default 127.0.0.1:50051)
+	$(BIN)/lienthong serve
+
 format: $(STAMP)  ## apply ruff's formatter and fixes
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
 clean:  ## remove the local embedded database and caches (keeps .venv)
-	rm -rf .lienthong .pytest_cache .mypy_cache .ruff_cache .hypothesis
+	rm -rf .lienthong .pytest_cache .mypy_cache .ruff_cache .hypothesis .tmp-gen

@@ -16,7 +16,9 @@ from uuid import UUID, uuid4
 from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import JSONTranscoder, Transcoding
+from eventsourcing.postgres import PostgresApplicationRecorder
 from eventsourcing.utils import get_topic
+from psycopg import sql
 
 from domain.agency import Agency
 from domain.context import Context
@@ -99,6 +101,19 @@ class Lienthong(Application[UUID]):
 
     def exists(self, aggregate_id: UUID) -> bool:
         return bool(self.recorder.select_events(aggregate_id, limit=1))
+
+    def position(self, aggregate_id: UUID, version: int) -> int:
+        """The log position (notification id) of one stored event; 0 when unknown."""
+        recorder = self.recorder
+        if not isinstance(recorder, PostgresApplicationRecorder):
+            return 0  # the in-memory store keeps no positions by id
+        query = sql.SQL(
+            "SELECT notification_id FROM {} WHERE originator_id = %s AND originator_version = %s"
+        ).format(sql.Identifier(*recorder.events_table_name.split(".")))
+        with recorder.datastore.transaction(commit=False) as cursor:
+            cursor.execute(query, (aggregate_id, version))
+            row = cursor.fetchone()
+        return int(row["notification_id"]) if row else 0
 
     def plan(self, key: str) -> Plan:
         return self.load(plan_id(key), Plan, f"plan {key}")

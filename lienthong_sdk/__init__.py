@@ -1,0 +1,1 @@
+"""Python client SDK for Lienthong agency systems and the coordination office."""

@@ -1,0 +1,162 @@
+"""One interceptor turns every refusal into a ``google.rpc.Status``.
+
+- A :class:`~domain.errors.DomainError` becomes the status its kind calls for
+  (invalid → INVALID_ARGUMENT, forbidden → PERMISSION_DENIED, precondition →
+  FAILED_PRECONDITION, not_found → NOT_FOUND, conflict → ALREADY_EXISTS), with an
+  ``ErrorInfo`` whose reason is the domain error's code and, when it names a field,
+  a ``BadRequest`` with that field.
+- A :class:`RequestInvalidError` (a request checked as a whole) becomes
+  INVALID_ARGUMENT with one ``BadRequest`` listing every invalid field.
+- A :class:`RejectedError` (a submission refused and recorded) carries its verdict
+  as a detail too, so clients read the same verdict either way.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import grpc
+from google.protobuf.message import Message
+from google.rpc import code_pb2, error_details_pb2, status_pb2
+
+from domain.errors import DomainError
+
+DOMAIN = "lienthong.v1"
+CODES = {
+    "invalid": grpc.StatusCode.INVALID_ARGUMENT,
+    "forbidden": grpc.StatusCode.PERMISSION_DENIED,
+    "precondition": grpc.StatusCode.FAILED_PRECONDITION,
+    "not_found": grpc.StatusCode.NOT_FOUND,
+    "conflict": grpc.StatusCode.ALREADY_EXISTS,
+}
+STATUS_DETAILS_KEY = "grpc-status-details-bin"
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Violation:
+    field: str
+    description: str
+    reason: str = "INVALID_VALUE"
+
+
+class RequestInvalidError(Exception):
+    """A request with one or more invalid fields; all of them are listed."""
+
+    def __init__(self, violations: Sequence[Violation]) -> None:
+        super().__init__("; ".join(f"{v.field}: {v.description}" for v in violations))
+        self.violations = list(violations)
+
+
+class RejectedError(Exception):
+    """A submission was refused (and the refusal recorded); ``verdict`` says how."""
+
+    def __init__(self, error: DomainError, verdict: Message) -> None:
+        super().__init__(error.message)
+        self.error = error
+        self.verdict = verdict
+
+
+def status_for(code: grpc.StatusCode, message: str, details: Sequence[Message]) -> status_pb2.Status:
+    status = status_pb2.Status(code=getattr(code_pb2, code.name), message=message)
+    for detail in details:
+        status.details.add().Pack(detail)
+    return status
+
+
+def bad_request(violations: Sequence[Violation]) -> error_details_pb2.BadRequest:
+    return error_details_pb2.BadRequest(
+        field_violations=[
+            error_details_pb2.BadRequest.FieldViolation(field=v.field, description=v.description, reason=v.reason)
+            for v in violations
+        ]
+    )
+
+
+def domain_status(error: DomainError, extra: Sequence[Message] = ()) -> status_pb2.Status:
+    info = error_details_pb2.ErrorInfo(reason=error.code, domain=DOMAIN)
+    if error.field:
+        info.metadata["field"] = error.field
+    details: list[Message] = [info]
+    if error.field:
+        details.append(bad_request([Violation(error.field, error.message, error.code)]))
+    return status_for(CODES.get(error.kind, grpc.StatusCode.INVALID_ARGUMENT), error.message, [*details, *extra])
+
+
+def invalid_status(error: RequestInvalidError) -> status_pb2.Status:
+    info = error_details_pb2.ErrorInfo(reason="INVALID_REQUEST", domain=DOMAIN)
+    info.metadata["fields"] = ",".join(v.field for v in error.violations)
+    return status_for(grpc.StatusCode.INVALID_ARGUMENT, str(error), [info, bad_request(error.violations)])
+
+
+def status_of(error: Exception) -> status_pb2.Status | None:
+    if isinstance(error, RejectedError):
+        return domain_status(error.error, [error.verdict])
+    if isinstance(error, DomainError):
+        return domain_status(error)
+    if isinstance(error, RequestInvalidError):
+        return invalid_status(error)
+    return None
+
+
+async def abort(context: grpc.aio.ServicerContext, status: status_pb2.Status) -> None:
+    code = next(c for c in grpc.StatusCode if c.value[0] == status.code)
+    await context.abort(code, status.message, ((STATUS_DETAILS_KEY, status.SerializeToString()),))
+
+
+Behaviour = Callable[..., Any]
+
+
+def _wrap_unary(behaviour: Behaviour) -> Behaviour:
+    async def wrapped(request: Any, context: grpc.aio.ServicerContext) -> Any:
+        try:
+            return await behaviour(request, context)
+        except Exception as error:
+            status = status_of(error)
+            if status is None:
+                raise
+            await abort(context, status)
+            raise  # pragma: no cover - abort raises
+
+    return wrapped
+
+
+def _wrap_stream(behaviour: Behaviour) -> Behaviour:
+    async def wrapped(request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
+        try:
+            async for response in behaviour(request, context):
+                yield response
+        except Exception as error:
+            status = status_of(error)
+            if status is None:
+                raise
+            await abort(context, status)
+
+    return wrapped
+
+
+class DomainErrorInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
+    """Maps refusals raised by any servicer onto ``google.rpc.Status``."""
+
+    async def intercept_service(
+        self,
+        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
+        handler_call_details: grpc.HandlerCallDetails,
+    ) -> grpc.RpcMethodHandler:
+        handler = await continuation(handler_call_details)
+        if handler is None:
+            return None
+        serializers = {
+            "request_deserializer": handler.request_deserializer,
+            "response_serializer": handler.response_serializer,
+        }
+        if handler.unary_unary:
+            return grpc.unary_unary_rpc_method_handler(_wrap_unary(handler.unary_unary), **serializers)
+        if handler.stream_unary:
+            return grpc.stream_unary_rpc_method_handler(_wrap_unary(handler.stream_unary), **serializers)
+        if handler.unary_stream:
+            return grpc.unary_stream_rpc_method_handler(_wrap_stream(handler.unary_stream), **serializers)
+        return handler

@@ -1,0 +1,140 @@
+"""Submitting a command idempotently: every submission ends as exactly one receipt.
+
+A :class:`Command` (decoded from an envelope or a review request) is applied in
+memory; its changed aggregate and a :class:`~domain.submission.Submission` receipt
+are saved in one transaction. A refusal saves a "rejected" receipt instead. A second
+submission with the same event id finds the receipt and gets "duplicate". A writer
+that loses a race on the same aggregate reloads and tries again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from eventsourcing.persistence import IntegrityError
+
+from domain.errors import DomainError
+from domain.ids import parse_ref
+from domain.submission import Submission, submission_id
+from services.app import Actor, Lienthong
+
+RETRIES = 5
+
+
+class ConflictPersistsError(Exception):
+    """Other writers kept changing the subject; the submission was not recorded."""
+
+
+@dataclass(frozen=True)
+class Command:
+    """One submission, as plain values."""
+
+    event_id: str
+    kind: str
+    subject: str
+    actor: Actor
+    args: dict[str, Any] = field(default_factory=dict)
+    evidence: Sequence[dict[str, str]] = ()
+    digest: str = ""
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """What became of a submission."""
+
+    event_id: str
+    outcome: str  # "accepted", "duplicate" or "rejected"
+    position: int = 0
+    reason_code: str = ""
+    message: str = ""
+    field: str = ""
+    kind: str = ""  # the error's kind (invalid, forbidden, ...) when rejected
+    first_outcome: str = ""
+
+
+def receipt_of(app: Lienthong, event_id: str) -> Submission | None:
+    if not app.exists(submission_id(event_id)):
+        return None
+    receipt: Submission = app.repository.get(submission_id(event_id))
+    return receipt
+
+
+def position_of(app: Lienthong, subject: str, version: int) -> int:
+    """The log position of the event that made ``version`` of ``subject``."""
+    return app.position(parse_ref(subject).id, version)
+
+
+def duplicate(app: Lienthong, receipt: Submission) -> Verdict:
+    position = (
+        position_of(app, receipt.subject, receipt.subject_version) if receipt.subject_version else 0
+    )
+    return Verdict(
+        receipt.event_id,
+        "duplicate",
+        position=position,
+        reason_code=receipt.reason_code,
+        message=receipt.message,
+        first_outcome=receipt.outcome,
+    )
+
+
+def reject(app: Lienthong, command: Command, error: DomainError) -> Verdict | None:
+    """Record the refusal; None when another writer recorded this event id first."""
+    receipt = Submission.reject(
+        app.context(command.actor),
+        event_id=command.event_id,
+        kind=command.kind,
+        subject=command.subject,
+        reason_code=error.code,
+        message=error.message,
+        field=error.field or "",
+        digest=command.digest,
+    )
+    try:
+        app.save(receipt)
+    except IntegrityError:
+        return None
+    return Verdict(
+        command.event_id,
+        "rejected",
+        reason_code=error.code,
+        message=error.message,
+        field=error.field or "",
+        kind=error.kind,
+    )
+
+
+def submit(app: Lienthong, command: Command) -> Verdict:
+    """Apply ``command`` once, whatever happens around it."""
+    for _ in range(RETRIES):
+        receipt = receipt_of(app, command.event_id)
+        if receipt is not None:
+            return duplicate(app, receipt)
+        try:
+            aggregate = app.prepare(
+                command.kind, command.subject, command.actor, command.args, command.evidence
+            )
+        except DomainError as error:
+            verdict = reject(app, command, error)
+            if verdict is None:
+                continue
+            return verdict
+        accepted = Submission.accept(
+            app.context(command.actor),
+            event_id=command.event_id,
+            kind=command.kind,
+            subject=command.subject,
+            subject_version=aggregate.version,
+        )
+        try:
+            recordings = app.save(aggregate, accepted)
+        except IntegrityError:
+            continue
+        position = max(
+            r.notification.id for r in recordings if r.domain_event.originator_id == aggregate.id
+        )
+        return Verdict(command.event_id, "accepted", position=position)
+    msg = f"{command.subject} kept changing under {RETRIES} attempts; try again"
+    raise ConflictPersistsError(msg)
