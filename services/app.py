@@ -224,6 +224,22 @@ class Lienthong(Application[UUID]):
             "version": plan.version,
         }
 
+    def tasks_of(self, key: str) -> list[Task]:
+        plan = self.plan(key)
+        return [self.load(Ref(SubjectKind.TASK, key, k).id, Task, k) for k in plan.tasks]
+
+    def indicators_of(self, key: str) -> list[Indicator]:
+        plan = self.plan(key)
+        return [
+            self.load(Ref(SubjectKind.INDICATOR, key, n).id, Indicator, n) for n in plan.indicators
+        ]
+
+    @staticmethod
+    def plan_start(plan: Plan) -> dt.date:
+        """When the plan's time-based schedule starts: its issue date, else 1 January."""
+        issued_on = plan.header.get("issued_on")
+        return dt.date.fromisoformat(issued_on) if issued_on else dt.date(plan.header["year"], 1, 1)
+
     def plan_document(self, key: str) -> dict[str, Any]:
         """The plan as a plan file would state it (see ``docs/plan-file-format.md``)."""
         plan = self.plan(key)
@@ -262,15 +278,35 @@ class Lienthong(Application[UUID]):
             }
         return status
 
-    def plan_status(self, key: str, today: dt.date) -> dict[str, Any]:
-        """Consolidated status of a plan: items by status, "Chờ hoàn thiện", overdue."""
-        plan = self.plan(key)
-        items: list[tuple[str, TrackedItem]] = [
-            (f"task/{k}", self.item(Ref(SubjectKind.TASK, key, k))) for k in plan.tasks
-        ] + [
-            (f"indicator/{n}", self.item(Ref(SubjectKind.INDICATOR, key, n)))
-            for n in plan.indicators
+    def as_known_at(self, aggregate_id: UUID, known_at: dt.datetime) -> Aggregate | None:
+        """The aggregate as recorded up to ``known_at``; None if it did not exist yet."""
+        aggregate = None
+        for stored in self.events.get(aggregate_id):
+            event = cast("Fact", stored)
+            if event.recorded_at > known_at:
+                break
+            aggregate = event.mutate(aggregate)
+        return aggregate
+
+    def plan_status(
+        self, key: str, today: dt.date, known_at: dt.datetime | None = None
+    ) -> dict[str, Any]:
+        """Consolidated status of a plan: items by status, "Chờ hoàn thiện", overdue —
+        as it stands now, or as it was known at ``known_at``."""
+
+        def load(aggregate_id: UUID) -> Any:
+            if known_at is None:
+                return self.repository.get(aggregate_id)
+            return self.as_known_at(aggregate_id, known_at)
+
+        plan = load(plan_id(key))
+        if not isinstance(plan, Plan):
+            raise NotFoundError(f"plan {key} was not recorded by then", field="plan_id")
+        refs = [Ref(SubjectKind.TASK, key, k) for k in plan.tasks] + [
+            Ref(SubjectKind.INDICATOR, key, n) for n in plan.indicators
         ]
+        loaded = [(f"{ref.kind.value}/{ref.key}", load(ref.id)) for ref in refs]
+        items: list[tuple[str, TrackedItem]] = [(n, i) for n, i in loaded if i is not None]
         reportable = [(name, item) for name, item in items if not item.group]
         by_status = {s.value: 0 for s in ItemStatus}
         for _, item in reportable:
@@ -298,7 +334,13 @@ class Lienthong(Application[UUID]):
             "overdue": overdue,
             "open_obstacles": sum(len(i.obstacles) for _, i in reportable),
             "dependencies": sorted(plan.dependencies),
+            "position": 0 if known_at is None else self._position_of(plan, items),
         }
+
+    def _position_of(self, plan: Plan, items: list[tuple[str, TrackedItem]]) -> int:
+        """The latest log position among the plan's header and items as loaded."""
+        aggregates: list[Aggregate] = [plan, *(item for _, item in items)]
+        return max(self.position(a.id, a.version) for a in aggregates)
 
     def events_of(self, subject: str) -> Iterator[dict[str, Any]]:
         """The recorded history of one subject, oldest first (audit)."""

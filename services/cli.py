@@ -4,6 +4,7 @@
     lienthong plans list [--format text|json]
     lienthong plans show PLAN
     lienthong plans status PLAN… [--as-of YYYY-MM-DD] [--format text|json]
+    lienthong serve
     lienthong demo
 
 Progress goes to standard error, results to standard output. Exit status: 0 done,
@@ -13,6 +14,7 @@ Progress goes to standard error, results to standard output. Exit status: 0 done
 from __future__ import annotations
 
 import argparse
+import asyncio
 import datetime as dt
 import json
 import logging
@@ -24,6 +26,7 @@ from typing import Any
 import yaml
 
 from domain.errors import DomainError
+from services.api.server import ServerSettings, serve
 from services.app import Lienthong
 from services.demo import play, render_status
 from services.importer import ImportFailedError, import_plans
@@ -95,6 +98,11 @@ def cmd_status(app: Lienthong, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_serve(app: Lienthong, _: argparse.Namespace) -> int:
+    asyncio.run(serve(app, ServerSettings.from_env()))
+    return 0
+
+
 def cmd_demo(app: Lienthong, args: argparse.Namespace) -> int:
     play(app, args.plans_dir, args.agencies, print)
     return 0
@@ -137,6 +145,9 @@ def build_parser() -> argparse.ArgumentParser:
     status.add_argument("--as-of", type=parse_date, default=dt.datetime.now(dt.UTC).date())
     status.add_argument("--format", choices=("text", "json"), default="text")
     status.set_defaults(run=cmd_status)
+
+    serving = commands.add_parser("serve", help="run the gRPC API until SIGINT/SIGTERM")
+    serving.set_defaults(run=cmd_serve)
 
     demo = commands.add_parser("demo", help="import the four plans and play a scripted quarter")
     demo.add_argument("--plans-dir", type=Path, default=DEFAULT_PLANS)

@@ -80,16 +80,30 @@ def duplicate(app: Lienthong, receipt: Submission) -> Verdict:
     )
 
 
-def reject(app: Lienthong, command: Command, error: DomainError) -> Verdict | None:
+@dataclass(frozen=True)
+class Refusal:
+    """Why a submission was refused: a domain rule's code, or the request's own."""
+
+    code: str
+    kind: str
+    message: str
+    field: str = ""
+
+    @classmethod
+    def of(cls, error: DomainError) -> Refusal:
+        return cls(error.code, error.kind, error.message, error.field or "")
+
+
+def reject(app: Lienthong, command: Command, refusal: Refusal) -> Verdict | None:
     """Record the refusal; None when another writer recorded this event id first."""
     receipt = Submission.reject(
         app.context(command.actor),
         event_id=command.event_id,
         kind=command.kind,
         subject=command.subject,
-        reason_code=error.code,
-        message=error.message,
-        field=error.field or "",
+        reason_code=refusal.code,
+        message=refusal.message,
+        field=refusal.field,
         digest=command.digest,
     )
     try:
@@ -99,11 +113,24 @@ def reject(app: Lienthong, command: Command, error: DomainError) -> Verdict | No
     return Verdict(
         command.event_id,
         "rejected",
-        reason_code=error.code,
-        message=error.message,
-        field=error.field or "",
-        kind=error.kind,
+        reason_code=refusal.code,
+        message=refusal.message,
+        field=refusal.field,
+        kind=refusal.kind,
     )
+
+
+def record_invalid(app: Lienthong, command: Command, refusal: Refusal) -> Verdict:
+    """Keep on record a submission too malformed to apply (the first verdict wins)."""
+    for _ in range(RETRIES):
+        receipt = receipt_of(app, command.event_id)
+        if receipt is not None:
+            return duplicate(app, receipt)
+        verdict = reject(app, command, refusal)
+        if verdict is not None:
+            return verdict
+    msg = f"submission {command.event_id} kept conflicting"
+    raise ConflictPersistsError(msg)
 
 
 def submit(app: Lienthong, command: Command) -> Verdict:
@@ -117,7 +144,7 @@ def submit(app: Lienthong, command: Command) -> Verdict:
                 command.kind, command.subject, command.actor, command.args, command.evidence
             )
         except DomainError as error:
-            verdict = reject(app, command, error)
+            verdict = reject(app, command, Refusal.of(error))
             if verdict is None:
                 continue
             return verdict

@@ -23,6 +23,7 @@ from google.protobuf.message import Message
 from google.rpc import code_pb2, error_details_pb2, status_pb2
 
 from domain.errors import DomainError
+from services.submissions import Verdict
 
 DOMAIN = "lienthong.v1"
 CODES = {
@@ -54,13 +55,15 @@ class RequestInvalidError(Exception):
 class RejectedError(Exception):
     """A submission was refused (and the refusal recorded); ``verdict`` says how."""
 
-    def __init__(self, error: DomainError, verdict: Message) -> None:
-        super().__init__(error.message)
-        self.error = error
+    def __init__(self, verdict: Verdict, message: Message) -> None:
+        super().__init__(verdict.message)
         self.verdict = verdict
+        self.message = message
 
 
-def status_for(code: grpc.StatusCode, message: str, details: Sequence[Message]) -> status_pb2.Status:
+def status_for(
+    code: grpc.StatusCode, message: str, details: Sequence[Message]
+) -> status_pb2.Status:
     status = status_pb2.Status(code=getattr(code_pb2, code.name), message=message)
     for detail in details:
         status.details.add().Pack(detail)
@@ -70,33 +73,42 @@ def status_for(code: grpc.StatusCode, message: str, details: Sequence[Message]) 
 def bad_request(violations: Sequence[Violation]) -> error_details_pb2.BadRequest:
     return error_details_pb2.BadRequest(
         field_violations=[
-            error_details_pb2.BadRequest.FieldViolation(field=v.field, description=v.description, reason=v.reason)
+            error_details_pb2.BadRequest.FieldViolation(
+                field=v.field, description=v.description, reason=v.reason
+            )
             for v in violations
         ]
     )
 
 
-def domain_status(error: DomainError, extra: Sequence[Message] = ()) -> status_pb2.Status:
-    info = error_details_pb2.ErrorInfo(reason=error.code, domain=DOMAIN)
-    if error.field:
-        info.metadata["field"] = error.field
+def refusal_status(
+    code: str, kind: str, message: str, field: str | None, extra: Sequence[Message] = ()
+) -> status_pb2.Status:
+    """The status of a refusal with domain error ``code`` of ``kind``."""
+    info = error_details_pb2.ErrorInfo(reason=code, domain=DOMAIN)
     details: list[Message] = [info]
-    if error.field:
-        details.append(bad_request([Violation(error.field, error.message, error.code)]))
-    return status_for(CODES.get(error.kind, grpc.StatusCode.INVALID_ARGUMENT), error.message, [*details, *extra])
+    if field:
+        info.metadata["field"] = field
+        details.append(bad_request([Violation(field, message, code)]))
+    return status_for(
+        CODES.get(kind, grpc.StatusCode.INVALID_ARGUMENT), message, [*details, *extra]
+    )
 
 
 def invalid_status(error: RequestInvalidError) -> status_pb2.Status:
     info = error_details_pb2.ErrorInfo(reason="INVALID_REQUEST", domain=DOMAIN)
     info.metadata["fields"] = ",".join(v.field for v in error.violations)
-    return status_for(grpc.StatusCode.INVALID_ARGUMENT, str(error), [info, bad_request(error.violations)])
+    return status_for(
+        grpc.StatusCode.INVALID_ARGUMENT, str(error), [info, bad_request(error.violations)]
+    )
 
 
 def status_of(error: Exception) -> status_pb2.Status | None:
     if isinstance(error, RejectedError):
-        return domain_status(error.error, [error.verdict])
+        v = error.verdict
+        return refusal_status(v.reason_code, v.kind, v.message, v.field, [error.message])
     if isinstance(error, DomainError):
-        return domain_status(error)
+        return refusal_status(error.code, error.kind, error.message, error.field)
     if isinstance(error, RequestInvalidError):
         return invalid_status(error)
     return None
@@ -154,9 +166,15 @@ class DomainErrorInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
             "response_serializer": handler.response_serializer,
         }
         if handler.unary_unary:
-            return grpc.unary_unary_rpc_method_handler(_wrap_unary(handler.unary_unary), **serializers)
+            return grpc.unary_unary_rpc_method_handler(
+                _wrap_unary(handler.unary_unary), **serializers
+            )
         if handler.stream_unary:
-            return grpc.stream_unary_rpc_method_handler(_wrap_unary(handler.stream_unary), **serializers)
+            return grpc.stream_unary_rpc_method_handler(
+                _wrap_unary(handler.stream_unary), **serializers
+            )
         if handler.unary_stream:
-            return grpc.unary_stream_rpc_method_handler(_wrap_stream(handler.unary_stream), **serializers)
+            return grpc.unary_stream_rpc_method_handler(
+                _wrap_stream(handler.unary_stream), **serializers
+            )
         return handler

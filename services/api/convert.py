@@ -1,0 +1,361 @@
+"""Protobuf ↔ plain values. Requests are checked as a whole: every invalid field is
+collected and reported together (:class:`~services.api.errors.RequestInvalidError`)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import re
+import uuid
+from collections.abc import Iterable
+from typing import Any
+
+from google.protobuf import json_format, struct_pb2, timestamp_pb2
+from lienthong.v1 import envelope_pb2, resources_pb2
+
+from domain.errors import DomainError
+from domain.flags import RedFlag
+from domain.ids import parse_ref
+from domain.indicator import Indicator
+from domain.items import ItemStatus, TrackedItem
+from domain.task import Task
+from services.api.errors import RequestInvalidError, Violation
+from services.app import Actor
+from services.submissions import Command, Verdict
+
+SHA256 = re.compile(r"^[0-9a-f]{64}$")
+OUTCOMES = {
+    "accepted": envelope_pb2.OUTCOME_ACCEPTED,
+    "duplicate": envelope_pb2.OUTCOME_DUPLICATE,
+    "rejected": envelope_pb2.OUTCOME_REJECTED,
+    "": envelope_pb2.OUTCOME_UNSPECIFIED,
+}
+QUALITIES = {
+    envelope_pb2.EVIDENCE_QUALITY_GOOD: "good",
+    envelope_pb2.EVIDENCE_QUALITY_ADEQUATE: "adequate",
+    envelope_pb2.EVIDENCE_QUALITY_LOW: "low",
+}
+OBSTACLES = {
+    envelope_pb2.OBSTACLE_KIND_DIFFICULTY: "difficulty",
+    envelope_pb2.OBSTACLE_KIND_BLOCKER: "blocker",
+}
+STATUSES = {s: resources_pb2.ItemStatus.Value(f"ITEM_STATUS_{s.name}") for s in ItemStatus}
+DATE_FIELD = "as_of"
+
+
+class Checker:
+    """Collects the violations of one request."""
+
+    def __init__(self) -> None:
+        self.violations: list[Violation] = []
+
+    def add(self, field: str, description: str, reason: str = "INVALID_VALUE") -> None:
+        self.violations.append(Violation(field, description, reason))
+
+    def required(self, field: str, value: str) -> str:
+        if not value.strip():
+            self.add(field, "is required", "FIELD_REQUIRED")
+        return value.strip()
+
+    def uuid(self, field: str, value: str) -> str:
+        try:
+            return str(uuid.UUID(value))
+        except ValueError:
+            self.add(field, f"{value!r} is not a UUID")
+            return value
+
+    def subject(self, field: str, value: str) -> str:
+        try:
+            parse_ref(value)
+        except DomainError as error:
+            self.add(field, error.message, error.code)
+        return value
+
+    def date(self, field: str, value: str, *, required: bool = True) -> dt.date | None:
+        if not value:
+            if required:
+                self.add(field, "is required (YYYY-MM-DD)", "FIELD_REQUIRED")
+            return None
+        try:
+            return dt.date.fromisoformat(value)
+        except ValueError:
+            self.add(field, f"{value!r} is not a date YYYY-MM-DD")
+            return None
+
+    def done(self) -> None:
+        if self.violations:
+            raise RequestInvalidError(self.violations)
+
+
+def timestamp(value: dt.datetime) -> timestamp_pb2.Timestamp:
+    stamp = timestamp_pb2.Timestamp()
+    stamp.FromDatetime(value.astimezone(dt.UTC))
+    return stamp
+
+
+def from_timestamp(stamp: timestamp_pb2.Timestamp) -> dt.datetime:
+    return stamp.ToDatetime(tzinfo=dt.UTC)
+
+
+def payload_args(check: Checker, kind: str, payload: Any) -> dict[str, Any]:
+    """The plain arguments of an envelope payload, checked field by field."""
+    args: dict[str, Any] = json_format.MessageToDict(
+        payload, preserving_proto_field_name=True, always_print_fields_with_no_presence=True
+    )
+    if DATE_FIELD in args:
+        args[DATE_FIELD] = check.date(f"envelope.{kind}.{DATE_FIELD}", args[DATE_FIELD])
+    for name in ("report_version", "measurement_version"):
+        if name in args:
+            args[name] = int(args[name])
+    for old, new in (("upstream_task", "upstream"), ("downstream_task", "downstream")):
+        if old in args:
+            args[new] = args.pop(old)
+    _enums(check, kind, payload, args)
+    percent = args.get("percent", 0)
+    if not 0 <= percent <= 100:  # noqa: PLR2004
+        check.add(f"envelope.{kind}.percent", f"must be within 0–100, not {percent}")
+    return {k: v for k, v in args.items() if v not in ("", None) or k == "note"}
+
+
+def _enums(check: Checker, kind: str, payload: Any, args: dict[str, Any]) -> None:
+    """Enum fields as the domain's words; an unset obstacle kind is an error."""
+    if "quality" in args:
+        args["quality"] = QUALITIES.get(payload.quality, "")
+    if "kind" in args:
+        args["kind"] = OBSTACLES.get(payload.kind, "")
+        if not args["kind"]:
+            check.add(f"envelope.{kind}.kind", "must be DIFFICULTY or BLOCKER")
+
+
+def evidence_of(
+    check: Checker, references: Iterable[envelope_pb2.EvidenceReference]
+) -> list[dict[str, str]]:
+    evidence = []
+    for index, reference in enumerate(references):
+        if not SHA256.match(reference.sha256):
+            check.add(f"envelope.evidence[{index}].sha256", "must be 64 lowercase hex digits")
+        if not reference.uri:
+            check.add(f"envelope.evidence[{index}].uri", "is required", "FIELD_REQUIRED")
+        evidence.append(
+            {
+                "sha256": reference.sha256,
+                "uri": reference.uri,
+                "media_type": reference.media_type,
+                "description": reference.description,
+            }
+        )
+    return evidence
+
+
+def command_from_envelope(envelope: envelope_pb2.AgencyEventEnvelope, channel: str) -> Command:
+    """A checked command from an envelope; raises listing every invalid field."""
+    check = Checker()
+    event_id = check.uuid("envelope.event_id", envelope.event_id)
+    agency = check.required("envelope.agency_id", envelope.agency_id)
+    subject = check.subject("envelope.subject", envelope.subject)
+    if not envelope.HasField("occurred_at"):
+        check.add("envelope.occurred_at", "is required", "FIELD_REQUIRED")
+    kind = envelope.WhichOneof("payload")
+    args: dict[str, Any] = {}
+    if kind is None:
+        check.add("envelope.payload", "one payload is required", "FIELD_REQUIRED")
+    else:
+        args = payload_args(check, kind, getattr(envelope, kind))
+    evidence = evidence_of(check, envelope.evidence)
+    if kind == "evidence_submitted" and not evidence:
+        check.add(
+            "envelope.evidence", "evidence_submitted needs at least one reference", "FIELD_REQUIRED"
+        )
+    check.done()
+    actor = Actor(
+        agency=agency,
+        person=envelope.person or None,
+        channel=channel,
+        message_id=event_id,
+        occurred_at=from_timestamp(envelope.occurred_at),
+    )
+    digest = hashlib.sha256(envelope.SerializeToString(deterministic=True)).hexdigest()
+    return Command(event_id, kind or "", subject, actor, args, evidence, digest)
+
+
+def verdict_message(verdict: Verdict) -> envelope_pb2.Verdict:
+    return envelope_pb2.Verdict(
+        event_id=verdict.event_id,
+        outcome=OUTCOMES[verdict.outcome],
+        position=verdict.position,
+        reason_code=verdict.reason_code,
+        message=verdict.message,
+        first_outcome=OUTCOMES[verdict.first_outcome],
+    )
+
+
+# Resources -----------------------------------------------------------------------
+
+
+def plan_message(summary: dict[str, Any], header: dict[str, Any]) -> resources_pb2.Plan:
+    return resources_pb2.Plan(
+        plan_id=summary["plan_id"],
+        ward=header["ward"],
+        ward_id=header["ward_id"],
+        province=header.get("province", ""),
+        number=header["number"],
+        title=header.get("title", ""),
+        year=header["year"],
+        issuer=header.get("issuer", ""),
+        coordinator=header["coordinator"],
+        indicator_count=summary["indicators"],
+        task_count=summary["tasks"],
+        task_sub_item_count=summary["task_sub_items"],
+        duty_count=summary["duties"],
+        bases=header.get("bases", []),
+        issued_on=header.get("issued_on") or "",
+    )
+
+
+def evidence_messages(item: TrackedItem) -> list[resources_pb2.Evidence]:
+    return [
+        resources_pb2.Evidence(
+            sha256=e.sha256,
+            uri=e.uri,
+            media_type=e.media_type,
+            description=e.description,
+            submitted_by=e.submitted_by,
+            verdict=e.verdict or "pending",
+            quality=e.quality.value if e.quality else "",
+        )
+        for e in item.evidence.values()
+    ]
+
+
+def task_message(task: Task, flags: list[RedFlag]) -> resources_pb2.Task:
+    d = task.definition
+    deadline = task.deadline
+    return resources_pb2.Task(
+        name=f"{task.plan}/task/{task.key}",
+        plan_id=task.plan,
+        key=task.key,
+        number=d.get("number", ""),
+        parent=d.get("parent", ""),
+        group=task.group,
+        from_body=bool(d.get("from_body")),
+        section=d.get("section", ""),
+        section_title=d.get("section_title", ""),
+        text=d.get("text", ""),
+        lead=task.lead,
+        coordinating=task.coordinating,
+        expected_result=d.get("expected_result", ""),
+        deadline=resources_pb2.Deadline(
+            text=deadline.text,
+            kind=deadline.kind.value,
+            due=deadline.due.isoformat() if deadline.due else "",
+            recurrence=deadline.recurrence.value if deadline.recurrence else "",
+            authority=deadline.authority or "",
+        ),
+        status=STATUSES[task.status],
+        status_label=task.status.label_vi,
+        percent=task.percent,
+        evidence=evidence_messages(task),
+        open_obstacles=sorted(task.obstacles),
+        red_flags=[resources_pb2.RedFlag(rule=f.rule, message=f.message) for f in flags],
+        version=task.version,
+    )
+
+
+def indicator_message(indicator: Indicator) -> resources_pb2.Indicator:
+    d = indicator.definition
+    periods = sorted({period for period, _ in indicator.measurements.values()})
+    return resources_pb2.Indicator(
+        name=f"{indicator.plan}/indicator/{indicator.key}",
+        plan_id=indicator.plan,
+        number=indicator.key,
+        parent=d.get("parent", ""),
+        group=indicator.group,
+        section=d.get("section", ""),
+        title=d.get("name", ""),
+        unit=d.get("unit", ""),
+        targets=[
+            resources_pb2.Target(
+                period=str(t["period"]),
+                value=t["value"],
+                comparator=indicator.targets[str(t["period"])].comparator.value,
+                by=t.get("by") or "",
+            )
+            for t in d.get("targets", [])
+        ],
+        lead=indicator.lead,
+        monitor=indicator.monitor,
+        status=STATUSES[indicator.status],
+        status_label=indicator.status.label_vi,
+        measurements=[
+            resources_pb2.Measurement(period=p, value=indicator.latest(p) or "") for p in periods
+        ],
+        evidence=evidence_messages(indicator),
+        open_obstacles=sorted(indicator.obstacles),
+        version=indicator.version,
+    )
+
+
+def status_from_message(value: int) -> ItemStatus | None:
+    """The domain status of a ``ItemStatus`` enum value (None for UNSPECIFIED)."""
+    for status, number in STATUSES.items():
+        if number == value:
+            return status
+    return None
+
+
+def plan_status_message(status: dict[str, Any]) -> resources_pb2.PlanStatus:
+    return resources_pb2.PlanStatus(
+        plan_id=status["plan_id"],
+        ward=status["ward"],
+        number=status["number"],
+        as_of=status["as_of"],
+        item_count=status["items"],
+        by_status=[
+            resources_pb2.StatusCount(status=STATUSES[ItemStatus(name)], count=count)
+            for name, count in status["by_status"].items()
+        ],
+        awaiting_completion=status["awaiting_completion"],
+        overdue=[
+            resources_pb2.OverdueItem(
+                name=o["item"], lead=o["lead"], deadline=o["deadline"], percent=o["percent"]
+            )
+            for o in status["overdue"]
+        ],
+        open_obstacles=status["open_obstacles"],
+        dependencies=[
+            resources_pb2.Dependency(upstream_task=up, downstream_task=down)
+            for up, down in status["dependencies"]
+        ],
+        position=status.get("position", 0),
+    )
+
+
+def audit_message(record: dict[str, Any]) -> resources_pb2.AuditEvent:
+    body = struct_pb2.Struct()
+    body.update(json_safe(record["body"]))
+    return resources_pb2.AuditEvent(
+        position=record["position"],
+        subject=record["subject"],
+        topic=record["topic"],
+        version=record["version"],
+        actor=record["actor"] or "",
+        person=record["person"] or "",
+        occurred_at=timestamp(record["occurred_at"]),
+        recorded_at=timestamp(record["recorded_at"]),
+        channel=record["channel"] or "",
+        message_id=record["message_id"] or "",
+        body=body,
+    )
+
+
+def json_safe(value: Any) -> Any:
+    """Dates, times and other values as JSON-friendly values for a Struct."""
+    if isinstance(value, dict):
+        return {str(k): json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [json_safe(v) for v in value]
+    if isinstance(value, dt.date | dt.datetime):
+        return value.isoformat()
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    return str(value)

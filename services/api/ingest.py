@@ -1,0 +1,78 @@
+"""IngestService: envelopes in, verdicts out. Every envelope ends on record, as
+accepted or rejected — malformed ones included (keyed by their event id, or by the
+digest of their bytes when even that is unusable)."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import uuid
+from collections.abc import AsyncIterator
+
+import grpc
+from lienthong.v1 import envelope_pb2, ingest_service_pb2, ingest_service_pb2_grpc
+
+from services.api.convert import command_from_envelope, verdict_message
+from services.api.errors import RejectedError, RequestInvalidError
+from services.app import Actor, Lienthong
+from services.submissions import Command, Refusal, Verdict, record_invalid, submit
+
+CHANNEL = "grpc"
+
+
+def invalid_command(envelope: envelope_pb2.AgencyEventEnvelope) -> Command:
+    """Enough of a malformed envelope to keep its refusal on record."""
+    digest = hashlib.sha256(envelope.SerializeToString(deterministic=True)).hexdigest()
+    try:
+        event_id = str(uuid.UUID(envelope.event_id))
+    except ValueError:
+        event_id = f"sha256:{digest}"
+    actor = Actor(agency=envelope.agency_id or "unknown", channel=CHANNEL, message_id=event_id)
+    kind = envelope.WhichOneof("payload") or ""
+    return Command(event_id, kind, envelope.subject, actor, digest=digest)
+
+
+class IngestServicer(ingest_service_pb2_grpc.IngestServiceServicer):
+    def __init__(self, app: Lienthong) -> None:
+        self.app = app
+
+    async def verdict(self, envelope: envelope_pb2.AgencyEventEnvelope) -> Verdict:
+        """Apply an envelope; a malformed one is recorded, then its problems raised."""
+        try:
+            command = command_from_envelope(envelope, CHANNEL)
+        except RequestInvalidError as invalid:
+            first = invalid.violations[0]
+            refusal = Refusal("INVALID_REQUEST", "invalid", str(invalid), first.field)
+            await asyncio.to_thread(record_invalid, self.app, invalid_command(envelope), refusal)
+            raise
+        return await asyncio.to_thread(submit, self.app, command)
+
+    async def Publish(
+        self, request: ingest_service_pb2.PublishRequest, context: grpc.aio.ServicerContext
+    ) -> ingest_service_pb2.PublishResponse:
+        verdict = await self.verdict(request.envelope)
+        if verdict.outcome == "rejected":
+            raise RejectedError(verdict, verdict_message(verdict))
+        return ingest_service_pb2.PublishResponse(verdict=verdict_message(verdict))
+
+    async def PublishStream(
+        self,
+        request_iterator: AsyncIterator[ingest_service_pb2.PublishStreamRequest],
+        context: grpc.aio.ServicerContext,
+    ) -> ingest_service_pb2.PublishStreamResponse:
+        verdicts = []
+        async for request in request_iterator:
+            try:
+                verdict = await self.verdict(request.envelope)
+            except RequestInvalidError as invalid:
+                command = invalid_command(request.envelope)
+                first = invalid.violations[0]
+                verdict = Verdict(
+                    command.event_id,
+                    "rejected",
+                    reason_code="INVALID_REQUEST",
+                    message=str(invalid),
+                    field=first.field,
+                )
+            verdicts.append(verdict_message(verdict))
+        return ingest_service_pb2.PublishStreamResponse(verdicts=verdicts)

@@ -1,0 +1,187 @@
+"""ReviewService: the coordination office's writes, each idempotent on request_id."""
+
+from __future__ import annotations
+
+import asyncio
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import grpc
+from lienthong.v1 import envelope_pb2, review_service_pb2_grpc
+from lienthong.v1 import review_service_pb2 as pb
+
+from domain.errors import NotCoordinatorError
+from domain.ids import plan_id
+from domain.submission import Submission
+from services.api.convert import QUALITIES, Checker, from_timestamp, verdict_message
+from services.api.errors import RejectedError, RequestInvalidError, Violation
+from services.app import Actor, Lienthong
+from services.importer import ImportFailedError, import_plans
+from services.planfile import read_plan, read_registry
+from services.submissions import Command, Verdict, duplicate, receipt_of, submit
+
+CHANNEL = "grpc-review"
+
+
+def actor_of(check: Checker, request: Any) -> Actor:
+    reviewer = request.reviewer
+    agency = check.required("reviewer.agency_id", reviewer.agency_id)
+    occurred_at = from_timestamp(reviewer.occurred_at) if reviewer.HasField("occurred_at") else None
+    return Actor(agency, reviewer.person or None, CHANNEL, request.request_id, occurred_at)
+
+
+def command(request: Any, kind: str, subject: str, args: dict[str, Any], check: Checker) -> Command:
+    request_id = check.uuid("request_id", request.request_id)
+    actor = actor_of(check, request)
+    check.subject("subject" if hasattr(request, "subject") else "plan_id", subject)
+    check.done()
+    return Command(request_id, kind, subject, actor, {k: v for k, v in args.items() if v != ""})
+
+
+def judge_args(check: Checker, request: Any) -> dict[str, Any]:
+    check.required("sha256", request.sha256)
+    return {
+        "sha256": request.sha256,
+        "quality": QUALITIES.get(request.quality, ""),
+        "reason": request.reason,
+    }
+
+
+class ReviewServicer(review_service_pb2_grpc.ReviewServiceServicer):
+    def __init__(self, app: Lienthong, registry: Path) -> None:
+        self.app = app
+        self.registry = registry
+
+    async def verdict(self, cmd: Command) -> envelope_pb2.Verdict:
+        verdict = await asyncio.to_thread(submit, self.app, cmd)
+        if verdict.outcome == "rejected":
+            raise RejectedError(verdict, verdict_message(verdict))
+        return verdict_message(verdict)
+
+    async def AcceptEvidence(
+        self, request: pb.AcceptEvidenceRequest, context: grpc.aio.ServicerContext
+    ) -> pb.AcceptEvidenceResponse:
+        check = Checker()
+        args = judge_args(check, request)
+        cmd = command(request, "evidence_accepted", request.subject, args, check)
+        return pb.AcceptEvidenceResponse(verdict=await self.verdict(cmd))
+
+    async def RejectEvidence(
+        self, request: pb.RejectEvidenceRequest, context: grpc.aio.ServicerContext
+    ) -> pb.RejectEvidenceResponse:
+        check = Checker()
+        args = judge_args(check, request)
+        check.required("reason", request.reason)
+        cmd = command(request, "evidence_rejected", request.subject, args, check)
+        return pb.RejectEvidenceResponse(verdict=await self.verdict(cmd))
+
+    async def ConfirmCompletion(
+        self, request: pb.ConfirmCompletionRequest, context: grpc.aio.ServicerContext
+    ) -> pb.ConfirmCompletionResponse:
+        cmd = command(
+            request, "completion_confirmed", request.subject, {"note": request.note}, Checker()
+        )
+        return pb.ConfirmCompletionResponse(verdict=await self.verdict(cmd))
+
+    async def ChangeDeadline(
+        self, request: pb.ChangeDeadlineRequest, context: grpc.aio.ServicerContext
+    ) -> pb.ChangeDeadlineResponse:
+        check = Checker()
+        for name in ("deadline", "reason", "document"):
+            check.required(name, getattr(request, name))
+        args = {
+            "deadline": request.deadline,
+            "reason": request.reason,
+            "document": request.document,
+        }
+        cmd = command(request, "deadline_changed", request.subject, args, check)
+        return pb.ChangeDeadlineResponse(verdict=await self.verdict(cmd))
+
+    def dependency(self, request: Any, kind: str) -> Command:
+        check = Checker()
+        check.required("plan_id", request.plan_id)
+        for name in ("upstream_task", "downstream_task", "reason"):
+            check.required(name, getattr(request, name))
+        args = {
+            "upstream": request.upstream_task,
+            "downstream": request.downstream_task,
+            "reason": request.reason,
+        }
+        return command(request, kind, request.plan_id, args, check)
+
+    async def DeclareDependency(
+        self, request: pb.DeclareDependencyRequest, context: grpc.aio.ServicerContext
+    ) -> pb.DeclareDependencyResponse:
+        verdict = await self.verdict(self.dependency(request, "dependency_declared"))
+        return pb.DeclareDependencyResponse(verdict=verdict)
+
+    async def WithdrawDependency(
+        self, request: pb.WithdrawDependencyRequest, context: grpc.aio.ServicerContext
+    ) -> pb.WithdrawDependencyResponse:
+        verdict = await self.verdict(self.dependency(request, "dependency_withdrawn"))
+        return pb.WithdrawDependencyResponse(verdict=verdict)
+
+    async def AmendPlan(
+        self, request: pb.AmendPlanRequest, context: grpc.aio.ServicerContext
+    ) -> pb.AmendPlanResponse:
+        check = Checker()
+        request_id = check.uuid("request_id", request.request_id)
+        actor = actor_of(check, request)
+        if not request.plan_file:
+            check.add("plan_file", "is required", "FIELD_REQUIRED")
+        check.done()
+        return await asyncio.to_thread(
+            self.amend, request_id, actor, request.plan_file, request.reason
+        )
+
+    def amend(
+        self, request_id: str, actor: Actor, plan_file: bytes, reason: str
+    ) -> pb.AmendPlanResponse:
+        """Import the plan file as the coordination office; a retry gets the first verdict."""
+        receipt = receipt_of(self.app, request_id)
+        if receipt is not None:
+            return pb.AmendPlanResponse(
+                verdict=verdict_message(duplicate(self.app, receipt)), action="unchanged"
+            )
+        with tempfile.TemporaryDirectory() as folder:
+            path = Path(folder) / "plan.yaml"
+            path.write_bytes(plan_file)
+            self.require_coordinator(actor, path)
+            try:
+                report = import_plans(self.app, [path], self.registry, reason=reason)
+            except ImportFailedError as failed:
+                raise RequestInvalidError(
+                    [
+                        Violation(f"plan_file:{p.line}:{p.field}", p.message, p.code)
+                        for p in failed.problems
+                    ]
+                ) from None
+        key = report.plans[0]["plan_id"]
+        plan = self.app.plan(key)
+        ctx = self.app.context(actor)
+        self.app.save(
+            Submission.accept(
+                ctx,
+                event_id=request_id,
+                kind="plan_amended",
+                subject=key,
+                subject_version=plan.version,
+            )
+        )
+        verdict = Verdict(request_id, "accepted", position=self.app.position(plan.id, plan.version))
+        return pb.AmendPlanResponse(
+            verdict=verdict_message(verdict), action=report.plans[0]["action"], events=report.events
+        )
+
+    def require_coordinator(self, actor: Actor, path: Path) -> None:
+        """The plan's coordination office (for a new plan: the one its file names)."""
+        plan_file = read_plan(path, read_registry(self.registry))
+        key = plan_file.key
+        if key and self.app.exists(plan_id(key)):
+            office = self.app.plan(key).coordinator
+        else:
+            office = plan_file.header.get("coordinator", "")
+        if actor.agency != office:
+            msg = f"only the plan's coordination office ({office}) may amend it, not {actor.agency}"
+            raise NotCoordinatorError(msg, field="reviewer.agency_id")

@@ -1,0 +1,142 @@
+"""The gRPC server (grpc.aio): the five Lienthong services, health checking and
+server reflection, message-size limits, graceful shutdown.
+
+Settings (environment variables):
+
+- ``LIENTHONG_GRPC_ADDRESS`` — where to listen (default ``127.0.0.1:50051``; port 0
+  picks a free port);
+- ``LIENTHONG_GRPC_MAX_MESSAGE_BYTES`` — the largest request or response (default 4 MiB);
+- ``LIENTHONG_GRPC_GRACE_SECONDS`` — how long in-flight calls may finish on shutdown
+  (default 10);
+- ``LIENTHONG_AGENCIES`` — the agency registry used by ReviewService.AmendPlan
+  (default ``data/agencies.yaml``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+from dataclasses import dataclass
+from pathlib import Path
+
+import grpc
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+from lienthong.v1 import (
+    audit_service_pb2,
+    audit_service_pb2_grpc,
+    ingest_service_pb2,
+    ingest_service_pb2_grpc,
+    plan_service_pb2,
+    plan_service_pb2_grpc,
+    review_service_pb2,
+    review_service_pb2_grpc,
+    watch_service_pb2,
+    watch_service_pb2_grpc,
+)
+
+from services.api.audit import AuditServicer
+from services.api.errors import DomainErrorInterceptor
+from services.api.ingest import IngestServicer
+from services.api.plans import PlanServicer
+from services.api.review import ReviewServicer
+from services.api.watch import WatchServicer
+from services.app import Lienthong
+from services.store import ConfigurationError
+
+log = logging.getLogger(__name__)
+SERVICES = [
+    module.DESCRIPTOR.services_by_name[name].full_name
+    for module, name in (
+        (ingest_service_pb2, "IngestService"),
+        (plan_service_pb2, "PlanService"),
+        (review_service_pb2, "ReviewService"),
+        (audit_service_pb2, "AuditService"),
+        (watch_service_pb2, "WatchService"),
+    )
+]
+
+
+@dataclass(frozen=True)
+class ServerSettings:
+    address: str = "127.0.0.1:50051"
+    max_message_bytes: int = 4 * 1024 * 1024
+    grace_seconds: float = 10.0
+    registry: Path = Path("data/agencies.yaml")
+
+    @classmethod
+    def from_env(cls) -> ServerSettings:
+        defaults = cls()
+        try:
+            return cls(
+                address=os.environ.get("LIENTHONG_GRPC_ADDRESS", defaults.address),
+                max_message_bytes=int(
+                    os.environ.get("LIENTHONG_GRPC_MAX_MESSAGE_BYTES", defaults.max_message_bytes)
+                ),
+                grace_seconds=float(
+                    os.environ.get("LIENTHONG_GRPC_GRACE_SECONDS", defaults.grace_seconds)
+                ),
+                registry=Path(os.environ.get("LIENTHONG_AGENCIES", str(defaults.registry))),
+            )
+        except ValueError as error:
+            raise ConfigurationError(
+                f"a LIENTHONG_GRPC_* setting is not a number: {error}"
+            ) from None
+
+
+@dataclass
+class RunningServer:
+    server: grpc.aio.Server
+    port: int
+    health: health.aio.HealthServicer
+
+    async def stop(self, grace: float) -> None:
+        await self.health.enter_graceful_shutdown()
+        await self.server.stop(grace)
+
+
+async def start_server(app: Lienthong, settings: ServerSettings) -> RunningServer:
+    """Build, bind and start the server; returns it with the port it listens on."""
+    limits = [
+        ("grpc.max_receive_message_length", settings.max_message_bytes),
+        ("grpc.max_send_message_length", settings.max_message_bytes),
+    ]
+    server = grpc.aio.server(interceptors=[DomainErrorInterceptor()], options=limits)
+    ingest_service_pb2_grpc.add_IngestServiceServicer_to_server(IngestServicer(app), server)
+    plan_service_pb2_grpc.add_PlanServiceServicer_to_server(PlanServicer(app), server)
+    review_service_pb2_grpc.add_ReviewServiceServicer_to_server(
+        ReviewServicer(app, settings.registry), server
+    )
+    audit_service_pb2_grpc.add_AuditServiceServicer_to_server(AuditServicer(app), server)
+    watch_service_pb2_grpc.add_WatchServiceServicer_to_server(WatchServicer(app), server)
+    health_servicer = health.aio.HealthServicer()
+    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
+    names = [
+        *SERVICES,
+        health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
+        reflection.SERVICE_NAME,
+    ]
+    reflection.enable_server_reflection(names, server)
+    port = server.add_insecure_port(settings.address)
+    if port == 0:
+        raise ConfigurationError(f"cannot listen on {settings.address}")
+    await server.start()
+    for name in ("", *SERVICES):
+        await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
+    log.info("serving %s on port %d", ", ".join(SERVICES), port)
+    return RunningServer(server, port, health_servicer)
+
+
+async def serve(app: Lienthong, settings: ServerSettings) -> None:
+    """Serve until SIGINT or SIGTERM, then let in-flight calls finish."""
+    running = await start_server(app, settings)
+    print(f"lienthong: gRPC API on {settings.address.rsplit(':', 1)[0]}:{running.port}", flush=True)  # noqa: T201
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    await stop.wait()
+    log.info("shutting down; in-flight calls have %.0f s", settings.grace_seconds)
+    await running.stop(settings.grace_seconds)

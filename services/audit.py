@@ -1,0 +1,138 @@
+"""Reading the log as an auditor does: every recorded event with its position,
+subject, actor, times, source and body, filtered by subject, plan, agency or time.
+
+This reads the notification log directly (a scan bounded per call); the audit view
+of the projections issue replaces the scan with an index.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, cast
+from uuid import UUID
+
+from eventsourcing.utils import get_topic
+
+from domain.agency import Agency
+from domain.errors import InvalidValueError
+from domain.facts import Fact
+from domain.ids import SubjectKind, parse_ref
+from domain.indicator import Indicator
+from domain.plan import Plan
+from domain.submission import Submission
+from domain.task import Task
+from services.app import Lienthong
+
+PROVENANCE = {
+    "originator_id",
+    "originator_version",
+    "originator_topic",
+    "timestamp",
+    "actor",
+    "person",
+    "occurred_at",
+    "channel",
+    "message_id",
+}
+SCAN_LIMIT = 5000
+
+Record = dict[str, Any]
+Predicate = Callable[[Record], bool]
+
+
+@dataclass(frozen=True)
+class Page:
+    records: list[Record]
+    next_position: int  # where the next scan starts
+    at_end: bool  # the scan reached the end of the log as it stood
+
+
+class AuditLog:
+    """The log of one application, read with subjects resolved (and cached)."""
+
+    def __init__(self, app: Lienthong) -> None:
+        self.app = app
+        self._subjects: dict[UUID, str] = {}
+
+    def subject(self, originator_id: UUID) -> str:
+        """``PLAN``, ``PLAN/task/KEY``, ``PLAN/indicator/N``, ``agency/ID`` or ``submission/ID``."""
+        if originator_id not in self._subjects:
+            aggregate: Any = self.app.repository.get(originator_id)
+            self._subjects[originator_id] = subject_name(aggregate)
+        return self._subjects[originator_id]
+
+    def record(self, position: int, event: Fact) -> Record:
+        return {
+            "position": position,
+            "subject": self.subject(event.originator_id),
+            "topic": get_topic(type(event)),
+            "version": event.originator_version,
+            "actor": event.actor,
+            "person": event.person,
+            "occurred_at": event.occurred_at,
+            "recorded_at": event.recorded_at,
+            "channel": event.channel,
+            "message_id": event.message_id,
+            "body": {k: v for k, v in vars(event).items() if k not in PROVENANCE},
+        }
+
+    def last_position(self) -> int:
+        return self.app.recorder.max_notification_id() or 0
+
+    def scan(
+        self, start: int, predicate: Predicate, page_size: int, scan_limit: int = SCAN_LIMIT
+    ) -> Page:
+        """Matching records from ``start`` on: at most ``page_size``, scanning at most
+        ``scan_limit`` positions (a page may hold fewer records and still have more)."""
+        records: list[Record] = []
+        position = max(start, 1)
+        end = position + scan_limit
+        while position < end and len(records) < page_size:
+            batch = self.app.recorder.select_notifications(position, min(500, end - position))
+            if not batch:
+                return Page(records, position, at_end=True)
+            for notification in batch:
+                position = notification.id + 1
+                event = cast("Fact", self.app.mapper.to_domain_event(notification))
+                record = self.record(notification.id, event)
+                if predicate(record):
+                    records.append(record)
+                    if len(records) == page_size:
+                        break
+        return Page(records, position, at_end=position > self.last_position())
+
+
+def subject_name(aggregate: Any) -> str:
+    if isinstance(aggregate, Task):
+        return f"{aggregate.plan}/task/{aggregate.key}"
+    if isinstance(aggregate, Indicator):
+        return f"{aggregate.plan}/indicator/{aggregate.key}"
+    if isinstance(aggregate, Plan):
+        return aggregate.key
+    if isinstance(aggregate, Agency):
+        return f"agency/{aggregate.key}"
+    if isinstance(aggregate, Submission):
+        return f"submission/{aggregate.event_id}"
+    return str(aggregate.id)
+
+
+def in_time(record: Record, start: dt.datetime | None, end: dt.datetime | None) -> bool:
+    recorded: dt.datetime = record["recorded_at"]
+    return (start is None or recorded >= start) and (end is None or recorded < end)
+
+
+def about_subject(subject: str) -> Predicate:
+    wanted = str(parse_ref(subject))
+    return lambda record: record["subject"] == wanted
+
+
+def about_plan(plan: str) -> Predicate:
+    if parse_ref(plan).kind is not SubjectKind.PLAN:
+        raise InvalidValueError(f"{plan} is not a plan", field="plan_id")
+    return lambda record: record["subject"] == plan or record["subject"].startswith(f"{plan}/")
+
+
+def by_agency(agency: str) -> Predicate:
+    return lambda record: record["actor"] == agency
