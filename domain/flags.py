@@ -52,5 +52,6 @@ def red_flags(item: TrackedItem, plan_start: date, today: date) -> list[RedFlag]
             )
     low = [e.sha256 for e in item.evidence.values() if e.quality is Quality.LOW]
     if low:
-        flags.append(RedFlag("LOW_QUALITY_EVIDENCE", f"evidence {low[-1][:12]}… judged low quality"))
+        message = f"evidence {low[-1][:12]}… judged low quality"
+        flags.append(RedFlag("LOW_QUALITY_EVIDENCE", message))
     return flags

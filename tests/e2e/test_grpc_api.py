@@ -1,0 +1,415 @@
+"""End to end over a real gRPC channel to a real server on a real PostgreSQL."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import uuid
+from typing import Any
+
+import grpc
+import pytest
+from google.rpc import error_details_pb2, status_pb2
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
+from lienthong.v1 import (
+    audit_service_pb2,
+    audit_service_pb2_grpc,
+    envelope_pb2,
+    ingest_service_pb2,
+    ingest_service_pb2_grpc,
+    plan_service_pb2,
+    plan_service_pb2_grpc,
+    resources_pb2,
+    review_service_pb2,
+    review_service_pb2_grpc,
+    watch_service_pb2,
+    watch_service_pb2_grpc,
+)
+
+PB = "phuoc-binh-2026"
+DOC = hashlib.sha256(b"unsigned scan").hexdigest()
+SIGNED = hashlib.sha256(b"signed decision").hexdigest()
+TIMEOUT = 20
+
+
+def envelope(
+    agency: str, subject: str, evidence: tuple[str, ...] = (), **payload: Any
+) -> envelope_pb2.AgencyEventEnvelope:
+    message = envelope_pb2.AgencyEventEnvelope(
+        event_id=str(uuid.uuid4()), agency_id=agency, subject=subject
+    )
+    message.occurred_at.FromDatetime(dt.datetime.now(dt.UTC))
+    for sha in evidence:
+        message.evidence.add(
+            sha256=sha, uri=f"s3://evidence/{sha[:8]}.pdf", media_type="application/pdf"
+        )
+    ((kind, fields),) = payload.items()
+    getattr(message, kind).CopyFrom(
+        getattr(envelope_pb2, "".join(w.title() for w in kind.split("_")))(**fields)
+    )
+    return message
+
+
+def publish(
+    channel: grpc.Channel, message: envelope_pb2.AgencyEventEnvelope
+) -> envelope_pb2.Verdict:
+    stub = ingest_service_pb2_grpc.IngestServiceStub(channel)
+    return stub.Publish(
+        ingest_service_pb2.PublishRequest(envelope=message), timeout=TIMEOUT
+    ).verdict
+
+
+def reviewer(agency: str = "phuoc-binh.vhxh") -> review_service_pb2.Reviewer:
+    return review_service_pb2.Reviewer(agency_id=agency, person="Lê Thị C")
+
+
+def request_id() -> str:
+    return str(uuid.uuid4())
+
+
+def status_of(error: grpc.RpcError) -> status_pb2.Status:
+    for key, value in error.trailing_metadata() or ():
+        if key == "grpc-status-details-bin":
+            return status_pb2.Status.FromString(value)
+    pytest.fail("the error carries no google.rpc.Status")
+
+
+def detail(status: status_pb2.Status, kind: type[Any]) -> Any:
+    for any_detail in status.details:
+        if any_detail.Is(kind.DESCRIPTOR):
+            message = kind()
+            any_detail.Unpack(message)
+            return message
+    pytest.fail(f"no {kind.__name__} in the status details")
+
+
+def play_february(channel: grpc.Channel) -> dt.datetime:
+    """A scripted month of Phước Bình; returns a time between its first two events."""
+    review = review_service_pb2_grpc.ReviewServiceStub(channel)
+    assert (
+        publish(
+            channel,
+            envelope(
+                "phuoc-binh.health-post",
+                f"{PB}/task/24",
+                progress_reported={"percent": 30, "as_of": "2026-02-10"},
+            ),
+        ).outcome
+        == envelope_pb2.OUTCOME_ACCEPTED
+    )
+    between = dt.datetime.now(dt.UTC)
+    publish(
+        channel,
+        envelope(
+            "phuoc-binh.police",
+            f"{PB}/task/24",
+            contribution_reported={"percent": 50, "as_of": "2026-02-15"},
+        ),
+    )
+    publish(
+        channel,
+        envelope("phuoc-binh.ttpvhcc", f"{PB}/task/8", (DOC,), completion_claimed={"note": "xong"}),
+    )
+    review.RejectEvidence(
+        review_service_pb2.RejectEvidenceRequest(
+            request_id=request_id(),
+            reviewer=reviewer(),
+            subject=f"{PB}/task/8",
+            sha256=DOC,
+            reason="Chưa ký",
+        ),
+        timeout=TIMEOUT,
+    )
+    publish(channel, envelope("phuoc-binh.vhxh", f"{PB}/task/3", (SIGNED,), completion_claimed={}))
+    review.AcceptEvidence(
+        review_service_pb2.AcceptEvidenceRequest(
+            request_id=request_id(),
+            reviewer=reviewer(),
+            subject=f"{PB}/task/3",
+            sha256=SIGNED,
+            quality=envelope_pb2.EVIDENCE_QUALITY_GOOD,
+        ),
+        timeout=TIMEOUT,
+    )
+    review.ConfirmCompletion(
+        review_service_pb2.ConfirmCompletionRequest(
+            request_id=request_id(), reviewer=reviewer(), subject=f"{PB}/task/3"
+        ),
+        timeout=TIMEOUT,
+    )
+    publish(
+        channel,
+        envelope(
+            "phuoc-binh.health-post",
+            f"{PB}/indicator/7",
+            indicator_measured={
+                "value": "71,5",
+                "unit": "%",
+                "period": "2026-02",
+                "as_of": "2026-02-28",
+            },
+        ),
+    )
+    review.ChangeDeadline(
+        review_service_pb2.ChangeDeadlineRequest(
+            request_id=request_id(),
+            reviewer=reviewer(),
+            subject=f"{PB}/task/5",
+            deadline="Quý II/2026",
+            reason="Chờ tỉnh",
+            document="CV 45/UBND",
+        ),
+        timeout=TIMEOUT,
+    )
+    review.DeclareDependency(
+        review_service_pb2.DeclareDependencyRequest(
+            request_id=request_id(),
+            reviewer=reviewer(),
+            plan_id=PB,
+            upstream_task="21",
+            downstream_task="24",
+            reason="cần danh tính số",
+        ),
+        timeout=TIMEOUT,
+    )
+    return between
+
+
+def counts(status: resources_pb2.PlanStatus) -> dict[str, int]:
+    return {resources_pb2.ItemStatus.Name(c.status): c.count for c in status.by_status if c.count}
+
+
+def test_a_scripted_month_reads_back_as_the_expected_consolidated_status(
+    channel: grpc.Channel,
+) -> None:
+    play_february(channel)
+    plans = plan_service_pb2_grpc.PlanServiceStub(channel)
+    status = plans.GetPlanStatus(
+        plan_service_pb2.GetPlanStatusRequest(plan_id=PB, as_of="2026-04-01"), timeout=TIMEOUT
+    ).status
+    assert counts(status) == {
+        "ITEM_STATUS_NOT_STARTED": 52,
+        "ITEM_STATUS_IN_PROGRESS": 2,
+        "ITEM_STATUS_COMPLETED": 1,
+        "ITEM_STATUS_AWAITING_COMPLETION": 1,
+    }
+    assert list(status.awaiting_completion) == ["task/8"]
+    assert [o.name for o in status.overdue] == ["task/4"]
+    assert [(d.upstream_task, d.downstream_task) for d in status.dependencies] == [("21", "24")]
+    task = plans.GetTask(
+        plan_service_pb2.GetTaskRequest(name=f"{PB}/task/8", as_of="2026-04-01"), timeout=TIMEOUT
+    ).task
+    assert (task.status_label, [f.rule for f in task.red_flags]) == (
+        "Chờ hoàn thiện",
+        ["LOW_QUALITY_EVIDENCE"],
+    )
+
+
+def test_the_audit_lists_a_task_and_its_status_as_known_earlier(channel: grpc.Channel) -> None:
+    between = play_february(channel)
+    audit = audit_service_pb2_grpc.AuditServiceStub(channel)
+    listing = audit.ListEvents(
+        audit_service_pb2.ListEventsRequest(subject=f"{PB}/task/24"), timeout=TIMEOUT
+    )
+    assert [(e.topic, e.actor) for e in listing.events] == [
+        ("lienthong.task.Assigned", "phuoc-binh.vhxh"),
+        ("lienthong.task.ProgressReported", "phuoc-binh.health-post"),
+        ("lienthong.task.ContributionReported", "phuoc-binh.police"),
+    ]
+    assert listing.events[1].body["percent"] == 30
+    assert listing.events[1].position < listing.events[2].position
+    request = audit_service_pb2.GetPlanStatusAsOfRequest(plan_id=PB, as_of="2026-04-01")
+    request.known_at.FromDatetime(between)
+    earlier = audit.GetPlanStatusAsOf(request, timeout=TIMEOUT).status
+    assert counts(earlier) == {"ITEM_STATUS_NOT_STARTED": 55, "ITEM_STATUS_IN_PROGRESS": 1}
+    assert list(earlier.dependencies) == []
+    assert earlier.position == listing.events[1].position
+
+
+def test_a_request_with_several_bad_fields_names_each_of_them(channel: grpc.Channel) -> None:
+    bad = envelope_pb2.AgencyEventEnvelope(
+        event_id="42",
+        subject="Not/A Subject",
+        progress_reported=envelope_pb2.ProgressReported(percent=140, as_of="31/02/2026"),
+    )
+    with pytest.raises(grpc.RpcError) as raised:
+        publish(channel, bad)
+    assert raised.value.code() is grpc.StatusCode.INVALID_ARGUMENT
+    violations = {
+        v.field
+        for v in detail(status_of(raised.value), error_details_pb2.BadRequest).field_violations
+    }
+    assert violations == {
+        "envelope.event_id",
+        "envelope.agency_id",
+        "envelope.subject",
+        "envelope.occurred_at",
+        "envelope.progress_reported.as_of",
+        "envelope.progress_reported.percent",
+    }
+
+
+def test_a_report_on_another_agencys_task_is_refused_with_the_domain_code(
+    channel: grpc.Channel,
+) -> None:
+    message = envelope(
+        "phuoc-binh.vhxh", f"{PB}/task/24", progress_reported={"percent": 10, "as_of": "2026-02-10"}
+    )
+    with pytest.raises(grpc.RpcError) as raised:
+        publish(channel, message)
+    assert raised.value.code() is grpc.StatusCode.PERMISSION_DENIED
+    status = status_of(raised.value)
+    assert detail(status, error_details_pb2.ErrorInfo).reason == "NOT_LEAD_UNIT"
+    assert detail(status, envelope_pb2.Verdict).outcome == envelope_pb2.OUTCOME_REJECTED
+    again = publish(channel, message)
+    assert (again.outcome, again.first_outcome, again.reason_code) == (
+        envelope_pb2.OUTCOME_DUPLICATE,
+        envelope_pb2.OUTCOME_REJECTED,
+        "NOT_LEAD_UNIT",
+    )
+
+
+def test_the_same_envelope_twice_is_recorded_once(channel: grpc.Channel) -> None:
+    message = envelope(
+        "phuoc-binh.health-post",
+        f"{PB}/task/24",
+        progress_reported={"percent": 30, "as_of": "2026-02-10"},
+    )
+    first, second = publish(channel, message), publish(channel, message)
+    assert (first.outcome, second.outcome) == (
+        envelope_pb2.OUTCOME_ACCEPTED,
+        envelope_pb2.OUTCOME_DUPLICATE,
+    )
+    assert second.position == first.position
+    audit = audit_service_pb2_grpc.AuditServiceStub(channel)
+    events = audit.ListEvents(
+        audit_service_pb2.ListEventsRequest(subject=f"{PB}/task/24"), timeout=TIMEOUT
+    ).events
+    assert len(events) == 2
+
+
+def test_a_batch_gets_one_verdict_per_envelope_in_order(channel: grpc.Channel) -> None:
+    good = envelope(
+        "phuoc-binh.health-post",
+        f"{PB}/task/24",
+        progress_reported={"percent": 30, "as_of": "2026-02-10"},
+    )
+    refused = envelope(
+        "phuoc-binh.police",
+        f"{PB}/task/24",
+        progress_reported={"percent": 40, "as_of": "2026-02-11"},
+    )
+    malformed = envelope_pb2.AgencyEventEnvelope(
+        event_id=str(uuid.uuid4()), agency_id="phuoc-binh.police"
+    )
+    stub = ingest_service_pb2_grpc.IngestServiceStub(channel)
+    requests = iter(
+        [
+            ingest_service_pb2.PublishStreamRequest(envelope=e)
+            for e in (good, refused, malformed, good)
+        ]
+    )
+    verdicts = stub.PublishStream(requests, timeout=TIMEOUT).verdicts
+    assert [(v.outcome, v.reason_code) for v in verdicts] == [
+        (envelope_pb2.OUTCOME_ACCEPTED, ""),
+        (envelope_pb2.OUTCOME_REJECTED, "NOT_LEAD_UNIT"),
+        (envelope_pb2.OUTCOME_REJECTED, "INVALID_REQUEST"),
+        (envelope_pb2.OUTCOME_DUPLICATE, ""),
+    ]
+
+
+def test_health_answers_serving_and_reflection_lists_the_services(channel: grpc.Channel) -> None:
+    health = health_pb2_grpc.HealthStub(channel)
+    assert (
+        health.Check(health_pb2.HealthCheckRequest(), timeout=TIMEOUT).status
+        == health_pb2.HealthCheckResponse.SERVING
+    )
+    stub = reflection_pb2_grpc.ServerReflectionStub(channel)
+    responses = stub.ServerReflectionInfo(
+        iter([reflection_pb2.ServerReflectionRequest(list_services="")]), timeout=TIMEOUT
+    )
+    names = {s.name for r in responses for s in r.list_services_response.service}
+    assert {
+        f"lienthong.v1.{n}"
+        for n in ("IngestService", "PlanService", "ReviewService", "AuditService", "WatchService")
+    } <= names
+
+
+def test_listing_tasks_page_by_page_yields_every_task_once(channel: grpc.Channel) -> None:
+    plans = plan_service_pb2_grpc.PlanServiceStub(channel)
+    keys, token = [], ""
+    while True:
+        page = plans.ListTasks(
+            plan_service_pb2.ListTasksRequest(plan_id=PB, page_size=5, page_token=token),
+            timeout=TIMEOUT,
+        )
+        assert len(page.tasks) <= 5
+        keys += [t.key for t in page.tasks]
+        token = page.next_page_token
+        if not token:
+            break
+    assert len(keys) == len(set(keys)) == 32
+    led = plans.ListTasks(
+        plan_service_pb2.ListTasksRequest(plan_id=PB, agency_id="phuoc-binh.health-post"),
+        timeout=TIMEOUT,
+    )
+    assert [t.key for t in led.tasks] == ["24"]
+
+
+def test_a_watcher_sees_an_event_published_after_it_subscribed(channel: grpc.Channel) -> None:
+    watch = watch_service_pb2_grpc.WatchServiceStub(channel)
+    stream = watch.WatchChanges(
+        watch_service_pb2.WatchChangesRequest(agency_id="phuoc-binh.police"), timeout=TIMEOUT
+    )
+    publish(
+        channel,
+        envelope(
+            "phuoc-binh.health-post",
+            f"{PB}/task/24",
+            progress_reported={"percent": 30, "as_of": "2026-02-10"},
+        ),
+    )
+    publish(
+        channel,
+        envelope(
+            "phuoc-binh.police",
+            f"{PB}/task/24",
+            contribution_reported={"percent": 50, "as_of": "2026-02-15"},
+        ),
+    )
+    first = next(stream).event
+    stream.cancel()
+    assert (first.actor, first.topic, first.subject) == (
+        "phuoc-binh.police",
+        "lienthong.task.ContributionReported",
+        f"{PB}/task/24",
+    )
+
+
+def test_only_the_coordination_office_amends_a_plan(channel: grpc.Channel, tmp_path: Any) -> None:
+    from tests.conftest import PLANS  # noqa: PLC0415
+
+    source = next(p for p in PLANS if p.name.startswith("001")).read_bytes()
+    edited = source.replace(
+        'deadline: "Quý I/2026"'.encode(), 'deadline: "Quý II/2026"'.encode(), 1
+    )
+    review = review_service_pb2_grpc.ReviewServiceStub(channel)
+    with pytest.raises(grpc.RpcError) as raised:
+        review.AmendPlan(
+            review_service_pb2.AmendPlanRequest(
+                request_id=request_id(),
+                reviewer=reviewer("phuoc-binh.police"),
+                plan_file=edited,
+                reason="thử",
+            ),
+            timeout=TIMEOUT,
+        )
+    assert raised.value.code() is grpc.StatusCode.PERMISSION_DENIED
+    amended = review.AmendPlan(
+        review_service_pb2.AmendPlanRequest(
+            request_id=request_id(), reviewer=reviewer(), plan_file=edited, reason="Rà soát quý I"
+        ),
+        timeout=TIMEOUT,
+    )
+    assert (amended.action, amended.verdict.outcome) == ("amended", envelope_pb2.OUTCOME_ACCEPTED)
