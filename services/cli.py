@@ -26,6 +26,7 @@ from typing import Any
 import yaml
 
 from domain.errors import DomainError
+from services.api.convert import plan_status_message
 from services.api.server import ServerSettings, serve
 from services.app import Lienthong
 from services.demo import play, render_status
@@ -94,7 +95,7 @@ def cmd_status(app: Lienthong, args: argparse.Namespace) -> int:
         if args.format == "json":
             emit(status, "json")
         else:
-            print("\n".join(render_status(status)))
+            print("\n".join(render_status(plan_status_message(status))))
     return 0
 
 

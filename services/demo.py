@@ -1,6 +1,9 @@
-"""The demo: import the four ward plans and play a scripted first quarter of 2026.
+"""The demo: import the four ward plans and play a scripted first quarter of 2026
+over the wire.
 
-Every step goes through the application layer as an agency system would send it:
+It starts the gRPC server on the embedded store and sends every step as an agency
+system or the coordination office would — envelopes to IngestService, reviews to
+ReviewService — then reads each plan's consolidated status back from PlanService:
 progress reports, KPI measurements, evidence accepted and rejected, an obstacle, a
 deadline change, a correction, a dependency (and a refused cycle). Each step has a
 fixed message id, so running the demo again finds the quarter already played.
@@ -8,19 +11,35 @@ fixed message id, so running the demo again finds the quarter already played.
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import hashlib
+import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from domain.errors import DomainError
+import grpc
+from google.protobuf import json_format
+from google.rpc import error_details_pb2, status_pb2
+from lienthong.v1 import envelope_pb2, resources_pb2
+from lienthong.v1 import ingest_service_pb2 as ingest_pb
+from lienthong.v1 import ingest_service_pb2_grpc as ingest_pb_grpc
+from lienthong.v1 import plan_service_pb2 as plan_pb
+from lienthong.v1 import plan_service_pb2_grpc as plan_pb_grpc
+from lienthong.v1 import review_service_pb2 as review_pb
+from lienthong.v1 import review_service_pb2_grpc as review_pb_grpc
+
+from domain.ids import NAMESPACE
 from domain.items import ItemStatus
-from services.app import Actor, Lienthong
+from services.api.server import ServerSettings, start_server
+from services.app import Lienthong
 from services.importer import VIETNAM, import_plans
+from services.submissions import receipt_of
 
 SCRIPT_ID = "demo-2026q1"
+CALL_TIMEOUT = 30
 REPORT_DAY = dt.date(2026, 4, 1)  # the morning after the quarter
 PB = "phuoc-binh-2026"
 DM = "da-mai-2026"
@@ -58,13 +77,13 @@ SCRIPT: tuple[Step, ...] = (
     # Phước Bình: VHXH issues the head-of-agency responsibility rules (task 3) on time.
     Step("2026-01-20", "phuoc-binh.vhxh", "progress_reported", f"{PB}/task/3", {"percent": 50, "note": "Dự thảo quy định đã trình"}),
     Step("2026-02-27", "phuoc-binh.vhxh", "evidence_submitted", f"{PB}/task/3", evidence=(evidence("pb-qd-12.pdf", "Quyết định số 12/QĐ-UBND đã ký"),)),
-    Step("2026-02-27", "phuoc-binh.vhxh", "completion_claimed", f"{PB}/task/3", {"evidence": [sha("pb-qd-12.pdf")], "note": "Đã ban hành"}),
+    Step("2026-02-27", "phuoc-binh.vhxh", "completion_claimed", f"{PB}/task/3", {"note": "Đã ban hành"}, evidence=(evidence("pb-qd-12.pdf", "Quyết định số 12/QĐ-UBND đã ký"),)),
     Step("2026-03-02", "phuoc-binh.vhxh", "evidence_accepted", f"{PB}/task/3", {"sha256": sha("pb-qd-12.pdf"), "quality": "good"}),
     Step("2026-03-02", "phuoc-binh.vhxh", "completion_confirmed", f"{PB}/task/3", {"note": "Minh chứng hợp lệ"}),
     # The service centre claims task 8 with an unsigned scan: rejected, "Chờ hoàn thiện".
     Step("2026-02-10", "phuoc-binh.ttpvhcc", "progress_reported", f"{PB}/task/8", {"percent": 70}),
     Step("2026-03-05", "phuoc-binh.ttpvhcc", "evidence_submitted", f"{PB}/task/8", evidence=(evidence("pb-hd-quy-trinh.pdf", "Văn bản hướng dẫn số hóa quy trình"),)),
-    Step("2026-03-05", "phuoc-binh.ttpvhcc", "completion_claimed", f"{PB}/task/8", {"evidence": [sha("pb-hd-quy-trinh.pdf")]}),
+    Step("2026-03-05", "phuoc-binh.ttpvhcc", "completion_claimed", f"{PB}/task/8", evidence=(evidence("pb-hd-quy-trinh.pdf", "Văn bản hướng dẫn số hóa quy trình"),)),
     Step("2026-03-09", "phuoc-binh.vhxh", "evidence_rejected", f"{PB}/task/8", {"sha256": sha("pb-hd-quy-trinh.pdf"), "reason": "Văn bản chưa ký, chưa đóng dấu"}),
     # The health post links e-health records with VNeID (task 24), helped by the police.
     Step("2026-02-10", "phuoc-binh.health-post", "progress_reported", f"{PB}/task/24", {"percent": 30, "note": "60% hồ sơ đã chuẩn hóa"}),
@@ -90,7 +109,7 @@ SCRIPT: tuple[Step, ...] = (
     # Đa Mai: the People's Committee issues its implementing plan before 15/02/2026.
     Step("2026-02-12", "da-mai.ubnd", "progress_reported", f"{DM}/task/IV.5", {"percent": 100}),
     Step("2026-02-12", "da-mai.ubnd", "evidence_submitted", f"{DM}/task/IV.5", evidence=(evidence("dm-kh-21.pdf", "Kế hoạch số 21/KH-UBND đã ký"),)),
-    Step("2026-02-12", "da-mai.ubnd", "completion_claimed", f"{DM}/task/IV.5", {"evidence": [sha("dm-kh-21.pdf")]}),
+    Step("2026-02-12", "da-mai.ubnd", "completion_claimed", f"{DM}/task/IV.5", evidence=(evidence("dm-kh-21.pdf", "Kế hoạch số 21/KH-UBND đã ký"),)),
     Step("2026-02-13", "da-mai.ubnd", "evidence_accepted", f"{DM}/task/IV.5", {"sha256": sha("dm-kh-21.pdf"), "quality": "adequate"}),
     Step("2026-02-13", "da-mai.ubnd", "completion_confirmed", f"{DM}/task/IV.5"),
     Step("2026-03-15", "da-mai.ubnd", "progress_reported", f"{DM}/task/6", {"percent": 50}),
@@ -103,34 +122,120 @@ SCRIPT: tuple[Step, ...] = (
 # fmt: on
 
 
-def run_step(app: Lienthong, step: Step, index: int) -> str:
-    """Apply one step; returns a line describing the outcome."""
-    day = dt.date.fromisoformat(step.day)
-    actor = Actor(
-        agency=step.agency,
-        channel="demo",
-        message_id=f"{SCRIPT_ID}:{index:02d}",
-        occurred_at=dt.datetime.combine(day, dt.time(9), VIETNAM),
-    )
-    args = dict(step.args)
-    if step.command in ("progress_reported", "contribution_reported", "indicator_measured"):
-        args["as_of"] = day
+REVIEWS: dict[str, tuple[str, Any]] = {
+    "evidence_accepted": ("AcceptEvidence", review_pb.AcceptEvidenceRequest),
+    "evidence_rejected": ("RejectEvidence", review_pb.RejectEvidenceRequest),
+    "completion_confirmed": ("ConfirmCompletion", review_pb.ConfirmCompletionRequest),
+    "deadline_changed": ("ChangeDeadline", review_pb.ChangeDeadlineRequest),
+    "dependency_declared": ("DeclareDependency", review_pb.DeclareDependencyRequest),
+}
+DATED = ("progress_reported", "contribution_reported", "indicator_measured")
+RENAMED = {"upstream": "upstream_task", "downstream": "downstream_task"}
+
+
+def event_id(index: int) -> str:
+    """The step's fixed event (or request) id, so a second run finds it recorded."""
+    return str(uuid.uuid5(NAMESPACE, f"{SCRIPT_ID}:{index:02d}"))
+
+
+def occurred_at(step: Step) -> dt.datetime:
+    return dt.datetime.combine(dt.date.fromisoformat(step.day), dt.time(9), VIETNAM)
+
+
+def wire_fields(step: Step) -> dict[str, Any]:
+    fields = {RENAMED.get(k, k): v for k, v in step.args.items()}
+    if step.command in DATED:
+        fields["as_of"] = step.day
+    if "quality" in fields:
+        fields["quality"] = f"EVIDENCE_QUALITY_{fields['quality'].upper()}"
+    if step.command == "obstacle_raised":
+        fields["kind"] = f"OBSTACLE_KIND_{fields['kind'].upper()}"
+    return fields
+
+
+def step_envelope(step: Step, index: int) -> envelope_pb2.AgencyEventEnvelope:
+    """What an agency system sends for a step, through IngestService."""
+    document = {
+        "event_id": event_id(index),
+        "agency_id": step.agency,
+        "subject": step.target,
+        "occurred_at": occurred_at(step).isoformat(),
+        "evidence": list(step.evidence),
+        step.command: wire_fields(step),
+    }
+    return json_format.ParseDict(document, envelope_pb2.AgencyEventEnvelope())
+
+
+def review_request(step: Step, index: int) -> Any:
+    """What the coordination office sends for a step, through ReviewService."""
+    _, request_class = REVIEWS[step.command]
+    reviewer = review_pb.Reviewer(agency_id=step.agency)
+    reviewer.occurred_at.FromDatetime(occurred_at(step))
+    where = "plan_id" if step.command.startswith("dependency") else "subject"
+    document = {**wire_fields(step), where: step.target}
+    request = json_format.ParseDict(document, request_class())
+    request.request_id = event_id(index)
+    request.reviewer.CopyFrom(reviewer)
+    return request
+
+
+def refusal_code(error: grpc.aio.AioRpcError) -> str:
+    """The domain error code a refused call carries (its ErrorInfo reason)."""
+    for key, value in error.trailing_metadata() or ():
+        if key == "grpc-status-details-bin":
+            for detail in status_pb2.Status.FromString(value).details:
+                info = error_details_pb2.ErrorInfo()
+                if detail.Unpack(info):
+                    return str(info.reason)
+    return str(error.code().name)
+
+
+async def send(channel: grpc.aio.Channel, step: Step, index: int) -> str:
+    """Send one step over the wire; returns a line describing the outcome."""
+    line = f"  {step.day} {step.agency:<28} {step.command} {step.target}"
     try:
-        app.execute(step.command, step.target, actor, args, step.evidence)
-    except DomainError as error:
-        if error.code != step.expect_refusal:
+        if step.command in REVIEWS:
+            method = getattr(review_pb_grpc.ReviewServiceStub(channel), REVIEWS[step.command][0])
+            await method(review_request(step, index), timeout=CALL_TIMEOUT)
+        else:
+            request = ingest_pb.PublishRequest(envelope=step_envelope(step, index))
+            await ingest_pb_grpc.IngestServiceStub(channel).Publish(request, timeout=CALL_TIMEOUT)
+    except grpc.aio.AioRpcError as error:
+        code = refusal_code(error)
+        if code != step.expect_refusal:
             raise
-        return (
-            f"  {step.day} {step.agency:<28} {step.command} {step.target}: refused {error.code} ✓"
-        )
+        return f"{line}: refused {code} ✓"
     if step.expect_refusal:
         msg = f"step {index} should have been refused with {step.expect_refusal}"
         raise AssertionError(msg)
-    return f"  {step.day} {step.agency:<28} {step.command} {step.target}"
+    return line
 
 
-def already_played(app: Lienthong) -> bool:
-    return any(e["message_id"] == f"{SCRIPT_ID}:00" for e in app.events_of(SCRIPT[0].target))
+async def play_over_the_wire(app: Lienthong, registry: Path, out: Callable[[str], None]) -> None:
+    """Start the gRPC server, play the quarter through it, read the status back."""
+    running = await start_server(app, ServerSettings(address="127.0.0.1:0", registry=registry))
+    out(f"gRPC API listening on 127.0.0.1:{running.port}")
+    try:
+        async with grpc.aio.insecure_channel(f"127.0.0.1:{running.port}") as channel:
+            if await asyncio.to_thread(receipt_of, app, event_id(0)):
+                out("The scripted quarter was already played in this store.")
+            else:
+                out(
+                    f"Playing the scripted quarter ({len(SCRIPT)} steps) through IngestService and ReviewService …"
+                )
+                for index, step in enumerate(SCRIPT):
+                    out(await send(channel, step, index))
+            plans = plan_pb_grpc.PlanServiceStub(channel)
+            listing = await plans.ListPlans(plan_pb.ListPlansRequest(), timeout=CALL_TIMEOUT)
+            for plan in listing.plans:
+                request = plan_pb.GetPlanStatusRequest(
+                    plan_id=plan.plan_id, as_of=REPORT_DAY.isoformat()
+                )
+                reply = await plans.GetPlanStatus(request, timeout=CALL_TIMEOUT)
+                for line in render_status(reply.status):
+                    out(line)
+    finally:
+        await running.stop(1)
 
 
 def play(app: Lienthong, plans_dir: Path, registry: Path, out: Callable[[str], None]) -> None:
@@ -139,31 +244,26 @@ def play(app: Lienthong, plans_dir: Path, registry: Path, out: Callable[[str], N
         app, sorted(plans_dir.glob("*.yaml")), registry, progress=lambda m: out(f"  {m}")
     )
     out(f"  {report.events} event(s) recorded, {report.agencies_registered} agencies registered")
-    if already_played(app):
-        out("The scripted quarter was already played in this store.")
-    else:
-        out(f"Playing the scripted quarter ({len(SCRIPT)} steps) …")
-        for index, step in enumerate(SCRIPT):
-            out(run_step(app, step, index))
-    for key in app.plan_keys():
-        for line in render_status(app.plan_status(key, REPORT_DAY)):
-            out(line)
+    asyncio.run(play_over_the_wire(app, registry, out))
 
 
-def render_status(status: dict[str, Any]) -> Iterator[str]:
+def render_status(status: resources_pb2.PlanStatus) -> Iterator[str]:
+    """A plan's consolidated status as a few readable lines."""
     yield ""
-    yield f"{status['ward']} — Kế hoạch {status['number']} ({status['plan_id']}), as of {status['as_of']}"
-    counts = " · ".join(
-        f"{ItemStatus(name).label_vi} {n}" for name, n in status["by_status"].items() if n
-    )
-    yield f"  {status['items']} items: {counts}"
-    yield f"  Chờ hoàn thiện: {', '.join(status['awaiting_completion']) or '—'}"
-    late = [
-        f"{o['item']} ({', '.join(o['lead'])}; {o['deadline']}; {o['percent']}%)"
-        for o in status["overdue"]
-    ]
+    yield f"{status.ward} — Kế hoạch {status.number} ({status.plan_id}), as of {status.as_of}"
+    counts = " · ".join(f"{label(c.status)} {c.count}" for c in status.by_status if c.count)
+    yield f"  {status.item_count} items: {counts}"
+    yield f"  Chờ hoàn thiện: {', '.join(status.awaiting_completion) or '—'}"
+    late = [f"{o.name} ({', '.join(o.lead)}; {o.deadline}; {o.percent}%)" for o in status.overdue]
     yield f"  overdue: {'; '.join(late) or '—'}"
-    yield f"  open obstacles: {status['open_obstacles']}"
-    if status["dependencies"]:
-        deps = ", ".join(f"task {down} waits on task {up}" for up, down in status["dependencies"])
-        yield f"  dependencies: {deps}"
+    yield f"  open obstacles: {status.open_obstacles}"
+    if status.dependencies:
+        waits = [
+            f"task {d.downstream_task} waits on task {d.upstream_task}" for d in status.dependencies
+        ]
+        yield f"  dependencies: {', '.join(waits)}"
+
+
+def label(status: resources_pb2.ItemStatus.ValueType) -> str:
+    name = resources_pb2.ItemStatus.Name(status).removeprefix("ITEM_STATUS_").lower()
+    return ItemStatus(name).label_vi

@@ -8,6 +8,7 @@ be allowed to create databases.
 from __future__ import annotations
 
 import os
+import tempfile
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -31,12 +32,17 @@ REGISTRY = ROOT / "data" / "agencies.yaml"
 
 
 @pytest.fixture(scope="session")
-def postgres(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Database]:
+def postgres() -> Iterator[Database]:
     url = os.environ.get(DATABASE_URL_ENV, "").strip()
     if url:
         yield parse_database_url(url)
         return
-    with embedded_server(tmp_path_factory.mktemp("pg")) as database:
+    # Not under pytest's tmp_path: pytest deletes old runs' folders when another run
+    # starts, and PostgreSQL shuts down when its data directory disappears.
+    with (
+        tempfile.TemporaryDirectory(prefix="lienthong-test-pg-") as folder,
+        embedded_server(Path(folder)) as database,
+    ):
         yield database
 
 

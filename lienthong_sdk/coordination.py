@@ -1,0 +1,366 @@
+"""The client of the coordination office: review, amend, and query plans and the log."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any, Literal
+
+import grpc
+from google.protobuf.message import Message
+from lienthong.v1 import (
+    audit_service_pb2,
+    audit_service_pb2_grpc,
+    plan_service_pb2,
+    plan_service_pb2_grpc,
+    resources_pb2,
+    review_service_pb2,
+    review_service_pb2_grpc,
+)
+
+from lienthong_sdk._rpc import ClientBase, paginate
+from lienthong_sdk.envelopes import Quality, day, quality_value, timestamp
+from lienthong_sdk.verdicts import AmendmentVerdict, Verdict
+
+ItemStatus = Literal[
+    "not_started", "in_progress", "submitted", "completed", "awaiting_completion", "cancelled"
+]
+DEFAULT_PAGE_SIZE = 200
+
+
+def item_status(status: ItemStatus | None) -> resources_pb2.ItemStatus.ValueType:
+    """The wire value of an item status name ("awaiting_completion", …); None: any."""
+    if status is None:
+        return resources_pb2.ITEM_STATUS_UNSPECIFIED
+    return resources_pb2.ItemStatus.Value(f"ITEM_STATUS_{status.upper()}")
+
+
+def _day(value: date | None) -> str:
+    return "" if value is None else day(value)
+
+
+def _task_key(plan_id: str, task: str) -> str:
+    """A task key ("24") from a key or a full name ("PLAN/task/24")."""
+    return task.removeprefix(f"{plan_id}/task/")
+
+
+class CoordinationClient(ClientBase):
+    """The coordination office's client, acting as ``agency_id`` (and ``person``).
+
+    Every review call sends a ``request_id`` (a new UUID unless given) that retries
+    reuse, so a retried call that had landed gets its first verdict back. A refused
+    review returns a "rejected" :class:`Verdict`; other refusals, and refused queries,
+    raise :class:`~lienthong_sdk.verdicts.LienthongError`. List methods return
+    iterators that fetch further pages as they are consumed (errors surface then).
+    """
+
+    def __init__(
+        self,
+        target: str | grpc.Channel,
+        agency_id: str,
+        person: str | None = None,
+        *,
+        timeout: float = 10.0,
+        retries: int = 4,
+        backoff: float = 0.2,
+        page_size: int = DEFAULT_PAGE_SIZE,
+    ) -> None:
+        super().__init__(target, timeout=timeout, retries=retries, backoff=backoff)
+        self.agency_id = agency_id
+        self.person = person
+        self.page_size = page_size
+        self._review = review_service_pb2_grpc.ReviewServiceStub(self.channel)
+        self._plans = plan_service_pb2_grpc.PlanServiceStub(self.channel)
+        self._audit = audit_service_pb2_grpc.AuditServiceStub(self.channel)
+
+    def _reviewer(self) -> review_service_pb2.Reviewer:
+        return review_service_pb2.Reviewer(
+            agency_id=self.agency_id,
+            person=self.person or "",
+            occurred_at=timestamp(datetime.now(UTC)),
+        )
+
+    def _review_call(self, method: Any, request: Message) -> Verdict:
+        verdict, _ = self._rpc.submit(method, request)
+        return verdict
+
+    # Reviews ----------------------------------------------------------------------------
+
+    def accept_evidence(
+        self,
+        subject: str,
+        sha256: str,
+        quality: Quality | None = None,
+        reason: str = "",
+        *,
+        request_id: str | None = None,
+    ) -> Verdict:
+        """Accept the evidence ``sha256`` of a task or indicator (quality "good" when
+        omitted, as the server decides)."""
+        request = review_service_pb2.AcceptEvidenceRequest(
+            request_id=request_id or str(uuid.uuid4()),
+            reviewer=self._reviewer(),
+            subject=subject,
+            sha256=sha256,
+            quality=quality_value(quality),
+            reason=reason,
+        )
+        return self._review_call(self._review.AcceptEvidence, request)
+
+    def reject_evidence(
+        self,
+        subject: str,
+        sha256: str,
+        reason: str,
+        quality: Quality | None = None,
+        *,
+        request_id: str | None = None,
+    ) -> Verdict:
+        """Reject the evidence ``sha256``: the item goes back to "Chờ hoàn thiện"
+        (quality "low" when omitted, as the server decides)."""
+        request = review_service_pb2.RejectEvidenceRequest(
+            request_id=request_id or str(uuid.uuid4()),
+            reviewer=self._reviewer(),
+            subject=subject,
+            sha256=sha256,
+            quality=quality_value(quality),
+            reason=reason,
+        )
+        return self._review_call(self._review.RejectEvidence, request)
+
+    def confirm_completion(
+        self, subject: str, note: str = "", *, request_id: str | None = None
+    ) -> Verdict:
+        """Confirm an item's completion claim."""
+        request = review_service_pb2.ConfirmCompletionRequest(
+            request_id=request_id or str(uuid.uuid4()),
+            reviewer=self._reviewer(),
+            subject=subject,
+            note=note,
+        )
+        return self._review_call(self._review.ConfirmCompletion, request)
+
+    def change_deadline(
+        self,
+        subject: str,
+        deadline: str,
+        reason: str,
+        document: str,
+        *,
+        request_id: str | None = None,
+    ) -> Verdict:
+        """Move a task's deadline ("Quý II/2026") on the authority of ``document``."""
+        request = review_service_pb2.ChangeDeadlineRequest(
+            request_id=request_id or str(uuid.uuid4()),
+            reviewer=self._reviewer(),
+            subject=subject,
+            deadline=deadline,
+            reason=reason,
+            document=document,
+        )
+        return self._review_call(self._review.ChangeDeadline, request)
+
+    def declare_dependency(
+        self,
+        plan_id: str,
+        upstream_task: str,
+        downstream_task: str,
+        reason: str,
+        *,
+        request_id: str | None = None,
+    ) -> Verdict:
+        """Declare that ``downstream_task`` waits on ``upstream_task`` (task keys such as
+        "24", or full names "PLAN/task/24")."""
+        request = review_service_pb2.DeclareDependencyRequest(
+            request_id=request_id or str(uuid.uuid4()),
+            reviewer=self._reviewer(),
+            plan_id=plan_id,
+            upstream_task=_task_key(plan_id, upstream_task),
+            downstream_task=_task_key(plan_id, downstream_task),
+            reason=reason,
+        )
+        return self._review_call(self._review.DeclareDependency, request)
+
+    def withdraw_dependency(
+        self,
+        plan_id: str,
+        upstream_task: str,
+        downstream_task: str,
+        reason: str,
+        *,
+        request_id: str | None = None,
+    ) -> Verdict:
+        """Withdraw a declared dependency between two tasks of the plan."""
+        request = review_service_pb2.WithdrawDependencyRequest(
+            request_id=request_id or str(uuid.uuid4()),
+            reviewer=self._reviewer(),
+            plan_id=plan_id,
+            upstream_task=_task_key(plan_id, upstream_task),
+            downstream_task=_task_key(plan_id, downstream_task),
+            reason=reason,
+        )
+        return self._review_call(self._review.WithdrawDependency, request)
+
+    def amend_plan(
+        self, plan_file: bytes | Path, reason: str, *, request_id: str | None = None
+    ) -> AmendmentVerdict:
+        """Amend a plan with an edited plan file (its bytes or its path); the verdict
+        says whether the plan was "issued", "amended" or "unchanged" and how many
+        events that recorded."""
+        content = plan_file.read_bytes() if isinstance(plan_file, Path) else plan_file
+        request = review_service_pb2.AmendPlanRequest(
+            request_id=request_id or str(uuid.uuid4()),
+            reviewer=self._reviewer(),
+            plan_file=content,
+            reason=reason,
+        )
+        verdict, response = self._rpc.submit(self._review.AmendPlan, request)
+        action = response.action if response is not None else ""
+        events = response.events if response is not None else 0
+        return AmendmentVerdict(**vars(verdict), action=action, events=events)
+
+    # Plans, tasks, indicators ----------------------------------------------------------
+
+    def list_plans(self, ward_id: str | None = None) -> Iterator[resources_pb2.Plan]:
+        """Every plan (of the ward ``ward_id``, when given)."""
+        request = plan_service_pb2.ListPlansRequest(ward_id=ward_id or "", page_size=self.page_size)
+
+        def fetch(token: str) -> tuple[list[resources_pb2.Plan], str]:
+            request.page_token = token
+            page: plan_service_pb2.ListPlansResponse = self._rpc.query(
+                self._plans.ListPlans, request
+            )
+            return list(page.plans), page.next_page_token
+
+        return paginate(fetch)
+
+    def get_plan(self, plan_id: str) -> resources_pb2.Plan:
+        """One plan, summarised."""
+        request = plan_service_pb2.GetPlanRequest(plan_id=plan_id)
+        response: plan_service_pb2.GetPlanResponse = self._rpc.query(self._plans.GetPlan, request)
+        return response.plan
+
+    def list_tasks(
+        self,
+        plan_id: str,
+        *,
+        agency_id: str | None = None,
+        status: ItemStatus | None = None,
+        red_flag: bool = False,
+        due_before: date | None = None,
+        as_of: date | None = None,
+    ) -> Iterator[resources_pb2.Task]:
+        """The tasks of a plan, filtered: those ``agency_id`` leads or helps with, in
+        ``status``, with a red flag (judged on ``as_of``, default today), due before a day."""
+        request = plan_service_pb2.ListTasksRequest(
+            plan_id=plan_id,
+            agency_id=agency_id or "",
+            status=item_status(status),
+            red_flag=red_flag,
+            due_before=_day(due_before),
+            as_of=_day(as_of),
+            page_size=self.page_size,
+        )
+
+        def fetch(token: str) -> tuple[list[resources_pb2.Task], str]:
+            request.page_token = token
+            page: plan_service_pb2.ListTasksResponse = self._rpc.query(
+                self._plans.ListTasks, request
+            )
+            return list(page.tasks), page.next_page_token
+
+        return paginate(fetch)
+
+    def get_task(self, name: str, as_of: date | None = None) -> resources_pb2.Task:
+        """One task by name ("PLAN/task/KEY"), its red flags judged on ``as_of``."""
+        request = plan_service_pb2.GetTaskRequest(name=name, as_of=_day(as_of))
+        response: plan_service_pb2.GetTaskResponse = self._rpc.query(self._plans.GetTask, request)
+        return response.task
+
+    def list_indicators(
+        self,
+        plan_id: str,
+        *,
+        agency_id: str | None = None,
+        status: ItemStatus | None = None,
+    ) -> Iterator[resources_pb2.Indicator]:
+        """The indicators of a plan (those ``agency_id`` leads or monitors, in ``status``)."""
+        request = plan_service_pb2.ListIndicatorsRequest(
+            plan_id=plan_id,
+            agency_id=agency_id or "",
+            status=item_status(status),
+            page_size=self.page_size,
+        )
+
+        def fetch(token: str) -> tuple[list[resources_pb2.Indicator], str]:
+            request.page_token = token
+            page: plan_service_pb2.ListIndicatorsResponse = self._rpc.query(
+                self._plans.ListIndicators, request
+            )
+            return list(page.indicators), page.next_page_token
+
+        return paginate(fetch)
+
+    def get_indicator(self, name: str) -> resources_pb2.Indicator:
+        """One indicator by name ("PLAN/indicator/NUMBER")."""
+        request = plan_service_pb2.GetIndicatorRequest(name=name)
+        response: plan_service_pb2.GetIndicatorResponse = self._rpc.query(
+            self._plans.GetIndicator, request
+        )
+        return response.indicator
+
+    def get_plan_status(self, plan_id: str, as_of: date | None = None) -> resources_pb2.PlanStatus:
+        """The consolidated status of a plan, deadlines judged on ``as_of`` (default today)."""
+        request = plan_service_pb2.GetPlanStatusRequest(plan_id=plan_id, as_of=_day(as_of))
+        response: plan_service_pb2.GetPlanStatusResponse = self._rpc.query(
+            self._plans.GetPlanStatus, request
+        )
+        return response.status
+
+    # The audit log ----------------------------------------------------------------------
+
+    def list_events(
+        self,
+        *,
+        subject: str | None = None,
+        plan_id: str | None = None,
+        agency_id: str | None = None,
+        start: datetime | None = None,
+        end: datetime | None = None,
+    ) -> Iterator[resources_pb2.AuditEvent]:
+        """The recorded events of exactly one of a subject, a plan or an agency, oldest
+        first, recorded at or after ``start`` and before ``end`` (aware datetimes)."""
+        if sum(bool(x) for x in (subject, plan_id, agency_id)) != 1:
+            raise ValueError("give exactly one of subject, plan_id and agency_id")
+        request = audit_service_pb2.ListEventsRequest(
+            subject=subject or "",
+            plan_id=plan_id or "",
+            agency_id=agency_id or "",
+            start_time=None if start is None else timestamp(start),
+            end_time=None if end is None else timestamp(end),
+            page_size=self.page_size,
+        )
+
+        def fetch(token: str) -> tuple[list[resources_pb2.AuditEvent], str]:
+            request.page_token = token
+            page: audit_service_pb2.ListEventsResponse = self._rpc.query(
+                self._audit.ListEvents, request
+            )
+            return list(page.events), page.next_page_token
+
+        return paginate(fetch)
+
+    def get_plan_status_as_of(
+        self, plan_id: str, known_at: datetime, as_of: date | None = None
+    ) -> resources_pb2.PlanStatus:
+        """The status of a plan as it was known at ``known_at`` (an aware datetime),
+        deadlines judged on ``as_of`` (default: the day of ``known_at``)."""
+        request = audit_service_pb2.GetPlanStatusAsOfRequest(
+            plan_id=plan_id, known_at=timestamp(known_at), as_of=_day(as_of)
+        )
+        response: audit_service_pb2.GetPlanStatusAsOfResponse = self._rpc.query(
+            self._audit.GetPlanStatusAsOf, request
+        )
+        return response.status
