@@ -193,12 +193,14 @@ def report_corrected(
     report_version: int,
     percent: int,
     reason: str,
+    note: str = "",
     evidence: Evidence | Iterable[Evidence] = (),
     **header: Unpack[Header],
 ) -> Envelope:
-    """Corrects the progress report that made ``report_version`` of the task's stream."""
+    """Corrects the progress report that made ``report_version`` of the task's stream
+    (the ``subject_version`` of that report's verdict)."""
     payload = envelope_pb2.ReportCorrected(
-        report_version=report_version, percent=percent, reason=reason
+        report_version=report_version, percent=percent, reason=reason, note=note
     )
     return _envelope("report_corrected", payload, subject, header, evidence)
 

@@ -30,7 +30,9 @@ class Verdict:
 
     ``position`` is the recorded event's position in the global log (0 when nothing
     was recorded); ``reason_code`` is the stable refusal code (e.g. "NOT_LEAD_UNIT");
-    ``first_outcome`` is, for a duplicate, what became of the first submission.
+    ``first_outcome`` is, for a duplicate, what became of the first submission;
+    ``subject_version`` is the version of the subject's stream the submission made —
+    what a later correction names as its ``report_version``.
     """
 
     event_id: str
@@ -39,6 +41,7 @@ class Verdict:
     reason_code: str = ""
     message: str = ""
     first_outcome: Outcome | None = None
+    subject_version: int = 0
 
     @classmethod
     def from_proto(cls, message: envelope_pb2.Verdict) -> Verdict:
@@ -54,6 +57,7 @@ class Verdict:
             reason_code=message.reason_code,
             message=message.message,
             first_outcome=OUTCOMES.get(message.first_outcome),
+            subject_version=message.subject_version,
         )
 
     @property

@@ -90,13 +90,13 @@ class Lienthong(Application[UUID]):
             acting_as=acting_as,
         )
 
-    def load(self, aggregate_id: UUID, kind: type[A], name: str) -> A:
+    def load(self, aggregate_id: UUID, kind: type[A], name: str, field: str = "subject") -> A:
         try:
             aggregate: Aggregate = self.repository.get(aggregate_id)
         except AggregateNotFoundError:
-            raise NotFoundError(f"{name} was not found", field="subject") from None
+            raise NotFoundError(f"{name} was not found", field=field) from None
         if not isinstance(aggregate, kind):
-            raise NotFoundError(f"{name} is not a {kind.__name__.lower()}", field="subject")
+            raise NotFoundError(f"{name} is not a {kind.__name__.lower()}", field=field)
         return aggregate
 
     def exists(self, aggregate_id: UUID) -> bool:
@@ -116,7 +116,7 @@ class Lienthong(Application[UUID]):
         return int(row["notification_id"]) if row else 0
 
     def plan(self, key: str) -> Plan:
-        return self.load(plan_id(key), Plan, f"plan {key}")
+        return self.load(plan_id(key), Plan, f"plan {key}", "plan_id")
 
     def agency(self, key: str) -> Agency:
         return self.load(agency_id(key), Agency, f"agency {key}")
@@ -305,7 +305,7 @@ class Lienthong(Application[UUID]):
         refs = [Ref(SubjectKind.TASK, key, k) for k in plan.tasks] + [
             Ref(SubjectKind.INDICATOR, key, n) for n in plan.indicators
         ]
-        loaded = [(f"{ref.kind.value}/{ref.key}", load(ref.id)) for ref in refs]
+        loaded = [(str(ref), load(ref.id)) for ref in refs]
         items: list[tuple[str, TrackedItem]] = [(n, i) for n, i in loaded if i is not None]
         reportable = [(name, item) for name, item in items if not item.group]
         by_status = {s.value: 0 for s in ItemStatus}

@@ -253,8 +253,12 @@ def render_status(status: resources_pb2.PlanStatus) -> Iterator[str]:
     yield f"{status.ward} — Kế hoạch {status.number} ({status.plan_id}), as of {status.as_of}"
     counts = " · ".join(f"{label(c.status)} {c.count}" for c in status.by_status if c.count)
     yield f"  {status.item_count} items: {counts}"
-    yield f"  Chờ hoàn thiện: {', '.join(status.awaiting_completion) or '—'}"
-    late = [f"{o.name} ({', '.join(o.lead)}; {o.deadline}; {o.percent}%)" for o in status.overdue]
+    short = {name: name.removeprefix(f"{status.plan_id}/") for name in status.awaiting_completion}
+    yield f"  Chờ hoàn thiện: {', '.join(short.values()) or '—'}"
+    late = [
+        f"{o.name.removeprefix(status.plan_id + '/')} ({', '.join(o.lead)}; {o.deadline}; {o.percent}%)"
+        for o in status.overdue
+    ]
     yield f"  overdue: {'; '.join(late) or '—'}"
     yield f"  open obstacles: {status.open_obstacles}"
     if status.dependencies:

@@ -52,6 +52,7 @@ class Verdict:
     field: str = ""
     kind: str = ""  # the error's kind (invalid, forbidden, ...) when rejected
     first_outcome: str = ""
+    subject_version: int = 0
 
 
 def receipt_of(app: Lienthong, event_id: str) -> Submission | None:
@@ -77,6 +78,7 @@ def duplicate(app: Lienthong, receipt: Submission) -> Verdict:
         reason_code=receipt.reason_code,
         message=receipt.message,
         first_outcome=receipt.outcome,
+        subject_version=receipt.subject_version,
     )
 
 
@@ -162,6 +164,8 @@ def submit(app: Lienthong, command: Command) -> Verdict:
         position = max(
             r.notification.id for r in recordings if r.domain_event.originator_id == aggregate.id
         )
-        return Verdict(command.event_id, "accepted", position=position)
+        return Verdict(
+            command.event_id, "accepted", position=position, subject_version=aggregate.version
+        )
     msg = f"{command.subject} kept changing under {RETRIES} attempts; try again"
     raise ConflictPersistsError(msg)

@@ -85,7 +85,7 @@ class AuditServicer(audit_service_pb2_grpc.AuditServiceServicer):
         )
         return pb.ListEventsResponse(
             events=[audit_message(r) for r in page.records],
-            next_page_token=pages.encode(page.next_position),
+            next_page_token="" if page.at_end else pages.encode(page.next_position),
         )
 
     async def StreamLog(

@@ -186,6 +186,7 @@ def verdict_message(verdict: Verdict) -> envelope_pb2.Verdict:
         reason_code=verdict.reason_code,
         message=verdict.message,
         first_outcome=OUTCOMES[verdict.first_outcome],
+        subject_version=verdict.subject_version,
     )
 
 

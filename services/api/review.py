@@ -147,8 +147,8 @@ class ReviewServicer(review_service_pb2_grpc.ReviewServiceServicer):
         with tempfile.TemporaryDirectory() as folder:
             path = Path(folder) / "plan.yaml"
             path.write_bytes(plan_file)
-            self.require_coordinator(actor, path)
             try:
+                self.require_coordinator(actor, path)
                 report = import_plans(self.app, [path], self.registry, reason=reason)
             except ImportFailedError as failed:
                 raise RequestInvalidError(
@@ -175,8 +175,11 @@ class ReviewServicer(review_service_pb2_grpc.ReviewServiceServicer):
         )
 
     def require_coordinator(self, actor: Actor, path: Path) -> None:
-        """The plan's coordination office (for a new plan: the one its file names)."""
+        """The plan's coordination office (for a new plan: the one its file names).
+        A file with problems is refused first, listing them all."""
         plan_file = read_plan(path, read_registry(self.registry))
+        if plan_file.problems:
+            raise ImportFailedError(plan_file.problems)
         key = plan_file.key
         if key and self.app.exists(plan_id(key)):
             office = self.app.plan(key).coordinator

@@ -194,8 +194,8 @@ def test_a_scripted_month_reads_back_as_the_expected_consolidated_status(
         "ITEM_STATUS_COMPLETED": 1,
         "ITEM_STATUS_AWAITING_COMPLETION": 1,
     }
-    assert list(status.awaiting_completion) == ["task/8"]
-    assert [o.name for o in status.overdue] == ["task/4"]
+    assert list(status.awaiting_completion) == [f"{PB}/task/8"]
+    assert [o.name for o in status.overdue] == [f"{PB}/task/4"]
     assert [(d.upstream_task, d.downstream_task) for d in status.dependencies] == [("21", "24")]
     task = plans.GetTask(
         plan_service_pb2.GetTaskRequest(name=f"{PB}/task/8", as_of="2026-04-01"), timeout=TIMEOUT
@@ -413,3 +413,71 @@ def test_only_the_coordination_office_amends_a_plan(channel: grpc.Channel, tmp_p
         timeout=TIMEOUT,
     )
     assert (amended.action, amended.verdict.outcome) == ("amended", envelope_pb2.OUTCOME_ACCEPTED)
+
+
+def test_a_correction_names_the_version_its_report_verdict_gave(channel: grpc.Channel) -> None:
+    lead = "phuoc-binh.ttpvhcc"
+    publish(
+        channel,
+        envelope(lead, f"{PB}/task/23", progress_reported={"percent": 20, "as_of": "2026-01-31"}),
+    )
+    high = publish(
+        channel,
+        envelope(lead, f"{PB}/task/23", progress_reported={"percent": 35, "as_of": "2026-02-28"}),
+    )
+    fix = {
+        "report_version": high.subject_version,
+        "percent": 25,
+        "reason": "nhầm số liệu",
+        "note": "đối soát",
+    }
+    assert (
+        publish(channel, envelope(lead, f"{PB}/task/23", report_corrected=fix)).outcome
+        == envelope_pb2.OUTCOME_ACCEPTED
+    )
+    plans = plan_service_pb2_grpc.PlanServiceStub(channel)
+    assert (
+        plans.GetTask(
+            plan_service_pb2.GetTaskRequest(name=f"{PB}/task/23"), timeout=TIMEOUT
+        ).task.percent
+        == 25
+    )
+
+
+def test_an_unknown_plan_is_not_found_on_its_plan_id(channel: grpc.Channel) -> None:
+    plans = plan_service_pb2_grpc.PlanServiceStub(channel)
+    with pytest.raises(grpc.RpcError) as raised:
+        plans.GetPlan(plan_service_pb2.GetPlanRequest(plan_id="nope-2026"), timeout=TIMEOUT)
+    assert raised.value.code() is grpc.StatusCode.NOT_FOUND
+    assert [
+        v.field
+        for v in detail(status_of(raised.value), error_details_pb2.BadRequest).field_violations
+    ] == ["plan_id"]
+
+
+def test_a_malformed_amendment_lists_the_problems_of_its_file(channel: grpc.Channel) -> None:
+    review = review_service_pb2_grpc.ReviewServiceStub(channel)
+    request = review_service_pb2.AmendPlanRequest(
+        request_id=request_id(),
+        reviewer=reviewer(),
+        plan_file=b"format: lienthong.plan/v1\nplan: {}\n",
+        reason="thử",
+    )
+    with pytest.raises(grpc.RpcError) as raised:
+        review.AmendPlan(request, timeout=TIMEOUT)
+    assert raised.value.code() is grpc.StatusCode.INVALID_ARGUMENT
+    fields = [
+        v.field
+        for v in detail(status_of(raised.value), error_details_pb2.BadRequest).field_violations
+    ]
+    assert "plan_file:2:plan.id" in fields
+    assert "plan_file:2:plan.coordinator" in fields
+
+
+def test_listing_events_ends_with_an_empty_page_token(channel: grpc.Channel) -> None:
+    audit = audit_service_pb2_grpc.AuditServiceStub(channel)
+    page = audit.ListEvents(
+        audit_service_pb2.ListEventsRequest(subject=f"{PB}/task/24", page_size=500), timeout=TIMEOUT
+    )
+    assert len(page.events) == 1
+    assert page.next_page_token == ""

@@ -85,7 +85,7 @@ def test_rejected_evidence_puts_the_item_in_cho_hoan_thien(plans: Lienthong) -> 
     status = plans.item_status(subject)
     assert (status["status"], status["status_vi"]) == ("awaiting_completion", "Chờ hoàn thiện")
     assert status["evidence"] == {DOC: "rejected"}
-    assert plans.plan_status(PB, DAY)["awaiting_completion"] == ["task/8"]
+    assert plans.plan_status(PB, DAY)["awaiting_completion"] == [f"{PB}/task/8"]
 
 
 def test_only_the_coordination_office_or_monitor_judges_evidence(plans: Lienthong) -> None:

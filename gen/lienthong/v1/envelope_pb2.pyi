@@ -336,20 +336,23 @@ class ReportCorrected(_message.Message):
     REPORT_VERSION_FIELD_NUMBER: _builtins.int
     PERCENT_FIELD_NUMBER: _builtins.int
     REASON_FIELD_NUMBER: _builtins.int
+    NOTE_FIELD_NUMBER: _builtins.int
     report_version: _builtins.int
     """The version of the task's event being corrected (see AuditService)."""
     percent: _builtins.int
     reason: _builtins.str
+    note: _builtins.str
     def __init__(
         self,
         *,
         report_version: _builtins.int = ...,
         percent: _builtins.int = ...,
         reason: _builtins.str = ...,
+        note: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["percent", b"percent", "reason", b"reason", "report_version", b"report_version"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["note", b"note", "percent", b"percent", "reason", b"reason", "report_version", b"report_version"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -682,6 +685,7 @@ class Verdict(_message.Message):
     REASON_CODE_FIELD_NUMBER: _builtins.int
     MESSAGE_FIELD_NUMBER: _builtins.int
     FIRST_OUTCOME_FIELD_NUMBER: _builtins.int
+    SUBJECT_VERSION_FIELD_NUMBER: _builtins.int
     event_id: _builtins.str
     outcome: Global___Outcome.ValueType
     position: _builtins.int
@@ -691,6 +695,10 @@ class Verdict(_message.Message):
     message: _builtins.str
     first_outcome: Global___Outcome.ValueType
     """For DUPLICATE: the outcome of the first submission."""
+    subject_version: _builtins.int
+    """The version of the subject's event stream the submission made (accepted):
+    what a later correction names as its report_version or measurement_version.
+    """
     def __init__(
         self,
         *,
@@ -700,10 +708,11 @@ class Verdict(_message.Message):
         reason_code: _builtins.str = ...,
         message: _builtins.str = ...,
         first_outcome: Global___Outcome.ValueType = ...,
+        subject_version: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["event_id", b"event_id", "first_outcome", b"first_outcome", "message", b"message", "outcome", b"outcome", "position", b"position", "reason_code", b"reason_code"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["event_id", b"event_id", "first_outcome", b"first_outcome", "message", b"message", "outcome", b"outcome", "position", b"position", "reason_code", b"reason_code", "subject_version", b"subject_version"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
