@@ -1,0 +1,81 @@
+"""The client SDK and its example publisher against a real server."""
+
+from __future__ import annotations
+
+import datetime as dt
+import subprocess
+import sys
+
+import pytest
+
+from lienthong_sdk import envelopes
+from lienthong_sdk.client import AgencyClient, CoordinationClient, LienthongError
+from tests.e2e.conftest import ServerThread
+
+PB = "phuoc-binh-2026"
+DAY = dt.date(2026, 2, 10)
+
+
+def test_an_agency_client_publishes_and_a_resend_is_a_duplicate(server: ServerThread) -> None:
+    with AgencyClient(
+        f"127.0.0.1:{server.port}", "phuoc-binh.health-post", "Nguyễn Văn A"
+    ) as client:
+        envelope = envelopes.progress_reported(
+            f"{PB}/task/24", percent=30, as_of=DAY, agency_id="phuoc-binh.health-post"
+        )
+        first, again = client.publish(envelope), client.publish(envelope)
+    assert (first.outcome, again.outcome, again.position) == (
+        "accepted",
+        "duplicate",
+        first.position,
+    )
+
+
+def test_a_refusal_comes_back_as_a_rejected_verdict(server: ServerThread) -> None:
+    with AgencyClient(f"127.0.0.1:{server.port}", "phuoc-binh.vhxh") as client:
+        verdict = client.report_progress(f"{PB}/task/24", 10, DAY)
+    assert (verdict.outcome, verdict.reason_code) == ("rejected", "NOT_LEAD_UNIT")
+
+
+def test_an_invalid_request_raises_with_every_field_violation(server: ServerThread) -> None:
+    with (
+        AgencyClient(f"127.0.0.1:{server.port}", "phuoc-binh.health-post") as client,
+        pytest.raises(LienthongError) as raised,
+    ):
+        client.report_progress(f"{PB}/task/24", 150, DAY)
+    assert raised.value.code == "INVALID_ARGUMENT"
+    assert [field for field, _ in raised.value.field_violations] == [
+        "envelope.progress_reported.percent"
+    ]
+
+
+def test_a_value_the_domain_refuses_is_a_rejected_verdict_naming_the_rule(
+    server: ServerThread,
+) -> None:
+    with AgencyClient(f"127.0.0.1:{server.port}", "phuoc-binh.health-post") as client:
+        verdict = client.record_measurement(f"{PB}/indicator/7", "71", "Thứ bậc", "2026-Q1", DAY)
+    assert (verdict.outcome, verdict.reason_code) == ("rejected", "UNIT_MISMATCH")
+
+
+def test_the_coordination_client_reviews_and_reads_the_status(server: ServerThread) -> None:
+    target = f"127.0.0.1:{server.port}"
+    with CoordinationClient(target, "phuoc-binh.vhxh") as office:
+        verdict = office.declare_dependency(PB, "21", "24", "cần danh tính số")
+        tasks = list(office.list_tasks(PB))
+        status = office.get_plan_status(PB, as_of=dt.date(2026, 4, 1))
+    assert verdict.outcome == "accepted"
+    assert len(tasks) == 32
+    assert [(d.upstream_task, d.downstream_task) for d in status.dependencies] == [("21", "24")]
+
+
+def test_the_example_publisher_reports_progress_and_prints_the_verdict(
+    server: ServerThread,
+) -> None:
+    command = [
+        sys.executable, "-m", "lienthong_sdk.examples.agency_publisher",
+        "--target", f"127.0.0.1:{server.port}", "--agency", "phuoc-binh.health-post",
+        "--subject", f"{PB}/task/24", "--percent", "35",
+    ]  # fmt: skip
+    done = subprocess.run(command, capture_output=True, text=True, timeout=60, check=False)
+    assert done.returncode == 0, done.stderr
+    assert "accepted" in done.stdout
