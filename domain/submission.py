@@ -53,7 +53,11 @@ class Submission(Aggregate):
             submission.subject_version = self.subject_version
 
     class Rejected(Created, Fact):
-        """The submission was refused for ``reason_code``; nothing else was recorded."""
+        """The submission was refused for ``reason_code``; nothing else was recorded.
+
+        ``origin`` says where it came from (``agency-events:3:1042`` for a Kafka
+        topic, partition and offset; ``grpc`` otherwise); ``raw`` keeps the received
+        bytes (base64) so the refusal can be copied to ``agency-events.rejected``."""
 
         TOPIC = "lienthong.submission.Rejected"
         event_id: str
@@ -63,6 +67,8 @@ class Submission(Aggregate):
         message: str
         field: str
         digest: str
+        origin: str
+        raw: str
 
         def apply(self, submission: Submission) -> None:
             submission.event_id = self.event_id
@@ -87,7 +93,7 @@ class Submission(Aggregate):
 
     @classmethod
     def reject(cls, ctx: Context, *, event_id: str, **details: Any) -> Submission:
-        """``details``: kind, subject, reason_code, message, field, digest."""
+        """``details``: kind, subject, reason_code, message, field, digest, origin, raw."""
         return cls._create(
             cls.Rejected,
             id=submission_id(event_id),

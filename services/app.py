@@ -32,6 +32,7 @@ from domain.task import Task
 from services.commands import Target, handler_for, run
 
 A = TypeVar("A", bound=Aggregate)
+Cache = dict[UUID, Aggregate]
 PLAN_ISSUED_TOPIC = Plan.Issued.TOPIC
 
 
@@ -90,11 +91,24 @@ class Lienthong(Application[UUID]):
             acting_as=acting_as,
         )
 
-    def load(self, aggregate_id: UUID, kind: type[A], name: str, field: str = "subject") -> A:
-        try:
-            aggregate: Aggregate = self.repository.get(aggregate_id)
-        except AggregateNotFoundError:
-            raise NotFoundError(f"{name} was not found", field=field) from None
+    def load(
+        self,
+        aggregate_id: UUID,
+        kind: type[A],
+        name: str,
+        field: str = "subject",
+        *,
+        cache: Cache | None = None,
+    ) -> A:
+        """The aggregate, from ``cache`` when it holds it (and into it when loaded)."""
+        aggregate = cache.get(aggregate_id) if cache is not None else None
+        if aggregate is None:
+            try:
+                aggregate = self.repository.get(aggregate_id)
+            except AggregateNotFoundError:
+                raise NotFoundError(f"{name} was not found", field=field) from None
+            if cache is not None:
+                cache[aggregate_id] = aggregate
         if not isinstance(aggregate, kind):
             raise NotFoundError(f"{name} is not a {kind.__name__.lower()}", field=field)
         return aggregate
@@ -115,27 +129,30 @@ class Lienthong(Application[UUID]):
             row = cursor.fetchone()
         return int(row["notification_id"]) if row else 0
 
-    def plan(self, key: str) -> Plan:
-        return self.load(plan_id(key), Plan, f"plan {key}", "plan_id")
+    def plan(self, key: str, cache: Cache | None = None) -> Plan:
+        return self.load(plan_id(key), Plan, f"plan {key}", "plan_id", cache=cache)
 
-    def agency(self, key: str) -> Agency:
-        return self.load(agency_id(key), Agency, f"agency {key}")
+    def agency(self, key: str, cache: Cache | None = None) -> Agency:
+        return self.load(agency_id(key), Agency, f"agency {key}", "agency", cache=cache)
 
-    def item(self, subject: str | Ref) -> TrackedItem:
+    def item(self, subject: str | Ref, cache: Cache | None = None) -> TrackedItem:
         ref = subject if isinstance(subject, Ref) else parse_ref(subject)
         if ref.kind is SubjectKind.TASK:
-            return self.load(ref.id, Task, str(ref))
+            return self.load(ref.id, Task, str(ref), cache=cache)
         if ref.kind is SubjectKind.INDICATOR:
-            return self.load(ref.id, Indicator, str(ref))
+            return self.load(ref.id, Indicator, str(ref), cache=cache)
         raise InvalidValueError(f"{ref} is not a task or an indicator", field="subject")
 
-    def collectives_of(self, agency: str, units: Sequence[str]) -> frozenset[str]:
+    def collectives_of(
+        self, agency: str, units: Sequence[str], cache: Cache | None = None
+    ) -> frozenset[str]:
         """The collective units among ``units`` that count ``agency`` as a member."""
         found = set()
         for unit in units:
-            if unit == agency or not self.exists(agency_id(unit)):
+            known = cache is not None and agency_id(unit) in cache
+            if unit == agency or not (known or self.exists(agency_id(unit))):
                 continue
-            if agency in self.agency(unit).members:
+            if agency in self.agency(unit, cache).members:
                 found.add(unit)
         return frozenset(found)
 
@@ -148,33 +165,36 @@ class Lienthong(Application[UUID]):
         actor: Actor,
         args: dict[str, Any],
         evidence: Sequence[dict[str, str]] = (),
+        *,
+        cache: Cache | None = None,
     ) -> Aggregate:
         """Apply one command in memory and return the changed aggregate, unsaved.
 
         ``kind`` names the fact asked for (see :mod:`services.commands`); ``evidence``
         lists references (sha256, uri, media_type, description) to submit first when
         new — a completion claim without explicit ``evidence`` cites all of them.
+        ``cache`` lets a batch of commands work on the same in-memory aggregates.
         """
         handler = handler_for(kind)
         ref = parse_ref(subject)
         if handler.target is Target.PLAN:
             if ref.kind is not SubjectKind.PLAN:
                 raise InvalidValueError(f"{kind} is about a plan, not {subject}", field="subject")
-            plan = self.plan(ref.plan)
+            plan = self.plan(ref.plan, cache)
             run(kind, plan, self.context(actor), plan.coordinator, args)
             return plan
-        item = self.item(ref)
+        item = self.item(ref, cache)
         wanted = {Target.TASK: Task, Target.INDICATOR: Indicator}.get(handler.target, TrackedItem)
         if not isinstance(item, wanted):
             raise InvalidValueError(f"{kind} is about a {handler.target.value}", field="subject")
         units = list(item.participants) + list(item.monitors)
-        ctx = self.context(actor, self.collectives_of(actor.agency, units))
+        ctx = self.context(actor, self.collectives_of(actor.agency, units, cache))
         for reference in evidence:
             if reference.get("sha256") not in item.evidence:
                 item.submit_evidence(ctx, **reference)
         if kind == "completion_claimed" and "evidence" not in args:
             args = {**args, "evidence": [e["sha256"] for e in evidence]}
-        run(kind, item, ctx, self.plan(item.plan).coordinator, args)
+        run(kind, item, ctx, self.plan(item.plan, cache).coordinator, args)
         return item
 
     def execute(

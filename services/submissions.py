@@ -38,6 +38,8 @@ class Command:
     args: dict[str, Any] = field(default_factory=dict)
     evidence: Sequence[dict[str, str]] = ()
     digest: str = ""
+    origin: str = "grpc"
+    raw: str = ""  # base64 of the received bytes, kept with a refusal
 
 
 @dataclass(frozen=True)
@@ -107,6 +109,8 @@ def reject(app: Lienthong, command: Command, refusal: Refusal) -> Verdict | None
         message=refusal.message,
         field=refusal.field,
         digest=command.digest,
+        origin=command.origin,
+        raw=command.raw,
     )
     try:
         app.save(receipt)
