@@ -15,7 +15,7 @@ from uuid import UUID, uuid4
 
 from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.domain import Aggregate
-from eventsourcing.persistence import JSONTranscoder, Transcoding
+from eventsourcing.persistence import ApplicationRecorder, JSONTranscoder, Transcoding
 from eventsourcing.postgres import PostgresApplicationRecorder
 from eventsourcing.utils import get_topic
 from psycopg import sql
@@ -72,6 +72,11 @@ class Lienthong(Application[UUID]):
     ) -> None:
         super().__init__(env)
         self.clock = clock
+
+    def construct_recorder(self) -> ApplicationRecorder:
+        """A process recorder: events, plus the upstream positions (Kafka offsets) they
+        came from, written in the same transaction."""
+        return self.factory.process_recorder()
 
     def register_transcodings(self, transcoder: JSONTranscoder) -> None:
         super().register_transcodings(transcoder)

@@ -1,0 +1,176 @@
+# ruff: noqa: INP001
+# (a folder of scripts, not a package; the tests import it as deploy.kafka.topics)
+"""The Kafka topics Lienthong uses, and a readiness check of a broker.
+
+Used by ``deploy/kafka/kafka.sh`` (``python deploy/kafka/topics.py ready|ensure``) and by
+the tests. Topics are created with kafka-python's admin client; creating them again
+changes nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+import time
+from collections.abc import Sequence
+from typing import Any
+
+from kafka.admin import KafkaAdminClient  # type: ignore[import-untyped]
+from kafka.errors import KafkaError  # type: ignore[import-untyped]
+
+AGENCY_EVENTS = "agency-events"
+"""Inbound envelopes from the agencies, keyed by subject id (one subject, one partition)."""
+AGENCY_EVENTS_REJECTED = "agency-events.rejected"
+"""Inbound envelopes that were refused, with their reason, under the same key."""
+COORDINATION_EVENTS = "coordination-events"
+"""Outbound: what the coordination office publishes back to the agencies."""
+
+TOPICS = (AGENCY_EVENTS, AGENCY_EVENTS_REJECTED, COORDINATION_EVENTS)
+DEFAULT_PARTITIONS = 6
+
+_TOPIC_ALREADY_EXISTS = 36  # Kafka's error code TOPIC_ALREADY_EXISTS
+_POLL_INTERVAL_S = 0.2
+
+
+class BrokerNotReadyError(RuntimeError):
+    """The broker did not answer a metadata request before the deadline."""
+
+
+class TopicError(RuntimeError):
+    """A topic could not be created, or exists with another partition count."""
+
+
+def _admin(bootstrap: str, timeout_s: float = 10.0) -> Any:
+    timeout_ms = max(int(timeout_s * 1000), 500)
+    return KafkaAdminClient(
+        bootstrap_servers=bootstrap,
+        client_id="lienthong-deploy",
+        request_timeout_ms=timeout_ms,
+        bootstrap_timeout_ms=timeout_ms,
+    )
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def wait_until_ready(bootstrap: str, deadline_s: float, *, pid: int | None = None) -> None:
+    """Return once the broker at ``bootstrap`` answers a metadata request listing a
+    broker and a controller; raise :class:`BrokerNotReadyError` after ``deadline_s``
+    seconds, or at once when the process ``pid`` (if given) has exited."""
+    deadline = time.monotonic() + deadline_s
+    last_problem = "no answer yet"
+    while True:
+        if pid is not None and not _process_alive(pid):
+            raise BrokerNotReadyError(f"the broker process {pid} exited ({last_problem})")
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise BrokerNotReadyError(
+                f"{bootstrap} not ready after {deadline_s:g} s ({last_problem})"
+            )
+        try:
+            admin = _admin(bootstrap, timeout_s=min(remaining, 2.0))
+        except KafkaError as error:
+            last_problem = str(error)
+        else:
+            try:
+                cluster = admin.describe_cluster()
+                if cluster.get("brokers") and cluster.get("controller_id", -1) >= 0:
+                    return
+                last_problem = f"no broker or controller in the metadata yet: {cluster}"
+            except KafkaError as error:
+                last_problem = str(error)
+            finally:
+                admin.close()
+        time.sleep(_POLL_INTERVAL_S)
+
+
+def partition_counts(bootstrap: str, topics: Sequence[str] = TOPICS) -> dict[str, int]:
+    """The number of partitions of each of ``topics`` that exists."""
+    admin = _admin(bootstrap)
+    try:
+        described = admin.describe_topics(list(topics))
+    finally:
+        admin.close()
+    return {
+        str(topic["name"]): len(topic.get("partitions") or [])
+        for topic in described
+        if topic.get("error_code", 0) == 0
+    }
+
+
+def ensure_topics(
+    bootstrap: str, partitions: int = DEFAULT_PARTITIONS, *, timeout_s: float = 30.0
+) -> list[str]:
+    """Create Lienthong's topics that do not exist yet (all with ``partitions``
+    partitions, replication factor 1) and wait until every partition has a leader.
+
+    Returns the names of the topics this call created (empty when all were there).
+    Raises :class:`TopicError` when a topic cannot be created or already exists with
+    another number of partitions.
+    """
+    admin = _admin(bootstrap, timeout_s)
+    try:
+        # A dict of options: kafka-python 3.x documents lists of NewTopic as deprecated.
+        response = admin.create_topics(
+            {name: {"num_partitions": partitions, "replication_factor": 1} for name in TOPICS},
+            timeout_ms=int(timeout_s * 1000),
+            raise_errors=False,
+        )
+        created: list[str] = []
+        for result in response["topics"]:
+            name, code = str(result["name"]), int(result["error_code"])
+            if code == 0:
+                created.append(name)
+            elif code != _TOPIC_ALREADY_EXISTS:
+                raise TopicError(f"{name}: error {code}: {result.get('error_message')}")
+        admin.wait_for_topics(list(TOPICS), timeout_ms=int(timeout_s * 1000))
+    finally:
+        admin.close()
+    wrong = {
+        name: count for name, count in partition_counts(bootstrap).items() if count != partitions
+    }
+    if wrong:
+        raise TopicError(f"topics exist with another partition count than {partitions}: {wrong}")
+    return created
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="topics.py", description=__doc__)
+    parser.add_argument("command", choices=["ready", "ensure"])
+    parser.add_argument("--bootstrap", default="127.0.0.1:19092")
+    parser.add_argument("--deadline", type=float, default=60.0, help="seconds (ready)")
+    parser.add_argument("--pid", type=int, help="fail at once when this process exits")
+    parser.add_argument("--partitions", type=int, default=DEFAULT_PARTITIONS)
+    args = parser.parse_args(argv)
+    # kafka-python logs every refused connection while the broker starts; quiet it.
+    logging.getLogger("kafka").setLevel(logging.CRITICAL)
+    out = sys.stdout
+    try:
+        if args.command == "ready":
+            wait_until_ready(args.bootstrap, args.deadline, pid=args.pid)
+            out.write(f"broker at {args.bootstrap} is ready\n")
+        else:
+            created = ensure_topics(args.bootstrap, args.partitions)
+            existing = [name for name in TOPICS if name not in created]
+            out.write(
+                f"topics on {args.bootstrap} ({args.partitions} partitions): "
+                f"created {', '.join(created) or 'none'}; "
+                f"already there {', '.join(existing) or 'none'}\n"
+            )
+    except (BrokerNotReadyError, TopicError, KafkaError) as error:
+        sys.stderr.write(f"{args.command}: {error}\n")
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,192 @@
+"""Batches of Kafka records into the store on a real PostgreSQL: one transaction per
+partition with its offset, every record ending as exactly one receipt."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import uuid
+
+import pytest
+from lienthong.v1 import envelope_pb2
+
+from domain.submission import submission_id
+from services.app import Actor, Lienthong
+from services.importer import import_plans
+from services.ingest import BatchIngestor, Record
+from tests.conftest import PLANS, REGISTRY
+
+PB = "phuoc-binh-2026"
+TOPIC = "agency-events"
+NEW_DOC = hashlib.sha256(b"new evidence").hexdigest()
+
+
+@pytest.fixture
+def ingestor(app: Lienthong) -> BatchIngestor:
+    import_plans(app, PLANS, REGISTRY)
+    return BatchIngestor(app)
+
+
+def envelope(agency: str, subject: str, event_id: str = "", **payload: dict[str, object]) -> bytes:
+    message = envelope_pb2.AgencyEventEnvelope(
+        event_id=event_id or str(uuid.uuid4()), agency_id=agency, subject=subject
+    )
+    message.occurred_at.FromDatetime(dt.datetime(2026, 2, 10, 2, tzinfo=dt.UTC))
+    ((kind, fields),) = payload.items()
+    getattr(message, kind).CopyFrom(
+        getattr(envelope_pb2, "".join(w.title() for w in kind.split("_")))(**fields)
+    )
+    return message.SerializeToString()
+
+
+def progress(agency: str, task: str, percent: int, event_id: str = "") -> bytes:
+    return envelope(
+        agency,
+        f"{PB}/task/{task}",
+        event_id,
+        progress_reported={"percent": percent, "as_of": "2026-02-10"},
+    )
+
+
+def records(partition: int, values: list[bytes], first_offset: int = 0) -> list[Record]:
+    return [Record(TOPIC, partition, first_offset + i, v) for i, v in enumerate(values)]
+
+
+def events_of(app: Lienthong, subject: str) -> list[str]:
+    return [e["topic"] for e in app.events_of(subject)]
+
+
+def test_a_poisoned_batch_keeps_every_good_record_and_records_every_bad_one(
+    ingestor: BatchIngestor,
+) -> None:
+    app = ingestor.app
+    repeated = str(uuid.uuid4())
+    batch = records(
+        0,
+        [
+            progress("phuoc-binh.health-post", "24", 30, repeated),
+            b"\x00\xffrandom bytes\x13",
+            progress("phuoc-binh.health-post", "99", 10),
+            progress("phuoc-binh.vhxh", "24", 40),
+            progress("phuoc-binh.health-post", "24", 30, repeated),
+            progress("phuoc-binh.health-post", "24", 45),
+        ],
+    ) + records(1, [progress("phuoc-binh.ttpvhcc", "23", 20)], first_offset=7)
+    verdicts = [
+        (r.partition, r.offset, v.outcome, v.reason_code) for r, v in ingestor.ingest(batch)
+    ]
+    assert verdicts == [
+        (0, 0, "accepted", ""),
+        (0, 1, "rejected", "UNDECODABLE"),
+        (0, 2, "rejected", "NOT_FOUND"),
+        (0, 3, "rejected", "NOT_LEAD_UNIT"),
+        (0, 4, "duplicate", ""),
+        (0, 5, "accepted", ""),
+        (1, 7, "accepted", ""),
+    ]
+    assert events_of(app, f"{PB}/task/24") == [
+        "lienthong.task.Assigned",
+        "lienthong.task.ProgressReported",
+        "lienthong.task.ProgressReported",
+    ]
+    assert app.item_status(f"{PB}/task/24")["percent"] == 45
+    assert (ingestor.stored_offset(TOPIC, 0), ingestor.stored_offset(TOPIC, 1)) == (5, 7)
+    poison = app.repository.get(
+        submission_id(f"sha256:{hashlib.sha256(batch[1].value).hexdigest()}")
+    )
+    assert (poison.outcome, poison.reason_code) == ("rejected", "UNDECODABLE")
+
+
+def test_positions_of_accepted_records_point_at_their_events(ingestor: BatchIngestor) -> None:
+    results = ingestor.ingest(
+        records(
+            0,
+            [
+                progress("phuoc-binh.health-post", "24", 30),
+                progress("phuoc-binh.health-post", "24", 40),
+            ],
+        )
+    )
+    first, second = (v for _, v in results)
+    assert 0 < first.position < second.position
+    assert (first.subject_version, second.subject_version) == (2, 3)
+    assert ingestor.app.position(ingestor.app.item(f"{PB}/task/24").id, 3) == second.position
+
+
+def test_records_at_or_below_the_stored_offset_are_skipped(ingestor: BatchIngestor) -> None:
+    batch = records(
+        2,
+        [
+            progress("phuoc-binh.health-post", "24", 30),
+            progress("phuoc-binh.health-post", "24", 40),
+        ],
+    )
+    ingestor.ingest(batch)
+    before = ingestor.app.recorder.max_notification_id()
+    assert ingestor.ingest(batch) == []
+    assert ingestor.app.recorder.max_notification_id() == before
+    assert ingestor.resume_offsets(TOPIC, [2, 3]) == {2: 2, 3: 0}
+
+
+def test_a_refused_record_leaves_nothing_of_its_own_in_the_batch(ingestor: BatchIngestor) -> None:
+    claim = envelope_pb2.AgencyEventEnvelope.FromString(
+        envelope("phuoc-binh.vhxh", f"{PB}/task/24", completion_claimed={})
+    )
+    claim.evidence.add(sha256=NEW_DOC, uri="s3://e/new.pdf", media_type="application/pdf")
+    batch = records(
+        0,
+        [
+            progress("phuoc-binh.health-post", "24", 30),
+            claim.SerializeToString(),
+            progress("phuoc-binh.health-post", "24", 50),
+        ],
+    )
+    outcomes = [v.outcome for _, v in ingestor.ingest(batch)]
+    assert outcomes == ["accepted", "rejected", "accepted"]
+    status = ingestor.app.item_status(f"{PB}/task/24")
+    assert (status["percent"], status["evidence"]) == (50, {})
+
+
+def test_a_batch_that_meets_another_writer_is_applied_record_by_record(
+    ingestor: BatchIngestor, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    app = ingestor.app
+    other = Lienthong(env=dict(app.env))
+    prepare = app.prepare
+    done: list[bool] = []
+
+    def prepare_then_interfere(*args: object, **kwargs: object) -> object:
+        aggregate = prepare(*args, **kwargs)  # type: ignore[arg-type]
+        if not done:
+            done.append(True)
+            office = Actor("phuoc-binh.vhxh", channel="test")
+            other.execute(
+                "deadline_changed",
+                f"{PB}/task/24",
+                office,
+                {"deadline": "Quý II/2026", "reason": "r", "document": "d"},
+            )
+        return aggregate
+
+    monkeypatch.setattr(app, "prepare", prepare_then_interfere)
+    verdicts = [
+        v.outcome
+        for _, v in ingestor.ingest(
+            records(
+                0,
+                [
+                    progress("phuoc-binh.health-post", "24", 30),
+                    progress("phuoc-binh.health-post", "24", 40),
+                ],
+            )
+        )
+    ]
+    other.close()
+    assert verdicts == ["accepted", "accepted"]
+    assert events_of(app, f"{PB}/task/24") == [
+        "lienthong.task.Assigned",
+        "lienthong.task.DeadlineChanged",
+        "lienthong.task.ProgressReported",
+        "lienthong.task.ProgressReported",
+    ]
+    assert ingestor.stored_offset(TOPIC, 0) == 1
