@@ -63,6 +63,17 @@ buf-lint:  ## buf lint of protos/ (installs buf with go install into .tools/)
 serve: $(STAMP)  ## run the gRPC API on the embedded PostgreSQL (LIENTHONG_GRPC_ADDRESS, default 127.0.0.1:50051)
 	$(BIN)/lienthong serve
 
+.PHONY: kafka-fetch kafka-start kafka-stop
+kafka-fetch:  ## fetch Apache Kafka from Maven Central into .kafka/libs (needs Maven and Java 17)
+	deploy/kafka/kafka.sh fetch
+
+kafka-start: $(STAMP)  ## start the local single-node Kafka broker (LIENTHONG_KAFKA_PORT, default 19092) and create the topics
+	deploy/kafka/kafka.sh start
+	deploy/kafka/kafka.sh topics
+
+kafka-stop:  ## stop the local Kafka broker
+	deploy/kafka/kafka.sh stop
+
 format: $(STAMP)  ## apply ruff's formatter and fixes
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .

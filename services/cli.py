@@ -5,6 +5,8 @@
     lienthong plans show PLAN
     lienthong plans status PLAN… [--as-of YYYY-MM-DD] [--format text|json]
     lienthong serve
+    lienthong ingest-worker
+    lienthong relay
     lienthong demo
 
 Progress goes to standard error, results to standard output. Exit status: 0 done,
@@ -18,7 +20,9 @@ import asyncio
 import datetime as dt
 import json
 import logging
+import signal
 import sys
+import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -31,7 +35,9 @@ from services.api.server import ServerSettings, serve
 from services.app import Lienthong
 from services.demo import play, render_status
 from services.importer import ImportFailedError, import_plans
+from services.relay import Relay, kafka_producer
 from services.store import ConfigurationError, open_database
+from services.worker import KafkaSettings, run_worker
 
 DEFAULT_REGISTRY = Path("data/agencies.yaml")
 DEFAULT_PLANS = Path("data/plans")
@@ -104,6 +110,21 @@ def cmd_serve(app: Lienthong, _: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_ingest_worker(app: Lienthong, _: argparse.Namespace) -> int:
+    run_worker(app, KafkaSettings.from_env())
+    return 0
+
+
+def cmd_relay(app: Lienthong, _: argparse.Namespace) -> int:
+    settings = KafkaSettings.from_env()
+    stop = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stop.set())
+    progress(f"relaying the log to {settings.bootstrap}")
+    Relay(app, kafka_producer(settings.bootstrap), settings.prefix).run(stop.is_set)
+    return 0
+
+
 def cmd_demo(app: Lienthong, args: argparse.Namespace) -> int:
     play(app, args.plans_dir, args.agencies, print)
     return 0
@@ -149,6 +170,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     serving = commands.add_parser("serve", help="run the gRPC API until SIGINT/SIGTERM")
     serving.set_defaults(run=cmd_serve)
+
+    worker = commands.add_parser(
+        "ingest-worker", help="consume agency-events from Kafka into the store"
+    )
+    worker.set_defaults(run=cmd_ingest_worker)
+
+    relay = commands.add_parser("relay", help="publish the store's log to coordination-events")
+    relay.set_defaults(run=cmd_relay)
 
     demo = commands.add_parser("demo", help="import the four plans and play a scripted quarter")
     demo.add_argument("--plans-dir", type=Path, default=DEFAULT_PLANS)

@@ -17,8 +17,8 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from kafka.admin import KafkaAdminClient  # type: ignore[import-untyped]
-from kafka.errors import KafkaError  # type: ignore[import-untyped]
+from kafka.admin import KafkaAdminClient
+from kafka.errors import KafkaError
 
 AGENCY_EVENTS = "agency-events"
 """Inbound envelopes from the agencies, keyed by subject id (one subject, one partition)."""
@@ -62,10 +62,17 @@ def _process_alive(pid: int) -> bool:
     return True
 
 
-def wait_until_ready(bootstrap: str, deadline_s: float, *, pid: int | None = None) -> None:
+def wait_until_ready(
+    bootstrap: str,
+    deadline_s: float,
+    *,
+    pid: int | None = None,
+    cluster_id: str | None = None,
+) -> None:
     """Return once the broker at ``bootstrap`` answers a metadata request listing a
     broker and a controller; raise :class:`BrokerNotReadyError` after ``deadline_s``
-    seconds, or at once when the process ``pid`` (if given) has exited."""
+    seconds, or at once when the process ``pid`` (if given) has exited or the broker
+    answering belongs to another cluster than ``cluster_id`` (if given)."""
     deadline = time.monotonic() + deadline_s
     last_problem = "no answer yet"
     while True:
@@ -77,12 +84,17 @@ def wait_until_ready(bootstrap: str, deadline_s: float, *, pid: int | None = Non
                 f"{bootstrap} not ready after {deadline_s:g} s ({last_problem})"
             )
         try:
-            admin = _admin(bootstrap, timeout_s=min(remaining, 2.0))
+            admin = _admin(bootstrap, timeout_s=min(remaining, 1.0))
         except KafkaError as error:
             last_problem = str(error)
         else:
             try:
                 cluster = admin.describe_cluster()
+                if cluster_id is not None and cluster.get("cluster_id") != cluster_id:
+                    raise BrokerNotReadyError(
+                        f"{bootstrap} is the broker of cluster {cluster.get('cluster_id')},"
+                        f" not of {cluster_id}: another broker holds the port"
+                    )
                 if cluster.get("brokers") and cluster.get("controller_id", -1) >= 0:
                     return
                 last_problem = f"no broker or controller in the metadata yet: {cluster}"
@@ -149,6 +161,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--bootstrap", default="127.0.0.1:19092")
     parser.add_argument("--deadline", type=float, default=60.0, help="seconds (ready)")
     parser.add_argument("--pid", type=int, help="fail at once when this process exits")
+    parser.add_argument("--cluster-id", help="fail when another cluster answers")
     parser.add_argument("--partitions", type=int, default=DEFAULT_PARTITIONS)
     args = parser.parse_args(argv)
     # kafka-python logs every refused connection while the broker starts; quiet it.
@@ -156,7 +169,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     out = sys.stdout
     try:
         if args.command == "ready":
-            wait_until_ready(args.bootstrap, args.deadline, pid=args.pid)
+            wait_until_ready(
+                args.bootstrap, args.deadline, pid=args.pid, cluster_id=args.cluster_id
+            )
             out.write(f"broker at {args.bootstrap} is ready\n")
         else:
             created = ensure_topics(args.bootstrap, args.partitions)

@@ -1,0 +1,99 @@
+"""The outbound relay: the event store's notification log → Kafka.
+
+It follows the log with its own tracking (``relay:coordination-events``) and
+publishes every recorded event, as a ``lienthong.v1.AuditEvent`` with its message id
+and log position, to ``coordination-events`` (keyed by subject, so each subject's
+events stay in order). A rejection receipt also copies the bytes it refused to
+``agency-events.rejected``, with the reason in the headers. There is no dual write:
+everything published is derived from the log. After a restart the relay resumes after
+its tracked position; what it published but had not tracked yet is published again,
+and consumers dedupe by ``position``.
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+import time
+from typing import Any, Protocol, cast
+
+from eventsourcing.persistence import ProcessRecorder, Tracking
+
+from domain.facts import Fact
+from domain.submission import Submission
+from services.api.convert import audit_message
+from services.app import Lienthong
+from services.audit import AuditLog
+from services.worker import COORDINATION_EVENTS, REJECTED
+
+TRACKING = "relay:coordination-events"
+BATCH = 500
+POLL_SECONDS = 0.2
+log = logging.getLogger(__name__)
+
+
+class Producer(Protocol):
+    """The part of ``kafka.KafkaProducer`` the relay uses."""
+
+    def send(
+        self, topic: str, *, value: bytes, key: bytes, headers: list[tuple[str, bytes]]
+    ) -> Any: ...
+
+    def flush(self, timeout: float | None = None) -> None: ...
+
+
+class Relay:
+    def __init__(self, app: Lienthong, producer: Producer, prefix: str = "") -> None:
+        self.app = app
+        self.prefix = prefix
+        self.tracking = f"{prefix}{TRACKING}"
+        self.recorder = cast("ProcessRecorder", app.recorder)
+        self.producer = producer
+        self.log = AuditLog(app)
+
+    def position(self) -> int:
+        """The last log position published and tracked."""
+        return self.recorder.max_tracking_id(self.tracking) or 0
+
+    def step(self, limit: int = BATCH) -> int:
+        """Publish the next events of the log; returns how many."""
+        notifications = self.app.recorder.select_notifications(self.position() + 1, limit)
+        for notification in notifications:
+            event = cast("Fact", self.app.mapper.to_domain_event(notification))
+            self.publish(notification.id, event)
+        if notifications:
+            self.producer.flush()
+            self.recorder.insert_tracking(Tracking(self.tracking, notifications[-1].id))
+        return len(notifications)
+
+    def publish(self, position: int, event: Fact) -> None:
+        record = self.log.record(position, event)
+        headers = [("message_id", event.message_id.encode()), ("position", str(position).encode())]
+        key = record["subject"].encode()
+        value = audit_message(record).SerializeToString()
+        self.producer.send(self.prefix + COORDINATION_EVENTS, value=value, key=key, headers=headers)
+        if isinstance(event, Submission.Rejected):
+            refusal = [
+                ("reason_code", event.reason_code.encode()),
+                ("origin", event.origin.encode()),
+            ]
+            raw = base64.b64decode(event.raw)
+            self.producer.send(
+                REJECTED, value=raw, key=event.event_id.encode(), headers=headers + refusal
+            )
+
+    def run(self, should_stop: Any = lambda: False) -> None:
+        """Follow the log until ``should_stop()``."""
+        while not should_stop():
+            if not self.step():
+                time.sleep(POLL_SECONDS)
+
+
+def kafka_producer(bootstrap: str) -> Producer:
+    """An idempotent producer that waits for every in-sync replica (acks=all)."""
+    from kafka import KafkaProducer  # noqa: PLC0415 - only the relay needs it
+
+    producer = KafkaProducer(
+        bootstrap_servers=bootstrap, acks="all", enable_idempotence=True, linger_ms=5
+    )
+    return cast("Producer", producer)
