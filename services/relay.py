@@ -79,7 +79,10 @@ class Relay:
             ]
             raw = base64.b64decode(event.raw)
             self.producer.send(
-                REJECTED, value=raw, key=event.event_id.encode(), headers=headers + refusal
+                self.prefix + REJECTED,
+                value=raw,
+                key=event.event_id.encode(),
+                headers=headers + refusal,
             )
 
     def run(self, should_stop: Any = lambda: False) -> None:

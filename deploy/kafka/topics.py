@@ -120,20 +120,26 @@ def partition_counts(bootstrap: str, topics: Sequence[str] = TOPICS) -> dict[str
 
 
 def ensure_topics(
-    bootstrap: str, partitions: int = DEFAULT_PARTITIONS, *, timeout_s: float = 30.0
+    bootstrap: str,
+    partitions: int = DEFAULT_PARTITIONS,
+    *,
+    timeout_s: float = 30.0,
+    prefix: str = "",
 ) -> list[str]:
     """Create Lienthong's topics that do not exist yet (all with ``partitions``
     partitions, replication factor 1) and wait until every partition has a leader.
+    ``prefix`` goes before every name (``LIENTHONG_TOPIC_PREFIX`` of the services).
 
     Returns the names of the topics this call created (empty when all were there).
     Raises :class:`TopicError` when a topic cannot be created or already exists with
     another number of partitions.
     """
+    names = [prefix + name for name in TOPICS]
     admin = _admin(bootstrap, timeout_s)
     try:
         # A dict of options: kafka-python 3.x documents lists of NewTopic as deprecated.
         response = admin.create_topics(
-            {name: {"num_partitions": partitions, "replication_factor": 1} for name in TOPICS},
+            {name: {"num_partitions": partitions, "replication_factor": 1} for name in names},
             timeout_ms=int(timeout_s * 1000),
             raise_errors=False,
         )
@@ -144,12 +150,11 @@ def ensure_topics(
                 created.append(name)
             elif code != _TOPIC_ALREADY_EXISTS:
                 raise TopicError(f"{name}: error {code}: {result.get('error_message')}")
-        admin.wait_for_topics(list(TOPICS), timeout_ms=int(timeout_s * 1000))
+        admin.wait_for_topics(names, timeout_ms=int(timeout_s * 1000))
     finally:
         admin.close()
-    wrong = {
-        name: count for name, count in partition_counts(bootstrap).items() if count != partitions
-    }
+    counts = partition_counts(bootstrap, names)
+    wrong = {name: count for name, count in counts.items() if count != partitions}
     if wrong:
         raise TopicError(f"topics exist with another partition count than {partitions}: {wrong}")
     return created
