@@ -72,6 +72,9 @@ def build_worker(app: Lienthong, settings: KafkaSettings) -> faust.App:
         consumer_auto_offset_reset="earliest",
         topic_allow_declare=False,
         producer_acks=-1,
+        # A worker killed with -9 is noticed after the session timeout: keep it short.
+        broker_session_timeout=10.0,
+        broker_heartbeat_interval=1.0,
     )
     incoming = settings.topic(AGENCY_EVENTS)
     topic = worker.topic(incoming, value_serializer="raw", key_serializer="raw")
