@@ -121,6 +121,18 @@ class Lienthong(Application[UUID]):
     def exists(self, aggregate_id: UUID) -> bool:
         return bool(self.recorder.select_events(aggregate_id, limit=1))
 
+    def existing(self, aggregate_ids: Sequence[UUID]) -> set[UUID]:
+        """Which of ``aggregate_ids`` have events in the store (one query)."""
+        recorder = self.recorder
+        if not isinstance(recorder, PostgresApplicationRecorder):
+            return {i for i in aggregate_ids if self.exists(i)}
+        query = sql.SQL(
+            "SELECT originator_id FROM {} WHERE originator_id = ANY(%s) AND originator_version = 1"
+        ).format(sql.Identifier(*recorder.events_table_name.split(".")))
+        with recorder.datastore.transaction(commit=False) as cursor:
+            cursor.execute(query, (list(aggregate_ids),))
+            return {row["originator_id"] for row in cursor.fetchall()}
+
     def position(self, aggregate_id: UUID, version: int) -> int:
         """The log position (notification id) of one stored event; 0 when unknown."""
         recorder = self.recorder

@@ -15,22 +15,21 @@ records the offset; receipts make that safe.
 from __future__ import annotations
 
 import base64
-import copy
 import hashlib
 import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from itertools import groupby
+from typing import Any
 from uuid import UUID
 
-from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import IntegrityError, ProcessRecorder, Tracking
 from google.protobuf.message import DecodeError
 from lienthong.v1 import envelope_pb2
 
 from domain.errors import DomainError
 from domain.ids import parse_ref
-from domain.submission import Submission
+from domain.submission import Submission, submission_id
 from services.api.convert import command_from_envelope
 from services.api.errors import RequestInvalidError
 from services.app import Actor, Cache, Lienthong
@@ -38,6 +37,10 @@ from services.submissions import Command, Refusal, Verdict, receipt_of, record_i
 
 log = logging.getLogger(__name__)
 CHANNEL = "kafka"
+# Records per transaction. psycopg's pipeline (which the library uses to insert)
+# can stall when one transaction's data outgrows the socket buffers, so a larger
+# batch from Kafka is stored in transactions of at most this many records.
+CHUNK = 100
 
 
 @dataclass(frozen=True)
@@ -108,6 +111,9 @@ class BatchIngestor:
             msg = "the ingestor needs an application with a process recorder (tracking)"
             raise TypeError(msg)
         self.recorder: ProcessRecorder = recorder
+        # Single writer per partition: what this worker wrote stays in memory between
+        # batches; a conflict with another writer empties it (and reloads).
+        self.written: Cache = {}
 
     def stored_offset(self, topic: str, partition: int) -> int | None:
         """The last offset of ``topic:partition`` whose effect is in the store."""
@@ -131,8 +137,10 @@ class BatchIngestor:
         for (topic, partition), group in by_partition:
             stored = self.stored_offset(topic, partition)
             fresh = [r for r in group if stored is None or r.offset > stored]
-            if fresh:
-                results.extend(self._ingest_partition(topic, partition, fresh))
+            for start in range(0, len(fresh), CHUNK):
+                results.extend(
+                    self._ingest_partition(topic, partition, fresh[start : start + CHUNK])
+                )
         return results
 
     def _ingest_partition(
@@ -143,6 +151,7 @@ class BatchIngestor:
         try:
             return self._in_one_transaction(decoded, tracking)
         except IntegrityError:
+            self.written.clear()
             log.info(
                 "batch of %s met another writer; applying record by record",
                 tracking.application_name,
@@ -159,16 +168,18 @@ class BatchIngestor:
     def _in_one_transaction(
         self, batch: list[Decoded], tracking: Tracking
     ) -> list[tuple[Record, Verdict]]:
-        cache: Cache = {}
+        cache: Cache = dict(self.written)
         receipts: dict[str, Submission] = {}
+        seen = self.app.existing([submission_id(d.command.event_id) for d in batch])
         verdicts: list[tuple[Record, Verdict, UUID | None]] = []
         for decoded in batch:
-            verdict, subject_id = self._apply(decoded, cache, receipts)
+            verdict, subject_id = self._apply(decoded, cache, receipts, seen)
             verdicts.append((decoded.record, verdict, subject_id))
-        aggregates: list[Aggregate] = [*cache.values(), *receipts.values()]
-        events = [e for a in aggregates for e in a.collect_events()]
+        changed = [a for a in cache.values() if a.pending_events]
+        events = [e for a in [*changed, *receipts.values()] for e in a.collect_events()]
         stored = [self.app.mapper.to_stored_event(e) for e in events]
         ids = self.recorder.insert_events(stored, tracking=tracking) or []
+        self.written.update((a.id, a) for a in changed)
         positions = {
             (e.originator_id, e.originator_version): i for e, i in zip(events, ids, strict=False)
         }
@@ -186,25 +197,29 @@ class BatchIngestor:
         )
 
     def _apply(
-        self, decoded: Decoded, cache: Cache, receipts: dict[str, Submission]
+        self, decoded: Decoded, cache: Cache, receipts: dict[str, Submission], seen: set[UUID]
     ) -> tuple[Verdict, UUID | None]:
-        """Apply one record in memory: a receipt in ``receipts``, events in ``cache``."""
+        """Apply one record in memory: a receipt in ``receipts``, events in ``cache``.
+        ``seen`` holds the receipts of this batch's event ids already in the store."""
         command = decoded.command
-        earlier = receipts.get(command.event_id) or receipt_of(self.app, command.event_id)
+        earlier = receipts.get(command.event_id)
+        if earlier is None and submission_id(command.event_id) in seen:
+            earlier = receipt_of(self.app, command.event_id)
         if earlier is not None:
-            return Verdict(
+            duplicate = Verdict(
                 command.event_id,
                 "duplicate",
                 reason_code=earlier.reason_code,
                 first_outcome=earlier.outcome,
                 subject_version=earlier.subject_version,
-            ), None
+            )
+            return duplicate, None
         ctx = self.app.context(command.actor)
         refusal = decoded.refusal
-        subject_id = None
         if refusal is None:
             subject_id = parse_ref(command.subject).id
-            backup = copy.deepcopy(cache.get(subject_id))
+            current = cache.get(subject_id)
+            before = len(current.pending_events) if current is not None else 0
             try:
                 aggregate = self.app.prepare(
                     command.kind,
@@ -216,10 +231,7 @@ class BatchIngestor:
                 )
             except DomainError as error:
                 refusal = Refusal.of(error)
-                if backup is None:
-                    cache.pop(subject_id, None)
-                else:
-                    cache[subject_id] = backup
+                self._roll_back(cache, subject_id, before)
             else:
                 receipts[command.event_id] = Submission.accept(
                     ctx,
@@ -243,11 +255,26 @@ class BatchIngestor:
             origin=command.origin,
             raw=command.raw,
         )
-        return Verdict(
+        rejected = Verdict(
             command.event_id,
             "rejected",
             reason_code=refusal.code,
             message=refusal.message,
             field=refusal.field,
             kind=refusal.kind,
-        ), None
+        )
+        return rejected, None
+
+    def _roll_back(self, cache: Cache, subject_id: UUID, before: int) -> None:
+        """Undo what a refused command did to its aggregate (evidence it submitted
+        before the refusal): rebuild it from the store and this batch's earlier events."""
+        aggregate = cache.get(subject_id)
+        if aggregate is None or len(aggregate.pending_events) == before:
+            return
+        earlier = aggregate.pending_events[:before]
+        rebuilt: Any = self.app.repository.get(subject_id)
+        for event in earlier:
+            rebuilt = event.mutate(rebuilt)
+        rebuilt.pending_events.extend(earlier)
+        cache[subject_id] = rebuilt
+        self.written.pop(subject_id, None)
