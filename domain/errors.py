@@ -163,3 +163,14 @@ class UnrecognisedMeasurementError(InvalidValueError):
     """A measured value cannot be read against its target (not a number, level…)."""
 
     code = "MEASUREMENT_UNRECOGNISED"
+
+
+def kind_of(code: str) -> str:
+    """The kind of the domain error with stable ``code`` ("invalid" when unknown)."""
+    pending: list[type[DomainError]] = [DomainError]
+    while pending:
+        cls = pending.pop()
+        if cls.code == code:
+            return cls.kind
+        pending.extend(cls.__subclasses__())
+    return "invalid"

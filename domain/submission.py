@@ -32,6 +32,7 @@ class Submission(Aggregate):
         self.subject_version = 0
         self.reason_code = ""
         self.message = ""
+        self.field = ""
 
     class Created(Aggregate.Created):
         TOPIC = "lienthong.submission.Created"
@@ -76,6 +77,7 @@ class Submission(Aggregate):
             submission.subject = self.subject
             submission.reason_code = self.reason_code
             submission.message = self.message
+            submission.field = self.field
 
     @classmethod
     def accept(

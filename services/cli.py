@@ -7,6 +7,7 @@
     lienthong serve
     lienthong ingest-worker
     lienthong relay
+    lienthong run
     lienthong demo
 
 Progress goes to standard error, results to standard output. Exit status: 0 done,
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import datetime as dt
 import json
 import logging
@@ -34,6 +36,7 @@ from services.api.convert import plan_status_message
 from services.api.server import ServerSettings, serve
 from services.app import Lienthong
 from services.demo import play, render_status
+from services.full import run_full
 from services.importer import ImportFailedError, import_plans
 from services.relay import Relay, kafka_producer
 from services.store import ConfigurationError, open_database
@@ -105,8 +108,11 @@ def cmd_status(app: Lienthong, args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_serve(app: Lienthong, _: argparse.Namespace) -> int:
-    asyncio.run(serve(app, ServerSettings.from_env()))
+def cmd_serve(app: Lienthong, args: argparse.Namespace) -> int:
+    settings = ServerSettings.from_env()
+    if args.via_kafka:
+        settings = dataclasses.replace(settings, via_kafka=KafkaSettings.from_env())
+    asyncio.run(serve(app, settings))
     return 0
 
 
@@ -123,6 +129,10 @@ def cmd_relay(app: Lienthong, _: argparse.Namespace) -> int:
     progress(f"relaying the log to {settings.bootstrap}")
     Relay(app, kafka_producer(settings.bootstrap), settings.prefix).run(stop.is_set)
     return 0
+
+
+def cmd_run(_app: Lienthong, _: argparse.Namespace) -> int:
+    return run_full()
 
 
 def cmd_demo(app: Lienthong, args: argparse.Namespace) -> int:
@@ -169,6 +179,11 @@ def build_parser() -> argparse.ArgumentParser:
     status.set_defaults(run=cmd_status)
 
     serving = commands.add_parser("serve", help="run the gRPC API until SIGINT/SIGTERM")
+    serving.add_argument(
+        "--via-kafka",
+        action="store_true",
+        help="full mode: Publish produces to Kafka and waits for the verdict",
+    )
     serving.set_defaults(run=cmd_serve)
 
     worker = commands.add_parser(
@@ -178,6 +193,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     relay = commands.add_parser("relay", help="publish the store's log to coordination-events")
     relay.set_defaults(run=cmd_relay)
+
+    full = commands.add_parser(
+        "run", help="full mode: the API, the ingest worker and the relay together"
+    )
+    full.set_defaults(run=cmd_run)
 
     demo = commands.add_parser("demo", help="import the four plans and play a scripted quarter")
     demo.add_argument("--plans-dir", type=Path, default=DEFAULT_PLANS)

@@ -15,7 +15,7 @@ from typing import Any
 
 from eventsourcing.persistence import IntegrityError
 
-from domain.errors import DomainError
+from domain.errors import DomainError, kind_of
 from domain.ids import parse_ref
 from domain.submission import Submission, submission_id
 from services.app import Actor, Lienthong
@@ -96,6 +96,23 @@ class Refusal:
     @classmethod
     def of(cls, error: DomainError) -> Refusal:
         return cls(error.code, error.kind, error.message, error.field or "")
+
+
+def first_verdict(app: Lienthong, receipt: Submission) -> Verdict:
+    """The verdict a receipt recorded, as its submitter first heard it."""
+    if receipt.outcome == "accepted":
+        position = position_of(app, receipt.subject, receipt.subject_version)
+        return Verdict(
+            receipt.event_id, "accepted", position=position, subject_version=receipt.subject_version
+        )
+    return Verdict(
+        receipt.event_id,
+        "rejected",
+        reason_code=receipt.reason_code,
+        message=receipt.message,
+        field=receipt.field,
+        kind=kind_of(receipt.reason_code),
+    )
 
 
 def reject(app: Lienthong, command: Command, refusal: Refusal) -> Verdict | None:

@@ -23,6 +23,7 @@ from google.protobuf.message import Message
 from google.rpc import code_pb2, error_details_pb2, status_pb2
 
 from domain.errors import DomainError
+from services.kafka_submit import VerdictPendingError
 from services.submissions import Verdict
 
 DOMAIN = "lienthong.v1"
@@ -111,6 +112,9 @@ def status_of(error: Exception) -> status_pb2.Status | None:
         return refusal_status(error.code, error.kind, error.message, error.field)
     if isinstance(error, RequestInvalidError):
         return invalid_status(error)
+    if isinstance(error, VerdictPendingError):
+        info = error_details_pb2.ErrorInfo(reason="VERDICT_PENDING", domain=DOMAIN)
+        return status_for(grpc.StatusCode.UNAVAILABLE, str(error), [info])
     return None
 
 

@@ -15,6 +15,7 @@ from lienthong.v1 import envelope_pb2, ingest_service_pb2, ingest_service_pb2_gr
 from services.api.convert import command_from_envelope, verdict_message
 from services.api.errors import RejectedError, RequestInvalidError
 from services.app import Actor, Lienthong
+from services.kafka_submit import KafkaSubmitter
 from services.submissions import Command, Refusal, Verdict, record_invalid, submit
 
 CHANNEL = "grpc"
@@ -33,8 +34,12 @@ def invalid_command(envelope: envelope_pb2.AgencyEventEnvelope) -> Command:
 
 
 class IngestServicer(ingest_service_pb2_grpc.IngestServiceServicer):
-    def __init__(self, app: Lienthong) -> None:
+    """Embedded mode applies envelopes directly; full mode (``via_kafka``) produces
+    them to Kafka and waits, bounded, for the ingest worker's verdict."""
+
+    def __init__(self, app: Lienthong, via_kafka: KafkaSubmitter | None = None) -> None:
         self.app = app
+        self.via_kafka = via_kafka
 
     async def verdict(self, envelope: envelope_pb2.AgencyEventEnvelope) -> Verdict:
         """Apply an envelope; a malformed one is recorded, then its problems raised."""
@@ -45,6 +50,9 @@ class IngestServicer(ingest_service_pb2_grpc.IngestServiceServicer):
             refusal = Refusal("INVALID_REQUEST", "invalid", str(invalid), first.field)
             await asyncio.to_thread(record_invalid, self.app, invalid_command(envelope), refusal)
             raise
+        if self.via_kafka is not None:
+            payload = envelope.SerializeToString()
+            return await asyncio.to_thread(self.via_kafka, command, payload)
         return await asyncio.to_thread(submit, self.app, command)
 
     async def Publish(

@@ -9,7 +9,9 @@ Settings (environment variables):
 - ``LIENTHONG_GRPC_GRACE_SECONDS`` — how long in-flight calls may finish on shutdown
   (default 10);
 - ``LIENTHONG_AGENCIES`` — the agency registry used by ReviewService.AmendPlan
-  (default ``data/agencies.yaml``).
+  (default ``data/agencies.yaml``);
+- ``LIENTHONG_VERDICT_WAIT_SECONDS`` — in full mode, how long Publish waits for the
+  ingest worker's verdict (default 10).
 """
 
 from __future__ import annotations
@@ -44,7 +46,10 @@ from services.api.plans import PlanServicer
 from services.api.review import ReviewServicer
 from services.api.watch import WatchServicer
 from services.app import Lienthong
+from services.kafka_submit import KafkaSubmitter
+from services.relay import kafka_producer
 from services.store import ConfigurationError
+from services.worker import AGENCY_EVENTS, KafkaSettings
 
 log = logging.getLogger(__name__)
 SERVICES = [
@@ -65,6 +70,8 @@ class ServerSettings:
     max_message_bytes: int = 4 * 1024 * 1024
     grace_seconds: float = 10.0
     registry: Path = Path("data/agencies.yaml")
+    via_kafka: KafkaSettings | None = None  # full mode: Publish goes through Kafka
+    verdict_wait_seconds: float = 10.0
 
     @classmethod
     def from_env(cls) -> ServerSettings:
@@ -79,6 +86,9 @@ class ServerSettings:
                     os.environ.get("LIENTHONG_GRPC_GRACE_SECONDS", defaults.grace_seconds)
                 ),
                 registry=Path(os.environ.get("LIENTHONG_AGENCIES", str(defaults.registry))),
+                verdict_wait_seconds=float(
+                    os.environ.get("LIENTHONG_VERDICT_WAIT_SECONDS", defaults.verdict_wait_seconds)
+                ),
             )
         except ValueError as error:
             raise ConfigurationError(
@@ -104,7 +114,14 @@ async def start_server(app: Lienthong, settings: ServerSettings) -> RunningServe
         ("grpc.max_send_message_length", settings.max_message_bytes),
     ]
     server = grpc.aio.server(interceptors=[DomainErrorInterceptor()], options=limits)
-    ingest_service_pb2_grpc.add_IngestServiceServicer_to_server(IngestServicer(app), server)
+    via_kafka = None
+    if settings.via_kafka is not None:
+        topic = settings.via_kafka.topic(AGENCY_EVENTS)
+        producer = kafka_producer(settings.via_kafka.bootstrap)
+        via_kafka = KafkaSubmitter(app, producer, topic, settings.verdict_wait_seconds)
+    ingest_service_pb2_grpc.add_IngestServiceServicer_to_server(
+        IngestServicer(app, via_kafka), server
+    )
     plan_service_pb2_grpc.add_PlanServiceServicer_to_server(PlanServicer(app), server)
     review_service_pb2_grpc.add_ReviewServiceServicer_to_server(
         ReviewServicer(app, settings.registry), server

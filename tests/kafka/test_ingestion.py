@@ -20,14 +20,11 @@ from kafka import KafkaConsumer, KafkaProducer
 from lienthong.v1 import envelope_pb2, resources_pb2
 from psycopg import sql
 
-from deploy.kafka.topics import ensure_topics
 from domain.submission import Submission
 from services.app import Lienthong
-from services.importer import import_plans
 from services.relay import Relay, kafka_producer
 from services.store import Database
-from tests.conftest import PLANS, REGISTRY
-from tests.kafka_broker import free_port_pair, restart, running_broker
+from tests.kafka_broker import restart
 
 PB = "phuoc-binh-2026"
 DEADLINE_S = 180.0
@@ -41,26 +38,6 @@ LEADS = {
     "28": "phuoc-binh.police",
     "30": "phuoc-binh.ktht-dt",
 }
-
-
-@pytest.fixture(scope="module")
-def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, int, str]]:
-    home, port = tmp_path_factory.mktemp("kafka"), free_port_pair()
-    with running_broker(home, port) as bootstrap:
-        yield home, port, bootstrap
-
-
-@pytest.fixture
-def prefix(broker: tuple[Path, int, str]) -> str:
-    name = f"t{uuid.uuid4().hex[:8]}."
-    ensure_topics(broker[2], 6, prefix=name)
-    return name
-
-
-@pytest.fixture
-def store(app: Lienthong) -> Lienthong:
-    import_plans(app, PLANS, REGISTRY)
-    return app
 
 
 def database_url(database: Database) -> str:
