@@ -318,3 +318,19 @@ def test_restarting_the_broker_during_a_run_loses_nothing(
     produce(bootstrap, f"{prefix}agency-events", [keyed(m) for m in second])
     wait_for(lambda: receipt_count(store) >= 3_000, "a receipt per envelope")
     assert sorted(r.event_id for r in receipts(store)) == sorted(m.event_id for m in first + second)
+
+
+def test_the_sdk_kafka_publisher_reaches_the_store(
+    store: Lienthong, worker: Worker, broker: tuple[Path, int, str], prefix: str
+) -> None:
+    from lienthong_sdk import envelopes  # noqa: PLC0415
+    from lienthong_sdk.kafka import KafkaPublisher  # noqa: PLC0415
+
+    message = envelopes.progress_reported(
+        f"{PB}/task/24", percent=35, as_of=dt.date(2026, 3, 2), agency_id="phuoc-binh.health-post"
+    )
+    with KafkaPublisher(broker[2], topic=f"{prefix}agency-events") as publisher:
+        metadata = publisher.publish(message)
+    assert metadata.topic == f"{prefix}agency-events"
+    wait_for(lambda: receipt_count(store) == 1, "the receipt")
+    assert store.item_status(f"{PB}/task/24")["percent"] == 35
