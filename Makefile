@@ -4,7 +4,8 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: help setup demo test unit lint format clean protos protos-check buf-lint serve
+
+.PHONY: help setup demo demo-kafka test unit lint format clean protos protos-check buf-lint serve
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -17,8 +18,11 @@ $(STAMP): pyproject.toml
 
 setup: $(STAMP)  ## create .venv and install Lienthong with its dev tools
 
-demo: $(STAMP)  ## import the four ward plans and play a scripted quarter (embedded PostgreSQL)
+demo: $(STAMP)  ## import the four ward plans and play a scripted quarter over gRPC (embedded PostgreSQL)
 	$(BIN)/lienthong demo
+
+demo-kafka: $(STAMP)  ## the same quarter through Kafka: a local broker and full mode (needs Java and Maven)
+	deploy/demo-kafka.sh
 
 test: $(STAMP)  ## the whole test suite (unit + integration on a real PostgreSQL)
 	$(BIN)/pytest

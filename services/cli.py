@@ -136,7 +136,7 @@ def cmd_run(_app: Lienthong, _: argparse.Namespace) -> int:
 
 
 def cmd_demo(app: Lienthong, args: argparse.Namespace) -> int:
-    play(app, args.plans_dir, args.agencies, print)
+    play(app, args.plans_dir, args.agencies, print, args.target)
     return 0
 
 
@@ -202,6 +202,11 @@ def build_parser() -> argparse.ArgumentParser:
     demo = commands.add_parser("demo", help="import the four plans and play a scripted quarter")
     demo.add_argument("--plans-dir", type=Path, default=DEFAULT_PLANS)
     demo.add_argument("--agencies", type=Path, default=DEFAULT_REGISTRY)
+    demo.add_argument(
+        "--target",
+        default="",
+        help="play against this running API (e.g. full mode) instead of an in-process one",
+    )
     demo.set_defaults(run=cmd_demo)
     return parser
 

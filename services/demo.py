@@ -40,6 +40,7 @@ from services.submissions import receipt_of
 
 SCRIPT_ID = "demo-2026q1"
 CALL_TIMEOUT = 30
+READY_TIMEOUT = 120
 REPORT_DAY = dt.date(2026, 4, 1)  # the morning after the quarter
 PB = "phuoc-binh-2026"
 DM = "da-mai-2026"
@@ -211,40 +212,55 @@ async def send(channel: grpc.aio.Channel, step: Step, index: int) -> str:
     return line
 
 
-async def play_over_the_wire(app: Lienthong, registry: Path, out: Callable[[str], None]) -> None:
-    """Start the gRPC server, play the quarter through it, read the status back."""
+async def play_through(
+    channel: grpc.aio.Channel, app: Lienthong, out: Callable[[str], None]
+) -> None:
+    """Play the quarter through ``channel`` (unless played before), then print the status."""
+    if await asyncio.to_thread(receipt_of, app, event_id(0)):
+        out("The scripted quarter was already played in this store.")
+    else:
+        out(
+            f"Playing the scripted quarter ({len(SCRIPT)} steps) through IngestService and ReviewService …"
+        )
+        for index, step in enumerate(SCRIPT):
+            out(await send(channel, step, index))
+    plans = plan_pb_grpc.PlanServiceStub(channel)
+    listing = await plans.ListPlans(plan_pb.ListPlansRequest(), timeout=CALL_TIMEOUT)
+    for plan in listing.plans:
+        request = plan_pb.GetPlanStatusRequest(plan_id=plan.plan_id, as_of=REPORT_DAY.isoformat())
+        reply = await plans.GetPlanStatus(request, timeout=CALL_TIMEOUT)
+        for line in render_status(reply.status):
+            out(line)
+
+
+async def play_over_the_wire(
+    app: Lienthong, registry: Path, out: Callable[[str], None], target: str = ""
+) -> None:
+    """Play against the server at ``target`` — or, by default, start one in-process."""
+    if target:
+        out(f"Playing against the gRPC API at {target}")
+        async with grpc.aio.insecure_channel(target) as channel:
+            await asyncio.wait_for(channel.channel_ready(), timeout=READY_TIMEOUT)
+            await play_through(channel, app, out)
+        return
     running = await start_server(app, ServerSettings(address="127.0.0.1:0", registry=registry))
     out(f"gRPC API listening on 127.0.0.1:{running.port}")
     try:
         async with grpc.aio.insecure_channel(f"127.0.0.1:{running.port}") as channel:
-            if await asyncio.to_thread(receipt_of, app, event_id(0)):
-                out("The scripted quarter was already played in this store.")
-            else:
-                out(
-                    f"Playing the scripted quarter ({len(SCRIPT)} steps) through IngestService and ReviewService …"
-                )
-                for index, step in enumerate(SCRIPT):
-                    out(await send(channel, step, index))
-            plans = plan_pb_grpc.PlanServiceStub(channel)
-            listing = await plans.ListPlans(plan_pb.ListPlansRequest(), timeout=CALL_TIMEOUT)
-            for plan in listing.plans:
-                request = plan_pb.GetPlanStatusRequest(
-                    plan_id=plan.plan_id, as_of=REPORT_DAY.isoformat()
-                )
-                reply = await plans.GetPlanStatus(request, timeout=CALL_TIMEOUT)
-                for line in render_status(reply.status):
-                    out(line)
+            await play_through(channel, app, out)
     finally:
         await running.stop(1)
 
 
-def play(app: Lienthong, plans_dir: Path, registry: Path, out: Callable[[str], None]) -> None:
+def play(
+    app: Lienthong, plans_dir: Path, registry: Path, out: Callable[[str], None], target: str = ""
+) -> None:
     out(f"Importing the plans in {plans_dir} …")
     report = import_plans(
         app, sorted(plans_dir.glob("*.yaml")), registry, progress=lambda m: out(f"  {m}")
     )
     out(f"  {report.events} event(s) recorded, {report.agencies_registered} agencies registered")
-    asyncio.run(play_over_the_wire(app, registry, out))
+    asyncio.run(play_over_the_wire(app, registry, out, target))
 
 
 def render_status(status: resources_pb2.PlanStatus) -> Iterator[str]:
