@@ -33,7 +33,15 @@ from domain.submission import Submission, submission_id
 from services.api.convert import command_from_envelope
 from services.api.errors import RequestInvalidError
 from services.app import Actor, Cache, Lienthong
-from services.submissions import Command, Refusal, Verdict, receipt_of, record_invalid, submit
+from services.submissions import (
+    Command,
+    Refusal,
+    Verdict,
+    receipt_of,
+    record_invalid,
+    rejection,
+    submit,
+)
 
 log = logging.getLogger(__name__)
 CHANNEL = "kafka"
@@ -243,26 +251,7 @@ class BatchIngestor:
                 return Verdict(
                     command.event_id, "accepted", subject_version=aggregate.version
                 ), subject_id
-        receipts[command.event_id] = Submission.reject(
-            ctx,
-            event_id=command.event_id,
-            kind=command.kind,
-            subject=command.subject,
-            reason_code=refusal.code,
-            message=refusal.message,
-            field=refusal.field,
-            digest=command.digest,
-            origin=command.origin,
-            raw=command.raw,
-        )
-        rejected = Verdict(
-            command.event_id,
-            "rejected",
-            reason_code=refusal.code,
-            message=refusal.message,
-            field=refusal.field,
-            kind=refusal.kind,
-        )
+        receipts[command.event_id], rejected = rejection(self.app, command, refusal)
         return rejected, None
 
     def _roll_back(self, cache: Cache, subject_id: UUID, before: int) -> None:

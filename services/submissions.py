@@ -115,8 +115,8 @@ def first_verdict(app: Lienthong, receipt: Submission) -> Verdict:
     )
 
 
-def reject(app: Lienthong, command: Command, refusal: Refusal) -> Verdict | None:
-    """Record the refusal; None when another writer recorded this event id first."""
+def rejection(app: Lienthong, command: Command, refusal: Refusal) -> tuple[Submission, Verdict]:
+    """The receipt that keeps a refusal on record, and the verdict it answers."""
     receipt = Submission.reject(
         app.context(command.actor),
         event_id=command.event_id,
@@ -129,11 +129,7 @@ def reject(app: Lienthong, command: Command, refusal: Refusal) -> Verdict | None
         origin=command.origin,
         raw=command.raw,
     )
-    try:
-        app.save(receipt)
-    except IntegrityError:
-        return None
-    return Verdict(
+    verdict = Verdict(
         command.event_id,
         "rejected",
         reason_code=refusal.code,
@@ -141,6 +137,17 @@ def reject(app: Lienthong, command: Command, refusal: Refusal) -> Verdict | None
         field=refusal.field,
         kind=refusal.kind,
     )
+    return receipt, verdict
+
+
+def reject(app: Lienthong, command: Command, refusal: Refusal) -> Verdict | None:
+    """Record the refusal; None when another writer recorded this event id first."""
+    receipt, verdict = rejection(app, command, refusal)
+    try:
+        app.save(receipt)
+    except IntegrityError:
+        return None
+    return verdict
 
 
 def record_invalid(app: Lienthong, command: Command, refusal: Refusal) -> Verdict:
