@@ -63,6 +63,7 @@ class Task(TrackedItem):
         self.deadline = parse_deadline(None)
         self.percent = 0
         self.reports: dict[int, int] = {}
+        self.last_as_of: date | None = None  # the day the latest report refers to
 
     def apply_definition(self, definition: dict[str, Any]) -> None:
         self.merge_definition(definition)
@@ -149,6 +150,7 @@ class Task(TrackedItem):
         def apply(self, task: Task) -> None:
             task.percent = self.percent
             task.reports[self.originator_version] = self.percent
+            task.last_as_of = self.as_of
             if task.status is ItemStatus.NOT_STARTED:
                 task.status = ItemStatus.IN_PROGRESS
 

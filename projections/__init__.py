@@ -1,1 +1,2 @@
-"""Read models built from the event log (see issue 5); nothing here yet."""
+"""Read models built from the event log: pure code from events to rows, run by
+:class:`projections.runner.ProjectionRunner` (batches, tracking, digest, rebuild)."""

@@ -4,6 +4,7 @@
     lienthong plans list [--format text|json]
     lienthong plans show PLAN
     lienthong plans status PLAN… [--as-of YYYY-MM-DD] [--format text|json]
+    lienthong projections rebuild|catch-up|digest VIEW
     lienthong serve
     lienthong ingest-worker
     lienthong relay
@@ -32,6 +33,8 @@ from typing import Any
 import yaml
 
 from domain.errors import DomainError
+from projections.runner import ProjectionRunner
+from projections.views import VIEWS, view_named
 from services.api.convert import plan_status_message
 from services.api.server import ServerSettings, serve
 from services.app import Lienthong
@@ -116,6 +119,27 @@ def cmd_serve(app: Lienthong, args: argparse.Namespace) -> int:
     return 0
 
 
+def progress_bar(position: int, last: int) -> None:
+    """A one-line progress bar on standard error."""
+    width = 30
+    done = width * position // last if last else width
+    end = "\n" if position >= last else ""
+    sys.stderr.write(f"\r[{'#' * done}{' ' * (width - done)}] {position}/{last}{end}")
+    sys.stderr.flush()
+
+
+def cmd_projection(app: Lienthong, args: argparse.Namespace) -> int:
+    runner = ProjectionRunner(app, view_named(args.view, app))
+    if args.projection_command == "rebuild":
+        applied = runner.rebuild(progress_bar)
+        progress(f"{args.view}: rebuilt from {applied} event(s)")
+    elif args.projection_command == "catch-up":
+        applied = runner.catch_up(progress_bar)
+        progress(f"{args.view}: {applied} new event(s) applied")
+    print(runner.digest())
+    return 0
+
+
 def cmd_ingest_worker(app: Lienthong, _: argparse.Namespace) -> int:
     run_worker(app, KafkaSettings.from_env())
     return 0
@@ -185,6 +209,17 @@ def build_parser() -> argparse.ArgumentParser:
         help="full mode: Publish produces to Kafka and waits for the verdict",
     )
     serving.set_defaults(run=cmd_serve)
+
+    projections = commands.add_parser("projections", help="rebuild, catch up or digest a view")
+    projection_commands = projections.add_subparsers(dest="projection_command", required=True)
+    for name, text in (
+        ("rebuild", "drop the view and apply the whole log again (prints the digest)"),
+        ("catch-up", "apply what the log gained since the view's position (prints the digest)"),
+        ("digest", "print the SHA-256 digest of the view's rows"),
+    ):
+        command = projection_commands.add_parser(name, help=text)
+        command.add_argument("view", help=f"one of: {', '.join(sorted(VIEWS))}")
+        command.set_defaults(run=cmd_projection)
 
     worker = commands.add_parser(
         "ingest-worker", help="consume agency-events from Kafka into the store"

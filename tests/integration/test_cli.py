@@ -89,3 +89,17 @@ def test_the_demo_plays_its_quarter_once_and_prints_the_status(
     assert "already played" in again
     first_status = out[out.index("\nBình Phước —") :]
     assert again[again.index("\nBình Phước —") :] == first_status
+
+
+def test_a_rebuilt_view_prints_the_digest_the_digest_command_reads(
+    configured: Database, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert run(capsys, "plans", "import", *map(str, PLANS), "--agencies", str(REGISTRY))[0] == 0
+    code, rebuilt, err = run(capsys, "projections", "rebuild", "task_status")
+    assert code == 0
+    assert "rebuilt from" in err
+    assert "[##############################]" in err
+    code, digest, _ = run(capsys, "projections", "digest", "task_status")
+    assert (code, digest) == (0, rebuilt)
+    assert len(digest.strip()) == 64
+    assert run(capsys, "projections", "digest", "no_such_view")[0] == 2

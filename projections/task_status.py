@@ -1,0 +1,61 @@
+"""The task status view: one row per task — status, percent, deadline, evidence,
+open obstacles — built by replaying the domain's own events (pure code).
+
+Rows hold only what the log says (no clock): flags and the percent expected by a
+given day are computed from a row when it is read.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID
+
+from domain.task import Task
+from projections.runner import Row
+from services.app import Lienthong
+
+TOPIC_PREFIX = "lienthong.task."
+
+
+def row_of(task: Task, position: int) -> Row:
+    verdicts = [e.verdict or "pending" for e in task.evidence.values()]
+    return {
+        "plan": task.plan,
+        "key": task.key,
+        "group": task.group,
+        "lead": list(task.lead),
+        "coordinating": list(task.coordinating),
+        "status": task.status.value,
+        "percent": task.percent,
+        "deadline": task.deadline.text,
+        "due": task.deadline.due.isoformat() if task.deadline.due else None,
+        "last_report_as_of": task.last_as_of.isoformat() if task.last_as_of else None,
+        "evidence": {v: verdicts.count(v) for v in sorted(set(verdicts))},
+        "open_obstacles": sorted(task.obstacles),
+        "version": task.version,
+        "position": position,
+    }
+
+
+class TaskStatusView:
+    name = "task_status"
+
+    def __init__(self, app: Lienthong) -> None:
+        self.app = app
+        self.tasks: dict[UUID, Task] = {}
+
+    def before(self, event: Any) -> Task | None:
+        """The task as it was before ``event`` (from the store when not in memory)."""
+        task = self.tasks.get(event.originator_id)
+        if task is None and event.originator_version > 1:
+            task = self.app.repository.get(
+                event.originator_id, version=event.originator_version - 1
+            )
+        return task
+
+    def apply(self, position: int, event: Any) -> dict[str, Row | None]:
+        if not getattr(type(event), "TOPIC", "").startswith(TOPIC_PREFIX):
+            return {}
+        task: Task = event.mutate(self.before(event))
+        self.tasks[event.originator_id] = task
+        return {f"{task.plan}/task/{task.key}": row_of(task, position)}

@@ -1,0 +1,20 @@
+"""The views by name, as the command line and the server know them."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from domain.errors import NotFoundError
+from projections.runner import View
+from projections.task_status import TaskStatusView
+from services.app import Lienthong
+
+VIEWS: dict[str, Callable[[Lienthong], View]] = {TaskStatusView.name: TaskStatusView}
+
+
+def view_named(name: str, app: Lienthong) -> View:
+    factory = VIEWS.get(name)
+    if factory is None:
+        msg = f"no view {name!r}; views: {', '.join(sorted(VIEWS))}"
+        raise NotFoundError(msg, field="view")
+    return factory(app)

@@ -1,0 +1,107 @@
+"""The projection runner on a real PostgreSQL: batches with tracking, a digest that
+a rebuild from zero reproduces, loud errors that resume where they stopped."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import pytest
+
+from projections.runner import ProjectionRunner
+from projections.task_status import TaskStatusView
+from services.app import Actor, Lienthong
+from services.importer import import_plans
+from tests.conftest import PLANS, REGISTRY
+
+PB = "phuoc-binh-2026"
+DAY = dt.date(2026, 3, 2)
+
+
+@pytest.fixture
+def plans(app: Lienthong) -> Lienthong:
+    import_plans(app, PLANS, REGISTRY)
+    return app
+
+
+def report(app: Lienthong, agency: str, task: str, percent: int) -> None:
+    app.execute(
+        "progress_reported",
+        f"{PB}/task/{task}",
+        Actor(agency, channel="test"),
+        {"percent": percent, "as_of": DAY},
+    )
+
+
+def test_a_view_rebuilt_from_zero_has_the_digest_of_the_live_view(plans: Lienthong) -> None:
+    live = ProjectionRunner(plans, TaskStatusView(plans))
+    live.catch_up(batch=50)
+    report(plans, "phuoc-binh.health-post", "24", 30)
+    live.catch_up(batch=50)
+    report(plans, "phuoc-binh.health-post", "24", 45)
+    office = Actor("phuoc-binh.vhxh", channel="test")
+    plans.execute(
+        "deadline_changed",
+        f"{PB}/task/5",
+        office,
+        {"deadline": "Quý II/2026", "reason": "r", "document": "d"},
+    )
+    resumed = ProjectionRunner(plans, TaskStatusView(plans))  # a new process: nothing in memory
+    resumed.catch_up()
+    live_digest = resumed.digest()
+    assert resumed.rows()[f"{PB}/task/24"]["percent"] == 45
+    assert resumed.rows()[f"{PB}/task/5"]["deadline"] == "Quý II/2026"
+    rebuilt = ProjectionRunner(plans, TaskStatusView(plans))
+    rebuilt.rebuild()
+    assert rebuilt.digest() == live_digest
+    assert rebuilt.position() == plans.recorder.max_notification_id()
+
+
+def test_the_digest_changes_when_a_row_does(plans: Lienthong) -> None:
+    runner = ProjectionRunner(plans, TaskStatusView(plans))
+    runner.catch_up()
+    before = runner.digest()
+    report(plans, "phuoc-binh.health-post", "24", 30)
+    runner.catch_up()
+    assert runner.digest() != before
+
+
+class FailingView(TaskStatusView):
+    """Fails on one event, as a projection bug would."""
+
+    def __init__(self, app: Lienthong, poison: int) -> None:
+        super().__init__(app)
+        self.poison = poison
+
+    def apply(self, position: int, event: Any) -> dict[str, Any]:
+        if position == self.poison:
+            msg = f"cannot project position {position}"
+            raise RuntimeError(msg)
+        return super().apply(position, event)
+
+
+def test_a_projection_error_stops_loudly_and_resumes_from_the_last_tracked_batch(
+    plans: Lienthong,
+) -> None:
+    poison = 120
+    failing = ProjectionRunner(plans, FailingView(plans, poison))
+    with pytest.raises(RuntimeError, match="cannot project position 120"):
+        failing.catch_up(batch=50)
+    assert failing.position() == 100
+    fixed = ProjectionRunner(plans, TaskStatusView(plans))
+    fixed.catch_up(batch=50)
+    assert fixed.position() == plans.recorder.max_notification_id()
+    rebuilt = ProjectionRunner(plans, TaskStatusView(plans))
+    digest = fixed.digest()
+    rebuilt.rebuild()
+    assert rebuilt.digest() == digest
+
+
+def test_catching_up_shows_its_progress(plans: Lienthong) -> None:
+    seen: list[tuple[int, int]] = []
+    ProjectionRunner(plans, TaskStatusView(plans)).catch_up(
+        lambda done, last: seen.append((done, last)), batch=100
+    )
+    last = plans.recorder.max_notification_id()
+    assert seen[-1] == (last, last)
+    assert [done for done, _ in seen] == sorted(done for done, _ in seen)
