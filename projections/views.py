@@ -5,11 +5,15 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from domain.errors import NotFoundError
+from projections.audit_trail import AuditTrailView
 from projections.runner import View
 from projections.task_status import TaskStatusView
 from services.app import Lienthong
 
-VIEWS: dict[str, Callable[[Lienthong], View]] = {TaskStatusView.name: TaskStatusView}
+VIEWS: dict[str, Callable[[Lienthong], View]] = {
+    TaskStatusView.name: TaskStatusView,
+    AuditTrailView.name: AuditTrailView,
+}
 
 
 def view_named(name: str, app: Lienthong) -> View:

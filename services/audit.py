@@ -136,3 +136,16 @@ def about_plan(plan: str) -> Predicate:
 
 def by_agency(agency: str) -> Predicate:
     return lambda record: record["actor"] == agency
+
+
+def json_safe(value: Any) -> Any:
+    """Dates, times and other values as JSON-friendly values."""
+    if isinstance(value, dict):
+        return {str(k): json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [json_safe(v) for v in value]
+    if isinstance(value, dt.date | dt.datetime):
+        return value.isoformat()
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    return str(value)

@@ -21,6 +21,7 @@ from domain.items import ItemStatus, TrackedItem
 from domain.task import Task
 from services.api.errors import RequestInvalidError, Violation
 from services.app import Actor
+from services.audit import json_safe
 from services.submissions import Command, Verdict
 
 SHA256 = re.compile(r"^[0-9a-f]{64}$")
@@ -347,16 +348,3 @@ def audit_message(record: dict[str, Any]) -> resources_pb2.AuditEvent:
         message_id=record["message_id"] or "",
         body=body,
     )
-
-
-def json_safe(value: Any) -> Any:
-    """Dates, times and other values as JSON-friendly values for a Struct."""
-    if isinstance(value, dict):
-        return {str(k): json_safe(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [json_safe(v) for v in value]
-    if isinstance(value, dt.date | dt.datetime):
-        return value.isoformat()
-    if value is None or isinstance(value, bool | int | float | str):
-        return value
-    return str(value)

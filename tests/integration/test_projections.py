@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from projections.audit_trail import AuditTrailView
 from projections.runner import ProjectionRunner
 from projections.task_status import TaskStatusView
 from services.app import Actor, Lienthong
@@ -105,3 +106,37 @@ def test_catching_up_shows_its_progress(plans: Lienthong) -> None:
     last = plans.recorder.max_notification_id()
     assert seen[-1] == (last, last)
     assert [done for done, _ in seen] == sorted(done for done, _ in seen)
+
+
+def test_the_audit_trail_shows_late_reports_and_corrections_and_rebuilds_to_the_same_digest(
+    plans: Lienthong,
+) -> None:
+    trail = ProjectionRunner(plans, AuditTrailView(plans))
+    trail.catch_up()
+    late = Actor(
+        "phuoc-binh.ttpvhcc",
+        channel="test",
+        message_id="late-1",
+        occurred_at=dt.datetime(2026, 1, 5, tzinfo=dt.UTC),
+    )
+    plans.execute(
+        "progress_reported", f"{PB}/task/23", late, {"percent": 35, "as_of": dt.date(2026, 1, 5)}
+    )
+    fix = Actor("phuoc-binh.ttpvhcc", channel="test", message_id="fix-1")
+    plans.execute(
+        "report_corrected",
+        f"{PB}/task/23",
+        fix,
+        {"report_version": 2, "percent": 25, "reason": "nhầm"},
+    )
+    trail.catch_up()
+    rows = {row["message_id"]: row for row in trail.rows().values()}
+    assert (rows["late-1"]["late"], rows["late-1"]["subject"]) == (True, f"{PB}/task/23")
+    assert (rows["fix-1"]["topic"], rows["fix-1"]["corrects"]) == (
+        "lienthong.task.ReportCorrected",
+        2,
+    )
+    digest = trail.digest()
+    rebuilt = ProjectionRunner(plans, AuditTrailView(plans))
+    rebuilt.rebuild()
+    assert rebuilt.digest() == digest

@@ -1,0 +1,38 @@
+"""The audit trail view: every recorded event — accepted reports, reviews, and the
+receipts of every accepted and rejected submission — with actor, occurred-at,
+recorded-at, source and body; late reports (recorded long after they occurred) and
+corrections (pointing at what they correct) are visible as such."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from projections.runner import Row
+from services.app import Lienthong
+from services.audit import AuditLog, json_safe
+
+LATE_AFTER_SECONDS = 7 * 24 * 3600  # a report recorded more than a week after it happened
+
+
+def key_of(position: int) -> str:
+    """Rows in log order."""
+    return f"{position:012d}"
+
+
+class AuditTrailView:
+    name = "audit_trail"
+
+    def __init__(self, app: Lienthong) -> None:
+        self.log = AuditLog(app)
+
+    def apply(self, position: int, event: Any) -> dict[str, Row | None]:
+        record = self.log.record(position, event)
+        delay = (record["recorded_at"] - record["occurred_at"]).total_seconds()
+        body = record["body"]
+        row = {
+            **json_safe(record),
+            "delay_seconds": int(delay),
+            "late": delay > LATE_AFTER_SECONDS,
+            "corrects": body.get("report_version") or body.get("measurement_version"),
+        }
+        return {key_of(position): row}
