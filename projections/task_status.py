@@ -8,9 +8,9 @@ given day are computed from a row when it is read.
 from __future__ import annotations
 
 from typing import Any
-from uuid import UUID
 
 from domain.task import Task
+from projections.replay import Replay
 from projections.runner import Row
 from services.app import Lienthong
 
@@ -41,21 +41,10 @@ class TaskStatusView:
     name = "task_status"
 
     def __init__(self, app: Lienthong) -> None:
-        self.app = app
-        self.tasks: dict[UUID, Task] = {}
-
-    def before(self, event: Any) -> Task | None:
-        """The task as it was before ``event`` (from the store when not in memory)."""
-        task = self.tasks.get(event.originator_id)
-        if task is None and event.originator_version > 1:
-            task = self.app.repository.get(
-                event.originator_id, version=event.originator_version - 1
-            )
-        return task
+        self.replay = Replay(app)
 
     def apply(self, position: int, event: Any) -> dict[str, Row | None]:
         if not getattr(type(event), "TOPIC", "").startswith(TOPIC_PREFIX):
             return {}
-        task: Task = event.mutate(self.before(event))
-        self.tasks[event.originator_id] = task
+        task: Task = self.replay.apply(event)
         return {f"{task.plan}/task/{task.key}": row_of(task, position)}

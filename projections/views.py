@@ -6,6 +6,7 @@ from collections.abc import Callable
 
 from domain.errors import NotFoundError
 from projections.audit_trail import AuditTrailView
+from projections.kpi_attainment import KpiAttainmentView
 from projections.runner import View
 from projections.task_status import TaskStatusView
 from services.app import Lienthong
@@ -13,6 +14,7 @@ from services.app import Lienthong
 VIEWS: dict[str, Callable[[Lienthong], View]] = {
     TaskStatusView.name: TaskStatusView,
     AuditTrailView.name: AuditTrailView,
+    KpiAttainmentView.name: KpiAttainmentView,
 }
 
 

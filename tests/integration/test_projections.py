@@ -4,11 +4,13 @@ a rebuild from zero reproduces, loud errors that resume where they stopped."""
 from __future__ import annotations
 
 import datetime as dt
+from decimal import Decimal
 from typing import Any
 
 import pytest
 
 from projections.audit_trail import AuditTrailView
+from projections.kpi_attainment import KpiAttainmentView
 from projections.runner import ProjectionRunner
 from projections.task_status import TaskStatusView
 from services.app import Actor, Lienthong
@@ -138,5 +140,40 @@ def test_the_audit_trail_shows_late_reports_and_corrections_and_rebuilds_to_the_
     )
     digest = trail.digest()
     rebuilt = ProjectionRunner(plans, AuditTrailView(plans))
+    rebuilt.rebuild()
+    assert rebuilt.digest() == digest
+
+
+def test_kpi_attainment_sets_the_2026_target_beside_the_2030_milestone(plans: Lienthong) -> None:
+    ubnd = Actor("da-mai.ubnd", channel="test")
+    measure = {"unit": "%", "as_of": DAY}
+    plans.execute(
+        "indicator_measured",
+        "da-mai-2026/indicator/E.11",
+        ubnd,
+        {**measure, "value": "58", "period": "2026-Q1"},
+    )
+    plans.execute(
+        "indicator_measured",
+        "da-mai-2026/indicator/E.14",
+        ubnd,
+        {**measure, "value": "96", "period": "2026"},
+    )
+    runner = ProjectionRunner(plans, KpiAttainmentView(plans))
+    runner.catch_up()
+    vneid = runner.rows()["da-mai-2026/indicator/E.11"]["periods"]
+    assert vneid["2026"] == {
+        "target": "≥ 60",
+        "comparator": ">=",
+        "measured_period": "2026-Q1",
+        "value": "58",
+        "met": False,
+        "attainment": str(Decimal(58) / Decimal(60)),
+        "standing": "at_risk",
+    }
+    assert (vneid["2030"]["target"], vneid["2030"]["standing"]) == ("≥ 80", "no_data")
+    assert runner.rows()["da-mai-2026/indicator/E.14"]["periods"]["2026"]["standing"] == "met"
+    digest = runner.digest()
+    rebuilt = ProjectionRunner(plans, KpiAttainmentView(plans))
     rebuilt.rebuild()
     assert rebuilt.digest() == digest

@@ -1,0 +1,83 @@
+"""The KPI attainment view: per indicator, each period's target beside its latest
+measured value (corrections applied), whether it is met, the attainment ratio and a
+standing — the 2026 target and the 2030 milestone side by side.
+
+Standing: ``met``; ``at_risk`` (at least 80% of the way); ``off_track``; ``no_data``.
+A measurement of a quarter or month ("2026-Q1") counts towards its year's target.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from domain.indicator import Indicator
+from domain.targets import Target
+from projections.replay import Replay
+from projections.runner import Row
+from services.app import Lienthong
+
+TOPIC_PREFIX = "lienthong.indicator."
+AT_RISK = Decimal("0.8")
+
+
+def latest_for_year(indicator: Indicator, year: str) -> tuple[str, str] | None:
+    """The latest measurement (period, value) of ``year`` or of a period within it."""
+    found = [
+        (period, indicator.latest(period))
+        for _, (period, _) in sorted(indicator.measurements.items())
+        if period.split("-")[0] == year
+    ]
+    return (found[-1][0], found[-1][1] or "") if found else None
+
+
+def standing(target: Target, value: str | None) -> tuple[bool | None, str | None, str]:
+    if value is None:
+        return None, None, "no_data"
+    met = target.is_met(value)
+    ratio = target.attainment(value)
+    if met:
+        return True, str(ratio) if ratio is not None else None, "met"
+    at_risk = ratio is not None and ratio >= AT_RISK
+    return False, str(ratio) if ratio is not None else None, "at_risk" if at_risk else "off_track"
+
+
+def row_of(indicator: Indicator, position: int) -> Row:
+    periods = {}
+    for period, target in sorted(indicator.targets.items()):
+        measured = latest_for_year(indicator, period)
+        met, ratio, state = standing(target, measured[1] if measured else None)
+        periods[period] = {
+            "target": target.text,
+            "comparator": target.comparator.value,
+            "measured_period": measured[0] if measured else None,
+            "value": measured[1] if measured else None,
+            "met": met,
+            "attainment": ratio,
+            "standing": state,
+        }
+    return {
+        "plan": indicator.plan,
+        "number": indicator.key,
+        "group": indicator.group,
+        "unit": indicator.definition.get("unit"),
+        "lead": list(indicator.lead),
+        "monitor": list(indicator.monitor),
+        "status": indicator.status.value,
+        "periods": periods,
+        "version": indicator.version,
+        "position": position,
+    }
+
+
+class KpiAttainmentView:
+    name = "kpi_attainment"
+
+    def __init__(self, app: Lienthong) -> None:
+        self.replay = Replay(app)
+
+    def apply(self, position: int, event: Any) -> dict[str, Row | None]:
+        if not getattr(type(event), "TOPIC", "").startswith(TOPIC_PREFIX):
+            return {}
+        indicator: Indicator = self.replay.apply(event)
+        return {f"{indicator.plan}/indicator/{indicator.key}": row_of(indicator, position)}
