@@ -25,7 +25,7 @@ class AuditTrailView:
     def __init__(self, app: Lienthong) -> None:
         self.log = AuditLog(app)
 
-    def apply(self, position: int, event: Any) -> dict[str, Row | None]:
+    def apply(self, position: int, event: Any, /) -> dict[str, Row | None]:
         record = self.log.record(position, event)
         delay = (record["recorded_at"] - record["occurred_at"]).total_seconds()
         body = record["body"]

@@ -42,7 +42,7 @@ def standing(target: Target, value: str | None) -> tuple[bool | None, str | None
     return False, str(ratio) if ratio is not None else None, "at_risk" if at_risk else "off_track"
 
 
-def row_of(indicator: Indicator, position: int) -> Row:
+def row_of(indicator: Indicator) -> Row:
     periods = {}
     for period, target in sorted(indicator.targets.items()):
         measured = latest_for_year(indicator, period)
@@ -66,7 +66,6 @@ def row_of(indicator: Indicator, position: int) -> Row:
         "status": indicator.status.value,
         "periods": periods,
         "version": indicator.version,
-        "position": position,
     }
 
 
@@ -76,8 +75,8 @@ class KpiAttainmentView:
     def __init__(self, app: Lienthong) -> None:
         self.replay = Replay(app)
 
-    def apply(self, position: int, event: Any) -> dict[str, Row | None]:
+    def apply(self, _position: int, event: Any, /) -> dict[str, Row | None]:
         if not getattr(type(event), "TOPIC", "").startswith(TOPIC_PREFIX):
             return {}
         indicator: Indicator = self.replay.apply(event)
-        return {f"{indicator.plan}/indicator/{indicator.key}": row_of(indicator, position)}
+        return {f"{indicator.plan}/indicator/{indicator.key}": row_of(indicator)}

@@ -37,8 +37,8 @@ class View(Protocol):
 
     name: str
 
-    def apply(self, position: int, event: Any) -> dict[str, Row | None]:
-        """The rows this event changes (None: the row is gone)."""
+    def apply(self, position: int, event: Any, /) -> dict[str, Row | None]:
+        """The rows the event at ``position`` changes (None: the row is gone)."""
         ...
 
 

@@ -1,8 +1,9 @@
 """The task status view: one row per task — status, percent, deadline, evidence,
 open obstacles — built by replaying the domain's own events (pure code).
 
-Rows hold only what the log says (no clock): flags and the percent expected by a
-given day are computed from a row when it is read.
+Rows hold only what the log says (no clock, no log positions): flags and the percent
+expected by a given day are computed from a row when it is read, and any interleaving
+of the same per-task event sequences gives the same rows.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from services.app import Lienthong
 TOPIC_PREFIX = "lienthong.task."
 
 
-def row_of(task: Task, position: int) -> Row:
+def row_of(task: Task) -> Row:
     verdicts = [e.verdict or "pending" for e in task.evidence.values()]
     return {
         "plan": task.plan,
@@ -33,7 +34,6 @@ def row_of(task: Task, position: int) -> Row:
         "evidence": {v: verdicts.count(v) for v in sorted(set(verdicts))},
         "open_obstacles": sorted(task.obstacles),
         "version": task.version,
-        "position": position,
     }
 
 
@@ -43,8 +43,8 @@ class TaskStatusView:
     def __init__(self, app: Lienthong) -> None:
         self.replay = Replay(app)
 
-    def apply(self, position: int, event: Any) -> dict[str, Row | None]:
+    def apply(self, _position: int, event: Any, /) -> dict[str, Row | None]:
         if not getattr(type(event), "TOPIC", "").startswith(TOPIC_PREFIX):
             return {}
         task: Task = self.replay.apply(event)
-        return {f"{task.plan}/task/{task.key}": row_of(task, position)}
+        return {f"{task.plan}/task/{task.key}": row_of(task)}
