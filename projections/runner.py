@@ -15,6 +15,7 @@ import hashlib
 import json
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import datetime
 from typing import Any, Protocol
 
 from eventsourcing.postgres import PostgresApplicationRecorder
@@ -146,3 +147,23 @@ class ProjectionRunner:
         """Drop the view and apply the whole log again."""
         self.drop()
         return self.catch_up(progress)
+
+
+def notifications_of(app: Lienthong, batch: int = BATCH) -> Iterator[Any]:
+    """The whole notification log, oldest first, read in batches."""
+    position = 0
+    while notifications := app.recorder.select_notifications(position + 1, batch):
+        yield from notifications
+        position = notifications[-1].id
+
+
+def rows_as_known_at(app: Lienthong, view: View, known_at: datetime) -> dict[str, Row]:
+    """The view's rows as they stood when everything recorded up to ``known_at`` was
+    applied — the same pure code, replayed in memory."""
+    rows: dict[str, Row | None] = {}
+    for notification in notifications_of(app):
+        event = app.mapper.to_domain_event(notification)
+        if event.timestamp > known_at:  # type: ignore[attr-defined]
+            break
+        rows.update(view.apply(notification.id, event))
+    return {key: row for key, row in sorted(rows.items()) if row is not None}

@@ -11,7 +11,7 @@ import pytest
 
 from projections.audit_trail import AuditTrailView
 from projections.kpi_attainment import KpiAttainmentView
-from projections.runner import ProjectionRunner
+from projections.runner import ProjectionRunner, rows_as_known_at
 from projections.task_status import TaskStatusView
 from services.app import Actor, Lienthong
 from services.importer import import_plans
@@ -177,3 +177,17 @@ def test_kpi_attainment_sets_the_2026_target_beside_the_2030_milestone(plans: Li
     rebuilt = ProjectionRunner(plans, KpiAttainmentView(plans))
     rebuilt.rebuild()
     assert rebuilt.digest() == digest
+
+
+def test_a_view_as_known_at_a_time_between_two_events_is_what_it_showed_then(
+    plans: Lienthong,
+) -> None:
+    runner = ProjectionRunner(plans, TaskStatusView(plans))
+    report(plans, "phuoc-binh.health-post", "24", 30)
+    runner.catch_up()
+    then = runner.rows()
+    between = dt.datetime.now(dt.UTC)
+    report(plans, "phuoc-binh.health-post", "24", 60)
+    runner.catch_up()
+    assert runner.rows() != then
+    assert rows_as_known_at(plans, TaskStatusView(plans), between) == then
