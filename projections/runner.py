@@ -13,11 +13,13 @@ from __future__ import annotations
 
 import hashlib
 import json
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
+import psycopg
 from eventsourcing.postgres import PostgresApplicationRecorder
 from psycopg import Cursor, sql
 from psycopg.types.json import Jsonb
@@ -55,8 +57,11 @@ class ProjectionRunner:
             raise TypeError(msg)
         self.app = app
         self.datastore = recorder.datastore
+        self.channel = recorder.channel_name
         self.view = view
         self.schema = sql.Identifier(f"view_{view.name}")
+        self.created = False
+        self.lock = threading.Lock()
 
     @contextmanager
     def cursor(self) -> Iterator[Cursor[Any]]:
@@ -65,6 +70,13 @@ class ProjectionRunner:
             yield cursor
 
     def create(self) -> None:
+        """The view's schema and tables, once per runner (threads share a runner)."""
+        with self.lock:
+            if not self.created:
+                self._create()
+                self.created = True
+
+    def _create(self) -> None:
         tables = (
             "CREATE TABLE IF NOT EXISTS {}.rows (key text PRIMARY KEY, data jsonb NOT NULL)",
             "CREATE TABLE IF NOT EXISTS {}.tracking (id int PRIMARY KEY, position bigint NOT NULL)",
@@ -75,6 +87,7 @@ class ProjectionRunner:
                 cursor.execute(sql.SQL(statement).format(self.schema))
 
     def drop(self) -> None:
+        self.created = False
         with self.cursor() as cursor:
             cursor.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(self.schema))
 
@@ -142,6 +155,19 @@ class ProjectionRunner:
         for key, data in self.rows().items():
             digest.update(f"{key}\t{canonical(data)}\n".encode())
         return digest.hexdigest()
+
+    def follow(self, should_stop: Callable[[], bool], wait_seconds: float = 1.0) -> None:
+        """Catch up, then apply new events as they are recorded (LISTEN/NOTIFY on the
+        store's channel; a catch-up at least every ``wait_seconds``) until ``should_stop()``."""
+        channel = sql.Identifier(self.channel)
+        pool_settings = cast("dict[str, Any]", self.datastore.pool.kwargs)
+        settings = {k: v for k, v in pool_settings.items() if k != "row_factory"}
+        with psycopg.connect(**settings, autocommit=True) as listener:
+            listener.execute(sql.SQL("LISTEN {}").format(channel))
+            while not should_stop():
+                self.catch_up()
+                for _ in listener.notifies(timeout=wait_seconds, stop_after=1):
+                    pass
 
     def rebuild(self, progress: Progress = quiet) -> int:
         """Drop the view and apply the whole log again."""

@@ -4,7 +4,7 @@
     lienthong plans list [--format text|json]
     lienthong plans show PLAN
     lienthong plans status PLAN… [--as-of YYYY-MM-DD] [--format text|json]
-    lienthong projections rebuild|catch-up|digest VIEW
+    lienthong projections rebuild|catch-up|follow|digest VIEW
     lienthong serve
     lienthong ingest-worker
     lienthong relay
@@ -136,6 +136,12 @@ def cmd_projection(app: Lienthong, args: argparse.Namespace) -> int:
     elif args.projection_command == "catch-up":
         applied = runner.catch_up(progress_bar)
         progress(f"{args.view}: {applied} new event(s) applied")
+    elif args.projection_command == "follow":
+        stop = threading.Event()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(signum, lambda *_: stop.set())
+        progress(f"{args.view}: following the log (Ctrl-C to stop)")
+        runner.follow(stop.is_set)
     print(runner.digest())
     return 0
 
@@ -215,6 +221,7 @@ def build_parser() -> argparse.ArgumentParser:
     for name, text in (
         ("rebuild", "drop the view and apply the whole log again (prints the digest)"),
         ("catch-up", "apply what the log gained since the view's position (prints the digest)"),
+        ("follow", "catch up, then apply new events as they are recorded, until SIGINT/SIGTERM"),
         ("digest", "print the SHA-256 digest of the view's rows"),
     ):
         command = projection_commands.add_parser(name, help=text)

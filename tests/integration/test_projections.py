@@ -4,6 +4,8 @@ a rebuild from zero reproduces, loud errors that resume where they stopped."""
 from __future__ import annotations
 
 import datetime as dt
+import threading
+import time
 from decimal import Decimal
 from typing import Any
 
@@ -191,3 +193,20 @@ def test_a_view_as_known_at_a_time_between_two_events_is_what_it_showed_then(
     runner.catch_up()
     assert runner.rows() != then
     assert rows_as_known_at(plans, TaskStatusView(plans), between) == then
+
+
+def test_a_following_runner_applies_new_events_as_they_are_recorded(plans: Lienthong) -> None:
+    runner = ProjectionRunner(plans, TaskStatusView(plans))
+    stop = threading.Event()
+    follower = threading.Thread(target=runner.follow, args=(stop.is_set, 0.2))
+    follower.start()
+    try:
+        report(plans, "phuoc-binh.health-post", "24", 30)
+        deadline = time.monotonic() + 30
+        while runner.rows().get(f"{PB}/task/24", {}).get("percent") != 30:
+            assert time.monotonic() < deadline, "the follower did not apply the report"
+            time.sleep(0.05)
+    finally:
+        stop.set()
+        follower.join(timeout=30)
+    assert not follower.is_alive()
