@@ -6,6 +6,7 @@ from collections.abc import Callable
 
 from domain.errors import NotFoundError
 from projections.audit_trail import AuditTrailView
+from projections.dependencies import DependencyView
 from projections.kpi_attainment import KpiAttainmentView
 from projections.runner import View
 from projections.task_status import TaskStatusView
@@ -15,6 +16,7 @@ VIEWS: dict[str, Callable[[Lienthong], View]] = {
     TaskStatusView.name: TaskStatusView,
     AuditTrailView.name: AuditTrailView,
     KpiAttainmentView.name: KpiAttainmentView,
+    DependencyView.name: DependencyView,
 }
 
 

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from projections.audit_trail import AuditTrailView
+from projections.dependencies import DependencyView, blocked
 from projections.kpi_attainment import KpiAttainmentView
 from projections.runner import ProjectionRunner, rows_as_known_at
 from projections.task_status import TaskStatusView
@@ -210,3 +211,35 @@ def test_a_following_runner_applies_new_events_as_they_are_recorded(plans: Lient
         stop.set()
         follower.join(timeout=30)
     assert not follower.is_alive()
+
+
+def test_the_dependency_view_shows_who_waits_on_whom_and_what_is_blocked(plans: Lienthong) -> None:
+    office = Actor("phuoc-binh.vhxh", channel="test")
+    plans.execute(
+        "dependency_declared",
+        PB,
+        office,
+        {"upstream": "28", "downstream": "24", "reason": "cần dữ liệu"},
+    )
+    runner = ProjectionRunner(plans, DependencyView(plans))
+    runner.catch_up()
+    row = runner.rows()[PB]
+    assert row["dependencies"] == [["28", "24"]]
+    health_post = row["agencies"]["phuoc-binh.health-post"]
+    assert {
+        "agency": "phuoc-binh.health-post",
+        "task": "24",
+        "on": "phuoc-binh.police",
+        "upstream": "28",
+        "reason": "dependency",
+    } in health_post["waits_on"]
+    assert any(
+        w["reason"] == "dependency" and w["agency"] == "phuoc-binh.health-post"
+        for w in row["agencies"]["phuoc-binh.police"]["waited_by"]
+    )
+    assert blocked(row, dt.date(2026, 12, 15)) == [{"downstream": "24", "upstream": "28"}]
+    assert blocked(row, dt.date(2026, 1, 15)) == []
+    digest = runner.digest()
+    rebuilt = ProjectionRunner(plans, DependencyView(plans))
+    rebuilt.rebuild()
+    assert rebuilt.digest() == digest
