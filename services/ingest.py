@@ -5,7 +5,7 @@ or — when its event id was seen before — nothing, as a duplicate); the domai
 the receipts and the partition's offset are written in ONE PostgreSQL transaction
 (the library's process-recorder tracking, named ``topic:partition``). The store, not
 Kafka's committed offset, is the truth: records at or below the stored offset are
-skipped, and :meth:`BatchIngestor.resume_offsets` tells the consumer where to seek.
+skipped (see :mod:`services.worker`).
 
 A batch that meets another writer (a review by the coordination office changed an
 item meanwhile) falls back to one transaction per record — reload, retry — and then
@@ -17,7 +17,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from itertools import groupby
 from typing import Any
@@ -126,14 +126,6 @@ class BatchIngestor:
     def stored_offset(self, topic: str, partition: int) -> int | None:
         """The last offset of ``topic:partition`` whose effect is in the store."""
         return self.recorder.max_tracking_id(tracking_name(topic, partition))
-
-    def resume_offsets(self, topic: str, partitions: Iterable[int]) -> dict[int, int]:
-        """Where to seek each partition: just after its stored offset (0 if none)."""
-        offsets = {}
-        for partition in partitions:
-            stored = self.stored_offset(topic, partition)
-            offsets[partition] = 0 if stored is None else stored + 1
-        return offsets
 
     def ingest(self, records: Sequence[Record]) -> list[tuple[Record, Verdict]]:
         """Apply a batch; returns each record's verdict (records already stored are skipped)."""

@@ -2,9 +2,14 @@
 
 It takes records in batches (``take_events`` with a ``within`` bound), hands each
 batch to :class:`~services.ingest.BatchIngestor` (one PostgreSQL transaction per
-partition, with the offset), and acks the batch only after it is stored. When
-partitions are assigned it seeks each one to just after the offset stored in
-PostgreSQL: the store, not Kafka's committed offset, is the truth.
+partition, with the offset), and acks the batch only after it is stored.
+
+The store, not Kafka's committed offset, is the truth: every record at or below the
+offset stored for its partition is skipped. Kafka's committed offset only ever lags
+the store (a batch is acked after it is stored), so resuming from it never skips an
+unstored record; it may re-read stored ones, which are skipped. The worker does not
+seek explicitly: a seek during faust's rebalance raced aiokafka's fetcher here (a
+``KeyError`` that crashed the fetcher and stalled the worker).
 
 Settings (environment variables): ``LIENTHONG_KAFKA_BOOTSTRAP`` (default
 ``127.0.0.1:19092``), ``LIENTHONG_INGEST_BATCH`` (default 500),
@@ -88,22 +93,18 @@ def build_worker(app: Lienthong, settings: KafkaSettings) -> faust.App:
             rejected = sum(1 for _, verdict in results if verdict.outcome == "rejected")
             log.info("stored %d record(s), %d rejected", len(results), rejected)
 
-    async def seek_to_the_store(_sender: Any, assigned: Any, **_: Any) -> None:
+    async def report_the_store(_sender: Any, assigned: Any, **_: Any) -> None:
         for tp in assigned:
-            if tp.topic != incoming:
-                continue
-            offset = (await asyncio.to_thread(ingestor.resume_offsets, tp.topic, [tp.partition]))[
-                tp.partition
-            ]
-            log.info(
-                "partition %s:%d resumes at offset %d (from the store)",
-                tp.topic,
-                tp.partition,
-                offset,
-            )
-            await worker.consumer.seek(tp, offset)
+            if tp.topic == incoming:
+                stored = await asyncio.to_thread(ingestor.stored_offset, tp.topic, tp.partition)
+                log.info(
+                    "partition %s:%d: the store holds up to offset %s",
+                    tp.topic,
+                    tp.partition,
+                    stored,
+                )
 
-    worker.on_partitions_assigned.connect(cast("Any", seek_to_the_store))
+    worker.on_partitions_assigned.connect(cast("Any", report_the_store))
     del ingest  # registered with the app by the decorator
     return worker
 
