@@ -19,6 +19,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from datetime import date
 from enum import StrEnum
 from typing import Any
 
@@ -131,6 +132,7 @@ class TrackedItem(Aggregate):
         self.evidence: dict[str, Evidence] = {}
         self.claim: tuple[str, ...] = ()
         self.obstacles: dict[str, str] = {}
+        self.completed_on: date | None = None  # the day completion was confirmed
 
     # Who may do what -------------------------------------------------------
 
@@ -279,6 +281,7 @@ class TrackedItem(Aggregate):
         def apply(self, item: TrackedItem) -> None:
             item.status = ItemStatus.AWAITING_COMPLETION
             item.claim = ()
+            item.completed_on = None
 
     # Completion ------------------------------------------------------------
 
@@ -327,6 +330,7 @@ class TrackedItem(Aggregate):
 
         def apply(self, item: TrackedItem) -> None:
             item.status = ItemStatus.COMPLETED
+            item.completed_on = self.occurred_at.date()
 
     # Obstacles (khó khăn, vướng mắc) ----------------------------------------
 

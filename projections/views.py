@@ -9,6 +9,7 @@ from projections.audit_trail import AuditTrailView
 from projections.dependencies import DependencyView
 from projections.kpi_attainment import KpiAttainmentView
 from projections.runner import View
+from projections.scorecards import ScorecardView
 from projections.task_status import TaskStatusView
 from services.app import Lienthong
 
@@ -17,6 +18,7 @@ VIEWS: dict[str, Callable[[Lienthong], View]] = {
     AuditTrailView.name: AuditTrailView,
     KpiAttainmentView.name: KpiAttainmentView,
     DependencyView.name: DependencyView,
+    ScorecardView.name: ScorecardView,
 }
 
 

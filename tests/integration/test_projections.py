@@ -15,6 +15,7 @@ from projections.audit_trail import AuditTrailView
 from projections.dependencies import DependencyView, blocked
 from projections.kpi_attainment import KpiAttainmentView
 from projections.runner import ProjectionRunner, rows_as_known_at
+from projections.scorecards import ScorecardView, scorecards
 from projections.task_status import TaskStatusView
 from services.app import Actor, Lienthong
 from services.importer import import_plans
@@ -241,5 +242,52 @@ def test_the_dependency_view_shows_who_waits_on_whom_and_what_is_blocked(plans: 
     assert blocked(row, dt.date(2026, 1, 15)) == []
     digest = runner.digest()
     rebuilt = ProjectionRunner(plans, DependencyView(plans))
+    rebuilt.rebuild()
+    assert rebuilt.digest() == digest
+
+
+def test_scorecards_rank_agencies_and_explain_each_score(plans: Lienthong) -> None:
+    office = Actor(
+        "phuoc-binh.vhxh", channel="test", occurred_at=dt.datetime(2026, 3, 2, tzinfo=dt.UTC)
+    )
+    signed = {
+        "sha256": "a" * 64,
+        "uri": "s3://a",
+        "media_type": "application/pdf",
+        "description": "đã ký",
+    }
+    plans.execute("completion_claimed", f"{PB}/task/3", office, {}, [signed])
+    plans.execute("evidence_accepted", f"{PB}/task/3", office, {"sha256": "a" * 64})
+    plans.execute("completion_confirmed", f"{PB}/task/3", office, {})
+    centre = Actor("phuoc-binh.ttpvhcc", channel="test")
+    unsigned = {
+        "sha256": "b" * 64,
+        "uri": "s3://b",
+        "media_type": "application/pdf",
+        "description": "chưa ký",
+    }
+    plans.execute("completion_claimed", f"{PB}/task/8", centre, {}, [unsigned])
+    plans.execute(
+        "evidence_rejected", f"{PB}/task/8", office, {"sha256": "b" * 64, "reason": "chưa ký"}
+    )
+    runner = ProjectionRunner(plans, ScorecardView(plans))
+    runner.catch_up()
+    cards = {card["agency"]: card for card in scorecards(runner.rows())}
+    vhxh, centre_card = cards["phuoc-binh.vhxh"], cards["phuoc-binh.ttpvhcc"]
+    assert (vhxh["completed"], vhxh["on_time"], vhxh["accepted"], vhxh["acceptance_rate"]) == (
+        1,
+        1,
+        1,
+        1.0,
+    )
+    assert (centre_card["rejected"], centre_card["acceptance_rate"], centre_card["score"]) == (
+        1,
+        0.0,
+        0.0,
+    )
+    ranking = [card["agency"] for card in scorecards(runner.rows())]
+    assert ranking.index("phuoc-binh.vhxh") < ranking.index("phuoc-binh.ttpvhcc")
+    digest = runner.digest()
+    rebuilt = ProjectionRunner(plans, ScorecardView(plans))
     rebuilt.rebuild()
     assert rebuilt.digest() == digest
