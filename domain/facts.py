@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import Any, TypeVar
 
 from eventsourcing.domain import Aggregate
+from eventsourcing.utils import get_topic
 
 T = TypeVar("T", bound=type)
 
@@ -34,6 +35,19 @@ class Fact(Aggregate.Event):
     def recorded_at(self) -> datetime:
         """When the system recorded the event (the stored ``timestamp``)."""
         return self.timestamp
+
+    def provenance(self) -> dict[str, Any]:
+        """What an auditor reads of any fact: its topic and version, who, when, how."""
+        return {
+            "topic": get_topic(type(self)),
+            "version": self.originator_version,
+            "actor": self.actor,
+            "person": self.person,
+            "occurred_at": self.occurred_at,
+            "recorded_at": self.recorded_at,
+            "channel": self.channel,
+            "message_id": self.message_id,
+        }
 
 
 def topical(base: T, topic: str) -> T:

@@ -16,7 +16,6 @@ from datetime import date
 from domain.items import ItemStatus, Quality, TrackedItem
 from domain.task import Task
 
-RULES_VERSION = 1
 BEHIND_RATIO = 0.5
 CLOSED = (ItemStatus.COMPLETED, ItemStatus.CANCELLED)
 

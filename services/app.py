@@ -17,7 +17,6 @@ from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import ApplicationRecorder, JSONTranscoder, Transcoding
 from eventsourcing.postgres import PostgresApplicationRecorder
-from eventsourcing.utils import get_topic
 from psycopg import sql
 
 from domain.agency import Agency
@@ -383,14 +382,4 @@ class Lienthong(Application[UUID]):
         """The recorded history of one subject, oldest first (audit)."""
         ref = parse_ref(subject)
         for stored in self.events.get(ref.id):
-            event = cast("Fact", stored)
-            yield {
-                "version": event.originator_version,
-                "topic": get_topic(type(event)),
-                "actor": event.actor,
-                "person": event.person,
-                "occurred_at": event.occurred_at,
-                "recorded_at": event.recorded_at,
-                "channel": event.channel,
-                "message_id": event.message_id,
-            }
+            yield cast("Fact", stored).provenance()

@@ -13,8 +13,6 @@ from dataclasses import dataclass
 from typing import Any, cast
 from uuid import UUID
 
-from eventsourcing.utils import get_topic
-
 from domain.agency import Agency
 from domain.errors import InvalidValueError
 from domain.facts import Fact
@@ -67,14 +65,7 @@ class AuditLog:
         return {
             "position": position,
             "subject": self.subject(event.originator_id),
-            "topic": get_topic(type(event)),
-            "version": event.originator_version,
-            "actor": event.actor,
-            "person": event.person,
-            "occurred_at": event.occurred_at,
-            "recorded_at": event.recorded_at,
-            "channel": event.channel,
-            "message_id": event.message_id,
+            **event.provenance(),
             "body": {k: v for k, v in vars(event).items() if k not in PROVENANCE},
         }
 

@@ -302,9 +302,6 @@ class Registry:
     agencies: dict[str, dict[str, Any]]
     problems: list[Problem]
 
-    def members_of(self, collective: str) -> list[str]:
-        return list(self.agencies.get(collective, {}).get("members", []))
-
 
 def read_registry(path: Path) -> Registry:
     data, lines, problems = read_yaml(path)
