@@ -24,8 +24,13 @@ class AuditTrailView:
 
     def __init__(self, app: Lienthong) -> None:
         self.log = AuditLog(app)
+        self.pending: dict[str, Row | None] = {}
 
-    def apply(self, position: int, event: Any, /) -> dict[str, Row | None]:
+    def flush(self) -> dict[str, Row | None]:
+        changes, self.pending = self.pending, {}
+        return changes
+
+    def apply(self, position: int, event: Any, /) -> None:
         record = self.log.record(position, event)
         delay = (record["recorded_at"] - record["occurred_at"]).total_seconds()
         body = record["body"]
@@ -35,4 +40,4 @@ class AuditTrailView:
             "late": delay > LATE_AFTER_SECONDS,
             "corrects": body.get("report_version") or body.get("measurement_version"),
         }
-        return {key_of(position): row}
+        self.pending[key_of(position)] = row

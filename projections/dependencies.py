@@ -15,11 +15,8 @@ from domain.ids import plan_id, task_id
 from domain.items import ItemStatus
 from domain.plan import Plan
 from domain.task import Task
-from projections.replay import Replay
+from projections.replay import AggregateView
 from projections.runner import Row
-from services.app import Lienthong
-
-PREFIXES = ("lienthong.plan.", "lienthong.task.")
 
 
 def waits(waiter: str, task: str, on: str, upstream: str, reason: str) -> dict[str, str]:
@@ -85,12 +82,9 @@ def blocked(row: Row, today: date, window_days: int = 30) -> list[dict[str, str]
     return found
 
 
-class DependencyView:
+class DependencyView(AggregateView):
     name = "dependencies"
-
-    def __init__(self, app: Lienthong) -> None:
-        self.app = app
-        self.replay = Replay(app)
+    prefixes = ("lienthong.plan.", "lienthong.task.")
 
     def known(self, aggregate_id: UUID) -> Any | None:
         """An aggregate as replayed so far, else as stored (None if not recorded)."""
@@ -99,10 +93,7 @@ class DependencyView:
             return self.app.repository.get(aggregate_id)
         return replayed
 
-    def apply(self, _position: int, event: Any, /) -> dict[str, Row | None]:
-        if not getattr(type(event), "TOPIC", "").startswith(PREFIXES):
-            return {}
-        aggregate = self.replay.apply(event)
+    def rows_of(self, aggregate: Plan | Task) -> dict[str, Row | None]:
         key = aggregate.key if isinstance(aggregate, Plan) else aggregate.plan
         plan = self.known(plan_id(key))
         if plan is None:

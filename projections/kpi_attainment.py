@@ -9,15 +9,12 @@ A measurement of a quarter or month ("2026-Q1") counts towards its year's target
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Any
 
 from domain.indicator import Indicator
 from domain.targets import Target
-from projections.replay import Replay
+from projections.replay import AggregateView
 from projections.runner import Row
-from services.app import Lienthong
 
-TOPIC_PREFIX = "lienthong.indicator."
 AT_RISK = Decimal("0.8")
 
 
@@ -69,14 +66,9 @@ def row_of(indicator: Indicator) -> Row:
     }
 
 
-class KpiAttainmentView:
+class KpiAttainmentView(AggregateView):
     name = "kpi_attainment"
+    prefixes = ("lienthong.indicator.",)
 
-    def __init__(self, app: Lienthong) -> None:
-        self.replay = Replay(app)
-
-    def apply(self, _position: int, event: Any, /) -> dict[str, Row | None]:
-        if not getattr(type(event), "TOPIC", "").startswith(TOPIC_PREFIX):
-            return {}
-        indicator: Indicator = self.replay.apply(event)
+    def rows_of(self, indicator: Indicator) -> dict[str, Row | None]:
         return {f"{indicator.plan}/indicator/{indicator.key}": row_of(indicator)}

@@ -40,8 +40,12 @@ class View(Protocol):
 
     name: str
 
-    def apply(self, position: int, event: Any, /) -> dict[str, Row | None]:
-        """The rows the event at ``position`` changes (None: the row is gone)."""
+    def apply(self, position: int, event: Any, /) -> None:
+        """Take in the event at ``position``."""
+        ...
+
+    def flush(self) -> dict[str, Row | None]:
+        """The rows changed since the last flush (None: the row is gone)."""
         ...
 
 
@@ -105,12 +109,10 @@ class ProjectionRunner:
         position, applied = self.position(), 0
         last = self.app.recorder.max_notification_id() or 0
         while notifications := self.app.recorder.select_notifications(position + 1, batch):
-            changes: dict[str, Row | None] = {}
             for notification in notifications:
-                event = self.app.mapper.to_domain_event(notification)
-                changes.update(self.view.apply(notification.id, event))
+                self.view.apply(notification.id, self.app.mapper.to_domain_event(notification))
             position = notifications[-1].id
-            self.write(changes, position)
+            self.write(self.view.flush(), position)
             applied += len(notifications)
             progress(position, last)
         return applied
@@ -186,10 +188,9 @@ def notifications_of(app: Lienthong, batch: int = BATCH) -> Iterator[Any]:
 def rows_as_known_at(app: Lienthong, view: View, known_at: datetime) -> dict[str, Row]:
     """The view's rows as they stood when everything recorded up to ``known_at`` was
     applied — the same pure code, replayed in memory."""
-    rows: dict[str, Row | None] = {}
     for notification in notifications_of(app):
         event = app.mapper.to_domain_event(notification)
         if event.timestamp > known_at:  # type: ignore[attr-defined]
             break
-        rows.update(view.apply(notification.id, event))
-    return {key: row for key, row in sorted(rows.items()) if row is not None}
+        view.apply(notification.id, event)
+    return {key: row for key, row in sorted(view.flush().items()) if row is not None}

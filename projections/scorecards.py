@@ -13,11 +13,8 @@ from typing import Any
 
 from domain.items import ItemStatus
 from domain.task import Task
-from projections.replay import Replay
+from projections.replay import AggregateView
 from projections.runner import Row
-from services.app import Lienthong
-
-TOPIC_PREFIX = "lienthong.task."
 
 
 def contribution(task: Task, agency: str) -> Row:
@@ -62,16 +59,11 @@ def scorecards(rows: dict[str, Row]) -> list[dict[str, Any]]:
     return sorted(cards, key=lambda card: (-card["score"], card["agency"]))
 
 
-class ScorecardView:
+class ScorecardView(AggregateView):
     name = "scorecards"
+    prefixes = ("lienthong.task.",)
 
-    def __init__(self, app: Lienthong) -> None:
-        self.replay = Replay(app)
-
-    def apply(self, _position: int, event: Any, /) -> dict[str, Row | None]:
-        if not getattr(type(event), "TOPIC", "").startswith(TOPIC_PREFIX):
-            return {}
-        task: Task = self.replay.apply(event)
+    def rows_of(self, task: Task) -> dict[str, Row | None]:
         if task.group:
             return {}
         return {

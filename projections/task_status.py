@@ -8,14 +8,9 @@ of the same per-task event sequences gives the same rows.
 
 from __future__ import annotations
 
-from typing import Any
-
 from domain.task import Task
-from projections.replay import Replay
+from projections.replay import AggregateView
 from projections.runner import Row
-from services.app import Lienthong
-
-TOPIC_PREFIX = "lienthong.task."
 
 
 def row_of(task: Task) -> Row:
@@ -37,14 +32,9 @@ def row_of(task: Task) -> Row:
     }
 
 
-class TaskStatusView:
+class TaskStatusView(AggregateView):
     name = "task_status"
+    prefixes = ("lienthong.task.",)
 
-    def __init__(self, app: Lienthong) -> None:
-        self.replay = Replay(app)
-
-    def apply(self, _position: int, event: Any, /) -> dict[str, Row | None]:
-        if not getattr(type(event), "TOPIC", "").startswith(TOPIC_PREFIX):
-            return {}
-        task: Task = self.replay.apply(event)
+    def rows_of(self, task: Task) -> dict[str, Row | None]:
         return {f"{task.plan}/task/{task.key}": row_of(task)}

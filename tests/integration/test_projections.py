@@ -80,11 +80,11 @@ class FailingView(TaskStatusView):
         super().__init__(app)
         self.poison = poison
 
-    def apply(self, position: int, event: Any) -> dict[str, Any]:
+    def apply(self, position: int, event: Any, /) -> None:
         if position == self.poison:
             msg = f"cannot project position {position}"
             raise RuntimeError(msg)
-        return super().apply(position, event)
+        super().apply(position, event)
 
 
 def test_a_projection_error_stops_loudly_and_resumes_from_the_last_tracked_batch(

@@ -82,7 +82,8 @@ def rows_after(order: list[int]) -> dict[str, Any]:
         event = HISTORIES[subject][cursors[subject]]
         cursors[subject] += 1
         for view in views:
-            rows.update(view.apply(position, event))
+            view.apply(position, event)
+            rows.update(view.flush())
     return rows
 
 
