@@ -8,6 +8,7 @@ from domain.errors import NotFoundError
 from projections.audit_trail import AuditTrailView
 from projections.dependencies import DependencyView
 from projections.kpi_attainment import KpiAttainmentView
+from projections.red_flags import RedFlagView
 from projections.runner import View
 from projections.scorecards import ScorecardView
 from projections.task_status import TaskStatusView
@@ -19,6 +20,7 @@ VIEWS: dict[str, Callable[[Lienthong], View]] = {
     KpiAttainmentView.name: KpiAttainmentView,
     DependencyView.name: DependencyView,
     ScorecardView.name: ScorecardView,
+    RedFlagView.name: RedFlagView,
 }
 
 

@@ -14,6 +14,7 @@ import pytest
 from projections.audit_trail import AuditTrailView
 from projections.dependencies import DependencyView, blocked
 from projections.kpi_attainment import KpiAttainmentView
+from projections.red_flags import RedFlagView, item_flags, start_of
 from projections.runner import ProjectionRunner, rows_as_known_at
 from projections.scorecards import ScorecardView, scorecards
 from projections.task_status import TaskStatusView
@@ -291,3 +292,98 @@ def test_scorecards_rank_agencies_and_explain_each_score(plans: Lienthong) -> No
     rebuilt = ProjectionRunner(plans, ScorecardView(plans))
     rebuilt.rebuild()
     assert rebuilt.digest() == digest
+
+
+def on(day: dt.date) -> dt.datetime:
+    return dt.datetime.combine(day, dt.time(9), tzinfo=dt.UTC)
+
+
+def quarter_of_task_3(app: Lienthong) -> None:
+    """VHXH falls behind on task 3 (due Quý I/2026), misses the deadline, has its
+    evidence judged low quality, then completes it on 20 April."""
+    subject = f"{PB}/task/3"
+    for day, percent in ((dt.date(2026, 2, 1), 10), (dt.date(2026, 3, 1), 20)):
+        vhxh = Actor("phuoc-binh.vhxh", channel="test", occurred_at=on(day))
+        app.execute("progress_reported", subject, vhxh, {"percent": percent, "as_of": day})
+    april_10 = Actor("phuoc-binh.vhxh", channel="test", occurred_at=on(dt.date(2026, 4, 10)))
+    app.execute("completion_claimed", subject, april_10, {}, [evidence("a", "bản scan mờ")])
+    app.execute(
+        "evidence_rejected", subject, april_10, {"sha256": "a" * 64, "reason": "không đọc được"}
+    )
+
+
+def completes_task_3(app: Lienthong) -> None:
+    subject = f"{PB}/task/3"
+    april_20 = Actor("phuoc-binh.vhxh", channel="test", occurred_at=on(dt.date(2026, 4, 20)))
+    app.execute("completion_claimed", subject, april_20, {}, [evidence("c", "bản đã ký")])
+    app.execute("evidence_accepted", subject, april_20, {"sha256": "c" * 64})
+    app.execute("completion_confirmed", subject, april_20, {})
+
+
+def evidence(letter: str, description: str) -> dict[str, str]:
+    return {
+        "sha256": letter * 64,
+        "uri": f"s3://{letter}",
+        "media_type": "application/pdf",
+        "description": description,
+    }
+
+
+def spans(rows: dict[str, Any], today: dt.date) -> list[tuple[str, str, str | None, str]]:
+    row = rows[f"{PB}/task/3"]
+    _, history = item_flags(row, start_of(rows, PB, today), today)
+    return [
+        (s.rule, str(s.raised_on), s.cleared_on and str(s.cleared_on), s.cleared_by or "")
+        for s in history
+    ]
+
+
+def test_red_flags_rise_and_clear_with_their_causes_and_keep_their_history(
+    plans: Lienthong,
+) -> None:
+    runner = ProjectionRunner(plans, RedFlagView(plans))
+    quarter_of_task_3(plans)
+    runner.catch_up(batch=40)
+    rows = runner.rows()
+    assert rows[PB]["start"] == "2026-01-15"
+    up, _ = item_flags(rows[f"{PB}/task/3"], dt.date(2026, 1, 15), dt.date(2026, 4, 12))
+    assert {(f.rule, f.version) for f in up} == {
+        ("PAST_DEADLINE", 1),
+        ("BEHIND_SCHEDULE", 1),
+        ("LOW_QUALITY_EVIDENCE", 1),
+    }
+    completes_task_3(plans)
+    runner.catch_up(batch=40)
+    cleared_by = f"{PB}/task/3@v"
+    history = spans(runner.rows(), dt.date(2026, 5, 1))
+    assert [h[:3] for h in history] == [
+        # 0% the day after the plan's start (15 January) is already below half the schedule
+        ("BEHIND_SCHEDULE", "2026-01-16", "2026-04-20"),
+        ("LATE_FORECAST", "2026-02-01", "2026-04-01"),
+        ("PAST_DEADLINE", "2026-04-01", "2026-04-20"),
+        ("LOW_QUALITY_EVIDENCE", "2026-04-10", "2026-04-20"),
+    ]
+    assert history[1][3] == "time"  # the deadline passing turned the warning into lateness
+    assert all(h[3].startswith(cleared_by) for h in (history[0], history[2], history[3]))
+    assert spans(runner.rows(), dt.date(2026, 3, 15)) == [
+        ("BEHIND_SCHEDULE", "2026-01-16", None, ""),
+        ("LATE_FORECAST", "2026-02-01", None, ""),
+    ]
+    digest = runner.digest()
+    rebuilt = ProjectionRunner(plans, RedFlagView(plans))
+    rebuilt.rebuild()
+    assert rebuilt.digest() == digest
+
+
+def test_a_resumed_red_flag_runner_picks_up_each_items_earlier_states_from_the_store(
+    plans: Lienthong,
+) -> None:
+    ProjectionRunner(plans, RedFlagView(plans)).catch_up()
+    quarter_of_task_3(plans)
+    ProjectionRunner(plans, RedFlagView(plans)).catch_up()  # first runner: a process that ended
+    completes_task_3(plans)
+    resumed = ProjectionRunner(plans, RedFlagView(plans))  # meets task 3 mid-history
+    resumed.catch_up()
+    rebuilt = ProjectionRunner(plans, RedFlagView(plans))
+    rebuilt.rebuild()
+    assert resumed.digest() == rebuilt.digest()

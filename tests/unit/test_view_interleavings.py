@@ -13,6 +13,7 @@ from domain.indicator import Indicator
 from domain.items import Quality
 from domain.task import Task
 from projections.kpi_attainment import KpiAttainmentView
+from projections.red_flags import RedFlagView
 from projections.task_status import TaskStatusView
 from services.app import Lienthong
 from tests.unit.given import LEAD, MONITOR, OFFICE, PLAN, ctx, sha
@@ -76,14 +77,14 @@ HISTORIES = [first_task(), second_task(), indicator()]
 def rows_after(order: list[int]) -> dict[str, Any]:
     """The rows of both views after the events, taken subject by subject in ``order``."""
     cursors = [0] * len(HISTORIES)
-    views = [TaskStatusView(APP), KpiAttainmentView(APP)]
+    views = [TaskStatusView(APP), KpiAttainmentView(APP), RedFlagView(APP)]
     rows: dict[str, Any] = {}
     for position, subject in enumerate(order, 1):
         event = HISTORIES[subject][cursors[subject]]
         cursors[subject] += 1
         for view in views:
             view.apply(position, event)
-            rows.update(view.flush())
+            rows.update({f"{view.name}:{key}": row for key, row in view.flush().items()})
     return rows
 
 
@@ -101,8 +102,8 @@ def test_any_interleaving_of_the_same_per_subject_sequences_gives_the_same_views
 
 def test_the_views_reflect_the_histories() -> None:
     rows = rows_after(one_order())
-    assert (rows[f"{PLAN}/task/1"]["status"], rows[f"{PLAN}/task/2"]["percent"]) == (
-        "awaiting_completion",
-        5,
-    )
-    assert rows[f"{PLAN}/indicator/7"]["periods"]["2026"]["standing"] == "met"
+    tasks = rows[f"task_status:{PLAN}/task/1"], rows[f"task_status:{PLAN}/task/2"]
+    assert (tasks[0]["status"], tasks[1]["percent"]) == ("awaiting_completion", 5)
+    assert rows[f"kpi_attainment:{PLAN}/indicator/7"]["periods"]["2026"]["standing"] == "met"
+    low = rows[f"red_flags:{PLAN}/task/1"]["states"][-1]["low_quality"]
+    assert low == sha("a")

@@ -1,0 +1,87 @@
+"""The red flags view: per task and indicator, the states its events left it in, from
+which every raise and clear of the plans' rules — with the rule's id and version and
+the events that raised and cleared it — is computed for any day (:func:`item_flags`);
+per plan, the day its time-based schedule starts.
+
+Rows hold no clock: a deadline passing raises a flag without an event, so the history
+up to a day is a pure function of the stored states and that day (see
+:mod:`domain.flags`). Identical consecutive states are kept once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import date
+from typing import Any, cast
+from uuid import UUID
+
+from domain.flags import FlagSpan, ItemState, RedFlag, flag_history, next_state
+from domain.items import TrackedItem
+from domain.plan import Plan
+from projections.replay import AggregateView, Replay
+from projections.runner import Row
+from services.app import Lienthong
+
+
+def same(a: ItemState, b: ItemState) -> bool:
+    """Equal but for the event and its day: the later adds nothing to the history."""
+    return replace(a, ref="", day=date.min) == replace(b, ref="", day=date.min)
+
+
+class RedFlagView(AggregateView):
+    name = "red_flags"
+    prefixes = ("lienthong.plan.", "lienthong.task.", "lienthong.indicator.")
+
+    def __init__(self, app: Lienthong, replay: Replay | None = None) -> None:
+        super().__init__(app, replay)
+        self.states: dict[UUID, list[ItemState]] = {}
+
+    def apply(self, position: int, event: Any, /) -> None:
+        super().apply(position, event)
+        item = self.touched.get(event.originator_id)
+        if isinstance(item, TrackedItem):
+            states = self.states.get(item.id)
+            if states is None:
+                states = self.states[item.id] = self.earlier_states(event)
+            state = next_state(states[-1] if states else None, item, event)
+            if not states or not same(states[-1], state):
+                states.append(state)
+
+    def earlier_states(self, event: Any) -> list[ItemState]:
+        """The states of an item met mid-log (a resumed runner), from its stored events."""
+        states: list[ItemState] = []
+        item = None
+        stored = self.app.events.get(event.originator_id, lte=event.originator_version - 1)
+        for earlier in cast("list[Any]", stored):
+            item = earlier.mutate(item)
+            state = next_state(states[-1] if states else None, item, earlier)
+            if not states or not same(states[-1], state):
+                states.append(state)
+        return states
+
+    def rows_of(self, aggregate: Any) -> dict[str, Row | None]:
+        if isinstance(aggregate, Plan):
+            row = {"plan": aggregate.key, "start": Lienthong.plan_start(aggregate).isoformat()}
+            return {aggregate.key: row}
+        kind = "indicator" if type(aggregate).__name__ == "Indicator" else "task"
+        return {
+            f"{aggregate.plan}/{kind}/{aggregate.key}": {
+                "plan": aggregate.plan,
+                "kind": kind,
+                "key": aggregate.key,
+                "lead": list(aggregate.lead),
+                "states": [s.as_row() for s in self.states[aggregate.id]],
+            }
+        }
+
+
+def item_flags(row: Row, start: date, today: date) -> tuple[list[RedFlag], list[FlagSpan]]:
+    """The flags up on ``today`` and the whole raise/clear history up to it."""
+    history = flag_history([ItemState.from_row(s) for s in row["states"]], start, today)
+    up = [RedFlag(s.rule, s.message, s.version) for s in history if s.cleared_on is None]
+    return up, history
+
+
+def start_of(rows: dict[str, Row], plan: str, today: date) -> date:
+    row = rows.get(plan)
+    return date.fromisoformat(row["start"]) if row else date(today.year, 1, 1)
