@@ -333,7 +333,7 @@ def spans(rows: dict[str, Any], today: dt.date) -> list[tuple[str, str, str | No
     row = rows[f"{PB}/task/3"]
     _, history = item_flags(row, start_of(rows, PB, today), today)
     return [
-        (s.rule, str(s.raised_on), s.cleared_on and str(s.cleared_on), s.cleared_by or "")
+        (s.rule, str(s.raised_on), str(s.cleared_on) if s.cleared_on else None, s.cleared_by or "")
         for s in history
     ]
 
