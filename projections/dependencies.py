@@ -17,6 +17,7 @@ from domain.plan import Plan
 from domain.task import Task
 from projections.replay import AggregateView
 from projections.runner import Row
+from services.app import Lienthong
 
 
 def waits(waiter: str, task: str, on: str, upstream: str, reason: str) -> dict[str, str]:
@@ -54,11 +55,14 @@ def row_of(plan: Plan, tasks: dict[str, Task]) -> Row:
         key: {
             "status": t.status.value,
             "due": t.deadline.due.isoformat() if t.deadline.due else None,
+            "lead": list(t.lead),
+            "percent": t.percent,
         }
         for key, t in tasks.items()
     }
     return {
         "plan": plan.key,
+        "start": Lienthong.plan_start(plan).isoformat(),
         "dependencies": [list(edge) for edge in sorted(plan.dependencies)],
         "agencies": dict(sorted(agencies.items())),
         "tasks": dict(sorted(statuses.items())),
@@ -80,6 +84,100 @@ def blocked(row: Row, today: date, window_days: int = 30) -> list[dict[str, str]
         ):
             found.append({"downstream": downstream, "upstream": upstream})
     return found
+
+
+CLOSED = (ItemStatus.COMPLETED.value, ItemStatus.CANCELLED.value)
+
+
+def downstream_of(row: Row) -> dict[str, list[str]]:
+    found: dict[str, list[str]] = {}
+    for upstream, downstream in row["dependencies"]:
+        found.setdefault(upstream, []).append(downstream)
+    return found
+
+
+def remaining_days(task: Row, start: date) -> int:
+    """The days left on a task at its planned pace: its span from the plan's start to
+    its due day, times the share not yet done (0 when closed; 0 span with no due day)."""
+    if task["status"] in CLOSED or not task["due"]:
+        return 0
+    span = max((date.fromisoformat(task["due"]) - start).days, 1)
+    return int(-(-span * (100 - task["percent"]) // 100))
+
+
+def critical_path(row: Row, today: date) -> dict[str, Any]:
+    """The chain of declared dependencies that finishes last if each open task, in
+    order, takes the days its planned pace leaves (:func:`remaining_days`): its tasks,
+    the projected finish and the slack against the last task's due day."""
+    start, tasks, after = date.fromisoformat(row["start"]), row["tasks"], downstream_of(row)
+    finish: dict[str, tuple[int, list[str]]] = {}
+
+    def longest(key: str) -> tuple[int, list[str]]:
+        # the DAG is acyclic (the plan refuses cycles); memoised depth-first
+        if key not in finish:
+            own = remaining_days(tasks[key], start) if key in tasks else 0
+            tails = [longest(d) for d in after.get(key, ())]
+            days, tail = max(tails, default=(0, []), key=lambda t: (t[0], len(t[1])))
+            finish[key] = (own + days, [key, *tail])
+        return finish[key]
+
+    roots = sorted({u for u, _ in row["dependencies"]})
+    days, path = max((longest(r) for r in roots), default=(0, []), key=lambda t: (t[0], len(t[1])))
+    if not path:
+        return {"tasks": [], "remaining_days": 0, "finish": None, "due": None, "slack_days": None}
+    due = tasks.get(path[-1], {}).get("due")
+    projected = today + timedelta(days=days)
+    slack = (date.fromisoformat(due) - projected).days if due else None
+    return {
+        "tasks": path,
+        "remaining_days": days,
+        "finish": projected.isoformat(),
+        "due": due,
+        "slack_days": slack,
+    }
+
+
+def bottlenecks(rows: list[Row], today: date) -> list[dict[str, Any]]:
+    """Agencies whose late tasks (open past their due day) hold up others: per agency,
+    the open tasks downstream of its late ones (through declared dependencies, in every
+    plan) and the other agencies that lead them — most held up first."""
+    held: dict[str, dict[str, set[str]]] = {}
+    for row in rows:
+        tasks, after = row["tasks"], downstream_of(row)
+        for key, task in tasks.items():
+            late = (
+                task["status"] not in CLOSED
+                and task["due"]
+                and date.fromisoformat(task["due"]) < today
+            )
+            if not late:
+                continue
+            seen: set[str] = set()
+            stack = list(after.get(key, ()))
+            while stack:
+                down = stack.pop()
+                if down not in seen:
+                    seen.add(down)
+                    stack += after.get(down, ())
+            waiting = {d for d in seen if d in tasks and tasks[d]["status"] not in CLOSED}
+            for agency in task["lead"]:
+                entry = held.setdefault(agency, {"late": set(), "items": set(), "agencies": set()})
+                entry["late"].add(f"{row['plan']}/task/{key}")
+                entry["items"] |= {f"{row['plan']}/task/{d}" for d in waiting}
+                entry["agencies"] |= {a for d in waiting for a in tasks[d]["lead"]} - {agency}
+    ranked = [
+        {
+            "agency": agency,
+            "late_tasks": sorted(entry["late"]),
+            "held_tasks": sorted(entry["items"]),
+            "held_agencies": sorted(entry["agencies"]),
+        }
+        for agency, entry in held.items()
+    ]
+    return sorted(
+        ranked,
+        key=lambda b: (-len(b["held_tasks"]), -len(b["held_agencies"]), b["agency"]),
+    )
 
 
 class DependencyView(AggregateView):
