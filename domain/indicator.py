@@ -33,6 +33,7 @@ from domain.targets import Target, parse_level, parse_number, parse_target
 from domain.units import Unit, UnitKind, check_measurement_unit, parse_unit
 
 INDICATOR_FIELDS = (
+    "code",
     "parent",
     "group",
     "section",

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from functools import partial
@@ -29,6 +30,7 @@ PLAN_FORMAT = "lienthong.plan/v1"
 REGISTRY_FORMAT = "lienthong.agencies/v1"
 
 Path_ = tuple[str | int, ...]
+INDICATOR_CODE = re.compile(r"^[A-Z][A-Z0-9_]*$")
 
 
 @dataclass(frozen=True, order=True)
@@ -124,6 +126,11 @@ def slug(value: Any) -> str | None:
     return None if ok else "must be a lowercase slug (letters, digits, '-', '.')"
 
 
+def indicator_code(value: Any) -> str | None:
+    ok = isinstance(value, str) and INDICATOR_CODE.match(value)
+    return None if ok else "must be an indicator code in capitals, e.g. VNEID or DTI_RANK"
+
+
 def year(value: Any) -> str | None:
     ok = isinstance(value, int) and not isinstance(value, bool) and 2000 <= value <= 2100  # noqa: PLR2004
     return None if ok else "must be a year such as 2026"
@@ -193,6 +200,7 @@ HEADER: dict[str, Spec] = {
 }
 INDICATOR: dict[str, Spec] = {
     "number": Spec(nonempty_text, required=True),
+    "code": Spec(indicator_code),
     "parent": Spec(text),
     "group": Spec(boolean),
     "section": Spec(text),

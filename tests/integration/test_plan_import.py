@@ -163,6 +163,7 @@ def test_a_plan_file_with_errors_lists_every_one_and_stores_nothing(
             "lead: [phuoc-binh.citizens-enterprises]": "lead: [phuoc-binh.nobody]",
             '"Quý I/2026"': '"Quý V/2026"',
             "year: 2026": "year: twenty",
+            "code: EHEALTH_RECORD": "code: vneid-rate",
         },
     )
     good = next(p for p in PLANS if p.name.startswith("002"))
@@ -174,6 +175,7 @@ def test_a_plan_file_with_errors_lists_every_one_and_stores_nothing(
         (broken.name, "DEADLINE_UNRECOGNISED"),
         (broken.name, "FIELD_TYPE"),
     } <= codes
+    assert any(p.field.endswith(".code") for p in failed.value.problems)
     assert all(p.line > 1 for p in failed.value.problems)
     assert total_events(app) == 0
 
