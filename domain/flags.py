@@ -82,6 +82,7 @@ class ItemState:
     due: date | None = None
     low_quality: str | None = None  # the evidence the latest review judged low quality
     reports: tuple[tuple[date, int], ...] = ()  # the latest (day, percent) reports
+    status: str = ItemStatus.NOT_STARTED.value
 
     def as_row(self) -> dict[str, Any]:
         return {
@@ -92,6 +93,7 @@ class ItemState:
             "due": self.due.isoformat() if self.due else None,
             "low_quality": self.low_quality,
             "reports": [[day.isoformat(), percent] for day, percent in self.reports],
+            "status": self.status,
         }
 
     @classmethod
@@ -107,6 +109,7 @@ class ItemState:
             due=day(row["due"]),
             low_quality=row["low_quality"],
             reports=tuple((date.fromisoformat(d), p) for d, p in row["reports"]),
+            status=row["status"],
         )
 
 
@@ -170,6 +173,7 @@ def next_state(before: ItemState | None, item: TrackedItem, event: Any) -> ItemS
         due=due,
         low_quality=low if item.status not in CLOSED else None,
         reports=reports,
+        status=item.status.value,
     )
 
 

@@ -63,6 +63,7 @@ class Task(TrackedItem):
         self.deadline = parse_deadline(None)
         self.percent = 0
         self.reports: dict[int, int] = {}
+        self.report_days: dict[int, date] = {}  # the day each progress report refers to
         self.last_as_of: date | None = None  # the day the latest report refers to
 
     def apply_definition(self, definition: dict[str, Any]) -> None:
@@ -150,6 +151,7 @@ class Task(TrackedItem):
         def apply(self, task: Task) -> None:
             task.percent = self.percent
             task.reports[self.originator_version] = self.percent
+            task.report_days[self.originator_version] = self.as_of
             task.last_as_of = self.as_of
             if task.status is ItemStatus.NOT_STARTED:
                 task.status = ItemStatus.IN_PROGRESS

@@ -57,6 +57,8 @@ def row_of(indicator: Indicator) -> Row:
         "plan": indicator.plan,
         "number": indicator.key,
         "group": indicator.group,
+        "code": indicator.definition.get("code"),
+        "name": indicator.definition.get("name"),
         "unit": indicator.definition.get("unit"),
         "lead": list(indicator.lead),
         "monitor": list(indicator.monitor),

@@ -61,7 +61,13 @@ class RedFlagView(AggregateView):
 
     def rows_of(self, aggregate: Any) -> dict[str, Row | None]:
         if isinstance(aggregate, Plan):
-            row = {"plan": aggregate.key, "start": Lienthong.plan_start(aggregate).isoformat()}
+            row = {
+                "plan": aggregate.key,
+                "start": Lienthong.plan_start(aggregate).isoformat(),
+                "ward_id": aggregate.header.get("ward_id"),
+                "ward": aggregate.header.get("ward"),
+                "reporting": list(aggregate.header.get("reporting", [])),
+            }
             return {aggregate.key: row}
         kind = "indicator" if type(aggregate).__name__ == "Indicator" else "task"
         return {
@@ -69,6 +75,7 @@ class RedFlagView(AggregateView):
                 "plan": aggregate.plan,
                 "kind": kind,
                 "key": aggregate.key,
+                "group": aggregate.group,
                 "lead": list(aggregate.lead),
                 "states": [s.as_row() for s in self.states[aggregate.id]],
             }

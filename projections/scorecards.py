@@ -1,61 +1,126 @@
 """Scorecards of agencies: one row per (lead agency, task) with what that task
-contributes — completed on time, evidence accepted or rejected — summed and ranked
-when read, so every score can be explained part by part to the unit that comes last.
+contributes — its deadline and completion, evidence accepted or rejected, the months
+it was reported in — summed and ranked when read on a day, so every score can be
+explained part by part to the unit that comes last.
 
-Score (0–100) = 50 × on-time completion rate + 50 × evidence acceptance rate; open
-obstacles and tasks still open are shown beside it, not scored.
+The score (0–100) is the weighted mean of four rates, each shown with its numerator
+and denominator:
+
+- ``on_time`` (40%): of the tasks due by that day or already completed, the share
+  completed by their due day;
+- ``acceptance`` (20%): of the agency's evidence judged so far, the share accepted;
+- ``timeliness`` (20%): of the reporting periods that ended while a task was open
+  (each plan's finest reporting period, monthly when it states none), the share in
+  which the lead reported progress;
+- ``unflagged`` (20%): of its tasks, the share with no red flag up that day.
+
+A rate with nothing to judge (no task due yet, no evidence judged) is left out and the
+other weights count in proportion. Open obstacles are shown beside the score.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
+from datetime import date
 from typing import Any
 
 from domain.items import ItemStatus
 from domain.task import Task
+from projections.red_flags import item_flags, start_of
 from projections.replay import AggregateView
 from projections.runner import Row
+
+WEIGHTS = {"on_time": 0.4, "acceptance": 0.2, "timeliness": 0.2, "unflagged": 0.2}
+FINEST_FIRST = ("monthly", "quarterly", "half_yearly", "yearly")
+MONTHS_IN = {"monthly": 1, "quarterly": 3, "half_yearly": 6, "yearly": 12}
 
 
 def contribution(task: Task, agency: str) -> Row:
     evidence = [e for e in task.evidence.values() if e.submitted_by == agency]
-    due = task.deadline.due
-    completed = task.status is ItemStatus.COMPLETED
     return {
         "agency": agency,
         "task": f"{task.plan}/task/{task.key}",
-        "completed": completed,
-        "on_time": completed
-        and (due is None or (task.completed_on is not None and task.completed_on <= due)),
+        "plan": task.plan,
+        "status": task.status.value,
+        "due": task.deadline.due.isoformat() if task.deadline.due else None,
+        "completed_on": task.completed_on.isoformat() if task.completed_on else None,
         "accepted": sum(1 for e in evidence if e.verdict == "accepted"),
         "rejected": sum(1 for e in evidence if e.verdict == "rejected"),
         "open_obstacles": len(task.obstacles),
+        "reported_in": sorted({day.strftime("%Y-%m") for day in task.report_days.values()}),
     }
 
 
-def scorecards(rows: dict[str, Row]) -> list[dict[str, Any]]:
-    """The agencies ranked by score, best first, each with the parts of its score."""
-    totals: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+def period_index(day: date, months: int) -> int:
+    """Periods of ``months`` months numbered across years (month 1 of year 0 → 0)."""
+    return (day.year * 12 + day.month - 1) // months
+
+
+def reporting_periods(row: Row, start: date, today: date, months: int) -> tuple[int, int]:
+    """(periods reported in, periods that ended while the task was open)."""
+    end = today
+    if row["completed_on"]:
+        end = min(end, date.fromisoformat(row["completed_on"]))
+    first, current = period_index(start, months), period_index(today, months)
+    last = min(period_index(end, months), current - 1)  # only periods that have ended
+    due = range(first, last + 1)
+    reported = {period_index(date.fromisoformat(f"{m}-01"), months) for m in row["reported_in"]}
+    return len(reported & set(due)), len(due)
+
+
+def parts_of(row: Row, flags: dict[str, Row], today: date) -> dict[str, tuple[int, int]]:
+    """This task's (numerator, denominator) towards each rate."""
+    due = date.fromisoformat(row["due"]) if row["due"] else None
+    done = row["status"] == ItemStatus.COMPLETED.value
+    on_time = bool(done and (due is None or date.fromisoformat(row["completed_on"]) <= due))
+    counts = done or (due is not None and due <= today)
+    start = start_of(flags, row["plan"], today)
+    regime = flags.get(row["plan"], {}).get("reporting") or ["monthly"]
+    finest = next(kind for kind in FINEST_FIRST if kind in regime)
+    flag_row = flags.get(row["task"])
+    flagged = bool(flag_row and item_flags(flag_row, start, today)[0])
+    return {
+        "on_time": (int(on_time), int(counts)),
+        "acceptance": (row["accepted"], row["accepted"] + row["rejected"]),
+        "timeliness": reporting_periods(row, start, today, MONTHS_IN[finest]),
+        "unflagged": (int(not flagged), 1),
+    }
+
+
+def scorecards(rows: dict[str, Row], flags: dict[str, Row], today: date) -> list[dict[str, Any]]:
+    """The agencies ranked by score on ``today``, best first, each with every part of
+    its score (``flags`` are the red_flags view's rows)."""
+    totals: dict[str, dict[str, list[int]]] = defaultdict(
+        lambda: {part: [0, 0] for part in WEIGHTS}
+    )
+    extra: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
     for row in rows.values():
         total = totals[row["agency"]]
-        total["tasks"] += 1
-        for part in ("completed", "on_time", "accepted", "rejected", "open_obstacles"):
-            total[part] += int(row[part])
+        for part, (numerator, denominator) in parts_of(row, flags, today).items():
+            total[part][0] += numerator
+            total[part][1] += denominator
+        extra[row["agency"]]["tasks"] += 1
+        extra[row["agency"]]["open_obstacles"] += row["open_obstacles"]
     cards = []
     for agency, total in totals.items():
-        judged = total["accepted"] + total["rejected"]
-        on_time_rate = total["on_time"] / total["tasks"]
-        acceptance_rate = total["accepted"] / judged if judged else 0.0
-        score = round(50 * on_time_rate + 50 * acceptance_rate, 1)
-        cards.append(
-            {
-                "agency": agency,
-                "score": score,
-                "on_time_rate": on_time_rate,
-                "acceptance_rate": acceptance_rate,
-                **total,
-            }
+        rates = {part: (n / d if d else None) for part, (n, d) in total.items()}
+        judged = {part: rate for part, rate in rates.items() if rate is not None}
+        weight = sum(WEIGHTS[part] for part in judged)
+        score = (
+            100 * sum(rate * WEIGHTS[part] for part, rate in judged.items()) / weight
+            if weight
+            else 0.0
         )
+        parts = {
+            part: {
+                "count": n,
+                "of": d,
+                "rate": round(n / d, 4) if d else None,
+                "weight": WEIGHTS[part],
+            }
+            for part, (n, d) in total.items()
+        }
+        cards.append({"agency": agency, "score": round(score, 1), "parts": parts, **extra[agency]})
     return sorted(cards, key=lambda card: (-card["score"], card["agency"]))
 
 

@@ -273,20 +273,24 @@ def test_scorecards_rank_agencies_and_explain_each_score(plans: Lienthong) -> No
     )
     runner = ProjectionRunner(plans, ScorecardView(plans))
     runner.catch_up()
-    cards = {card["agency"]: card for card in scorecards(runner.rows())}
+    flags = ProjectionRunner(plans, RedFlagView(plans))
+    flags.catch_up()
+    today = dt.date(2026, 4, 1)
+    cards = {card["agency"]: card for card in scorecards(runner.rows(), flags.rows(), today)}
     vhxh, centre_card = cards["phuoc-binh.vhxh"], cards["phuoc-binh.ttpvhcc"]
-    assert (vhxh["completed"], vhxh["on_time"], vhxh["accepted"], vhxh["acceptance_rate"]) == (
-        1,
-        1,
-        1,
-        1.0,
-    )
-    assert (centre_card["rejected"], centre_card["acceptance_rate"], centre_card["score"]) == (
-        1,
+    # VHXH: task 3 done on time; tasks 4 and 5 (also due Quý I) are late
+    assert vhxh["parts"]["on_time"] | {"rate": None} == {
+        "count": 1,
+        "of": 3,
+        "rate": None,
+        "weight": 0.4,
+    }
+    assert (vhxh["parts"]["acceptance"]["count"], vhxh["parts"]["acceptance"]["rate"]) == (1, 1.0)
+    assert (centre_card["parts"]["acceptance"]["rate"], centre_card["parts"]["on_time"]["of"]) == (
         0.0,
-        0.0,
+        0,
     )
-    ranking = [card["agency"] for card in scorecards(runner.rows())]
+    ranking = [card["agency"] for card in scorecards(runner.rows(), flags.rows(), today)]
     assert ranking.index("phuoc-binh.vhxh") < ranking.index("phuoc-binh.ttpvhcc")
     digest = runner.digest()
     rebuilt = ProjectionRunner(plans, ScorecardView(plans))
