@@ -153,9 +153,9 @@ def schedule_of(item: TrackedItem) -> tuple[int | None, date | None]:
 
 def next_state(before: ItemState | None, item: TrackedItem, event: Any) -> ItemState:
     """The state ``event`` left ``item`` in (``item`` is the aggregate after it)."""
-    day = event_day(event)
-    if before is not None:
-        day = max(day, before.day)  # a state never takes effect before the one it follows
+    # the plan defined the item: it stands from the plan's start; a later state never
+    # takes effect before the state it follows
+    day = date.min if before is None else max(event_day(event), before.day)
     low = before.low_quality if before else None
     quality = getattr(event, "quality", None)
     if quality is not None and getattr(event, "sha256", None):
