@@ -33,7 +33,13 @@ from domain.flags import expected_percent
 from projections.dependencies import DependencyView, blocked, bottlenecks
 from projections.kpi_attainment import KpiAttainmentView
 from projections.red_flags import RedFlagView, item_flags, start_of
-from projections.rollups import by_agency, by_ward, indicators_by_code, read_tasks
+from projections.rollups import (
+    by_agency,
+    by_ward,
+    indicators_by_code,
+    read_tasks,
+    reporting_summaries,
+)
 from projections.runner import ProjectionRunner, Row, View
 from projections.scorecards import ScorecardView, scorecards
 from projections.task_status import TaskStatusView
@@ -322,3 +328,31 @@ def test_the_quarter_rolls_up_per_ward_agency_and_indicator_code(
         "58",
         "72",
     )
+
+
+def test_the_quarter_is_summarised_per_reporting_period_of_each_plan(
+    views: dict[str, dict[str, Row]],
+) -> None:
+    phuoc_binh = reporting_summaries(views["red_flags"], PB, 2026, TODAY)
+    assert set(phuoc_binh) == {"monthly", "quarterly", "yearly"}  # its reporting regime
+    q1, q2 = phuoc_binh["quarterly"]
+    assert (q1["period"], q1["complete"], q2["period"], q2["complete"]) == (
+        "2026-Q1",
+        True,
+        "2026-Q2",
+        False,
+    )
+    assert q1["completed_in_period"] == 1  # task 3
+    assert q1["flags_raised"]["LOW_QUALITY_EVIDENCE"] == 1  # task 8, 12/03
+    assert q2["flags_raised"]["PAST_DEADLINE"] == 3  # 4, 5 and 28 on 01/04
+    assert [m["period"] for m in phuoc_binh["monthly"]] == [
+        "2026-01",
+        "2026-02",
+        "2026-03",
+        "2026-04",
+    ]
+    assert set(reporting_summaries(views["red_flags"], DM, 2026, TODAY)) == {
+        "quarterly",
+        "half_yearly",
+        "yearly",
+    }
