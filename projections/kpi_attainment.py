@@ -12,6 +12,7 @@ from decimal import Decimal
 
 from domain.indicator import Indicator
 from domain.targets import Target
+from projections.plans import indicator_details
 from projections.replay import AggregateView
 from projections.runner import Row
 
@@ -56,15 +57,16 @@ def row_of(indicator: Indicator) -> Row:
     return {
         "plan": indicator.plan,
         "number": indicator.key,
-        "group": indicator.group,
         "code": indicator.definition.get("code"),
         "name": indicator.definition.get("name"),
+        "group": indicator.group,
         "unit": indicator.definition.get("unit"),
         "lead": list(indicator.lead),
         "monitor": list(indicator.monitor),
         "status": indicator.status.value,
         "periods": periods,
         "version": indicator.version,
+        **indicator_details(indicator),
     }
 
 

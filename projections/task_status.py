@@ -9,6 +9,7 @@ of the same per-task event sequences gives the same rows.
 from __future__ import annotations
 
 from domain.task import Task
+from projections.plans import task_details
 from projections.replay import AggregateView
 from projections.runner import Row
 
@@ -29,6 +30,7 @@ def row_of(task: Task) -> Row:
         "evidence": {v: verdicts.count(v) for v in sorted(set(verdicts))},
         "open_obstacles": sorted(task.obstacles),
         "version": task.version,
+        **task_details(task),
     }
 
 

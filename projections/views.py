@@ -8,6 +8,7 @@ from domain.errors import NotFoundError
 from projections.audit_trail import AuditTrailView
 from projections.dependencies import DependencyView
 from projections.kpi_attainment import KpiAttainmentView
+from projections.plans import PlanView
 from projections.red_flags import RedFlagView
 from projections.runner import View
 from projections.scorecards import ScorecardView
@@ -21,6 +22,7 @@ VIEWS: dict[str, Callable[[Lienthong], View]] = {
     DependencyView.name: DependencyView,
     ScorecardView.name: ScorecardView,
     RedFlagView.name: RedFlagView,
+    PlanView.name: PlanView,
 }
 
 

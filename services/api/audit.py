@@ -5,13 +5,20 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 from collections.abc import AsyncIterator
+from typing import Any
 
 import grpc
 from lienthong.v1 import audit_service_pb2 as pb
 from lienthong.v1 import audit_service_pb2_grpc
+from psycopg import sql
 
+from domain.errors import NotFoundError
+from domain.ids import parse_ref
+from projections.audit_trail import key_of
+from projections.live import rows_known_at
 from services.api import pages
 from services.api.convert import Checker, audit_message, from_timestamp, plan_status_message
+from services.api.reads import plan_status
 from services.app import Lienthong
 from services.audit import (
     AuditLog,
@@ -20,7 +27,6 @@ from services.audit import (
     about_plan,
     about_subject,
     by_agency,
-    in_time,
 )
 
 POLL_SECONDS = 0.2
@@ -63,29 +69,84 @@ async def follow(
             await asyncio.sleep(POLL_SECONDS)
 
 
+EVENTS = sql.SQL(
+    "SELECT key, data FROM view_audit_trail.rows WHERE {} = %(value)s AND key > %(after)s"
+    " AND (%(begin)s::text IS NULL OR data->>'recorded_at' >= %(begin)s)"
+    " AND (%(end)s::text IS NULL OR data->>'recorded_at' < %(end)s)"
+    " ORDER BY key LIMIT %(limit)s"
+)
+# the expressions the audit trail's table is indexed on (projections.live.AUDIT_INDEXES)
+WHERE = {
+    "subject": sql.SQL("data->>'subject'"),
+    "plan_id": sql.SQL("split_part(data->>'subject', '/', 1)"),
+    "agency_id": sql.SQL("data->>'actor'"),
+}
+
+
+def record_of(row: Record) -> Record:
+    """An audit trail row as :func:`~services.api.convert.audit_message` takes it."""
+    return {
+        **row,
+        "occurred_at": dt.datetime.fromisoformat(row["occurred_at"]),
+        "recorded_at": dt.datetime.fromisoformat(row["recorded_at"]),
+    }
+
+
+def iso(value: dt.datetime | None) -> str | None:
+    return value.astimezone(dt.UTC).isoformat() if value is not None else None
+
+
 class AuditServicer(audit_service_pb2_grpc.AuditServiceServicer):
+    """ListEvents reads the audit trail view's table (indexed by subject, plan, actor
+    and recorded-at); GetPlanStatusAsOf replays the views up to the time asked."""
+
     def __init__(self, app: Lienthong) -> None:
         self.app = app
         self.log = AuditLog(app)
+
+    def events(
+        self, field: str, value: str, after: int, window: tuple[str | None, str | None], size: int
+    ) -> tuple[list[Record], bool]:
+        """Rows of the audit trail matching, after position ``after``; and whether more."""
+        params = {
+            "value": value,
+            "after": key_of(after),
+            "begin": window[0],
+            "end": window[1],
+            "limit": size + 1,
+        }
+        with self.app.recorder.datastore.transaction(commit=False) as cursor:  # type: ignore[attr-defined]
+            cursor.execute(EVENTS.format(WHERE[field]), params)
+            rows = [record_of(row["data"]) for row in cursor.fetchall()]
+        return rows[:size], len(rows) > size
 
     async def ListEvents(
         self, request: pb.ListEventsRequest, context: grpc.aio.ServicerContext
     ) -> pb.ListEventsResponse:
         check = Checker()
-        chosen = target(check, request.subject, request.plan_id, request.agency_id)
-        size, start = (
+        target(check, request.subject, request.plan_id, request.agency_id)
+        size, after = (
             pages.page_size(check, request.page_size),
             pages.decode(check, request.page_token),
         )
         check.done()
+        field, value = next(
+            (name, value)
+            for name, value in (
+                ("subject", request.subject and str(parse_ref(request.subject))),
+                ("plan_id", request.plan_id),
+                ("agency_id", request.agency_id),
+            )
+            if value
+        )
         begin = from_timestamp(request.start_time) if request.HasField("start_time") else None
         end = from_timestamp(request.end_time) if request.HasField("end_time") else None
-        page = await asyncio.to_thread(
-            self.log.scan, start, lambda r: chosen(r) and in_time(r, begin, end), size
+        records, more = await asyncio.to_thread(
+            self.events, field, value, after, (iso(begin), iso(end)), size
         )
         return pb.ListEventsResponse(
-            events=[audit_message(r) for r in page.records],
-            next_page_token="" if page.at_end else pages.encode(page.next_position),
+            events=[audit_message(r) for r in records],
+            next_page_token=pages.encode(records[-1]["position"]) if more else "",
         )
 
     async def StreamLog(
@@ -95,6 +156,20 @@ class AuditServicer(audit_service_pb2_grpc.AuditServiceServicer):
             self.log, request.from_position, lambda _: True, stop_at_end=request.stop_at_end
         ):
             yield pb.StreamLogResponse(event=audit_message(record))
+
+    def status_known_at(self, plan: str, day: dt.date, known_at: dt.datetime) -> dict[str, Any]:
+        views = rows_known_at(self.app, ("plans", "task_status", "kpi_attainment"), known_at)
+        if plan not in views["plans"]:
+            raise NotFoundError(f"plan {plan} was not recorded by then", field="plan_id")
+        with self.app.recorder.datastore.transaction(commit=False) as cursor:  # type: ignore[attr-defined]
+            cursor.execute(
+                "SELECT max(key) AS last FROM view_audit_trail.rows"
+                " WHERE split_part(data->>'subject', '/', 1) = %s AND data->>'recorded_at' <= %s",
+                (plan, iso(known_at)),
+            )
+            found = cursor.fetchone()
+        position = int(found["last"]) if found and found["last"] else 0
+        return plan_status(views, plan, day, position)
 
     async def GetPlanStatusAsOf(
         self, request: pb.GetPlanStatusAsOfRequest, context: grpc.aio.ServicerContext
@@ -107,5 +182,5 @@ class AuditServicer(audit_service_pb2_grpc.AuditServiceServicer):
         check.done()
         known_at = from_timestamp(request.known_at)
         day = as_of or known_at.astimezone(dt.UTC).date()
-        status = await asyncio.to_thread(self.app.plan_status, request.plan_id, day, known_at)
+        status = await asyncio.to_thread(self.status_known_at, request.plan_id, day, known_at)
         return pb.GetPlanStatusAsOfResponse(status=plan_status_message(status))

@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator
 import grpc
 from lienthong.v1 import envelope_pb2, ingest_service_pb2, ingest_service_pb2_grpc
 
+from projections.live import LiveViews
 from services.api.convert import command_from_envelope, verdict_message
 from services.api.errors import RejectedError, RequestInvalidError
 from services.app import Actor, Lienthong
@@ -37,11 +38,20 @@ class IngestServicer(ingest_service_pb2_grpc.IngestServiceServicer):
     """Embedded mode applies envelopes directly; full mode (``via_kafka``) produces
     them to Kafka and waits, bounded, for the ingest worker's verdict."""
 
-    def __init__(self, app: Lienthong, via_kafka: KafkaSubmitter | None = None) -> None:
+    def __init__(self, app: Lienthong, via_kafka: KafkaSubmitter | None, live: LiveViews) -> None:
         self.app = app
         self.via_kafka = via_kafka
+        self.live = live
 
     async def verdict(self, envelope: envelope_pb2.AgencyEventEnvelope) -> Verdict:
+        """Apply an envelope; answer once the views hold what it recorded (bounded), so
+        the publisher reads its own write."""
+        try:
+            return await self.apply(envelope)
+        finally:
+            await self.live.settle()
+
+    async def apply(self, envelope: envelope_pb2.AgencyEventEnvelope) -> Verdict:
         """Apply an envelope; a malformed one is recorded, then its problems raised."""
         try:
             command = command_from_envelope(envelope, CHANNEL)

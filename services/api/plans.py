@@ -1,64 +1,102 @@
-"""PlanService: plans, tasks, indicators and the consolidated status."""
+"""PlanService: plans, tasks, indicators, the consolidated status, red flags,
+dependencies, scorecards and bottlenecks — answered from the live views' rows on the
+event loop (see :mod:`services.api.reads`)."""
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
-from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any
 
 import grpc
 from lienthong.v1 import plan_service_pb2 as pb
-from lienthong.v1 import plan_service_pb2_grpc
+from lienthong.v1 import plan_service_pb2_grpc, resources_pb2
 
-from domain.flags import red_flags
+from domain.errors import NotFoundError
 from domain.ids import parse_ref
+from projections.dependencies import blocked, bottlenecks, critical_path
+from projections.scorecards import scorecards
 from services.api import pages
-from services.api.convert import (
-    Checker,
-    indicator_message,
-    plan_message,
-    plan_status_message,
-    status_from_message,
-    task_message,
+from services.api.convert import Checker, plan_status_message, status_from_message
+from services.api.reads import (
+    Reads,
+    flag_message,
+    flag_spans,
+    indicator_resource,
+    items_of,
+    plan_of,
+    plan_resource,
+    plan_row,
+    plan_status,
+    task_resource,
 )
-from services.app import Lienthong
+from services.api.rollups import RollupQueries
 
-T = TypeVar("T")
+DEFAULT_WINDOW_DAYS = 30
 
 
 def today() -> dt.date:
     return dt.datetime.now(dt.UTC).date()
 
 
-class PlanServicer(plan_service_pb2_grpc.PlanServiceServicer):
-    def __init__(self, app: Lienthong) -> None:
-        self.app = app
+def paging(check: Checker, request: Any) -> tuple[int, int]:
+    return pages.page_size(check, request.page_size), pages.decode(check, request.page_token)
 
-    async def run(self, query: Callable[..., T], *args: Any) -> T:
-        return await asyncio.to_thread(query, *args)
+
+def one_of(check: Checker, plan_id: str, agency_id: str) -> None:
+    if bool(plan_id) == bool(agency_id):
+        for name in ("plan_id", "agency_id"):
+            check.add(name, "give exactly one of plan_id and agency_id", "ONE_OF_REQUIRED")
+
+
+def bottleneck_message(found: dict[str, Any]) -> pb.Bottleneck:
+    return pb.Bottleneck(
+        agency_id=found["agency"],
+        late_tasks=found["late_tasks"],
+        held_tasks=found["held_tasks"],
+        held_agencies=found["held_agencies"],
+    )
+
+
+def scorecard_message(rank: int, card: dict[str, Any]) -> pb.Scorecard:
+    return pb.Scorecard(
+        rank=rank,
+        agency_id=card["agency"],
+        score=card["score"],
+        tasks=card["tasks"],
+        open_obstacles=card["open_obstacles"],
+        parts=[
+            pb.ScorePart(
+                name=name,
+                count=part["count"],
+                of=part["of"],
+                rate=part["rate"],
+                weight=part["weight"],
+            )
+            for name, part in card["parts"].items()
+        ],
+    )
+
+
+class PlanServicer(RollupQueries, plan_service_pb2_grpc.PlanServiceServicer):
+    def __init__(self, reads: Reads) -> None:
+        self.reads = reads
 
     # Plans -----------------------------------------------------------------------
 
-    def list_plans(self, ward_id: str, offset: int, size: int) -> pb.ListPlansResponse:
-        plans = [self.plan(key) for key in self.app.plan_keys()]
-        chosen = [p for p in plans if not ward_id or p.ward_id == ward_id]
-        chunk, token = pages.page(chosen, offset, size)
-        return pb.ListPlansResponse(plans=chunk, next_page_token=token)
-
-    def plan(self, key: str) -> Any:
-        return plan_message(self.app.plan_summary(key), self.app.plan(key).header)
+    def plans(self) -> list[resources_pb2.Plan]:
+        views = self.reads.views
+        return [plan_resource(views, row) for _, row in sorted(views["plans"].items())]
 
     async def ListPlans(
         self, request: pb.ListPlansRequest, context: grpc.aio.ServicerContext
     ) -> pb.ListPlansResponse:
         check = Checker()
-        size, offset = (
-            pages.page_size(check, request.page_size),
-            pages.decode(check, request.page_token),
-        )
+        size, offset = paging(check, request)
         check.done()
-        return await self.run(self.list_plans, request.ward_id, offset, size)
+        plans = self.reads.cached(("plans",), None, self.plans)
+        chosen = [p for p in plans if not request.ward_id or p.ward_id == request.ward_id]
+        chunk, token = pages.page(chosen, offset, size)
+        return pb.ListPlansResponse(plans=chunk, next_page_token=token)
 
     async def GetPlan(
         self, request: pb.GetPlanRequest, context: grpc.aio.ServicerContext
@@ -66,31 +104,18 @@ class PlanServicer(plan_service_pb2_grpc.PlanServiceServicer):
         check = Checker()
         check.required("plan_id", request.plan_id)
         check.done()
-        return pb.GetPlanResponse(plan=await self.run(self.plan, request.plan_id))
+        views = self.reads.views
+        return pb.GetPlanResponse(plan=plan_resource(views, plan_row(views, request.plan_id)))
 
     # Tasks -----------------------------------------------------------------------
 
-    def list_tasks(
-        self, request: pb.ListTasksRequest, as_of: dt.date, offset: int, size: int
-    ) -> pb.ListTasksResponse:
-        plan = self.app.plan(request.plan_id)
-        start = self.app.plan_start(plan)
-        wanted_status = status_from_message(request.status)
-        due_before = dt.date.fromisoformat(request.due_before) if request.due_before else None
-        messages = []
-        for task in self.app.tasks_of(request.plan_id):
-            flags = red_flags(task, start, as_of)
-            if request.agency_id and request.agency_id not in task.participants:
-                continue
-            if wanted_status is not None and task.status is not wanted_status:
-                continue
-            if request.red_flag and not flags:
-                continue
-            if due_before and not (task.deadline.due and task.deadline.due < due_before):
-                continue
-            messages.append(task_message(task, flags))
-        chunk, token = pages.page(messages, offset, size)
-        return pb.ListTasksResponse(tasks=chunk, next_page_token=token)
+    def tasks(self, plan_id: str, as_of: dt.date) -> list[tuple[dict[str, Any], Any]]:
+        """A plan's tasks as (row, message), judged on ``as_of``."""
+        views = self.reads.views
+        rows = items_of(views, plan_row(views, plan_id))
+        return [
+            (row, task_resource(views, name, row, as_of)) for name, row in rows if "/task/" in name
+        ]
 
     async def ListTasks(
         self, request: pb.ListTasksRequest, context: grpc.aio.ServicerContext
@@ -98,18 +123,23 @@ class PlanServicer(plan_service_pb2_grpc.PlanServiceServicer):
         check = Checker()
         check.required("plan_id", request.plan_id)
         as_of = check.date("as_of", request.as_of, required=False) or today()
-        check.date("due_before", request.due_before, required=False)
-        size, offset = (
-            pages.page_size(check, request.page_size),
-            pages.decode(check, request.page_token),
-        )
+        due_before = check.date("due_before", request.due_before, required=False)
+        size, offset = paging(check, request)
         check.done()
-        return await self.run(self.list_tasks, request, as_of, offset, size)
-
-    def task(self, name: str, as_of: dt.date) -> Any:
-        task = self.app.item(name)
-        plan = self.app.plan(task.plan)
-        return task_message(task, red_flags(task, self.app.plan_start(plan), as_of))  # type: ignore[arg-type]
+        plan = request.plan_id
+        tasks = self.reads.cached(("tasks", plan, as_of), plan, lambda: self.tasks(plan, as_of))
+        wanted = status_from_message(request.status)
+        agency = request.agency_id
+        chosen = [
+            message
+            for row, message in tasks
+            if (not agency or agency in row["lead"] or agency in row["coordinating"])
+            and (wanted is None or row["status"] == wanted.value)
+            and (not request.red_flag or message.red_flags)
+            and (due_before is None or (row["due"] and row["due"] < due_before.isoformat()))
+        ]
+        chunk, token = pages.page(chosen, offset, size)
+        return pb.ListTasksResponse(tasks=chunk, next_page_token=token)
 
     async def GetTask(
         self, request: pb.GetTaskRequest, context: grpc.aio.ServicerContext
@@ -121,34 +151,34 @@ class PlanServicer(plan_service_pb2_grpc.PlanServiceServicer):
         if parse_ref(request.name).kind.value != "task":
             check.add("name", "must name a task: PLAN/task/KEY")
             check.done()
-        return pb.GetTaskResponse(task=await self.run(self.task, request.name, as_of))
+        views = self.reads.views
+        row = views["task_status"].get(request.name)
+        if row is None:
+            raise NotFoundError(f"{request.name} was not found", field="name")
+        task = task_resource(views, request.name, row, as_of, history=True)
+        return pb.GetTaskResponse(task=task)
 
     # Indicators ------------------------------------------------------------------
-
-    def list_indicators(
-        self, request: pb.ListIndicatorsRequest, offset: int, size: int
-    ) -> pb.ListIndicatorsResponse:
-        wanted_status = status_from_message(request.status)
-        chosen = [
-            indicator_message(i)
-            for i in self.app.indicators_of(request.plan_id)
-            if (not request.agency_id or request.agency_id in i.participants)
-            and (wanted_status is None or i.status is wanted_status)
-        ]
-        chunk, token = pages.page(chosen, offset, size)
-        return pb.ListIndicatorsResponse(indicators=chunk, next_page_token=token)
 
     async def ListIndicators(
         self, request: pb.ListIndicatorsRequest, context: grpc.aio.ServicerContext
     ) -> pb.ListIndicatorsResponse:
         check = Checker()
         check.required("plan_id", request.plan_id)
-        size, offset = (
-            pages.page_size(check, request.page_size),
-            pages.decode(check, request.page_token),
-        )
+        size, offset = paging(check, request)
         check.done()
-        return await self.run(self.list_indicators, request, offset, size)
+        views, day = self.reads.views, today()
+        wanted = status_from_message(request.status)
+        agency = request.agency_id
+        chosen = [
+            indicator_resource(views, name, row, day)
+            for name, row in items_of(views, plan_row(views, request.plan_id))
+            if "/indicator/" in name
+            and (not agency or agency in row["lead"] or agency in row["monitor"])
+            and (wanted is None or row["status"] == wanted.value)
+        ]
+        chunk, token = pages.page(chosen, offset, size)
+        return pb.ListIndicatorsResponse(indicators=chunk, next_page_token=token)
 
     async def GetIndicator(
         self, request: pb.GetIndicatorRequest, context: grpc.aio.ServicerContext
@@ -159,8 +189,13 @@ class PlanServicer(plan_service_pb2_grpc.PlanServiceServicer):
         if parse_ref(request.name).kind.value != "indicator":
             check.add("name", "must name an indicator: PLAN/indicator/NUMBER")
             check.done()
-        indicator = await self.run(self.app.item, request.name)
-        return pb.GetIndicatorResponse(indicator=indicator_message(indicator))  # type: ignore[arg-type]
+        views = self.reads.views
+        row = views["kpi_attainment"].get(request.name)
+        if row is None:
+            raise NotFoundError(f"{request.name} was not found", field="name")
+        return pb.GetIndicatorResponse(
+            indicator=indicator_resource(views, request.name, row, today())
+        )
 
     # Status ----------------------------------------------------------------------
 
@@ -171,5 +206,162 @@ class PlanServicer(plan_service_pb2_grpc.PlanServiceServicer):
         check.required("plan_id", request.plan_id)
         as_of = check.date("as_of", request.as_of, required=False) or today()
         check.done()
-        status = await self.run(self.app.plan_status, request.plan_id, as_of)
-        return pb.GetPlanStatusResponse(status=plan_status_message(status))
+        plan = request.plan_id
+        return self.reads.cached(
+            ("status", plan, as_of),
+            plan,
+            lambda: pb.GetPlanStatusResponse(
+                status=plan_status_message(plan_status(self.reads.views, plan, as_of))
+            ),
+        )
+
+    # Red flags -------------------------------------------------------------------
+
+    def red_flags(
+        self, plan_id: str, agency_id: str, as_of: dt.date, *, include_cleared: bool
+    ) -> list[resources_pb2.RedFlag]:
+        views = self.reads.views
+        if plan_id:
+            names = [name for name, _ in items_of(views, plan_row(views, plan_id))]
+        else:
+            names = sorted(
+                key
+                for key, row in views["red_flags"].items()
+                if "/" in key and agency_id in row["lead"]
+            )
+        flags = []
+        for name in names:
+            lead = views["red_flags"].get(name, {}).get("lead", [])
+            flags += [
+                flag_message(span, name, lead)
+                for span in flag_spans(views, name, as_of)
+                if include_cleared or span.cleared_on is None
+            ]
+        return sorted(flags, key=lambda f: (f.raised_on, f.subject, f.rule))
+
+    async def ListRedFlags(
+        self, request: pb.ListRedFlagsRequest, context: grpc.aio.ServicerContext
+    ) -> pb.ListRedFlagsResponse:
+        check = Checker()
+        one_of(check, request.plan_id, request.agency_id)
+        as_of = check.date("as_of", request.as_of, required=False) or today()
+        size, offset = paging(check, request)
+        check.done()
+        plan, agency, cleared = request.plan_id, request.agency_id, request.include_cleared
+        flags = self.reads.cached(
+            ("flags", plan, agency, as_of, cleared),
+            plan or None,
+            lambda: self.red_flags(plan, agency, as_of, include_cleared=cleared),
+        )
+        chunk, token = pages.page(flags, offset, size)
+        return pb.ListRedFlagsResponse(flags=chunk, next_page_token=token)
+
+    # Dependencies, scorecards, bottlenecks -------------------------------------------
+
+    async def GetDependencies(
+        self, request: pb.GetDependenciesRequest, context: grpc.aio.ServicerContext
+    ) -> pb.GetDependenciesResponse:
+        check = Checker()
+        check.required("plan_id", request.plan_id)
+        as_of = check.date("as_of", request.as_of, required=False) or today()
+        if request.window_days < 0:
+            check.add("window_days", "must not be negative")
+        check.done()
+        row = self.reads.views["dependencies"].get(request.plan_id)
+        if row is None:
+            raise NotFoundError(f"plan {request.plan_id} was not found", field="plan_id")
+        window = request.window_days or DEFAULT_WINDOW_DAYS
+        path = critical_path(row, as_of)
+        return pb.GetDependenciesResponse(
+            plan_id=request.plan_id,
+            as_of=as_of.isoformat(),
+            dependencies=[
+                resources_pb2.Dependency(upstream_task=up, downstream_task=down)
+                for up, down in row["dependencies"]
+            ],
+            agencies=[
+                pb.AgencyDependencies(
+                    agency_id=agency,
+                    waits_on=[wait_message(w) for w in waits["waits_on"]],
+                    waited_by=[wait_message(w) for w in waits["waited_by"]],
+                )
+                for agency, waits in row["agencies"].items()
+            ],
+            blocked=[
+                pb.BlockedTask(downstream_task=b["downstream"], upstream_task=b["upstream"])
+                for b in blocked(row, as_of, window)
+            ],
+            critical_path=pb.CriticalPath(
+                tasks=path["tasks"],
+                remaining_days=path["remaining_days"],
+                finish=path["finish"] or "",
+                due=path["due"] or "",
+                slack_days=path["slack_days"],
+            ),
+            bottlenecks=[bottleneck_message(b) for b in bottlenecks([row], as_of)],
+        )
+
+    def ward_plans(self, ward_id: str) -> set[str]:
+        return {
+            key
+            for key, row in self.reads.views["plans"].items()
+            if row["header"].get("ward_id") == ward_id
+        }
+
+    async def ListScorecards(
+        self, request: pb.ListScorecardsRequest, context: grpc.aio.ServicerContext
+    ) -> pb.ListScorecardsResponse:
+        check = Checker()
+        if request.plan_id and request.ward_id:
+            for name in ("plan_id", "ward_id"):
+                check.add(name, "give at most one of plan_id and ward_id", "ONE_OF_REQUIRED")
+        as_of = check.date("as_of", request.as_of, required=False) or today()
+        size, offset = paging(check, request)
+        check.done()
+        plan, ward = request.plan_id, request.ward_id
+
+        def ranked() -> list[pb.Scorecard]:
+            plans = {plan} if plan else self.ward_plans(ward) if ward else None
+            rows = {
+                key: row
+                for key, row in self.reads.views["scorecards"].items()
+                if plans is None or plan_of(key) in plans
+            }
+            ranking = scorecards(rows, self.reads.views["red_flags"], as_of)
+            return [scorecard_message(i + 1, card) for i, card in enumerate(ranking)]
+
+        cards = self.reads.cached(("scorecards", plan, ward, as_of), None, ranked)
+        chunk, token = pages.page(cards, offset, size)
+        return pb.ListScorecardsResponse(scorecards=chunk, next_page_token=token)
+
+    async def ListBottlenecks(
+        self, request: pb.ListBottlenecksRequest, context: grpc.aio.ServicerContext
+    ) -> pb.ListBottlenecksResponse:
+        check = Checker()
+        as_of = check.date("as_of", request.as_of, required=False) or today()
+        size, offset = paging(check, request)
+        check.done()
+        ward = request.ward_id
+
+        def found() -> list[pb.Bottleneck]:
+            plans = self.ward_plans(ward) if ward else None
+            rows = [
+                row
+                for key, row in sorted(self.reads.views["dependencies"].items())
+                if plans is None or key in plans
+            ]
+            return [bottleneck_message(b) for b in bottlenecks(rows, as_of)]
+
+        chosen = self.reads.cached(("bottlenecks", ward, as_of), None, found)
+        chunk, token = pages.page(chosen, offset, size)
+        return pb.ListBottlenecksResponse(bottlenecks=chunk, next_page_token=token)
+
+
+def wait_message(wait: dict[str, str]) -> pb.WaitRelation:
+    return pb.WaitRelation(
+        agency_id=wait["agency"],
+        task=wait["task"],
+        on_agency_id=wait["on"],
+        upstream_task=wait["upstream"],
+        reason=wait["reason"],
+    )

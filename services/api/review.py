@@ -14,6 +14,7 @@ from lienthong.v1 import review_service_pb2 as pb
 from domain.errors import NotCoordinatorError
 from domain.ids import plan_id
 from domain.submission import Submission
+from projections.live import LiveViews
 from services.api.convert import QUALITIES, Checker, from_timestamp, verdict_message
 from services.api.errors import RejectedError, RequestInvalidError, Violation
 from services.app import Actor, Lienthong
@@ -49,12 +50,15 @@ def judge_args(check: Checker, request: Any) -> dict[str, Any]:
 
 
 class ReviewServicer(review_service_pb2_grpc.ReviewServiceServicer):
-    def __init__(self, app: Lienthong, registry: Path) -> None:
+    def __init__(self, app: Lienthong, registry: Path, live: LiveViews) -> None:
         self.app = app
         self.registry = registry
+        self.live = live
 
     async def verdict(self, cmd: Command) -> envelope_pb2.Verdict:
+        """Apply a review; answer once the views hold it (bounded): read your writes."""
         verdict = await asyncio.to_thread(submit, self.app, cmd)
+        await self.live.settle()
         if verdict.outcome == "rejected":
             raise RejectedError(verdict, verdict_message(verdict))
         return verdict_message(verdict)
@@ -131,9 +135,12 @@ class ReviewServicer(review_service_pb2_grpc.ReviewServiceServicer):
         if not request.plan_file:
             check.add("plan_file", "is required", "FIELD_REQUIRED")
         check.done()
-        return await asyncio.to_thread(
-            self.amend, request_id, actor, request.plan_file, request.reason
-        )
+        try:
+            return await asyncio.to_thread(
+                self.amend, request_id, actor, request.plan_file, request.reason
+            )
+        finally:
+            await self.live.settle()
 
     def amend(
         self, request_id: str, actor: Actor, plan_file: bytes, reason: str

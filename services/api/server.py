@@ -39,10 +39,12 @@ from lienthong.v1 import (
     watch_service_pb2_grpc,
 )
 
+from projections.live import LiveViews
 from services.api.audit import AuditServicer
 from services.api.errors import DomainErrorInterceptor
 from services.api.ingest import IngestServicer
 from services.api.plans import PlanServicer
+from services.api.reads import Reads
 from services.api.review import ReviewServicer
 from services.api.watch import WatchServicer
 from services.app import Lienthong
@@ -101,14 +103,20 @@ class RunningServer:
     server: grpc.aio.Server
     port: int
     health: health.aio.HealthServicer
+    live: LiveViews
 
     async def stop(self, grace: float) -> None:
         await self.health.enter_graceful_shutdown()
         await self.server.stop(grace)
+        await asyncio.to_thread(self.live.stop)
 
 
 async def start_server(app: Lienthong, settings: ServerSettings) -> RunningServer:
-    """Build, bind and start the server; returns it with the port it listens on."""
+    """Catch the views up, build, bind and start the server; returns it with the port
+    it listens on. The views then follow the log for as long as it runs."""
+    live = LiveViews(app)
+    await asyncio.to_thread(live.catch_up)
+    live.start(asyncio.get_running_loop())
     limits = [
         ("grpc.max_receive_message_length", settings.max_message_bytes),
         ("grpc.max_send_message_length", settings.max_message_bytes),
@@ -120,14 +128,14 @@ async def start_server(app: Lienthong, settings: ServerSettings) -> RunningServe
         producer = kafka_producer(settings.via_kafka.bootstrap)
         via_kafka = KafkaSubmitter(app, producer, topic, settings.verdict_wait_seconds)
     ingest_service_pb2_grpc.add_IngestServiceServicer_to_server(
-        IngestServicer(app, via_kafka), server
+        IngestServicer(app, via_kafka, live), server
     )
-    plan_service_pb2_grpc.add_PlanServiceServicer_to_server(PlanServicer(app), server)
+    plan_service_pb2_grpc.add_PlanServiceServicer_to_server(PlanServicer(Reads(live)), server)
     review_service_pb2_grpc.add_ReviewServiceServicer_to_server(
-        ReviewServicer(app, settings.registry), server
+        ReviewServicer(app, settings.registry, live), server
     )
     audit_service_pb2_grpc.add_AuditServiceServicer_to_server(AuditServicer(app), server)
-    watch_service_pb2_grpc.add_WatchServiceServicer_to_server(WatchServicer(app), server)
+    watch_service_pb2_grpc.add_WatchServiceServicer_to_server(WatchServicer(app, live), server)
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     names = [
@@ -143,7 +151,7 @@ async def start_server(app: Lienthong, settings: ServerSettings) -> RunningServe
     for name in ("", *SERVICES):
         await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
     log.info("serving %s on port %d", ", ".join(SERVICES), port)
-    return RunningServer(server, port, health_servicer)
+    return RunningServer(server, port, health_servicer, live)
 
 
 async def serve(app: Lienthong, settings: ServerSettings) -> None:

@@ -197,13 +197,19 @@ def test_a_scripted_month_reads_back_as_the_expected_consolidated_status(
     assert list(status.awaiting_completion) == [f"{PB}/task/8"]
     assert [o.name for o in status.overdue] == [f"{PB}/task/4"]
     assert [(d.upstream_task, d.downstream_task) for d in status.dependencies] == [("21", "24")]
+    # flags are judged from each item's history: the rejection happened today
+    today = dt.datetime.now(dt.UTC).date().isoformat()
     task = plans.GetTask(
-        plan_service_pb2.GetTaskRequest(name=f"{PB}/task/8", as_of="2026-04-01"), timeout=TIMEOUT
+        plan_service_pb2.GetTaskRequest(name=f"{PB}/task/8", as_of=today), timeout=TIMEOUT
     ).task
     assert (task.status_label, [f.rule for f in task.red_flags]) == (
         "Chờ hoàn thiện",
         ["LOW_QUALITY_EVIDENCE"],
     )
+    (flag,) = task.red_flags
+    assert (flag.rule_version, flag.raised_on, flag.cleared_on) == (1, today, "")
+    assert flag.raised_by.startswith(f"{PB}/task/8@v")
+    assert [f.rule for f in task.flag_history] == ["LOW_QUALITY_EVIDENCE"]
 
 
 def test_the_audit_lists_a_task_and_its_status_as_known_earlier(channel: grpc.Channel) -> None:

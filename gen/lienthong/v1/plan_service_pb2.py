@@ -25,13 +25,25 @@ _sym_db = _symbol_database.Default()
 from lienthong.v1 import resources_pb2 as lienthong_dot_v1_dot_resources__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1flienthong/v1/plan_service.proto\x12\x0clienthong.v1\x1a\x1clienthong/v1/resources.proto\"J\n\x10ListPlansRequest\x12\x0f\n\x07ward_id\x18\x01 \x01(\t\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x12\n\npage_token\x18\x03 \x01(\t\"O\n\x11ListPlansResponse\x12!\n\x05plans\x18\x01 \x03(\x0b\x32\x12.lienthong.v1.Plan\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"!\n\x0eGetPlanRequest\x12\x0f\n\x07plan_id\x18\x01 \x01(\t\"3\n\x0fGetPlanResponse\x12 \n\x04plan\x18\x01 \x01(\x0b\x32\x12.lienthong.v1.Plan\"\xbc\x01\n\x10ListTasksRequest\x12\x0f\n\x07plan_id\x18\x01 \x01(\t\x12\x11\n\tagency_id\x18\x02 \x01(\t\x12(\n\x06status\x18\x03 \x01(\x0e\x32\x18.lienthong.v1.ItemStatus\x12\x10\n\x08red_flag\x18\x04 \x01(\x08\x12\x12\n\ndue_before\x18\x05 \x01(\t\x12\r\n\x05\x61s_of\x18\x06 \x01(\t\x12\x11\n\tpage_size\x18\x07 \x01(\x05\x12\x12\n\npage_token\x18\x08 \x01(\t\"O\n\x11ListTasksResponse\x12!\n\x05tasks\x18\x01 \x03(\x0b\x32\x12.lienthong.v1.Task\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"-\n\x0eGetTaskRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\r\n\x05\x61s_of\x18\x02 \x01(\t\"3\n\x0fGetTaskResponse\x12 \n\x04task\x18\x01 \x01(\x0b\x32\x12.lienthong.v1.Task\"\x8c\x01\n\x15ListIndicatorsRequest\x12\x0f\n\x07plan_id\x18\x01 \x01(\t\x12\x11\n\tagency_id\x18\x02 \x01(\t\x12(\n\x06status\x18\x03 \x01(\x0e\x32\x18.lienthong.v1.ItemStatus\x12\x11\n\tpage_size\x18\x04 \x01(\x05\x12\x12\n\npage_token\x18\x05 \x01(\t\"^\n\x16ListIndicatorsResponse\x12+\n\nindicators\x18\x01 \x03(\x0b\x32\x17.lienthong.v1.Indicator\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"#\n\x13GetIndicatorRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"B\n\x14GetIndicatorResponse\x12*\n\tindicator\x18\x01 \x01(\x0b\x32\x17.lienthong.v1.Indicator\"6\n\x14GetPlanStatusRequest\x12\x0f\n\x07plan_id\x18\x01 \x01(\t\x12\r\n\x05\x61s_of\x18\x02 \x01(\t\"A\n\x15GetPlanStatusResponse\x12(\n\x06status\x18\x01 \x01(\x0b\x32\x18.lienthong.v1.PlanStatus2\xc7\x04\n\x0bPlanService\x12L\n\tListPlans\x12\x1e.lienthong.v1.ListPlansRequest\x1a\x1f.lienthong.v1.ListPlansResponse\x12\x46\n\x07GetPlan\x12\x1c.lienthong.v1.GetPlanRequest\x1a\x1d.lienthong.v1.GetPlanResponse\x12L\n\tListTasks\x12\x1e.lienthong.v1.ListTasksRequest\x1a\x1f.lienthong.v1.ListTasksResponse\x12\x46\n\x07GetTask\x12\x1c.lienthong.v1.GetTaskRequest\x1a\x1d.lienthong.v1.GetTaskResponse\x12[\n\x0eListIndicators\x12#.lienthong.v1.ListIndicatorsRequest\x1a$.lienthong.v1.ListIndicatorsResponse\x12U\n\x0cGetIndicator\x12!.lienthong.v1.GetIndicatorRequest\x1a\".lienthong.v1.GetIndicatorResponse\x12X\n\rGetPlanStatus\x12\".lienthong.v1.GetPlanStatusRequest\x1a#.lienthong.v1.GetPlanStatusResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1flienthong/v1/plan_service.proto\x12\x0clienthong.v1\x1a\x1clienthong/v1/resources.proto\"J\n\x10ListPlansRequest\x12\x0f\n\x07ward_id\x18\x01 \x01(\t\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x12\n\npage_token\x18\x03 \x01(\t\"O\n\x11ListPlansResponse\x12!\n\x05plans\x18\x01 \x03(\x0b\x32\x12.lienthong.v1.Plan\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"!\n\x0eGetPlanRequest\x12\x0f\n\x07plan_id\x18\x01 \x01(\t\"3\n\x0fGetPlanResponse\x12 \n\x04plan\x18\x01 \x01(\x0b\x32\x12.lienthong.v1.Plan\"\xbc\x01\n\x10ListTasksRequest\x12\x0f\n\x07plan_id\x18\x01 \x01(\t\x12\x11\n\tagency_id\x18\x02 \x01(\t\x12(\n\x06status\x18\x03 \x01(\x0e\x32\x18.lienthong.v1.ItemStatus\x12\x10\n\x08red_flag\x18\x04 \x01(\x08\x12\x12\n\ndue_before\x18\x05 \x01(\t\x12\r\n\x05\x61s_of\x18\x06 \x01(\t\x12\x11\n\tpage_size\x18\x07 \x01(\x05\x12\x12\n\npage_token\x18\x08 \x01(\t\"O\n\x11ListTasksResponse\x12!\n\x05tasks\x18\x01 \x03(\x0b\x32\x12.lienthong.v1.Task\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"-\n\x0eGetTaskRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\r\n\x05\x61s_of\x18\x02 \x01(\t\"3\n\x0fGetTaskResponse\x12 \n\x04task\x18\x01 \x01(\x0b\x32\x12.lienthong.v1.Task\"\x8c\x01\n\x15ListIndicatorsRequest\x12\x0f\n\x07plan_id\x18\x01 \x01(\t\x12\x11\n\tagency_id\x18\x02 \x01(\t\x12(\n\x06status\x18\x03 \x01(\x0e\x32\x18.lienthong.v1.ItemStatus\x12\x11\n\tpage_size\x18\x04 \x01(\x05\x12\x12\n\npage_token\x18\x05 \x01(\t\"^\n\x16ListIndicatorsResponse\x12+\n\nindicators\x18\x01 \x03(\x0b\x32\x17.lienthong.v1.Indicator\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"#\n\x13GetIndicatorRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"B\n\x14GetIndicatorResponse\x12*\n\tindicator\x18\x01 \x01(\x0b\x32\x17.lienthong.v1.Indicator\"6\n\x14GetPlanStatusRequest\x12\x0f\n\x07plan_id\x18\x01 \x01(\t\x12\r\n\x05\x61s_of\x18\x02 \x01(\t\"A\n\x15GetPlanStatusResponse\x12(\n\x06status\x18\x01 \x01(\x0b\x32\x18.lienthong.v1.PlanStatus\"\x88\x01\n\x13ListRedFlagsRequest\x12\x0f\n\x07plan_id\x18\x01 \x01(\t\x12\x11\n\tagency_id\x18\x02 \x01(\t\x12\r\n\x05\x61s_of\x18\x03 \x01(\t\x12\x17\n\x0finclude_cleared\x18\x04 \x01(\x08\x12\x11\n\tpage_size\x18\x05 \x01(\x05\x12\x12\n\npage_token\x18\x06 \x01(\t\"U\n\x14ListRedFlagsResponse\x12$\n\x05\x66lags\x18\x01 \x03(\x0b\x32\x15.lienthong.v1.RedFlag\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"M\n\x16GetDependenciesRequest\x12\x0f\n\x07plan_id\x18\x01 \x01(\t\x12\r\n\x05\x61s_of\x18\x02 \x01(\t\x12\x13\n\x0bwindow_days\x18\x03 \x01(\x05\"\xab\x02\n\x17GetDependenciesResponse\x12\x0f\n\x07plan_id\x18\x01 \x01(\t\x12\r\n\x05\x61s_of\x18\x02 \x01(\t\x12.\n\x0c\x64\x65pendencies\x18\x03 \x03(\x0b\x32\x18.lienthong.v1.Dependency\x12\x32\n\x08\x61gencies\x18\x04 \x03(\x0b\x32 .lienthong.v1.AgencyDependencies\x12*\n\x07\x62locked\x18\x05 \x03(\x0b\x32\x19.lienthong.v1.BlockedTask\x12\x31\n\rcritical_path\x18\x06 \x01(\x0b\x32\x1a.lienthong.v1.CriticalPath\x12-\n\x0b\x62ottlenecks\x18\x07 \x03(\x0b\x32\x18.lienthong.v1.Bottleneck\"z\n\x0c\x43riticalPath\x12\r\n\x05tasks\x18\x01 \x03(\t\x12\x16\n\x0eremaining_days\x18\x02 \x01(\x05\x12\x0e\n\x06\x66inish\x18\x03 \x01(\t\x12\x0b\n\x03\x64ue\x18\x04 \x01(\t\x12\x17\n\nslack_days\x18\x05 \x01(\x05H\x00\x88\x01\x01\x42\r\n\x0b_slack_days\"^\n\nBottleneck\x12\x11\n\tagency_id\x18\x01 \x01(\t\x12\x12\n\nlate_tasks\x18\x02 \x03(\t\x12\x12\n\nheld_tasks\x18\x03 \x03(\t\x12\x15\n\rheld_agencies\x18\x04 \x03(\t\"_\n\x16ListBottlenecksRequest\x12\x0f\n\x07ward_id\x18\x01 \x01(\t\x12\r\n\x05\x61s_of\x18\x02 \x01(\t\x12\x11\n\tpage_size\x18\x03 \x01(\x05\x12\x12\n\npage_token\x18\x04 \x01(\t\"a\n\x17ListBottlenecksResponse\x12-\n\x0b\x62ottlenecks\x18\x01 \x03(\x0b\x32\x18.lienthong.v1.Bottleneck\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"l\n\x0cWaitRelation\x12\x11\n\tagency_id\x18\x01 \x01(\t\x12\x0c\n\x04task\x18\x02 \x01(\t\x12\x14\n\x0con_agency_id\x18\x03 \x01(\t\x12\x15\n\rupstream_task\x18\x04 \x01(\t\x12\x0e\n\x06reason\x18\x05 \x01(\t\"\x84\x01\n\x12\x41gencyDependencies\x12\x11\n\tagency_id\x18\x01 \x01(\t\x12,\n\x08waits_on\x18\x02 \x03(\x0b\x32\x1a.lienthong.v1.WaitRelation\x12-\n\twaited_by\x18\x03 \x03(\x0b\x32\x1a.lienthong.v1.WaitRelation\"=\n\x0b\x42lockedTask\x12\x17\n\x0f\x64ownstream_task\x18\x01 \x01(\t\x12\x15\n\rupstream_task\x18\x02 \x01(\t\"o\n\x15ListScorecardsRequest\x12\x0f\n\x07plan_id\x18\x01 \x01(\t\x12\x0f\n\x07ward_id\x18\x02 \x01(\t\x12\x11\n\tpage_size\x18\x03 \x01(\x05\x12\x12\n\npage_token\x18\x04 \x01(\t\x12\r\n\x05\x61s_of\x18\x05 \x01(\t\"^\n\x16ListScorecardsResponse\x12+\n\nscorecards\x18\x01 \x03(\x0b\x32\x17.lienthong.v1.Scorecard\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"\x8a\x01\n\tScorecard\x12\x0c\n\x04rank\x18\x01 \x01(\x05\x12\x11\n\tagency_id\x18\x02 \x01(\t\x12\r\n\x05score\x18\x03 \x01(\x01\x12\r\n\x05tasks\x18\x04 \x01(\x05\x12\x16\n\x0eopen_obstacles\x18\x05 \x01(\x05\x12&\n\x05parts\x18\x06 \x03(\x0b\x32\x17.lienthong.v1.ScorePart\"`\n\tScorePart\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\r\n\x05\x63ount\x18\x02 \x01(\x05\x12\n\n\x02of\x18\x03 \x01(\x05\x12\x11\n\x04rate\x18\x04 \x01(\x01H\x00\x88\x01\x01\x12\x0e\n\x06weight\x18\x05 \x01(\x01\x42\x07\n\x05_rate\"n\n\x12ListRollupsRequest\x12\"\n\x02\x62y\x18\x01 \x01(\x0e\x32\x16.lienthong.v1.RollupBy\x12\r\n\x05\x61s_of\x18\x02 \x01(\t\x12\x11\n\tpage_size\x18\x03 \x01(\x05\x12\x12\n\npage_token\x18\x04 \x01(\t\"U\n\x13ListRollupsResponse\x12%\n\x07rollups\x18\x01 \x03(\x0b\x32\x14.lienthong.v1.Rollup\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"\x83\x03\n\x06Rollup\x12\r\n\x05group\x18\x01 \x01(\t\x12\r\n\x05tasks\x18\x02 \x01(\x05\x12\x35\n\tby_status\x18\x03 \x03(\x0b\x32\".lienthong.v1.Rollup.ByStatusEntry\x12\x11\n\tcompleted\x18\x04 \x01(\x05\x12\x17\n\x0f\x63ompletion_rate\x18\x05 \x01(\x01\x12\x14\n\x0cmean_percent\x18\x06 \x01(\x01\x12\"\n\x15mean_expected_percent\x18\x07 \x01(\x01H\x00\x88\x01\x01\x12\x15\n\rflagged_tasks\x18\x08 \x01(\x05\x12.\n\x05\x66lags\x18\t \x03(\x0b\x32\x1f.lienthong.v1.Rollup.FlagsEntry\x1a/\n\rByStatusEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x05:\x02\x38\x01\x1a,\n\nFlagsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x05:\x02\x38\x01\x42\x18\n\x16_mean_expected_percent\"9\n\x1bListIndicatorRollupsRequest\x12\x0c\n\x04year\x18\x01 \x01(\t\x12\x0c\n\x04\x63ode\x18\x02 \x01(\t\"N\n\x1cListIndicatorRollupsResponse\x12.\n\x07rollups\x18\x01 \x03(\x0b\x32\x1d.lienthong.v1.IndicatorRollup\"\xaa\x01\n\x0fIndicatorRollup\x12\x0c\n\x04\x63ode\x18\x01 \x01(\t\x12\x32\n\nindicators\x18\x02 \x03(\x0b\x32\x1e.lienthong.v1.IndicatorReading\x12\r\n\x05wards\x18\x03 \x01(\x05\x12\x11\n\treporting\x18\x04 \x01(\x05\x12\x0b\n\x03met\x18\x05 \x01(\x05\x12\x0b\n\x03min\x18\x06 \x01(\t\x12\x0b\n\x03max\x18\x07 \x01(\t\x12\x0c\n\x04mean\x18\x08 \x01(\t\"r\n\x10IndicatorReading\x12\x11\n\tindicator\x18\x01 \x01(\t\x12\x0c\n\x04ward\x18\x02 \x01(\t\x12\x0c\n\x04unit\x18\x03 \x01(\t\x12\x0e\n\x06target\x18\x04 \x01(\t\x12\r\n\x05value\x18\x05 \x01(\t\x12\x10\n\x08standing\x18\x06 \x01(\t\"_\n\x1aListPeriodSummariesRequest\x12\x0f\n\x07plan_id\x18\x01 \x01(\t\x12\x0c\n\x04year\x18\x02 \x01(\x05\x12\x13\n\x0bperiod_kind\x18\x03 \x01(\t\x12\r\n\x05\x61s_of\x18\x04 \x01(\t\"M\n\x1bListPeriodSummariesResponse\x12.\n\tsummaries\x18\x01 \x03(\x0b\x32\x1b.lienthong.v1.PeriodSummary\"\xfc\x03\n\rPeriodSummary\x12\x13\n\x0bperiod_kind\x18\x01 \x01(\t\x12\x0e\n\x06period\x18\x02 \x01(\t\x12\x11\n\tfirst_day\x18\x03 \x01(\t\x12\x10\n\x08last_day\x18\x04 \x01(\t\x12\x10\n\x08\x63omplete\x18\x05 \x01(\x08\x12\x43\n\rstatus_at_end\x18\x06 \x03(\x0b\x32,.lienthong.v1.PeriodSummary.StatusAtEndEntry\x12\x1b\n\x13\x63ompleted_in_period\x18\x07 \x01(\x05\x12\x42\n\x0c\x66lags_raised\x18\x08 \x03(\x0b\x32,.lienthong.v1.PeriodSummary.FlagsRaisedEntry\x12J\n\x11\x66lags_open_at_end\x18\t \x03(\x0b\x32/.lienthong.v1.PeriodSummary.FlagsOpenAtEndEntry\x1a\x32\n\x10StatusAtEndEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x05:\x02\x38\x01\x1a\x32\n\x10\x46lagsRaisedEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x05:\x02\x38\x01\x1a\x35\n\x13\x46lagsOpenAtEndEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x05:\x02\x38\x01*c\n\x08RollupBy\x12\x19\n\x15ROLLUP_BY_UNSPECIFIED\x10\x00\x12\x12\n\x0eROLLUP_BY_PLAN\x10\x01\x12\x12\n\x0eROLLUP_BY_WARD\x10\x02\x12\x14\n\x10ROLLUP_BY_AGENCY\x10\x03\x32\xea\t\n\x0bPlanService\x12L\n\tListPlans\x12\x1e.lienthong.v1.ListPlansRequest\x1a\x1f.lienthong.v1.ListPlansResponse\x12\x46\n\x07GetPlan\x12\x1c.lienthong.v1.GetPlanRequest\x1a\x1d.lienthong.v1.GetPlanResponse\x12L\n\tListTasks\x12\x1e.lienthong.v1.ListTasksRequest\x1a\x1f.lienthong.v1.ListTasksResponse\x12\x46\n\x07GetTask\x12\x1c.lienthong.v1.GetTaskRequest\x1a\x1d.lienthong.v1.GetTaskResponse\x12[\n\x0eListIndicators\x12#.lienthong.v1.ListIndicatorsRequest\x1a$.lienthong.v1.ListIndicatorsResponse\x12U\n\x0cGetIndicator\x12!.lienthong.v1.GetIndicatorRequest\x1a\".lienthong.v1.GetIndicatorResponse\x12X\n\rGetPlanStatus\x12\".lienthong.v1.GetPlanStatusRequest\x1a#.lienthong.v1.GetPlanStatusResponse\x12U\n\x0cListRedFlags\x12!.lienthong.v1.ListRedFlagsRequest\x1a\".lienthong.v1.ListRedFlagsResponse\x12^\n\x0fGetDependencies\x12$.lienthong.v1.GetDependenciesRequest\x1a%.lienthong.v1.GetDependenciesResponse\x12[\n\x0eListScorecards\x12#.lienthong.v1.ListScorecardsRequest\x1a$.lienthong.v1.ListScorecardsResponse\x12^\n\x0fListBottlenecks\x12$.lienthong.v1.ListBottlenecksRequest\x1a%.lienthong.v1.ListBottlenecksResponse\x12R\n\x0bListRollups\x12 .lienthong.v1.ListRollupsRequest\x1a!.lienthong.v1.ListRollupsResponse\x12m\n\x14ListIndicatorRollups\x12).lienthong.v1.ListIndicatorRollupsRequest\x1a*.lienthong.v1.ListIndicatorRollupsResponse\x12j\n\x13ListPeriodSummaries\x12(.lienthong.v1.ListPeriodSummariesRequest\x1a).lienthong.v1.ListPeriodSummariesResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'lienthong.v1.plan_service_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
+  _globals['_ROLLUP_BYSTATUSENTRY']._loaded_options = None
+  _globals['_ROLLUP_BYSTATUSENTRY']._serialized_options = b'8\001'
+  _globals['_ROLLUP_FLAGSENTRY']._loaded_options = None
+  _globals['_ROLLUP_FLAGSENTRY']._serialized_options = b'8\001'
+  _globals['_PERIODSUMMARY_STATUSATENDENTRY']._loaded_options = None
+  _globals['_PERIODSUMMARY_STATUSATENDENTRY']._serialized_options = b'8\001'
+  _globals['_PERIODSUMMARY_FLAGSRAISEDENTRY']._loaded_options = None
+  _globals['_PERIODSUMMARY_FLAGSRAISEDENTRY']._serialized_options = b'8\001'
+  _globals['_PERIODSUMMARY_FLAGSOPENATENDENTRY']._loaded_options = None
+  _globals['_PERIODSUMMARY_FLAGSOPENATENDENTRY']._serialized_options = b'8\001'
+  _globals['_ROLLUPBY']._serialized_start=4646
+  _globals['_ROLLUPBY']._serialized_end=4745
   _globals['_LISTPLANSREQUEST']._serialized_start=79
   _globals['_LISTPLANSREQUEST']._serialized_end=153
   _globals['_LISTPLANSRESPONSE']._serialized_start=155
@@ -60,6 +72,66 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_GETPLANSTATUSREQUEST']._serialized_end=1094
   _globals['_GETPLANSTATUSRESPONSE']._serialized_start=1096
   _globals['_GETPLANSTATUSRESPONSE']._serialized_end=1161
-  _globals['_PLANSERVICE']._serialized_start=1164
-  _globals['_PLANSERVICE']._serialized_end=1747
+  _globals['_LISTREDFLAGSREQUEST']._serialized_start=1164
+  _globals['_LISTREDFLAGSREQUEST']._serialized_end=1300
+  _globals['_LISTREDFLAGSRESPONSE']._serialized_start=1302
+  _globals['_LISTREDFLAGSRESPONSE']._serialized_end=1387
+  _globals['_GETDEPENDENCIESREQUEST']._serialized_start=1389
+  _globals['_GETDEPENDENCIESREQUEST']._serialized_end=1466
+  _globals['_GETDEPENDENCIESRESPONSE']._serialized_start=1469
+  _globals['_GETDEPENDENCIESRESPONSE']._serialized_end=1768
+  _globals['_CRITICALPATH']._serialized_start=1770
+  _globals['_CRITICALPATH']._serialized_end=1892
+  _globals['_BOTTLENECK']._serialized_start=1894
+  _globals['_BOTTLENECK']._serialized_end=1988
+  _globals['_LISTBOTTLENECKSREQUEST']._serialized_start=1990
+  _globals['_LISTBOTTLENECKSREQUEST']._serialized_end=2085
+  _globals['_LISTBOTTLENECKSRESPONSE']._serialized_start=2087
+  _globals['_LISTBOTTLENECKSRESPONSE']._serialized_end=2184
+  _globals['_WAITRELATION']._serialized_start=2186
+  _globals['_WAITRELATION']._serialized_end=2294
+  _globals['_AGENCYDEPENDENCIES']._serialized_start=2297
+  _globals['_AGENCYDEPENDENCIES']._serialized_end=2429
+  _globals['_BLOCKEDTASK']._serialized_start=2431
+  _globals['_BLOCKEDTASK']._serialized_end=2492
+  _globals['_LISTSCORECARDSREQUEST']._serialized_start=2494
+  _globals['_LISTSCORECARDSREQUEST']._serialized_end=2605
+  _globals['_LISTSCORECARDSRESPONSE']._serialized_start=2607
+  _globals['_LISTSCORECARDSRESPONSE']._serialized_end=2701
+  _globals['_SCORECARD']._serialized_start=2704
+  _globals['_SCORECARD']._serialized_end=2842
+  _globals['_SCOREPART']._serialized_start=2844
+  _globals['_SCOREPART']._serialized_end=2940
+  _globals['_LISTROLLUPSREQUEST']._serialized_start=2942
+  _globals['_LISTROLLUPSREQUEST']._serialized_end=3052
+  _globals['_LISTROLLUPSRESPONSE']._serialized_start=3054
+  _globals['_LISTROLLUPSRESPONSE']._serialized_end=3139
+  _globals['_ROLLUP']._serialized_start=3142
+  _globals['_ROLLUP']._serialized_end=3529
+  _globals['_ROLLUP_BYSTATUSENTRY']._serialized_start=3410
+  _globals['_ROLLUP_BYSTATUSENTRY']._serialized_end=3457
+  _globals['_ROLLUP_FLAGSENTRY']._serialized_start=3459
+  _globals['_ROLLUP_FLAGSENTRY']._serialized_end=3503
+  _globals['_LISTINDICATORROLLUPSREQUEST']._serialized_start=3531
+  _globals['_LISTINDICATORROLLUPSREQUEST']._serialized_end=3588
+  _globals['_LISTINDICATORROLLUPSRESPONSE']._serialized_start=3590
+  _globals['_LISTINDICATORROLLUPSRESPONSE']._serialized_end=3668
+  _globals['_INDICATORROLLUP']._serialized_start=3671
+  _globals['_INDICATORROLLUP']._serialized_end=3841
+  _globals['_INDICATORREADING']._serialized_start=3843
+  _globals['_INDICATORREADING']._serialized_end=3957
+  _globals['_LISTPERIODSUMMARIESREQUEST']._serialized_start=3959
+  _globals['_LISTPERIODSUMMARIESREQUEST']._serialized_end=4054
+  _globals['_LISTPERIODSUMMARIESRESPONSE']._serialized_start=4056
+  _globals['_LISTPERIODSUMMARIESRESPONSE']._serialized_end=4133
+  _globals['_PERIODSUMMARY']._serialized_start=4136
+  _globals['_PERIODSUMMARY']._serialized_end=4644
+  _globals['_PERIODSUMMARY_STATUSATENDENTRY']._serialized_start=4487
+  _globals['_PERIODSUMMARY_STATUSATENDENTRY']._serialized_end=4537
+  _globals['_PERIODSUMMARY_FLAGSRAISEDENTRY']._serialized_start=4539
+  _globals['_PERIODSUMMARY_FLAGSRAISEDENTRY']._serialized_end=4589
+  _globals['_PERIODSUMMARY_FLAGSOPENATENDENTRY']._serialized_start=4591
+  _globals['_PERIODSUMMARY_FLAGSOPENATENDENTRY']._serialized_end=4644
+  _globals['_PLANSERVICE']._serialized_start=4748
+  _globals['_PLANSERVICE']._serialized_end=6006
 # @@protoc_insertion_point(module_scope)

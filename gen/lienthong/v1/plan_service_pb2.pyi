@@ -7,6 +7,7 @@ from collections import abc as _abc
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
 from google.protobuf.internal import containers as _containers
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 from lienthong.v1 import resources_pb2 as _resources_pb2
 import builtins as _builtins
 import sys
@@ -18,6 +19,30 @@ else:
     from typing_extensions import TypeAlias as _TypeAlias, Never as _Never
 
 DESCRIPTOR: _descriptor.FileDescriptor
+
+class _RollupBy:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _RollupByEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_RollupBy.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    ROLLUP_BY_UNSPECIFIED: _RollupBy.ValueType  # 0
+    ROLLUP_BY_PLAN: _RollupBy.ValueType  # 1
+    ROLLUP_BY_WARD: _RollupBy.ValueType  # 2
+    """A ward, over all its plans."""
+    ROLLUP_BY_AGENCY: _RollupBy.ValueType  # 3
+    """A lead agency, across every plan it leads tasks in."""
+
+class RollupBy(_RollupBy, metaclass=_RollupByEnumTypeWrapper):
+    """What a rollup groups tasks by."""
+
+ROLLUP_BY_UNSPECIFIED: RollupBy.ValueType  # 0
+ROLLUP_BY_PLAN: RollupBy.ValueType  # 1
+ROLLUP_BY_WARD: RollupBy.ValueType  # 2
+"""A ward, over all its plans."""
+ROLLUP_BY_AGENCY: RollupBy.ValueType  # 3
+"""A lead agency, across every plan it leads tasks in."""
+Global___RollupBy: _TypeAlias = RollupBy  # noqa: Y015
 
 @_typing.final
 class ListPlansRequest(_message.Message):
@@ -356,3 +381,939 @@ class GetPlanStatusResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___GetPlanStatusResponse: _TypeAlias = GetPlanStatusResponse  # noqa: Y015
+
+@_typing.final
+class ListRedFlagsRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PLAN_ID_FIELD_NUMBER: _builtins.int
+    AGENCY_ID_FIELD_NUMBER: _builtins.int
+    AS_OF_FIELD_NUMBER: _builtins.int
+    INCLUDE_CLEARED_FIELD_NUMBER: _builtins.int
+    PAGE_SIZE_FIELD_NUMBER: _builtins.int
+    PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    plan_id: _builtins.str
+    """Exactly one of plan_id and agency_id (the items that agency leads, in every plan)."""
+    agency_id: _builtins.str
+    as_of: _builtins.str
+    """The day flags are judged on, YYYY-MM-DD (default: today)."""
+    include_cleared: _builtins.bool
+    """Also the flags raised and cleared by then: the whole raise/clear history."""
+    page_size: _builtins.int
+    page_token: _builtins.str
+    def __init__(
+        self,
+        *,
+        plan_id: _builtins.str = ...,
+        agency_id: _builtins.str = ...,
+        as_of: _builtins.str = ...,
+        include_cleared: _builtins.bool = ...,
+        page_size: _builtins.int = ...,
+        page_token: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["agency_id", b"agency_id", "as_of", b"as_of", "include_cleared", b"include_cleared", "page_size", b"page_size", "page_token", b"page_token", "plan_id", b"plan_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListRedFlagsRequest: _TypeAlias = ListRedFlagsRequest  # noqa: Y015
+
+@_typing.final
+class ListRedFlagsResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    FLAGS_FIELD_NUMBER: _builtins.int
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    next_page_token: _builtins.str
+    @_builtins.property
+    def flags(self) -> _containers.RepeatedCompositeFieldContainer[_resources_pb2.RedFlag]:
+        """Oldest raise first."""
+
+    def __init__(
+        self,
+        *,
+        flags: _abc.Iterable[_resources_pb2.RedFlag] | None = ...,
+        next_page_token: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["flags", b"flags", "next_page_token", b"next_page_token"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListRedFlagsResponse: _TypeAlias = ListRedFlagsResponse  # noqa: Y015
+
+@_typing.final
+class GetDependenciesRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PLAN_ID_FIELD_NUMBER: _builtins.int
+    AS_OF_FIELD_NUMBER: _builtins.int
+    WINDOW_DAYS_FIELD_NUMBER: _builtins.int
+    plan_id: _builtins.str
+    as_of: _builtins.str
+    """The day blocking is judged on, YYYY-MM-DD (default: today)."""
+    window_days: _builtins.int
+    """An unfinished upstream blocks a downstream task due within this many days
+    (default 30).
+    """
+    def __init__(
+        self,
+        *,
+        plan_id: _builtins.str = ...,
+        as_of: _builtins.str = ...,
+        window_days: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["as_of", b"as_of", "plan_id", b"plan_id", "window_days", b"window_days"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetDependenciesRequest: _TypeAlias = GetDependenciesRequest  # noqa: Y015
+
+@_typing.final
+class GetDependenciesResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PLAN_ID_FIELD_NUMBER: _builtins.int
+    AS_OF_FIELD_NUMBER: _builtins.int
+    DEPENDENCIES_FIELD_NUMBER: _builtins.int
+    AGENCIES_FIELD_NUMBER: _builtins.int
+    BLOCKED_FIELD_NUMBER: _builtins.int
+    CRITICAL_PATH_FIELD_NUMBER: _builtins.int
+    BOTTLENECKS_FIELD_NUMBER: _builtins.int
+    plan_id: _builtins.str
+    as_of: _builtins.str
+    @_builtins.property
+    def dependencies(self) -> _containers.RepeatedCompositeFieldContainer[_resources_pb2.Dependency]:
+        """The declared dependencies."""
+
+    @_builtins.property
+    def agencies(self) -> _containers.RepeatedCompositeFieldContainer[Global___AgencyDependencies]:
+        """Per agency, whom it waits on and who waits on it."""
+
+    @_builtins.property
+    def blocked(self) -> _containers.RepeatedCompositeFieldContainer[Global___BlockedTask]:
+        """Downstream tasks due soon whose upstream is not completed."""
+
+    @_builtins.property
+    def critical_path(self) -> Global___CriticalPath:
+        """The chain of dependencies that finishes last at each open task's planned pace."""
+
+    @_builtins.property
+    def bottlenecks(self) -> _containers.RepeatedCompositeFieldContainer[Global___Bottleneck]:
+        """Within this plan: whose late tasks hold up whom."""
+
+    def __init__(
+        self,
+        *,
+        plan_id: _builtins.str = ...,
+        as_of: _builtins.str = ...,
+        dependencies: _abc.Iterable[_resources_pb2.Dependency] | None = ...,
+        agencies: _abc.Iterable[Global___AgencyDependencies] | None = ...,
+        blocked: _abc.Iterable[Global___BlockedTask] | None = ...,
+        critical_path: Global___CriticalPath | None = ...,
+        bottlenecks: _abc.Iterable[Global___Bottleneck] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["critical_path", b"critical_path"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["agencies", b"agencies", "as_of", b"as_of", "blocked", b"blocked", "bottlenecks", b"bottlenecks", "critical_path", b"critical_path", "dependencies", b"dependencies", "plan_id", b"plan_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetDependenciesResponse: _TypeAlias = GetDependenciesResponse  # noqa: Y015
+
+@_typing.final
+class CriticalPath(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TASKS_FIELD_NUMBER: _builtins.int
+    REMAINING_DAYS_FIELD_NUMBER: _builtins.int
+    FINISH_FIELD_NUMBER: _builtins.int
+    DUE_FIELD_NUMBER: _builtins.int
+    SLACK_DAYS_FIELD_NUMBER: _builtins.int
+    remaining_days: _builtins.int
+    """Days the chain still needs at the planned pace."""
+    finish: _builtins.str
+    """The projected finish, YYYY-MM-DD."""
+    due: _builtins.str
+    """The last task's due day, YYYY-MM-DD; empty when it has none."""
+    slack_days: _builtins.int
+    """due − finish in days (negative: late); unset when there is no due day."""
+    @_builtins.property
+    def tasks(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Task keys, upstream first; empty when the plan declares no dependency."""
+
+    def __init__(
+        self,
+        *,
+        tasks: _abc.Iterable[_builtins.str] | None = ...,
+        remaining_days: _builtins.int = ...,
+        finish: _builtins.str = ...,
+        due: _builtins.str = ...,
+        slack_days: _builtins.int | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_slack_days", b"_slack_days", "slack_days", b"slack_days"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_slack_days", b"_slack_days", "due", b"due", "finish", b"finish", "remaining_days", b"remaining_days", "slack_days", b"slack_days", "tasks", b"tasks"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType__slack_days: _TypeAlias = _typing.Literal["slack_days"]  # noqa: Y015
+    _WhichOneofArgType__slack_days: _TypeAlias = _typing.Literal["_slack_days", b"_slack_days"]  # noqa: Y015
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__slack_days) -> _WhichOneofReturnType__slack_days | None: ...
+
+Global___CriticalPath: _TypeAlias = CriticalPath  # noqa: Y015
+
+@_typing.final
+class Bottleneck(_message.Message):
+    """An agency whose late tasks hold others up."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    AGENCY_ID_FIELD_NUMBER: _builtins.int
+    LATE_TASKS_FIELD_NUMBER: _builtins.int
+    HELD_TASKS_FIELD_NUMBER: _builtins.int
+    HELD_AGENCIES_FIELD_NUMBER: _builtins.int
+    agency_id: _builtins.str
+    @_builtins.property
+    def late_tasks(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Its tasks open past their due day ("PLAN/task/KEY")."""
+
+    @_builtins.property
+    def held_tasks(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """The open tasks downstream of them."""
+
+    @_builtins.property
+    def held_agencies(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """The other agencies leading those."""
+
+    def __init__(
+        self,
+        *,
+        agency_id: _builtins.str = ...,
+        late_tasks: _abc.Iterable[_builtins.str] | None = ...,
+        held_tasks: _abc.Iterable[_builtins.str] | None = ...,
+        held_agencies: _abc.Iterable[_builtins.str] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["agency_id", b"agency_id", "held_agencies", b"held_agencies", "held_tasks", b"held_tasks", "late_tasks", b"late_tasks"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___Bottleneck: _TypeAlias = Bottleneck  # noqa: Y015
+
+@_typing.final
+class ListBottlenecksRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    WARD_ID_FIELD_NUMBER: _builtins.int
+    AS_OF_FIELD_NUMBER: _builtins.int
+    PAGE_SIZE_FIELD_NUMBER: _builtins.int
+    PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    ward_id: _builtins.str
+    """Only this ward's plans, when set."""
+    as_of: _builtins.str
+    """The day lateness is judged on, YYYY-MM-DD (default: today)."""
+    page_size: _builtins.int
+    page_token: _builtins.str
+    def __init__(
+        self,
+        *,
+        ward_id: _builtins.str = ...,
+        as_of: _builtins.str = ...,
+        page_size: _builtins.int = ...,
+        page_token: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["as_of", b"as_of", "page_size", b"page_size", "page_token", b"page_token", "ward_id", b"ward_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListBottlenecksRequest: _TypeAlias = ListBottlenecksRequest  # noqa: Y015
+
+@_typing.final
+class ListBottlenecksResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    BOTTLENECKS_FIELD_NUMBER: _builtins.int
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    next_page_token: _builtins.str
+    @_builtins.property
+    def bottlenecks(self) -> _containers.RepeatedCompositeFieldContainer[Global___Bottleneck]: ...
+    def __init__(
+        self,
+        *,
+        bottlenecks: _abc.Iterable[Global___Bottleneck] | None = ...,
+        next_page_token: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["bottlenecks", b"bottlenecks", "next_page_token", b"next_page_token"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListBottlenecksResponse: _TypeAlias = ListBottlenecksResponse  # noqa: Y015
+
+@_typing.final
+class WaitRelation(_message.Message):
+    """One agency waiting on another: through a declared dependency between tasks, or as
+    a task's lead on its coordinating unit.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    AGENCY_ID_FIELD_NUMBER: _builtins.int
+    TASK_FIELD_NUMBER: _builtins.int
+    ON_AGENCY_ID_FIELD_NUMBER: _builtins.int
+    UPSTREAM_TASK_FIELD_NUMBER: _builtins.int
+    REASON_FIELD_NUMBER: _builtins.int
+    agency_id: _builtins.str
+    """The agency that waits, and on which of its tasks."""
+    task: _builtins.str
+    on_agency_id: _builtins.str
+    """The agency waited on, and the task it must deliver."""
+    upstream_task: _builtins.str
+    reason: _builtins.str
+    """dependency or coordination."""
+    def __init__(
+        self,
+        *,
+        agency_id: _builtins.str = ...,
+        task: _builtins.str = ...,
+        on_agency_id: _builtins.str = ...,
+        upstream_task: _builtins.str = ...,
+        reason: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["agency_id", b"agency_id", "on_agency_id", b"on_agency_id", "reason", b"reason", "task", b"task", "upstream_task", b"upstream_task"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___WaitRelation: _TypeAlias = WaitRelation  # noqa: Y015
+
+@_typing.final
+class AgencyDependencies(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    AGENCY_ID_FIELD_NUMBER: _builtins.int
+    WAITS_ON_FIELD_NUMBER: _builtins.int
+    WAITED_BY_FIELD_NUMBER: _builtins.int
+    agency_id: _builtins.str
+    @_builtins.property
+    def waits_on(self) -> _containers.RepeatedCompositeFieldContainer[Global___WaitRelation]: ...
+    @_builtins.property
+    def waited_by(self) -> _containers.RepeatedCompositeFieldContainer[Global___WaitRelation]: ...
+    def __init__(
+        self,
+        *,
+        agency_id: _builtins.str = ...,
+        waits_on: _abc.Iterable[Global___WaitRelation] | None = ...,
+        waited_by: _abc.Iterable[Global___WaitRelation] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["agency_id", b"agency_id", "waited_by", b"waited_by", "waits_on", b"waits_on"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___AgencyDependencies: _TypeAlias = AgencyDependencies  # noqa: Y015
+
+@_typing.final
+class BlockedTask(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    DOWNSTREAM_TASK_FIELD_NUMBER: _builtins.int
+    UPSTREAM_TASK_FIELD_NUMBER: _builtins.int
+    downstream_task: _builtins.str
+    upstream_task: _builtins.str
+    def __init__(
+        self,
+        *,
+        downstream_task: _builtins.str = ...,
+        upstream_task: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["downstream_task", b"downstream_task", "upstream_task", b"upstream_task"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___BlockedTask: _TypeAlias = BlockedTask  # noqa: Y015
+
+@_typing.final
+class ListScorecardsRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PLAN_ID_FIELD_NUMBER: _builtins.int
+    WARD_ID_FIELD_NUMBER: _builtins.int
+    PAGE_SIZE_FIELD_NUMBER: _builtins.int
+    PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    AS_OF_FIELD_NUMBER: _builtins.int
+    plan_id: _builtins.str
+    """Only the tasks of this plan, or of this ward's plans, when set (not both)."""
+    ward_id: _builtins.str
+    page_size: _builtins.int
+    page_token: _builtins.str
+    as_of: _builtins.str
+    """The day scores are judged on, YYYY-MM-DD (default: today)."""
+    def __init__(
+        self,
+        *,
+        plan_id: _builtins.str = ...,
+        ward_id: _builtins.str = ...,
+        page_size: _builtins.int = ...,
+        page_token: _builtins.str = ...,
+        as_of: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["as_of", b"as_of", "page_size", b"page_size", "page_token", b"page_token", "plan_id", b"plan_id", "ward_id", b"ward_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListScorecardsRequest: _TypeAlias = ListScorecardsRequest  # noqa: Y015
+
+@_typing.final
+class ListScorecardsResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SCORECARDS_FIELD_NUMBER: _builtins.int
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    next_page_token: _builtins.str
+    @_builtins.property
+    def scorecards(self) -> _containers.RepeatedCompositeFieldContainer[Global___Scorecard]: ...
+    def __init__(
+        self,
+        *,
+        scorecards: _abc.Iterable[Global___Scorecard] | None = ...,
+        next_page_token: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["next_page_token", b"next_page_token", "scorecards", b"scorecards"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListScorecardsResponse: _TypeAlias = ListScorecardsResponse  # noqa: Y015
+
+@_typing.final
+class Scorecard(_message.Message):
+    """An agency's score and every part of it."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    RANK_FIELD_NUMBER: _builtins.int
+    AGENCY_ID_FIELD_NUMBER: _builtins.int
+    SCORE_FIELD_NUMBER: _builtins.int
+    TASKS_FIELD_NUMBER: _builtins.int
+    OPEN_OBSTACLES_FIELD_NUMBER: _builtins.int
+    PARTS_FIELD_NUMBER: _builtins.int
+    rank: _builtins.int
+    """1 = best."""
+    agency_id: _builtins.str
+    score: _builtins.float
+    """0–100: the weighted mean of the parts' rates (parts with nothing to judge left out)."""
+    tasks: _builtins.int
+    """Tasks it leads."""
+    open_obstacles: _builtins.int
+    """Open obstacles on them (shown, not scored)."""
+    @_builtins.property
+    def parts(self) -> _containers.RepeatedCompositeFieldContainer[Global___ScorePart]: ...
+    def __init__(
+        self,
+        *,
+        rank: _builtins.int = ...,
+        agency_id: _builtins.str = ...,
+        score: _builtins.float = ...,
+        tasks: _builtins.int = ...,
+        open_obstacles: _builtins.int = ...,
+        parts: _abc.Iterable[Global___ScorePart] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["agency_id", b"agency_id", "open_obstacles", b"open_obstacles", "parts", b"parts", "rank", b"rank", "score", b"score", "tasks", b"tasks"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___Scorecard: _TypeAlias = Scorecard  # noqa: Y015
+
+@_typing.final
+class ScorePart(_message.Message):
+    """One part of a score: count of of, its rate and its weight."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    NAME_FIELD_NUMBER: _builtins.int
+    COUNT_FIELD_NUMBER: _builtins.int
+    OF_FIELD_NUMBER: _builtins.int
+    RATE_FIELD_NUMBER: _builtins.int
+    WEIGHT_FIELD_NUMBER: _builtins.int
+    name: _builtins.str
+    """on_time, acceptance, timeliness, unflagged, ..."""
+    count: _builtins.int
+    of: _builtins.int
+    rate: _builtins.float
+    """count ÷ of; unset when there is nothing to judge."""
+    weight: _builtins.float
+    def __init__(
+        self,
+        *,
+        name: _builtins.str = ...,
+        count: _builtins.int = ...,
+        of: _builtins.int = ...,
+        rate: _builtins.float | None = ...,
+        weight: _builtins.float = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_rate", b"_rate", "rate", b"rate"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_rate", b"_rate", "count", b"count", "name", b"name", "of", b"of", "rate", b"rate", "weight", b"weight"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType__rate: _TypeAlias = _typing.Literal["rate"]  # noqa: Y015
+    _WhichOneofArgType__rate: _TypeAlias = _typing.Literal["_rate", b"_rate"]  # noqa: Y015
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__rate) -> _WhichOneofReturnType__rate | None: ...
+
+Global___ScorePart: _TypeAlias = ScorePart  # noqa: Y015
+
+@_typing.final
+class ListRollupsRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    BY_FIELD_NUMBER: _builtins.int
+    AS_OF_FIELD_NUMBER: _builtins.int
+    PAGE_SIZE_FIELD_NUMBER: _builtins.int
+    PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    by: Global___RollupBy.ValueType
+    as_of: _builtins.str
+    """The day the status is judged on, YYYY-MM-DD (default: today)."""
+    page_size: _builtins.int
+    page_token: _builtins.str
+    def __init__(
+        self,
+        *,
+        by: Global___RollupBy.ValueType = ...,
+        as_of: _builtins.str = ...,
+        page_size: _builtins.int = ...,
+        page_token: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["as_of", b"as_of", "by", b"by", "page_size", b"page_size", "page_token", b"page_token"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListRollupsRequest: _TypeAlias = ListRollupsRequest  # noqa: Y015
+
+@_typing.final
+class ListRollupsResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ROLLUPS_FIELD_NUMBER: _builtins.int
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    next_page_token: _builtins.str
+    @_builtins.property
+    def rollups(self) -> _containers.RepeatedCompositeFieldContainer[Global___Rollup]: ...
+    def __init__(
+        self,
+        *,
+        rollups: _abc.Iterable[Global___Rollup] | None = ...,
+        next_page_token: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["next_page_token", b"next_page_token", "rollups", b"rollups"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListRollupsResponse: _TypeAlias = ListRollupsResponse  # noqa: Y015
+
+@_typing.final
+class Rollup(_message.Message):
+    """The tasks of one group summarised on a day."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    @_typing.final
+    class ByStatusEntry(_message.Message):
+        DESCRIPTOR: _descriptor.Descriptor
+
+        KEY_FIELD_NUMBER: _builtins.int
+        VALUE_FIELD_NUMBER: _builtins.int
+        key: _builtins.str
+        value: _builtins.int
+        def __init__(
+            self,
+            *,
+            key: _builtins.str = ...,
+            value: _builtins.int = ...,
+        ) -> None: ...
+        _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+        def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+        _ClearFieldArgType: _TypeAlias = _typing.Literal["key", b"key", "value", b"value"]  # noqa: Y015
+        def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+        def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+    @_typing.final
+    class FlagsEntry(_message.Message):
+        DESCRIPTOR: _descriptor.Descriptor
+
+        KEY_FIELD_NUMBER: _builtins.int
+        VALUE_FIELD_NUMBER: _builtins.int
+        key: _builtins.str
+        value: _builtins.int
+        def __init__(
+            self,
+            *,
+            key: _builtins.str = ...,
+            value: _builtins.int = ...,
+        ) -> None: ...
+        _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+        def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+        _ClearFieldArgType: _TypeAlias = _typing.Literal["key", b"key", "value", b"value"]  # noqa: Y015
+        def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+        def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+    GROUP_FIELD_NUMBER: _builtins.int
+    TASKS_FIELD_NUMBER: _builtins.int
+    BY_STATUS_FIELD_NUMBER: _builtins.int
+    COMPLETED_FIELD_NUMBER: _builtins.int
+    COMPLETION_RATE_FIELD_NUMBER: _builtins.int
+    MEAN_PERCENT_FIELD_NUMBER: _builtins.int
+    MEAN_EXPECTED_PERCENT_FIELD_NUMBER: _builtins.int
+    FLAGGED_TASKS_FIELD_NUMBER: _builtins.int
+    FLAGS_FIELD_NUMBER: _builtins.int
+    group: _builtins.str
+    """The plan, ward or agency id."""
+    tasks: _builtins.int
+    completed: _builtins.int
+    completion_rate: _builtins.float
+    mean_percent: _builtins.float
+    mean_expected_percent: _builtins.float
+    """The mean percent the schedule expects (tasks with a due day); unset when none."""
+    flagged_tasks: _builtins.int
+    """Tasks with at least one open red flag."""
+    @_builtins.property
+    def by_status(self) -> _containers.ScalarMap[_builtins.str, _builtins.int]:
+        """Status name (not_started, in_progress, ...) → tasks."""
+
+    @_builtins.property
+    def flags(self) -> _containers.ScalarMap[_builtins.str, _builtins.int]:
+        """Rule → open flags."""
+
+    def __init__(
+        self,
+        *,
+        group: _builtins.str = ...,
+        tasks: _builtins.int = ...,
+        by_status: _abc.Mapping[_builtins.str, _builtins.int] | None = ...,
+        completed: _builtins.int = ...,
+        completion_rate: _builtins.float = ...,
+        mean_percent: _builtins.float = ...,
+        mean_expected_percent: _builtins.float | None = ...,
+        flagged_tasks: _builtins.int = ...,
+        flags: _abc.Mapping[_builtins.str, _builtins.int] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_mean_expected_percent", b"_mean_expected_percent", "mean_expected_percent", b"mean_expected_percent"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_mean_expected_percent", b"_mean_expected_percent", "by_status", b"by_status", "completed", b"completed", "completion_rate", b"completion_rate", "flagged_tasks", b"flagged_tasks", "flags", b"flags", "group", b"group", "mean_expected_percent", b"mean_expected_percent", "mean_percent", b"mean_percent", "tasks", b"tasks"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType__mean_expected_percent: _TypeAlias = _typing.Literal["mean_expected_percent"]  # noqa: Y015
+    _WhichOneofArgType__mean_expected_percent: _TypeAlias = _typing.Literal["_mean_expected_percent", b"_mean_expected_percent"]  # noqa: Y015
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__mean_expected_percent) -> _WhichOneofReturnType__mean_expected_percent | None: ...
+
+Global___Rollup: _TypeAlias = Rollup  # noqa: Y015
+
+@_typing.final
+class ListIndicatorRollupsRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    YEAR_FIELD_NUMBER: _builtins.int
+    CODE_FIELD_NUMBER: _builtins.int
+    year: _builtins.str
+    """The target year, e.g. "2026" (default: the current year)."""
+    code: _builtins.str
+    """Only this code, when set (e.g. "VNEID")."""
+    def __init__(
+        self,
+        *,
+        year: _builtins.str = ...,
+        code: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["code", b"code", "year", b"year"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListIndicatorRollupsRequest: _TypeAlias = ListIndicatorRollupsRequest  # noqa: Y015
+
+@_typing.final
+class ListIndicatorRollupsResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ROLLUPS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def rollups(self) -> _containers.RepeatedCompositeFieldContainer[Global___IndicatorRollup]: ...
+    def __init__(
+        self,
+        *,
+        rollups: _abc.Iterable[Global___IndicatorRollup] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["rollups", b"rollups"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListIndicatorRollupsResponse: _TypeAlias = ListIndicatorRollupsResponse  # noqa: Y015
+
+@_typing.final
+class IndicatorRollup(_message.Message):
+    """The indicators sharing one code, across wards."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CODE_FIELD_NUMBER: _builtins.int
+    INDICATORS_FIELD_NUMBER: _builtins.int
+    WARDS_FIELD_NUMBER: _builtins.int
+    REPORTING_FIELD_NUMBER: _builtins.int
+    MET_FIELD_NUMBER: _builtins.int
+    MIN_FIELD_NUMBER: _builtins.int
+    MAX_FIELD_NUMBER: _builtins.int
+    MEAN_FIELD_NUMBER: _builtins.int
+    code: _builtins.str
+    wards: _builtins.int
+    reporting: _builtins.int
+    """Indicators with a value for the year; how many meet their target."""
+    met: _builtins.int
+    min: _builtins.str
+    """Over the numeric values, as decimals; empty when none."""
+    max: _builtins.str
+    mean: _builtins.str
+    @_builtins.property
+    def indicators(self) -> _containers.RepeatedCompositeFieldContainer[Global___IndicatorReading]: ...
+    def __init__(
+        self,
+        *,
+        code: _builtins.str = ...,
+        indicators: _abc.Iterable[Global___IndicatorReading] | None = ...,
+        wards: _builtins.int = ...,
+        reporting: _builtins.int = ...,
+        met: _builtins.int = ...,
+        min: _builtins.str = ...,
+        max: _builtins.str = ...,
+        mean: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["code", b"code", "indicators", b"indicators", "max", b"max", "mean", b"mean", "met", b"met", "min", b"min", "reporting", b"reporting", "wards", b"wards"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___IndicatorRollup: _TypeAlias = IndicatorRollup  # noqa: Y015
+
+@_typing.final
+class IndicatorReading(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    INDICATOR_FIELD_NUMBER: _builtins.int
+    WARD_FIELD_NUMBER: _builtins.int
+    UNIT_FIELD_NUMBER: _builtins.int
+    TARGET_FIELD_NUMBER: _builtins.int
+    VALUE_FIELD_NUMBER: _builtins.int
+    STANDING_FIELD_NUMBER: _builtins.int
+    indicator: _builtins.str
+    """"PLAN/indicator/NUMBER"."""
+    ward: _builtins.str
+    unit: _builtins.str
+    target: _builtins.str
+    value: _builtins.str
+    standing: _builtins.str
+    """met, at_risk, off_track or no_data."""
+    def __init__(
+        self,
+        *,
+        indicator: _builtins.str = ...,
+        ward: _builtins.str = ...,
+        unit: _builtins.str = ...,
+        target: _builtins.str = ...,
+        value: _builtins.str = ...,
+        standing: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["indicator", b"indicator", "standing", b"standing", "target", b"target", "unit", b"unit", "value", b"value", "ward", b"ward"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___IndicatorReading: _TypeAlias = IndicatorReading  # noqa: Y015
+
+@_typing.final
+class ListPeriodSummariesRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PLAN_ID_FIELD_NUMBER: _builtins.int
+    YEAR_FIELD_NUMBER: _builtins.int
+    PERIOD_KIND_FIELD_NUMBER: _builtins.int
+    AS_OF_FIELD_NUMBER: _builtins.int
+    plan_id: _builtins.str
+    year: _builtins.int
+    """The year, e.g. 2026 (default: the year of as_of)."""
+    period_kind: _builtins.str
+    """monthly, quarterly, half_yearly or yearly; empty: those of the plan's reporting regime."""
+    as_of: _builtins.str
+    """Periods up to this day, YYYY-MM-DD (default: today)."""
+    def __init__(
+        self,
+        *,
+        plan_id: _builtins.str = ...,
+        year: _builtins.int = ...,
+        period_kind: _builtins.str = ...,
+        as_of: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["as_of", b"as_of", "period_kind", b"period_kind", "plan_id", b"plan_id", "year", b"year"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListPeriodSummariesRequest: _TypeAlias = ListPeriodSummariesRequest  # noqa: Y015
+
+@_typing.final
+class ListPeriodSummariesResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SUMMARIES_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def summaries(self) -> _containers.RepeatedCompositeFieldContainer[Global___PeriodSummary]: ...
+    def __init__(
+        self,
+        *,
+        summaries: _abc.Iterable[Global___PeriodSummary] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["summaries", b"summaries"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListPeriodSummariesResponse: _TypeAlias = ListPeriodSummariesResponse  # noqa: Y015
+
+@_typing.final
+class PeriodSummary(_message.Message):
+    """What a plan's tasks did in one period."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    @_typing.final
+    class StatusAtEndEntry(_message.Message):
+        DESCRIPTOR: _descriptor.Descriptor
+
+        KEY_FIELD_NUMBER: _builtins.int
+        VALUE_FIELD_NUMBER: _builtins.int
+        key: _builtins.str
+        value: _builtins.int
+        def __init__(
+            self,
+            *,
+            key: _builtins.str = ...,
+            value: _builtins.int = ...,
+        ) -> None: ...
+        _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+        def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+        _ClearFieldArgType: _TypeAlias = _typing.Literal["key", b"key", "value", b"value"]  # noqa: Y015
+        def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+        def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+    @_typing.final
+    class FlagsRaisedEntry(_message.Message):
+        DESCRIPTOR: _descriptor.Descriptor
+
+        KEY_FIELD_NUMBER: _builtins.int
+        VALUE_FIELD_NUMBER: _builtins.int
+        key: _builtins.str
+        value: _builtins.int
+        def __init__(
+            self,
+            *,
+            key: _builtins.str = ...,
+            value: _builtins.int = ...,
+        ) -> None: ...
+        _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+        def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+        _ClearFieldArgType: _TypeAlias = _typing.Literal["key", b"key", "value", b"value"]  # noqa: Y015
+        def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+        def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+    @_typing.final
+    class FlagsOpenAtEndEntry(_message.Message):
+        DESCRIPTOR: _descriptor.Descriptor
+
+        KEY_FIELD_NUMBER: _builtins.int
+        VALUE_FIELD_NUMBER: _builtins.int
+        key: _builtins.str
+        value: _builtins.int
+        def __init__(
+            self,
+            *,
+            key: _builtins.str = ...,
+            value: _builtins.int = ...,
+        ) -> None: ...
+        _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+        def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+        _ClearFieldArgType: _TypeAlias = _typing.Literal["key", b"key", "value", b"value"]  # noqa: Y015
+        def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+        def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+    PERIOD_KIND_FIELD_NUMBER: _builtins.int
+    PERIOD_FIELD_NUMBER: _builtins.int
+    FIRST_DAY_FIELD_NUMBER: _builtins.int
+    LAST_DAY_FIELD_NUMBER: _builtins.int
+    COMPLETE_FIELD_NUMBER: _builtins.int
+    STATUS_AT_END_FIELD_NUMBER: _builtins.int
+    COMPLETED_IN_PERIOD_FIELD_NUMBER: _builtins.int
+    FLAGS_RAISED_FIELD_NUMBER: _builtins.int
+    FLAGS_OPEN_AT_END_FIELD_NUMBER: _builtins.int
+    period_kind: _builtins.str
+    """monthly, quarterly, half_yearly or yearly."""
+    period: _builtins.str
+    """e.g. "2026-03", "2026-Q1", "2026-H1", "2026"."""
+    first_day: _builtins.str
+    """YYYY-MM-DD."""
+    last_day: _builtins.str
+    complete: _builtins.bool
+    """The period has ended by the day asked."""
+    completed_in_period: _builtins.int
+    @_builtins.property
+    def status_at_end(self) -> _containers.ScalarMap[_builtins.str, _builtins.int]:
+        """Status → tasks, at the period's end (or the day asked)."""
+
+    @_builtins.property
+    def flags_raised(self) -> _containers.ScalarMap[_builtins.str, _builtins.int]:
+        """Rule → flags raised in the period; open at its end."""
+
+    @_builtins.property
+    def flags_open_at_end(self) -> _containers.ScalarMap[_builtins.str, _builtins.int]: ...
+    def __init__(
+        self,
+        *,
+        period_kind: _builtins.str = ...,
+        period: _builtins.str = ...,
+        first_day: _builtins.str = ...,
+        last_day: _builtins.str = ...,
+        complete: _builtins.bool = ...,
+        status_at_end: _abc.Mapping[_builtins.str, _builtins.int] | None = ...,
+        completed_in_period: _builtins.int = ...,
+        flags_raised: _abc.Mapping[_builtins.str, _builtins.int] | None = ...,
+        flags_open_at_end: _abc.Mapping[_builtins.str, _builtins.int] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["complete", b"complete", "completed_in_period", b"completed_in_period", "first_day", b"first_day", "flags_open_at_end", b"flags_open_at_end", "flags_raised", b"flags_raised", "last_day", b"last_day", "period", b"period", "period_kind", b"period_kind", "status_at_end", b"status_at_end"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___PeriodSummary: _TypeAlias = PeriodSummary  # noqa: Y015

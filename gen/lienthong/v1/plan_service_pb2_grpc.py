@@ -70,6 +70,41 @@ class PlanServiceStub:
                 request_serializer=lienthong_dot_v1_dot_plan__service__pb2.GetPlanStatusRequest.SerializeToString,
                 response_deserializer=lienthong_dot_v1_dot_plan__service__pb2.GetPlanStatusResponse.FromString,
                 _registered_method=True)
+        self.ListRedFlags = channel.unary_unary(
+                '/lienthong.v1.PlanService/ListRedFlags',
+                request_serializer=lienthong_dot_v1_dot_plan__service__pb2.ListRedFlagsRequest.SerializeToString,
+                response_deserializer=lienthong_dot_v1_dot_plan__service__pb2.ListRedFlagsResponse.FromString,
+                _registered_method=True)
+        self.GetDependencies = channel.unary_unary(
+                '/lienthong.v1.PlanService/GetDependencies',
+                request_serializer=lienthong_dot_v1_dot_plan__service__pb2.GetDependenciesRequest.SerializeToString,
+                response_deserializer=lienthong_dot_v1_dot_plan__service__pb2.GetDependenciesResponse.FromString,
+                _registered_method=True)
+        self.ListScorecards = channel.unary_unary(
+                '/lienthong.v1.PlanService/ListScorecards',
+                request_serializer=lienthong_dot_v1_dot_plan__service__pb2.ListScorecardsRequest.SerializeToString,
+                response_deserializer=lienthong_dot_v1_dot_plan__service__pb2.ListScorecardsResponse.FromString,
+                _registered_method=True)
+        self.ListBottlenecks = channel.unary_unary(
+                '/lienthong.v1.PlanService/ListBottlenecks',
+                request_serializer=lienthong_dot_v1_dot_plan__service__pb2.ListBottlenecksRequest.SerializeToString,
+                response_deserializer=lienthong_dot_v1_dot_plan__service__pb2.ListBottlenecksResponse.FromString,
+                _registered_method=True)
+        self.ListRollups = channel.unary_unary(
+                '/lienthong.v1.PlanService/ListRollups',
+                request_serializer=lienthong_dot_v1_dot_plan__service__pb2.ListRollupsRequest.SerializeToString,
+                response_deserializer=lienthong_dot_v1_dot_plan__service__pb2.ListRollupsResponse.FromString,
+                _registered_method=True)
+        self.ListIndicatorRollups = channel.unary_unary(
+                '/lienthong.v1.PlanService/ListIndicatorRollups',
+                request_serializer=lienthong_dot_v1_dot_plan__service__pb2.ListIndicatorRollupsRequest.SerializeToString,
+                response_deserializer=lienthong_dot_v1_dot_plan__service__pb2.ListIndicatorRollupsResponse.FromString,
+                _registered_method=True)
+        self.ListPeriodSummaries = channel.unary_unary(
+                '/lienthong.v1.PlanService/ListPeriodSummaries',
+                request_serializer=lienthong_dot_v1_dot_plan__service__pb2.ListPeriodSummariesRequest.SerializeToString,
+                response_deserializer=lienthong_dot_v1_dot_plan__service__pb2.ListPeriodSummariesResponse.FromString,
+                _registered_method=True)
 
 
 class PlanServiceServicer:
@@ -118,6 +153,57 @@ class PlanServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListRedFlags(self, request, context):
+        """The red flags up on a day on a plan's items or on the items an agency leads,
+        with the rule's version, when and by what each was raised (and, asked, cleared).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetDependencies(self, request, context):
+        """Who waits on whom in a plan and what is blocked on a day.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListScorecards(self, request, context):
+        """Agencies ranked by score, best first, each score with every part of it.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListBottlenecks(self, request, context):
+        """Agencies whose late tasks hold up the most downstream tasks and agencies, across
+        every plan (or a ward's plans), most holding up first.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListRollups(self, request, context):
+        """Consolidated status of the tasks per plan, per ward or per lead agency across plans.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListIndicatorRollups(self, request, context):
+        """Indicators that share a code, side by side across wards.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListPeriodSummaries(self, request, context):
+        """Per month, quarter, half-year or year of a plan: what its tasks did in each period.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_PlanServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -155,6 +241,41 @@ def add_PlanServiceServicer_to_server(servicer, server):
                     servicer.GetPlanStatus,
                     request_deserializer=lienthong_dot_v1_dot_plan__service__pb2.GetPlanStatusRequest.FromString,
                     response_serializer=lienthong_dot_v1_dot_plan__service__pb2.GetPlanStatusResponse.SerializeToString,
+            ),
+            'ListRedFlags': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListRedFlags,
+                    request_deserializer=lienthong_dot_v1_dot_plan__service__pb2.ListRedFlagsRequest.FromString,
+                    response_serializer=lienthong_dot_v1_dot_plan__service__pb2.ListRedFlagsResponse.SerializeToString,
+            ),
+            'GetDependencies': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetDependencies,
+                    request_deserializer=lienthong_dot_v1_dot_plan__service__pb2.GetDependenciesRequest.FromString,
+                    response_serializer=lienthong_dot_v1_dot_plan__service__pb2.GetDependenciesResponse.SerializeToString,
+            ),
+            'ListScorecards': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListScorecards,
+                    request_deserializer=lienthong_dot_v1_dot_plan__service__pb2.ListScorecardsRequest.FromString,
+                    response_serializer=lienthong_dot_v1_dot_plan__service__pb2.ListScorecardsResponse.SerializeToString,
+            ),
+            'ListBottlenecks': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListBottlenecks,
+                    request_deserializer=lienthong_dot_v1_dot_plan__service__pb2.ListBottlenecksRequest.FromString,
+                    response_serializer=lienthong_dot_v1_dot_plan__service__pb2.ListBottlenecksResponse.SerializeToString,
+            ),
+            'ListRollups': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListRollups,
+                    request_deserializer=lienthong_dot_v1_dot_plan__service__pb2.ListRollupsRequest.FromString,
+                    response_serializer=lienthong_dot_v1_dot_plan__service__pb2.ListRollupsResponse.SerializeToString,
+            ),
+            'ListIndicatorRollups': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListIndicatorRollups,
+                    request_deserializer=lienthong_dot_v1_dot_plan__service__pb2.ListIndicatorRollupsRequest.FromString,
+                    response_serializer=lienthong_dot_v1_dot_plan__service__pb2.ListIndicatorRollupsResponse.SerializeToString,
+            ),
+            'ListPeriodSummaries': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListPeriodSummaries,
+                    request_deserializer=lienthong_dot_v1_dot_plan__service__pb2.ListPeriodSummariesRequest.FromString,
+                    response_serializer=lienthong_dot_v1_dot_plan__service__pb2.ListPeriodSummariesResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -347,6 +468,195 @@ class PlanService:
             '/lienthong.v1.PlanService/GetPlanStatus',
             lienthong_dot_v1_dot_plan__service__pb2.GetPlanStatusRequest.SerializeToString,
             lienthong_dot_v1_dot_plan__service__pb2.GetPlanStatusResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListRedFlags(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/lienthong.v1.PlanService/ListRedFlags',
+            lienthong_dot_v1_dot_plan__service__pb2.ListRedFlagsRequest.SerializeToString,
+            lienthong_dot_v1_dot_plan__service__pb2.ListRedFlagsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetDependencies(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/lienthong.v1.PlanService/GetDependencies',
+            lienthong_dot_v1_dot_plan__service__pb2.GetDependenciesRequest.SerializeToString,
+            lienthong_dot_v1_dot_plan__service__pb2.GetDependenciesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListScorecards(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/lienthong.v1.PlanService/ListScorecards',
+            lienthong_dot_v1_dot_plan__service__pb2.ListScorecardsRequest.SerializeToString,
+            lienthong_dot_v1_dot_plan__service__pb2.ListScorecardsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListBottlenecks(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/lienthong.v1.PlanService/ListBottlenecks',
+            lienthong_dot_v1_dot_plan__service__pb2.ListBottlenecksRequest.SerializeToString,
+            lienthong_dot_v1_dot_plan__service__pb2.ListBottlenecksResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListRollups(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/lienthong.v1.PlanService/ListRollups',
+            lienthong_dot_v1_dot_plan__service__pb2.ListRollupsRequest.SerializeToString,
+            lienthong_dot_v1_dot_plan__service__pb2.ListRollupsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListIndicatorRollups(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/lienthong.v1.PlanService/ListIndicatorRollups',
+            lienthong_dot_v1_dot_plan__service__pb2.ListIndicatorRollupsRequest.SerializeToString,
+            lienthong_dot_v1_dot_plan__service__pb2.ListIndicatorRollupsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListPeriodSummaries(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/lienthong.v1.PlanService/ListPeriodSummaries',
+            lienthong_dot_v1_dot_plan__service__pb2.ListPeriodSummariesRequest.SerializeToString,
+            lienthong_dot_v1_dot_plan__service__pb2.ListPeriodSummariesResponse.FromString,
             options,
             channel_credentials,
             insecure,

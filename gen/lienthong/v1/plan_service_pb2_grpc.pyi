@@ -40,6 +40,24 @@ class PlanServiceStub:
     ListIndicators: _grpc.UnaryUnaryMultiCallable[_plan_service_pb2.ListIndicatorsRequest, _plan_service_pb2.ListIndicatorsResponse]
     GetIndicator: _grpc.UnaryUnaryMultiCallable[_plan_service_pb2.GetIndicatorRequest, _plan_service_pb2.GetIndicatorResponse]
     GetPlanStatus: _grpc.UnaryUnaryMultiCallable[_plan_service_pb2.GetPlanStatusRequest, _plan_service_pb2.GetPlanStatusResponse]
+    ListRedFlags: _grpc.UnaryUnaryMultiCallable[_plan_service_pb2.ListRedFlagsRequest, _plan_service_pb2.ListRedFlagsResponse]
+    """The red flags up on a day on a plan's items or on the items an agency leads,
+    with the rule's version, when and by what each was raised (and, asked, cleared).
+    """
+    GetDependencies: _grpc.UnaryUnaryMultiCallable[_plan_service_pb2.GetDependenciesRequest, _plan_service_pb2.GetDependenciesResponse]
+    """Who waits on whom in a plan and what is blocked on a day."""
+    ListScorecards: _grpc.UnaryUnaryMultiCallable[_plan_service_pb2.ListScorecardsRequest, _plan_service_pb2.ListScorecardsResponse]
+    """Agencies ranked by score, best first, each score with every part of it."""
+    ListBottlenecks: _grpc.UnaryUnaryMultiCallable[_plan_service_pb2.ListBottlenecksRequest, _plan_service_pb2.ListBottlenecksResponse]
+    """Agencies whose late tasks hold up the most downstream tasks and agencies, across
+    every plan (or a ward's plans), most holding up first.
+    """
+    ListRollups: _grpc.UnaryUnaryMultiCallable[_plan_service_pb2.ListRollupsRequest, _plan_service_pb2.ListRollupsResponse]
+    """Consolidated status of the tasks per plan, per ward or per lead agency across plans."""
+    ListIndicatorRollups: _grpc.UnaryUnaryMultiCallable[_plan_service_pb2.ListIndicatorRollupsRequest, _plan_service_pb2.ListIndicatorRollupsResponse]
+    """Indicators that share a code, side by side across wards."""
+    ListPeriodSummaries: _grpc.UnaryUnaryMultiCallable[_plan_service_pb2.ListPeriodSummariesRequest, _plan_service_pb2.ListPeriodSummariesResponse]
+    """Per month, quarter, half-year or year of a plan: what its tasks did in each period."""
 
 @_typing.type_check_only
 class PlanServiceAsyncStub(PlanServiceStub):
@@ -53,6 +71,24 @@ class PlanServiceAsyncStub(PlanServiceStub):
     ListIndicators: _aio.UnaryUnaryMultiCallable[_plan_service_pb2.ListIndicatorsRequest, _plan_service_pb2.ListIndicatorsResponse]  # type: ignore[assignment]
     GetIndicator: _aio.UnaryUnaryMultiCallable[_plan_service_pb2.GetIndicatorRequest, _plan_service_pb2.GetIndicatorResponse]  # type: ignore[assignment]
     GetPlanStatus: _aio.UnaryUnaryMultiCallable[_plan_service_pb2.GetPlanStatusRequest, _plan_service_pb2.GetPlanStatusResponse]  # type: ignore[assignment]
+    ListRedFlags: _aio.UnaryUnaryMultiCallable[_plan_service_pb2.ListRedFlagsRequest, _plan_service_pb2.ListRedFlagsResponse]  # type: ignore[assignment]
+    """The red flags up on a day on a plan's items or on the items an agency leads,
+    with the rule's version, when and by what each was raised (and, asked, cleared).
+    """
+    GetDependencies: _aio.UnaryUnaryMultiCallable[_plan_service_pb2.GetDependenciesRequest, _plan_service_pb2.GetDependenciesResponse]  # type: ignore[assignment]
+    """Who waits on whom in a plan and what is blocked on a day."""
+    ListScorecards: _aio.UnaryUnaryMultiCallable[_plan_service_pb2.ListScorecardsRequest, _plan_service_pb2.ListScorecardsResponse]  # type: ignore[assignment]
+    """Agencies ranked by score, best first, each score with every part of it."""
+    ListBottlenecks: _aio.UnaryUnaryMultiCallable[_plan_service_pb2.ListBottlenecksRequest, _plan_service_pb2.ListBottlenecksResponse]  # type: ignore[assignment]
+    """Agencies whose late tasks hold up the most downstream tasks and agencies, across
+    every plan (or a ward's plans), most holding up first.
+    """
+    ListRollups: _aio.UnaryUnaryMultiCallable[_plan_service_pb2.ListRollupsRequest, _plan_service_pb2.ListRollupsResponse]  # type: ignore[assignment]
+    """Consolidated status of the tasks per plan, per ward or per lead agency across plans."""
+    ListIndicatorRollups: _aio.UnaryUnaryMultiCallable[_plan_service_pb2.ListIndicatorRollupsRequest, _plan_service_pb2.ListIndicatorRollupsResponse]  # type: ignore[assignment]
+    """Indicators that share a code, side by side across wards."""
+    ListPeriodSummaries: _aio.UnaryUnaryMultiCallable[_plan_service_pb2.ListPeriodSummariesRequest, _plan_service_pb2.ListPeriodSummariesResponse]  # type: ignore[assignment]
+    """Per month, quarter, half-year or year of a plan: what its tasks did in each period."""
 
 class PlanServiceServicer(metaclass=_abc_1.ABCMeta):
     """Plans, their tasks and indicators, and their consolidated status."""
@@ -105,5 +141,65 @@ class PlanServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _plan_service_pb2.GetPlanStatusRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_plan_service_pb2.GetPlanStatusResponse, _abc.Awaitable[_plan_service_pb2.GetPlanStatusResponse]]: ...
+
+    @_abc_1.abstractmethod
+    def ListRedFlags(
+        self,
+        request: _plan_service_pb2.ListRedFlagsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_plan_service_pb2.ListRedFlagsResponse, _abc.Awaitable[_plan_service_pb2.ListRedFlagsResponse]]:
+        """The red flags up on a day on a plan's items or on the items an agency leads,
+        with the rule's version, when and by what each was raised (and, asked, cleared).
+        """
+
+    @_abc_1.abstractmethod
+    def GetDependencies(
+        self,
+        request: _plan_service_pb2.GetDependenciesRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_plan_service_pb2.GetDependenciesResponse, _abc.Awaitable[_plan_service_pb2.GetDependenciesResponse]]:
+        """Who waits on whom in a plan and what is blocked on a day."""
+
+    @_abc_1.abstractmethod
+    def ListScorecards(
+        self,
+        request: _plan_service_pb2.ListScorecardsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_plan_service_pb2.ListScorecardsResponse, _abc.Awaitable[_plan_service_pb2.ListScorecardsResponse]]:
+        """Agencies ranked by score, best first, each score with every part of it."""
+
+    @_abc_1.abstractmethod
+    def ListBottlenecks(
+        self,
+        request: _plan_service_pb2.ListBottlenecksRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_plan_service_pb2.ListBottlenecksResponse, _abc.Awaitable[_plan_service_pb2.ListBottlenecksResponse]]:
+        """Agencies whose late tasks hold up the most downstream tasks and agencies, across
+        every plan (or a ward's plans), most holding up first.
+        """
+
+    @_abc_1.abstractmethod
+    def ListRollups(
+        self,
+        request: _plan_service_pb2.ListRollupsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_plan_service_pb2.ListRollupsResponse, _abc.Awaitable[_plan_service_pb2.ListRollupsResponse]]:
+        """Consolidated status of the tasks per plan, per ward or per lead agency across plans."""
+
+    @_abc_1.abstractmethod
+    def ListIndicatorRollups(
+        self,
+        request: _plan_service_pb2.ListIndicatorRollupsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_plan_service_pb2.ListIndicatorRollupsResponse, _abc.Awaitable[_plan_service_pb2.ListIndicatorRollupsResponse]]:
+        """Indicators that share a code, side by side across wards."""
+
+    @_abc_1.abstractmethod
+    def ListPeriodSummaries(
+        self,
+        request: _plan_service_pb2.ListPeriodSummariesRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_plan_service_pb2.ListPeriodSummariesResponse, _abc.Awaitable[_plan_service_pb2.ListPeriodSummariesResponse]]:
+        """Per month, quarter, half-year or year of a plan: what its tasks did in each period."""
 
 def add_PlanServiceServicer_to_server(servicer: PlanServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

@@ -203,24 +203,58 @@ Global___Evidence: _TypeAlias = Evidence  # noqa: Y015
 
 @_typing.final
 class RedFlag(_message.Message):
-    """A red flag the plans' rules raise on an item."""
+    """A red flag the plans' rules raise on an item: one raise and, in a history, its clear."""
 
     DESCRIPTOR: _descriptor.Descriptor
 
     RULE_FIELD_NUMBER: _builtins.int
     MESSAGE_FIELD_NUMBER: _builtins.int
+    RULE_VERSION_FIELD_NUMBER: _builtins.int
+    RAISED_ON_FIELD_NUMBER: _builtins.int
+    RAISED_BY_FIELD_NUMBER: _builtins.int
+    RAISED_AT_EVENT_FIELD_NUMBER: _builtins.int
+    CLEARED_ON_FIELD_NUMBER: _builtins.int
+    CLEARED_BY_FIELD_NUMBER: _builtins.int
+    SUBJECT_FIELD_NUMBER: _builtins.int
+    LEAD_FIELD_NUMBER: _builtins.int
     rule: _builtins.str
-    """e.g. "PAST_DEADLINE", "BEHIND_SCHEDULE", "LOW_QUALITY_EVIDENCE"."""
+    """e.g. "PAST_DEADLINE", "BEHIND_SCHEDULE", "LOW_QUALITY_EVIDENCE", "LATE_FORECAST"."""
     message: _builtins.str
+    rule_version: _builtins.int
+    """The version of the rule that raised it."""
+    raised_on: _builtins.str
+    """The day it was raised, YYYY-MM-DD."""
+    raised_by: _builtins.str
+    """The event whose state raised it ("PLAN/task/KEY@vN")."""
+    raised_at_event: _builtins.bool
+    """False when a day passing raised it (a deadline, the schedule), not the event itself."""
+    cleared_on: _builtins.str
+    """The day it cleared, YYYY-MM-DD; empty while it is up."""
+    cleared_by: _builtins.str
+    """The event that cleared it, or "time" when a day passing did."""
+    subject: _builtins.str
+    """The item it is raised on ("PLAN/task/KEY" or "PLAN/indicator/NUMBER")."""
+    @_builtins.property
+    def lead(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """The item's lead units."""
+
     def __init__(
         self,
         *,
         rule: _builtins.str = ...,
         message: _builtins.str = ...,
+        rule_version: _builtins.int = ...,
+        raised_on: _builtins.str = ...,
+        raised_by: _builtins.str = ...,
+        raised_at_event: _builtins.bool = ...,
+        cleared_on: _builtins.str = ...,
+        cleared_by: _builtins.str = ...,
+        subject: _builtins.str = ...,
+        lead: _abc.Iterable[_builtins.str] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["message", b"message", "rule", b"rule"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["cleared_by", b"cleared_by", "cleared_on", b"cleared_on", "lead", b"lead", "message", b"message", "raised_at_event", b"raised_at_event", "raised_by", b"raised_by", "raised_on", b"raised_on", "rule", b"rule", "rule_version", b"rule_version", "subject", b"subject"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -253,6 +287,9 @@ class Task(_message.Message):
     OPEN_OBSTACLES_FIELD_NUMBER: _builtins.int
     RED_FLAGS_FIELD_NUMBER: _builtins.int
     VERSION_FIELD_NUMBER: _builtins.int
+    FLAG_HISTORY_FIELD_NUMBER: _builtins.int
+    EXPECTED_PERCENT_FIELD_NUMBER: _builtins.int
+    LAST_REPORT_AS_OF_FIELD_NUMBER: _builtins.int
     name: _builtins.str
     """"PLAN/task/KEY"."""
     plan_id: _builtins.str
@@ -271,6 +308,12 @@ class Task(_message.Message):
     percent: _builtins.int
     version: _builtins.int
     """The version of the task's event stream."""
+    expected_percent: _builtins.float
+    """The percent the linear schedule from the plan's start to the deadline expects on
+    the day asked; 0 when the task has no due day.
+    """
+    last_report_as_of: _builtins.str
+    """The day of the latest progress report, YYYY-MM-DD."""
     @_builtins.property
     def lead(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
     @_builtins.property
@@ -283,6 +326,10 @@ class Task(_message.Message):
     def open_obstacles(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
     @_builtins.property
     def red_flags(self) -> _containers.RepeatedCompositeFieldContainer[Global___RedFlag]: ...
+    @_builtins.property
+    def flag_history(self) -> _containers.RepeatedCompositeFieldContainer[Global___RedFlag]:
+        """Every raise and clear of a red flag up to the day asked (GetTask only)."""
+
     def __init__(
         self,
         *,
@@ -307,10 +354,13 @@ class Task(_message.Message):
         open_obstacles: _abc.Iterable[_builtins.str] | None = ...,
         red_flags: _abc.Iterable[Global___RedFlag] | None = ...,
         version: _builtins.int = ...,
+        flag_history: _abc.Iterable[Global___RedFlag] | None = ...,
+        expected_percent: _builtins.float = ...,
+        last_report_as_of: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["deadline", b"deadline"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["coordinating", b"coordinating", "deadline", b"deadline", "evidence", b"evidence", "expected_result", b"expected_result", "from_body", b"from_body", "group", b"group", "key", b"key", "lead", b"lead", "name", b"name", "number", b"number", "open_obstacles", b"open_obstacles", "parent", b"parent", "percent", b"percent", "plan_id", b"plan_id", "red_flags", b"red_flags", "section", b"section", "section_title", b"section_title", "status", b"status", "status_label", b"status_label", "text", b"text", "version", b"version"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["coordinating", b"coordinating", "deadline", b"deadline", "evidence", b"evidence", "expected_percent", b"expected_percent", "expected_result", b"expected_result", "flag_history", b"flag_history", "from_body", b"from_body", "group", b"group", "key", b"key", "last_report_as_of", b"last_report_as_of", "lead", b"lead", "name", b"name", "number", b"number", "open_obstacles", b"open_obstacles", "parent", b"parent", "percent", b"percent", "plan_id", b"plan_id", "red_flags", b"red_flags", "section", b"section", "section_title", b"section_title", "status", b"status", "status_label", b"status_label", "text", b"text", "version", b"version"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -396,6 +446,8 @@ class Indicator(_message.Message):
     EVIDENCE_FIELD_NUMBER: _builtins.int
     OPEN_OBSTACLES_FIELD_NUMBER: _builtins.int
     VERSION_FIELD_NUMBER: _builtins.int
+    RED_FLAGS_FIELD_NUMBER: _builtins.int
+    ATTAINMENT_FIELD_NUMBER: _builtins.int
     name: _builtins.str
     """"PLAN/indicator/NUMBER"."""
     plan_id: _builtins.str
@@ -420,6 +472,12 @@ class Indicator(_message.Message):
     def evidence(self) -> _containers.RepeatedCompositeFieldContainer[Global___Evidence]: ...
     @_builtins.property
     def open_obstacles(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
+    @_builtins.property
+    def red_flags(self) -> _containers.RepeatedCompositeFieldContainer[Global___RedFlag]: ...
+    @_builtins.property
+    def attainment(self) -> _containers.RepeatedCompositeFieldContainer[Global___Attainment]:
+        """Per target period: the latest value against the target, and where it stands."""
+
     def __init__(
         self,
         *,
@@ -440,14 +498,58 @@ class Indicator(_message.Message):
         evidence: _abc.Iterable[Global___Evidence] | None = ...,
         open_obstacles: _abc.Iterable[_builtins.str] | None = ...,
         version: _builtins.int = ...,
+        red_flags: _abc.Iterable[Global___RedFlag] | None = ...,
+        attainment: _abc.Iterable[Global___Attainment] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["evidence", b"evidence", "group", b"group", "lead", b"lead", "measurements", b"measurements", "monitor", b"monitor", "name", b"name", "number", b"number", "open_obstacles", b"open_obstacles", "parent", b"parent", "plan_id", b"plan_id", "section", b"section", "status", b"status", "status_label", b"status_label", "targets", b"targets", "title", b"title", "unit", b"unit", "version", b"version"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["attainment", b"attainment", "evidence", b"evidence", "group", b"group", "lead", b"lead", "measurements", b"measurements", "monitor", b"monitor", "name", b"name", "number", b"number", "open_obstacles", b"open_obstacles", "parent", b"parent", "plan_id", b"plan_id", "red_flags", b"red_flags", "section", b"section", "status", b"status", "status_label", b"status_label", "targets", b"targets", "title", b"title", "unit", b"unit", "version", b"version"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___Indicator: _TypeAlias = Indicator  # noqa: Y015
+
+@_typing.final
+class Attainment(_message.Message):
+    """An indicator's target for one period beside its latest measured value."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PERIOD_FIELD_NUMBER: _builtins.int
+    TARGET_FIELD_NUMBER: _builtins.int
+    COMPARATOR_FIELD_NUMBER: _builtins.int
+    MEASURED_PERIOD_FIELD_NUMBER: _builtins.int
+    VALUE_FIELD_NUMBER: _builtins.int
+    STANDING_FIELD_NUMBER: _builtins.int
+    RATIO_FIELD_NUMBER: _builtins.int
+    period: _builtins.str
+    target: _builtins.str
+    comparator: _builtins.str
+    measured_period: _builtins.str
+    """The period of the measurement that counts (e.g. "2026-Q1"); empty when none."""
+    value: _builtins.str
+    standing: _builtins.str
+    """met, at_risk, off_track or no_data."""
+    ratio: _builtins.str
+    """value ÷ target, as a decimal; empty when it has no meaning."""
+    def __init__(
+        self,
+        *,
+        period: _builtins.str = ...,
+        target: _builtins.str = ...,
+        comparator: _builtins.str = ...,
+        measured_period: _builtins.str = ...,
+        value: _builtins.str = ...,
+        standing: _builtins.str = ...,
+        ratio: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["comparator", b"comparator", "measured_period", b"measured_period", "period", b"period", "ratio", b"ratio", "standing", b"standing", "target", b"target", "value", b"value"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___Attainment: _TypeAlias = Attainment  # noqa: Y015
 
 @_typing.final
 class StatusCount(_message.Message):

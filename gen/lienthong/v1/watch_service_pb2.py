@@ -22,20 +22,23 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from google.protobuf import struct_pb2 as google_dot_protobuf_dot_struct__pb2
 from lienthong.v1 import resources_pb2 as lienthong_dot_v1_dot_resources__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n lienthong/v1/watch_service.proto\x12\x0clienthong.v1\x1a\x1clienthong/v1/resources.proto\"P\n\x13WatchChangesRequest\x12\x0f\n\x07plan_id\x18\x01 \x01(\t\x12\x11\n\tagency_id\x18\x02 \x01(\t\x12\x15\n\rfrom_position\x18\x03 \x01(\x03\"?\n\x14WatchChangesResponse\x12\'\n\x05\x65vent\x18\x01 \x01(\x0b\x32\x18.lienthong.v1.AuditEvent2g\n\x0cWatchService\x12W\n\x0cWatchChanges\x12!.lienthong.v1.WatchChangesRequest\x1a\".lienthong.v1.WatchChangesResponse0\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n lienthong/v1/watch_service.proto\x12\x0clienthong.v1\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1clienthong/v1/resources.proto\"t\n\x13WatchChangesRequest\x12\x0f\n\x07plan_id\x18\x01 \x01(\t\x12\x11\n\tagency_id\x18\x02 \x01(\t\x12\x15\n\rfrom_position\x18\x03 \x01(\x03\x12\x0c\n\x04view\x18\x04 \x01(\t\x12\x14\n\x0cinitial_rows\x18\x05 \x01(\x08\"i\n\x14WatchChangesResponse\x12\'\n\x05\x65vent\x18\x01 \x01(\x0b\x32\x18.lienthong.v1.AuditEvent\x12(\n\x06\x63hange\x18\x02 \x01(\x0b\x32\x18.lienthong.v1.ViewChange\"p\n\nViewChange\x12\x0c\n\x04view\x18\x01 \x01(\t\x12\x0b\n\x03key\x18\x02 \x01(\t\x12$\n\x03row\x18\x03 \x01(\x0b\x32\x17.google.protobuf.Struct\x12\x0f\n\x07removed\x18\x04 \x01(\x08\x12\x10\n\x08position\x18\x05 \x01(\x03\x32g\n\x0cWatchService\x12W\n\x0cWatchChanges\x12!.lienthong.v1.WatchChangesRequest\x1a\".lienthong.v1.WatchChangesResponse0\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'lienthong.v1.watch_service_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_WATCHCHANGESREQUEST']._serialized_start=80
-  _globals['_WATCHCHANGESREQUEST']._serialized_end=160
-  _globals['_WATCHCHANGESRESPONSE']._serialized_start=162
-  _globals['_WATCHCHANGESRESPONSE']._serialized_end=225
-  _globals['_WATCHSERVICE']._serialized_start=227
-  _globals['_WATCHSERVICE']._serialized_end=330
+  _globals['_WATCHCHANGESREQUEST']._serialized_start=110
+  _globals['_WATCHCHANGESREQUEST']._serialized_end=226
+  _globals['_WATCHCHANGESRESPONSE']._serialized_start=228
+  _globals['_WATCHCHANGESRESPONSE']._serialized_end=333
+  _globals['_VIEWCHANGE']._serialized_start=335
+  _globals['_VIEWCHANGE']._serialized_end=447
+  _globals['_WATCHSERVICE']._serialized_start=449
+  _globals['_WATCHSERVICE']._serialized_end=552
 # @@protoc_insertion_point(module_scope)

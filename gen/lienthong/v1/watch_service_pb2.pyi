@@ -5,6 +5,7 @@ isort:skip_file
 
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
+from google.protobuf import struct_pb2 as _struct_pb2
 from lienthong.v1 import resources_pb2 as _resources_pb2
 import builtins as _builtins
 import sys
@@ -24,21 +25,31 @@ class WatchChangesRequest(_message.Message):
     PLAN_ID_FIELD_NUMBER: _builtins.int
     AGENCY_ID_FIELD_NUMBER: _builtins.int
     FROM_POSITION_FIELD_NUMBER: _builtins.int
+    VIEW_FIELD_NUMBER: _builtins.int
+    INITIAL_ROWS_FIELD_NUMBER: _builtins.int
     plan_id: _builtins.str
     """Exactly one of plan_id and agency_id."""
     agency_id: _builtins.str
     from_position: _builtins.int
     """Also send what was recorded from this position on (0: only new events)."""
+    view: _builtins.str
+    """A view (task_status, kpi_attainment, red_flags, dependencies, scorecards, plans):
+    stream its changed rows instead of events.
+    """
+    initial_rows: _builtins.bool
+    """With a view: first send every row of the plan or agency as it stands."""
     def __init__(
         self,
         *,
         plan_id: _builtins.str = ...,
         agency_id: _builtins.str = ...,
         from_position: _builtins.int = ...,
+        view: _builtins.str = ...,
+        initial_rows: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["agency_id", b"agency_id", "from_position", b"from_position", "plan_id", b"plan_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["agency_id", b"agency_id", "from_position", b"from_position", "initial_rows", b"initial_rows", "plan_id", b"plan_id", "view", b"view"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -49,17 +60,62 @@ class WatchChangesResponse(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
     EVENT_FIELD_NUMBER: _builtins.int
+    CHANGE_FIELD_NUMBER: _builtins.int
     @_builtins.property
-    def event(self) -> _resources_pb2.AuditEvent: ...
+    def event(self) -> _resources_pb2.AuditEvent:
+        """Set when watching events."""
+
+    @_builtins.property
+    def change(self) -> Global___ViewChange:
+        """Set when watching a view."""
+
     def __init__(
         self,
         *,
         event: _resources_pb2.AuditEvent | None = ...,
+        change: Global___ViewChange | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["event", b"event"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["change", b"change", "event", b"event"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["event", b"event"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["change", b"change", "event", b"event"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___WatchChangesResponse: _TypeAlias = WatchChangesResponse  # noqa: Y015
+
+@_typing.final
+class ViewChange(_message.Message):
+    """A row of a view as a batch of events left it."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    VIEW_FIELD_NUMBER: _builtins.int
+    KEY_FIELD_NUMBER: _builtins.int
+    ROW_FIELD_NUMBER: _builtins.int
+    REMOVED_FIELD_NUMBER: _builtins.int
+    POSITION_FIELD_NUMBER: _builtins.int
+    view: _builtins.str
+    key: _builtins.str
+    removed: _builtins.bool
+    position: _builtins.int
+    """The log position the view had applied when the row was sent."""
+    @_builtins.property
+    def row(self) -> _struct_pb2.Struct:
+        """The row as it now stands; unset when removed."""
+
+    def __init__(
+        self,
+        *,
+        view: _builtins.str = ...,
+        key: _builtins.str = ...,
+        row: _struct_pb2.Struct | None = ...,
+        removed: _builtins.bool = ...,
+        position: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["row", b"row"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["key", b"key", "position", b"position", "removed", b"removed", "row", b"row", "view", b"view"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ViewChange: _TypeAlias = ViewChange  # noqa: Y015

@@ -47,7 +47,8 @@ class WatchServiceServicer:
     """
 
     def WatchChanges(self, request, context):
-        """Events touching a plan or an agency as they are recorded.
+        """Events touching a plan or an agency as they are recorded; or, with ``view`` set,
+        the rows of that view that change for the plan or agency, as they are applied.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

@@ -34,7 +34,9 @@ class WatchServiceStub:
     @_typing.overload
     def __new__(cls, channel: _aio.Channel) -> WatchServiceAsyncStub: ...
     WatchChanges: _grpc.UnaryStreamMultiCallable[_watch_service_pb2.WatchChangesRequest, _watch_service_pb2.WatchChangesResponse]
-    """Events touching a plan or an agency as they are recorded."""
+    """Events touching a plan or an agency as they are recorded; or, with ``view`` set,
+    the rows of that view that change for the plan or agency, as they are applied.
+    """
 
 @_typing.type_check_only
 class WatchServiceAsyncStub(WatchServiceStub):
@@ -42,7 +44,9 @@ class WatchServiceAsyncStub(WatchServiceStub):
 
     def __init__(self, channel: _aio.Channel) -> None: ...
     WatchChanges: _aio.UnaryStreamMultiCallable[_watch_service_pb2.WatchChangesRequest, _watch_service_pb2.WatchChangesResponse]  # type: ignore[assignment]
-    """Events touching a plan or an agency as they are recorded."""
+    """Events touching a plan or an agency as they are recorded; or, with ``view`` set,
+    the rows of that view that change for the plan or agency, as they are applied.
+    """
 
 class WatchServiceServicer(metaclass=_abc_1.ABCMeta):
     """Live changes for dashboards."""
@@ -53,6 +57,8 @@ class WatchServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _watch_service_pb2.WatchChangesRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_abc.Iterator[_watch_service_pb2.WatchChangesResponse], _abc.AsyncIterator[_watch_service_pb2.WatchChangesResponse]]:
-        """Events touching a plan or an agency as they are recorded."""
+        """Events touching a plan or an agency as they are recorded; or, with ``view`` set,
+        the rows of that view that change for the plan or agency, as they are applied.
+        """
 
 def add_WatchServiceServicer_to_server(servicer: WatchServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
