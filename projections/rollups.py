@@ -39,6 +39,22 @@ class TaskReading:
     flags: tuple[RedFlag, ...]
 
 
+def expected_by(row: Row, start: date, today: date) -> float | None:
+    """The percent the schedule expects on ``today``: linear from the plan's start to
+    the due day; for a recurring duty, linear within its current period (year,
+    quarter or month); None for a continuous duty or one with no due day."""
+    if row["due"]:
+        return expected_percent(start, date.fromisoformat(row["due"]), today)
+    months = {"yearly": 12, "quarterly": 3, "monthly": 1}.get(row.get("recurrence") or "")
+    if months is None:
+        return None
+    first_month = (today.month - 1) // months * months + 1
+    first = date(today.year, first_month, 1)
+    after = first_month + months
+    end = date(today.year + 1, 1, 1) if after > 12 else date(today.year, after, 1)  # noqa: PLR2004
+    return expected_percent(max(first, start), end - timedelta(days=1), today)
+
+
 def read_tasks(tasks: dict[str, Row], flags: dict[str, Row], today: date) -> list[TaskReading]:
     """Every reportable task (groups left out), judged on ``today``."""
     readings = []
@@ -48,7 +64,6 @@ def read_tasks(tasks: dict[str, Row], flags: dict[str, Row], today: date) -> lis
         start = start_of(flags, row["plan"], today)
         flag_row = flags.get(name)
         up = item_flags(flag_row, start, today)[0] if flag_row else []
-        due = date.fromisoformat(row["due"]) if row["due"] else None
         readings.append(
             TaskReading(
                 name=name,
@@ -56,7 +71,7 @@ def read_tasks(tasks: dict[str, Row], flags: dict[str, Row], today: date) -> lis
                 lead=tuple(row["lead"]),
                 status=row["status"],
                 percent=row["percent"],
-                expected=expected_percent(start, due, today) if due else None,
+                expected=expected_by(row, start, today),
                 flags=tuple(up),
             )
         )

@@ -1,0 +1,45 @@
+"""Rollups read on a day: the schedule's expectation, reporting periods."""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+
+import pytest
+
+from projections.rollups import expected_by, periods
+
+START = dt.date(2026, 1, 15)
+
+
+@pytest.mark.parametrize(
+    ("row", "today", "expected"),
+    [
+        ({"due": "2026-03-31"}, dt.date(2026, 2, 22), 50.0),  # linear from the plan's start
+        ({"due": None, "recurrence": "quarterly"}, dt.date(2026, 5, 16), 50.0),  # Q2 half gone
+        ({"due": None, "recurrence": "yearly"}, dt.date(2026, 12, 31), 100.0),
+        ({"due": None, "recurrence": "monthly"}, dt.date(2026, 1, 20), 31.2),  # from 15/01
+        ({"due": None, "recurrence": "continuous"}, dt.date(2026, 5, 16), None),
+        ({"due": None}, dt.date(2026, 5, 16), None),
+    ],
+)
+def test_the_schedule_expects_a_share_by_the_day(
+    row: dict[str, str | None], today: dt.date, expected: float | None
+) -> None:
+    found = expected_by(row, START, today)
+    assert found == (pytest.approx(expected, abs=1.0) if expected is not None else None)
+
+
+def test_reporting_periods_cover_the_year_without_gaps() -> None:
+    for kind, count in (("monthly", 12), ("quarterly", 4), ("half_yearly", 2), ("yearly", 1)):
+        found = periods(kind, 2026)
+        assert len(found) == count
+        assert found[0][1] == dt.date(2026, 1, 1)
+        assert found[-1][2] == dt.date(2026, 12, 31)
+        assert all(a[2] + dt.timedelta(days=1) == b[1] for a, b in itertools.pairwise(found))
+    assert periods("quarterly", 2026)[1] == ("2026-Q2", dt.date(2026, 4, 1), dt.date(2026, 6, 30))
+
+
+def test_an_unknown_period_kind_is_refused() -> None:
+    with pytest.raises(ValueError, match="period kind must be one of"):
+        periods("weekly", 2026)
