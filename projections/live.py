@@ -208,11 +208,12 @@ class LiveViews:
             try:
                 self.commit(changes, last)
             except TrackingMovedError as moved:
-                log.warning("%s; reading it back", moved)
-                self.reload([moved.view])
-                return applied
-            applied += len(notifications)
-            start = last
+                # nothing was written; every view read back and followed from there
+                log.warning("%s; reading the views back", moved)
+                self.reload(self.tables)
+            else:
+                applied += len(notifications)
+            start = min(t.position for t in self.tables.values())
         return applied
 
     def commit(self, changes: Changes, last: int) -> None:

@@ -1,0 +1,265 @@
+"""The queries the live views answer, over a real channel: red flags with their
+history, dependencies, scorecards, rollups, events from the audit trail, a view's
+changes streamed, and the live views' guard against a second writer."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import grpc
+import pytest
+from google.rpc import error_details_pb2
+from lienthong.v1 import (
+    audit_service_pb2,
+    audit_service_pb2_grpc,
+    plan_service_pb2,
+    plan_service_pb2_grpc,
+    review_service_pb2,
+    review_service_pb2_grpc,
+    watch_service_pb2,
+    watch_service_pb2_grpc,
+)
+
+from tests.e2e.conftest import ServerThread
+from tests.e2e.test_grpc_api import (
+    PB,
+    TIMEOUT,
+    detail,
+    envelope,
+    play_february,
+    publish,
+    request_id,
+    reviewer,
+    status_of,
+)
+
+TODAY = dt.datetime.now(dt.UTC).date().isoformat()
+
+
+def plans_stub(channel: grpc.Channel) -> plan_service_pb2_grpc.PlanServiceStub:
+    return plan_service_pb2_grpc.PlanServiceStub(channel)
+
+
+def bad_fields(call: Any, request: Any) -> set[str]:
+    with pytest.raises(grpc.RpcError) as raised:
+        call(request, timeout=TIMEOUT)
+    assert raised.value.code() is grpc.StatusCode.INVALID_ARGUMENT
+    found = detail(status_of(raised.value), error_details_pb2.BadRequest)
+    return {v.field for v in found.field_violations}
+
+
+def declare(channel: grpc.Channel, upstream: str, downstream: str) -> None:
+    review_service_pb2_grpc.ReviewServiceStub(channel).DeclareDependency(
+        review_service_pb2.DeclareDependencyRequest(
+            request_id=request_id(),
+            reviewer=reviewer(),
+            plan_id=PB,
+            upstream_task=upstream,
+            downstream_task=downstream,
+            reason="cần kết quả trước",
+        ),
+        timeout=TIMEOUT,
+    )
+
+
+def test_red_flags_list_by_plan_and_agency_with_rule_version_and_history(
+    channel: grpc.Channel,
+) -> None:
+    play_february(channel)
+    plans = plans_stub(channel)
+    by_plan = plans.ListRedFlags(
+        plan_service_pb2.ListRedFlagsRequest(plan_id=PB, as_of=TODAY), timeout=TIMEOUT
+    ).flags
+    low = [f for f in by_plan if f.rule == "LOW_QUALITY_EVIDENCE"]
+    assert [(f.subject, f.rule_version, f.raised_on) for f in low] == [(f"{PB}/task/8", 1, TODAY)]
+    by_agency = plans.ListRedFlags(
+        plan_service_pb2.ListRedFlagsRequest(agency_id="phuoc-binh.ttpvhcc", as_of=TODAY),
+        timeout=TIMEOUT,
+    ).flags
+    assert {(f.subject, f.rule) for f in by_agency} >= {(f"{PB}/task/8", "LOW_QUALITY_EVIDENCE")}
+    assert all("phuoc-binh.ttpvhcc" in f.lead for f in by_agency)
+    # task 4 (due in Quý I) is past its deadline from 1 April; the whole history shows
+    # its schedule flag raised before and cleared by time when the deadline one came
+    history = plans.ListRedFlags(
+        plan_service_pb2.ListRedFlagsRequest(plan_id=PB, as_of="2026-04-02", include_cleared=True),
+        timeout=TIMEOUT,
+    ).flags
+    task4 = [(f.rule, f.raised_on, f.cleared_on) for f in history if f.subject == f"{PB}/task/4"]
+    assert ("PAST_DEADLINE", "2026-04-01", "") in task4
+    assert fields_of_both_given(plans) == {"plan_id", "agency_id"}
+
+
+def fields_of_both_given(plans: plan_service_pb2_grpc.PlanServiceStub) -> set[str]:
+    request = plan_service_pb2.ListRedFlagsRequest(plan_id=PB, agency_id="x", as_of="1/4/2026")
+    return bad_fields(plans.ListRedFlags, request) - {"as_of"}
+
+
+def test_dependencies_show_blocked_tasks_the_critical_path_and_the_bottleneck(
+    channel: grpc.Channel,
+) -> None:
+    review_service_pb2_grpc.ReviewServiceStub(channel).ChangeDeadline(
+        review_service_pb2.ChangeDeadlineRequest(
+            request_id=request_id(),
+            reviewer=reviewer(),
+            subject=f"{PB}/task/5",
+            deadline="Quý II/2026",
+            reason="Chờ tỉnh",
+            document="CV 45/UBND",
+        ),
+        timeout=TIMEOUT,
+    )
+    declare(channel, "5", "4")
+    plans = plans_stub(channel)
+    march = plans.GetDependencies(
+        plan_service_pb2.GetDependenciesRequest(plan_id=PB, as_of="2026-03-15", window_days=30),
+        timeout=TIMEOUT,
+    )
+    assert [(b.downstream_task, b.upstream_task) for b in march.blocked] == [("4", "5")]
+    assert list(march.critical_path.tasks) == ["5", "4"]
+    assert march.critical_path.HasField("slack_days")
+    vhxh = next(a for a in march.agencies if a.agency_id == "phuoc-binh.vhxh")
+    assert {(w.on_agency_id, w.reason) for w in vhxh.waits_on} >= {
+        ("phuoc-binh.all-agencies", "coordination")
+    }
+    july = plans.ListBottlenecks(
+        plan_service_pb2.ListBottlenecksRequest(as_of="2026-07-15"), timeout=TIMEOUT
+    ).bottlenecks
+    assert (july[0].agency_id, list(july[0].held_tasks)) == ("phuoc-binh.vhxh", [f"{PB}/task/4"])
+    assert f"{PB}/task/5" in july[0].late_tasks
+    request = plan_service_pb2.GetDependenciesRequest(window_days=-1)
+    assert bad_fields(plans.GetDependencies, request) == {"plan_id", "window_days"}
+
+
+def test_scorecards_rank_every_agency_with_the_parts_of_its_score(channel: grpc.Channel) -> None:
+    play_february(channel)
+    cards = (
+        plans_stub(channel)
+        .ListScorecards(
+            plan_service_pb2.ListScorecardsRequest(plan_id=PB, as_of=TODAY, page_size=500),
+            timeout=TIMEOUT,
+        )
+        .scorecards
+    )
+    assert [c.rank for c in cards] == list(range(1, len(cards) + 1))
+    assert [c.score for c in cards] == sorted((c.score for c in cards), reverse=True)
+    vhxh = next(c for c in cards if c.agency_id == "phuoc-binh.vhxh")
+    parts = {p.name: p for p in vhxh.parts}
+    assert set(parts) == {"on_time", "acceptance", "timeliness", "unflagged"}
+    assert (parts["acceptance"].count, parts["acceptance"].of) == (1, 1)
+    assert cards[-1].score <= vhxh.score
+
+
+def test_rollups_per_plan_ward_agency_indicator_code_and_period(channel: grpc.Channel) -> None:
+    play_february(channel)
+    plans = plans_stub(channel)
+    per_plan = plans.ListRollups(
+        plan_service_pb2.ListRollupsRequest(by=plan_service_pb2.ROLLUP_BY_PLAN, as_of=TODAY),
+        timeout=TIMEOUT,
+    ).rollups
+    assert len(per_plan) == 4
+    pb_rollup = next(r for r in per_plan if r.group == PB)
+    assert (pb_rollup.completed, pb_rollup.by_status["awaiting_completion"]) == (1, 1)
+    per_ward = plans.ListRollups(
+        plan_service_pb2.ListRollupsRequest(by=plan_service_pb2.ROLLUP_BY_WARD, as_of=TODAY),
+        timeout=TIMEOUT,
+    ).rollups
+    assert sum(r.tasks for r in per_ward) == sum(r.tasks for r in per_plan)
+    codes = plans.ListIndicatorRollups(
+        plan_service_pb2.ListIndicatorRollupsRequest(year="2026"), timeout=TIMEOUT
+    ).rollups
+    assert any(r.wards > 1 for r in codes)
+    quarters = plans.ListPeriodSummaries(
+        plan_service_pb2.ListPeriodSummariesRequest(
+            plan_id=PB, year=2026, period_kind="quarterly", as_of=TODAY
+        ),
+        timeout=TIMEOUT,
+    ).summaries
+    assert [q.period for q in quarters] == [f"2026-Q{n}" for n in range(1, 5)]
+    assert sum(q.completed_in_period for q in quarters) == 1
+    request = plan_service_pb2.ListRollupsRequest(as_of="soon")
+    assert bad_fields(plans.ListRollups, request) == {"by", "as_of"}
+
+
+def test_events_by_agency_and_time_come_from_the_audit_trail(channel: grpc.Channel) -> None:
+    play_february(channel)
+    audit = audit_service_pb2_grpc.AuditServiceStub(channel)
+    request = audit_service_pb2.ListEventsRequest(agency_id="phuoc-binh.police", page_size=1)
+    first = audit.ListEvents(request, timeout=TIMEOUT)
+    request.page_token = first.next_page_token
+    second = audit.ListEvents(request, timeout=TIMEOUT)
+    events = [*first.events, *second.events]
+    assert [e.topic for e in events] == [
+        "lienthong.task.ContributionReported",
+        "lienthong.submission.Accepted",
+    ]
+    later = audit_service_pb2.ListEventsRequest(plan_id=PB)
+    later.start_time.CopyFrom(events[0].recorded_at)
+    topics = [e.topic for e in audit.ListEvents(later, timeout=TIMEOUT).events]
+    assert topics[0] == "lienthong.task.ContributionReported"
+    assert "lienthong.task.Assigned" not in topics
+
+
+def test_a_view_watcher_gets_the_rows_that_change_for_its_plan(channel: grpc.Channel) -> None:
+    watch = watch_service_pb2_grpc.WatchServiceStub(channel)
+    request = watch_service_pb2.WatchChangesRequest(
+        plan_id=PB, view="task_status", initial_rows=True
+    )
+    stream = watch.WatchChanges(request, timeout=TIMEOUT)
+    first = next(stream).change  # the rows as they stand come first: subscribed
+    assert (first.view, first.key.startswith(f"{PB}/task/"), first.removed) == (
+        "task_status",
+        True,
+        False,
+    )
+    verdict = publish(
+        channel,
+        envelope(
+            "phuoc-binh.health-post",
+            f"{PB}/task/24",
+            progress_reported={"percent": 30, "as_of": "2026-02-10"},
+        ),
+    )
+    changes = (r.change for r in stream if r.change.key == f"{PB}/task/24")
+    initial = next(changes)
+    change = next(changes)
+    stream.cancel()
+    assert (initial.row["percent"], change.row["percent"], change.row["status"]) == (
+        0,
+        30,
+        "in_progress",
+    )
+    assert change.position >= verdict.position
+    request = watch_service_pb2.WatchChangesRequest(plan_id=PB, view="nope")
+    with pytest.raises(grpc.RpcError) as raised:
+        next(watch.WatchChanges(request, timeout=TIMEOUT))
+    assert raised.value.code() is grpc.StatusCode.INVALID_ARGUMENT
+
+
+def test_another_writer_moving_a_views_tracking_makes_the_server_read_it_back(
+    server: ServerThread, channel: grpc.Channel
+) -> None:
+    live = server.running.live
+    runner = live.tables["task_status"].runner
+    with runner.cursor() as cursor:  # another follower got further and changed a row
+        cursor.execute("UPDATE view_task_status.tracking SET position = position + 1000")
+        cursor.execute(
+            "UPDATE view_task_status.rows SET data = jsonb_set(data, '{percent}', '99')"
+            " WHERE key = %s",
+            (f"{PB}/task/21",),
+        )
+    publish(
+        channel,
+        envelope(
+            "phuoc-binh.health-post",
+            f"{PB}/task/24",
+            progress_reported={"percent": 30, "as_of": "2026-02-10"},
+        ),
+    )
+    task = (
+        plans_stub(channel)
+        .GetTask(plan_service_pb2.GetTaskRequest(name=f"{PB}/task/21"), timeout=TIMEOUT)
+        .task
+    )
+    assert task.percent == 99  # what the table holds, read back rather than overwritten
+    assert runner.position() == live.tables["task_status"].position
