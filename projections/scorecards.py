@@ -1,7 +1,7 @@
-"""Scorecards of agencies: one row per (lead agency, task) with what that task
-contributes — its deadline and completion, evidence accepted or rejected, the months
-it was reported in — summed and ranked when read on a day, so every score can be
-explained part by part to the unit that comes last.
+"""Scorecards of agencies: one row per task with what it contributes to each of its
+lead units — its deadline and completion, their evidence accepted or rejected, the
+months it was reported in — summed per agency and ranked when read on a day, so every
+score can be explained part by part to the unit that comes last.
 
 The score (0–100) is the weighted mean of four rates, each shown with its numerator
 and denominator:
@@ -35,17 +35,21 @@ FINEST_FIRST = ("monthly", "quarterly", "half_yearly", "yearly")
 MONTHS_IN = {"monthly": 1, "quarterly": 3, "half_yearly": 6, "yearly": 12}
 
 
-def contribution(task: Task, agency: str) -> Row:
-    evidence = [e for e in task.evidence.values() if e.submitted_by == agency]
+def row_of(task: Task) -> Row:
+    judged: dict[str, dict[str, int]] = {
+        agency: {"accepted": 0, "rejected": 0} for agency in task.lead
+    }
+    for e in task.evidence.values():
+        if e.submitted_by in judged and e.verdict in ("accepted", "rejected"):
+            judged[e.submitted_by][e.verdict] += 1
     return {
-        "agency": agency,
         "task": f"{task.plan}/task/{task.key}",
         "plan": task.plan,
+        "lead": list(task.lead),
         "status": task.status.value,
         "due": task.deadline.due.isoformat() if task.deadline.due else None,
         "completed_on": task.completed_on.isoformat() if task.completed_on else None,
-        "accepted": sum(1 for e in evidence if e.verdict == "accepted"),
-        "rejected": sum(1 for e in evidence if e.verdict == "rejected"),
+        "evidence": judged,
         "open_obstacles": len(task.obstacles),
         "reported_in": sorted({day.strftime("%Y-%m") for day in task.report_days.values()}),
     }
@@ -68,8 +72,10 @@ def reporting_periods(row: Row, start: date, today: date, months: int) -> tuple[
     return len(reported & set(due)), len(due)
 
 
-def parts_of(row: Row, flags: dict[str, Row], today: date) -> dict[str, tuple[int, int]]:
-    """This task's (numerator, denominator) towards each rate."""
+def parts_of(
+    row: Row, agency: str, flags: dict[str, Row], today: date
+) -> dict[str, tuple[int, int]]:
+    """This task's (numerator, denominator) towards each rate of ``agency``."""
     due = date.fromisoformat(row["due"]) if row["due"] else None
     done = row["status"] == ItemStatus.COMPLETED.value
     on_time = bool(done and (due is None or date.fromisoformat(row["completed_on"]) <= due))
@@ -79,9 +85,10 @@ def parts_of(row: Row, flags: dict[str, Row], today: date) -> dict[str, tuple[in
     finest = next(kind for kind in FINEST_FIRST if kind in regime)
     flag_row = flags.get(row["task"])
     flagged = bool(flag_row and item_flags(flag_row, start, today)[0])
+    judged = row["evidence"][agency]
     return {
         "on_time": (int(on_time), int(counts)),
-        "acceptance": (row["accepted"], row["accepted"] + row["rejected"]),
+        "acceptance": (judged["accepted"], judged["accepted"] + judged["rejected"]),
         "timeliness": reporting_periods(row, start, today, MONTHS_IN[finest]),
         "unflagged": (int(not flagged), 1),
     }
@@ -95,12 +102,13 @@ def scorecards(rows: dict[str, Row], flags: dict[str, Row], today: date) -> list
     )
     extra: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
     for row in rows.values():
-        total = totals[row["agency"]]
-        for part, (numerator, denominator) in parts_of(row, flags, today).items():
-            total[part][0] += numerator
-            total[part][1] += denominator
-        extra[row["agency"]]["tasks"] += 1
-        extra[row["agency"]]["open_obstacles"] += row["open_obstacles"]
+        for agency in row["lead"]:
+            total = totals[agency]
+            for part, (numerator, denominator) in parts_of(row, agency, flags, today).items():
+                total[part][0] += numerator
+                total[part][1] += denominator
+            extra[agency]["tasks"] += 1
+            extra[agency]["open_obstacles"] += row["open_obstacles"]
     cards = []
     for agency, total in totals.items():
         rates = {part: (n / d if d else None) for part, (n, d) in total.items()}
@@ -129,9 +137,4 @@ class ScorecardView(AggregateView):
     prefixes = ("lienthong.task.",)
 
     def rows_of(self, task: Task) -> dict[str, Row | None]:
-        if task.group:
-            return {}
-        return {
-            f"{agency}|{task.plan}/task/{task.key}": contribution(task, agency)
-            for agency in task.lead
-        }
+        return {f"{task.plan}/task/{task.key}": None if task.group else row_of(task)}

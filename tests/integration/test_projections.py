@@ -7,6 +7,7 @@ import datetime as dt
 import threading
 import time
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -391,3 +392,27 @@ def test_a_resumed_red_flag_runner_picks_up_each_items_earlier_states_from_the_s
     rebuilt = ProjectionRunner(plans, RedFlagView(plans))
     rebuilt.rebuild()
     assert resumed.digest() == rebuilt.digest()
+
+
+def test_a_task_handed_to_another_lead_unit_leaves_no_score_with_the_old_one(
+    plans: Lienthong, tmp_path: Path
+) -> None:
+    live = ProjectionRunner(plans, ScorecardView(plans))
+    live.catch_up()
+    source = next(p for p in PLANS if p.name.startswith("001"))
+    text = source.read_text(encoding="utf-8")
+    at = text.index('  - key: "24"')  # task 24 (the health post's EHR link) goes to the police
+    old = "    lead: [phuoc-binh.health-post]\n"
+    text = text[:at] + text[at:].replace(old, "    lead: [phuoc-binh.police]\n", 1)
+    (tmp_path / source.name).write_text(text, encoding="utf-8")
+    report = import_plans(plans, [tmp_path / source.name], REGISTRY, reason="Giao lại đơn vị")
+    assert report.plans[0]["action"] == "amended"
+    live.catch_up()
+    assert live.rows()[f"{PB}/task/24"]["lead"] == ["phuoc-binh.police"]
+    flags = ProjectionRunner(plans, RedFlagView(plans))
+    flags.catch_up()
+    agencies = {card["agency"] for card in scorecards(live.rows(), flags.rows(), DAY)}
+    assert "phuoc-binh.health-post" not in agencies
+    rebuilt = ProjectionRunner(plans, ScorecardView(plans))
+    rebuilt.rebuild()
+    assert rebuilt.digest() == live.digest()
