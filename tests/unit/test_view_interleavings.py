@@ -14,6 +14,7 @@ from domain.items import Quality
 from domain.task import Task
 from projections.kpi_attainment import KpiAttainmentView
 from projections.red_flags import RedFlagView
+from projections.scorecards import ScorecardView
 from projections.task_status import TaskStatusView
 from services.app import Lienthong
 from tests.unit.given import LEAD, MONITOR, OFFICE, PLAN, ctx, sha
@@ -77,7 +78,7 @@ HISTORIES = [first_task(), second_task(), indicator()]
 def rows_after(order: list[int]) -> dict[str, Any]:
     """The rows of both views after the events, taken subject by subject in ``order``."""
     cursors = [0] * len(HISTORIES)
-    views = [TaskStatusView(APP), KpiAttainmentView(APP), RedFlagView(APP)]
+    views = [TaskStatusView(APP), KpiAttainmentView(APP), RedFlagView(APP), ScorecardView(APP)]
     rows: dict[str, Any] = {}
     for position, subject in enumerate(order, 1):
         event = HISTORIES[subject][cursors[subject]]
