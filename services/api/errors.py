@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import grpc
+from google.protobuf.descriptor import ServiceDescriptor
 from google.protobuf.message import Message
 from google.rpc import code_pb2, error_details_pb2, status_pb2
 
@@ -152,6 +153,17 @@ def _wrap_stream(behaviour: Behaviour) -> Behaviour:
             await abort(context, status)
 
     return wrapped
+
+
+def guarded(servicer: Any, service: ServiceDescriptor) -> Any:
+    """``servicer`` with every method of ``service`` mapping refusals onto
+    ``google.rpc.Status`` — wrapped once, before it is added to the server, so a call
+    pays no interceptor."""
+    for method in service.methods:
+        behaviour = getattr(servicer, method.name)
+        wrap = _wrap_stream if method.server_streaming else _wrap_unary
+        setattr(servicer, method.name, wrap(behaviour))
+    return servicer
 
 
 class DomainErrorInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]

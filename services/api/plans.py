@@ -5,9 +5,11 @@ event loop (see :mod:`services.api.reads`)."""
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import grpc
+from google.protobuf.message import Message
 from lienthong.v1 import plan_service_pb2 as pb
 from lienthong.v1 import plan_service_pb2_grpc, resources_pb2
 
@@ -32,6 +34,8 @@ from services.api.reads import (
 from services.api.rollups import RollupQueries
 
 DEFAULT_WINDOW_DAYS = 30
+R = TypeVar("R", bound=Message)
+T = TypeVar("T")
 
 
 def today() -> dt.date:
@@ -81,6 +85,12 @@ class PlanServicer(RollupQueries, plan_service_pb2_grpc.PlanServiceServicer):
     def __init__(self, reads: Reads) -> None:
         self.reads = reads
 
+    def answer(self, method: str, request: R, plan: str, compute: Callable[[R], T]) -> T:
+        """The response to ``request``, computed once while the plan's rows stay (a
+        request without a day is answered for today)."""
+        key = (method, request.SerializeToString(deterministic=True), today())
+        return self.reads.cached(key, plan, lambda: compute(request))
+
     # Plans -----------------------------------------------------------------------
 
     def plans(self) -> list[resources_pb2.Plan]:
@@ -120,6 +130,9 @@ class PlanServicer(RollupQueries, plan_service_pb2_grpc.PlanServiceServicer):
     async def ListTasks(
         self, request: pb.ListTasksRequest, context: grpc.aio.ServicerContext
     ) -> pb.ListTasksResponse:
+        return self.answer("ListTasks", request, request.plan_id, self.list_tasks)
+
+    def list_tasks(self, request: pb.ListTasksRequest) -> pb.ListTasksResponse:
         check = Checker()
         check.required("plan_id", request.plan_id)
         as_of = check.date("as_of", request.as_of, required=False) or today()
@@ -202,18 +215,15 @@ class PlanServicer(RollupQueries, plan_service_pb2_grpc.PlanServiceServicer):
     async def GetPlanStatus(
         self, request: pb.GetPlanStatusRequest, context: grpc.aio.ServicerContext
     ) -> pb.GetPlanStatusResponse:
+        return self.answer("GetPlanStatus", request, request.plan_id, self.plan_status)
+
+    def plan_status(self, request: pb.GetPlanStatusRequest) -> pb.GetPlanStatusResponse:
         check = Checker()
         check.required("plan_id", request.plan_id)
         as_of = check.date("as_of", request.as_of, required=False) or today()
         check.done()
-        plan = request.plan_id
-        return self.reads.cached(
-            ("status", plan, as_of),
-            plan,
-            lambda: pb.GetPlanStatusResponse(
-                status=plan_status_message(plan_status(self.reads.views, plan, as_of))
-            ),
-        )
+        status = plan_status(self.reads.views, request.plan_id, as_of)
+        return pb.GetPlanStatusResponse(status=plan_status_message(status))
 
     # Red flags -------------------------------------------------------------------
 

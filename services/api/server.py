@@ -20,8 +20,10 @@ import asyncio
 import logging
 import os
 import signal
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
@@ -41,7 +43,7 @@ from lienthong.v1 import (
 
 from projections.live import LiveViews
 from services.api.audit import AuditServicer
-from services.api.errors import DomainErrorInterceptor
+from services.api.errors import guarded
 from services.api.ingest import IngestServicer
 from services.api.plans import PlanServicer
 from services.api.reads import Reads
@@ -121,21 +123,28 @@ async def start_server(app: Lienthong, settings: ServerSettings) -> RunningServe
         ("grpc.max_receive_message_length", settings.max_message_bytes),
         ("grpc.max_send_message_length", settings.max_message_bytes),
     ]
-    server = grpc.aio.server(interceptors=[DomainErrorInterceptor()], options=limits)
+    server = grpc.aio.server(options=limits)
     via_kafka = None
     if settings.via_kafka is not None:
         topic = settings.via_kafka.topic(AGENCY_EVENTS)
         producer = kafka_producer(settings.via_kafka.bootstrap)
         via_kafka = KafkaSubmitter(app, producer, topic, settings.verdict_wait_seconds)
-    ingest_service_pb2_grpc.add_IngestServiceServicer_to_server(
-        IngestServicer(app, via_kafka, live), server
+    servicers = (
+        (ingest_service_pb2, "IngestService", IngestServicer(app, via_kafka, live)),
+        (plan_service_pb2, "PlanService", PlanServicer(Reads(live))),
+        (review_service_pb2, "ReviewService", ReviewServicer(app, settings.registry, live)),
+        (audit_service_pb2, "AuditService", AuditServicer(app)),
+        (watch_service_pb2, "WatchService", WatchServicer(app, live)),
     )
-    plan_service_pb2_grpc.add_PlanServiceServicer_to_server(PlanServicer(Reads(live)), server)
-    review_service_pb2_grpc.add_ReviewServiceServicer_to_server(
-        ReviewServicer(app, settings.registry, live), server
-    )
-    audit_service_pb2_grpc.add_AuditServiceServicer_to_server(AuditServicer(app), server)
-    watch_service_pb2_grpc.add_WatchServiceServicer_to_server(WatchServicer(app, live), server)
+    adders: dict[str, Callable[[Any, grpc.aio.Server], None]] = {
+        "IngestService": ingest_service_pb2_grpc.add_IngestServiceServicer_to_server,
+        "PlanService": plan_service_pb2_grpc.add_PlanServiceServicer_to_server,
+        "ReviewService": review_service_pb2_grpc.add_ReviewServiceServicer_to_server,
+        "AuditService": audit_service_pb2_grpc.add_AuditServiceServicer_to_server,
+        "WatchService": watch_service_pb2_grpc.add_WatchServiceServicer_to_server,
+    }
+    for module, name, servicer in servicers:
+        adders[name](guarded(servicer, module.DESCRIPTOR.services_by_name[name]), server)
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     names = [
