@@ -84,3 +84,8 @@ format: $(STAMP)  ## apply ruff's formatter and fixes
 
 clean:  ## remove the local embedded database and caches (keeps .venv)
 	rm -rf .lienthong .pytest_cache .mypy_cache .ruff_cache .hypothesis .tmp-gen
+
+.PHONY: bench
+bench: $(STAMP)  ## the benchmarks, each against its baseline; results in bench/results/ (B3 installs ghz with go)
+	$(BIN)/python -m bench.b3_queries
+	$(BIN)/python -m bench.b4_freshness
