@@ -23,7 +23,14 @@ from itertools import groupby
 from typing import Any
 from uuid import UUID
 
-from eventsourcing.persistence import IntegrityError, ProcessRecorder, Tracking
+from eventsourcing.persistence import (
+    ApplicationRecorder,
+    IntegrityError,
+    ProcessRecorder,
+    StoredEvent,
+    Tracking,
+)
+from eventsourcing.postgres import PostgresProcessRecorder
 from google.protobuf.message import DecodeError
 from lienthong.v1 import envelope_pb2
 
@@ -107,6 +114,42 @@ def decode(record: Record) -> Decoded:
 
 def tracking_name(topic: str, partition: int) -> str:
     return f"{topic}:{partition}"
+
+
+def insert_events(
+    recorder: ApplicationRecorder, stored: Sequence[StoredEvent], tracking: Tracking | None = None
+) -> list[int]:
+    """Store ``stored`` and ``tracking`` in ONE transaction, as the library's
+    ``insert_events(..., tracking=...)`` does, but without psycopg's pipeline mode;
+    returns the events' notification ids (log positions), in order.
+
+    The library sends a transaction's statements as one pipeline. psycopg 3.3's
+    ``pipeline_communicate`` ignores the result of ``PQflush()`` after the last
+    command: when the statements outgrow the socket's send buffer (a few hundred
+    events), the rest of the INSERT stays in libpq's buffer while psycopg waits for
+    results, and the server waits for the rest of the INSERT (``ClientRead``) —
+    forever. Without a pipeline these are four round trips per transaction, which
+    is nothing at thousands of events per transaction. Same statements, same
+    table lock (notification ids stay gap-free in commit order), same NOTIFY.
+    """
+    if not isinstance(recorder, PostgresProcessRecorder):
+        return list(recorder.insert_events(stored, tracking=tracking) or [])
+    ids: list[int] = []
+    with recorder.datastore.transaction(commit=True) as cursor:
+        if tracking is not None:
+            recorder._insert_tracking(cursor, tracking)  # noqa: SLF001
+        if stored:
+            recorder._lock_table(cursor)  # noqa: SLF001
+            recorder._notify_channel(cursor)  # noqa: SLF001
+            rows = [
+                recorder.construct_pg_stored_event(
+                    e.originator_id, e.originator_version, e.topic, e.state
+                )
+                for e in stored
+            ]
+            cursor.execute(recorder.insert_events_statement, (rows,))
+            ids = [row["notification_id"] for row in cursor.fetchall()]
+    return ids
 
 
 class BatchIngestor:
