@@ -6,7 +6,9 @@
 - **Background load**: another process stores contributions to the seed plans' tasks
   the way the ingest worker stores a partition's batches (one writer keeping its
   aggregates, one transaction per batch), at ``--rate`` events/s in ten batches a second.
-- **Probes**, one every ``--interval`` seconds, each timed from just before the
+- **Probes**, after ``--warmup`` seconds of load (the first seconds after the server
+  starts are slower: see the README), one every ``--interval`` seconds, each timed
+  from just before the
   report is written until a query shows it:
   ``store`` — the report stored directly (as the ingest worker would), timed until
   the live views publish the task's new row (observed through ``WatchService``, which
@@ -209,13 +211,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--probes", type=int, default=200)
     parser.add_argument("--interval", type=float, default=0.05)
     parser.add_argument("--rate", type=int, default=1000)
+    parser.add_argument("--warmup", type=float, default=20.0, help="seconds of load before probing")
     parser.add_argument("--background", metavar="URL", help=argparse.SUPPRESS)
     parser.add_argument("--seconds", type=float, default=0, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.background:
         background(args.background, args.rate, args.seconds)
         return 0
-    load_seconds = 2 * args.probes * (args.interval + 0.05) + 10
+    load_seconds = 2 * args.probes * (args.interval + 0.5) + args.warmup + 30
     with seeded_store() as (db, app), api_server(db) as address:
         loader = subprocess.Popen(  # noqa: S603
             [
@@ -227,7 +230,7 @@ def main(argv: list[str] | None = None) -> int:
         )
         with grpc.insecure_channel(address) as channel:
             plans = plan_service_pb2_grpc.PlanServiceStub(channel)
-            time.sleep(3)  # the load under way before the first probe
+            time.sleep(args.warmup)  # the load under way (and the views warm) first
             store, through_api = [], []
             watcher = Watcher(channel)
             for n in range(args.probes):

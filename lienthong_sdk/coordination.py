@@ -319,6 +319,66 @@ class CoordinationClient(ClientBase):
         )
         return response.status
 
+    def list_red_flags(
+        self,
+        *,
+        plan_id: str | None = None,
+        agency_id: str | None = None,
+        as_of: date | None = None,
+        include_cleared: bool = False,
+    ) -> Iterator[resources_pb2.RedFlag]:
+        """The red flags up on ``as_of`` (default today) on a plan's items or on the
+        items an agency leads — with ``include_cleared``, their whole raise/clear history."""
+        request = plan_service_pb2.ListRedFlagsRequest(
+            plan_id=plan_id or "",
+            agency_id=agency_id or "",
+            as_of=_day(as_of),
+            include_cleared=include_cleared,
+            page_size=self.page_size,
+        )
+
+        def fetch(token: str) -> tuple[list[resources_pb2.RedFlag], str]:
+            request.page_token = token
+            page: plan_service_pb2.ListRedFlagsResponse = self._rpc.query(
+                self._plans.ListRedFlags, request
+            )
+            return list(page.flags), page.next_page_token
+
+        return paginate(fetch)
+
+    def get_dependencies(
+        self, plan_id: str, as_of: date | None = None, window_days: int = 0
+    ) -> plan_service_pb2.GetDependenciesResponse:
+        """Who waits on whom in a plan, what is blocked on ``as_of``, its critical path
+        and bottlenecks (``window_days`` 0: the server's default window)."""
+        request = plan_service_pb2.GetDependenciesRequest(
+            plan_id=plan_id, as_of=_day(as_of), window_days=window_days
+        )
+        response: plan_service_pb2.GetDependenciesResponse = self._rpc.query(
+            self._plans.GetDependencies, request
+        )
+        return response
+
+    def list_scorecards(
+        self, *, plan_id: str | None = None, ward_id: str | None = None, as_of: date | None = None
+    ) -> Iterator[plan_service_pb2.Scorecard]:
+        """Agencies ranked by score (best first), each with every part of its score."""
+        request = plan_service_pb2.ListScorecardsRequest(
+            plan_id=plan_id or "",
+            ward_id=ward_id or "",
+            as_of=_day(as_of),
+            page_size=self.page_size,
+        )
+
+        def fetch(token: str) -> tuple[list[plan_service_pb2.Scorecard], str]:
+            request.page_token = token
+            page: plan_service_pb2.ListScorecardsResponse = self._rpc.query(
+                self._plans.ListScorecards, request
+            )
+            return list(page.scorecards), page.next_page_token
+
+        return paginate(fetch)
+
     # The audit log ----------------------------------------------------------------------
 
     def list_events(

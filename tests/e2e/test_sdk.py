@@ -68,6 +68,19 @@ def test_the_coordination_client_reviews_and_reads_the_status(server: ServerThre
     assert [(d.upstream_task, d.downstream_task) for d in status.dependencies] == [("21", "24")]
 
 
+def test_the_coordination_client_reads_flags_dependencies_and_scorecards(
+    server: ServerThread,
+) -> None:
+    with CoordinationClient(f"127.0.0.1:{server.port}", "phuoc-binh.vhxh") as office:
+        office.declare_dependency(PB, "21", "24", "cần danh tính số")
+        flags = list(office.list_red_flags(plan_id=PB, as_of=dt.date(2026, 4, 2)))
+        dependencies = office.get_dependencies(PB, as_of=dt.date(2026, 4, 2))
+        cards = list(office.list_scorecards(plan_id=PB, as_of=dt.date(2026, 4, 2)))
+    assert ("PAST_DEADLINE", f"{PB}/task/4") in {(f.rule, f.subject) for f in flags}
+    assert list(dependencies.critical_path.tasks) == ["21", "24"]
+    assert [c.rank for c in cards] == list(range(1, len(cards) + 1))
+
+
 def test_the_example_publisher_reports_progress_and_prints_the_verdict(
     server: ServerThread,
 ) -> None:
