@@ -224,7 +224,7 @@ def message(rule: str, state: ItemState, start: date, today: date) -> str:
         return f"due {state.due}"
     if rule == "BEHIND_SCHEDULE" and state.due:
         expected = expected_percent(start, state.due, today)
-        return f"{state.percent}% done, {expected:.0f}% expected on {today}"
+        return f"{state.percent}% done, {expected:.1f}% expected on {today}"
     if rule == "LATE_FORECAST":
         forecast = forecast_finish(state.reports, start)
         return f"at the reported pace it finishes {forecast}, due {state.due}"

@@ -138,9 +138,10 @@ def critical_path(row: Row, today: date) -> dict[str, Any]:
 
 
 def bottlenecks(rows: list[Row], today: date) -> list[dict[str, Any]]:
-    """Agencies whose late tasks (open past their due day) hold up others: per agency,
-    the open tasks downstream of its late ones (through declared dependencies, in every
-    plan) and the other agencies that lead them — most held up first."""
+    """Agencies whose late tasks (open past their due day) hold up open tasks: per
+    agency, the late tasks that do, the open tasks downstream of them (through declared
+    dependencies, in every plan) and the other agencies that lead them — most held up
+    first."""
     held: dict[str, dict[str, set[str]]] = {}
     for row in rows:
         tasks, after = row["tasks"], downstream_of(row)
@@ -160,6 +161,8 @@ def bottlenecks(rows: list[Row], today: date) -> list[dict[str, Any]]:
                     seen.add(down)
                     stack += after.get(down, ())
             waiting = {d for d in seen if d in tasks and tasks[d]["status"] not in CLOSED}
+            if not waiting:
+                continue  # late, but holding no one up
             for agency in task["lead"]:
                 entry = held.setdefault(agency, {"late": set(), "items": set(), "agencies": set()})
                 entry["late"].add(f"{row['plan']}/task/{key}")

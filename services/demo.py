@@ -15,7 +15,7 @@ import asyncio
 import datetime as dt
 import hashlib
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -231,6 +231,21 @@ async def play_through(
         reply = await plans.GetPlanStatus(request, timeout=CALL_TIMEOUT)
         for line in render_status(reply.status):
             out(line)
+        flags = await plans.ListRedFlags(
+            plan_pb.ListRedFlagsRequest(plan_id=plan.plan_id, as_of=REPORT_DAY.isoformat()),
+            timeout=CALL_TIMEOUT,
+        )
+        for line in render_flags(flags.flags):
+            out(line)
+    as_of = REPORT_DAY.isoformat()
+    held = await plans.ListBottlenecks(
+        plan_pb.ListBottlenecksRequest(as_of=as_of), timeout=CALL_TIMEOUT
+    )
+    ranked = await plans.ListScorecards(
+        plan_pb.ListScorecardsRequest(as_of=as_of), timeout=CALL_TIMEOUT
+    )
+    for line in render_office_view(held.bottlenecks, ranked.scorecards):
+        out(line)
 
 
 async def play_over_the_wire(
@@ -282,6 +297,38 @@ def render_status(status: resources_pb2.PlanStatus) -> Iterator[str]:
             f"task {d.downstream_task} waits on task {d.upstream_task}" for d in status.dependencies
         ]
         yield f"  dependencies: {', '.join(waits)}"
+
+
+def render_flags(flags: Sequence[resources_pb2.RedFlag]) -> Iterator[str]:
+    """The red flags up on the report day, one line each."""
+    if not flags:
+        yield "  red flags: —"
+    for flag in flags:
+        how = "as days passed" if not flag.raised_at_event else "by " + flag.raised_by
+        yield (
+            f"  ⚑ {flag.rule} v{flag.rule_version} on {flag.subject.split('/', 1)[1]} "
+            f"({', '.join(flag.lead)}) since {flag.raised_on} {how}: {flag.message}"
+        )
+
+
+def render_office_view(
+    held: Sequence[plan_pb.Bottleneck], cards: Sequence[plan_pb.Scorecard]
+) -> Iterator[str]:
+    """Who holds up whom, and the ranking with the parts of each score."""
+    yield ""
+    yield f"Bottlenecks on {REPORT_DAY}:"
+    if not held:
+        yield "  —"
+    for b in held:
+        yield (
+            f"  {b.agency_id}: late {', '.join(b.late_tasks)} holds up "
+            f"{len(b.held_tasks)} task(s) of {', '.join(b.held_agencies) or 'itself'}"
+        )
+    yield f"Ranking on {REPORT_DAY} (top and bottom three of {len(cards)}):"
+    shown = list(cards[:3]) + (list(cards[-3:]) if len(cards) > 6 else list(cards[3:]))  # noqa: PLR2004
+    for card in shown:
+        parts = " · ".join(f"{p.name} {p.count}/{p.of}" for p in card.parts if p.of)
+        yield f"  {card.rank:>2}. {card.agency_id:<30} {card.score:5.1f}  {parts}"
 
 
 def label(status: resources_pb2.ItemStatus.ValueType) -> str:

@@ -78,3 +78,8 @@ def test_nothing_is_a_bottleneck_before_any_deadline_passes() -> None:
 
 def test_blocked_tasks_are_due_soon_with_an_open_upstream() -> None:
     assert blocked(ROW, dt.date(2026, 6, 10)) == [{"downstream": "records", "upstream": "data"}]
+
+
+def test_a_late_task_that_holds_no_one_up_makes_no_bottleneck() -> None:
+    alone = plan_row("r", {"late": task("office", "2026-04-15")}, [])
+    assert bottlenecks([alone], TODAY) == []
