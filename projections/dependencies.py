@@ -194,8 +194,12 @@ class DependencyView(AggregateView):
             return self.app.repository.get(aggregate_id)
         return replayed
 
+    def group_of(self, aggregate: Plan | Task) -> str:
+        """A plan and its tasks share the plan's row."""
+        return aggregate.key if isinstance(aggregate, Plan) else aggregate.plan
+
     def rows_of(self, aggregate: Plan | Task) -> dict[str, Row | None]:
-        key = aggregate.key if isinstance(aggregate, Plan) else aggregate.plan
+        key = self.group_of(aggregate)
         plan = self.known(plan_id(key))
         if plan is None:
             return {}

@@ -50,6 +50,8 @@ class RedFlagView(AggregateView):
     def earlier_states(self, event: Any) -> list[ItemState]:
         """The states of an item met mid-log (a resumed runner), from its stored events."""
         states: list[ItemState] = []
+        if event.originator_version == 1:
+            return states
         item = None
         stored = self.app.events.get(event.originator_id, lte=event.originator_version - 1)
         for earlier in cast("list[Any]", stored):

@@ -7,6 +7,7 @@ share one replay of the log."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 from uuid import UUID
 
@@ -35,7 +36,10 @@ class Replay:
 
 class AggregateView:
     """A view whose rows are functions of replayed aggregates. The rows of the
-    aggregates a batch touched are computed once, when the batch is flushed."""
+    aggregates a batch touched are computed once, when the batch is flushed.
+
+    It takes in only the events whose topic starts with one of its ``prefixes``
+    (:meth:`takes`): a runner need not hand it any other."""
 
     name = ""
     prefixes: tuple[str, ...] = ()
@@ -45,18 +49,42 @@ class AggregateView:
         self.replay = replay or Replay(app)
         self.touched: dict[UUID, Any] = {}
 
+    def takes(self, event_type: type[Any]) -> bool:
+        """Whether events of ``event_type`` can change this view."""
+        return bool(getattr(event_type, "TOPIC", "").startswith(self.prefixes))
+
     def apply(self, _position: int, event: Any, /) -> None:
-        if getattr(type(event), "TOPIC", "").startswith(self.prefixes):
+        if self.takes(type(event)):
             aggregate = self.replay.apply(event)
             self.touched[aggregate.id] = aggregate
 
     def flush(self) -> dict[str, Row | None]:
         changes: dict[str, Row | None] = {}
+        done: set[Any] = set()
         for aggregate in self.touched.values():
-            changes.update(self.rows_of(aggregate))
+            group = self.group_of(aggregate)
+            if group not in done:
+                done.add(group)
+                changes.update(self.rows_of(aggregate))
         self.touched.clear()
         return changes
+
+    def group_of(self, aggregate: Any) -> Any:
+        """Aggregates of one group have the same rows (``rows_of`` any one of them
+        gives them all): a flush computes them once per group. Each aggregate is a
+        group of its own unless a view says otherwise."""
+        return aggregate.id
 
     def rows_of(self, aggregate: Any) -> dict[str, Row | None]:
         """The rows that depend on ``aggregate`` as it now stands."""
         raise NotImplementedError
+
+
+def share_replay(views: Iterable[Any]) -> None:
+    """Let the aggregate views among ``views`` share one replay (each aggregate is
+    replayed once for all of them). Call it before any of them has applied an event."""
+    aggregate_views = [view for view in views if isinstance(view, AggregateView)]
+    if aggregate_views:
+        shared = Replay(aggregate_views[0].app)
+        for view in aggregate_views:
+            view.replay = shared

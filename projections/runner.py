@@ -7,6 +7,14 @@ new position are written in ONE transaction, so a view never holds half a batch.
 projection error propagates (the runner stops loudly); the next run resumes from the
 last tracked position. ``digest()`` hashes the rows in key order, so a view rebuilt
 from zero can be compared with the live one.
+
+Several views catch up (or rebuild) in ONE pass over the log with
+:func:`catch_up_all` / :func:`rebuild_all`: each notification is read and decoded
+once and applied to every view still behind it; each batch's changed rows and
+positions of all the views are written in one transaction (rows by ``COPY``), while
+the next batch is already being read and applied. Every view keeps its own tracking
+position. Aggregate views passed through :func:`projections.replay.share_replay`
+replay each aggregate once for all of them.
 """
 
 from __future__ import annotations
@@ -14,19 +22,23 @@ from __future__ import annotations
 import hashlib
 import json
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Hashable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from datetime import datetime
 from typing import Any, Protocol, cast
 
 import psycopg
+from eventsourcing.persistence import JSONTranscoder, find_id_convertor
 from eventsourcing.postgres import PostgresApplicationRecorder
+from eventsourcing.utils import resolve_topic
 from psycopg import Cursor, sql
-from psycopg.types.json import Jsonb
+from psycopg.rows import tuple_row
 
 from services.app import Lienthong
 
 BATCH = 5000
+MAX_POSITION = 2**63 - 1
 Row = dict[str, Any]
 Progress = Callable[[int, int], None]
 
@@ -49,8 +61,121 @@ class View(Protocol):
         ...
 
 
+class Dispatch:
+    """Which views take events of each type: a view with a ``takes(event_type)``
+    method is handed only the events it takes; any other, every event."""
+
+    def __init__(self, views: Sequence[View]) -> None:
+        self.views = views
+        self.table: dict[type[Any], list[Callable[[int, Any], None]]] = {}
+
+    def __call__(self, event_type: type[Any]) -> list[Callable[[int, Any], None]]:
+        found = self.table.get(event_type)
+        if found is None:
+            found = self.table[event_type] = [
+                view.apply for view in self.views if _takes(view, event_type)
+            ]
+        return found
+
+
+def _takes(view: View, event_type: type[Any]) -> bool:
+    takes = getattr(view, "takes", None)
+    return takes is None or bool(takes(event_type))
+
+
 def canonical(data: Row) -> str:
     return json.dumps(data, sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str)
+
+
+# A row as the JSON text PostgreSQL reads into jsonb (json.dumps as psycopg's Jsonb
+# does, without its spaces and \u escapes: less to write and to parse).
+dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+Prepared = tuple[list[tuple[str, str]], list[str]]  # (key, JSON text) upserts; deleted keys
+
+
+def prepare(changes: dict[str, Row | None]) -> Prepared:
+    """Changed rows as JSON text, ready to write (done before the rows can change)."""
+    upserts = [(key, dumps(data)) for key, data in changes.items() if data is not None]
+    return upserts, [key for key, data in changes.items() if data is None]
+
+
+class Decoder:
+    """Stored events → domain events, as the application's mapper makes them, with the
+    per-topic look-ups done once (the same transcoder: the stored format is the
+    mapper's). Falls back to the mapper when it encrypts or compresses."""
+
+    def __init__(self, app: Lienthong) -> None:
+        self.mapper = app.mapper
+        transcoder = self.mapper.transcoder
+        self.plain = (
+            self.mapper.cipher is None
+            and self.mapper.compressor is None
+            and isinstance(transcoder, JSONTranscoder)
+        )
+        self.decode_json = cast("JSONTranscoder", transcoder).decoder.decode
+        self.classes: dict[str, tuple[type[Any], int, Callable[[Any], Any]]] = {}
+
+    def kind(self, topic: str, originator_id: Any) -> tuple[type[Any], int, Callable[[Any], Any]]:
+        found = self.classes.get(topic)
+        if found is None:
+            cls = resolve_topic(topic)
+            convert = find_id_convertor(cls, cast("Hashable", type(originator_id)))
+            found = self.classes[topic] = (cls, getattr(cls, "class_version", 1), convert)
+        return found
+
+    def __call__(self, originator_id: Any, version: int, topic: str, state: bytes) -> Any:
+        if not self.plain:
+            notification = _Stored(originator_id, version, topic, state)
+            return self.mapper.to_domain_event(notification)  # type: ignore[arg-type]
+        cls, class_version, convert = self.kind(topic, originator_id)
+        event_state: dict[str, Any] = self.decode_json(state.decode("utf8"))
+        event_state["originator_id"] = convert(originator_id)
+        event_state["originator_version"] = version
+        from_version = event_state.pop("class_version", 1)
+        while from_version < class_version:
+            getattr(cls, f"upcast_v{from_version}_v{from_version + 1}")(event_state)
+            from_version += 1
+        event = object.__new__(cls)
+        object.__setattr__(event, "__dict__", event_state)
+        return event
+
+
+class _Stored:
+    """What the mapper reads of a stored event."""
+
+    __slots__ = ("originator_id", "originator_version", "state", "topic")
+
+    def __init__(self, originator_id: Any, version: int, topic: str, state: bytes) -> None:
+        self.originator_id = originator_id
+        self.originator_version = version
+        self.topic = topic
+        self.state = state
+
+
+class LogReader:
+    """Reads the notification log in batches, each event decoded once."""
+
+    def __init__(self, app: Lienthong) -> None:
+        recorder = app.recorder
+        if not isinstance(recorder, PostgresApplicationRecorder):
+            msg = "views live in PostgreSQL: the application must use it"
+            raise TypeError(msg)
+        self.datastore = recorder.datastore
+        self.decode = Decoder(app)
+        self.statement = sql.SQL(
+            "SELECT notification_id, originator_id, originator_version, topic, state "
+            "FROM {}.{} WHERE notification_id > %s AND notification_id <= %s "
+            "ORDER BY notification_id LIMIT %s"
+        ).format(sql.Identifier(self.datastore.schema), sql.Identifier(recorder.events_table_name))
+
+    def read(self, after: int, limit: int, stop: int = MAX_POSITION) -> list[tuple[int, Any]]:
+        """The (position, event) pairs after position ``after`` up to ``stop``, at
+        most ``limit``."""
+        with self.datastore.get_connection() as conn, conn.cursor(row_factory=tuple_row) as cur:
+            cur.execute(self.statement, (after, stop, limit), prepare=True)
+            rows = cur.fetchall()
+        decode = self.decode
+        return [(row[0], decode(row[1], row[2], row[3], bytes(row[4]))) for row in rows]
 
 
 class ProjectionRunner:
@@ -106,42 +231,46 @@ class ProjectionRunner:
 
     def catch_up(self, progress: Progress = quiet, batch: int = BATCH) -> int:
         """Apply every event after the tracked position; returns how many."""
-        position, applied = self.position(), 0
-        last = self.app.recorder.max_notification_id() or 0
-        while notifications := self.app.recorder.select_notifications(position + 1, batch):
-            for notification in notifications:
-                self.view.apply(notification.id, self.app.mapper.to_domain_event(notification))
-            position = notifications[-1].id
-            self.write(self.view.flush(), position)
-            applied += len(notifications)
-            progress(position, last)
-        return applied
+        return catch_up_all([self], progress, batch)
 
     def write(self, changes: dict[str, Row | None], position: int) -> None:
         """The changed rows and the new position, in one transaction."""
-        upserts = [(key, Jsonb(data)) for key, data in changes.items() if data is not None]
-        deletes = [key for key, data in changes.items() if data is None]
         with self.cursor() as cursor:
-            if upserts:
-                cursor.executemany(
-                    sql.SQL(
-                        "INSERT INTO {}.rows (key, data) VALUES (%s, %s) "
-                        "ON CONFLICT (key) DO UPDATE SET data = EXCLUDED.data"
-                    ).format(self.schema),
-                    upserts,
-                )
-            if deletes:
-                cursor.execute(
-                    sql.SQL("DELETE FROM {}.rows WHERE key = ANY(%s)").format(self.schema),
-                    (deletes,),
-                )
+            self.write_in(cursor, prepare(changes), position)
+
+    def write_in(self, cursor: Cursor[Any], changes: Prepared, position: int) -> None:
+        """Prepared changes (upserted through ``COPY`` into a temporary table) and the
+        new position, in the transaction of ``cursor``."""
+        upserts, deletes = changes
+        if upserts:
+            incoming = sql.Identifier(f"incoming_{self.view.name}")
             cursor.execute(
                 sql.SQL(
-                    "INSERT INTO {}.tracking (id, position) VALUES (1, %s) "
-                    "ON CONFLICT (id) DO UPDATE SET position = EXCLUDED.position"
-                ).format(self.schema),
-                (position,),
+                    "CREATE TEMPORARY TABLE IF NOT EXISTS {} (key text, data jsonb) "
+                    "ON COMMIT DELETE ROWS"
+                ).format(incoming)
             )
+            with cursor.copy(sql.SQL("COPY {} (key, data) FROM STDIN").format(incoming)) as copy:
+                for upsert in upserts:
+                    copy.write_row(upsert)
+            cursor.execute(
+                sql.SQL(
+                    "INSERT INTO {}.rows (key, data) SELECT key, data FROM {} "
+                    "ON CONFLICT (key) DO UPDATE SET data = EXCLUDED.data"
+                ).format(self.schema, incoming)
+            )
+        if deletes:
+            cursor.execute(
+                sql.SQL("DELETE FROM {}.rows WHERE key = ANY(%s)").format(self.schema),
+                (deletes,),
+            )
+        cursor.execute(
+            sql.SQL(
+                "INSERT INTO {}.tracking (id, position) VALUES (1, %s) "
+                "ON CONFLICT (id) DO UPDATE SET position = EXCLUDED.position"
+            ).format(self.schema),
+            (position,),
+        )
 
     def rows(self) -> dict[str, Row]:
         self.create()
@@ -175,6 +304,89 @@ class ProjectionRunner:
         """Drop the view and apply the whole log again."""
         self.drop()
         return self.catch_up(progress)
+
+
+def catch_up_all(
+    runners: Sequence[ProjectionRunner],
+    progress: Progress = quiet,
+    batch: int = BATCH,
+    stop: int = MAX_POSITION,
+) -> int:
+    """Bring every runner's view up to the log (or up to position ``stop``) in ONE
+    pass; returns how many events were read. Each view gets only the events after
+    its own tracked position; each batch's rows and positions of every view are
+    written in one transaction, in a thread, while the next batch is read and
+    applied (at most one batch in flight, commits in log order). An error — a
+    view's or a write's — propagates once the write in flight has ended: every view
+    keeps the last batch it committed."""
+    if not runners:
+        return 0
+    app = runners[0].app
+    reader = LogReader(app)
+    positions = [runner.position() for runner in runners]
+    position = min(positions)
+    last = min(app.recorder.max_notification_id() or 0, stop)
+    read = 0
+    dispatch = Dispatch([runner.view for runner in runners])
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="view-writer") as writer:
+        pending: Future[None] | None = None
+        try:
+            while events := reader.read(position, batch, stop):
+                _apply(events, runners, positions, dispatch)
+                position = events[-1][0]
+                changes = [(runner, prepare(runner.view.flush())) for runner in runners]
+                if pending is not None:
+                    pending.result()
+                pending = writer.submit(_write_all, runners[0], changes, positions, position)
+                positions = [max(since, position) for since in positions]
+                read += len(events)
+                progress(position, max(last, position))
+        finally:
+            if pending is not None:
+                pending.result()
+    return read
+
+
+def _apply(
+    events: list[tuple[int, Any]],
+    runners: Sequence[ProjectionRunner],
+    positions: list[int],
+    dispatch: Dispatch,
+) -> None:
+    """Event by event (views may share a replay), to each view that takes it and has
+    not applied it yet."""
+    if all(since < events[0][0] for since in positions):
+        table = dispatch.table
+        for at, event in events:
+            appliers = table.get(type(event)) or dispatch(type(event))
+            for apply in appliers:
+                apply(at, event)
+        return
+    behind = [(runner.view, since) for runner, since in zip(runners, positions, strict=True)]
+    for at, event in events:
+        for view, since in behind:
+            if at > since and _takes(view, type(event)):
+                view.apply(at, event)
+
+
+def _write_all(
+    first: ProjectionRunner,
+    changes: list[tuple[ProjectionRunner, Prepared]],
+    positions: list[int],
+    position: int,
+) -> None:
+    """Every view's changed rows and new position, in one transaction."""
+    with first.cursor() as cursor:
+        for (runner, rows), since in zip(changes, positions, strict=True):
+            if position > since:
+                runner.write_in(cursor, rows, position)
+
+
+def rebuild_all(runners: Sequence[ProjectionRunner], progress: Progress = quiet) -> int:
+    """Drop every runner's view and apply the whole log to all of them in one pass."""
+    for runner in runners:
+        runner.drop()
+    return catch_up_all(runners, progress)
 
 
 def notifications_of(app: Lienthong, batch: int = BATCH) -> Iterator[Any]:

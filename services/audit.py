@@ -62,6 +62,13 @@ class AuditLog:
         return self._subjects[originator_id]
 
     def record(self, position: int, event: Fact) -> Record:
+        if event.originator_version == 1 and event.originator_id not in self._subjects:
+            # an aggregate's first event names its subject: no need to read the store
+            if isinstance(event, Submission.Created):
+                name = f"submission/{event.event_id}"  # type: ignore[attr-defined]
+            else:
+                name = subject_name(cast("Any", event).mutate(None))
+            self._subjects[event.originator_id] = name
         return {
             "position": position,
             "subject": self.subject(event.originator_id),
@@ -129,14 +136,23 @@ def by_agency(agency: str) -> Predicate:
     return lambda record: record["actor"] == agency
 
 
+_PLAIN = frozenset({str, int, float, bool, type(None)})
+
+
 def json_safe(value: Any) -> Any:
     """Dates, times and other values as JSON-friendly values."""
+    kind = type(value)
+    if kind in _PLAIN:  # the common cases first, by exact type (a rebuild's hot path)
+        return value
     if isinstance(value, dict):
-        return {str(k): json_safe(v) for k, v in value.items()}
+        return {
+            (k if type(k) is str else str(k)): (v if type(v) in _PLAIN else json_safe(v))
+            for k, v in value.items()
+        }
     if isinstance(value, list | tuple):
         return [json_safe(v) for v in value]
     if isinstance(value, dt.date | dt.datetime):
         return value.isoformat()
-    if value is None or isinstance(value, bool | int | float | str):
+    if isinstance(value, bool | int | float | str):
         return value
     return str(value)

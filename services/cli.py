@@ -5,6 +5,7 @@
     lienthong plans show PLAN
     lienthong plans status PLAN… [--as-of YYYY-MM-DD] [--format text|json]
     lienthong projections rebuild|catch-up|follow|digest VIEW
+    lienthong projections rebuild|catch-up|digest --all
     lienthong serve
     lienthong ingest-worker
     lienthong relay
@@ -33,7 +34,8 @@ from typing import Any
 import yaml
 
 from domain.errors import DomainError
-from projections.runner import ProjectionRunner
+from projections.replay import share_replay
+from projections.runner import ProjectionRunner, catch_up_all, rebuild_all
 from projections.views import VIEWS, view_named
 from services.api.convert import plan_status_message
 from services.api.server import ServerSettings, serve
@@ -128,7 +130,31 @@ def progress_bar(position: int, last: int) -> None:
     sys.stderr.flush()
 
 
+def cmd_projections_all(app: Lienthong, args: argparse.Namespace) -> int:
+    """Every view in one pass over the log (rebuild or catch-up); a digest per view."""
+    views = [view_named(name, app) for name in VIEWS]
+    share_replay(views)
+    runners = [ProjectionRunner(app, view) for view in views]
+    if args.projection_command == "rebuild":
+        applied = rebuild_all(runners, progress_bar)
+        progress(f"{len(runners)} views: rebuilt from {applied} event(s)")
+    elif args.projection_command == "catch-up":
+        applied = catch_up_all(runners, progress_bar)
+        progress(f"{len(runners)} views: {applied} event(s) read")
+    elif args.projection_command == "follow":
+        progress("follow takes one view (the API server follows every view)")
+        return EXIT_BAD_INPUT
+    for runner in runners:
+        print(f"{runner.view.name}\t{runner.digest()}")
+    return 0
+
+
 def cmd_projection(app: Lienthong, args: argparse.Namespace) -> int:
+    if args.all == bool(args.view):
+        progress("name one view, or --all")
+        return EXIT_BAD_INPUT
+    if args.all:
+        return cmd_projections_all(app, args)
     runner = ProjectionRunner(app, view_named(args.view, app))
     if args.projection_command == "rebuild":
         applied = runner.rebuild(progress_bar)
@@ -225,7 +251,10 @@ def build_parser() -> argparse.ArgumentParser:
         ("digest", "print the SHA-256 digest of the view's rows"),
     ):
         command = projection_commands.add_parser(name, help=text)
-        command.add_argument("view", help=f"one of: {', '.join(sorted(VIEWS))}")
+        command.add_argument("view", nargs="?", help=f"one of: {', '.join(sorted(VIEWS))}")
+        command.add_argument(
+            "--all", action="store_true", help="every view, in one pass over the log"
+        )
         command.set_defaults(run=cmd_projection)
 
     worker = commands.add_parser(

