@@ -33,9 +33,11 @@ from eventsourcing.persistence import (
 from eventsourcing.postgres import PostgresProcessRecorder
 from google.protobuf.message import DecodeError
 from lienthong.v1 import envelope_pb2
+from psycopg import sql
 
 from domain.errors import DomainError
-from domain.ids import parse_ref
+from domain.ids import agency_id, parse_ref, plan_id
+from domain.items import TrackedItem
 from domain.submission import Submission, submission_id
 from services.api.convert import command_from_envelope
 from services.api.errors import RequestInvalidError
@@ -52,10 +54,11 @@ from services.submissions import (
 
 log = logging.getLogger(__name__)
 CHANNEL = "kafka"
-# Records per transaction. psycopg's pipeline (which the library uses to insert)
-# can stall when one transaction's data outgrows the socket buffers, so a larger
-# batch from Kafka is stored in transactions of at most this many records.
-CHUNK = 100
+# Records per transaction: a batch from Kafka is stored in transactions of at most
+# this many records (the offsets of all its partitions in each).
+CHUNK = 5000
+# Aggregates kept in memory between batches (subjects, plans, agencies).
+CACHE_SIZE = 250_000
 
 
 @dataclass(frozen=True)
@@ -116,10 +119,36 @@ def tracking_name(topic: str, partition: int) -> str:
     return f"{topic}:{partition}"
 
 
+def events_after(recorder: ProcessRecorder, versions: dict[UUID, int]) -> list[StoredEvent]:
+    """The stored events of each aggregate in ``versions`` after the version given
+    (0: all of them), by aggregate and version, in one query."""
+    if not isinstance(recorder, PostgresProcessRecorder):
+        return [e for i, v in versions.items() for e in recorder.select_events(i, gt=v or None)]
+    query = sql.SQL(
+        "SELECT e.originator_id, e.originator_version, e.topic, e.state"
+        " FROM unnest(%s::uuid[], %s::int8[]) AS c(id, v)"
+        " JOIN {} e ON e.originator_id = c.id AND e.originator_version > c.v"
+        " ORDER BY e.originator_id, e.originator_version"
+    ).format(sql.Identifier(*recorder.events_table_name.split(".")))
+    with recorder.datastore.transaction(commit=False) as cursor:
+        cursor.execute(query, (list(versions), list(versions.values())))
+        return [
+            StoredEvent(
+                originator_id=row["originator_id"],
+                originator_version=row["originator_version"],
+                topic=row["topic"],
+                state=bytes(row["state"]),
+            )
+            for row in cursor.fetchall()
+        ]
+
+
 def insert_events(
-    recorder: ApplicationRecorder, stored: Sequence[StoredEvent], tracking: Tracking | None = None
+    recorder: ApplicationRecorder,
+    stored: Sequence[StoredEvent],
+    trackings: Sequence[Tracking] = (),
 ) -> list[int]:
-    """Store ``stored`` and ``tracking`` in ONE transaction, as the library's
+    """Store ``stored`` and ``trackings`` in ONE transaction, as the library's
     ``insert_events(..., tracking=...)`` does, but without psycopg's pipeline mode;
     returns the events' notification ids (log positions), in order.
 
@@ -133,10 +162,14 @@ def insert_events(
     table lock (notification ids stay gap-free in commit order), same NOTIFY.
     """
     if not isinstance(recorder, PostgresProcessRecorder):
+        if len(trackings) > 1:
+            msg = "several trackings in one transaction need PostgreSQL"
+            raise TypeError(msg)
+        tracking = trackings[0] if trackings else None
         return list(recorder.insert_events(stored, tracking=tracking) or [])
     ids: list[int] = []
     with recorder.datastore.transaction(commit=True) as cursor:
-        if tracking is not None:
+        for tracking in trackings:
             recorder._insert_tracking(cursor, tracking)  # noqa: SLF001
         if stored:
             recorder._lock_table(cursor)  # noqa: SLF001
@@ -153,18 +186,23 @@ def insert_events(
 
 
 class BatchIngestor:
-    """Applies batches of records to the application, one transaction per partition."""
+    """Applies batches of records to the application: one transaction per batch, with
+    the offset of every partition the batch holds."""
 
-    def __init__(self, app: Lienthong) -> None:
+    def __init__(self, app: Lienthong, cache_size: int = CACHE_SIZE) -> None:
         self.app = app
         recorder = app.recorder
         if not isinstance(recorder, ProcessRecorder):
             msg = "the ingestor needs an application with a process recorder (tracking)"
             raise TypeError(msg)
         self.recorder: ProcessRecorder = recorder
-        # Single writer per partition: what this worker wrote stays in memory between
-        # batches; a conflict with another writer empties it (and reloads).
+        # The aggregates a batch needs (subjects, their plans, the agencies of their
+        # units) stay in memory between batches, up to ``cache_size`` of them. Each
+        # batch first brings them up to date with whatever other writers recorded
+        # (one query), so they are as fresh as loading them would make them; a
+        # conflict at insert time (another writer in between) empties it.
         self.written: Cache = {}
+        self.cache_size = cache_size
 
     def stored_offset(self, topic: str, partition: int) -> int | None:
         """The last offset of ``topic:partition`` whose effect is in the store."""
@@ -172,36 +210,46 @@ class BatchIngestor:
 
     def ingest(self, records: Sequence[Record]) -> list[tuple[Record, Verdict]]:
         """Apply a batch; returns each record's verdict (records already stored are skipped)."""
-        results = []
+        fresh: list[Record] = []
         by_partition = groupby(
             sorted(records, key=lambda r: (r.topic, r.partition, r.offset)),
             key=lambda r: (r.topic, r.partition),
         )
         for (topic, partition), group in by_partition:
             stored = self.stored_offset(topic, partition)
-            fresh = [r for r in group if stored is None or r.offset > stored]
-            for start in range(0, len(fresh), CHUNK):
-                results.extend(
-                    self._ingest_partition(topic, partition, fresh[start : start + CHUNK])
-                )
+            fresh.extend(r for r in group if stored is None or r.offset > stored)
+        results: list[tuple[Record, Verdict]] = []
+        for start in range(0, len(fresh), CHUNK):
+            chunk = fresh[start : start + CHUNK]
+            last = {tracking_name(r.topic, r.partition): r.offset for r in chunk}
+            results.extend(self._ingest_chunk(chunk, [Tracking(n, o) for n, o in last.items()]))
         return results
 
-    def _ingest_partition(
-        self, topic: str, partition: int, records: list[Record]
+    def _ingest_chunk(
+        self, records: list[Record], trackings: list[Tracking]
     ) -> list[tuple[Record, Verdict]]:
-        tracking = Tracking(tracking_name(topic, partition), records[-1].offset)
         decoded = [decode(r) for r in records]
         try:
-            return self._in_one_transaction(decoded, tracking)
+            return self._in_one_transaction(decoded, trackings)
         except IntegrityError:
             self.written.clear()
-            log.info(
-                "batch of %s met another writer; applying record by record",
-                tracking.application_name,
-            )
+            log.info("a batch met another writer; applying it record by record")
             results = [(d.record, self._alone(d)) for d in decoded]
-            self.recorder.insert_tracking(tracking)
+            for tracking in trackings:
+                self._track(tracking)
             return results
+        except BaseException:
+            self.written.clear()  # aggregates may hold changes that were not stored
+            raise
+
+    def _track(self, tracking: Tracking) -> None:
+        """Record the offset after a fallback (unless a newer one is there already)."""
+        try:
+            self.recorder.insert_tracking(tracking)
+        except IntegrityError:
+            stored = self.recorder.max_tracking_id(tracking.application_name)
+            if stored is None or stored < tracking.notification_id:
+                raise
 
     def _alone(self, decoded: Decoded) -> Verdict:
         if decoded.refusal is not None:
@@ -209,24 +257,64 @@ class BatchIngestor:
         return submit(self.app, decoded.command)
 
     def _in_one_transaction(
-        self, batch: list[Decoded], tracking: Tracking
+        self, batch: list[Decoded], trackings: list[Tracking]
     ) -> list[tuple[Record, Verdict]]:
-        cache: Cache = dict(self.written)
+        cache = self._refreshed(batch)
         receipts: dict[str, Submission] = {}
         seen = self.app.existing([submission_id(d.command.event_id) for d in batch])
         verdicts: list[tuple[Record, Verdict, UUID | None]] = []
+        touched: dict[UUID, None] = {}
         for decoded in batch:
-            verdict, subject_id = self._apply(decoded, cache, receipts, seen)
+            verdict, subject_id = self._apply(decoded, cache, receipts, seen, touched)
             verdicts.append((decoded.record, verdict, subject_id))
-        changed = [a for a in cache.values() if a.pending_events]
+        changed = [a for a in (cache.get(i) for i in touched) if a is not None and a.pending_events]
         events = [e for a in [*changed, *receipts.values()] for e in a.collect_events()]
         stored = [self.app.mapper.to_stored_event(e) for e in events]
-        ids = self.recorder.insert_events(stored, tracking=tracking) or []
-        self.written.update((a.id, a) for a in changed)
+        ids = insert_events(self.recorder, stored, trackings)
         positions = {
             (e.originator_id, e.originator_version): i for e, i in zip(events, ids, strict=False)
         }
         return [(r, self._with_position(v, s, positions)) for r, v, s in verdicts]
+
+    def _refreshed(self, batch: list[Decoded]) -> Cache:
+        """The cache, holding every aggregate ``batch`` needs as the store has it now:
+        the subjects and their plans, then the agencies of the subjects' units."""
+        needed: set[UUID] = set()
+        for decoded in batch:
+            if decoded.refusal is None:
+                try:
+                    ref = parse_ref(decoded.command.subject)
+                except DomainError:
+                    continue
+                needed.update((ref.id, plan_id(ref.plan)))
+        self._catch_up(needed)
+        units: set[str] = set()
+        for aggregate_id in needed:
+            item = self.written.get(aggregate_id)
+            if isinstance(item, TrackedItem):
+                units.update(item.participants, item.monitors)
+        self._catch_up({agency_id(u) for u in units})
+        if len(self.written) > self.cache_size:
+            for aggregate_id in list(self.written)[: len(self.written) - self.cache_size]:
+                del self.written[aggregate_id]
+        return self.written
+
+    def _catch_up(self, ids: set[UUID]) -> None:
+        """Load or bring up to date the aggregates ``ids`` in the cache (one query)."""
+        if not ids:
+            return
+        cache = self.written
+        versions = {i: (cache[i].version if i in cache else 0) for i in ids}
+        mapper = self.app.mapper
+        for aggregate_id, rows in groupby(
+            events_after(self.recorder, versions), key=lambda e: e.originator_id
+        ):
+            aggregate: Any = cache.get(aggregate_id)
+            for stored in rows:
+                event: Any = mapper.to_domain_event(stored)
+                aggregate = event.mutate(aggregate)
+            cache.pop(aggregate_id, None)
+            cache[aggregate_id] = aggregate
 
     @staticmethod
     def _with_position(
@@ -240,7 +328,12 @@ class BatchIngestor:
         )
 
     def _apply(
-        self, decoded: Decoded, cache: Cache, receipts: dict[str, Submission], seen: set[UUID]
+        self,
+        decoded: Decoded,
+        cache: Cache,
+        receipts: dict[str, Submission],
+        seen: set[UUID],
+        touched: dict[UUID, None],
     ) -> tuple[Verdict, UUID | None]:
         """Apply one record in memory: a receipt in ``receipts``, events in ``cache``.
         ``seen`` holds the receipts of this batch's event ids already in the store."""
@@ -261,6 +354,7 @@ class BatchIngestor:
         refusal = decoded.refusal
         if refusal is None:
             subject_id = parse_ref(command.subject).id
+            touched[subject_id] = None
             current = cache.get(subject_id)
             before = len(current.pending_events) if current is not None else 0
             try:
@@ -301,4 +395,3 @@ class BatchIngestor:
             rebuilt = event.mutate(rebuilt)
         rebuilt.pending_events.extend(earlier)
         cache[subject_id] = rebuilt
-        self.written.pop(subject_id, None)
