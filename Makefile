@@ -86,6 +86,6 @@ clean:  ## remove the local embedded database and caches (keeps .venv)
 	rm -rf .lienthong .pytest_cache .mypy_cache .ruff_cache .hypothesis .tmp-gen
 
 .PHONY: bench
-bench: $(STAMP)  ## the benchmarks, each against its baseline; results in bench/results/ (B3 installs ghz with go)
-	$(BIN)/python -m bench.b3_queries
-	$(BIN)/python -m bench.b4_freshness
+B ?=
+bench: $(STAMP)  ## the benchmarks against their baselines (B=b1 runs one); results in bench/results/, table in README (B3 installs ghz with go)
+	$(BIN)/python -m bench $(B)
