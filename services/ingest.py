@@ -57,6 +57,7 @@ CHANNEL = "kafka"
 # Records per transaction: a batch from Kafka is stored in transactions of at most
 # this many records (the offsets of all its partitions in each).
 CHUNK = 5000
+COPY_TYPES = ["uuid", "int8", "text", "bytea"]
 # Aggregates kept in memory between batches (subjects, plans, agencies).
 CACHE_SIZE = 250_000
 
@@ -149,17 +150,22 @@ def insert_events(
     trackings: Sequence[Tracking] = (),
 ) -> list[int]:
     """Store ``stored`` and ``trackings`` in ONE transaction, as the library's
-    ``insert_events(..., tracking=...)`` does, but without psycopg's pipeline mode;
-    returns the events' notification ids (log positions), in order.
+    ``insert_events(..., tracking=...)`` does; returns the events' notification ids
+    (log positions), in order.
 
-    The library sends a transaction's statements as one pipeline. psycopg 3.3's
-    ``pipeline_communicate`` ignores the result of ``PQflush()`` after the last
-    command: when the statements outgrow the socket's send buffer (a few hundred
-    events), the rest of the INSERT stays in libpq's buffer while psycopg waits for
-    results, and the server waits for the rest of the INSERT (``ClientRead``) —
-    forever. Without a pipeline these are four round trips per transaction, which
-    is nothing at thousands of events per transaction. Same statements, same
-    table lock (notification ids stay gap-free in commit order), same NOTIFY.
+    Same table lock as the library (so notification ids stay gap-free in commit
+    order: every writer of the table takes it), same NOTIFY, same tracking statement;
+    but the rows go in with a binary ``COPY`` (about 8× cheaper per row here than the
+    library's ``INSERT … unnest`` of composites, whose values psycopg dumps in Python),
+    and their ids are read back afterwards: under the lock, the rows above the
+    table's previous maximum are this transaction's.
+
+    And no pipeline mode: the library sends a transaction's statements as one
+    pipeline, and psycopg 3.3's ``pipeline_communicate`` ignores the result of
+    ``PQflush()`` after the last command: when the statements outgrow the socket's
+    send buffer (a few hundred events), the rest stays in libpq's buffer while
+    psycopg waits for results and the server waits for the rest of the statement
+    (``ClientRead``) — forever.
     """
     if not isinstance(recorder, PostgresProcessRecorder):
         if len(trackings) > 1:
@@ -167,22 +173,40 @@ def insert_events(
             raise TypeError(msg)
         tracking = trackings[0] if trackings else None
         return list(recorder.insert_events(stored, tracking=tracking) or [])
-    ids: list[int] = []
+    table = sql.Identifier(*recorder.events_table_name.split("."))
     with recorder.datastore.transaction(commit=True) as cursor:
         for tracking in trackings:
             recorder._insert_tracking(cursor, tracking)  # noqa: SLF001
-        if stored:
-            recorder._lock_table(cursor)  # noqa: SLF001
-            recorder._notify_channel(cursor)  # noqa: SLF001
-            rows = [
-                recorder.construct_pg_stored_event(
-                    e.originator_id, e.originator_version, e.topic, e.state
+        if not stored:
+            return []
+        recorder._lock_table(cursor)  # noqa: SLF001
+        recorder._notify_channel(cursor)  # noqa: SLF001
+        cursor.execute(
+            sql.SQL("SELECT COALESCE(max(notification_id), 0) AS n FROM {}").format(table)
+        )
+        row = cursor.fetchone()
+        before = int(row["n"]) if row else 0
+        copy = sql.SQL(
+            "COPY {} (originator_id, originator_version, topic, state) FROM STDIN (FORMAT BINARY)"
+        ).format(table)
+        with cursor.copy(copy) as rows:
+            rows.set_types(COPY_TYPES)
+            for event in stored:
+                rows.write_row(
+                    (event.originator_id, event.originator_version, event.topic, event.state)
                 )
-                for e in stored
-            ]
-            cursor.execute(recorder.insert_events_statement, (rows,))
-            ids = [row["notification_id"] for row in cursor.fetchall()]
-    return ids
+        cursor.execute(
+            sql.SQL(
+                "SELECT notification_id, originator_id, originator_version FROM {}"
+                " WHERE notification_id > %s"
+            ).format(table),
+            (before,),
+        )
+        ids = {
+            (r["originator_id"], r["originator_version"]): r["notification_id"]
+            for r in cursor.fetchall()
+        }
+    return [ids[(UUID(str(e.originator_id)), e.originator_version)] for e in stored]
 
 
 class BatchIngestor:
