@@ -30,6 +30,7 @@ from __future__ import annotations
 import argparse
 import io
 import os
+import re
 import tempfile
 import time
 import zlib
@@ -45,11 +46,13 @@ from psycopg import sql
 from bench.dataset import Dataset, Message, Spec, seed_store, wards_for
 from bench.harness import (
     Broker,
+    CpuMeter,
     Every,
     Result,
     Worker,
     fresh_database,
     kafka_broker,
+    postgres_pids,
     postgres_server,
     produce,
     rss_kib,
@@ -81,6 +84,8 @@ class IngestRun:
     first_row: int  # notification ids above this are the run's
     outcomes: dict[str, int]
     produce_rate: float
+    cpu_seconds: dict[str, float] = field(default_factory=dict)
+    batches: list[int] = field(default_factory=list)
     worker_rss_kib: int = 0
     worker_peak_kib: int = 0
     idle_rss_kib: int = 0
@@ -171,10 +176,16 @@ def run_worker(
         else:
             produce_rate = produce(broker.bootstrap, topic, keyed, len(keyed))
             worker.start()
+        meter = CpuMeter(
+            {"worker": lambda: [worker.pid], "postgresql": postgres_pids(db), "kafka": broker.pid}
+        )
+        meter.start()
         curve = follow(worker, db, tracking, prefix, len(keyed))
+        cpu = meter.stop()
         current, peak = rss_kib(worker.pid)
     finally:
         worker.stop()
+    batches = [int(n) for n in re.findall(r"stored (\d+) record", worker.tail(10**6))]
     (t0, c0), (t1, c1) = curve[0], curve[-1]
     rows = max_position(db, events) - first_row
     return IngestRun(
@@ -184,6 +195,8 @@ def run_worker(
         first_row=first_row,
         outcomes=receipts_by_outcome(db, events, first_row),
         produce_rate=produce_rate,
+        cpu_seconds=cpu,
+        batches=batches,
         worker_rss_kib=current,
         worker_peak_kib=peak,
         idle_rss_kib=idle,
@@ -353,6 +366,15 @@ def main(argv: list[str] | None = None) -> int:
                 "expected_outcomes": expected,
                 "outcomes_as_expected": run.outcomes == expected,
                 "produce_envelopes_per_s": round(run.produce_rate, 1),
+                "worker_batches": len(run.batches),
+                "worker_mean_batch": round(sum(run.batches) / max(1, len(run.batches)), 1),
+                "cpu_seconds_while_ingesting": run.cpu_seconds,
+                "cpu_us_per_envelope": {
+                    k: round(v * 1e6 / max(1, run.records)) for k, v in run.cpu_seconds.items()
+                },
+                "envelopes_per_s_if_two_cores_were_ours": round(
+                    2 * run.records / max(1e-9, sum(run.cpu_seconds.values()))
+                ),
                 "worker_peak_rss_mib": round(run.worker_peak_kib / 1024, 1),
                 "progress": [
                     (round(t - run.curve[0][0], 2), n)

@@ -24,7 +24,7 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -265,6 +265,11 @@ class Broker:
     port: int
     bootstrap: str
 
+    def pid(self) -> list[int]:
+        with suppress(OSError, ValueError):
+            return [int((self.home / "broker.pid").read_text().strip())]
+        return []
+
     def topics(self, partitions: int = 6) -> str:
         """Fresh Lienthong topics under a prefix of their own; the prefix."""
         prefix = f"bench{uuid.uuid4().hex[:8]}."
@@ -313,6 +318,70 @@ def produce(
 
 
 # Processes -----------------------------------------------------------------------------
+
+
+TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) a process has used so far; 0 when it is gone."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / TICKS
+
+
+def children(pid: int) -> list[int]:
+    """The processes whose parent is ``pid`` (a postmaster's backends)."""
+    found = []
+    for proc in Path("/proc").iterdir():
+        if proc.name.isdigit():
+            with suppress(OSError):
+                if int((proc / "stat").read_text().rsplit(")", 1)[1].split()[1]) == pid:
+                    found.append(int(proc.name))
+    return found
+
+
+@dataclass
+class CpuMeter:
+    """CPU seconds used by named groups of processes between ``start()`` and ``stop()``
+    (on a shared 2-core machine, CPU time per unit of work is steadier than wall time)."""
+
+    groups: dict[str, Callable[[], list[int]]]
+    begin: dict[str, dict[int, float]] = field(default_factory=dict)
+    used: dict[str, float] = field(default_factory=dict)
+
+    def _sample(self) -> dict[str, dict[int, float]]:
+        return {name: {p: cpu_seconds(p) for p in pids()} for name, pids in self.groups.items()}
+
+    def start(self) -> None:
+        self.begin = self._sample()
+
+    def stop(self) -> dict[str, float]:
+        end = self._sample()
+        self.used = {
+            name: round(
+                sum(t - self.begin.get(name, {}).get(p, 0.0) for p, t in end[name].items()), 2
+            )
+            for name in self.groups
+        }
+        return self.used
+
+
+def postmaster_pid(db: Database) -> int | None:
+    """The embedded server's postmaster (its data directory is the socket directory)."""
+    with suppress(OSError, ValueError, IndexError):
+        return int((Path(db.host) / "postmaster.pid").read_text().split()[0])
+    return None
+
+
+def postgres_pids(db: Database) -> Callable[[], list[int]]:
+    def pids() -> list[int]:
+        main = postmaster_pid(db)
+        return [main, *children(main)] if main else []
+
+    return pids
 
 
 def rss_kib(pid: int) -> tuple[int, int]:
