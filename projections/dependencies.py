@@ -1,17 +1,16 @@
-"""The cross-agency dependencies view: per plan, the graph of its tasks — declared
-dependencies plus lead/coordinating relations — and, per agency, whom it waits on
-and who waits on it. Rows hold no clock: which tasks are blocked on a given day
-(an upstream not completed while the downstream is due soon) is judged when read,
-with :func:`blocked`.
+"""The cross-agency dependencies view: a row per plan (its declared dependencies and
+the day its schedule starts) and a row per task (status, due day, percent, lead and
+coordinating units), each a function of its own aggregate alone. :func:`graphs`
+assembles a plan's graph when read — declared dependencies plus lead/coordinating
+relations, and per agency whom it waits on and who waits on it — and the day-dependent
+judgements read it: :func:`blocked`, :func:`critical_path`, :func:`bottlenecks`.
 """
 
 from __future__ import annotations
 
 from datetime import date, timedelta
 from typing import Any
-from uuid import UUID
 
-from domain.ids import plan_id, task_id
 from domain.items import ItemStatus
 from domain.plan import Plan
 from domain.task import Task
@@ -24,48 +23,52 @@ def waits(waiter: str, task: str, on: str, upstream: str, reason: str) -> dict[s
     return {"agency": waiter, "task": task, "on": on, "upstream": upstream, "reason": reason}
 
 
-def relations(plan: Plan, tasks: dict[str, Task]) -> list[dict[str, str]]:
+def relations(dependencies: list[list[str]], tasks: dict[str, Row]) -> list[dict[str, str]]:
     """Who waits on whom: a downstream task's leads on an upstream task's leads
     ("dependency"); a task's leads on its coordinating units ("coordination")."""
     found = []
-    for upstream, downstream in sorted(plan.dependencies):
+    for upstream, downstream in dependencies:
         if upstream in tasks and downstream in tasks:
-            for waiter in tasks[downstream].lead:
+            for waiter in tasks[downstream]["lead"]:
                 found += [
                     waits(waiter, downstream, lead, upstream, "dependency")
-                    for lead in tasks[upstream].lead
+                    for lead in tasks[upstream]["lead"]
                 ]
     for key, task in sorted(tasks.items()):
-        for waiter in task.lead:
+        for waiter in task["lead"]:
             found += [
-                waits(waiter, key, helper, key, "coordination") for helper in task.coordinating
+                waits(waiter, key, helper, key, "coordination") for helper in task["coordinating"]
             ]
     return [w for w in found if w["agency"] != w["on"]]
 
 
-def row_of(plan: Plan, tasks: dict[str, Task]) -> Row:
-    edges = relations(plan, tasks)
+def graph(plan: Row, tasks: dict[str, Row]) -> Row:
+    """A plan's graph: its dependencies, its tasks and who waits on whom."""
     agencies: dict[str, dict[str, list[dict[str, str]]]] = {}
-    for edge in edges:
+    for edge in relations(plan["dependencies"], tasks):
         agencies.setdefault(edge["agency"], {"waits_on": [], "waited_by": []})["waits_on"].append(
             edge
         )
         agencies.setdefault(edge["on"], {"waits_on": [], "waited_by": []})["waited_by"].append(edge)
-    statuses = {
-        key: {
-            "status": t.status.value,
-            "due": t.deadline.due.isoformat() if t.deadline.due else None,
-            "lead": list(t.lead),
-            "percent": t.percent,
-        }
-        for key, t in tasks.items()
-    }
     return {
-        "plan": plan.key,
-        "start": Lienthong.plan_start(plan).isoformat(),
-        "dependencies": [list(edge) for edge in sorted(plan.dependencies)],
+        "plan": plan["plan"],
+        "start": plan["start"],
+        "dependencies": plan["dependencies"],
         "agencies": dict(sorted(agencies.items())),
-        "tasks": dict(sorted(statuses.items())),
+        "tasks": dict(sorted(tasks.items())),
+    }
+
+
+def graphs(rows: dict[str, Row], plans: set[str] | None = None) -> dict[str, Row]:
+    """The graph of every plan in the view's ``rows`` (or of ``plans``), by plan."""
+    tasks: dict[str, dict[str, Row]] = {}
+    for key, row in rows.items():
+        if "/" in key and (plans is None or row["plan"] in plans):
+            tasks.setdefault(row["plan"], {})[row["key"]] = row
+    return {
+        key: graph(row, tasks.get(key, {}))
+        for key, row in sorted(rows.items())
+        if "/" not in key and (plans is None or key in plans)
     }
 
 
@@ -187,21 +190,23 @@ class DependencyView(AggregateView):
     name = "dependencies"
     prefixes = ("lienthong.plan.", "lienthong.task.")
 
-    def known(self, aggregate_id: UUID) -> Any | None:
-        """An aggregate as replayed so far, else as stored (None if not recorded)."""
-        replayed = self.replay.aggregates.get(aggregate_id)
-        if replayed is None and self.app.exists(aggregate_id):
-            return self.app.repository.get(aggregate_id)
-        return replayed
-
-    def group_of(self, aggregate: Plan | Task) -> str:
-        """A plan and its tasks share the plan's row."""
-        return aggregate.key if isinstance(aggregate, Plan) else aggregate.plan
-
     def rows_of(self, aggregate: Plan | Task) -> dict[str, Row | None]:
-        key = self.group_of(aggregate)
-        plan = self.known(plan_id(key))
-        if plan is None:
-            return {}
-        tasks = {k: self.known(task_id(key, k)) for k in plan.tasks}
-        return {key: row_of(plan, {k: t for k, t in tasks.items() if t is not None})}
+        if isinstance(aggregate, Plan):
+            return {
+                aggregate.key: {
+                    "plan": aggregate.key,
+                    "start": Lienthong.plan_start(aggregate).isoformat(),
+                    "dependencies": [list(edge) for edge in sorted(aggregate.dependencies)],
+                }
+            }
+        task = aggregate
+        row = {
+            "plan": task.plan,
+            "key": task.key,
+            "status": task.status.value,
+            "due": task.deadline.due.isoformat() if task.deadline.due else None,
+            "lead": list(task.lead),
+            "coordinating": list(task.coordinating),
+            "percent": task.percent,
+        }
+        return {f"{task.plan}/task/{task.key}": None if task.group else row}

@@ -15,7 +15,7 @@ from lienthong.v1 import plan_service_pb2_grpc, resources_pb2
 
 from domain.errors import NotFoundError
 from domain.ids import parse_ref
-from projections.dependencies import blocked, bottlenecks, critical_path
+from projections.dependencies import blocked, bottlenecks, critical_path, graphs
 from projections.scorecards import scorecards
 from services.api import pages
 from services.api.convert import Checker, plan_status_message, status_from_message
@@ -277,7 +277,7 @@ class PlanServicer(RollupQueries, plan_service_pb2_grpc.PlanServiceServicer):
         if request.window_days < 0:
             check.add("window_days", "must not be negative")
         check.done()
-        row = self.reads.views["dependencies"].get(request.plan_id)
+        row = graphs(self.reads.views["dependencies"], {request.plan_id}).get(request.plan_id)
         if row is None:
             raise NotFoundError(f"plan {request.plan_id} was not found", field="plan_id")
         window = request.window_days or DEFAULT_WINDOW_DAYS
@@ -355,12 +355,8 @@ class PlanServicer(RollupQueries, plan_service_pb2_grpc.PlanServiceServicer):
 
         def found() -> list[pb.Bottleneck]:
             plans = self.ward_plans(ward) if ward else None
-            rows = [
-                row
-                for key, row in sorted(self.reads.views["dependencies"].items())
-                if plans is None or key in plans
-            ]
-            return [bottleneck_message(b) for b in bottlenecks(rows, as_of)]
+            rows = graphs(self.reads.views["dependencies"], plans).values()
+            return [bottleneck_message(b) for b in bottlenecks(list(rows), as_of)]
 
         chosen = self.reads.cached(("bottlenecks", ward, as_of), None, found)
         chunk, token = pages.page(chosen, offset, size)

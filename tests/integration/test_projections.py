@@ -14,7 +14,7 @@ import pytest
 from eventsourcing.persistence import PersistenceError
 
 from projections.audit_trail import AuditTrailView
-from projections.dependencies import DependencyView, blocked
+from projections.dependencies import DependencyView, blocked, graphs
 from projections.kpi_attainment import KpiAttainmentView
 from projections.red_flags import RedFlagView, item_flags, start_of
 from projections.replay import share_replay
@@ -229,7 +229,8 @@ def test_the_dependency_view_shows_who_waits_on_whom_and_what_is_blocked(plans: 
     )
     runner = ProjectionRunner(plans, DependencyView(plans))
     runner.catch_up()
-    row = runner.rows()[PB]
+    assert runner.rows()[f"{PB}/task/24"]["lead"] == ["phuoc-binh.health-post"]
+    row = graphs(runner.rows())[PB]
     assert row["dependencies"] == [["28", "24"]]
     health_post = row["agencies"]["phuoc-binh.health-post"]
     assert {

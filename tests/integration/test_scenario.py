@@ -30,7 +30,7 @@ import pytest
 from psycopg import sql
 
 from domain.flags import expected_percent
-from projections.dependencies import DependencyView, blocked, bottlenecks
+from projections.dependencies import DependencyView, blocked, bottlenecks, graphs
 from projections.kpi_attainment import KpiAttainmentView
 from projections.red_flags import RedFlagView, item_flags, start_of
 from projections.rollups import (
@@ -229,14 +229,14 @@ def test_the_flags_of_the_quarter_have_their_history(views: dict[str, dict[str, 
 def test_the_quarter_blocks_the_tasks_due_soon_behind_an_open_upstream(
     views: dict[str, dict[str, Row]],
 ) -> None:
-    rows = views["dependencies"]
+    rows = graphs(views["dependencies"])
     assert blocked(rows[PB], TODAY, window_days=180) == [{"downstream": "I.6", "upstream": "5"}]
     assert blocked(rows[DM], TODAY, window_days=180) == [{"downstream": "4", "upstream": "IV.5"}]
     assert blocked(rows[PB], TODAY, window_days=30) == []
 
 
 def test_the_police_are_the_bottleneck_of_the_quarter(views: dict[str, dict[str, Row]]) -> None:
-    ranked = bottlenecks(list(views["dependencies"].values()), TODAY)
+    ranked = bottlenecks(list(graphs(views["dependencies"]).values()), TODAY)
     assert [b["agency"] for b in ranked] == ["phuoc-binh.police", "da-mai.ubnd", "phuoc-binh.vhxh"]
     assert ranked[0]["held_agencies"] == [
         "phuoc-binh.health-post",
