@@ -12,6 +12,7 @@ from domain.ids import indicator_id, task_id
 from domain.indicator import Indicator
 from domain.items import Quality
 from domain.task import Task
+from projections.dependencies import DependencyView
 from projections.kpi_attainment import KpiAttainmentView
 from projections.red_flags import RedFlagView
 from projections.scorecards import ScorecardView
@@ -78,7 +79,13 @@ HISTORIES = [first_task(), second_task(), indicator()]
 def rows_after(order: list[int]) -> dict[str, Any]:
     """The rows of both views after the events, taken subject by subject in ``order``."""
     cursors = [0] * len(HISTORIES)
-    views = [TaskStatusView(APP), KpiAttainmentView(APP), RedFlagView(APP), ScorecardView(APP)]
+    views = [
+        TaskStatusView(APP),
+        KpiAttainmentView(APP),
+        RedFlagView(APP),
+        ScorecardView(APP),
+        DependencyView(APP),
+    ]
     rows: dict[str, Any] = {}
     for position, subject in enumerate(order, 1):
         event = HISTORIES[subject][cursors[subject]]
