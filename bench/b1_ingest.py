@@ -321,8 +321,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--subjects", type=int, default=20_000, help="active subjects (tasks, indicators)"
     )
-    parser.add_argument("--events", type=int, default=200_000, help="envelopes produced")
-    parser.add_argument("--naive", type=int, default=3_000, help="envelopes the naive loop runs")
+    parser.add_argument("--events", type=int, default=100_000, help="envelopes produced")
+    parser.add_argument("--naive", type=int, default=2_000, help="envelopes the naive loop runs")
     parser.add_argument("--seed", type=int, default=57)
     args = parser.parse_args(argv)
 
