@@ -144,6 +144,20 @@ def events_after(recorder: ProcessRecorder, versions: dict[UUID, int]) -> list[S
         ]
 
 
+def stored_offsets(recorder: ProcessRecorder, names: Sequence[str]) -> dict[str, int]:
+    """The stored offset of each ``topic:partition`` in ``names`` that has one (one query)."""
+    if not isinstance(recorder, PostgresProcessRecorder):
+        found = {n: recorder.max_tracking_id(n) for n in names}
+        return {n: o for n, o in found.items() if o is not None}
+    query = sql.SQL(
+        "SELECT application_name, max(notification_id) AS n FROM {}"
+        " WHERE application_name = ANY(%s) GROUP BY application_name"
+    ).format(sql.Identifier(*recorder.tracking_table_name.split(".")))
+    with recorder.datastore.transaction(commit=False) as cursor:
+        cursor.execute(query, (list(names),))
+        return {row["application_name"]: int(row["n"]) for row in cursor.fetchall()}
+
+
 def insert_events(
     recorder: ApplicationRecorder,
     stored: Sequence[StoredEvent],
@@ -227,6 +241,24 @@ class BatchIngestor:
         # conflict at insert time (another writer in between) empties it.
         self.written: Cache = {}
         self.cache_size = cache_size
+        self.refs: dict[str, tuple[UUID, UUID]] = {}  # subject → (its id, its plan's id)
+        self.agency_ids: dict[str, UUID] = {}
+
+    def ref_ids(self, subject: str) -> tuple[UUID, UUID]:
+        """The ids of a subject and of its plan (uuid5 is not free: remembered)."""
+        ids = self.refs.get(subject)
+        if ids is None:
+            if len(self.refs) > self.cache_size:
+                self.refs.clear()
+            ref = parse_ref(subject)
+            ids = self.refs[subject] = (ref.id, plan_id(ref.plan))
+        return ids
+
+    def agency_id(self, unit: str) -> UUID:
+        found = self.agency_ids.get(unit)
+        if found is None:
+            found = self.agency_ids[unit] = agency_id(unit)
+        return found
 
     def stored_offset(self, topic: str, partition: int) -> int | None:
         """The last offset of ``topic:partition`` whose effect is in the store."""
@@ -239,8 +271,10 @@ class BatchIngestor:
             sorted(records, key=lambda r: (r.topic, r.partition, r.offset)),
             key=lambda r: (r.topic, r.partition),
         )
-        for (topic, partition), group in by_partition:
-            stored = self.stored_offset(topic, partition)
+        groups = [(tracking_name(t, p), list(g)) for (t, p), g in by_partition]
+        offsets = stored_offsets(self.recorder, [name for name, _ in groups])
+        for name, group in groups:
+            stored = offsets.get(name)
             fresh.extend(r for r in group if stored is None or r.offset > stored)
         results: list[tuple[Record, Verdict]] = []
         for start in range(0, len(fresh), CHUNK):
@@ -285,11 +319,13 @@ class BatchIngestor:
     ) -> list[tuple[Record, Verdict]]:
         cache = self._refreshed(batch)
         receipts: dict[str, Submission] = {}
-        seen = self.app.existing([submission_id(d.command.event_id) for d in batch])
+        receipt_ids = [submission_id(d.command.event_id) for d in batch]
+        seen = self.app.existing(receipt_ids)
         verdicts: list[tuple[Record, Verdict, UUID | None]] = []
         touched: dict[UUID, None] = {}
-        for decoded in batch:
-            verdict, subject_id = self._apply(decoded, cache, receipts, seen, touched)
+        for decoded, receipt_id in zip(batch, receipt_ids, strict=True):
+            stored_before = receipt_id in seen
+            verdict, subject_id = self._apply(decoded, cache, receipts, stored_before, touched)
             verdicts.append((decoded.record, verdict, subject_id))
         changed = [a for a in (cache.get(i) for i in touched) if a is not None and a.pending_events]
         events = [e for a in [*changed, *receipts.values()] for e in a.collect_events()]
@@ -307,17 +343,16 @@ class BatchIngestor:
         for decoded in batch:
             if decoded.refusal is None:
                 try:
-                    ref = parse_ref(decoded.command.subject)
+                    needed.update(self.ref_ids(decoded.command.subject))
                 except DomainError:
                     continue
-                needed.update((ref.id, plan_id(ref.plan)))
         self._catch_up(needed)
         units: set[str] = set()
         for aggregate_id in needed:
             item = self.written.get(aggregate_id)
             if isinstance(item, TrackedItem):
                 units.update(item.participants, item.monitors)
-        self._catch_up({agency_id(u) for u in units})
+        self._catch_up({self.agency_id(u) for u in units})
         if len(self.written) > self.cache_size:
             for aggregate_id in list(self.written)[: len(self.written) - self.cache_size]:
                 del self.written[aggregate_id]
@@ -328,7 +363,12 @@ class BatchIngestor:
         if not ids:
             return
         cache = self.written
-        versions = {i: (cache[i].version if i in cache else 0) for i in ids}
+        versions = {}
+        for i in ids:
+            known = cache.pop(i, None)  # re-inserted last: the latest used are evicted last
+            versions[i] = 0 if known is None else known.version
+            if known is not None:
+                cache[i] = known
         mapper = self.app.mapper
         for aggregate_id, rows in groupby(
             events_after(self.recorder, versions), key=lambda e: e.originator_id
@@ -356,14 +396,14 @@ class BatchIngestor:
         decoded: Decoded,
         cache: Cache,
         receipts: dict[str, Submission],
-        seen: set[UUID],
+        stored_before: bool,
         touched: dict[UUID, None],
     ) -> tuple[Verdict, UUID | None]:
         """Apply one record in memory: a receipt in ``receipts``, events in ``cache``.
-        ``seen`` holds the receipts of this batch's event ids already in the store."""
+        ``stored_before``: the store holds a receipt of this event id already."""
         command = decoded.command
         earlier = receipts.get(command.event_id)
-        if earlier is None and submission_id(command.event_id) in seen:
+        if earlier is None and stored_before:
             earlier = receipt_of(self.app, command.event_id)
         if earlier is not None:
             duplicate = Verdict(
@@ -377,7 +417,7 @@ class BatchIngestor:
         ctx = self.app.context(command.actor)
         refusal = decoded.refusal
         if refusal is None:
-            subject_id = parse_ref(command.subject).id
+            subject_id = self.ref_ids(command.subject)[0]
             touched[subject_id] = None
             current = cache.get(subject_id)
             before = len(current.pending_events) if current is not None else 0
