@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from enum import StrEnum
+from functools import lru_cache
 from uuid import UUID, uuid5
 
 from domain.errors import InvalidValueError
@@ -44,8 +45,10 @@ class Ref:
         return f"{self.plan}/{self.kind.value}/{self.key}"
 
 
+@lru_cache(maxsize=1 << 17)
 def subject_id(kind: SubjectKind, plan: str, key: str = "") -> UUID:
-    """The UUID of a subject, derived from its reference."""
+    """The UUID of a subject, derived from its reference (remembered: hashing it is
+    a measurable share of ingest)."""
     return uuid5(NAMESPACE, f"{kind.value}:{plan}:{key}")
 
 
