@@ -29,9 +29,19 @@ from typing import Any, cast
 
 import psycopg
 from psycopg import Cursor, sql
+from psycopg.rows import tuple_row
 from psycopg.types.json import Jsonb
 
-from projections.runner import BATCH, ProjectionRunner, Row, View, notifications_of
+from projections.replay import share_replay
+from projections.runner import (
+    BATCH,
+    LogReader,
+    ProjectionRunner,
+    Row,
+    View,
+    catch_up_all,
+    notifications_of,
+)
 from projections.views import VIEWS
 from services.app import Lienthong
 
@@ -109,6 +119,9 @@ class LiveViews:
         self.tables = {
             name: Table(self.runner(name), in_memory=name not in TABLE_ONLY) for name in names
         }
+        share_replay([table.runner.view for table in self.tables.values()])
+        self.reader = LogReader(app)
+        self.appliers: dict[type[Any], list[tuple[Callable[[int, Any], None], Table]]] = {}
         self.position = 0  # every view has committed at least this far
         self.loop: asyncio.AbstractEventLoop | None = None
         self.subscribers: set[Subscriber] = set()
@@ -128,8 +141,8 @@ class LiveViews:
 
     def catch_up(self) -> None:
         """Bring every view up to the log, then read its rows and position."""
-        for name, table in self.tables.items():
-            table.runner.catch_up()
+        catch_up_all([table.runner for table in self.tables.values()])
+        for name in self.tables:
             self.load(name)
         self.ensure_audit_indexes()
         self.position = min((t.position for t in self.tables.values()), default=0)
@@ -140,18 +153,26 @@ class LiveViews:
         table.position, table.rows = self.read(name)
 
     def read(self, name: str) -> tuple[int, dict[str, Row]]:
-        """A view's position and (in-memory views) rows, read in one snapshot."""
+        """A view's position and (in-memory views) rows, read by one statement (one
+        snapshot) outside a transaction: decoding a large view client-side must not
+        hold a transaction open past the idle-in-transaction timeout."""
         table = self.tables[name]
         schema = table.runner.schema
-        rows: dict[str, Row] = {}
-        with table.runner.cursor() as cursor:
-            cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
-            cursor.execute(sql.SQL("SELECT position FROM {}.tracking WHERE id = 1").format(schema))
-            found = cursor.fetchone()
-            if table.in_memory:
-                cursor.execute(sql.SQL("SELECT key, data FROM {}.rows").format(schema))
-                rows = {row["key"]: row["data"] for row in cursor.fetchall()}
-        return (int(found["position"]) if found else 0), rows
+        query = sql.SQL(
+            "SELECT NULL AS key, NULL::jsonb AS data, position FROM {}.tracking WHERE id = 1"
+        ).format(schema)
+        if table.in_memory:
+            query += sql.SQL(" UNION ALL SELECT key, data, NULL FROM {}.rows").format(schema)
+        position, rows = 0, {}
+        datastore = table.runner.datastore
+        with datastore.get_connection() as conn, conn.cursor(row_factory=tuple_row) as cursor:
+            cursor.execute(query)
+            for key, data, found in cursor.fetchall():
+                if key is None:
+                    position = int(found)
+                else:
+                    rows[key] = data
+        return position, rows
 
     def ensure_audit_indexes(self) -> None:
         if "audit_trail" not in self.tables:
@@ -197,13 +218,12 @@ class LiveViews:
         """Apply what the log holds beyond the views; returns how many events."""
         applied = 0
         start = min(t.position for t in self.tables.values())
-        while notifications := self.app.recorder.select_notifications(start + 1, batch):
-            for notification in notifications:
-                event = self.app.mapper.to_domain_event(notification)
-                for table in self.tables.values():
-                    if notification.id > table.position:
-                        table.runner.view.apply(notification.id, event)
-            last = notifications[-1].id
+        while events := self.reader.read(start, batch):
+            for at, event in events:
+                for apply, table in self.appliers_of(type(event)):
+                    if at > table.position:
+                        apply(at, event)
+            last = events[-1][0]
             changes = {name: t.runner.view.flush() for name, t in self.tables.items()}
             try:
                 self.commit(changes, last)
@@ -212,9 +232,20 @@ class LiveViews:
                 log.warning("%s; reading the views back", moved)
                 self.reload(self.tables)
             else:
-                applied += len(notifications)
+                applied += len(events)
             start = min(t.position for t in self.tables.values())
         return applied
+
+    def appliers_of(self, event_type: type[Any]) -> list[tuple[Callable[[int, Any], None], Table]]:
+        """The views that take events of ``event_type``, with their tables."""
+        found = self.appliers.get(event_type)
+        if found is None:
+            found = self.appliers[event_type] = [
+                (table.runner.view.apply, table)
+                for table in self.tables.values()
+                if getattr(table.runner.view, "takes", lambda _: True)(event_type)
+            ]
+        return found
 
     def commit(self, changes: Changes, last: int) -> None:
         """Every view's changed rows and new position in one transaction; then the
@@ -236,13 +267,17 @@ class LiveViews:
     def reload(self, names: Iterable[str]) -> None:
         """Views read back from their tables and followed afresh from there."""
         reloaded: Changes = {}
-        for name in list(names):
+        names = list(names)
+        for name in names:
             table = self.tables[name]
             table.runner = self.runner(name)
             table.position, rows = self.read(name)
             if table.in_memory:
                 gone: dict[str, Row | None] = {k: None for k in list(table.rows) if k not in rows}
                 reloaded[name] = {**gone, **rows}
+        if set(names) >= set(self.tables):  # all fresh: they may share one replay again
+            share_replay([table.runner.view for table in self.tables.values()])
+        self.appliers.clear()  # the views are new
         self.hand_over(reloaded, min(t.position for t in self.tables.values()))
 
     # On the event loop -----------------------------------------------------------
