@@ -2,7 +2,9 @@
 measured value (corrections applied), whether it is met, the attainment ratio and a
 standing — the 2026 target and the 2030 milestone side by side.
 
-Standing: ``met``; ``at_risk`` (at least 80% of the way); ``off_track``; ``no_data``.
+Standing: ``met``; ``at_risk`` (at least 80% of the way); ``off_track``; ``no_data``;
+``unjudgeable`` (a recorded value the target cannot read, such as a level against a
+number).
 A measurement of a quarter or month ("2026-Q1") counts towards its year's target.
 """
 
@@ -10,6 +12,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+from domain.errors import UnrecognisedMeasurementError
 from domain.indicator import Indicator
 from domain.targets import Target
 from projections.plans import indicator_details
@@ -32,8 +35,13 @@ def latest_for_year(indicator: Indicator, year: str) -> tuple[str, str] | None:
 def standing(target: Target, value: str | None) -> tuple[bool | None, str | None, str]:
     if value is None:
         return None, None, "no_data"
-    met = target.is_met(value)
-    ratio = target.attainment(value)
+    try:
+        met = target.is_met(value)
+        ratio = target.attainment(value)
+    except UnrecognisedMeasurementError:
+        # recorded, but not comparable with this target (a level measured against a
+        # numeric target): the log keeps it; the view cannot judge it, and must not stop
+        return None, None, "unjudgeable"
     if met:
         return True, str(ratio) if ratio is not None else None, "met"
     at_risk = ratio is not None and ratio >= AT_RISK

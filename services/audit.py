@@ -64,11 +64,7 @@ class AuditLog:
     def record(self, position: int, event: Fact) -> Record:
         if event.originator_version == 1 and event.originator_id not in self._subjects:
             # an aggregate's first event names its subject: no need to read the store
-            if isinstance(event, Submission.Created):
-                name = f"submission/{event.event_id}"  # type: ignore[attr-defined]
-            else:
-                name = subject_name(cast("Any", event).mutate(None))
-            self._subjects[event.originator_id] = name
+            self._subjects[event.originator_id] = created_subject(event)
         return {
             "position": position,
             "subject": self.subject(event.originator_id),
@@ -100,6 +96,22 @@ class AuditLog:
                     if len(records) == page_size:
                         break
         return Page(records, position, at_end=position > self.last_position())
+
+
+def created_subject(event: Any) -> str:
+    """The subject an aggregate's first event names (as :func:`subject_name` of the
+    aggregate it creates), read from the event's fields."""
+    if isinstance(event, Submission.Created):
+        return f"submission/{event.event_id}"  # type: ignore[attr-defined]
+    if isinstance(event, Task.Created):
+        return f"{event.plan}/task/{event.key}"  # type: ignore[attr-defined]
+    if isinstance(event, Indicator.Created):
+        return f"{event.plan}/indicator/{event.key}"  # type: ignore[attr-defined]
+    if isinstance(event, Plan.Created):
+        return str(event.key)  # type: ignore[attr-defined]
+    if isinstance(event, Agency.Created):
+        return f"agency/{event.key}"  # type: ignore[attr-defined]
+    return subject_name(event.mutate(None))
 
 
 def subject_name(aggregate: Any) -> str:

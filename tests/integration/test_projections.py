@@ -529,3 +529,18 @@ def test_a_failed_write_stops_the_pass_loudly_and_commits_nothing_of_that_batch(
     assert runners[1].position() == position < (plans.recorder.max_notification_id() or 0)
     assert max((int(key) for key in runners[0].rows()), default=0) == position
     assert runners[1].rows() == {}
+
+
+def test_a_level_measured_against_a_numeric_target_is_unjudgeable_and_the_view_goes_on(
+    plans: Lienthong,
+) -> None:
+    """Bình Phước's 1.4.1.a counts in "Thứ bậc" (a level unit) against "nhóm 10 xã/phường
+    dẫn đầu" (a number): the store accepts "Khá"; the view must not stop on it."""
+    subject = "binh-phuoc-2026/indicator/1.4.1.a"
+    ubnd = Actor("binh-phuoc.ubnd", channel="test")
+    measure = {"unit": "Thứ bậc", "as_of": DAY, "period": "2026"}
+    plans.execute("indicator_measured", subject, ubnd, {**measure, "value": "Khá"})
+    runner = ProjectionRunner(plans, KpiAttainmentView(plans))
+    runner.catch_up()
+    period = runner.rows()[subject]["periods"]["2026"]
+    assert (period["value"], period["met"], period["standing"]) == ("Khá", None, "unjudgeable")
