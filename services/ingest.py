@@ -1,9 +1,10 @@
 """Ingesting a batch of Kafka records: exactly-once effect, nothing lost.
 
-For each partition of a batch, every record becomes one receipt (accepted, rejected
-or — when its event id was seen before — nothing, as a duplicate); the domain events,
-the receipts and the partition's offset are written in ONE PostgreSQL transaction
-(the library's process-recorder tracking, named ``topic:partition``). The store, not
+Every record of a batch becomes one receipt (accepted, rejected or — when its event id
+was seen before — nothing, as a duplicate); the domain events, the receipts and the
+offset of every partition the batch holds are written in ONE PostgreSQL transaction
+(the library's process-recorder tracking, named ``topic:partition``; a batch of more
+than :data:`CHUNK` records in several). The store, not
 Kafka's committed offset, is the truth: records at or below the stored offset are
 skipped (see :mod:`services.worker`).
 
