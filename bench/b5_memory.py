@@ -87,10 +87,11 @@ def server_pid(address: str) -> int:
     """The pid of the process listening on ``address`` (the server we started)."""
     port = int(address.rsplit(":", 1)[1])
     inodes = set()
-    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
-        parts = line.split()
-        if int(parts[1].split(":")[1], 16) == port and parts[3] == "0A":
-            inodes.add(parts[9])
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):  # gRPC may listen dual-stack
+        for line in Path(table).read_text().splitlines()[1:]:
+            parts = line.split()
+            if int(parts[1].split(":")[1], 16) == port and parts[3] == "0A":
+                inodes.add(parts[9])
     for proc in Path("/proc").iterdir():
         if not proc.name.isdigit():
             continue
