@@ -179,6 +179,15 @@ def test_rollups_per_plan_ward_agency_indicator_code_and_period(channel: grpc.Ch
     assert sum(q.completed_in_period for q in quarters) == 1
     request = plan_service_pb2.ListRollupsRequest(as_of="soon")
     assert bad_fields(plans.ListRollups, request) == {"by", "as_of"}
+    weekly = plan_service_pb2.ListPeriodSummariesRequest(
+        plan_id=PB, year=2026, period_kind="weekly"
+    )
+    assert bad_fields(plans.ListPeriodSummaries, weekly) == {"period_kind"}
+    # refused, and the server goes on answering
+    assert plans.ListPeriodSummaries(
+        plan_service_pb2.ListPeriodSummariesRequest(plan_id=PB, year=2026, as_of=TODAY),
+        timeout=TIMEOUT,
+    ).summaries
 
 
 def test_events_by_agency_and_time_come_from_the_audit_trail(channel: grpc.Channel) -> None:
