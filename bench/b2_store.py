@@ -47,7 +47,6 @@ TOPIC = "agency-events"
 PARTITIONS = 6
 WARDS_PER_IMPORT = 1  # a larger save can stall psycopg's pipeline (see services/ingest.py)
 RECORDS_PER_BATCH = 500
-SUBJECTS = 100_000  # about as many tasks and indicators as B5's active subjects
 MESSAGES_PER_EVENT = 0.5  # envelopes the month needs per stored event (upper bound below)
 MARKER = "complete.json"
 SAY_EVERY = 100_000  # events between two progress lines

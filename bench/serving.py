@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import os
 import platform
-import shutil
 import socket
 import subprocess
 import sys
@@ -200,7 +199,3 @@ def write_result(name: str, result: dict[str, Any]) -> Path:
     stamped = {"benchmark": name, "at": datetime.now(UTC).isoformat(), "machine": machine()}
     path.write_text(json.dumps({**stamped, **result}, indent=2, ensure_ascii=False) + "\n")
     return path
-
-
-def go_available() -> bool:
-    return shutil.which("go") is not None or GHZ.exists()

@@ -41,6 +41,7 @@ from projections.runner import (
     View,
     catch_up_all,
     notifications_of,
+    takes,
 )
 from projections.views import VIEWS
 from services.app import Lienthong
@@ -243,7 +244,7 @@ class LiveViews:
             found = self.appliers[event_type] = [
                 (table.runner.view.apply, table)
                 for table in self.tables.values()
-                if getattr(table.runner.view, "takes", lambda _: True)(event_type)
+                if takes(table.runner.view, event_type)
             ]
         return found
 

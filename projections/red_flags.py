@@ -28,6 +28,13 @@ def same(a: ItemState, b: ItemState) -> bool:
     return replace(a, ref="", day=date.min) == replace(b, ref="", day=date.min)
 
 
+def add_state(states: list[ItemState], item: TrackedItem, event: Any) -> None:
+    """The state ``event`` left ``item`` in, after ``states`` — unless it adds nothing."""
+    state = next_state(states[-1] if states else None, item, event)
+    if not states or not same(states[-1], state):
+        states.append(state)
+
+
 class RedFlagView(AggregateView):
     name = "red_flags"
     prefixes = ("lienthong.plan.", "lienthong.task.", "lienthong.indicator.")
@@ -43,9 +50,7 @@ class RedFlagView(AggregateView):
             states = self.states.get(item.id)
             if states is None:
                 states = self.states[item.id] = self.earlier_states(event)
-            state = next_state(states[-1] if states else None, item, event)
-            if not states or not same(states[-1], state):
-                states.append(state)
+            add_state(states, item, event)
 
     def earlier_states(self, event: Any) -> list[ItemState]:
         """The states of an item met mid-log (a resumed runner), from its stored events."""
@@ -56,9 +61,7 @@ class RedFlagView(AggregateView):
         stored = self.app.events.get(event.originator_id, lte=event.originator_version - 1)
         for earlier in cast("list[Any]", stored):
             item = earlier.mutate(item)
-            state = next_state(states[-1] if states else None, item, earlier)
-            if not states or not same(states[-1], state):
-                states.append(state)
+            add_state(states, item, earlier)
         return states
 
     def rows_of(self, aggregate: Any) -> dict[str, Row | None]:

@@ -74,14 +74,15 @@ class Dispatch:
         found = self.table.get(event_type)
         if found is None:
             found = self.table[event_type] = [
-                view.apply for view in self.views if _takes(view, event_type)
+                view.apply for view in self.views if takes(view, event_type)
             ]
         return found
 
 
-def _takes(view: View, event_type: type[Any]) -> bool:
-    takes = getattr(view, "takes", None)
-    return takes is None or bool(takes(event_type))
+def takes(view: View, event_type: type[Any]) -> bool:
+    """Whether ``view`` takes events of ``event_type`` (a view without ``takes`` takes all)."""
+    method = getattr(view, "takes", None)
+    return method is None or bool(method(event_type))
 
 
 def canonical(data: Row) -> str:
@@ -384,7 +385,7 @@ def _apply(
     behind = [(runner.view, since) for runner, since in zip(runners, positions, strict=True)]
     for at, event in events:
         for view, since in behind:
-            if at > since and _takes(view, type(event)):
+            if at > since and takes(view, type(event)):
                 view.apply(at, event)
 
 

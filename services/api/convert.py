@@ -14,11 +14,8 @@ from google.protobuf import json_format, struct_pb2, timestamp_pb2
 from lienthong.v1 import envelope_pb2, resources_pb2
 
 from domain.errors import DomainError
-from domain.flags import RedFlag
 from domain.ids import parse_ref
-from domain.indicator import Indicator
-from domain.items import ItemStatus, TrackedItem
-from domain.task import Task
+from domain.items import ItemStatus
 from services.api.errors import RequestInvalidError, Violation
 from services.app import Actor
 from services.audit import json_safe
@@ -211,89 +208,6 @@ def plan_message(summary: dict[str, Any], header: dict[str, Any]) -> resources_p
         duty_count=summary["duties"],
         bases=header.get("bases", []),
         issued_on=header.get("issued_on") or "",
-    )
-
-
-def evidence_messages(item: TrackedItem) -> list[resources_pb2.Evidence]:
-    return [
-        resources_pb2.Evidence(
-            sha256=e.sha256,
-            uri=e.uri,
-            media_type=e.media_type,
-            description=e.description,
-            submitted_by=e.submitted_by,
-            verdict=e.verdict or "pending",
-            quality=e.quality.value if e.quality else "",
-        )
-        for e in item.evidence.values()
-    ]
-
-
-def task_message(task: Task, flags: list[RedFlag]) -> resources_pb2.Task:
-    d = task.definition
-    deadline = task.deadline
-    return resources_pb2.Task(
-        name=f"{task.plan}/task/{task.key}",
-        plan_id=task.plan,
-        key=task.key,
-        number=d.get("number", ""),
-        parent=d.get("parent", ""),
-        group=task.group,
-        from_body=bool(d.get("from_body")),
-        section=d.get("section", ""),
-        section_title=d.get("section_title", ""),
-        text=d.get("text", ""),
-        lead=task.lead,
-        coordinating=task.coordinating,
-        expected_result=d.get("expected_result", ""),
-        deadline=resources_pb2.Deadline(
-            text=deadline.text,
-            kind=deadline.kind.value,
-            due=deadline.due.isoformat() if deadline.due else "",
-            recurrence=deadline.recurrence.value if deadline.recurrence else "",
-            authority=deadline.authority or "",
-        ),
-        status=STATUSES[task.status],
-        status_label=task.status.label_vi,
-        percent=task.percent,
-        evidence=evidence_messages(task),
-        open_obstacles=sorted(task.obstacles),
-        red_flags=[resources_pb2.RedFlag(rule=f.rule, message=f.message) for f in flags],
-        version=task.version,
-    )
-
-
-def indicator_message(indicator: Indicator) -> resources_pb2.Indicator:
-    d = indicator.definition
-    periods = sorted({period for period, _ in indicator.measurements.values()})
-    return resources_pb2.Indicator(
-        name=f"{indicator.plan}/indicator/{indicator.key}",
-        plan_id=indicator.plan,
-        number=indicator.key,
-        parent=d.get("parent", ""),
-        group=indicator.group,
-        section=d.get("section", ""),
-        title=d.get("name", ""),
-        unit=d.get("unit", ""),
-        targets=[
-            resources_pb2.Target(
-                period=str(t["period"]),
-                value=t["value"],
-                comparator=indicator.targets[str(t["period"])].comparator.value,
-                by=t.get("by") or "",
-            )
-            for t in d.get("targets", [])
-        ],
-        lead=indicator.lead,
-        monitor=indicator.monitor,
-        status=STATUSES[indicator.status],
-        status_label=indicator.status.label_vi,
-        measurements=[
-            resources_pb2.Measurement(period=p, value=indicator.latest(p) or "") for p in periods
-        ],
-        evidence=evidence_messages(indicator),
-        open_obstacles=sorted(indicator.obstacles),
-        version=indicator.version,
     )
 
 
