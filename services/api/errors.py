@@ -1,4 +1,4 @@
-"""One interceptor turns every refusal into a ``google.rpc.Status``.
+"""Every refusal becomes a ``google.rpc.Status`` (each servicer method is wrapped once).
 
 - A :class:`~domain.errors.DomainError` becomes the status its kind calls for
   (invalid → INVALID_ARGUMENT, forbidden → PERMISSION_DENIED, precondition →
