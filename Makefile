@@ -30,9 +30,10 @@ test: $(STAMP)  ## the whole test suite (unit + integration on a real PostgreSQL
 unit: $(STAMP)  ## the pure unit tests only (no database)
 	$(BIN)/pytest tests/unit
 
-lint: $(STAMP)  ## ruff and mypy
+lint: $(STAMP)  ## ruff, mypy and the layer contracts (lint-imports)
 	$(BIN)/ruff check .
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 PROTOC = $(BIN)/python -m grpc_tools.protoc -I protos \
 	--plugin=protoc-gen-mypy=$(BIN)/protoc-gen-mypy --plugin=protoc-gen-mypy_grpc=$(BIN)/protoc-gen-mypy_grpc

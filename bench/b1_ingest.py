@@ -1,7 +1,7 @@
 """B1 — durable ingest: Kafka ``agency-events`` → the event store, offsets committed.
 
 Subject: the real ingest worker (``lienthong ingest-worker``, a process of its own:
-faust-streaming agent → :class:`services.ingest.BatchIngestor`) on a local Kafka
+faust-streaming agent → :class:`services.kafka.ingest.BatchIngestor`) on a local Kafka
 broker and the embedded PostgreSQL. The envelopes of :mod:`bench.dataset` (a
 reporting month of synthetic wards copied from the four seed plans) are produced to
 the topic first; the figure is the rate at which the store records them — domain
@@ -11,7 +11,7 @@ batch — from the first stored batch to the last, read from the stored offsets.
 Baselines, in the same run on the same machine:
 
 - the naive library loop: per envelope, load the aggregate, apply the one command,
-  save (``services.submissions.submit``: one transaction per envelope with its
+  save (``services.app.submissions.submit``: one transaction per envelope with its
   receipt), over the first ``--naive`` envelopes of the same load, on a store seeded
   the same way;
 - a raw PostgreSQL ``COPY`` (binary) of the very rows the ingest stored into a copy
@@ -59,11 +59,11 @@ from bench.harness import (
     say,
 )
 from domain.submission import Submission
-from services.app import Lienthong
-from services.ingest import Record, decode
-from services.store import Database
-from services.submissions import record_invalid, submit
-from services.worker import AGENCY_EVENTS
+from services.app.ledger import Ledger
+from services.app.submissions import record_invalid, submit
+from services.kafka.ingest import Record, decode
+from services.kafka.topics import AGENCY_EVENTS
+from services.store.database import Database
 
 PARTITIONS = 6
 POLL_SECONDS = 0.25
@@ -100,7 +100,7 @@ class IngestRun:
         return self.rows / self.seconds if self.seconds else 0.0
 
 
-def tables(app: Lienthong) -> tuple[sql.Composable, sql.Composable]:
+def tables(app: Ledger) -> tuple[sql.Composable, sql.Composable]:
     recorder = app.recorder
     assert isinstance(recorder, PostgresProcessRecorder)  # noqa: S101
     events = sql.Identifier(*recorder.events_table_name.split("."))
@@ -134,8 +134,8 @@ def receipts_by_outcome(db: Database, events: sql.Composable, after: int) -> dic
     return {topics[topic]: int(n) for topic, n in rows}
 
 
-def seeded(db: Database, dataset: Dataset) -> Lienthong:
-    app = Lienthong(env=db.eventsourcing_env())
+def seeded(db: Database, dataset: Dataset) -> Ledger:
+    app = Ledger(env=db.eventsourcing_env())
     every = Every(10.0)
     start = time.monotonic()
     events = seed_store(app, dataset.world, every)
@@ -147,7 +147,7 @@ def seeded(db: Database, dataset: Dataset) -> Lienthong:
 def run_worker(
     db: Database,
     broker: Broker,
-    app: Lienthong,
+    app: Ledger,
     messages: list[Message],
     folder: Path,
     *,
@@ -277,7 +277,7 @@ def naive_loop(db: Database, dataset: Dataset, messages: list[Message]) -> dict[
     }
 
 
-def copy_baseline(db: Database, app: Lienthong, first_row: int) -> dict[str, Any]:
+def copy_baseline(db: Database, app: Ledger, first_row: int) -> dict[str, Any]:
     """``COPY`` of the rows the ingest stored into a copy of the events table."""
     events, _ = tables(app)
     copy = sql.Identifier("bench_copy_of_events")

@@ -4,7 +4,7 @@ The store is built once per seed and size (:mod:`bench.b2_store`) and reused. Th
 views are whatever :data:`projections.views.VIEWS` holds when the benchmark runs.
 
 - **Subject**: the project's runner rebuilding every view from zero — by default all
-  of them in one pass over the log (:func:`projections.runner.rebuild_all`: each
+  of them in one pass over the log (:func:`projections.engine.runner.rebuild_all`: each
   notification decoded once, one shared replay of the aggregates, each view's rows
   and tracking written per batch); ``--separately`` also rebuilds each view on its
   own (one pass per view, the ``lienthong projections rebuild VIEW`` path).
@@ -43,11 +43,11 @@ from psycopg.types.json import Jsonb
 
 from bench.b2_store import ensure_store
 from bench.harness import Result, say
-from projections.replay import share_replay
-from projections.runner import BATCH, ProjectionRunner, Row, View, catch_up_all
+from projections.engine.replay import share_replay
+from projections.engine.runner import BATCH, ProjectionRunner, Row, View, catch_up_all
 from projections.views import VIEWS
-from services.app import Lienthong
-from services.store import Database, embedded_server
+from services.app.ledger import Ledger
+from services.store.database import Database, embedded_server
 
 TARGET = 30_000
 BASELINE_NAME = "b2_baseline"
@@ -96,7 +96,7 @@ class BaselineProjection(Projection[BaselineRows]):
     """Every view's code, one event at a time (the app is set by :func:`baseline`)."""
 
     name = BASELINE_NAME
-    app: ClassVar[Lienthong]
+    app: ClassVar[Ledger]
 
     def __init__(self, view: BaselineRows) -> None:
         super().__init__(view)
@@ -117,14 +117,14 @@ def drop_baseline(database: Database) -> None:
             conn.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(name))
 
 
-def baseline(app: Lienthong, database: Database, events: int) -> dict[str, Any]:
+def baseline(app: Ledger, database: Database, events: int) -> dict[str, Any]:
     """The library's runner over the first ``events`` events, from zero."""
     drop_baseline(database)
     BaselineProjection.app = app
     env = database.eventsourcing_env()
     started = time.perf_counter()
     with LibraryRunner(
-        application_class=Lienthong,
+        application_class=Ledger,
         projection_class=BaselineProjection,
         view_class=BaselineRows,
         env=env,
@@ -146,7 +146,7 @@ def baseline(app: Lienthong, database: Database, events: int) -> dict[str, Any]:
 # The subject ------------------------------------------------------------------------
 
 
-def fresh_views(app: Lienthong, names: Sequence[str] | None = None) -> list[View]:
+def fresh_views(app: Ledger, names: Sequence[str] | None = None) -> list[View]:
     """The views of ``VIEWS`` (all, or ``names``), the aggregate ones sharing a replay."""
     views = [VIEWS[name](app) for name in (names or list(VIEWS))]
     share_replay(views)
@@ -172,7 +172,7 @@ class Clock:
             say(f"    {position:,}/{last:,} ({rate:,.0f} events/s)")
 
 
-def all_at_once(app: Lienthong, events: int, mark: int, batch: int) -> dict[str, Any]:
+def all_at_once(app: Ledger, events: int, mark: int, batch: int) -> dict[str, Any]:
     """Every view rebuilt in one pass over the log (as :func:`rebuild_all` does)."""
     runners = [ProjectionRunner(app, view) for view in fresh_views(app)]
     for runner in runners:
@@ -184,7 +184,7 @@ def all_at_once(app: Lienthong, events: int, mark: int, batch: int) -> dict[str,
     cpu = time.process_time() - cpu
     at_mark = clock.at_mark or seconds
     return {
-        "how": "all views in one pass over the log (projections.runner.rebuild_all)",
+        "how": "all views in one pass over the log (projections.engine.runner.rebuild_all)",
         "seconds": round(seconds, 3),
         "python_cpu_seconds": round(cpu, 3),
         "events_per_second": round(events / seconds, 1),
@@ -197,7 +197,7 @@ def all_at_once(app: Lienthong, events: int, mark: int, batch: int) -> dict[str,
     }
 
 
-def each_alone(app: Lienthong, events: int, batch: int) -> dict[str, Any]:
+def each_alone(app: Ledger, events: int, batch: int) -> dict[str, Any]:
     """Each view rebuilt on its own over the first ``events`` events."""
     per_view: dict[str, Any] = {}
     for name in VIEWS:
@@ -230,7 +230,7 @@ def store(events: int, seed: int) -> Iterator[tuple[Database, dict[str, Any]]]:
 def run(args: argparse.Namespace) -> Path:
     result = Result("b2_rebuild", "B2 projection rebuild")
     with store(args.events, args.seed) as (database, dataset):
-        app = Lienthong(env=database.eventsourcing_env())
+        app = Ledger(env=database.eventsourcing_env())
         events = app.recorder.max_notification_id() or 0
         mark = min(args.baseline_events, events)
         say(f"rebuilding all {len(VIEWS)} views in one pass over {events:,} events")

@@ -5,7 +5,7 @@ the four seed plans; a reporting month of progress, measurements, evidence, revi
 obstacles, bad submissions and re-sent envelopes). The wards' plans and agencies are
 recorded as ``lienthong plans import`` records them (the importer's own code, in
 batches of wards), then the month's envelopes go through the ingest path
-(:class:`services.ingest.BatchIngestor`, as the Kafka worker stores them: domain
+(:class:`services.kafka.ingest.BatchIngestor`, as the Kafka worker stores them: domain
 events, receipts and the partition offsets) until the log holds ``events`` events.
 
 The embedded PostgreSQL's data directory is kept under ``.lienthong/bench/`` (git
@@ -35,15 +35,16 @@ from psycopg import sql
 from bench.dataset import Dataset, Spec, World
 from domain.targets import Comparator, parse_target
 from domain.units import UnitKind, parse_unit
-from services.app import Cache, Lienthong
-from services.importer import Batch, ImportReport, _prepare_plan, _register_agencies
-from services.ingest import BatchIngestor, Record
-from services.store import Database, embedded_server
+from services.app.importer import Batch, ImportReport, _prepare_plan, _register_agencies
+from services.app.ledger import Cache, Ledger
+from services.kafka.ingest import BatchIngestor, Record
+from services.kafka.topics import AGENCY_EVENTS
+from services.store.database import Database, embedded_server
 
 ROOT = Path(__file__).resolve().parent.parent
 CACHE = ROOT / ".lienthong" / "bench"
 BUILDER_VERSION = 2
-TOPIC = "agency-events"
+TOPIC = AGENCY_EVENTS
 PARTITIONS = 6
 WARDS_PER_IMPORT = 1  # a larger save can stall psycopg's pipeline (see services/ingest.py)
 RECORDS_PER_BATCH = 500
@@ -62,11 +63,11 @@ def store_dir(events: int, seed: int) -> Path:
     return CACHE / f"b2-store-v{BUILDER_VERSION}-seed{seed}-events{events}"
 
 
-def log_size(app: Lienthong) -> int:
+def log_size(app: Ledger) -> int:
     return app.recorder.max_notification_id() or 0
 
 
-def import_wards(app: Lienthong, world: World, say: Callable[[str], None]) -> Cache:
+def import_wards(app: Ledger, world: World, say: Callable[[str], None]) -> Cache:
     """Every ward's agencies and plan, as the importer records them, a few wards a save;
     returns the recorded aggregates (this process wrote them, so it may keep them)."""
     written: Cache = {}
@@ -118,7 +119,7 @@ def records(dataset: Dataset) -> Iterator[Record]:
 
 
 def ingest(
-    app: Lienthong, written: Cache, dataset: Dataset, events: int, say: Callable[[str], None]
+    app: Ledger, written: Cache, dataset: Dataset, events: int, say: Callable[[str], None]
 ) -> int:
     """Store envelopes until the log holds at least ``events`` events; returns how many.
     The ingestor starts with the imported aggregates in memory, as a worker that wrote
@@ -167,7 +168,7 @@ def build(folder: Path, events: int, seed: int, say: Callable[[str], None]) -> d
     started = time.perf_counter()
     with embedded_server(folder) as database:
         with fast_writes(database):
-            app = Lienthong(env=database.eventsourcing_env())
+            app = Ledger(env=database.eventsourcing_env())
             say(f"importing {spec.wards} wards' plans and agencies")
             written = import_wards(app, dataset.world, say)
             imported = log_size(app)

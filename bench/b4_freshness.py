@@ -49,8 +49,8 @@ from lienthong.v1 import plan_service_pb2 as pb
 
 from bench.serving import api_server, database_url, seeded_store, write_result
 from domain.errors import DomainError
-from services.app import Actor, Lienthong
-from services.store import parse_database_url
+from services.app.ledger import Actor, Ledger
+from services.store.database import parse_database_url
 
 PLAN = "phuoc-binh-2026"
 PROBE_TASK = f"{PLAN}/task/24"  # led by the health post; the police coordinate
@@ -64,7 +64,7 @@ WRITES: list[float] = []  # how long each store probe's write took
 # Background load (a process of its own) --------------------------------------------
 
 
-def writable_tasks(app: Lienthong, cache: dict[Any, Any]) -> list[tuple[str, Actor]]:
+def writable_tasks(app: Ledger, cache: dict[Any, Any]) -> list[tuple[str, Actor]]:
     """Every open task of the seed plans its first lead may report on (but the probe's)."""
     found = []
     for plan in app.plan_keys():
@@ -87,7 +87,7 @@ def report(percent: int) -> dict[str, Any]:
 
 def background(url: str, rate: int, seconds: float) -> None:
     """Store ``rate`` events/s in ten batches a second for ``seconds``; print the rate."""
-    app = Lienthong(env=parse_database_url(url).eventsourcing_env())
+    app = Ledger(env=parse_database_url(url).eventsourcing_env())
     cache: dict[Any, Any] = {}
     tasks = writable_tasks(app, cache)
     app.save(*cache.values())
@@ -160,7 +160,7 @@ class Watcher:
 
 
 def store_probe(
-    app: Lienthong, plans: plan_service_pb2_grpc.PlanServiceStub, watcher: Watcher, n: int
+    app: Ledger, plans: plan_service_pb2_grpc.PlanServiceStub, watcher: Watcher, n: int
 ) -> float:
     """Seconds from storing a report until the views hold it (then GetTask shows it)."""
     start = time.perf_counter()

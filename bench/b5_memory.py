@@ -39,7 +39,7 @@ from bench.harness import (
     rss_kib,
     say,
 )
-from services.store import Database
+from services.store.database import Database
 
 SERVER_START_SECONDS = 900  # the server catches every view up before it listens
 

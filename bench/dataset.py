@@ -46,9 +46,9 @@ from domain.units import UnitKind, parse_unit
 from lienthong_sdk import envelopes
 from lienthong_sdk.evidence import Evidence
 from services import importer
-from services.app import Lienthong
-from services.ingest import insert_events
-from services.planfile import PlanFile, Registry, read_plan, read_registry
+from services.app.ledger import Ledger
+from services.app.planfile import PlanFile, Registry, read_plan, read_registry
+from services.kafka.ingest import insert_events
 
 ROOT = Path(__file__).resolve().parent.parent
 PLANS = sorted((ROOT / "data" / "plans").glob("*.yaml"))
@@ -536,7 +536,7 @@ class Dataset:
 
 
 def seed_store(
-    app: Lienthong, world: World, progress: Callable[[str], None] = lambda _: None, chunk: int = 20
+    app: Ledger, world: World, progress: Callable[[str], None] = lambda _: None, chunk: int = 20
 ) -> int:
     """Record the world's agencies and plans as the importer does (``import_plans``),
     ``chunk`` wards per transaction; returns how many events were recorded."""

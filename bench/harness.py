@@ -37,8 +37,8 @@ import psycopg
 from psycopg import sql
 
 from deploy.kafka.topics import ensure_topics
-from services.store import DATABASE_URL_ENV, Database, embedded_server, ensure_database
-from services.store import parse_database_url as parse_url
+from services.store.database import DATABASE_URL_ENV, Database, embedded_server, ensure_database
+from services.store.database import parse_database_url as parse_url
 from tests.kafka_broker import free_port_pair, running_broker
 
 ROOT = Path(__file__).resolve().parent.parent

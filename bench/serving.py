@@ -26,9 +26,9 @@ from urllib.parse import quote
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from services.app import Lienthong
-from services.importer import import_plans
-from services.store import Database, embedded_server
+from services.app.importer import import_plans
+from services.app.ledger import Ledger
+from services.store.database import Database, embedded_server
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"
@@ -76,13 +76,13 @@ def database_url(db: Database) -> str:
 
 
 @contextmanager
-def seeded_store() -> Iterator[tuple[Database, Lienthong]]:
+def seeded_store() -> Iterator[tuple[Database, Ledger]]:
     """A fresh embedded PostgreSQL holding the four seed plans."""
     with (
         tempfile.TemporaryDirectory(prefix="lienthong-bench-") as folder,
         embedded_server(Path(folder)) as db,
     ):
-        app = Lienthong(env=db.eventsourcing_env())
+        app = Ledger(env=db.eventsourcing_env())
         import_plans(app, PLANS, REGISTRY)
         try:
             yield db, app

@@ -7,6 +7,7 @@ dependencies; a dependency may not create a cycle.
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 from uuid import UUID
 
@@ -71,6 +72,12 @@ class Plan(Aggregate):
     @property
     def coordinator(self) -> str:
         return str(self.header.get("coordinator", ""))
+
+    @property
+    def start(self) -> dt.date:
+        """When the plan's time-based schedule starts: its issue date, else 1 January."""
+        issued_on = self.header.get("issued_on")
+        return dt.date.fromisoformat(issued_on) if issued_on else dt.date(self.header["year"], 1, 1)
 
     class Created(Aggregate.Created):
         TOPIC = "lienthong.plan.Created"

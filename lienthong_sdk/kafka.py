@@ -7,10 +7,9 @@ from __future__ import annotations
 from types import TracebackType
 from typing import Any, Self
 
-from kafka import KafkaProducer
 from lienthong.v1 import envelope_pb2
 
-AGENCY_EVENTS = "agency-events"
+from services.kafka.topics import AGENCY_EVENTS, kafka_producer
 
 
 class KafkaPublisher:
@@ -21,9 +20,7 @@ class KafkaPublisher:
     ) -> None:
         self.topic = topic
         self.timeout = timeout
-        self.producer = KafkaProducer(
-            bootstrap_servers=bootstrap, acks="all", enable_idempotence=True
-        )
+        self.producer = kafka_producer(bootstrap, linger_ms=0)
 
     def publish(self, envelope: envelope_pb2.AgencyEventEnvelope) -> Any:
         """Send one envelope and wait until the broker has it; its record metadata."""

@@ -1,2 +1,2 @@
 """Read models built from the event log: pure code from events to rows, run by
-:class:`projections.runner.ProjectionRunner` (batches, tracking, digest, rebuild)."""
+:class:`projections.engine.runner.ProjectionRunner` (batches, tracking, digest, rebuild)."""

@@ -7,9 +7,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from projections.runner import Row
-from services.app import Lienthong
-from services.audit import AuditLog, json_safe
+from projections.engine.audit_log import AuditLog
+from projections.engine.rows import Row, json_safe
+from projections.engine.source import EventSource
 
 LATE_AFTER_SECONDS = 7 * 24 * 3600  # a report recorded more than a week after it happened
 
@@ -22,7 +22,7 @@ def key_of(position: int) -> str:
 class AuditTrailView:
     name = "audit_trail"
 
-    def __init__(self, app: Lienthong) -> None:
+    def __init__(self, app: EventSource) -> None:
         self.log = AuditLog(app)
         self.pending: dict[str, Row | None] = {}
 

@@ -14,9 +14,8 @@ from typing import Any
 from domain.items import ItemStatus
 from domain.plan import Plan
 from domain.task import Task
-from projections.replay import AggregateView
-from projections.runner import Row
-from services.app import Lienthong
+from projections.engine.replay import AggregateView
+from projections.engine.rows import Row
 
 
 def waits(waiter: str, task: str, on: str, upstream: str, reason: str) -> dict[str, str]:
@@ -195,7 +194,7 @@ class DependencyView(AggregateView):
             return {
                 aggregate.key: {
                     "plan": aggregate.key,
-                    "start": Lienthong.plan_start(aggregate).isoformat(),
+                    "start": aggregate.start.isoformat(),
                     "dependencies": [list(edge) for edge in sorted(aggregate.dependencies)],
                 }
             }

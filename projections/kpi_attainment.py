@@ -15,9 +15,9 @@ from decimal import Decimal
 from domain.errors import UnrecognisedMeasurementError
 from domain.indicator import Indicator
 from domain.targets import Target
+from projections.engine.replay import AggregateView
+from projections.engine.rows import Row
 from projections.plans import indicator_details
-from projections.replay import AggregateView
-from projections.runner import Row
 
 AT_RISK = Decimal("0.8")
 

@@ -11,10 +11,8 @@ from domain.indicator import Indicator
 from domain.items import TrackedItem
 from domain.plan import Plan
 from domain.task import Task
-from projections.replay import AggregateView
-from projections.runner import Row
-from services.app import Lienthong
-from services.audit import json_safe
+from projections.engine.replay import AggregateView
+from projections.engine.rows import Row, json_safe
 
 
 def evidence_rows(item: TrackedItem) -> list[Row]:
@@ -81,7 +79,7 @@ def row_of(plan: Plan) -> Row:
         "tasks": list(plan.tasks),
         "indicators": list(plan.indicators),
         "dependencies": [list(edge) for edge in sorted(plan.dependencies)],
-        "start": Lienthong.plan_start(plan).isoformat(),
+        "start": plan.start.isoformat(),
         "version": plan.version,
     }
 

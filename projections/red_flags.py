@@ -18,9 +18,9 @@ from uuid import UUID
 from domain.flags import FlagSpan, ItemState, RedFlag, flag_history, next_state
 from domain.items import TrackedItem
 from domain.plan import Plan
-from projections.replay import AggregateView, Replay
-from projections.runner import Row
-from services.app import Lienthong
+from projections.engine.replay import AggregateView, Replay
+from projections.engine.rows import Row
+from projections.engine.source import EventSource
 
 
 def same(a: ItemState, b: ItemState) -> bool:
@@ -39,7 +39,7 @@ class RedFlagView(AggregateView):
     name = "red_flags"
     prefixes = ("lienthong.plan.", "lienthong.task.", "lienthong.indicator.")
 
-    def __init__(self, app: Lienthong, replay: Replay | None = None) -> None:
+    def __init__(self, app: EventSource, replay: Replay | None = None) -> None:
         super().__init__(app, replay)
         self.states: dict[UUID, list[ItemState]] = {}
 
@@ -68,7 +68,7 @@ class RedFlagView(AggregateView):
         if isinstance(aggregate, Plan):
             row = {
                 "plan": aggregate.key,
-                "start": Lienthong.plan_start(aggregate).isoformat(),
+                "start": aggregate.start.isoformat(),
                 "ward_id": aggregate.header.get("ward_id"),
                 "ward": aggregate.header.get("ward"),
                 "reporting": list(aggregate.header.get("reporting", [])),

@@ -19,8 +19,8 @@ from typing import Any
 
 from domain.flags import ItemState, RedFlag, expected_percent, flag_history
 from domain.items import ItemStatus
+from projections.engine.rows import Row
 from projections.red_flags import item_flags, start_of
-from projections.runner import Row
 
 PERIOD_KINDS = ("monthly", "quarterly", "half_yearly", "yearly")
 DONE = ItemStatus.COMPLETED.value

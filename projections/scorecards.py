@@ -26,9 +26,9 @@ from typing import Any
 
 from domain.items import ItemStatus
 from domain.task import Task
+from projections.engine.replay import AggregateView
+from projections.engine.rows import Row
 from projections.red_flags import item_flags, start_of
-from projections.replay import AggregateView
-from projections.runner import Row
 
 WEIGHTS = {"on_time": 0.4, "acceptance": 0.2, "timeliness": 0.2, "unflagged": 0.2}
 FINEST_FIRST = ("monthly", "quarterly", "half_yearly", "yearly")

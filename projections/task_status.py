@@ -9,9 +9,9 @@ of the same per-task event sequences gives the same rows.
 from __future__ import annotations
 
 from domain.task import Task
+from projections.engine.replay import AggregateView
+from projections.engine.rows import Row
 from projections.plans import task_details
-from projections.replay import AggregateView
-from projections.runner import Row
 
 
 def row_of(task: Task) -> Row:

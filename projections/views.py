@@ -2,20 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 from domain.errors import NotFoundError
 from projections.audit_trail import AuditTrailView
 from projections.dependencies import DependencyView
+from projections.engine.runner import View, ViewFactory
+from projections.engine.source import EventSource
 from projections.kpi_attainment import KpiAttainmentView
 from projections.plans import PlanView
 from projections.red_flags import RedFlagView
-from projections.runner import View
 from projections.scorecards import ScorecardView
 from projections.task_status import TaskStatusView
-from services.app import Lienthong
 
-VIEWS: dict[str, Callable[[Lienthong], View]] = {
+VIEWS: dict[str, ViewFactory] = {
     TaskStatusView.name: TaskStatusView,
     AuditTrailView.name: AuditTrailView,
     KpiAttainmentView.name: KpiAttainmentView,
@@ -26,7 +24,7 @@ VIEWS: dict[str, Callable[[Lienthong], View]] = {
 }
 
 
-def view_named(name: str, app: Lienthong) -> View:
+def view_named(name: str, app: EventSource) -> View:
     factory = VIEWS.get(name)
     if factory is None:
         msg = f"no view {name!r}; views: {', '.join(sorted(VIEWS))}"

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import dataclasses
 import datetime as dt
 import json
 import logging
@@ -34,18 +33,20 @@ from typing import Any
 import yaml
 
 from domain.errors import DomainError
-from projections.replay import share_replay
-from projections.runner import ProjectionRunner, catch_up_all, rebuild_all
+from projections.engine.replay import share_replay
+from projections.engine.runner import ProjectionRunner, catch_up_all, rebuild_all
 from projections.views import VIEWS, view_named
-from services.api.convert import plan_status_message
-from services.api.server import ServerSettings, serve
-from services.app import Lienthong
+from services.app.importer import ImportFailedError, import_plans
+from services.app.ledger import Ledger
 from services.demo import play, render_status
-from services.full import run_full
-from services.importer import ImportFailedError, import_plans
-from services.relay import Relay, kafka_producer
-from services.store import ConfigurationError, open_database
-from services.worker import KafkaSettings, run_worker
+from services.grpc.server import ServerSettings, serve
+from services.kafka.relay import Relay
+from services.kafka.submit import KafkaSubmitter
+from services.kafka.topics import AGENCY_EVENTS, KafkaSettings, kafka_producer
+from services.kafka.worker import run_worker
+from services.store.database import ConfigurationError, open_database
+from services.supervisor import run_full
+from services.wire.convert import plan_status_message
 
 DEFAULT_REGISTRY = Path("data/agencies.yaml")
 DEFAULT_PLANS = Path("data/plans")
@@ -63,7 +64,7 @@ def emit(data: Any, fmt: str) -> None:
         print(data)
 
 
-def cmd_import(app: Lienthong, args: argparse.Namespace) -> int:
+def cmd_import(app: Ledger, args: argparse.Namespace) -> int:
     try:
         report = import_plans(app, args.paths, args.agencies, reason=args.reason, progress=progress)
     except ImportFailedError as failed:
@@ -82,7 +83,7 @@ def cmd_import(app: Lienthong, args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_list(app: Lienthong, args: argparse.Namespace) -> int:
+def cmd_list(app: Ledger, args: argparse.Namespace) -> int:
     keys = app.plan_keys()
     for key in keys:
         summary = app.plan_summary(key)
@@ -97,13 +98,13 @@ def cmd_list(app: Lienthong, args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_show(app: Lienthong, args: argparse.Namespace) -> int:
+def cmd_show(app: Ledger, args: argparse.Namespace) -> int:
     document = app.plan_document(args.plan)
     print(yaml.safe_dump(document, allow_unicode=True, sort_keys=False, width=100), end="")
     return 0
 
 
-def cmd_status(app: Lienthong, args: argparse.Namespace) -> int:
+def cmd_status(app: Ledger, args: argparse.Namespace) -> int:
     for key in args.plans or app.plan_keys():
         status = app.plan_status(key, args.as_of)
         if args.format == "json":
@@ -113,11 +114,15 @@ def cmd_status(app: Lienthong, args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_serve(app: Lienthong, args: argparse.Namespace) -> int:
-    settings = ServerSettings.from_env()
+def cmd_serve(app: Ledger, args: argparse.Namespace) -> int:
+    forward = None
     if args.via_kafka:
-        settings = dataclasses.replace(settings, via_kafka=KafkaSettings.from_env())
-    asyncio.run(serve(app, settings))
+        kafka = KafkaSettings.from_env()
+        producer = kafka_producer(kafka.bootstrap)
+        forward = KafkaSubmitter(
+            app, producer, kafka.topic(AGENCY_EVENTS), kafka.verdict_wait_seconds
+        )
+    asyncio.run(serve(app, ServerSettings.from_env(), forward))
     return 0
 
 
@@ -130,7 +135,7 @@ def progress_bar(position: int, last: int) -> None:
     sys.stderr.flush()
 
 
-def cmd_projections_all(app: Lienthong, args: argparse.Namespace) -> int:
+def cmd_projections_all(app: Ledger, args: argparse.Namespace) -> int:
     """Every view in one pass over the log (rebuild or catch-up); a digest per view."""
     views = [view_named(name, app) for name in VIEWS]
     share_replay(views)
@@ -149,7 +154,7 @@ def cmd_projections_all(app: Lienthong, args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_projection(app: Lienthong, args: argparse.Namespace) -> int:
+def cmd_projection(app: Ledger, args: argparse.Namespace) -> int:
     if args.all == bool(args.view):
         progress("name one view, or --all")
         return EXIT_BAD_INPUT
@@ -172,12 +177,12 @@ def cmd_projection(app: Lienthong, args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_ingest_worker(app: Lienthong, _: argparse.Namespace) -> int:
+def cmd_ingest_worker(app: Ledger, _: argparse.Namespace) -> int:
     run_worker(app, KafkaSettings.from_env())
     return 0
 
 
-def cmd_relay(app: Lienthong, _: argparse.Namespace) -> int:
+def cmd_relay(app: Ledger, _: argparse.Namespace) -> int:
     settings = KafkaSettings.from_env()
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
@@ -187,11 +192,11 @@ def cmd_relay(app: Lienthong, _: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_run(_app: Lienthong, _: argparse.Namespace) -> int:
+def cmd_run(_app: Ledger, _: argparse.Namespace) -> int:
     return run_full()
 
 
-def cmd_demo(app: Lienthong, args: argparse.Namespace) -> int:
+def cmd_demo(app: Ledger, args: argparse.Namespace) -> int:
     play(app, args.plans_dir, args.agencies, print, args.target)
     return 0
 
@@ -285,10 +290,10 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING)
-    run: Callable[[Lienthong, argparse.Namespace], int] = args.run
+    run: Callable[[Ledger, argparse.Namespace], int] = args.run
     try:
         with open_database() as database:
-            return run(Lienthong(env=database.eventsourcing_env()), args)
+            return run(Ledger(env=database.eventsourcing_env()), args)
     except DomainError as error:
         print(f"error: {error.code}: {error.message}", file=sys.stderr)
         return EXIT_BAD_INPUT

@@ -33,10 +33,10 @@ from lienthong.v1 import review_service_pb2_grpc as review_pb_grpc
 
 from domain.ids import NAMESPACE
 from domain.items import ItemStatus
-from services.api.server import ServerSettings, start_server
-from services.app import Lienthong
-from services.importer import VIETNAM, import_plans
-from services.submissions import receipt_of
+from services.app.importer import VIETNAM, import_plans
+from services.app.ledger import Ledger
+from services.app.submissions import receipt_of
+from services.grpc.server import ServerSettings, start_server
 
 SCRIPT_ID = "demo-2026q1"
 CALL_TIMEOUT = 30
@@ -212,9 +212,7 @@ async def send(channel: grpc.aio.Channel, step: Step, index: int) -> str:
     return line
 
 
-async def play_through(
-    channel: grpc.aio.Channel, app: Lienthong, out: Callable[[str], None]
-) -> None:
+async def play_through(channel: grpc.aio.Channel, app: Ledger, out: Callable[[str], None]) -> None:
     """Play the quarter through ``channel`` (unless played before), then print the status."""
     if await asyncio.to_thread(receipt_of, app, event_id(0)):
         out("The scripted quarter was already played in this store.")
@@ -249,7 +247,7 @@ async def play_through(
 
 
 async def play_over_the_wire(
-    app: Lienthong, registry: Path, out: Callable[[str], None], target: str = ""
+    app: Ledger, registry: Path, out: Callable[[str], None], target: str = ""
 ) -> None:
     """Play against the server at ``target`` — or, by default, start one in-process."""
     if target:
@@ -268,7 +266,7 @@ async def play_over_the_wire(
 
 
 def play(
-    app: Lienthong, plans_dir: Path, registry: Path, out: Callable[[str], None], target: str = ""
+    app: Ledger, plans_dir: Path, registry: Path, out: Callable[[str], None], target: str = ""
 ) -> None:
     out(f"Importing the plans in {plans_dir} …")
     report = import_plans(

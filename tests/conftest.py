@@ -17,8 +17,8 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from services.app import Lienthong
-from services.store import (
+from services.app.ledger import Ledger
+from services.store.database import (
     DATABASE_URL_ENV,
     Database,
     embedded_server,
@@ -58,7 +58,7 @@ def database(postgres: Database) -> Iterator[Database]:
 
 
 @pytest.fixture
-def app(database: Database) -> Iterator[Lienthong]:
-    application = Lienthong(env=database.eventsourcing_env())
+def app(database: Database) -> Iterator[Ledger]:
+    application = Ledger(env=database.eventsourcing_env())
     yield application
     application.close()

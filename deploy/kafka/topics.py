@@ -20,15 +20,7 @@ from typing import Any
 from kafka.admin import KafkaAdminClient
 from kafka.errors import KafkaError
 
-AGENCY_EVENTS = "agency-events"
-"""Inbound envelopes from the agencies, keyed by subject id (one subject, one partition)."""
-AGENCY_EVENTS_REJECTED = "agency-events.rejected"
-"""Inbound envelopes that were refused, with their reason, under the same key."""
-COORDINATION_EVENTS = "coordination-events"
-"""Outbound: what the coordination office publishes back to the agencies."""
-
-TOPICS = (AGENCY_EVENTS, AGENCY_EVENTS_REJECTED, COORDINATION_EVENTS)
-DEFAULT_PARTITIONS = 6
+from services.kafka.topics import DEFAULT_PARTITIONS, TOPICS
 
 _TOPIC_ALREADY_EXISTS = 36  # Kafka's error code TOPIC_ALREADY_EXISTS
 _POLL_INTERVAL_S = 0.2

@@ -11,9 +11,9 @@ from dataclasses import dataclass
 import grpc
 import pytest
 
-from services.api.server import RunningServer, ServerSettings, start_server
-from services.app import Lienthong
-from services.importer import import_plans
+from services.app.importer import import_plans
+from services.app.ledger import Ledger
+from services.grpc.server import RunningServer, ServerSettings, start_server
 from tests.conftest import PLANS, REGISTRY
 
 START_TIMEOUT = 30
@@ -23,7 +23,7 @@ START_TIMEOUT = 30
 class ServerThread:
     """Runs the server's event loop in a background thread until stopped."""
 
-    app: Lienthong
+    app: Ledger
     port: int = 0
 
     def __post_init__(self) -> None:
@@ -47,7 +47,7 @@ class ServerThread:
 
 
 @pytest.fixture
-def server(app: Lienthong) -> Iterator[ServerThread]:
+def server(app: Ledger) -> Iterator[ServerThread]:
     import_plans(app, PLANS, REGISTRY)
     running = ServerThread(app)
     running.start()

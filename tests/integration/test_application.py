@@ -9,8 +9,8 @@ import hashlib
 import pytest
 
 from domain.errors import DomainError
-from services.app import Actor, Lienthong
-from services.importer import import_plans
+from services.app.importer import import_plans
+from services.app.ledger import Actor, Ledger
 from tests.conftest import PLANS, REGISTRY
 
 PB = "phuoc-binh-2026"
@@ -27,7 +27,7 @@ MEASURE = {"value": "71", "unit": "%", "period": "2026-Q1", "as_of": DAY}
 
 
 @pytest.fixture
-def plans(app: Lienthong) -> Lienthong:
+def plans(app: Ledger) -> Ledger:
     import_plans(app, PLANS, REGISTRY)
     return app
 
@@ -48,7 +48,7 @@ def refused(code: str, command: object) -> None:
     assert error.value.code == code
 
 
-def test_an_agency_cannot_report_on_another_agencys_task(plans: Lienthong) -> None:
+def test_an_agency_cannot_report_on_another_agencys_task(plans: Ledger) -> None:
     before = plans.item_status(f"{PB}/task/24")["version"]
     refused(
         "NOT_LEAD_UNIT",
@@ -62,14 +62,14 @@ def test_an_agency_cannot_report_on_another_agencys_task(plans: Lienthong) -> No
     assert plans.item_status(f"{PB}/task/24")["version"] == before
 
 
-def test_a_member_of_a_collective_lead_reports_as_a_lead(plans: Lienthong) -> None:
+def test_a_member_of_a_collective_lead_reports_as_a_lead(plans: Ledger) -> None:
     # Task 9 is led by "Các cơ quan, đơn vị" (phuoc-binh.all-agencies); the police are members.
     police = actor("phuoc-binh.police")
     plans.execute("progress_reported", f"{PB}/task/9", police, {"percent": 10, "as_of": DAY})
     assert plans.item_status(f"{PB}/task/9")["percent"] == 10
 
 
-def test_completion_without_evidence_is_refused(plans: Lienthong) -> None:
+def test_completion_without_evidence_is_refused(plans: Ledger) -> None:
     office = actor("phuoc-binh.vhxh")
     refused(
         "EVIDENCE_REQUIRED", lambda: plans.execute("completion_claimed", f"{PB}/task/3", office, {})
@@ -77,7 +77,7 @@ def test_completion_without_evidence_is_refused(plans: Lienthong) -> None:
     assert plans.item_status(f"{PB}/task/3")["status"] == "not_started"
 
 
-def test_rejected_evidence_puts_the_item_in_cho_hoan_thien(plans: Lienthong) -> None:
+def test_rejected_evidence_puts_the_item_in_cho_hoan_thien(plans: Ledger) -> None:
     lead, office = actor("phuoc-binh.ttpvhcc"), actor("phuoc-binh.vhxh")
     subject = f"{PB}/task/8"
     plans.execute("completion_claimed", subject, lead, {}, [EVIDENCE])
@@ -88,7 +88,7 @@ def test_rejected_evidence_puts_the_item_in_cho_hoan_thien(plans: Lienthong) -> 
     assert plans.plan_status(PB, DAY)["awaiting_completion"] == [f"{PB}/task/8"]
 
 
-def test_only_the_coordination_office_or_monitor_judges_evidence(plans: Lienthong) -> None:
+def test_only_the_coordination_office_or_monitor_judges_evidence(plans: Ledger) -> None:
     subject = f"{PB}/task/8"
     plans.execute("evidence_submitted", subject, actor("phuoc-binh.ttpvhcc"), {}, [EVIDENCE])
     police = actor("phuoc-binh.police")
@@ -101,7 +101,7 @@ def dependency(upstream: str, downstream: str) -> dict[str, str]:
     return {"upstream": upstream, "downstream": downstream, "reason": "cần trước"}
 
 
-def test_a_dependency_cycle_is_refused_and_nothing_is_recorded(plans: Lienthong) -> None:
+def test_a_dependency_cycle_is_refused_and_nothing_is_recorded(plans: Ledger) -> None:
     office = actor("phuoc-binh.vhxh")
     plans.execute("dependency_declared", PB, office, dependency("21", "24"))
     plans.execute("dependency_declared", PB, office, dependency("24", "28"))
@@ -114,7 +114,7 @@ def test_a_dependency_cycle_is_refused_and_nothing_is_recorded(plans: Lienthong)
     assert plans.plan_status(PB, DAY)["dependencies"] == [("21", "24"), ("24", "28")]
 
 
-def test_every_event_keeps_actor_person_times_channel_and_message_id(plans: Lienthong) -> None:
+def test_every_event_keeps_actor_person_times_channel_and_message_id(plans: Ledger) -> None:
     office = actor("phuoc-binh.vhxh", "msg-42")
     plans.execute("progress_reported", f"{PB}/task/3", office, {"percent": 30, "as_of": DAY})
     event = list(plans.events.get(plans.item(f"{PB}/task/3").id))[-1]
@@ -129,7 +129,7 @@ def test_every_event_keeps_actor_person_times_channel_and_message_id(plans: Lien
     assert event.as_of == DAY
 
 
-def test_the_indicator_unit_must_match_the_measurement(plans: Lienthong) -> None:
+def test_the_indicator_unit_must_match_the_measurement(plans: Ledger) -> None:
     health, subject = actor("phuoc-binh.health-post"), f"{PB}/indicator/7"
     wrong_unit = {**MEASURE, "value": "3", "unit": "Thứ bậc"}
     refused(
@@ -139,12 +139,12 @@ def test_the_indicator_unit_must_match_the_measurement(plans: Lienthong) -> None
     assert plans.item_status(subject)["latest"] == {"2026-Q1": "71.5"}
 
 
-def test_an_unknown_subject_is_not_found(plans: Lienthong) -> None:
+def test_an_unknown_subject_is_not_found(plans: Ledger) -> None:
     refused("NOT_FOUND", lambda: plans.item_status(f"{PB}/task/99"))
     refused("INVALID_VALUE", lambda: plans.item_status("Not A Ref"))
 
 
-def test_a_command_with_missing_or_unknown_arguments_names_them(plans: Lienthong) -> None:
+def test_a_command_with_missing_or_unknown_arguments_names_them(plans: Ledger) -> None:
     office, subject = actor("phuoc-binh.vhxh"), f"{PB}/task/3"
     with pytest.raises(DomainError) as missing:
         plans.execute("progress_reported", subject, office, {"percent": 5})

@@ -10,7 +10,7 @@ import pytest
 
 from projections.views import VIEWS
 from services.cli import main
-from services.store import DATABASE_URL_ENV, Database
+from services.store.database import DATABASE_URL_ENV, Database
 from tests.conftest import PLANS, REGISTRY
 
 

@@ -13,8 +13,8 @@ from domain.agency import Agency
 from domain.context import Context
 from domain.ids import agency_id, task_id
 from domain.task import Task
-from services.app import Lienthong
-from services.store import Database
+from services.app.ledger import Ledger
+from services.store.database import Database
 from tests.fixtures.record_event_samples import scenario
 
 WHEN = dt.datetime(2026, 3, 1, 8, tzinfo=dt.UTC)
@@ -35,7 +35,7 @@ def new_task(key: str) -> Task:
     )
 
 
-def test_every_kind_of_event_saved_reloads_into_an_equal_aggregate(app: Lienthong) -> None:
+def test_every_kind_of_event_saved_reloads_into_an_equal_aggregate(app: Ledger) -> None:
     events = list(scenario())
     app.recorder.insert_events([app.mapper.to_stored_event(e) for e in events])
     for originator_id in {e.originator_id for e in events}:
@@ -46,16 +46,16 @@ def test_every_kind_of_event_saved_reloads_into_an_equal_aggregate(app: Lienthon
 
 
 def test_the_store_outlives_the_application_that_wrote_it(database: Database) -> None:
-    writer = Lienthong(env=database.eventsourcing_env())
+    writer = Ledger(env=database.eventsourcing_env())
     writer.save(new_task("1"))
     writer.close()
-    reader = Lienthong(env=database.eventsourcing_env())
+    reader = Ledger(env=database.eventsourcing_env())
     assert reader.repository.get(task_id("pb", "1")).definition["deadline"] == "Quý I/2026"
     reader.close()
 
 
 def test_two_writers_of_one_aggregate_cannot_both_win(database: Database) -> None:
-    first, second = (Lienthong(env=database.eventsourcing_env()) for _ in range(2))
+    first, second = (Ledger(env=database.eventsourcing_env()) for _ in range(2))
     first.save(new_task("1"))
     mine, theirs = (
         first.repository.get(task_id("pb", "1")),
@@ -71,7 +71,7 @@ def test_two_writers_of_one_aggregate_cannot_both_win(database: Database) -> Non
     second.close()
 
 
-def test_a_batch_with_one_conflicting_aggregate_stores_nothing(app: Lienthong) -> None:
+def test_a_batch_with_one_conflicting_aggregate_stores_nothing(app: Ledger) -> None:
     app.save(new_task("1"))
     stale = new_task("1")  # a second "version 1" of the same task
     fresh_agency = Agency.register(
@@ -87,7 +87,7 @@ def test_a_batch_with_one_conflicting_aggregate_stores_nothing(app: Lienthong) -
     assert not app.exists(agency_id("pb.police"))
 
 
-def test_the_log_keeps_one_global_order_under_explicit_topics(app: Lienthong) -> None:
+def test_the_log_keeps_one_global_order_under_explicit_topics(app: Ledger) -> None:
     for key in ("1", "2", "3"):
         app.save(new_task(key))
     notifications = app.recorder.select_notifications(1, 10)

@@ -11,9 +11,9 @@ import pytest
 from lienthong.v1 import envelope_pb2
 
 from domain.submission import submission_id
-from services.app import Actor, Lienthong
-from services.importer import import_plans
-from services.ingest import BatchIngestor, Record
+from services.app.importer import import_plans
+from services.app.ledger import Actor, Ledger
+from services.kafka.ingest import BatchIngestor, Record
 from tests.conftest import PLANS, REGISTRY
 
 PB = "phuoc-binh-2026"
@@ -22,7 +22,7 @@ NEW_DOC = hashlib.sha256(b"new evidence").hexdigest()
 
 
 @pytest.fixture
-def ingestor(app: Lienthong) -> BatchIngestor:
+def ingestor(app: Ledger) -> BatchIngestor:
     import_plans(app, PLANS, REGISTRY)
     return BatchIngestor(app)
 
@@ -52,7 +52,7 @@ def records(partition: int, values: list[bytes], first_offset: int = 0) -> list[
     return [Record(TOPIC, partition, first_offset + i, v) for i, v in enumerate(values)]
 
 
-def events_of(app: Lienthong, subject: str) -> list[str]:
+def events_of(app: Ledger, subject: str) -> list[str]:
     return [e["topic"] for e in app.events_of(subject)]
 
 
@@ -151,7 +151,7 @@ def test_a_batch_that_meets_another_writer_is_applied_record_by_record(
     ingestor: BatchIngestor, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     app = ingestor.app
-    other = Lienthong(env=dict(app.env))
+    other = Ledger(env=dict(app.env))
     prepare = app.prepare
     done: list[bool] = []
 

@@ -11,23 +11,23 @@ import pytest
 import yaml
 
 from domain.ids import task_id
-from services.app import Actor, Lienthong
-from services.importer import ImportFailedError, import_plans
-from services.planfile import read_plan, read_registry
+from services.app.importer import ImportFailedError, import_plans
+from services.app.ledger import Actor, Ledger
+from services.app.planfile import read_plan, read_registry
 from tests.conftest import PLANS, REGISTRY
 
 
-def total_events(app: Lienthong) -> int:
+def total_events(app: Ledger) -> int:
     return app.recorder.max_notification_id() or 0
 
 
-def imported(app: Lienthong) -> Lienthong:
+def imported(app: Ledger) -> Ledger:
     import_plans(app, PLANS, REGISTRY)
     return app
 
 
 def test_the_four_plans_keep_the_counts_and_numbering_of_the_source_documents(
-    app: Lienthong,
+    app: Ledger,
 ) -> None:
     imported(app)
     summaries = {key: app.plan_summary(key) for key in app.plan_keys()}
@@ -42,7 +42,7 @@ def test_the_four_plans_keep_the_counts_and_numbering_of_the_source_documents(
     assert (da_mai["tasks"], da_mai["task_sub_items"], da_mai["indicators"]) == (24, 6, 26)
 
 
-def test_plan_001_numbers_its_tasks_1_to_33_with_6_twice_and_no_14_or_15(app: Lienthong) -> None:
+def test_plan_001_numbers_its_tasks_1_to_33_with_6_twice_and_no_14_or_15(app: Ledger) -> None:
     imported(app)
     numbers = [task["number"] for task in app.plan_document("phuoc-binh-2026")["tasks"]]
     assert numbers.count("6") == 2
@@ -51,14 +51,14 @@ def test_plan_001_numbers_its_tasks_1_to_33_with_6_twice_and_no_14_or_15(app: Li
     assert sorted(set(numbers), key=int) == [str(n) for n in range(1, 34) if n not in (14, 15)]
 
 
-def test_plan_001_kpi_3_groups_sub_kpis_3_1_to_3_10(app: Lienthong) -> None:
+def test_plan_001_kpi_3_groups_sub_kpis_3_1_to_3_10(app: Ledger) -> None:
     imported(app)
     indicators = app.plan_document("phuoc-binh-2026")["indicators"]
     children = [i["number"] for i in indicators if i.get("parent") == "3"]
     assert children == [f"3.{n}" for n in range(1, 11)]
 
 
-def test_plan_002_task_18_has_sub_items_a_b_c_d_dd_e(app: Lienthong) -> None:
+def test_plan_002_task_18_has_sub_items_a_b_c_d_dd_e(app: Ledger) -> None:
     imported(app)
     tasks = app.plan_document("da-mai-2026")["tasks"]
     assert [t["number"] for t in tasks if t.get("parent") == "18"] == ["a", "b", "c", "d", "đ", "e"]
@@ -66,7 +66,7 @@ def test_plan_002_task_18_has_sub_items_a_b_c_d_dd_e(app: Lienthong) -> None:
 
 @pytest.mark.parametrize("path", PLANS, ids=lambda p: p.stem)
 def test_each_plan_file_reads_back_from_the_store_equal_to_the_file(
-    app: Lienthong, path: Path
+    app: Ledger, path: Path
 ) -> None:
     imported(app)
     expected = read_plan(path, read_registry(REGISTRY))
@@ -76,7 +76,7 @@ def test_each_plan_file_reads_back_from_the_store_equal_to_the_file(
     assert app.plan_document(expected.key) == document
 
 
-def test_importing_the_same_files_twice_changes_nothing(app: Lienthong) -> None:
+def test_importing_the_same_files_twice_changes_nothing(app: Ledger) -> None:
     imported(app)
     before = total_events(app)
     report = import_plans(app, PLANS, REGISTRY)
@@ -105,9 +105,7 @@ def rewritten(source: Path, tmp_path: Path, change: Callable[[dict[str, Any]], N
     return target
 
 
-def test_an_edited_plan_file_records_amendments_not_a_new_plan(
-    app: Lienthong, tmp_path: Path
-) -> None:
+def test_an_edited_plan_file_records_amendments_not_a_new_plan(app: Ledger, tmp_path: Path) -> None:
     imported(app)
 
     def postpone_task_3(document: dict[str, Any]) -> None:
@@ -129,7 +127,7 @@ def test_an_edited_plan_file_records_amendments_not_a_new_plan(
 
 
 def test_a_task_removed_from_the_file_is_cancelled_and_a_new_one_assigned(
-    app: Lienthong, tmp_path: Path
+    app: Ledger, tmp_path: Path
 ) -> None:
     imported(app)
     removed: dict[str, Any] = {}
@@ -153,7 +151,7 @@ def test_a_task_removed_from_the_file_is_cancelled_and_a_new_one_assigned(
 
 
 def test_a_plan_file_with_errors_lists_every_one_and_stores_nothing(
-    app: Lienthong, tmp_path: Path
+    app: Ledger, tmp_path: Path
 ) -> None:
     source = next(p for p in PLANS if p.name.startswith("001"))
     broken = edited_copy(
@@ -193,7 +191,7 @@ def test_problems_name_the_line_and_field_of_the_mistake(tmp_path: Path) -> None
     assert problems[0].field.startswith("tasks[")
 
 
-def test_reimporting_an_unchanged_file_keeps_a_deadline_the_office_moved(app: Lienthong) -> None:
+def test_reimporting_an_unchanged_file_keeps_a_deadline_the_office_moved(app: Ledger) -> None:
     imported(app)
     office = Actor(agency="phuoc-binh.vhxh", channel="test")
     change = {"deadline": "Quý II/2026", "reason": "Chờ tỉnh", "document": "CV 45"}

@@ -15,15 +15,21 @@ from eventsourcing.persistence import PersistenceError
 
 from projections.audit_trail import AuditTrailView
 from projections.dependencies import DependencyView, blocked, graphs
+from projections.engine.replay import share_replay
+from projections.engine.runner import (
+    ProjectionRunner,
+    Row,
+    catch_up_all,
+    rebuild_all,
+    rows_as_known_at,
+)
 from projections.kpi_attainment import KpiAttainmentView
 from projections.red_flags import RedFlagView, item_flags, start_of
-from projections.replay import share_replay
-from projections.runner import ProjectionRunner, Row, catch_up_all, rebuild_all, rows_as_known_at
 from projections.scorecards import ScorecardView, scorecards
 from projections.task_status import TaskStatusView
 from projections.views import VIEWS, view_named
-from services.app import Actor, Lienthong
-from services.importer import import_plans
+from services.app.importer import import_plans
+from services.app.ledger import Actor, Ledger
 from tests.conftest import PLANS, REGISTRY
 
 PB = "phuoc-binh-2026"
@@ -31,12 +37,12 @@ DAY = dt.date(2026, 3, 2)
 
 
 @pytest.fixture
-def plans(app: Lienthong) -> Lienthong:
+def plans(app: Ledger) -> Ledger:
     import_plans(app, PLANS, REGISTRY)
     return app
 
 
-def report(app: Lienthong, agency: str, task: str, percent: int) -> None:
+def report(app: Ledger, agency: str, task: str, percent: int) -> None:
     app.execute(
         "progress_reported",
         f"{PB}/task/{task}",
@@ -45,7 +51,7 @@ def report(app: Lienthong, agency: str, task: str, percent: int) -> None:
     )
 
 
-def test_a_view_rebuilt_from_zero_has_the_digest_of_the_live_view(plans: Lienthong) -> None:
+def test_a_view_rebuilt_from_zero_has_the_digest_of_the_live_view(plans: Ledger) -> None:
     live = ProjectionRunner(plans, TaskStatusView(plans))
     live.catch_up(batch=50)
     report(plans, "phuoc-binh.health-post", "24", 30)
@@ -69,7 +75,7 @@ def test_a_view_rebuilt_from_zero_has_the_digest_of_the_live_view(plans: Lientho
     assert rebuilt.position() == plans.recorder.max_notification_id()
 
 
-def test_the_digest_changes_when_a_row_does(plans: Lienthong) -> None:
+def test_the_digest_changes_when_a_row_does(plans: Ledger) -> None:
     runner = ProjectionRunner(plans, TaskStatusView(plans))
     runner.catch_up()
     before = runner.digest()
@@ -81,7 +87,7 @@ def test_the_digest_changes_when_a_row_does(plans: Lienthong) -> None:
 class FailingView(TaskStatusView):
     """Fails on one event, as a projection bug would."""
 
-    def __init__(self, app: Lienthong, poison: int) -> None:
+    def __init__(self, app: Ledger, poison: int) -> None:
         super().__init__(app)
         self.poison = poison
 
@@ -93,7 +99,7 @@ class FailingView(TaskStatusView):
 
 
 def test_a_projection_error_stops_loudly_and_resumes_from_the_last_tracked_batch(
-    plans: Lienthong,
+    plans: Ledger,
 ) -> None:
     poison = 120
     failing = ProjectionRunner(plans, FailingView(plans, poison))
@@ -109,7 +115,7 @@ def test_a_projection_error_stops_loudly_and_resumes_from_the_last_tracked_batch
     assert rebuilt.digest() == digest
 
 
-def test_catching_up_shows_its_progress(plans: Lienthong) -> None:
+def test_catching_up_shows_its_progress(plans: Ledger) -> None:
     seen: list[tuple[int, int]] = []
     ProjectionRunner(plans, TaskStatusView(plans)).catch_up(
         lambda done, last: seen.append((done, last)), batch=100
@@ -120,7 +126,7 @@ def test_catching_up_shows_its_progress(plans: Lienthong) -> None:
 
 
 def test_the_audit_trail_shows_late_reports_and_corrections_and_rebuilds_to_the_same_digest(
-    plans: Lienthong,
+    plans: Ledger,
 ) -> None:
     trail = ProjectionRunner(plans, AuditTrailView(plans))
     trail.catch_up()
@@ -153,7 +159,7 @@ def test_the_audit_trail_shows_late_reports_and_corrections_and_rebuilds_to_the_
     assert rebuilt.digest() == digest
 
 
-def test_kpi_attainment_sets_the_2026_target_beside_the_2030_milestone(plans: Lienthong) -> None:
+def test_kpi_attainment_sets_the_2026_target_beside_the_2030_milestone(plans: Ledger) -> None:
     ubnd = Actor("da-mai.ubnd", channel="test")
     measure = {"unit": "%", "as_of": DAY}
     plans.execute(
@@ -189,7 +195,7 @@ def test_kpi_attainment_sets_the_2026_target_beside_the_2030_milestone(plans: Li
 
 
 def test_a_view_as_known_at_a_time_between_two_events_is_what_it_showed_then(
-    plans: Lienthong,
+    plans: Ledger,
 ) -> None:
     runner = ProjectionRunner(plans, TaskStatusView(plans))
     report(plans, "phuoc-binh.health-post", "24", 30)
@@ -202,7 +208,7 @@ def test_a_view_as_known_at_a_time_between_two_events_is_what_it_showed_then(
     assert rows_as_known_at(plans, TaskStatusView(plans), between) == then
 
 
-def test_a_following_runner_applies_new_events_as_they_are_recorded(plans: Lienthong) -> None:
+def test_a_following_runner_applies_new_events_as_they_are_recorded(plans: Ledger) -> None:
     runner = ProjectionRunner(plans, TaskStatusView(plans))
     stop = threading.Event()
     follower = threading.Thread(target=runner.follow, args=(stop.is_set, 0.2))
@@ -219,7 +225,7 @@ def test_a_following_runner_applies_new_events_as_they_are_recorded(plans: Lient
     assert not follower.is_alive()
 
 
-def test_the_dependency_view_shows_who_waits_on_whom_and_what_is_blocked(plans: Lienthong) -> None:
+def test_the_dependency_view_shows_who_waits_on_whom_and_what_is_blocked(plans: Ledger) -> None:
     office = Actor("phuoc-binh.vhxh", channel="test")
     plans.execute(
         "dependency_declared",
@@ -252,7 +258,7 @@ def test_the_dependency_view_shows_who_waits_on_whom_and_what_is_blocked(plans: 
     assert rebuilt.digest() == digest
 
 
-def test_scorecards_rank_agencies_and_explain_each_score(plans: Lienthong) -> None:
+def test_scorecards_rank_agencies_and_explain_each_score(plans: Ledger) -> None:
     office = Actor(
         "phuoc-binh.vhxh", channel="test", occurred_at=dt.datetime(2026, 3, 2, tzinfo=dt.UTC)
     )
@@ -307,7 +313,7 @@ def on(day: dt.date) -> dt.datetime:
     return dt.datetime.combine(day, dt.time(9), tzinfo=dt.UTC)
 
 
-def quarter_of_task_3(app: Lienthong) -> None:
+def quarter_of_task_3(app: Ledger) -> None:
     """VHXH falls behind on task 3 (due Quý I/2026), misses the deadline, has its
     evidence judged low quality, then completes it on 20 April."""
     subject = f"{PB}/task/3"
@@ -321,7 +327,7 @@ def quarter_of_task_3(app: Lienthong) -> None:
     )
 
 
-def completes_task_3(app: Lienthong) -> None:
+def completes_task_3(app: Ledger) -> None:
     subject = f"{PB}/task/3"
     april_20 = Actor("phuoc-binh.vhxh", channel="test", occurred_at=on(dt.date(2026, 4, 20)))
     app.execute("completion_claimed", subject, april_20, {}, [evidence("c", "bản đã ký")])
@@ -348,7 +354,7 @@ def spans(rows: dict[str, Any], today: dt.date) -> list[tuple[str, str, str | No
 
 
 def test_red_flags_rise_and_clear_with_their_causes_and_keep_their_history(
-    plans: Lienthong,
+    plans: Ledger,
 ) -> None:
     runner = ProjectionRunner(plans, RedFlagView(plans))
     quarter_of_task_3(plans)
@@ -385,7 +391,7 @@ def test_red_flags_rise_and_clear_with_their_causes_and_keep_their_history(
 
 
 def test_a_resumed_red_flag_runner_picks_up_each_items_earlier_states_from_the_store(
-    plans: Lienthong,
+    plans: Ledger,
 ) -> None:
     ProjectionRunner(plans, RedFlagView(plans)).catch_up()
     quarter_of_task_3(plans)
@@ -399,7 +405,7 @@ def test_a_resumed_red_flag_runner_picks_up_each_items_earlier_states_from_the_s
 
 
 def test_a_task_handed_to_another_lead_unit_leaves_no_score_with_the_old_one(
-    plans: Lienthong, tmp_path: Path
+    plans: Ledger, tmp_path: Path
 ) -> None:
     live = ProjectionRunner(plans, ScorecardView(plans))
     live.catch_up()
@@ -424,7 +430,7 @@ def test_a_task_handed_to_another_lead_unit_leaves_no_score_with_the_old_one(
 
 @pytest.mark.parametrize("name", sorted(VIEWS))
 def test_every_view_rebuilt_from_zero_has_the_digest_of_the_live_view(
-    plans: Lienthong, name: str
+    plans: Ledger, name: str
 ) -> None:
     live = ProjectionRunner(plans, view_named(name, plans))
     live.catch_up(batch=37)
@@ -444,7 +450,7 @@ def test_every_view_rebuilt_from_zero_has_the_digest_of_the_live_view(
     assert rebuilt.rows()  # the view holds something to compare
 
 
-def every_view(app: Lienthong) -> list[ProjectionRunner]:
+def every_view(app: Ledger) -> list[ProjectionRunner]:
     """A runner per registered view, the aggregate views sharing one replay."""
     views = [view_named(name, app) for name in sorted(VIEWS)]
     share_replay(views)
@@ -452,7 +458,7 @@ def every_view(app: Lienthong) -> list[ProjectionRunner]:
 
 
 def test_every_view_rebuilt_in_one_pass_sharing_a_replay_matches_each_rebuilt_alone(
-    plans: Lienthong,
+    plans: Ledger,
 ) -> None:
     quarter_of_task_3(plans)
     report(plans, "phuoc-binh.health-post", "24", 30)
@@ -469,7 +475,7 @@ def test_every_view_rebuilt_in_one_pass_sharing_a_replay_matches_each_rebuilt_al
 
 
 def test_views_at_different_positions_catch_up_in_one_pass_each_from_its_own(
-    plans: Lienthong,
+    plans: Ledger,
 ) -> None:
     ahead = ProjectionRunner(plans, TaskStatusView(plans))
     ahead.catch_up(batch=40)
@@ -492,7 +498,7 @@ def test_views_at_different_positions_catch_up_in_one_pass_each_from_its_own(
 
 
 def test_an_error_in_one_view_stops_the_pass_and_every_view_keeps_its_last_batch(
-    plans: Lienthong,
+    plans: Ledger,
 ) -> None:
     runners = [
         ProjectionRunner(plans, AuditTrailView(plans)),
@@ -517,7 +523,7 @@ class UnwritableView(TaskStatusView):
 
 
 def test_a_failed_write_stops_the_pass_loudly_and_commits_nothing_of_that_batch(
-    plans: Lienthong,
+    plans: Ledger,
 ) -> None:
     runners = [
         ProjectionRunner(plans, AuditTrailView(plans)),
@@ -532,7 +538,7 @@ def test_a_failed_write_stops_the_pass_loudly_and_commits_nothing_of_that_batch(
 
 
 def test_a_level_measured_against_a_numeric_target_is_unjudgeable_and_the_view_goes_on(
-    plans: Lienthong,
+    plans: Ledger,
 ) -> None:
     """Bình Phước's 1.4.1.a counts in "Thứ bậc" (a level unit) against "nhóm 10 xã/phường
     dẫn đầu" (a number): the store accepts "Khá"; the view must not stop on it."""

@@ -31,6 +31,7 @@ from psycopg import sql
 
 from domain.flags import expected_percent
 from projections.dependencies import DependencyView, blocked, bottlenecks, graphs
+from projections.engine.runner import ProjectionRunner, Row, View
 from projections.kpi_attainment import KpiAttainmentView
 from projections.red_flags import RedFlagView, item_flags, start_of
 from projections.rollups import (
@@ -40,12 +41,11 @@ from projections.rollups import (
     read_tasks,
     reporting_summaries,
 )
-from projections.runner import ProjectionRunner, Row, View
 from projections.scorecards import ScorecardView, scorecards
 from projections.task_status import TaskStatusView
-from services.app import Actor, Lienthong
-from services.importer import import_plans
-from services.store import Database, ensure_database
+from services.app.importer import import_plans
+from services.app.ledger import Actor, Ledger
+from services.store.database import Database, ensure_database
 from tests.conftest import PLANS, REGISTRY
 
 PB, DM, BP, BL = "phuoc-binh-2026", "da-mai-2026", "binh-phuoc-2026", "binh-long-2026"
@@ -67,7 +67,7 @@ def evidence(letter: str, description: str) -> dict[str, str]:
 
 
 class Quarter:
-    def __init__(self, app: Lienthong) -> None:
+    def __init__(self, app: Ledger) -> None:
         self.app = app
 
     def do(self, kind: str, subject: str, actor: Actor, args: dict[str, Any], *ev: Any) -> None:
@@ -98,7 +98,7 @@ class Quarter:
 
     def ahead_of_schedule(self, plan: str, skip: set[str]) -> None:
         """Every other open dated task reported monthly, 10 points ahead of schedule."""
-        start = self.app.plan_start(self.app.plan(plan))
+        start = self.app.plan(plan).start
         for task in self.app.tasks_of(plan):
             due = task.deadline.due
             if task.group or due is None or task.key in skip:
@@ -157,7 +157,7 @@ class Quarter:
 def views(postgres: Database) -> Iterator[dict[str, dict[str, Row]]]:
     """The views after the quarter, in a database of this module's own."""
     name = f"test_{uuid.uuid4().hex[:12]}"
-    module_app = Lienthong(env=ensure_database(postgres, name).eventsourcing_env())
+    module_app = Ledger(env=ensure_database(postgres, name).eventsourcing_env())
     try:
         import_plans(module_app, PLANS, REGISTRY)
         Quarter(module_app).play()
@@ -170,7 +170,7 @@ def views(postgres: Database) -> Iterator[dict[str, dict[str, Row]]]:
             )
 
 
-def rows_of_views(module_app: Lienthong) -> dict[str, dict[str, Row]]:
+def rows_of_views(module_app: Ledger) -> dict[str, dict[str, Row]]:
     found = {}
     chosen: list[View] = [
         TaskStatusView(module_app),

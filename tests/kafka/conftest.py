@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from deploy.kafka.topics import ensure_topics
-from services.app import Lienthong
-from services.importer import import_plans
+from services.app.importer import import_plans
+from services.app.ledger import Ledger
 from tests.conftest import PLANS, REGISTRY
 from tests.kafka_broker import free_port_pair, running_broker
 
@@ -31,6 +31,6 @@ def prefix(broker: tuple[Path, int, str]) -> str:
 
 
 @pytest.fixture
-def store(app: Lienthong) -> Lienthong:
+def store(app: Ledger) -> Ledger:
     import_plans(app, PLANS, REGISTRY)
     return app

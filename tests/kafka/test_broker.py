@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
-from deploy.kafka.topics import AGENCY_EVENTS, TOPICS, ensure_topics, partition_counts
+from deploy.kafka.topics import ensure_topics, partition_counts
+from services.kafka.topics import AGENCY_EVENTS, TOPICS
 from tests.kafka_broker import free_port_pair, restart, running_broker
 
 DEADLINE_S = 30.0

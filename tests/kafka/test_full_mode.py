@@ -19,8 +19,8 @@ from kafka import KafkaConsumer
 from lienthong.v1 import resources_pb2
 
 from lienthong_sdk.client import AgencyClient
-from services.app import Lienthong
-from services.store import Database
+from services.app.ledger import Ledger
+from services.store.database import Database
 from tests.kafka.test_ingestion import DEADLINE_S, PB, database_url
 
 READY_S = 120
@@ -34,7 +34,7 @@ def free_port() -> int:
 
 @pytest.fixture
 def full_mode(
-    store: Lienthong, database: Database, broker: tuple[Path, int, str], prefix: str, tmp_path: Path
+    store: Ledger, database: Database, broker: tuple[Path, int, str], prefix: str, tmp_path: Path
 ) -> Iterator[str]:
     address = f"127.0.0.1:{free_port()}"
     env = {
@@ -67,7 +67,7 @@ def full_mode(
 
 
 def test_publish_in_full_mode_goes_through_kafka_and_returns_the_stores_verdict(
-    full_mode: str, store: Lienthong, broker: tuple[Path, int, str], prefix: str
+    full_mode: str, store: Ledger, broker: tuple[Path, int, str], prefix: str
 ) -> None:
     with AgencyClient(full_mode, "phuoc-binh.health-post", retries=8) as client:
         accepted = client.report_progress(f"{PB}/task/24", 30, dt.date(2026, 3, 2))

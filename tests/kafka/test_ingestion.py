@@ -21,9 +21,10 @@ from lienthong.v1 import envelope_pb2, resources_pb2
 from psycopg import sql
 
 from domain.submission import Submission
-from services.app import Lienthong
-from services.relay import Relay, kafka_producer
-from services.store import Database
+from services.app.ledger import Ledger
+from services.kafka.relay import Relay
+from services.kafka.topics import kafka_producer
+from services.store.database import Database
 from tests.kafka_broker import restart
 
 PB = "phuoc-binh-2026"
@@ -129,7 +130,7 @@ class Receipt:
         self.reason_code: str = getattr(event, "reason_code", "")
 
 
-def receipts(app: Lienthong) -> list[Receipt]:
+def receipts(app: Ledger) -> list[Receipt]:
     found: list[Receipt] = []
     start = 1
     while batch := app.recorder.select_notifications(start, 5000, topics=RECEIPTS):
@@ -138,7 +139,7 @@ def receipts(app: Lienthong) -> list[Receipt]:
     return found
 
 
-def receipt_count(app: Lienthong) -> int:
+def receipt_count(app: Ledger) -> int:
     """How many receipts the store holds (counted in SQL, cheap enough to poll)."""
     recorder = app.recorder
     assert isinstance(recorder, PostgresApplicationRecorder)
@@ -177,7 +178,7 @@ def consume(bootstrap: str, topic: str, count: int) -> list[object]:
 
 
 def test_envelopes_round_trip_through_the_store_and_the_outbound_topic(
-    store: Lienthong, worker: Worker, broker: tuple[Path, int, str], prefix: str
+    store: Ledger, worker: Worker, broker: tuple[Path, int, str], prefix: str
 ) -> None:
     bootstrap = broker[2]
     sent = [
@@ -203,7 +204,7 @@ def test_envelopes_round_trip_through_the_store_and_the_outbound_topic(
 
 
 def test_the_same_envelope_twice_is_stored_once(
-    store: Lienthong, worker: Worker, broker: tuple[Path, int, str], prefix: str
+    store: Ledger, worker: Worker, broker: tuple[Path, int, str], prefix: str
 ) -> None:
     message = envelope("phuoc-binh.health-post", "24", 30)
     produce(
@@ -218,7 +219,7 @@ def test_the_same_envelope_twice_is_stored_once(
 
 
 def test_poison_in_the_middle_of_a_partition_is_rejected_and_the_rest_accepted(
-    store: Lienthong, worker: Worker, broker: tuple[Path, int, str], prefix: str
+    store: Ledger, worker: Worker, broker: tuple[Path, int, str], prefix: str
 ) -> None:
     bootstrap = broker[2]
     key = f"{PB}/task/24".encode()
@@ -285,7 +286,7 @@ KILL_RUN = int(os.environ.get("LIENTHONG_KILL_RUN", "20000"))
 
 
 def test_kill_9_of_the_worker_during_20000_envelopes_loses_and_doubles_nothing(
-    store: Lienthong, worker: Worker, broker: tuple[Path, int, str], prefix: str
+    store: Ledger, worker: Worker, broker: tuple[Path, int, str], prefix: str
 ) -> None:
     sent = many_envelopes(KILL_RUN, seed=57)
     produce(broker[2], f"{prefix}agency-events", [keyed(m) for m in sent])
@@ -308,7 +309,7 @@ def test_kill_9_of_the_worker_during_20000_envelopes_loses_and_doubles_nothing(
 
 
 def test_restarting_the_broker_during_a_run_loses_nothing(
-    store: Lienthong, worker: Worker, broker: tuple[Path, int, str], prefix: str
+    store: Ledger, worker: Worker, broker: tuple[Path, int, str], prefix: str
 ) -> None:
     home, port, bootstrap = broker
     first, second = many_envelopes(1_500, seed=1), many_envelopes(1_500, seed=2)
@@ -321,7 +322,7 @@ def test_restarting_the_broker_during_a_run_loses_nothing(
 
 
 def test_the_sdk_kafka_publisher_reaches_the_store(
-    store: Lienthong, worker: Worker, broker: tuple[Path, int, str], prefix: str
+    store: Ledger, worker: Worker, broker: tuple[Path, int, str], prefix: str
 ) -> None:
     from lienthong_sdk import envelopes  # noqa: PLC0415
     from lienthong_sdk.kafka import KafkaPublisher  # noqa: PLC0415

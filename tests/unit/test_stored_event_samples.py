@@ -12,7 +12,7 @@ from eventsourcing.persistence import StoredEvent
 from eventsourcing.utils import get_topic
 
 from domain.facts import Fact
-from services.app import Lienthong
+from services.app.ledger import Ledger
 from tests.fixtures.record_event_samples import SAMPLES, event_classes, recorded_versions, scenario
 
 SAMPLE_LINES = [
@@ -23,15 +23,15 @@ SAMPLE_LINES = [
 
 
 @pytest.fixture(scope="module")
-def app() -> Lienthong:
-    return Lienthong(env={"PERSISTENCE_MODULE": "eventsourcing.popo"})
+def app() -> Ledger:
+    return Ledger(env={"PERSISTENCE_MODULE": "eventsourcing.popo"})
 
 
 @pytest.mark.parametrize(
     "sample", SAMPLE_LINES, ids=lambda s: f"{s['topic']}-v{s['class_version']}"
 )
 def test_a_stored_event_sample_still_loads_into_its_class(
-    app: Lienthong, sample: dict[str, object]
+    app: Ledger, sample: dict[str, object]
 ) -> None:
     state = dict(sample["state"])  # type: ignore[call-overload]
     if sample["class_version"] != 1:

@@ -17,10 +17,10 @@ from projections.kpi_attainment import KpiAttainmentView
 from projections.red_flags import RedFlagView
 from projections.scorecards import ScorecardView
 from projections.task_status import TaskStatusView
-from services.app import Lienthong
+from services.app.ledger import Ledger
 from tests.unit.given import LEAD, MONITOR, OFFICE, PLAN, ctx, sha
 
-APP = Lienthong(env={"PERSISTENCE_MODULE": "eventsourcing.popo"})
+APP = Ledger(env={"PERSISTENCE_MODULE": "eventsourcing.popo"})
 DAY = dt.date(2026, 3, 1)
 
 

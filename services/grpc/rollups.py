@@ -13,10 +13,10 @@ from lienthong.v1 import plan_service_pb2 as pb
 
 from domain.errors import NotFoundError
 from projections import rollups
-from projections.runner import Row
-from services.api import pages
-from services.api.convert import Checker
-from services.api.reads import Reads
+from projections.engine.rows import Row
+from services.grpc import pages
+from services.grpc.reads import Reads
+from services.wire.convert import Checker
 
 Rollup = Callable[[list[rollups.TaskReading], dict[str, Row]], dict[str, dict[str, Any]]]
 

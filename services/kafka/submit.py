@@ -12,18 +12,21 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from services.app import Lienthong
-from services.submissions import Command, Verdict, duplicate, first_verdict, receipt_of
+from services.app.ledger import Ledger
+from services.app.submissions import (
+    Command,
+    Verdict,
+    VerdictPendingError,
+    duplicate,
+    first_verdict,
+    receipt_of,
+)
 
 POLL_SECONDS = 0.02
 
 
-class VerdictPendingError(Exception):
-    """The envelope is on Kafka but its verdict is not in the store yet."""
-
-
 class KafkaSubmitter:
-    def __init__(self, app: Lienthong, producer: Any, topic: str, wait_seconds: float) -> None:
+    def __init__(self, app: Ledger, producer: Any, topic: str, wait_seconds: float) -> None:
         self.app = app
         self.producer = producer
         self.topic = topic

@@ -15,12 +15,7 @@ from psycopg import sql
 from domain.errors import NotFoundError
 from domain.ids import parse_ref
 from projections.audit_trail import key_of
-from projections.live import rows_known_at
-from services.api import pages
-from services.api.convert import Checker, audit_message, from_timestamp, plan_status_message
-from services.api.reads import plan_status
-from services.app import Lienthong
-from services.audit import (
+from projections.engine.audit_log import (
     AuditLog,
     Predicate,
     Record,
@@ -28,6 +23,12 @@ from services.audit import (
     about_subject,
     by_agency,
 )
+from projections.engine.live import rows_known_at
+from projections.views import VIEWS
+from services.app.ledger import Ledger
+from services.grpc import pages
+from services.grpc.reads import plan_status
+from services.wire.convert import Checker, audit_message, from_timestamp, plan_status_message
 
 POLL_SECONDS = 0.2
 STREAM_BATCH = 200
@@ -75,7 +76,7 @@ EVENTS = sql.SQL(
     " AND (%(end)s::text IS NULL OR data->>'recorded_at' < %(end)s)"
     " ORDER BY key LIMIT %(limit)s"
 )
-# the expressions the audit trail's table is indexed on (projections.live.AUDIT_INDEXES)
+# the expressions the audit trail's table is indexed on (projections.engine.live.AUDIT_INDEXES)
 WHERE = {
     "subject": sql.SQL("data->>'subject'"),
     "plan_id": sql.SQL("split_part(data->>'subject', '/', 1)"),
@@ -84,7 +85,7 @@ WHERE = {
 
 
 def record_of(row: Record) -> Record:
-    """An audit trail row as :func:`~services.api.convert.audit_message` takes it."""
+    """An audit trail row as :func:`~services.wire.convert.audit_message` takes it."""
     return {
         **row,
         "occurred_at": dt.datetime.fromisoformat(row["occurred_at"]),
@@ -100,7 +101,7 @@ class AuditServicer(audit_service_pb2_grpc.AuditServiceServicer):
     """ListEvents reads the audit trail view's table (indexed by subject, plan, actor
     and recorded-at); GetPlanStatusAsOf replays the views up to the time asked."""
 
-    def __init__(self, app: Lienthong) -> None:
+    def __init__(self, app: Ledger) -> None:
         self.app = app
         self.log = AuditLog(app)
 
@@ -158,7 +159,8 @@ class AuditServicer(audit_service_pb2_grpc.AuditServiceServicer):
             yield pb.StreamLogResponse(event=audit_message(record))
 
     def status_known_at(self, plan: str, day: dt.date, known_at: dt.datetime) -> dict[str, Any]:
-        views = rows_known_at(self.app, ("plans", "task_status", "kpi_attainment"), known_at)
+        names = ("plans", "task_status", "kpi_attainment")
+        views = rows_known_at(self.app, {name: VIEWS[name] for name in names}, known_at)
         if plan not in views["plans"]:
             raise NotFoundError(f"plan {plan} was not recorded by then", field="plan_id")
         with self.app.recorder.datastore.transaction(commit=False) as cursor:  # type: ignore[attr-defined]

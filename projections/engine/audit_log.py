@@ -1,13 +1,13 @@
 """Reading the log as an auditor does: every recorded event with its position,
 subject, actor, times, source and body, filtered by subject, plan, agency or time.
 
-This reads the notification log directly (a scan bounded per call); the audit view
-of the projections issue replaces the scan with an index.
+A record is what the audit trail view stores per position and what the relay
+publishes; :meth:`AuditLog.scan` reads the log itself (bounded per call), for the
+streams that follow it past the view.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, cast
@@ -21,7 +21,7 @@ from domain.indicator import Indicator
 from domain.plan import Plan
 from domain.submission import Submission
 from domain.task import Task
-from services.app import Lienthong
+from projections.engine.source import EventSource
 
 PROVENANCE = {
     "originator_id",
@@ -50,7 +50,7 @@ class Page:
 class AuditLog:
     """The log of one application, read with subjects resolved (and cached)."""
 
-    def __init__(self, app: Lienthong) -> None:
+    def __init__(self, app: EventSource) -> None:
         self.app = app
         self._subjects: dict[UUID, str] = {}
 
@@ -128,11 +128,6 @@ def subject_name(aggregate: Any) -> str:
     return str(aggregate.id)
 
 
-def in_time(record: Record, start: dt.datetime | None, end: dt.datetime | None) -> bool:
-    recorded: dt.datetime = record["recorded_at"]
-    return (start is None or recorded >= start) and (end is None or recorded < end)
-
-
 def about_subject(subject: str) -> Predicate:
     wanted = str(parse_ref(subject))
     return lambda record: record["subject"] == wanted
@@ -146,25 +141,3 @@ def about_plan(plan: str) -> Predicate:
 
 def by_agency(agency: str) -> Predicate:
     return lambda record: record["actor"] == agency
-
-
-_PLAIN = frozenset({str, int, float, bool, type(None)})
-
-
-def json_safe(value: Any) -> Any:
-    """Dates, times and other values as JSON-friendly values."""
-    kind = type(value)
-    if kind in _PLAIN:  # the common cases first, by exact type (a rebuild's hot path)
-        return value
-    if isinstance(value, dict):
-        return {
-            (k if type(k) is str else str(k)): (v if type(v) in _PLAIN else json_safe(v))
-            for k, v in value.items()
-        }
-    if isinstance(value, list | tuple):
-        return [json_safe(v) for v in value]
-    if isinstance(value, dt.date | dt.datetime):
-        return value.isoformat()
-    if isinstance(value, bool | int | float | str):
-        return value
-    return str(value)

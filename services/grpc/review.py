@@ -14,13 +14,14 @@ from lienthong.v1 import review_service_pb2 as pb
 from domain.errors import NotCoordinatorError
 from domain.ids import plan_id
 from domain.submission import Submission
-from projections.live import LiveViews
-from services.api.convert import QUALITIES, Checker, from_timestamp, verdict_message
-from services.api.errors import RejectedError, RequestInvalidError, Violation
-from services.app import Actor, Lienthong
-from services.importer import ImportFailedError, import_plans
-from services.planfile import read_plan, read_registry
-from services.submissions import Command, Verdict, duplicate, receipt_of, submit
+from projections.engine.live import LiveViews
+from services.app.importer import ImportFailedError, import_plans
+from services.app.ledger import Actor, Ledger
+from services.app.planfile import read_plan, read_registry
+from services.app.submissions import Command, Verdict, duplicate, receipt_of, submit
+from services.grpc.errors import RejectedError
+from services.wire.convert import QUALITIES, Checker, from_timestamp, verdict_message
+from services.wire.violations import RequestInvalidError, Violation
 
 CHANNEL = "grpc-review"
 
@@ -50,7 +51,7 @@ def judge_args(check: Checker, request: Any) -> dict[str, Any]:
 
 
 class ReviewServicer(review_service_pb2_grpc.ReviewServiceServicer):
-    def __init__(self, app: Lienthong, registry: Path, live: LiveViews) -> None:
+    def __init__(self, app: Ledger, registry: Path, live: LiveViews) -> None:
         self.app = app
         self.registry = registry
         self.live = live

@@ -17,10 +17,10 @@ from lienthong.v1 import resources_pb2
 from domain.errors import NotFoundError
 from domain.flags import FlagSpan, expected_percent
 from domain.items import ItemStatus
-from projections.live import Changes, LiveViews
+from projections.engine.live import LiveViews
+from projections.engine.rows import Changes, Row
 from projections.red_flags import item_flags, start_of
-from projections.runner import Row
-from services.api.convert import STATUSES, plan_message
+from services.wire.convert import STATUSES, plan_message
 
 T = TypeVar("T")
 CLOSED = (ItemStatus.COMPLETED.value, ItemStatus.CANCELLED.value)
@@ -55,7 +55,7 @@ def is_overdue(row: Row, today: dt.date) -> bool:
 
 
 def plan_status(views: Views, plan_id: str, today: dt.date, position: int = 0) -> dict[str, Any]:
-    """The consolidated status of a plan (as :meth:`services.app.Lienthong.plan_status`)."""
+    """The consolidated status of a plan (as :meth:`services.app.ledger.Ledger.plan_status`)."""
     plan = plan_row(views, plan_id)
     reportable = [(n, r) for n, r in items_of(views, plan) if not r["group"]]
     by_status = {s.value: 0 for s in ItemStatus}

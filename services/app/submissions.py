@@ -18,13 +18,18 @@ from eventsourcing.persistence import IntegrityError
 from domain.errors import DomainError, kind_of
 from domain.ids import parse_ref
 from domain.submission import Submission, submission_id
-from services.app import Actor, Lienthong
+from services.app.ledger import Actor, Ledger
 
 RETRIES = 5
 
 
 class ConflictPersistsError(Exception):
     """Other writers kept changing the subject; the submission was not recorded."""
+
+
+class VerdictPendingError(Exception):
+    """The submission is on its way (on Kafka, say) but its verdict is not recorded
+    yet: the caller retries with the same event id."""
 
 
 @dataclass(frozen=True)
@@ -57,19 +62,19 @@ class Verdict:
     subject_version: int = 0
 
 
-def receipt_of(app: Lienthong, event_id: str) -> Submission | None:
+def receipt_of(app: Ledger, event_id: str) -> Submission | None:
     if not app.exists(submission_id(event_id)):
         return None
     receipt: Submission = app.repository.get(submission_id(event_id))
     return receipt
 
 
-def position_of(app: Lienthong, subject: str, version: int) -> int:
+def position_of(app: Ledger, subject: str, version: int) -> int:
     """The log position of the event that made ``version`` of ``subject``."""
     return app.position(parse_ref(subject).id, version)
 
 
-def duplicate(app: Lienthong, receipt: Submission) -> Verdict:
+def duplicate(app: Ledger, receipt: Submission) -> Verdict:
     position = (
         position_of(app, receipt.subject, receipt.subject_version) if receipt.subject_version else 0
     )
@@ -98,7 +103,7 @@ class Refusal:
         return cls(error.code, error.kind, error.message, error.field or "")
 
 
-def first_verdict(app: Lienthong, receipt: Submission) -> Verdict:
+def first_verdict(app: Ledger, receipt: Submission) -> Verdict:
     """The verdict a receipt recorded, as its submitter first heard it."""
     if receipt.outcome == "accepted":
         position = position_of(app, receipt.subject, receipt.subject_version)
@@ -115,7 +120,7 @@ def first_verdict(app: Lienthong, receipt: Submission) -> Verdict:
     )
 
 
-def rejection(app: Lienthong, command: Command, refusal: Refusal) -> tuple[Submission, Verdict]:
+def rejection(app: Ledger, command: Command, refusal: Refusal) -> tuple[Submission, Verdict]:
     """The receipt that keeps a refusal on record, and the verdict it answers."""
     receipt = Submission.reject(
         app.context(command.actor),
@@ -140,7 +145,7 @@ def rejection(app: Lienthong, command: Command, refusal: Refusal) -> tuple[Submi
     return receipt, verdict
 
 
-def reject(app: Lienthong, command: Command, refusal: Refusal) -> Verdict | None:
+def reject(app: Ledger, command: Command, refusal: Refusal) -> Verdict | None:
     """Record the refusal; None when another writer recorded this event id first."""
     receipt, verdict = rejection(app, command, refusal)
     try:
@@ -150,7 +155,7 @@ def reject(app: Lienthong, command: Command, refusal: Refusal) -> Verdict | None
     return verdict
 
 
-def record_invalid(app: Lienthong, command: Command, refusal: Refusal) -> Verdict:
+def record_invalid(app: Ledger, command: Command, refusal: Refusal) -> Verdict:
     """Keep on record a submission too malformed to apply (the first verdict wins)."""
     for _ in range(RETRIES):
         receipt = receipt_of(app, command.event_id)
@@ -163,7 +168,7 @@ def record_invalid(app: Lienthong, command: Command, refusal: Refusal) -> Verdic
     raise ConflictPersistsError(msg)
 
 
-def submit(app: Lienthong, command: Command) -> Verdict:
+def submit(app: Ledger, command: Command) -> Verdict:
     """Apply ``command`` once, whatever happens around it."""
     for _ in range(RETRIES):
         receipt = receipt_of(app, command.event_id)

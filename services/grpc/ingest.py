@@ -7,19 +7,20 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 
 import grpc
 from lienthong.v1 import envelope_pb2, ingest_service_pb2, ingest_service_pb2_grpc
 
-from projections.live import LiveViews
-from services.api.convert import command_from_envelope, verdict_message
-from services.api.errors import RejectedError, RequestInvalidError
-from services.app import Actor, Lienthong
-from services.kafka_submit import KafkaSubmitter
-from services.submissions import Command, Refusal, Verdict, record_invalid, submit
+from projections.engine.live import LiveViews
+from services.app.ledger import Actor, Ledger
+from services.app.submissions import Command, Refusal, Verdict, record_invalid, submit
+from services.grpc.errors import RejectedError
+from services.wire.convert import command_from_envelope, verdict_message
+from services.wire.violations import RequestInvalidError
 
 CHANNEL = "grpc"
+Forward = Callable[[Command, bytes], Verdict]  # a command and its envelope's bytes → its verdict
 
 
 def invalid_command(envelope: envelope_pb2.AgencyEventEnvelope) -> Command:
@@ -35,12 +36,12 @@ def invalid_command(envelope: envelope_pb2.AgencyEventEnvelope) -> Command:
 
 
 class IngestServicer(ingest_service_pb2_grpc.IngestServiceServicer):
-    """Embedded mode applies envelopes directly; full mode (``via_kafka``) produces
-    them to Kafka and waits, bounded, for the ingest worker's verdict."""
+    """Embedded mode applies envelopes directly; full mode hands them to ``forward``
+    (to Kafka, waiting bounded for the ingest worker's verdict)."""
 
-    def __init__(self, app: Lienthong, via_kafka: KafkaSubmitter | None, live: LiveViews) -> None:
+    def __init__(self, app: Ledger, forward: Forward | None, live: LiveViews) -> None:
         self.app = app
-        self.via_kafka = via_kafka
+        self.forward = forward
         self.live = live
 
     async def verdict(self, envelope: envelope_pb2.AgencyEventEnvelope) -> Verdict:
@@ -60,9 +61,9 @@ class IngestServicer(ingest_service_pb2_grpc.IngestServiceServicer):
             refusal = Refusal("INVALID_REQUEST", "invalid", str(invalid), first.field)
             await asyncio.to_thread(record_invalid, self.app, invalid_command(envelope), refusal)
             raise
-        if self.via_kafka is not None:
+        if self.forward is not None:
             payload = envelope.SerializeToString()
-            return await asyncio.to_thread(self.via_kafka, command, payload)
+            return await asyncio.to_thread(self.forward, command, payload)
         return await asyncio.to_thread(submit, self.app, command)
 
     async def Publish(

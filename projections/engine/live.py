@@ -22,7 +22,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, cast
@@ -32,23 +32,21 @@ from psycopg import Cursor, sql
 from psycopg.rows import tuple_row
 from psycopg.types.json import Jsonb
 
-from projections.replay import share_replay
-from projections.runner import (
+from projections.engine.replay import share_replay
+from projections.engine.rows import Changes, Row
+from projections.engine.runner import (
     BATCH,
     LogReader,
     ProjectionRunner,
-    Row,
-    View,
+    ViewFactory,
     catch_up_all,
     notifications_of,
     takes,
 )
-from projections.views import VIEWS
-from services.app import Lienthong
+from projections.engine.source import EventSource
 
 log = logging.getLogger(__name__)
 TABLE_ONLY = frozenset({"audit_trail"})
-Changes = dict[str, dict[str, Row | None]]  # view → key → row (None: removed)
 Subscriber = Callable[[Changes, int], None]
 AUDIT_INDEXES = {
     "rows_subject": "((data->>'subject'), key)",
@@ -115,10 +113,11 @@ def move_tracking(cursor: Cursor[Any], schema: sql.Identifier, old: int, new: in
 
 
 class LiveViews:
-    def __init__(self, app: Lienthong, names: Iterable[str] = tuple(VIEWS)) -> None:
+    def __init__(self, app: EventSource, views: Mapping[str, ViewFactory]) -> None:
         self.app = app
+        self.factories = views
         self.tables = {
-            name: Table(self.runner(name), in_memory=name not in TABLE_ONLY) for name in names
+            name: Table(self.runner(name), in_memory=name not in TABLE_ONLY) for name in views
         }
         share_replay([table.runner.view for table in self.tables.values()])
         self.reader = LogReader(app)
@@ -132,7 +131,7 @@ class LiveViews:
         self.wait_seconds = 1.0
 
     def runner(self, name: str) -> ProjectionRunner:
-        return ProjectionRunner(self.app, VIEWS[name](self.app))
+        return ProjectionRunner(self.app, self.factories[name](self.app))
 
     def rows(self, view: str) -> dict[str, Row]:
         """The in-memory rows of a view (read them on the event loop)."""
@@ -327,18 +326,18 @@ class LiveViews:
 
 
 def rows_known_at(
-    app: Lienthong, names: Iterable[str], known_at: datetime
+    app: EventSource, views: Mapping[str, ViewFactory], known_at: datetime
 ) -> dict[str, dict[str, Row]]:
     """Several views as they stood when everything recorded up to ``known_at`` was
-    applied, in one pass over the log (see :func:`projections.runner.rows_as_known_at`)."""
-    views: dict[str, View] = {name: VIEWS[name](app) for name in names}
+    applied, in one pass over the log (see :func:`projections.engine.runner.rows_as_known_at`)."""
+    made = {name: factory(app) for name, factory in views.items()}
     for notification in notifications_of(app):
         event = app.mapper.to_domain_event(notification)
         if event.timestamp > known_at:  # type: ignore[attr-defined]
             break
-        for view in views.values():
+        for view in made.values():
             view.apply(notification.id, event)
     return {
         name: {key: row for key, row in view.flush().items() if row is not None}
-        for name, view in views.items()
+        for name, view in made.items()
     }

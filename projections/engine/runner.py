@@ -13,7 +13,7 @@ Several views catch up (or rebuild) in ONE pass over the log with
 once and applied to every view still behind it; each batch's changed rows and
 positions of all the views are written in one transaction (rows by ``COPY``), while
 the next batch is already being read and applied. Every view keeps its own tracking
-position. Aggregate views passed through :func:`projections.replay.share_replay`
+position. Aggregate views passed through :func:`projections.engine.replay.share_replay`
 replay each aggregate once for all of them.
 """
 
@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import gc
 import hashlib
-import json
 import threading
 from collections.abc import Callable, Hashable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -36,11 +35,11 @@ from eventsourcing.utils import resolve_topic
 from psycopg import Cursor, sql
 from psycopg.rows import tuple_row
 
-from services.app import Lienthong
+from projections.engine.rows import Row, canonical, dumps
+from projections.engine.source import EventSource
 
 BATCH = 5000
 MAX_POSITION = 2**63 - 1
-Row = dict[str, Any]
 Progress = Callable[[int, int], None]
 
 
@@ -60,6 +59,9 @@ class View(Protocol):
     def flush(self) -> dict[str, Row | None]:
         """The rows changed since the last flush (None: the row is gone)."""
         ...
+
+
+ViewFactory = Callable[[EventSource], View]
 
 
 class Dispatch:
@@ -85,13 +87,6 @@ def takes(view: View, event_type: type[Any]) -> bool:
     return method is None or bool(method(event_type))
 
 
-def canonical(data: Row) -> str:
-    return json.dumps(data, sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str)
-
-
-# A row as the JSON text PostgreSQL reads into jsonb (json.dumps as psycopg's Jsonb
-# does, without its spaces and \u escapes: less to write and to parse).
-dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 Prepared = tuple[list[tuple[str, str]], list[str]]  # (key, JSON text) upserts; deleted keys
 
 
@@ -106,7 +101,7 @@ class Decoder:
     per-topic look-ups done once (the same transcoder: the stored format is the
     mapper's). Falls back to the mapper when it encrypts or compresses."""
 
-    def __init__(self, app: Lienthong) -> None:
+    def __init__(self, app: EventSource) -> None:
         self.mapper = app.mapper
         transcoder = self.mapper.transcoder
         self.plain = (
@@ -157,7 +152,7 @@ class _Stored:
 class LogReader:
     """Reads the notification log in batches, each event decoded once."""
 
-    def __init__(self, app: Lienthong) -> None:
+    def __init__(self, app: EventSource) -> None:
         recorder = app.recorder
         if not isinstance(recorder, PostgresApplicationRecorder):
             msg = "views live in PostgreSQL: the application must use it"
@@ -181,7 +176,7 @@ class LogReader:
 
 
 class ProjectionRunner:
-    def __init__(self, app: Lienthong, view: View) -> None:
+    def __init__(self, app: EventSource, view: View) -> None:
         recorder = app.recorder
         if not isinstance(recorder, PostgresApplicationRecorder):
             msg = "views live in PostgreSQL: the application must use it"
@@ -409,7 +404,7 @@ def rebuild_all(runners: Sequence[ProjectionRunner], progress: Progress = quiet)
     return catch_up_all(runners, progress)
 
 
-def notifications_of(app: Lienthong, batch: int = BATCH) -> Iterator[Any]:
+def notifications_of(app: EventSource, batch: int = BATCH) -> Iterator[Any]:
     """The whole notification log, oldest first, read in batches."""
     position = 0
     while notifications := app.recorder.select_notifications(position + 1, batch):
@@ -417,7 +412,7 @@ def notifications_of(app: Lienthong, batch: int = BATCH) -> Iterator[Any]:
         position = notifications[-1].id
 
 
-def rows_as_known_at(app: Lienthong, view: View, known_at: datetime) -> dict[str, Row]:
+def rows_as_known_at(app: EventSource, view: View, known_at: datetime) -> dict[str, Row]:
     """The view's rows as they stood when everything recorded up to ``known_at`` was
     applied — the same pure code, replayed in memory."""
     for notification in notifications_of(app):

@@ -7,7 +7,7 @@ import base64
 from collections.abc import Sequence
 from typing import TypeVar
 
-from services.api.convert import Checker
+from services.wire.convert import Checker
 
 T = TypeVar("T")
 DEFAULT_SIZE = 50

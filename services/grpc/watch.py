@@ -13,13 +13,13 @@ from google.protobuf import struct_pb2
 from lienthong.v1 import watch_service_pb2 as pb
 from lienthong.v1 import watch_service_pb2_grpc
 
-from projections.live import Changes, LiveViews
-from projections.runner import Row
-from services.api.audit import follow, target
-from services.api.convert import Checker, audit_message
-from services.api.reads import plan_of
-from services.app import Lienthong
-from services.audit import AuditLog, json_safe
+from projections.engine.audit_log import AuditLog
+from projections.engine.live import LiveViews
+from projections.engine.rows import Changes, Row, json_safe
+from services.app.ledger import Ledger
+from services.grpc.audit import follow, target
+from services.grpc.reads import plan_of
+from services.wire.convert import Checker, audit_message
 
 
 def mentions(row: Row, agency: str) -> bool:
@@ -61,7 +61,7 @@ class RowFilter:
 
 
 class WatchServicer(watch_service_pb2_grpc.WatchServiceServicer):
-    def __init__(self, app: Lienthong, live: LiveViews) -> None:
+    def __init__(self, app: Ledger, live: LiveViews) -> None:
         self.log = AuditLog(app)
         self.live = live
 

@@ -1,5 +1,5 @@
 """Protobuf ↔ plain values. Requests are checked as a whole: every invalid field is
-collected and reported together (:class:`~services.api.errors.RequestInvalidError`)."""
+collected and reported together (:class:`~services.grpc.errors.RequestInvalidError`)."""
 
 from __future__ import annotations
 
@@ -16,10 +16,10 @@ from lienthong.v1 import envelope_pb2, resources_pb2
 from domain.errors import DomainError
 from domain.ids import parse_ref
 from domain.items import ItemStatus
-from services.api.errors import RequestInvalidError, Violation
-from services.app import Actor
-from services.audit import json_safe
-from services.submissions import Command, Verdict
+from projections.engine.rows import json_safe
+from services.app.ledger import Actor
+from services.app.submissions import Command, Verdict
+from services.wire.violations import RequestInvalidError, Violation
 
 SHA256 = re.compile(r"^[0-9a-f]{64}$")
 OUTCOMES = {

@@ -20,8 +20,8 @@ from domain.indicator import Indicator
 from domain.items import TrackedItem
 from domain.plan import Plan
 from domain.task import Task
-from services.app import Lienthong
-from services.planfile import PlanFile, Problem, Registry, read_plan, read_registry
+from services.app.ledger import Ledger
+from services.app.planfile import PlanFile, Problem, Registry, read_plan, read_registry
 
 VIETNAM = dt.timezone(dt.timedelta(hours=7), "ICT")
 REGISTRY_ACTOR = "system.registry"
@@ -56,7 +56,7 @@ class ImportReport:
 class Batch:
     """Aggregates changed by one import, saved together in one transaction."""
 
-    app: Lienthong
+    app: Ledger
     reason: str
     aggregates: list[Aggregate] = field(default_factory=list)
 
@@ -95,7 +95,7 @@ def read_all(
 
 
 def import_plans(
-    app: Lienthong,
+    app: Ledger,
     paths: Sequence[Path],
     registry_path: Path,
     *,
@@ -228,7 +228,7 @@ def _amend_items(
     return changed
 
 
-def _previous_items(app: Lienthong, plan: Plan) -> set[Any]:
+def _previous_items(app: Ledger, plan: Plan) -> set[Any]:
     """Items the plan had before this import (its header is already amended in memory)."""
     before = app.plan(plan.key)
     return {task_id(plan.key, k) for k in before.tasks} | {

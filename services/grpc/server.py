@@ -9,9 +9,11 @@ Settings (environment variables):
 - ``LIENTHONG_GRPC_GRACE_SECONDS`` — how long in-flight calls may finish on shutdown
   (default 10);
 - ``LIENTHONG_AGENCIES`` — the agency registry used by ReviewService.AmendPlan
-  (default ``data/agencies.yaml``);
-- ``LIENTHONG_VERDICT_WAIT_SECONDS`` — in full mode, how long Publish waits for the
-  ingest worker's verdict (default 10).
+  (default ``data/agencies.yaml``).
+
+In full mode the composition root (``services.cli``) hands the server a ``forward``
+that publishes an envelope through Kafka and waits for its verdict; without one,
+Publish applies envelopes in this process.
 """
 
 from __future__ import annotations
@@ -41,19 +43,17 @@ from lienthong.v1 import (
     watch_service_pb2_grpc,
 )
 
-from projections.live import LiveViews
-from services.api.audit import AuditServicer
-from services.api.errors import guarded
-from services.api.ingest import IngestServicer
-from services.api.plans import PlanServicer
-from services.api.reads import Reads
-from services.api.review import ReviewServicer
-from services.api.watch import WatchServicer
-from services.app import Lienthong
-from services.kafka_submit import KafkaSubmitter
-from services.relay import kafka_producer
-from services.store import ConfigurationError
-from services.worker import AGENCY_EVENTS, KafkaSettings
+from projections.engine.live import LiveViews
+from projections.views import VIEWS
+from services.app.ledger import Ledger
+from services.grpc.audit import AuditServicer
+from services.grpc.errors import guarded
+from services.grpc.ingest import Forward, IngestServicer
+from services.grpc.plans import PlanServicer
+from services.grpc.reads import Reads
+from services.grpc.review import ReviewServicer
+from services.grpc.watch import WatchServicer
+from services.store.database import ConfigurationError
 
 log = logging.getLogger(__name__)
 SERVICES = [
@@ -74,8 +74,6 @@ class ServerSettings:
     max_message_bytes: int = 4 * 1024 * 1024
     grace_seconds: float = 10.0
     registry: Path = Path("data/agencies.yaml")
-    via_kafka: KafkaSettings | None = None  # full mode: Publish goes through Kafka
-    verdict_wait_seconds: float = 10.0
 
     @classmethod
     def from_env(cls) -> ServerSettings:
@@ -90,9 +88,6 @@ class ServerSettings:
                     os.environ.get("LIENTHONG_GRPC_GRACE_SECONDS", defaults.grace_seconds)
                 ),
                 registry=Path(os.environ.get("LIENTHONG_AGENCIES", str(defaults.registry))),
-                verdict_wait_seconds=float(
-                    os.environ.get("LIENTHONG_VERDICT_WAIT_SECONDS", defaults.verdict_wait_seconds)
-                ),
             )
         except ValueError as error:
             raise ConfigurationError(
@@ -113,10 +108,13 @@ class RunningServer:
         await asyncio.to_thread(self.live.stop)
 
 
-async def start_server(app: Lienthong, settings: ServerSettings) -> RunningServer:
+async def start_server(
+    app: Ledger, settings: ServerSettings, forward: Forward | None = None
+) -> RunningServer:
     """Catch the views up, build, bind and start the server; returns it with the port
-    it listens on. The views then follow the log for as long as it runs."""
-    live = LiveViews(app)
+    it listens on. The views then follow the log for as long as it runs. ``forward``
+    (full mode) takes Publish's envelopes elsewhere and brings back their verdicts."""
+    live = LiveViews(app, VIEWS)
     await asyncio.to_thread(live.catch_up)
     live.start(asyncio.get_running_loop())
     limits = [
@@ -124,13 +122,8 @@ async def start_server(app: Lienthong, settings: ServerSettings) -> RunningServe
         ("grpc.max_send_message_length", settings.max_message_bytes),
     ]
     server = grpc.aio.server(options=limits)
-    via_kafka = None
-    if settings.via_kafka is not None:
-        topic = settings.via_kafka.topic(AGENCY_EVENTS)
-        producer = kafka_producer(settings.via_kafka.bootstrap)
-        via_kafka = KafkaSubmitter(app, producer, topic, settings.verdict_wait_seconds)
     servicers = (
-        (ingest_service_pb2, "IngestService", IngestServicer(app, via_kafka, live)),
+        (ingest_service_pb2, "IngestService", IngestServicer(app, forward, live)),
         (plan_service_pb2, "PlanService", PlanServicer(Reads(live))),
         (review_service_pb2, "ReviewService", ReviewServicer(app, settings.registry, live)),
         (audit_service_pb2, "AuditService", AuditServicer(app)),
@@ -163,9 +156,9 @@ async def start_server(app: Lienthong, settings: ServerSettings) -> RunningServe
     return RunningServer(server, port, health_servicer, live)
 
 
-async def serve(app: Lienthong, settings: ServerSettings) -> None:
+async def serve(app: Ledger, settings: ServerSettings, forward: Forward | None = None) -> None:
     """Serve until SIGINT or SIGTERM, then let in-flight calls finish."""
-    running = await start_server(app, settings)
+    running = await start_server(app, settings, forward)
     print(f"lienthong: gRPC API on {settings.address.rsplit(':', 1)[0]}:{running.port}", flush=True)  # noqa: T201
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

@@ -1,7 +1,7 @@
 """The ingest worker: a faust-streaming agent on ``agency-events``.
 
 It takes records in batches (``take_events`` with a ``within`` bound), hands each
-batch to :class:`~services.ingest.BatchIngestor` (one PostgreSQL transaction per
+batch to :class:`~services.kafka.ingest.BatchIngestor` (one PostgreSQL transaction per
 partition, with the offset), and acks the batch only after it is stored.
 
 The store, not Kafka's committed offset, is the truth: every record at or below the
@@ -11,53 +11,22 @@ unstored record; it may re-read stored ones, which are skipped. The worker does 
 seek explicitly: a seek during faust's rebalance raced aiokafka's fetcher here (a
 ``KeyError`` that crashed the fetcher and stalled the worker).
 
-Settings (environment variables): ``LIENTHONG_KAFKA_BOOTSTRAP`` (default
-``127.0.0.1:19092``), ``LIENTHONG_INGEST_BATCH`` (default 500),
-``LIENTHONG_INGEST_WITHIN_SECONDS`` (default 0.2), ``LIENTHONG_INGEST_GROUP``
-(default ``lienthong-ingest``), ``LIENTHONG_TOPIC_PREFIX`` (default none: prefixes
-every topic name, so several installations or test runs can share a cluster).
+Settings: :class:`services.kafka.topics.KafkaSettings`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import os
-from dataclasses import dataclass
 from typing import Any, cast
 
 import faust
 
-from services.app import Lienthong
-from services.ingest import BatchIngestor, Record
+from services.app.ledger import Ledger
+from services.kafka.ingest import BatchIngestor, Record
+from services.kafka.topics import AGENCY_EVENTS, KafkaSettings
 
-AGENCY_EVENTS = "agency-events"
-REJECTED = "agency-events.rejected"
-COORDINATION_EVENTS = "coordination-events"
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class KafkaSettings:
-    bootstrap: str = "127.0.0.1:19092"
-    batch: int = 500
-    within: float = 0.2
-    group: str = "lienthong-ingest"
-    prefix: str = ""
-
-    def topic(self, name: str) -> str:
-        return f"{self.prefix}{name}"
-
-    @classmethod
-    def from_env(cls) -> KafkaSettings:
-        defaults = cls()
-        return cls(
-            bootstrap=os.environ.get("LIENTHONG_KAFKA_BOOTSTRAP", defaults.bootstrap),
-            batch=int(os.environ.get("LIENTHONG_INGEST_BATCH", defaults.batch)),
-            within=float(os.environ.get("LIENTHONG_INGEST_WITHIN_SECONDS", defaults.within)),
-            group=os.environ.get("LIENTHONG_INGEST_GROUP", defaults.group),
-            prefix=os.environ.get("LIENTHONG_TOPIC_PREFIX", defaults.prefix),
-        )
 
 
 def record_of(event: Any) -> Record:
@@ -65,7 +34,7 @@ def record_of(event: Any) -> Record:
     return Record(message.topic, message.partition, message.offset, bytes(event.value))
 
 
-def build_worker(app: Lienthong, settings: KafkaSettings) -> faust.App:
+def build_worker(app: Ledger, settings: KafkaSettings) -> faust.App:
     """The faust app of the ingest worker, ready for ``faust.Worker``."""
     worker = faust.App(
         settings.group,
@@ -109,7 +78,7 @@ def build_worker(app: Lienthong, settings: KafkaSettings) -> faust.App:
     return worker
 
 
-def run_worker(app: Lienthong, settings: KafkaSettings) -> None:
+def run_worker(app: Ledger, settings: KafkaSettings) -> None:
     """Run the ingest worker until SIGINT or SIGTERM."""
     worker = build_worker(app, settings)
     faust.Worker(worker, loglevel="INFO").execute_from_commandline()

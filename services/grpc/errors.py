@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator, Callable, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import grpc
@@ -24,8 +23,8 @@ from google.protobuf.message import Message
 from google.rpc import code_pb2, error_details_pb2, status_pb2
 
 from domain.errors import DomainError
-from services.kafka_submit import VerdictPendingError
-from services.submissions import Verdict
+from services.app.submissions import Verdict, VerdictPendingError
+from services.wire.violations import RequestInvalidError, Violation
 
 DOMAIN = "lienthong.v1"
 CODES = {
@@ -37,21 +36,6 @@ CODES = {
 }
 STATUS_DETAILS_KEY = "grpc-status-details-bin"
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class Violation:
-    field: str
-    description: str
-    reason: str = "INVALID_VALUE"
-
-
-class RequestInvalidError(Exception):
-    """A request with one or more invalid fields; all of them are listed."""
-
-    def __init__(self, violations: Sequence[Violation]) -> None:
-        super().__init__("; ".join(f"{v.field}: {v.description}" for v in violations))
-        self.violations = list(violations)
 
 
 class RejectedError(Exception):

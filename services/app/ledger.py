@@ -28,7 +28,7 @@ from domain.indicator import Indicator
 from domain.items import ItemStatus, TrackedItem
 from domain.plan import Plan
 from domain.task import Task
-from services.commands import Target, handler_for, run
+from services.app.commands import Target, handler_for, run
 
 A = TypeVar("A", bound=Aggregate)
 Cache = dict[UUID, Aggregate]
@@ -61,7 +61,7 @@ class Actor:
     occurred_at: dt.datetime | None = None
 
 
-class Lienthong(Application[UUID]):
+class Ledger(Application[UUID]):
     """The system of record for ward plans and everything reported against them."""
 
     name = "lienthong"
@@ -186,7 +186,7 @@ class Lienthong(Application[UUID]):
     ) -> Aggregate:
         """Apply one command in memory and return the changed aggregate, unsaved.
 
-        ``kind`` names the fact asked for (see :mod:`services.commands`); ``evidence``
+        ``kind`` names the fact asked for (see :mod:`services.app.commands`); ``evidence``
         lists references (sha256, uri, media_type, description) to submit first when
         new — a completion claim without explicit ``evidence`` cites all of them.
         ``cache`` lets a batch of commands work on the same in-memory aggregates.
@@ -269,12 +269,6 @@ class Lienthong(Application[UUID]):
         return [
             self.load(Ref(SubjectKind.INDICATOR, key, n).id, Indicator, n) for n in plan.indicators
         ]
-
-    @staticmethod
-    def plan_start(plan: Plan) -> dt.date:
-        """When the plan's time-based schedule starts: its issue date, else 1 January."""
-        issued_on = plan.header.get("issued_on")
-        return dt.date.fromisoformat(issued_on) if issued_on else dt.date(plan.header["year"], 1, 1)
 
     def plan_document(self, key: str) -> dict[str, Any]:
         """The plan as a plan file would state it (see ``docs/plan-file-format.md``)."""

@@ -11,12 +11,12 @@ from collections.abc import Iterable
 from typing import Any
 from uuid import UUID
 
-from projections.runner import Row
-from services.app import Lienthong
+from projections.engine.rows import Row
+from projections.engine.source import EventSource
 
 
 class Replay:
-    def __init__(self, app: Lienthong) -> None:
+    def __init__(self, app: EventSource) -> None:
         self.app = app
         self.aggregates: dict[UUID, Any] = {}
 
@@ -44,7 +44,7 @@ class AggregateView:
     name = ""
     prefixes: tuple[str, ...] = ()
 
-    def __init__(self, app: Lienthong, replay: Replay | None = None) -> None:
+    def __init__(self, app: EventSource, replay: Replay | None = None) -> None:
         self.app = app
         self.replay = replay or Replay(app)
         self.touched: dict[UUID, Any] = {}

@@ -15,16 +15,16 @@ from __future__ import annotations
 import base64
 import logging
 import time
-from typing import Any, Protocol, cast
+from typing import Any, cast
 
 from eventsourcing.persistence import ProcessRecorder, Tracking
 
 from domain.facts import Fact
 from domain.submission import Submission
-from services.api.convert import audit_message
-from services.app import Lienthong
-from services.audit import AuditLog
-from services.worker import COORDINATION_EVENTS, REJECTED
+from projections.engine.audit_log import AuditLog
+from services.app.ledger import Ledger
+from services.kafka.topics import AGENCY_EVENTS_REJECTED, COORDINATION_EVENTS, Producer
+from services.wire.convert import audit_message
 
 TRACKING = "relay:coordination-events"
 BATCH = 500
@@ -32,18 +32,8 @@ POLL_SECONDS = 0.2
 log = logging.getLogger(__name__)
 
 
-class Producer(Protocol):
-    """The part of ``kafka.KafkaProducer`` the relay uses."""
-
-    def send(
-        self, topic: str, *, value: bytes, key: bytes, headers: list[tuple[str, bytes]]
-    ) -> Any: ...
-
-    def flush(self, timeout: float | None = None) -> None: ...
-
-
 class Relay:
-    def __init__(self, app: Lienthong, producer: Producer, prefix: str = "") -> None:
+    def __init__(self, app: Ledger, producer: Producer, prefix: str = "") -> None:
         self.app = app
         self.prefix = prefix
         self.tracking = f"{prefix}{TRACKING}"
@@ -79,7 +69,7 @@ class Relay:
             ]
             raw = base64.b64decode(event.raw)
             self.producer.send(
-                self.prefix + REJECTED,
+                self.prefix + AGENCY_EVENTS_REJECTED,
                 value=raw,
                 key=event.event_id.encode(),
                 headers=headers + refusal,
@@ -90,13 +80,3 @@ class Relay:
         while not should_stop():
             if not self.step():
                 time.sleep(POLL_SECONDS)
-
-
-def kafka_producer(bootstrap: str) -> Producer:
-    """An idempotent producer that waits for every in-sync replica (acks=all)."""
-    from kafka import KafkaProducer  # noqa: PLC0415 - only the relay needs it
-
-    producer = KafkaProducer(
-        bootstrap_servers=bootstrap, acks="all", enable_idempotence=True, linger_ms=5
-    )
-    return cast("Producer", producer)

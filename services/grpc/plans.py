@@ -1,6 +1,6 @@
 """PlanService: plans, tasks, indicators, the consolidated status, red flags,
 dependencies, scorecards and bottlenecks — answered from the live views' rows on the
-event loop (see :mod:`services.api.reads`)."""
+event loop (see :mod:`services.grpc.reads`)."""
 
 from __future__ import annotations
 
@@ -17,9 +17,8 @@ from domain.errors import NotFoundError
 from domain.ids import parse_ref
 from projections.dependencies import blocked, bottlenecks, critical_path, graphs
 from projections.scorecards import scorecards
-from services.api import pages
-from services.api.convert import Checker, plan_status_message, status_from_message
-from services.api.reads import (
+from services.grpc import pages
+from services.grpc.reads import (
     Reads,
     flag_message,
     flag_spans,
@@ -31,7 +30,8 @@ from services.api.reads import (
     plan_status,
     task_resource,
 )
-from services.api.rollups import RollupQueries
+from services.grpc.rollups import RollupQueries
+from services.wire.convert import Checker, plan_status_message, status_from_message
 
 DEFAULT_WINDOW_DAYS = 30
 R = TypeVar("R", bound=Message)

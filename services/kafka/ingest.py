@@ -6,7 +6,7 @@ offset of every partition the batch holds are written in ONE PostgreSQL transact
 (the library's process-recorder tracking, named ``topic:partition``; a batch of more
 than :data:`CHUNK` records in several). The store, not
 Kafka's committed offset, is the truth: records at or below the stored offset are
-skipped (see :mod:`services.worker`).
+skipped (see :mod:`services.kafka.worker`).
 
 A batch that meets another writer (a review by the coordination office changed an
 item meanwhile) falls back to one transaction per record — reload, retry — and then
@@ -40,10 +40,8 @@ from domain.errors import DomainError
 from domain.ids import agency_id, parse_ref, plan_id
 from domain.items import TrackedItem
 from domain.submission import Submission, submission_id
-from services.api.convert import command_from_envelope
-from services.api.errors import RequestInvalidError
-from services.app import Actor, Cache, Lienthong
-from services.submissions import (
+from services.app.ledger import Actor, Cache, Ledger
+from services.app.submissions import (
     Command,
     Refusal,
     Verdict,
@@ -52,6 +50,8 @@ from services.submissions import (
     rejection,
     submit,
 )
+from services.wire.convert import command_from_envelope
+from services.wire.violations import RequestInvalidError
 
 log = logging.getLogger(__name__)
 CHANNEL = "kafka"
@@ -228,7 +228,7 @@ class BatchIngestor:
     """Applies batches of records to the application: one transaction per batch, with
     the offset of every partition the batch holds."""
 
-    def __init__(self, app: Lienthong, cache_size: int = CACHE_SIZE) -> None:
+    def __init__(self, app: Ledger, cache_size: int = CACHE_SIZE) -> None:
         self.app = app
         recorder = app.recorder
         if not isinstance(recorder, ProcessRecorder):

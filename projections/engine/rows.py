@@ -1,0 +1,42 @@
+"""A view's rows as plain JSON-like values: their type, their canonical text (for
+digests), the JSON text written to PostgreSQL, and values made JSON-safe."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from typing import Any
+
+Row = dict[str, Any]
+Changes = dict[str, dict[str, Row | None]]  # view → key → row (None: removed)
+
+
+def canonical(data: Row) -> str:
+    return json.dumps(data, sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str)
+
+
+# A row as the JSON text PostgreSQL reads into jsonb (json.dumps as psycopg's Jsonb
+# does, without its spaces and \u escapes: less to write and to parse).
+dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+
+
+_PLAIN = frozenset({str, int, float, bool, type(None)})
+
+
+def json_safe(value: Any) -> Any:
+    """Dates, times and other values as JSON-friendly values."""
+    kind = type(value)
+    if kind in _PLAIN:  # the common cases first, by exact type (a rebuild's hot path)
+        return value
+    if isinstance(value, dict):
+        return {
+            (k if type(k) is str else str(k)): (v if type(v) in _PLAIN else json_safe(v))
+            for k, v in value.items()
+        }
+    if isinstance(value, list | tuple):
+        return [json_safe(v) for v in value]
+    if isinstance(value, dt.date | dt.datetime):
+        return value.isoformat()
+    if isinstance(value, bool | int | float | str):
+        return value
+    return str(value)
