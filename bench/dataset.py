@@ -42,6 +42,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
+from domain.clock import WARD_TIME
 from domain.units import UnitKind, parse_unit
 from lienthong_sdk import envelopes
 from lienthong_sdk.evidence import Evidence
@@ -53,7 +54,7 @@ from services.kafka.ingest import insert_events
 ROOT = Path(__file__).resolve().parent.parent
 PLANS = sorted((ROOT / "data" / "plans").glob("*.yaml"))
 REGISTRY = ROOT / "data" / "agencies.yaml"
-VIETNAM = dt.timezone(dt.timedelta(hours=7), "ICT")
+
 MONTH_START = dt.date(2026, 3, 1)  # the reporting month the load plays
 
 
@@ -294,7 +295,7 @@ class Generator:
 
     def header(self, agency: str, day: dt.date) -> dict[str, Any]:
         minute = self.rng.randrange(7 * 60, 17 * 60)
-        at = dt.datetime.combine(day, dt.time(minute // 60, minute % 60), VIETNAM)
+        at = dt.datetime.combine(day, dt.time(minute // 60, minute % 60), WARD_TIME)
         return {"agency_id": agency, "event_id": self.event_id(), "occurred_at": at}
 
     def messages(self) -> Iterator[Message]:

@@ -109,7 +109,9 @@ class Plan(Aggregate):
         tasks: list[str],
         indicators: list[str],
     ) -> Plan:
+        """Issue a plan: only the coordination office its header names issues it."""
         check_header(header)
+        require_coordinator(ctx, header["coordinator"])
         return cls._create(
             cls.Issued,
             id=id,

@@ -1,18 +1,24 @@
 """The plans view: one row per plan — its header, its tasks and indicators in the
 plan's own order, its declared dependencies and the day its time-based schedule
-starts — and the definition fields the task and indicator rows carry for the API
-(:func:`task_details`, :func:`indicator_details`)."""
+starts — the definition fields the task and indicator rows carry
+(:func:`task_details`, :func:`indicator_details`), and the queries of a plan over
+those rows (:func:`plan_summary`, :func:`plan_status`), which the API and the
+command line both answer with."""
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
+from domain.errors import NotFoundError
 from domain.indicator import Indicator
-from domain.items import TrackedItem
+from domain.items import ItemStatus, TrackedItem
 from domain.plan import Plan
 from domain.task import Task
 from projections.engine.replay import AggregateView
-from projections.engine.rows import Row, json_safe
+from projections.engine.rows import Row, Views, json_safe
+
+CLOSED = (ItemStatus.COMPLETED.value, ItemStatus.CANCELLED.value)
 
 
 def evidence_rows(item: TrackedItem) -> list[Row]:
@@ -90,3 +96,85 @@ class PlanView(AggregateView):
 
     def rows_of(self, aggregate: Any) -> dict[str, Row | None]:
         return {aggregate.key: row_of(aggregate)}
+
+
+# Queries over the plans view and the item views beside it ------------------------
+
+
+def plan_of(key: str) -> str:
+    """The plan a row belongs to: "PLAN", "PLAN/task/K", "agency|PLAN/task/K"."""
+    return key.rsplit("|", 1)[-1].split("/", 1)[0]
+
+
+def plan_row(views: Views, plan: str) -> Row:
+    row = views["plans"].get(plan)
+    if row is None:
+        raise NotFoundError(f"plan {plan} was not found", field="plan_id")
+    return row
+
+
+def items_of(views: Views, plan: Row) -> list[tuple[str, Row]]:
+    """A plan's task and indicator rows in the plan's order (name, row)."""
+    key = plan["plan"]
+    names = [f"{key}/task/{k}" for k in plan["tasks"]]
+    found = [(n, views["task_status"].get(n)) for n in names]
+    names = [f"{key}/indicator/{n}" for n in plan["indicators"]]
+    found += [(n, views["kpi_attainment"].get(n)) for n in names]
+    return [(n, r) for n, r in found if r is not None]
+
+
+def is_overdue(row: Row, today: dt.date) -> bool:
+    return bool(row.get("due")) and row["status"] not in CLOSED and row["due"] < today.isoformat()
+
+
+def plan_status(views: Views, plan_id: str, today: dt.date, position: int = 0) -> dict[str, Any]:
+    """The consolidated status of a plan on ``today``: its reportable items by status,
+    those "Chờ hoàn thiện", the overdue tasks, open obstacles and dependencies."""
+    plan = plan_row(views, plan_id)
+    reportable = [(n, r) for n, r in items_of(views, plan) if not r["group"]]
+    by_status = {s.value: 0 for s in ItemStatus}
+    for _, row in reportable:
+        by_status[row["status"]] += 1
+    return {
+        "plan_id": plan_id,
+        "ward": plan["header"]["ward"],
+        "number": plan["header"]["number"],
+        "as_of": today.isoformat(),
+        "items": len(reportable),
+        "by_status": by_status,
+        "awaiting_completion": [
+            n for n, r in reportable if r["status"] == ItemStatus.AWAITING_COMPLETION.value
+        ],
+        "overdue": [
+            {"item": n, "lead": r["lead"], "deadline": r["deadline"], "percent": r["percent"]}
+            for n, r in reportable
+            if "/task/" in n and is_overdue(r, today)
+        ],
+        "open_obstacles": sum(len(r["open_obstacles"]) for _, r in reportable),
+        "dependencies": [tuple(edge) for edge in plan["dependencies"]],
+        "position": position,
+    }
+
+
+def plan_summary(views: Views, plan: Row) -> dict[str, Any]:
+    """What a plan holds: indicators (and top-level ones), tasks, duties from the
+    plan's body text and task sub-items, with its header's identity."""
+    key, header = plan["plan"], plan["header"]
+    tasks = [views["task_status"].get(f"{key}/task/{k}") for k in plan["tasks"]]
+    top = [t for t in tasks if t is not None and not t["parent"]]
+    duties = sum(1 for t in top if t["from_body"])
+    indicators = [views["kpi_attainment"].get(f"{key}/indicator/{n}") for n in plan["indicators"]]
+    return {
+        "plan_id": key,
+        "ward": header["ward"],
+        "ward_id": header["ward_id"],
+        "number": header["number"],
+        "year": header["year"],
+        "coordinator": header["coordinator"],
+        "indicators": len(plan["indicators"]),
+        "indicators_top_level": sum(1 for i in indicators if i is not None and not i["parent"]),
+        "tasks": len(top) - duties,
+        "duties": duties,
+        "task_sub_items": sum(1 for t in tasks if t is not None) - len(top),
+        "version": plan["version"],
+    }

@@ -35,7 +35,9 @@ import yaml
 from domain.errors import DomainError
 from projections.engine.replay import share_replay
 from projections.engine.runner import ProjectionRunner, catch_up_all, rebuild_all
-from projections.views import VIEWS, view_named
+from projections.plans import plan_status, plan_summary
+from projections.views import PLAN_VIEWS, VIEWS, caught_up, view_named
+from services.app.clock import ward_today
 from services.app.importer import ImportFailedError, import_plans
 from services.app.ledger import Ledger
 from services.demo import play, render_status
@@ -84,9 +86,9 @@ def cmd_import(app: Ledger, args: argparse.Namespace) -> int:
 
 
 def cmd_list(app: Ledger, args: argparse.Namespace) -> int:
-    keys = app.plan_keys()
-    for key in keys:
-        summary = app.plan_summary(key)
+    views = caught_up(app, PLAN_VIEWS)
+    for key, plan in sorted(views["plans"].items()):
+        summary = plan_summary(views, plan)
         if args.format == "json":
             emit(summary, "json")
         else:
@@ -105,8 +107,9 @@ def cmd_show(app: Ledger, args: argparse.Namespace) -> int:
 
 
 def cmd_status(app: Ledger, args: argparse.Namespace) -> int:
-    for key in args.plans or app.plan_keys():
-        status = app.plan_status(key, args.as_of)
+    views = caught_up(app, PLAN_VIEWS)
+    for key in args.plans or sorted(views["plans"]):
+        status = plan_status(views, key, args.as_of)
         if args.format == "json":
             emit(status, "json")
         else:
@@ -235,7 +238,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     status = plan_commands.add_parser("status", help="consolidated status of plans")
     status.add_argument("plans", nargs="*", metavar="PLAN")
-    status.add_argument("--as-of", type=parse_date, default=dt.datetime.now(dt.UTC).date())
+    status.add_argument("--as-of", type=parse_date, default=ward_today())
     status.add_argument("--format", choices=("text", "json"), default="text")
     status.set_defaults(run=cmd_status)
 

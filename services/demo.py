@@ -31,9 +31,10 @@ from lienthong.v1 import plan_service_pb2_grpc as plan_pb_grpc
 from lienthong.v1 import review_service_pb2 as review_pb
 from lienthong.v1 import review_service_pb2_grpc as review_pb_grpc
 
+from domain.clock import WARD_TIME
 from domain.ids import NAMESPACE
 from domain.items import ItemStatus
-from services.app.importer import VIETNAM, import_plans
+from services.app.importer import import_plans
 from services.app.ledger import Ledger
 from services.app.submissions import receipt_of
 from services.grpc.server import ServerSettings, start_server
@@ -140,7 +141,7 @@ def event_id(index: int) -> str:
 
 
 def occurred_at(step: Step) -> dt.datetime:
-    return dt.datetime.combine(dt.date.fromisoformat(step.day), dt.time(9), VIETNAM)
+    return dt.datetime.combine(dt.date.fromisoformat(step.day), dt.time(9), WARD_TIME)
 
 
 def wire_fields(step: Step) -> dict[str, Any]:

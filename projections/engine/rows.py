@@ -9,6 +9,7 @@ from typing import Any
 
 Row = dict[str, Any]
 Changes = dict[str, dict[str, Row | None]]  # view → key → row (None: removed)
+Views = dict[str, dict[str, Row]]  # view → key → row
 
 
 def canonical(data: Row) -> str:

@@ -13,6 +13,7 @@ from typing import Any
 from eventsourcing.domain import Aggregate
 
 from domain.agency import Agency
+from domain.clock import WARD_TIME
 from domain.context import Context
 from domain.errors import DomainError
 from domain.ids import agency_id, indicator_id, plan_id, task_id
@@ -20,10 +21,9 @@ from domain.indicator import Indicator
 from domain.items import TrackedItem
 from domain.plan import Plan
 from domain.task import Task
-from services.app.ledger import Ledger
+from services.app.ledger import Actor, Ledger
 from services.app.planfile import PlanFile, Problem, Registry, read_plan, read_registry
 
-VIETNAM = dt.timezone(dt.timedelta(hours=7), "ICT")
 REGISTRY_ACTOR = "system.registry"
 Progress = Callable[[str], None]
 
@@ -58,6 +58,7 @@ class Batch:
 
     app: Ledger
     reason: str
+    actor: Actor | None = None  # who imports (None: each plan's coordination office)
     aggregates: list[Aggregate] = field(default_factory=list)
 
     def add(self, aggregate: Aggregate) -> None:
@@ -65,10 +66,16 @@ class Batch:
             self.aggregates.append(aggregate)
 
     def context(
-        self, agency: str, message_id: str, occurred_at: dt.datetime | None = None
+        self, office: str, message_id: str, occurred_at: dt.datetime | None = None
     ) -> Context:
+        """The context of a plan's import: as the actor, else as its ``office``."""
         now = self.app.clock()
-        return Context(agency, occurred_at or now, now, "import", message_id)
+        if self.actor is None:
+            return Context(office, occurred_at or now, now, "import", message_id)
+        actor = self.actor
+        return Context(
+            actor.agency, actor.occurred_at or now, now, actor.channel, message_id, actor.person
+        )
 
 
 def read_all(
@@ -101,14 +108,19 @@ def import_plans(
     *,
     reason: str = "",
     progress: Progress = lambda _: None,
+    actor: Actor | None = None,
 ) -> ImportReport:
-    """Import plan files atomically; raises :class:`ImportFailedError` listing every problem."""
+    """Import plan files atomically; raises :class:`ImportFailedError` listing every
+    problem of the files. ``actor`` is who issues or amends the plans (the domain
+    lets only a plan's coordination office do it: a refusal is raised as the
+    :class:`~domain.errors.DomainError` it is); without one, the operator's import
+    acts as each plan's own coordination office."""
     progress(f"checking {len(paths)} plan file(s) against {registry_path}")
     registry, files, problems = read_all(paths, registry_path)
     if problems:
         raise ImportFailedError(problems)
     report = ImportReport()
-    batch = Batch(app, reason)
+    batch = Batch(app, reason, actor)
     problems = []
     _register_agencies(batch, registry, report)
     for plan_file in files:
@@ -120,6 +132,8 @@ def import_plans(
                 )
             )
         except DomainError as error:
+            if error.kind == "forbidden":
+                raise  # not a problem of the file: of who sent it
             problems.append(
                 Problem(plan_file.file, 1, error.field or "-", error.code, error.message)
             )
@@ -149,7 +163,7 @@ def _issued_at(header: dict[str, Any]) -> dt.datetime | None:
     issued_on = header.get("issued_on")
     if not issued_on:
         return None
-    return dt.datetime.combine(dt.date.fromisoformat(issued_on), dt.time(), VIETNAM)
+    return dt.datetime.combine(dt.date.fromisoformat(issued_on), dt.time(), WARD_TIME)
 
 
 def _prepare_plan(batch: Batch, plan_file: PlanFile, reason: str) -> dict[str, Any]:

@@ -8,7 +8,7 @@ data, never aggregates. A subject is named by its reference (``plan``,
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar, cast
 from uuid import UUID, uuid4
@@ -16,19 +16,20 @@ from uuid import UUID, uuid4
 from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import ApplicationRecorder, JSONTranscoder, Transcoding
-from eventsourcing.postgres import PostgresApplicationRecorder
-from psycopg import sql
 
 from domain.agency import Agency
+from domain.clock import Clock
 from domain.context import Context
 from domain.errors import InvalidValueError, NotFoundError
 from domain.facts import Fact
 from domain.ids import Ref, SubjectKind, agency_id, parse_ref, plan_id
 from domain.indicator import Indicator
-from domain.items import ItemStatus, TrackedItem
+from domain.items import TrackedItem
 from domain.plan import Plan
 from domain.task import Task
+from services.app.clock import utc_now
 from services.app.commands import Target, handler_for, run
+from services.store import recorder
 
 A = TypeVar("A", bound=Aggregate)
 Cache = dict[UUID, Aggregate]
@@ -44,10 +45,6 @@ class DateAsISO(Transcoding):
 
     def decode(self, data: str) -> dt.date:
         return dt.date.fromisoformat(data)
-
-
-def utc_now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
 
 
 @dataclass(frozen=True)
@@ -66,9 +63,7 @@ class Ledger(Application[UUID]):
 
     name = "lienthong"
 
-    def __init__(
-        self, env: dict[str, str] | None = None, clock: Callable[[], dt.datetime] = utc_now
-    ) -> None:
+    def __init__(self, env: dict[str, str] | None = None, clock: Clock = utc_now) -> None:
         super().__init__(env)
         self.clock = clock
 
@@ -122,28 +117,11 @@ class Ledger(Application[UUID]):
 
     def existing(self, aggregate_ids: Sequence[UUID]) -> set[UUID]:
         """Which of ``aggregate_ids`` have events in the store (one query)."""
-        recorder = self.recorder
-        if not isinstance(recorder, PostgresApplicationRecorder):
-            return {i for i in aggregate_ids if self.exists(i)}
-        query = sql.SQL(
-            "SELECT originator_id FROM {} WHERE originator_id = ANY(%s) AND originator_version = 1"
-        ).format(sql.Identifier(*recorder.events_table_name.split(".")))
-        with recorder.datastore.transaction(commit=False) as cursor:
-            cursor.execute(query, (list(aggregate_ids),))
-            return {row["originator_id"] for row in cursor.fetchall()}
+        return recorder.existing(self.recorder, aggregate_ids)
 
     def position(self, aggregate_id: UUID, version: int) -> int:
         """The log position (notification id) of one stored event; 0 when unknown."""
-        recorder = self.recorder
-        if not isinstance(recorder, PostgresApplicationRecorder):
-            return 0  # the in-memory store keeps no positions by id
-        query = sql.SQL(
-            "SELECT notification_id FROM {} WHERE originator_id = %s AND originator_version = %s"
-        ).format(sql.Identifier(*recorder.events_table_name.split(".")))
-        with recorder.datastore.transaction(commit=False) as cursor:
-            cursor.execute(query, (aggregate_id, version))
-            row = cursor.fetchone()
-        return int(row["notification_id"]) if row else 0
+        return recorder.position(self.recorder, aggregate_id, version)
 
     def plan(self, key: str, cache: Cache | None = None) -> Plan:
         return self.load(plan_id(key), Plan, f"plan {key}", "plan_id", cache=cache)
@@ -239,36 +217,9 @@ class Ledger(Application[UUID]):
             keys.extend(self.load(UUID(str(n.originator_id)), Plan, "plan").key for n in batch)
             start = batch[-1].id + 1
 
-    def plan_summary(self, key: str) -> dict[str, Any]:
-        plan = self.plan(key)
-        indicators = [self.item(Ref(SubjectKind.INDICATOR, key, n)) for n in plan.indicators]
-        tasks = [self.item(Ref(SubjectKind.TASK, key, k)) for k in plan.tasks]
-        top_tasks = [t for t in tasks if not t.definition.get("parent")]
-        duties = [t for t in top_tasks if t.definition.get("from_body")]
-        return {
-            "plan_id": key,
-            "ward": plan.header["ward"],
-            "ward_id": plan.header["ward_id"],
-            "number": plan.header["number"],
-            "year": plan.header["year"],
-            "coordinator": plan.coordinator,
-            "indicators": len(indicators),
-            "indicators_top_level": sum(1 for i in indicators if not i.definition.get("parent")),
-            "tasks": len(top_tasks) - len(duties),
-            "duties": len(duties),
-            "task_sub_items": len(tasks) - len(top_tasks),
-            "version": plan.version,
-        }
-
     def tasks_of(self, key: str) -> list[Task]:
         plan = self.plan(key)
         return [self.load(Ref(SubjectKind.TASK, key, k).id, Task, k) for k in plan.tasks]
-
-    def indicators_of(self, key: str) -> list[Indicator]:
-        plan = self.plan(key)
-        return [
-            self.load(Ref(SubjectKind.INDICATOR, key, n).id, Indicator, n) for n in plan.indicators
-        ]
 
     def plan_document(self, key: str) -> dict[str, Any]:
         """The plan as a plan file would state it (see ``docs/plan-file-format.md``)."""
@@ -307,70 +258,6 @@ class Ledger(Application[UUID]):
                 p: item.latest(p) for p in sorted({p for p, _ in item.measurements.values()})
             }
         return status
-
-    def as_known_at(self, aggregate_id: UUID, known_at: dt.datetime) -> Aggregate | None:
-        """The aggregate as recorded up to ``known_at``; None if it did not exist yet."""
-        aggregate = None
-        for stored in self.events.get(aggregate_id):
-            event = cast("Fact", stored)
-            if event.recorded_at > known_at:
-                break
-            aggregate = event.mutate(aggregate)
-        return aggregate
-
-    def plan_status(
-        self, key: str, today: dt.date, known_at: dt.datetime | None = None
-    ) -> dict[str, Any]:
-        """Consolidated status of a plan: items by status, "Chờ hoàn thiện", overdue —
-        as it stands now, or as it was known at ``known_at``."""
-
-        def load(aggregate_id: UUID) -> Any:
-            if known_at is None:
-                return self.repository.get(aggregate_id)
-            return self.as_known_at(aggregate_id, known_at)
-
-        plan = load(plan_id(key))
-        if not isinstance(plan, Plan):
-            raise NotFoundError(f"plan {key} was not recorded by then", field="plan_id")
-        refs = [Ref(SubjectKind.TASK, key, k) for k in plan.tasks] + [
-            Ref(SubjectKind.INDICATOR, key, n) for n in plan.indicators
-        ]
-        loaded = [(str(ref), load(ref.id)) for ref in refs]
-        items: list[tuple[str, TrackedItem]] = [(n, i) for n, i in loaded if i is not None]
-        reportable = [(name, item) for name, item in items if not item.group]
-        by_status = {s.value: 0 for s in ItemStatus}
-        for _, item in reportable:
-            by_status[item.status.value] += 1
-        overdue = [
-            {
-                "item": name,
-                "lead": list(item.lead),
-                "deadline": item.deadline.text,
-                "percent": item.percent,
-            }
-            for name, item in reportable
-            if isinstance(item, Task) and item.is_overdue(today)
-        ]
-        return {
-            "plan_id": key,
-            "ward": plan.header["ward"],
-            "number": plan.header["number"],
-            "as_of": today.isoformat(),
-            "items": len(reportable),
-            "by_status": by_status,
-            "awaiting_completion": [
-                n for n, i in reportable if i.status is ItemStatus.AWAITING_COMPLETION
-            ],
-            "overdue": overdue,
-            "open_obstacles": sum(len(i.obstacles) for _, i in reportable),
-            "dependencies": sorted(plan.dependencies),
-            "position": 0 if known_at is None else self._position_of(plan, items),
-        }
-
-    def _position_of(self, plan: Plan, items: list[tuple[str, TrackedItem]]) -> int:
-        """The latest log position among the plan's header and items as loaded."""
-        aggregates: list[Aggregate] = [plan, *(item for _, item in items)]
-        return max(self.position(a.id, a.version) for a in aggregates)
 
     def events_of(self, subject: str) -> Iterator[dict[str, Any]]:
         """The recorded history of one subject, oldest first (audit)."""

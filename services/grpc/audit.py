@@ -24,10 +24,10 @@ from projections.engine.audit_log import (
     by_agency,
 )
 from projections.engine.live import rows_known_at
+from projections.plans import plan_status
 from projections.views import VIEWS
 from services.app.ledger import Ledger
 from services.grpc import pages
-from services.grpc.reads import plan_status
 from services.wire.convert import Checker, audit_message, from_timestamp, plan_status_message
 
 POLL_SECONDS = 0.2

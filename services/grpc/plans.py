@@ -16,18 +16,16 @@ from lienthong.v1 import plan_service_pb2_grpc, resources_pb2
 from domain.errors import NotFoundError
 from domain.ids import parse_ref
 from projections.dependencies import blocked, bottlenecks, critical_path, graphs
+from projections.plans import items_of, plan_of, plan_row, plan_status
 from projections.scorecards import scorecards
+from services.app.clock import ward_today
 from services.grpc import pages
 from services.grpc.reads import (
     Reads,
     flag_message,
     flag_spans,
     indicator_resource,
-    items_of,
-    plan_of,
     plan_resource,
-    plan_row,
-    plan_status,
     task_resource,
 )
 from services.grpc.rollups import RollupQueries
@@ -36,10 +34,6 @@ from services.wire.convert import Checker, plan_status_message, status_from_mess
 DEFAULT_WINDOW_DAYS = 30
 R = TypeVar("R", bound=Message)
 T = TypeVar("T")
-
-
-def today() -> dt.date:
-    return dt.datetime.now(dt.UTC).date()
 
 
 def paging(check: Checker, request: Any) -> tuple[int, int]:
@@ -88,7 +82,7 @@ class PlanServicer(RollupQueries, plan_service_pb2_grpc.PlanServiceServicer):
     def answer(self, method: str, request: R, plan: str, compute: Callable[[R], T]) -> T:
         """The response to ``request``, computed once while the plan's rows stay (a
         request without a day is answered for today)."""
-        key = (method, request.SerializeToString(deterministic=True), today())
+        key = (method, request.SerializeToString(deterministic=True), ward_today())
         return self.reads.cached(key, plan, lambda: compute(request))
 
     # Plans -----------------------------------------------------------------------
@@ -135,7 +129,7 @@ class PlanServicer(RollupQueries, plan_service_pb2_grpc.PlanServiceServicer):
     def list_tasks(self, request: pb.ListTasksRequest) -> pb.ListTasksResponse:
         check = Checker()
         check.required("plan_id", request.plan_id)
-        as_of = check.date("as_of", request.as_of, required=False) or today()
+        as_of = check.date("as_of", request.as_of, required=False) or ward_today()
         due_before = check.date("due_before", request.due_before, required=False)
         size, offset = paging(check, request)
         check.done()
@@ -159,7 +153,7 @@ class PlanServicer(RollupQueries, plan_service_pb2_grpc.PlanServiceServicer):
     ) -> pb.GetTaskResponse:
         check = Checker()
         check.subject("name", request.name)
-        as_of = check.date("as_of", request.as_of, required=False) or today()
+        as_of = check.date("as_of", request.as_of, required=False) or ward_today()
         check.done()
         if parse_ref(request.name).kind.value != "task":
             check.add("name", "must name a task: PLAN/task/KEY")
@@ -180,7 +174,7 @@ class PlanServicer(RollupQueries, plan_service_pb2_grpc.PlanServiceServicer):
         check.required("plan_id", request.plan_id)
         size, offset = paging(check, request)
         check.done()
-        views, day = self.reads.views, today()
+        views, day = self.reads.views, ward_today()
         wanted = status_from_message(request.status)
         agency = request.agency_id
         chosen = [
@@ -207,7 +201,7 @@ class PlanServicer(RollupQueries, plan_service_pb2_grpc.PlanServiceServicer):
         if row is None:
             raise NotFoundError(f"{request.name} was not found", field="name")
         return pb.GetIndicatorResponse(
-            indicator=indicator_resource(views, request.name, row, today())
+            indicator=indicator_resource(views, request.name, row, ward_today())
         )
 
     # Status ----------------------------------------------------------------------
@@ -220,7 +214,7 @@ class PlanServicer(RollupQueries, plan_service_pb2_grpc.PlanServiceServicer):
     def plan_status(self, request: pb.GetPlanStatusRequest) -> pb.GetPlanStatusResponse:
         check = Checker()
         check.required("plan_id", request.plan_id)
-        as_of = check.date("as_of", request.as_of, required=False) or today()
+        as_of = check.date("as_of", request.as_of, required=False) or ward_today()
         check.done()
         status = plan_status(self.reads.views, request.plan_id, as_of)
         return pb.GetPlanStatusResponse(status=plan_status_message(status))
@@ -254,7 +248,7 @@ class PlanServicer(RollupQueries, plan_service_pb2_grpc.PlanServiceServicer):
     ) -> pb.ListRedFlagsResponse:
         check = Checker()
         one_of(check, request.plan_id, request.agency_id)
-        as_of = check.date("as_of", request.as_of, required=False) or today()
+        as_of = check.date("as_of", request.as_of, required=False) or ward_today()
         size, offset = paging(check, request)
         check.done()
         plan, agency, cleared = request.plan_id, request.agency_id, request.include_cleared
@@ -273,7 +267,7 @@ class PlanServicer(RollupQueries, plan_service_pb2_grpc.PlanServiceServicer):
     ) -> pb.GetDependenciesResponse:
         check = Checker()
         check.required("plan_id", request.plan_id)
-        as_of = check.date("as_of", request.as_of, required=False) or today()
+        as_of = check.date("as_of", request.as_of, required=False) or ward_today()
         if request.window_days < 0:
             check.add("window_days", "must not be negative")
         check.done()
@@ -325,7 +319,7 @@ class PlanServicer(RollupQueries, plan_service_pb2_grpc.PlanServiceServicer):
         if request.plan_id and request.ward_id:
             for name in ("plan_id", "ward_id"):
                 check.add(name, "give at most one of plan_id and ward_id", "ONE_OF_REQUIRED")
-        as_of = check.date("as_of", request.as_of, required=False) or today()
+        as_of = check.date("as_of", request.as_of, required=False) or ward_today()
         size, offset = paging(check, request)
         check.done()
         plan, ward = request.plan_id, request.ward_id
@@ -348,7 +342,7 @@ class PlanServicer(RollupQueries, plan_service_pb2_grpc.PlanServiceServicer):
         self, request: pb.ListBottlenecksRequest, context: grpc.aio.ServicerContext
     ) -> pb.ListBottlenecksResponse:
         check = Checker()
-        as_of = check.date("as_of", request.as_of, required=False) or today()
+        as_of = check.date("as_of", request.as_of, required=False) or ward_today()
         size, offset = paging(check, request)
         check.done()
         ward = request.ward_id

@@ -14,86 +14,16 @@ from typing import Any, TypeVar
 
 from lienthong.v1 import resources_pb2
 
-from domain.errors import NotFoundError
 from domain.flags import FlagSpan, expected_percent
 from domain.items import ItemStatus
 from projections.engine.live import LiveViews
-from projections.engine.rows import Changes, Row
+from projections.engine.rows import Changes, Row, Views
+from projections.plans import plan_of, plan_summary
 from projections.red_flags import item_flags, start_of
 from services.wire.convert import STATUSES, plan_message
 
 T = TypeVar("T")
-CLOSED = (ItemStatus.COMPLETED.value, ItemStatus.CANCELLED.value)
 CACHE_LIMIT = 20_000
-Views = dict[str, dict[str, Row]]  # view → key → row
-
-
-def plan_of(key: str) -> str:
-    """The plan a row belongs to: "PLAN", "PLAN/task/K", "agency|PLAN/task/K"."""
-    return key.rsplit("|", 1)[-1].split("/", 1)[0]
-
-
-def plan_row(views: Views, plan: str) -> Row:
-    row = views["plans"].get(plan)
-    if row is None:
-        raise NotFoundError(f"plan {plan} was not found", field="plan_id")
-    return row
-
-
-def items_of(views: Views, plan: Row) -> list[tuple[str, Row]]:
-    """A plan's task and indicator rows in the plan's order (name, row)."""
-    key = plan["plan"]
-    names = [f"{key}/task/{k}" for k in plan["tasks"]]
-    found = [(n, views["task_status"].get(n)) for n in names]
-    names = [f"{key}/indicator/{n}" for n in plan["indicators"]]
-    found += [(n, views["kpi_attainment"].get(n)) for n in names]
-    return [(n, r) for n, r in found if r is not None]
-
-
-def is_overdue(row: Row, today: dt.date) -> bool:
-    return bool(row.get("due")) and row["status"] not in CLOSED and row["due"] < today.isoformat()
-
-
-def plan_status(views: Views, plan_id: str, today: dt.date, position: int = 0) -> dict[str, Any]:
-    """The consolidated status of a plan (as :meth:`services.app.ledger.Ledger.plan_status`)."""
-    plan = plan_row(views, plan_id)
-    reportable = [(n, r) for n, r in items_of(views, plan) if not r["group"]]
-    by_status = {s.value: 0 for s in ItemStatus}
-    for _, row in reportable:
-        by_status[row["status"]] += 1
-    return {
-        "plan_id": plan_id,
-        "ward": plan["header"]["ward"],
-        "number": plan["header"]["number"],
-        "as_of": today.isoformat(),
-        "items": len(reportable),
-        "by_status": by_status,
-        "awaiting_completion": [
-            n for n, r in reportable if r["status"] == ItemStatus.AWAITING_COMPLETION.value
-        ],
-        "overdue": [
-            {"item": n, "lead": r["lead"], "deadline": r["deadline"], "percent": r["percent"]}
-            for n, r in reportable
-            if "/task/" in n and is_overdue(r, today)
-        ],
-        "open_obstacles": sum(len(r["open_obstacles"]) for _, r in reportable),
-        "dependencies": [tuple(edge) for edge in plan["dependencies"]],
-        "position": position,
-    }
-
-
-def plan_summary(views: Views, plan: Row) -> dict[str, Any]:
-    key = plan["plan"]
-    tasks = [views["task_status"].get(f"{key}/task/{k}") for k in plan["tasks"]]
-    top = [t for t in tasks if t is not None and not t["parent"]]
-    duties = sum(1 for t in top if t["from_body"])
-    return {
-        "plan_id": key,
-        "indicators": len(plan["indicators"]),
-        "tasks": len(top) - duties,
-        "duties": duties,
-        "task_sub_items": sum(1 for t in tasks if t is not None) - len(top),
-    }
 
 
 def plan_resource(views: Views, plan: Row) -> resources_pb2.Plan:

@@ -12,12 +12,10 @@ from lienthong.v1 import envelope_pb2, review_service_pb2_grpc
 from lienthong.v1 import review_service_pb2 as pb
 
 from domain.errors import NotCoordinatorError
-from domain.ids import plan_id
 from domain.submission import Submission
 from projections.engine.live import LiveViews
 from services.app.importer import ImportFailedError, import_plans
 from services.app.ledger import Actor, Ledger
-from services.app.planfile import read_plan, read_registry
 from services.app.submissions import Command, Verdict, duplicate, receipt_of, submit
 from services.grpc.errors import RejectedError
 from services.wire.convert import QUALITIES, Checker, from_timestamp, verdict_message
@@ -146,7 +144,8 @@ class ReviewServicer(review_service_pb2_grpc.ReviewServiceServicer):
     def amend(
         self, request_id: str, actor: Actor, plan_file: bytes, reason: str
     ) -> pb.AmendPlanResponse:
-        """Import the plan file as the coordination office; a retry gets the first verdict."""
+        """Import the plan file as the reviewer (the domain lets only the plan's
+        coordination office issue or amend it); a retry gets the first verdict."""
         receipt = receipt_of(self.app, request_id)
         if receipt is not None:
             return pb.AmendPlanResponse(
@@ -156,8 +155,9 @@ class ReviewServicer(review_service_pb2_grpc.ReviewServiceServicer):
             path = Path(folder) / "plan.yaml"
             path.write_bytes(plan_file)
             try:
-                self.require_coordinator(actor, path)
-                report = import_plans(self.app, [path], self.registry, reason=reason)
+                report = import_plans(self.app, [path], self.registry, reason=reason, actor=actor)
+            except NotCoordinatorError as refused:
+                raise NotCoordinatorError(refused.message, field="reviewer.agency_id") from None
             except ImportFailedError as failed:
                 raise RequestInvalidError(
                     [
@@ -181,18 +181,3 @@ class ReviewServicer(review_service_pb2_grpc.ReviewServiceServicer):
         return pb.AmendPlanResponse(
             verdict=verdict_message(verdict), action=report.plans[0]["action"], events=report.events
         )
-
-    def require_coordinator(self, actor: Actor, path: Path) -> None:
-        """The plan's coordination office (for a new plan: the one its file names).
-        A file with problems is refused first, listing them all."""
-        plan_file = read_plan(path, read_registry(self.registry))
-        if plan_file.problems:
-            raise ImportFailedError(plan_file.problems)
-        key = plan_file.key
-        if key and self.app.exists(plan_id(key)):
-            office = self.app.plan(key).coordinator
-        else:
-            office = plan_file.header.get("coordinator", "")
-        if actor.agency != office:
-            msg = f"only the plan's coordination office ({office}) may amend it, not {actor.agency}"
-            raise NotCoordinatorError(msg, field="reviewer.agency_id")

@@ -4,7 +4,6 @@ that share a code across wards, and per-period summaries (see
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Callable
 from typing import Any
 
@@ -14,15 +13,12 @@ from lienthong.v1 import plan_service_pb2 as pb
 from domain.errors import NotFoundError
 from projections import rollups
 from projections.engine.rows import Row
+from services.app.clock import ward_today
 from services.grpc import pages
 from services.grpc.reads import Reads
 from services.wire.convert import Checker
 
 Rollup = Callable[[list[rollups.TaskReading], dict[str, Row]], dict[str, dict[str, Any]]]
-
-
-def today() -> dt.date:
-    return dt.datetime.now(dt.UTC).date()
 
 
 def paging(check: Checker, request: Any) -> tuple[int, int]:
@@ -65,7 +61,7 @@ class RollupQueries:
         check = Checker()
         if request.by not in ROLLUPS:
             check.add("by", "must be ROLLUP_BY_PLAN, ROLLUP_BY_WARD or ROLLUP_BY_AGENCY")
-        as_of = check.date("as_of", request.as_of, required=False) or today()
+        as_of = check.date("as_of", request.as_of, required=False) or ward_today()
         size, offset = paging(check, request)
         check.done()
         by = request.by
@@ -87,7 +83,7 @@ class RollupQueries:
         if request.year and not (request.year.isdigit() and len(request.year) == 4):  # noqa: PLR2004
             check.add("year", f"{request.year!r} is not a year YYYY")
         check.done()
-        year = request.year or str(today().year)
+        year = request.year or str(ward_today().year)
         views = self.reads.views
         rolled = rollups.indicators_by_code(views["kpi_attainment"], views["red_flags"], year)
         return pb.ListIndicatorRollupsResponse(
@@ -115,7 +111,7 @@ class RollupQueries:
     ) -> pb.ListPeriodSummariesResponse:
         check = Checker()
         check.required("plan_id", request.plan_id)
-        as_of = check.date("as_of", request.as_of, required=False) or today()
+        as_of = check.date("as_of", request.as_of, required=False) or ward_today()
         kind = request.period_kind
         if kind and kind not in rollups.PERIOD_KINDS:
             check.add("period_kind", f"must be one of {', '.join(rollups.PERIOD_KINDS)}")

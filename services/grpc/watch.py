@@ -16,9 +16,9 @@ from lienthong.v1 import watch_service_pb2_grpc
 from projections.engine.audit_log import AuditLog
 from projections.engine.live import LiveViews
 from projections.engine.rows import Changes, Row, json_safe
+from projections.plans import plan_of
 from services.app.ledger import Ledger
 from services.grpc.audit import follow, target
-from services.grpc.reads import plan_of
 from services.wire.convert import Checker, audit_message
 
 

@@ -9,8 +9,11 @@ import hashlib
 import pytest
 
 from domain.errors import DomainError
+from projections.plans import plan_status
+from projections.views import PLAN_VIEWS, caught_up
 from services.app.importer import import_plans
 from services.app.ledger import Actor, Ledger
+from tests.commands import execute
 from tests.conftest import PLANS, REGISTRY
 
 PB = "phuoc-binh-2026"
@@ -52,7 +55,8 @@ def test_an_agency_cannot_report_on_another_agencys_task(plans: Ledger) -> None:
     before = plans.item_status(f"{PB}/task/24")["version"]
     refused(
         "NOT_LEAD_UNIT",
-        lambda: plans.execute(
+        lambda: execute(
+            plans,
             "progress_reported",
             f"{PB}/task/24",
             actor("phuoc-binh.vhxh"),
@@ -65,14 +69,15 @@ def test_an_agency_cannot_report_on_another_agencys_task(plans: Ledger) -> None:
 def test_a_member_of_a_collective_lead_reports_as_a_lead(plans: Ledger) -> None:
     # Task 9 is led by "Các cơ quan, đơn vị" (phuoc-binh.all-agencies); the police are members.
     police = actor("phuoc-binh.police")
-    plans.execute("progress_reported", f"{PB}/task/9", police, {"percent": 10, "as_of": DAY})
+    execute(plans, "progress_reported", f"{PB}/task/9", police, {"percent": 10, "as_of": DAY})
     assert plans.item_status(f"{PB}/task/9")["percent"] == 10
 
 
 def test_completion_without_evidence_is_refused(plans: Ledger) -> None:
     office = actor("phuoc-binh.vhxh")
     refused(
-        "EVIDENCE_REQUIRED", lambda: plans.execute("completion_claimed", f"{PB}/task/3", office, {})
+        "EVIDENCE_REQUIRED",
+        lambda: execute(plans, "completion_claimed", f"{PB}/task/3", office, {}),
     )
     assert plans.item_status(f"{PB}/task/3")["status"] == "not_started"
 
@@ -80,20 +85,23 @@ def test_completion_without_evidence_is_refused(plans: Ledger) -> None:
 def test_rejected_evidence_puts_the_item_in_cho_hoan_thien(plans: Ledger) -> None:
     lead, office = actor("phuoc-binh.ttpvhcc"), actor("phuoc-binh.vhxh")
     subject = f"{PB}/task/8"
-    plans.execute("completion_claimed", subject, lead, {}, [EVIDENCE])
-    plans.execute("evidence_rejected", subject, office, {"sha256": DOC, "reason": "Chưa ký"})
+    execute(plans, "completion_claimed", subject, lead, {}, [EVIDENCE])
+    execute(plans, "evidence_rejected", subject, office, {"sha256": DOC, "reason": "Chưa ký"})
     status = plans.item_status(subject)
     assert (status["status"], status["status_vi"]) == ("awaiting_completion", "Chờ hoàn thiện")
     assert status["evidence"] == {DOC: "rejected"}
-    assert plans.plan_status(PB, DAY)["awaiting_completion"] == [f"{PB}/task/8"]
+    assert plan_status(caught_up(plans, PLAN_VIEWS), PB, DAY)["awaiting_completion"] == [
+        f"{PB}/task/8"
+    ]
 
 
 def test_only_the_coordination_office_or_monitor_judges_evidence(plans: Ledger) -> None:
     subject = f"{PB}/task/8"
-    plans.execute("evidence_submitted", subject, actor("phuoc-binh.ttpvhcc"), {}, [EVIDENCE])
+    execute(plans, "evidence_submitted", subject, actor("phuoc-binh.ttpvhcc"), {}, [EVIDENCE])
     police = actor("phuoc-binh.police")
     refused(
-        "NOT_REVIEWER", lambda: plans.execute("evidence_accepted", subject, police, {"sha256": DOC})
+        "NOT_REVIEWER",
+        lambda: execute(plans, "evidence_accepted", subject, police, {"sha256": DOC}),
     )
 
 
@@ -103,20 +111,23 @@ def dependency(upstream: str, downstream: str) -> dict[str, str]:
 
 def test_a_dependency_cycle_is_refused_and_nothing_is_recorded(plans: Ledger) -> None:
     office = actor("phuoc-binh.vhxh")
-    plans.execute("dependency_declared", PB, office, dependency("21", "24"))
-    plans.execute("dependency_declared", PB, office, dependency("24", "28"))
+    execute(plans, "dependency_declared", PB, office, dependency("21", "24"))
+    execute(plans, "dependency_declared", PB, office, dependency("24", "28"))
     version = plans.plan(PB).version
     refused(
         "DEPENDENCY_CYCLE",
-        lambda: plans.execute("dependency_declared", PB, office, dependency("28", "21")),
+        lambda: execute(plans, "dependency_declared", PB, office, dependency("28", "21")),
     )
     assert plans.plan(PB).version == version
-    assert plans.plan_status(PB, DAY)["dependencies"] == [("21", "24"), ("24", "28")]
+    assert plan_status(caught_up(plans, PLAN_VIEWS), PB, DAY)["dependencies"] == [
+        ("21", "24"),
+        ("24", "28"),
+    ]
 
 
 def test_every_event_keeps_actor_person_times_channel_and_message_id(plans: Ledger) -> None:
     office = actor("phuoc-binh.vhxh", "msg-42")
-    plans.execute("progress_reported", f"{PB}/task/3", office, {"percent": 30, "as_of": DAY})
+    execute(plans, "progress_reported", f"{PB}/task/3", office, {"percent": 30, "as_of": DAY})
     event = list(plans.events.get(plans.item(f"{PB}/task/3").id))[-1]
     assert (event.actor, event.person, event.channel, event.message_id) == (
         "phuoc-binh.vhxh",
@@ -133,9 +144,9 @@ def test_the_indicator_unit_must_match_the_measurement(plans: Ledger) -> None:
     health, subject = actor("phuoc-binh.health-post"), f"{PB}/indicator/7"
     wrong_unit = {**MEASURE, "value": "3", "unit": "Thứ bậc"}
     refused(
-        "UNIT_MISMATCH", lambda: plans.execute("indicator_measured", subject, health, wrong_unit)
+        "UNIT_MISMATCH", lambda: execute(plans, "indicator_measured", subject, health, wrong_unit)
     )
-    plans.execute("indicator_measured", subject, health, {**MEASURE, "value": "71,5"})
+    execute(plans, "indicator_measured", subject, health, {**MEASURE, "value": "71,5"})
     assert plans.item_status(subject)["latest"] == {"2026-Q1": "71.5"}
 
 
@@ -147,11 +158,11 @@ def test_an_unknown_subject_is_not_found(plans: Ledger) -> None:
 def test_a_command_with_missing_or_unknown_arguments_names_them(plans: Ledger) -> None:
     office, subject = actor("phuoc-binh.vhxh"), f"{PB}/task/3"
     with pytest.raises(DomainError) as missing:
-        plans.execute("progress_reported", subject, office, {"percent": 5})
+        execute(plans, "progress_reported", subject, office, {"percent": 5})
     assert (missing.value.code, missing.value.field) == ("INVALID_VALUE", "as_of")
     with pytest.raises(DomainError) as unknown:
-        plans.execute(
-            "progress_reported", subject, office, {"percent": 5, "as_of": DAY, "mood": "ok"}
+        execute(
+            plans, "progress_reported", subject, office, {"percent": 5, "as_of": DAY, "mood": "ok"}
         )
     assert (unknown.value.code, unknown.value.field) == ("INVALID_VALUE", "mood")
-    refused("INVALID_VALUE", lambda: plans.execute("teleported", subject, office, {}))
+    refused("INVALID_VALUE", lambda: execute(plans, "teleported", subject, office, {}))

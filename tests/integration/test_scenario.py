@@ -46,6 +46,7 @@ from projections.task_status import TaskStatusView
 from services.app.importer import import_plans
 from services.app.ledger import Actor, Ledger
 from services.store.database import Database, ensure_database
+from tests.commands import execute
 from tests.conftest import PLANS, REGISTRY
 
 PB, DM, BP, BL = "phuoc-binh-2026", "da-mai-2026", "binh-phuoc-2026", "binh-long-2026"
@@ -71,7 +72,7 @@ class Quarter:
         self.app = app
 
     def do(self, kind: str, subject: str, actor: Actor, args: dict[str, Any], *ev: Any) -> None:
-        self.app.execute(kind, subject, actor, args, list(ev))
+        execute(self.app, kind, subject, actor, args, list(ev))
 
     def report(self, task: str, agency: str, day: dt.date, percent: int) -> None:
         self.do("progress_reported", task, at(agency, day), {"percent": percent, "as_of": day})

@@ -80,6 +80,16 @@ def test_issuing_a_plan_records_its_header_and_items() -> None:
     assert plan.dependencies == set()
 
 
+def test_only_the_coordination_office_a_plan_names_issues_it() -> None:
+    then_not_created(
+        lambda: Plan.issue(
+            ctx(LEAD), id=plan_id(PLAN), key=PLAN, header=plan_header(), tasks=[], indicators=[]
+        ),
+        errors.NotCoordinatorError,
+        "NOT_COORDINATOR",
+    )
+
+
 def test_a_plan_needs_a_coordination_office() -> None:
     error = then_not_created(
         lambda: given_plan(coordinator=""), errors.InvalidValueError, "INVALID_VALUE"
