@@ -46,7 +46,7 @@ from domain.clock import WARD_TIME
 from domain.units import UnitKind, parse_unit
 from lienthong_sdk import envelopes
 from lienthong_sdk.evidence import Evidence
-from services import importer
+from services.app import importer
 from services.app.ledger import Ledger
 from services.app.planfile import PlanFile, Registry, read_plan, read_registry
 from services.kafka.ingest import insert_events

@@ -26,7 +26,6 @@ from domain.items import ItemStatus, Quality, TrackedItem
 from domain.task import Task
 
 BEHIND_RATIO = 0.5
-CLOSED = (ItemStatus.COMPLETED, ItemStatus.CANCELLED)
 VELOCITY_POINTS = 3  # the forecast uses the latest reports (and the plan's start)
 ONE_DAY = timedelta(days=1)
 TIME = "time"  # what raised or cleared a flag when no event did: a day passing
@@ -168,10 +167,10 @@ def next_state(before: ItemState | None, item: TrackedItem, event: Any) -> ItemS
         ref=f"{item.plan}/{'task' if isinstance(item, Task) else 'indicator'}/{item.key}"
         f"@v{item.version}",
         day=day,
-        open=not item.group and item.status not in CLOSED,
+        open=not item.group and not item.status.is_closed,
         percent=percent,
         due=due,
-        low_quality=low if item.status not in CLOSED else None,
+        low_quality=low if not item.status.is_closed else None,
         reports=reports,
         status=item.status.value,
     )
@@ -309,7 +308,7 @@ def red_flags(item: TrackedItem, plan_start: date, today: date) -> list[RedFlag]
     state = ItemState(
         ref="",
         day=date.min,
-        open=not item.group and item.status not in CLOSED,
+        open=not item.group and not item.status.is_closed,
         percent=percent,
         due=due,
         low_quality=low[-1] if low else None,

@@ -68,6 +68,16 @@ def agency_id(agency: str) -> UUID:
     return subject_id(SubjectKind.AGENCY, "", agency)
 
 
+def task_ref(plan: str, key: str) -> str:
+    """``PLAN/task/KEY``."""
+    return f"{plan}/{SubjectKind.TASK.value}/{key}"
+
+
+def indicator_ref(plan: str, number: str) -> str:
+    """``PLAN/indicator/NUMBER``."""
+    return f"{plan}/{SubjectKind.INDICATOR.value}/{number}"
+
+
 def check_slug(value: str, field: str) -> str:
     """Plan and agency ids are lowercase ASCII slugs."""
     if not SLUG.match(value):

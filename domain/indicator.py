@@ -28,6 +28,7 @@ from domain.errors import (
     reject_unknown_fields,
 )
 from domain.facts import Fact, topical
+from domain.ids import SubjectKind
 from domain.items import ItemStatus, TrackedItem, require_reason
 from domain.targets import Target, parse_level, parse_number, parse_target
 from domain.units import Unit, UnitKind, check_measurement_unit, parse_unit
@@ -71,6 +72,7 @@ def parse_targets(targets: list[dict[str, Any]]) -> dict[str, Target]:
 
 class Indicator(TrackedItem):
     TOPIC = "lienthong.Indicator"
+    KIND = SubjectKind.INDICATOR
 
     def __init__(self) -> None:
         super().__init__()

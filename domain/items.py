@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import date
 from enum import StrEnum
-from typing import Any
+from typing import Any, ClassVar
 
 from eventsourcing.domain import Aggregate
 
@@ -43,6 +43,7 @@ from domain.errors import (
     UnknownObstacleError,
 )
 from domain.facts import Fact
+from domain.ids import Ref, SubjectKind
 
 SHA256 = re.compile(r"^[0-9a-f]{64}$")
 MEDIA_TYPE = re.compile(r"^[a-z]+/[a-z0-9.+-]+$")
@@ -59,6 +60,11 @@ class ItemStatus(StrEnum):
     @property
     def label_vi(self) -> str:
         return STATUS_LABELS_VI[self]
+
+    @property
+    def is_closed(self) -> bool:
+        """Completed or cancelled: nothing more is expected of the item."""
+        return self in (ItemStatus.COMPLETED, ItemStatus.CANCELLED)
 
 
 STATUS_LABELS_VI = {
@@ -133,6 +139,13 @@ class TrackedItem(Aggregate):
         self.claim: tuple[str, ...] = ()
         self.obstacles: dict[str, str] = {}
         self.completed_on: date | None = None  # the day completion was confirmed
+
+    KIND: ClassVar[SubjectKind]
+
+    @property
+    def ref(self) -> Ref:
+        """The item's reference (``PLAN/task/KEY``, ``PLAN/indicator/NUMBER``)."""
+        return Ref(self.KIND, self.plan, self.key)
 
     # Who may do what -------------------------------------------------------
 

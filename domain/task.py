@@ -26,6 +26,7 @@ from domain.errors import (
     reject_unknown_fields,
 )
 from domain.facts import Fact, topical
+from domain.ids import SubjectKind
 from domain.items import ItemStatus, TrackedItem, require_coordinator, require_reason
 
 TASK_FIELDS = (
@@ -56,6 +57,7 @@ def check_percent(percent: int) -> int:
 
 class Task(TrackedItem):
     TOPIC = "lienthong.Task"
+    KIND = SubjectKind.TASK
 
     def __init__(self) -> None:
         super().__init__()
@@ -216,12 +218,6 @@ class Task(TrackedItem):
                 task.claim = ()
 
     # Deadline --------------------------------------------------------------
-
-    def is_overdue(self, today: date) -> bool:
-        """Past its due date and neither completed nor cancelled."""
-        due = self.deadline.due
-        closed = self.status in (ItemStatus.COMPLETED, ItemStatus.CANCELLED)
-        return due is not None and due < today and not closed
 
     def change_deadline(
         self, ctx: Context, *, coordinator: str, deadline: str, reason: str, document: str

@@ -11,6 +11,7 @@ from __future__ import annotations
 from datetime import date, timedelta
 from typing import Any
 
+from domain.ids import task_ref
 from domain.items import ItemStatus
 from domain.plan import Plan
 from domain.task import Task
@@ -88,7 +89,7 @@ def blocked(row: Row, today: date, window_days: int = 30) -> list[dict[str, str]
     return found
 
 
-CLOSED = (ItemStatus.COMPLETED.value, ItemStatus.CANCELLED.value)
+CLOSED = frozenset(s.value for s in ItemStatus if s.is_closed)  # as the rows store them
 
 
 def downstream_of(row: Row) -> dict[str, list[str]]:
@@ -167,8 +168,8 @@ def bottlenecks(rows: list[Row], today: date) -> list[dict[str, Any]]:
                 continue  # late, but holding no one up
             for agency in task["lead"]:
                 entry = held.setdefault(agency, {"late": set(), "items": set(), "agencies": set()})
-                entry["late"].add(f"{row['plan']}/task/{key}")
-                entry["items"] |= {f"{row['plan']}/task/{d}" for d in waiting}
+                entry["late"].add(task_ref(row["plan"], key))
+                entry["items"] |= {task_ref(row["plan"], d) for d in waiting}
                 entry["agencies"] |= {a for d in waiting for a in tasks[d]["lead"]} - {agency}
     ranked = [
         {
@@ -208,4 +209,4 @@ class DependencyView(AggregateView):
             "coordinating": list(task.coordinating),
             "percent": task.percent,
         }
-        return {f"{task.plan}/task/{task.key}": None if task.group else row}
+        return {str(task.ref): None if task.group else row}

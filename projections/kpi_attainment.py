@@ -83,4 +83,4 @@ class KpiAttainmentView(AggregateView):
     prefixes = ("lienthong.indicator.",)
 
     def rows_of(self, indicator: Indicator) -> dict[str, Row | None]:
-        return {f"{indicator.plan}/indicator/{indicator.key}": row_of(indicator)}
+        return {str(indicator.ref): row_of(indicator)}

@@ -11,14 +11,13 @@ import datetime as dt
 from typing import Any
 
 from domain.errors import NotFoundError
+from domain.ids import indicator_ref, task_ref
 from domain.indicator import Indicator
 from domain.items import ItemStatus, TrackedItem
 from domain.plan import Plan
 from domain.task import Task
 from projections.engine.replay import AggregateView
 from projections.engine.rows import Row, Views, json_safe
-
-CLOSED = (ItemStatus.COMPLETED.value, ItemStatus.CANCELLED.value)
 
 
 def evidence_rows(item: TrackedItem) -> list[Row]:
@@ -116,15 +115,16 @@ def plan_row(views: Views, plan: str) -> Row:
 def items_of(views: Views, plan: Row) -> list[tuple[str, Row]]:
     """A plan's task and indicator rows in the plan's order (name, row)."""
     key = plan["plan"]
-    names = [f"{key}/task/{k}" for k in plan["tasks"]]
+    names = [task_ref(key, k) for k in plan["tasks"]]
     found = [(n, views["task_status"].get(n)) for n in names]
-    names = [f"{key}/indicator/{n}" for n in plan["indicators"]]
+    names = [indicator_ref(key, n) for n in plan["indicators"]]
     found += [(n, views["kpi_attainment"].get(n)) for n in names]
     return [(n, r) for n, r in found if r is not None]
 
 
 def is_overdue(row: Row, today: dt.date) -> bool:
-    return bool(row.get("due")) and row["status"] not in CLOSED and row["due"] < today.isoformat()
+    due: str = row.get("due") or ""
+    return bool(due) and due < today.isoformat() and not ItemStatus(row["status"]).is_closed
 
 
 def plan_status(views: Views, plan_id: str, today: dt.date, position: int = 0) -> dict[str, Any]:
@@ -160,10 +160,10 @@ def plan_summary(views: Views, plan: Row) -> dict[str, Any]:
     """What a plan holds: indicators (and top-level ones), tasks, duties from the
     plan's body text and task sub-items, with its header's identity."""
     key, header = plan["plan"], plan["header"]
-    tasks = [views["task_status"].get(f"{key}/task/{k}") for k in plan["tasks"]]
+    tasks = [views["task_status"].get(task_ref(key, k)) for k in plan["tasks"]]
     top = [t for t in tasks if t is not None and not t["parent"]]
     duties = sum(1 for t in top if t["from_body"])
-    indicators = [views["kpi_attainment"].get(f"{key}/indicator/{n}") for n in plan["indicators"]]
+    indicators = [views["kpi_attainment"].get(indicator_ref(key, n)) for n in plan["indicators"]]
     return {
         "plan_id": key,
         "ward": header["ward"],

@@ -43,7 +43,7 @@ def row_of(task: Task) -> Row:
         if e.submitted_by in judged and e.verdict in ("accepted", "rejected"):
             judged[e.submitted_by][e.verdict] += 1
     return {
-        "task": f"{task.plan}/task/{task.key}",
+        "task": str(task.ref),
         "plan": task.plan,
         "lead": list(task.lead),
         "status": task.status.value,
@@ -137,4 +137,4 @@ class ScorecardView(AggregateView):
     prefixes = ("lienthong.task.",)
 
     def rows_of(self, task: Task) -> dict[str, Row | None]:
-        return {f"{task.plan}/task/{task.key}": None if task.group else row_of(task)}
+        return {str(task.ref): None if task.group else row_of(task)}

@@ -39,4 +39,4 @@ class TaskStatusView(AggregateView):
     prefixes = ("lienthong.task.",)
 
     def rows_of(self, task: Task) -> dict[str, Row | None]:
-        return {f"{task.plan}/task/{task.key}": row_of(task)}
+        return {str(task.ref): row_of(task)}

@@ -237,13 +237,7 @@ class Ledger(Application[UUID]):
     def item_status(self, subject: str) -> dict[str, Any]:
         item = self.item(subject)
         status: dict[str, Any] = {
-            "subject": str(
-                Ref(
-                    SubjectKind.TASK if isinstance(item, Task) else SubjectKind.INDICATOR,
-                    item.plan,
-                    item.key,
-                )
-            ),
+            "subject": str(item.ref),
             "status": item.status.value,
             "status_vi": item.status.label_vi,
             "lead": list(item.lead),
