@@ -50,6 +50,7 @@ from lienthong.v1 import plan_service_pb2 as pb
 from bench.serving import api_server, database_url, seeded_store, write_result
 from domain.errors import DomainError
 from services.app.ledger import Actor, Ledger
+from services.app.submissions import Command, submit
 from services.store.database import parse_database_url
 
 PLAN = "phuoc-binh-2026"
@@ -164,9 +165,11 @@ def store_probe(
 ) -> float:
     """Seconds from storing a report until the views hold it (then GetTask shows it)."""
     start = time.perf_counter()
-    version = app.execute(
-        "contribution_reported", PROBE_TASK, Actor(STORE_PROBER, channel="bench"), report(n % 100)
+    actor = Actor(STORE_PROBER, channel="bench")
+    command = Command(
+        str(uuid.uuid4()), "contribution_reported", PROBE_TASK, actor, report(n % 100)
     )
+    version = submit(app, command).subject_version
     WRITES.append(time.perf_counter() - start)
     visible = watcher.visible_at(version)
     if version_of(plans) < version:

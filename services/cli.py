@@ -33,6 +33,7 @@ from typing import Any
 import yaml
 
 from domain.errors import DomainError
+from projections.engine.live import LiveViews
 from projections.engine.replay import share_replay
 from projections.engine.runner import ProjectionRunner, catch_up_all, rebuild_all
 from projections.plans import plan_status, plan_summary
@@ -171,11 +172,12 @@ def cmd_projection(app: Ledger, args: argparse.Namespace) -> int:
         applied = runner.catch_up(progress_bar)
         progress(f"{args.view}: {applied} new event(s) applied")
     elif args.projection_command == "follow":
-        stop = threading.Event()
+        live = LiveViews(app, {args.view: VIEWS[args.view]}, table_only={args.view})
         for signum in (signal.SIGINT, signal.SIGTERM):
-            signal.signal(signum, lambda *_: stop.set())
+            signal.signal(signum, lambda *_: live.stop())
         progress(f"{args.view}: following the log (Ctrl-C to stop)")
-        runner.follow(stop.is_set)
+        live.catch_up()
+        live.follow(stop_on_error=True)
     print(runner.digest())
     return 0
 

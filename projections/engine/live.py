@@ -1,14 +1,19 @@
-"""Every view kept current inside one process (the API server), with an in-memory
-copy of its rows to answer queries from.
+"""Views kept current inside one process by following the log: in the API server
+every view, with an in-memory copy of its rows to answer queries from; in
+``lienthong projections follow VIEW`` one view, kept in its table only.
 
-At start each view catches up as the runner does (rows and tracking written in one
-transaction per batch); its rows and position are then read in one snapshot. A
-thread then follows the log (LISTEN/NOTIFY, and at least every ``wait_seconds``):
-each batch of new events is decoded once, applied to every view, and the changed
-rows of all views and their new positions are written in ONE transaction. Each
+At start the views catch up as the runner does
+(:func:`projections.engine.runner.catch_up_all`); each view's rows and position are
+then read in one snapshot. The process then follows the log (LISTEN/NOTIFY, and at
+least every ``wait_seconds``): each batch of new events is decoded once, applied to
+every view (the runner's :class:`~projections.engine.runner.Dispatch`), and the
+changed rows of all views and their new positions are written in ONE transaction by
+the one writer of view tables (:func:`projections.engine.tables.write_all`). Each
 tracking row is moved by compare-and-set on the position this process last saw, so
-another writer (``lienthong projections follow``) is noticed: that view is read back
-from its table and followed afresh from there, never moved backwards.
+another writer (another server, ``lienthong projections follow``, a catch-up) is
+noticed — during the catch-up at start too: nothing of that batch is written, and
+every view is read back from its table and followed afresh from there, never moved
+backwards.
 
 Only after the commit are the changes handed to the event loop (``publish``), which
 updates the in-memory rows, wakes whoever waits for a position and tells the
@@ -22,28 +27,28 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any, cast
 
 import psycopg
-from psycopg import Cursor, sql
-from psycopg.rows import tuple_row
-from psycopg.types.json import Jsonb
+from psycopg import sql
 
 from projections.engine.replay import share_replay
 from projections.engine.rows import Changes, Row
 from projections.engine.runner import (
     BATCH,
+    Dispatch,
     LogReader,
     ProjectionRunner,
+    View,
     ViewFactory,
+    apply_events,
     catch_up_all,
-    notifications_of,
-    takes,
+    postgres_recorder,
 )
 from projections.engine.source import EventSource
+from projections.engine.tables import TrackingMovedError, encoded, write_all
 
 log = logging.getLogger(__name__)
 TABLE_ONLY = frozenset({"audit_trail"})
@@ -56,17 +61,10 @@ AUDIT_INDEXES = {
 }
 
 
-class TrackingMovedError(Exception):
-    """Another writer moved a view's tracked position."""
-
-    def __init__(self, view: str) -> None:
-        super().__init__(f"view {view}: its tracking moved under us")
-        self.view = view
-
-
 @dataclass
-class Table:
-    """One view as this process follows it."""
+class Followed:
+    """One view as this process follows it: its runner (the view and its table),
+    the position it has committed and, kept in memory, its rows."""
 
     runner: ProjectionRunner
     position: int = 0
@@ -74,54 +72,22 @@ class Table:
     in_memory: bool = True
 
 
-def write_rows(cursor: Cursor[Any], schema: sql.Identifier, changes: dict[str, Row | None]) -> None:
-    upserts = [(key, Jsonb(data)) for key, data in changes.items() if data is not None]
-    deletes = [key for key, data in changes.items() if data is None]
-    if upserts:
-        cursor.executemany(
-            sql.SQL(
-                "INSERT INTO {}.rows (key, data) VALUES (%s, %s) "
-                "ON CONFLICT (key) DO UPDATE SET data = EXCLUDED.data"
-            ).format(schema),
-            upserts,
-        )
-    if deletes:
-        cursor.execute(
-            sql.SQL("DELETE FROM {}.rows WHERE key = ANY(%s)").format(schema), (deletes,)
-        )
-
-
-def move_tracking(cursor: Cursor[Any], schema: sql.Identifier, old: int, new: int) -> bool:
-    """Compare-and-set of a view's position: False when it is no longer ``old``."""
-    cursor.execute(
-        sql.SQL("UPDATE {}.tracking SET position = %s WHERE id = 1 AND position = %s").format(
-            schema
-        ),
-        (new, old),
-    )
-    if cursor.rowcount == 1:
-        return True
-    if old != 0:
-        return False
-    cursor.execute(
-        sql.SQL(
-            "INSERT INTO {}.tracking (id, position) VALUES (1, %s) ON CONFLICT (id) DO NOTHING"
-        ).format(schema),
-        (new,),
-    )
-    return cursor.rowcount == 1
-
-
 class LiveViews:
-    def __init__(self, app: EventSource, views: Mapping[str, ViewFactory]) -> None:
+    def __init__(
+        self,
+        app: EventSource,
+        views: Mapping[str, ViewFactory],
+        table_only: Collection[str] = TABLE_ONLY,
+    ) -> None:
+        """Follow ``views``; those named in ``table_only`` keep no rows in memory."""
         self.app = app
         self.factories = views
-        self.tables = {
-            name: Table(self.runner(name), in_memory=name not in TABLE_ONLY) for name in views
+        self.followed = {
+            name: Followed(self.runner(name), in_memory=name not in table_only) for name in views
         }
-        share_replay([table.runner.view for table in self.tables.values()])
+        share_replay(self.views())
+        self.dispatch = Dispatch(self.views())
         self.reader = LogReader(app)
-        self.appliers: dict[type[Any], list[tuple[Callable[[int, Any], None], Table]]] = {}
         self.position = 0  # every view has committed at least this far
         self.loop: asyncio.AbstractEventLoop | None = None
         self.subscribers: set[Subscriber] = set()
@@ -133,56 +99,41 @@ class LiveViews:
     def runner(self, name: str) -> ProjectionRunner:
         return ProjectionRunner(self.app, self.factories[name](self.app))
 
+    def views(self) -> list[View]:
+        """The views followed, in the order of ``followed``."""
+        return [followed.runner.view for followed in self.followed.values()]
+
     def rows(self, view: str) -> dict[str, Row]:
         """The in-memory rows of a view (read them on the event loop)."""
-        return self.tables[view].rows
+        return self.followed[view].rows
 
     # Start ---------------------------------------------------------------------
 
     def catch_up(self) -> None:
         """Bring every view up to the log, then read its rows and position."""
-        catch_up_all([table.runner for table in self.tables.values()])
-        for name in self.tables:
-            self.load(name)
+        try:
+            catch_up_all([followed.runner for followed in self.followed.values()])
+        except TrackingMovedError as moved:
+            # that batch was not written; the follow loop applies what the tables lack
+            log.warning("%s; reading the views back", moved)
+            self.reload(self.followed)
+        else:
+            for followed in self.followed.values():
+                followed.position, followed.rows = followed.runner.table.snapshot(
+                    followed.in_memory
+                )
         self.ensure_audit_indexes()
-        self.position = min((t.position for t in self.tables.values()), default=0)
-
-    def load(self, name: str) -> None:
-        """A view's position and rows, before the loop serves them."""
-        table = self.tables[name]
-        table.position, table.rows = self.read(name)
-
-    def read(self, name: str) -> tuple[int, dict[str, Row]]:
-        """A view's position and (in-memory views) rows, read by one statement (one
-        snapshot) outside a transaction: decoding a large view client-side must not
-        hold a transaction open past the idle-in-transaction timeout."""
-        table = self.tables[name]
-        schema = table.runner.schema
-        query = sql.SQL(
-            "SELECT NULL AS key, NULL::jsonb AS data, position FROM {}.tracking WHERE id = 1"
-        ).format(schema)
-        if table.in_memory:
-            query += sql.SQL(" UNION ALL SELECT key, data, NULL FROM {}.rows").format(schema)
-        position, rows = 0, {}
-        datastore = table.runner.datastore
-        with datastore.get_connection() as conn, conn.cursor(row_factory=tuple_row) as cursor:
-            cursor.execute(query)
-            for key, data, found in cursor.fetchall():
-                if key is None:
-                    position = int(found)
-                else:
-                    rows[key] = data
-        return position, rows
+        self.position = min((f.position for f in self.followed.values()), default=0)
 
     def ensure_audit_indexes(self) -> None:
-        if "audit_trail" not in self.tables:
+        if "audit_trail" not in self.followed:
             return
-        schema = self.tables["audit_trail"].runner.schema
-        with self.tables["audit_trail"].runner.cursor() as cursor:
+        table = self.followed["audit_trail"].runner.table
+        with table.cursor() as cursor:
             for index, expression in AUDIT_INDEXES.items():
                 cursor.execute(
                     sql.SQL("CREATE INDEX IF NOT EXISTS {} ON {}.rows " + expression).format(
-                        sql.Identifier(index), schema
+                        sql.Identifier(index), table.schema
                     )
                 )
 
@@ -199,8 +150,12 @@ class LiveViews:
 
     # Following -------------------------------------------------------------------
 
-    def follow(self) -> None:
-        recorder = cast("Any", self.app.recorder)
+    def follow(self, stop_on_error: bool = False) -> None:
+        """Apply the log as it grows until :meth:`stop`. When applying fails, the
+        traceback is logged and every view is read back from its table and followed
+        from there — or, ``stop_on_error``, the error propagates (every table keeps
+        the last batch committed)."""
+        recorder = postgres_recorder(self.app)
         pool_settings = cast("dict[str, Any]", recorder.datastore.pool.kwargs)
         settings = {k: v for k, v in pool_settings.items() if k != "row_factory"}
         with psycopg.connect(**settings, autocommit=True) as listener:
@@ -209,76 +164,64 @@ class LiveViews:
                 try:
                     self.step()
                 except Exception:
+                    if stop_on_error:
+                        raise
                     log.exception("live views: applying the log failed; resuming from the tables")
-                    self.reload(self.tables)
+                    self.reload(self.followed)
                 for _ in listener.notifies(timeout=self.wait_seconds, stop_after=1):
                     pass
 
     def step(self, batch: int = BATCH) -> int:
         """Apply what the log holds beyond the views; returns how many events."""
         applied = 0
-        start = min(t.position for t in self.tables.values())
+        start = min(f.position for f in self.followed.values())
         while events := self.reader.read(start, batch):
-            for at, event in events:
-                for apply, table in self.appliers_of(type(event)):
-                    if at > table.position:
-                        apply(at, event)
+            apply_events(events, self.dispatch, [f.position for f in self.followed.values()])
             last = events[-1][0]
-            changes = {name: t.runner.view.flush() for name, t in self.tables.items()}
+            changes = {name: f.runner.view.flush() for name, f in self.followed.items()}
             try:
                 self.commit(changes, last)
             except TrackingMovedError as moved:
                 # nothing was written; every view read back and followed from there
                 log.warning("%s; reading the views back", moved)
-                self.reload(self.tables)
+                self.reload(self.followed)
             else:
                 applied += len(events)
-            start = min(t.position for t in self.tables.values())
+            start = min(f.position for f in self.followed.values())
         return applied
 
-    def appliers_of(self, event_type: type[Any]) -> list[tuple[Callable[[int, Any], None], Table]]:
-        """The views that take events of ``event_type``, with their tables."""
-        found = self.appliers.get(event_type)
-        if found is None:
-            found = self.appliers[event_type] = [
-                (table.runner.view.apply, table)
-                for table in self.tables.values()
-                if takes(table.runner.view, event_type)
-            ]
-        return found
-
     def commit(self, changes: Changes, last: int) -> None:
-        """Every view's changed rows and new position in one transaction; then the
+        """Every view's changed rows and new position in one transaction (none of
+        them when another writer moved one: :class:`TrackingMovedError`); then the
         changes go to the loop."""
-        moved: list[tuple[str, int]] = []
-        with self.app.recorder.datastore.transaction(commit=True) as cursor:  # type: ignore[attr-defined]
-            for name, table in self.tables.items():
-                if table.position >= last:
-                    continue
-                write_rows(cursor, table.runner.schema, changes[name])
-                if not move_tracking(cursor, table.runner.schema, table.position, last):
-                    raise TrackingMovedError(name)
-                moved.append((name, last))
-        for name, position in moved:
-            self.tables[name].position = position
-        in_memory = {k: v for k, v in changes.items() if v and self.tables[k].in_memory}
-        self.hand_over(in_memory, min(t.position for t in self.tables.values()))
+        write_all(
+            [
+                (followed.runner.table, encoded(changes[name]), followed.position)
+                for name, followed in self.followed.items()
+            ],
+            last,
+        )
+        for followed in self.followed.values():
+            followed.position = max(followed.position, last)
+        in_memory = {k: v for k, v in changes.items() if v and self.followed[k].in_memory}
+        self.hand_over(in_memory, min(f.position for f in self.followed.values()))
 
     def reload(self, names: Iterable[str]) -> None:
         """Views read back from their tables and followed afresh from there."""
         reloaded: Changes = {}
         names = list(names)
         for name in names:
-            table = self.tables[name]
-            table.runner = self.runner(name)
-            table.position, rows = self.read(name)
-            if table.in_memory:
-                gone: dict[str, Row | None] = {k: None for k in list(table.rows) if k not in rows}
+            followed = self.followed[name]
+            followed.runner = self.runner(name)
+            followed.position, rows = followed.runner.table.snapshot(followed.in_memory)
+            if followed.in_memory:
+                held = list(followed.rows)  # the loop may be changing them
+                gone: dict[str, Row | None] = {k: None for k in held if k not in rows}
                 reloaded[name] = {**gone, **rows}
-        if set(names) >= set(self.tables):  # all fresh: they may share one replay again
-            share_replay([table.runner.view for table in self.tables.values()])
-        self.appliers.clear()  # the views are new
-        self.hand_over(reloaded, min(t.position for t in self.tables.values()))
+        if set(names) >= set(self.followed):  # all fresh: they may share one replay again
+            share_replay(self.views())
+        self.dispatch = Dispatch(self.views())  # the views are new
+        self.hand_over(reloaded, min(f.position for f in self.followed.values()))
 
     # On the event loop -----------------------------------------------------------
 
@@ -291,12 +234,12 @@ class LiveViews:
     def publish(self, changes: Changes, position: int) -> None:
         """Apply committed changes to the in-memory rows and tell everyone (loop only)."""
         for name, rows in changes.items():
-            table = self.tables[name]
+            followed = self.followed[name]
             for key, row in rows.items():
                 if row is None:
-                    table.rows.pop(key, None)
+                    followed.rows.pop(key, None)
                 else:
-                    table.rows[key] = row
+                    followed.rows[key] = row
         self.position = position
         for subscriber in list(self.subscribers):
             subscriber(changes, position)
@@ -323,21 +266,3 @@ class LiveViews:
         reads its own writes."""
         last = await asyncio.to_thread(self.app.recorder.max_notification_id)
         return await self.reached(last or 0, timeout)
-
-
-def rows_known_at(
-    app: EventSource, views: Mapping[str, ViewFactory], known_at: datetime
-) -> dict[str, dict[str, Row]]:
-    """Several views as they stood when everything recorded up to ``known_at`` was
-    applied, in one pass over the log (see :func:`projections.engine.runner.rows_as_known_at`)."""
-    made = {name: factory(app) for name, factory in views.items()}
-    for notification in notifications_of(app):
-        event = app.mapper.to_domain_event(notification)
-        if event.timestamp > known_at:  # type: ignore[attr-defined]
-            break
-        for view in made.values():
-            view.apply(notification.id, event)
-    return {
-        name: {key: row for key, row in view.flush().items() if row is not None}
-        for name, view in made.items()
-    }

@@ -1,42 +1,42 @@
-"""The projection runner: the log → a view, in batches, with tracking and a digest.
+"""The projection runner: the log → views, in batches, with tracking and a digest.
 
-Each view lives in its own PostgreSQL schema (``view_<name>``) with two tables:
-``rows`` (key, data as JSON) and ``tracking`` (the last log position applied). A batch
-of events is applied in memory by the view's pure code, and the changed rows and the
-new position are written in ONE transaction, so a view never holds half a batch. A
+A batch of events is applied in memory by each view's pure code; the changed rows
+and the new position are written in ONE transaction by the one writer of view tables
+(:func:`projections.engine.tables.write_all`), so a view never holds half a batch. A
 projection error propagates (the runner stops loudly); the next run resumes from the
-last tracked position. ``digest()`` hashes the rows in key order, so a view rebuilt
-from zero can be compared with the live one.
+last tracked position. Tracking moves by compare-and-set on the position the runner
+last saw: when another writer moved a view's tracking meanwhile, the batch is not
+written and the runner stops loudly too
+(:class:`~projections.engine.tables.TrackingMovedError`, naming the view), never
+moving the view backwards.
 
 Several views catch up (or rebuild) in ONE pass over the log with
 :func:`catch_up_all` / :func:`rebuild_all`: each notification is read and decoded
-once and applied to every view still behind it; each batch's changed rows and
-positions of all the views are written in one transaction (rows by ``COPY``), while
-the next batch is already being read and applied. Every view keeps its own tracking
-position. Aggregate views passed through :func:`projections.engine.replay.share_replay`
-replay each aggregate once for all of them.
+once and applied to every view still behind it (:class:`Dispatch`, which the live
+views use too); each batch's changed rows and positions of all the views are written
+in one transaction (rows by ``COPY``), while the next batch is already being read and
+applied. Every view keeps its own tracking position. Aggregate views passed through
+:func:`projections.engine.replay.share_replay` replay each aggregate once for all of
+them.
 """
 
 from __future__ import annotations
 
 import gc
-import hashlib
-import threading
 from collections.abc import Callable, Hashable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
-from datetime import datetime
 from typing import Any, Protocol, cast
 
-import psycopg
 from eventsourcing.persistence import JSONTranscoder, find_id_convertor
 from eventsourcing.postgres import PostgresApplicationRecorder
 from eventsourcing.utils import resolve_topic
-from psycopg import Cursor, sql
+from psycopg import sql
 from psycopg.rows import tuple_row
 
-from projections.engine.rows import Row, canonical, dumps
+from projections.engine.rows import Row
 from projections.engine.source import EventSource
+from projections.engine.tables import ViewTable, encoded, write_all
 
 BATCH = 5000
 MAX_POSITION = 2**63 - 1
@@ -87,13 +87,23 @@ def takes(view: View, event_type: type[Any]) -> bool:
     return method is None or bool(method(event_type))
 
 
-Prepared = tuple[list[tuple[str, str]], list[str]]  # (key, JSON text) upserts; deleted keys
-
-
-def prepare(changes: dict[str, Row | None]) -> Prepared:
-    """Changed rows as JSON text, ready to write (done before the rows can change)."""
-    upserts = [(key, dumps(data)) for key, data in changes.items() if data is not None]
-    return upserts, [key for key, data in changes.items() if data is None]
+def apply_events(
+    events: Sequence[tuple[int, Any]], dispatch: Dispatch, positions: Sequence[int]
+) -> None:
+    """Event by event (views may share a replay), to each of the dispatch's views
+    that takes it and has not applied it yet (``positions``: where each view stands)."""
+    if all(since < events[0][0] for since in positions):
+        table = dispatch.table
+        for at, event in events:
+            appliers = table.get(type(event)) or dispatch(type(event))
+            for apply in appliers:
+                apply(at, event)
+        return
+    behind = list(zip(dispatch.views, positions, strict=True))
+    for at, event in events:
+        for view, since in behind:
+            if at > since and takes(view, type(event)):
+                view.apply(at, event)
 
 
 class Decoder:
@@ -149,14 +159,20 @@ class _Stored:
         self.state = state
 
 
+def postgres_recorder(app: EventSource) -> PostgresApplicationRecorder:
+    """The application's recorder: views live in PostgreSQL."""
+    recorder = app.recorder
+    if not isinstance(recorder, PostgresApplicationRecorder):
+        msg = "views live in PostgreSQL: the application must use it"
+        raise TypeError(msg)
+    return recorder
+
+
 class LogReader:
     """Reads the notification log in batches, each event decoded once."""
 
     def __init__(self, app: EventSource) -> None:
-        recorder = app.recorder
-        if not isinstance(recorder, PostgresApplicationRecorder):
-            msg = "views live in PostgreSQL: the application must use it"
-            raise TypeError(msg)
+        recorder = postgres_recorder(app)
         self.datastore = recorder.datastore
         self.decode = Decoder(app)
         self.statement = sql.SQL(
@@ -176,126 +192,28 @@ class LogReader:
 
 
 class ProjectionRunner:
+    """A view and its table: caught up, rebuilt, read and digested."""
+
     def __init__(self, app: EventSource, view: View) -> None:
-        recorder = app.recorder
-        if not isinstance(recorder, PostgresApplicationRecorder):
-            msg = "views live in PostgreSQL: the application must use it"
-            raise TypeError(msg)
         self.app = app
-        self.datastore = recorder.datastore
-        self.channel = recorder.channel_name
         self.view = view
-        self.schema = sql.Identifier(f"view_{view.name}")
-        self.created = False
-        self.lock = threading.Lock()
-
-    @contextmanager
-    def cursor(self) -> Iterator[Cursor[Any]]:
-        """A cursor in a transaction of its own, committed on success."""
-        with self.datastore.transaction(commit=True) as cursor:
-            yield cursor
-
-    def create(self) -> None:
-        """The view's schema and tables, once per runner (threads share a runner)."""
-        with self.lock:
-            if not self.created:
-                self._create()
-                self.created = True
-
-    def _create(self) -> None:
-        tables = (
-            "CREATE TABLE IF NOT EXISTS {}.rows (key text PRIMARY KEY, data jsonb NOT NULL)",
-            "CREATE TABLE IF NOT EXISTS {}.tracking (id int PRIMARY KEY, position bigint NOT NULL)",
-        )
-        with self.cursor() as cursor:
-            cursor.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(self.schema))
-            for statement in tables:
-                cursor.execute(sql.SQL(statement).format(self.schema))
-
-    def drop(self) -> None:
-        self.created = False
-        with self.cursor() as cursor:
-            cursor.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(self.schema))
+        self.table = ViewTable(postgres_recorder(app).datastore, view.name)
 
     def position(self) -> int:
-        self.create()
-        with self.cursor() as cursor:
-            cursor.execute(
-                sql.SQL("SELECT position FROM {}.tracking WHERE id = 1").format(self.schema)
-            )
-            row = cursor.fetchone()
-        return int(row["position"]) if row else 0
+        return self.table.position()
+
+    def rows(self) -> dict[str, Row]:
+        return self.table.rows()
+
+    def digest(self) -> str:
+        return self.table.digest()
+
+    def drop(self) -> None:
+        self.table.drop()
 
     def catch_up(self, progress: Progress = quiet, batch: int = BATCH) -> int:
         """Apply every event after the tracked position; returns how many."""
         return catch_up_all([self], progress, batch)
-
-    def write(self, changes: dict[str, Row | None], position: int) -> None:
-        """The changed rows and the new position, in one transaction."""
-        with self.cursor() as cursor:
-            self.write_in(cursor, prepare(changes), position)
-
-    def write_in(self, cursor: Cursor[Any], changes: Prepared, position: int) -> None:
-        """Prepared changes (upserted through ``COPY`` into a temporary table) and the
-        new position, in the transaction of ``cursor``."""
-        upserts, deletes = changes
-        if upserts:
-            incoming = sql.Identifier(f"incoming_{self.view.name}")
-            cursor.execute(
-                sql.SQL(
-                    "CREATE TEMPORARY TABLE IF NOT EXISTS {} (key text, data jsonb) "
-                    "ON COMMIT DELETE ROWS"
-                ).format(incoming)
-            )
-            with cursor.copy(sql.SQL("COPY {} (key, data) FROM STDIN").format(incoming)) as copy:
-                for upsert in upserts:
-                    copy.write_row(upsert)
-            cursor.execute(
-                sql.SQL(
-                    "INSERT INTO {}.rows (key, data) SELECT key, data FROM {} "
-                    "ON CONFLICT (key) DO UPDATE SET data = EXCLUDED.data"
-                ).format(self.schema, incoming)
-            )
-        if deletes:
-            cursor.execute(
-                sql.SQL("DELETE FROM {}.rows WHERE key = ANY(%s)").format(self.schema),
-                (deletes,),
-            )
-        cursor.execute(
-            sql.SQL(
-                "INSERT INTO {}.tracking (id, position) VALUES (1, %s) "
-                "ON CONFLICT (id) DO UPDATE SET position = EXCLUDED.position"
-            ).format(self.schema),
-            (position,),
-        )
-
-    def rows(self) -> dict[str, Row]:
-        """Every row, in key order: one statement outside a transaction, so decoding a
-        large view client-side never trips the idle-in-transaction timeout."""
-        self.create()
-        with self.datastore.get_connection() as conn, conn.cursor(row_factory=tuple_row) as cur:
-            cur.execute(sql.SQL("SELECT key, data FROM {}.rows ORDER BY key").format(self.schema))
-            return dict(cur.fetchall())
-
-    def digest(self) -> str:
-        """SHA-256 of the rows in key order (key, tab, canonical JSON, newline)."""
-        digest = hashlib.sha256()
-        for key, data in self.rows().items():
-            digest.update(f"{key}\t{canonical(data)}\n".encode())
-        return digest.hexdigest()
-
-    def follow(self, should_stop: Callable[[], bool], wait_seconds: float = 1.0) -> None:
-        """Catch up, then apply new events as they are recorded (LISTEN/NOTIFY on the
-        store's channel; a catch-up at least every ``wait_seconds``) until ``should_stop()``."""
-        channel = sql.Identifier(self.channel)
-        pool_settings = cast("dict[str, Any]", self.datastore.pool.kwargs)
-        settings = {k: v for k, v in pool_settings.items() if k != "row_factory"}
-        with psycopg.connect(**settings, autocommit=True) as listener:
-            listener.execute(sql.SQL("LISTEN {}").format(channel))
-            while not should_stop():
-                self.catch_up()
-                for _ in listener.notifies(timeout=wait_seconds, stop_after=1):
-                    pass
 
     def rebuild(self, progress: Progress = quiet) -> int:
         """Drop the view and apply the whole log again."""
@@ -314,8 +232,9 @@ def catch_up_all(
     its own tracked position; each batch's rows and positions of every view are
     written in one transaction, in a thread, while the next batch is read and
     applied (at most one batch in flight, commits in log order). An error — a
-    view's or a write's — propagates once the write in flight has ended: every view
-    keeps the last batch it committed."""
+    view's, a write's, or ``TrackingMovedError`` when another writer moved a view's
+    tracking — propagates once the write in flight has ended: every view keeps
+    the last batch it committed."""
     if not runners:
         return 0
     app = runners[0].app
@@ -325,6 +244,7 @@ def catch_up_all(
     last = min(app.recorder.max_notification_id() or 0, stop)
     read = 0
     dispatch = Dispatch([runner.view for runner in runners])
+    tables = [runner.table for runner in runners]
     with (
         ThreadPoolExecutor(max_workers=1, thread_name_prefix="view-writer") as writer,
         young_collections_only(),
@@ -332,12 +252,15 @@ def catch_up_all(
         pending: Future[None] | None = None
         try:
             while events := reader.read(position, batch, stop):
-                _apply(events, runners, positions, dispatch)
+                apply_events(events, dispatch, positions)
                 position = events[-1][0]
-                changes = [(runner, prepare(runner.view.flush())) for runner in runners]
+                writes = [
+                    (table, encoded(view.flush()), since)
+                    for table, view, since in zip(tables, dispatch.views, positions, strict=True)
+                ]
                 if pending is not None:
                     pending.result()
-                pending = writer.submit(_write_all, runners[0], changes, positions, position)
+                pending = writer.submit(write_all, writes, position)
                 positions = [max(since, position) for since in positions]
                 read += len(events)
                 gc.collect(1)
@@ -362,62 +285,8 @@ def young_collections_only() -> Iterator[None]:
             gc.enable()
 
 
-def _apply(
-    events: list[tuple[int, Any]],
-    runners: Sequence[ProjectionRunner],
-    positions: list[int],
-    dispatch: Dispatch,
-) -> None:
-    """Event by event (views may share a replay), to each view that takes it and has
-    not applied it yet."""
-    if all(since < events[0][0] for since in positions):
-        table = dispatch.table
-        for at, event in events:
-            appliers = table.get(type(event)) or dispatch(type(event))
-            for apply in appliers:
-                apply(at, event)
-        return
-    behind = [(runner.view, since) for runner, since in zip(runners, positions, strict=True)]
-    for at, event in events:
-        for view, since in behind:
-            if at > since and takes(view, type(event)):
-                view.apply(at, event)
-
-
-def _write_all(
-    first: ProjectionRunner,
-    changes: list[tuple[ProjectionRunner, Prepared]],
-    positions: list[int],
-    position: int,
-) -> None:
-    """Every view's changed rows and new position, in one transaction."""
-    with first.cursor() as cursor:
-        for (runner, rows), since in zip(changes, positions, strict=True):
-            if position > since:
-                runner.write_in(cursor, rows, position)
-
-
 def rebuild_all(runners: Sequence[ProjectionRunner], progress: Progress = quiet) -> int:
     """Drop every runner's view and apply the whole log to all of them in one pass."""
     for runner in runners:
         runner.drop()
     return catch_up_all(runners, progress)
-
-
-def notifications_of(app: EventSource, batch: int = BATCH) -> Iterator[Any]:
-    """The whole notification log, oldest first, read in batches."""
-    position = 0
-    while notifications := app.recorder.select_notifications(position + 1, batch):
-        yield from notifications
-        position = notifications[-1].id
-
-
-def rows_as_known_at(app: EventSource, view: View, known_at: datetime) -> dict[str, Row]:
-    """The view's rows as they stood when everything recorded up to ``known_at`` was
-    applied — the same pure code, replayed in memory."""
-    for notification in notifications_of(app):
-        event = app.mapper.to_domain_event(notification)
-        if event.timestamp > known_at:  # type: ignore[attr-defined]
-            break
-        view.apply(notification.id, event)
-    return {key: row for key, row in sorted(view.flush().items()) if row is not None}

@@ -23,7 +23,7 @@ from projections.engine.audit_log import (
     about_subject,
     by_agency,
 )
-from projections.engine.live import rows_known_at
+from projections.engine.known_at import rows_known_at
 from projections.plans import plan_status
 from projections.views import VIEWS
 from services.app.ledger import Ledger

@@ -148,7 +148,7 @@ class Reads:
 
     @property
     def views(self) -> Views:
-        return {name: table.rows for name, table in self.live.tables.items() if table.in_memory}
+        return {name: f.rows for name, f in self.live.followed.items() if f.in_memory}
 
     def changed(self, changes: Changes, _position: int) -> None:
         self.generation += 1

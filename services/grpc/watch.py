@@ -70,7 +70,7 @@ class WatchServicer(watch_service_pb2_grpc.WatchServiceServicer):
     ) -> AsyncIterator[pb.WatchChangesResponse]:
         check = Checker()
         chosen = target(check, "", request.plan_id, request.agency_id)
-        watchable = sorted(n for n, t in self.live.tables.items() if t.in_memory)
+        watchable = sorted(n for n, f in self.live.followed.items() if f.in_memory)
         if request.view and request.view not in watchable:
             check.add("view", f"{request.view!r} is not one of {', '.join(watchable)}")
         check.done()

@@ -249,8 +249,8 @@ def test_another_writer_moving_a_views_tracking_makes_the_server_read_it_back(
     server: ServerThread, channel: grpc.Channel
 ) -> None:
     live = server.running.live
-    runner = live.tables["task_status"].runner
-    with runner.cursor() as cursor:  # another follower got further and changed a row
+    runner = live.followed["task_status"].runner
+    with runner.table.cursor() as cursor:  # another follower got further and changed a row
         cursor.execute("UPDATE view_task_status.tracking SET position = position + 1000")
         cursor.execute(
             "UPDATE view_task_status.rows SET data = jsonb_set(data, '{percent}', '99')"
@@ -271,4 +271,4 @@ def test_another_writer_moving_a_views_tracking_makes_the_server_read_it_back(
         .task
     )
     assert task.percent == 99  # what the table holds, read back rather than overwritten
-    assert runner.position() == live.tables["task_status"].position
+    assert runner.position() == live.followed["task_status"].position

@@ -3,9 +3,11 @@ a rebuild from zero reproduces, loud errors that resume where they stopped."""
 
 from __future__ import annotations
 
+import argparse
 import datetime as dt
+import queue
+import signal
 import threading
-import time
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -15,14 +17,12 @@ from eventsourcing.persistence import PersistenceError
 
 from projections.audit_trail import AuditTrailView
 from projections.dependencies import DependencyView, blocked, graphs
+from projections.engine.known_at import rows_known_at
+from projections.engine.live import LiveViews
 from projections.engine.replay import share_replay
-from projections.engine.runner import (
-    ProjectionRunner,
-    Row,
-    catch_up_all,
-    rebuild_all,
-    rows_as_known_at,
-)
+from projections.engine.rows import Changes
+from projections.engine.runner import BATCH, ProjectionRunner, Row, catch_up_all, rebuild_all
+from projections.engine.tables import TrackingMovedError
 from projections.kpi_attainment import KpiAttainmentView
 from projections.red_flags import RedFlagView, item_flags, start_of
 from projections.scorecards import ScorecardView, scorecards
@@ -30,6 +30,8 @@ from projections.task_status import TaskStatusView
 from projections.views import VIEWS, view_named
 from services.app.importer import import_plans
 from services.app.ledger import Actor, Ledger
+from services.cli import cmd_projection
+from tests.commands import execute
 from tests.conftest import PLANS, REGISTRY
 
 PB = "phuoc-binh-2026"
@@ -43,7 +45,8 @@ def plans(app: Ledger) -> Ledger:
 
 
 def report(app: Ledger, agency: str, task: str, percent: int) -> None:
-    app.execute(
+    execute(
+        app,
         "progress_reported",
         f"{PB}/task/{task}",
         Actor(agency, channel="test"),
@@ -58,7 +61,8 @@ def test_a_view_rebuilt_from_zero_has_the_digest_of_the_live_view(plans: Ledger)
     live.catch_up(batch=50)
     report(plans, "phuoc-binh.health-post", "24", 45)
     office = Actor("phuoc-binh.vhxh", channel="test")
-    plans.execute(
+    execute(
+        plans,
         "deadline_changed",
         f"{PB}/task/5",
         office,
@@ -136,11 +140,16 @@ def test_the_audit_trail_shows_late_reports_and_corrections_and_rebuilds_to_the_
         message_id="late-1",
         occurred_at=dt.datetime(2026, 1, 5, tzinfo=dt.UTC),
     )
-    plans.execute(
-        "progress_reported", f"{PB}/task/23", late, {"percent": 35, "as_of": dt.date(2026, 1, 5)}
+    execute(
+        plans,
+        "progress_reported",
+        f"{PB}/task/23",
+        late,
+        {"percent": 35, "as_of": dt.date(2026, 1, 5)},
     )
     fix = Actor("phuoc-binh.ttpvhcc", channel="test", message_id="fix-1")
-    plans.execute(
+    execute(
+        plans,
         "report_corrected",
         f"{PB}/task/23",
         fix,
@@ -162,13 +171,15 @@ def test_the_audit_trail_shows_late_reports_and_corrections_and_rebuilds_to_the_
 def test_kpi_attainment_sets_the_2026_target_beside_the_2030_milestone(plans: Ledger) -> None:
     ubnd = Actor("da-mai.ubnd", channel="test")
     measure = {"unit": "%", "as_of": DAY}
-    plans.execute(
+    execute(
+        plans,
         "indicator_measured",
         "da-mai-2026/indicator/E.11",
         ubnd,
         {**measure, "value": "58", "period": "2026-Q1"},
     )
-    plans.execute(
+    execute(
+        plans,
         "indicator_measured",
         "da-mai-2026/indicator/E.14",
         ubnd,
@@ -205,29 +216,133 @@ def test_a_view_as_known_at_a_time_between_two_events_is_what_it_showed_then(
     report(plans, "phuoc-binh.health-post", "24", 60)
     runner.catch_up()
     assert runner.rows() != then
-    assert rows_as_known_at(plans, TaskStatusView(plans), between) == then
+    known = rows_known_at(plans, {TaskStatusView.name: TaskStatusView}, between)
+    assert known[TaskStatusView.name] == then
 
 
-def test_a_following_runner_applies_new_events_as_they_are_recorded(plans: Ledger) -> None:
-    runner = ProjectionRunner(plans, TaskStatusView(plans))
-    stop = threading.Event()
-    follower = threading.Thread(target=runner.follow, args=(stop.is_set, 0.2))
+def test_a_view_followed_in_its_table_only_applies_new_events_as_they_are_recorded(
+    plans: Ledger,
+) -> None:
+    """As ``lienthong projections follow VIEW`` follows one view."""
+    live = LiveViews(plans, {TaskStatusView.name: TaskStatusView}, table_only={TaskStatusView.name})
+    live.wait_seconds = 0.2
+    committed: queue.Queue[int] = queue.Queue()
+    live.subscribers.add(lambda _changes, position: committed.put(position))
+    live.catch_up()
+    follower = threading.Thread(target=live.follow, kwargs={"stop_on_error": True})
     follower.start()
     try:
         report(plans, "phuoc-binh.health-post", "24", 30)
-        deadline = time.monotonic() + 30
-        while runner.rows().get(f"{PB}/task/24", {}).get("percent") != 30:
-            assert time.monotonic() < deadline, "the follower did not apply the report"
-            time.sleep(0.05)
+        recorded = plans.recorder.max_notification_id() or 0
+        while committed.get(timeout=30) < recorded:
+            pass
     finally:
-        stop.set()
+        live.stop()
         follower.join(timeout=30)
     assert not follower.is_alive()
+    runner = ProjectionRunner(plans, TaskStatusView(plans))
+    assert runner.rows()[f"{PB}/task/24"]["percent"] == 30
+    assert runner.position() == recorded
+    assert live.rows(TaskStatusView.name) == {}  # nothing kept in memory
+
+
+def test_the_follow_command_follows_one_view_in_its_table_and_prints_its_digest(
+    plans: Ledger, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    steps: queue.Queue[LiveViews] = queue.Queue()
+    step = LiveViews.step
+
+    def stepped(live: LiveViews, batch: int = BATCH) -> int:
+        applied = step(live, batch)
+        steps.put(live)
+        return applied
+
+    monkeypatch.setattr(LiveViews, "step", stepped)
+    failures: list[BaseException] = []
+
+    def record_then_stop() -> None:
+        live = steps.get(timeout=30)  # following
+        try:
+            report(plans, "phuoc-binh.health-post", "24", 30)
+            recorded = plans.recorder.max_notification_id() or 0
+            while live.position < recorded:
+                live = steps.get(timeout=30)
+            assert live.rows(TaskStatusView.name) == {}  # nothing kept in memory
+        except BaseException as failure:  # noqa: BLE001 (reported by the test)
+            failures.append(failure)
+        finally:
+            live.stop()
+
+    handlers = {signum: signal.getsignal(signum) for signum in (signal.SIGINT, signal.SIGTERM)}
+    helper = threading.Thread(target=record_then_stop)
+    helper.start()
+    try:
+        args = argparse.Namespace(all=False, view="task_status", projection_command="follow")
+        code = cmd_projection(plans, args)
+    finally:
+        helper.join(timeout=30)
+        for signum, handler in handlers.items():
+            signal.signal(signum, handler)
+    assert failures == []
+    runner = ProjectionRunner(plans, TaskStatusView(plans))
+    assert (code, capsys.readouterr().out) == (0, f"{runner.digest()}\n")
+    assert runner.rows()[f"{PB}/task/24"]["percent"] == 30
+
+
+class OvertakenView(TaskStatusView):
+    """While it applies its first batch, another writer brings its table up to the
+    log (``overtakes``: how many times that may still happen, shared by the views a
+    factory makes)."""
+
+    def __init__(self, app: Ledger, overtakes: list[None]) -> None:
+        super().__init__(app)
+        self.overtakes = overtakes
+        self.flushed = False
+
+    def flush(self) -> dict[str, Row | None]:
+        if not self.flushed and self.overtakes:
+            self.overtakes.pop()
+            ProjectionRunner(self.app, TaskStatusView(self.app)).catch_up()
+        self.flushed = True
+        return super().flush()
+
+
+def test_a_runner_whose_view_another_writer_moved_stops_loudly_and_never_moves_it_back(
+    plans: Ledger,
+) -> None:
+    catch_up_all([ProjectionRunner(plans, TaskStatusView(plans))], batch=50, stop=100)
+    report(plans, "phuoc-binh.health-post", "24", 30)
+    runner = ProjectionRunner(plans, OvertakenView(plans, [None]))  # saw position 100
+    with pytest.raises(TrackingMovedError, match="view task_status: another writer moved"):
+        runner.catch_up(batch=50)
+    assert runner.position() == plans.recorder.max_notification_id()
+    assert runner.rows()[f"{PB}/task/24"]["percent"] == 30
+    digest = runner.digest()
+    rebuilt = ProjectionRunner(plans, TaskStatusView(plans))
+    rebuilt.rebuild()
+    assert rebuilt.digest() == digest
+
+
+def test_live_views_read_back_a_view_another_writer_moved_while_they_caught_up(
+    plans: Ledger,
+) -> None:
+    catch_up_all([ProjectionRunner(plans, TaskStatusView(plans))], batch=50, stop=100)
+    report(plans, "phuoc-binh.health-post", "24", 30)
+    overtakes: list[None] = [None]
+    live = LiveViews(plans, {TaskStatusView.name: lambda app: OvertakenView(app, overtakes)})
+    handed: list[Changes] = []
+    live.subscribers.add(lambda changes, _position: handed.append(changes))
+    live.catch_up()
+    last = plans.recorder.max_notification_id()
+    assert (overtakes, live.position, handed[-1].keys()) == ([], last, {TaskStatusView.name})
+    assert live.rows(TaskStatusView.name) == ProjectionRunner(plans, TaskStatusView(plans)).rows()
+    assert live.rows(TaskStatusView.name)[f"{PB}/task/24"]["percent"] == 30
 
 
 def test_the_dependency_view_shows_who_waits_on_whom_and_what_is_blocked(plans: Ledger) -> None:
     office = Actor("phuoc-binh.vhxh", channel="test")
-    plans.execute(
+    execute(
+        plans,
         "dependency_declared",
         PB,
         office,
@@ -268,9 +383,9 @@ def test_scorecards_rank_agencies_and_explain_each_score(plans: Ledger) -> None:
         "media_type": "application/pdf",
         "description": "đã ký",
     }
-    plans.execute("completion_claimed", f"{PB}/task/3", office, {}, [signed])
-    plans.execute("evidence_accepted", f"{PB}/task/3", office, {"sha256": "a" * 64})
-    plans.execute("completion_confirmed", f"{PB}/task/3", office, {})
+    execute(plans, "completion_claimed", f"{PB}/task/3", office, {}, [signed])
+    execute(plans, "evidence_accepted", f"{PB}/task/3", office, {"sha256": "a" * 64})
+    execute(plans, "completion_confirmed", f"{PB}/task/3", office, {})
     centre = Actor("phuoc-binh.ttpvhcc", channel="test")
     unsigned = {
         "sha256": "b" * 64,
@@ -278,9 +393,13 @@ def test_scorecards_rank_agencies_and_explain_each_score(plans: Ledger) -> None:
         "media_type": "application/pdf",
         "description": "chưa ký",
     }
-    plans.execute("completion_claimed", f"{PB}/task/8", centre, {}, [unsigned])
-    plans.execute(
-        "evidence_rejected", f"{PB}/task/8", office, {"sha256": "b" * 64, "reason": "chưa ký"}
+    execute(plans, "completion_claimed", f"{PB}/task/8", centre, {}, [unsigned])
+    execute(
+        plans,
+        "evidence_rejected",
+        f"{PB}/task/8",
+        office,
+        {"sha256": "b" * 64, "reason": "chưa ký"},
     )
     runner = ProjectionRunner(plans, ScorecardView(plans))
     runner.catch_up()
@@ -319,20 +438,24 @@ def quarter_of_task_3(app: Ledger) -> None:
     subject = f"{PB}/task/3"
     for day, percent in ((dt.date(2026, 2, 1), 10), (dt.date(2026, 3, 1), 20)):
         vhxh = Actor("phuoc-binh.vhxh", channel="test", occurred_at=on(day))
-        app.execute("progress_reported", subject, vhxh, {"percent": percent, "as_of": day})
+        execute(app, "progress_reported", subject, vhxh, {"percent": percent, "as_of": day})
     april_10 = Actor("phuoc-binh.vhxh", channel="test", occurred_at=on(dt.date(2026, 4, 10)))
-    app.execute("completion_claimed", subject, april_10, {}, [evidence("a", "bản scan mờ")])
-    app.execute(
-        "evidence_rejected", subject, april_10, {"sha256": "a" * 64, "reason": "không đọc được"}
+    execute(app, "completion_claimed", subject, april_10, {}, [evidence("a", "bản scan mờ")])
+    execute(
+        app,
+        "evidence_rejected",
+        subject,
+        april_10,
+        {"sha256": "a" * 64, "reason": "không đọc được"},
     )
 
 
 def completes_task_3(app: Ledger) -> None:
     subject = f"{PB}/task/3"
     april_20 = Actor("phuoc-binh.vhxh", channel="test", occurred_at=on(dt.date(2026, 4, 20)))
-    app.execute("completion_claimed", subject, april_20, {}, [evidence("c", "bản đã ký")])
-    app.execute("evidence_accepted", subject, april_20, {"sha256": "c" * 64})
-    app.execute("completion_confirmed", subject, april_20, {})
+    execute(app, "completion_claimed", subject, april_20, {}, [evidence("c", "bản đã ký")])
+    execute(app, "evidence_accepted", subject, april_20, {"sha256": "c" * 64})
+    execute(app, "completion_confirmed", subject, april_20, {})
 
 
 def evidence(letter: str, description: str) -> dict[str, str]:
@@ -438,8 +561,12 @@ def test_every_view_rebuilt_from_zero_has_the_digest_of_the_live_view(
     report(plans, "phuoc-binh.health-post", "24", 30)
     live.catch_up(batch=7)
     office = Actor("phuoc-binh.vhxh", channel="test")
-    plans.execute(
-        "dependency_declared", PB, office, {"upstream": "28", "downstream": "24", "reason": "r"}
+    execute(
+        plans,
+        "dependency_declared",
+        PB,
+        office,
+        {"upstream": "28", "downstream": "24", "reason": "r"},
     )
     completes_task_3(plans)
     resumed = ProjectionRunner(plans, view_named(name, plans))  # a new process
@@ -545,7 +672,7 @@ def test_a_level_measured_against_a_numeric_target_is_unjudgeable_and_the_view_g
     subject = "binh-phuoc-2026/indicator/1.4.1.a"
     ubnd = Actor("binh-phuoc.ubnd", channel="test")
     measure = {"unit": "Thứ bậc", "as_of": DAY, "period": "2026"}
-    plans.execute("indicator_measured", subject, ubnd, {**measure, "value": "Khá"})
+    execute(plans, "indicator_measured", subject, ubnd, {**measure, "value": "Khá"})
     runner = ProjectionRunner(plans, KpiAttainmentView(plans))
     runner.catch_up()
     period = runner.rows()[subject]["periods"]["2026"]
