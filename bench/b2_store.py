@@ -125,7 +125,7 @@ def ingest(
     The ingestor starts with the imported aggregates in memory, as a worker that wrote
     them would (the single writer of its partitions)."""
     ingestor = BatchIngestor(app)
-    ingestor.written.update(written)
+    ingestor.aggregates.update(written)
     pending: list[Record] = []
     sent, last_said = 0, 0
     for record in records(dataset):

@@ -119,14 +119,14 @@ def cmd_status(app: Ledger, args: argparse.Namespace) -> int:
 
 
 def cmd_serve(app: Ledger, args: argparse.Namespace) -> int:
-    forward = None
+    forwarding = None
     if args.via_kafka:
         kafka = KafkaSettings.from_env()
         producer = kafka_producer(kafka.bootstrap)
-        forward = KafkaSubmitter(
+        forwarding = KafkaSubmitter.following(
             app, producer, kafka.topic(AGENCY_EVENTS), kafka.verdict_wait_seconds
         )
-    asyncio.run(serve(app, ServerSettings.from_env(), forward))
+    asyncio.run(serve(app, ServerSettings.from_env(), forwarding))
     return 0
 
 

@@ -1,38 +1,27 @@
 """IngestService: envelopes in, verdicts out. Every envelope ends on record, as
 accepted or rejected — malformed ones included (keyed by their event id, or by the
-digest of their bytes when even that is unusable)."""
+digest of their bytes when even that is unusable; see :mod:`services.wire.envelopes`)."""
 
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import uuid
 from collections.abc import AsyncIterator, Callable
 
 import grpc
 from lienthong.v1 import envelope_pb2, ingest_service_pb2, ingest_service_pb2_grpc
 
 from projections.engine.live import LiveViews
-from services.app.ledger import Actor, Ledger
-from services.app.submissions import Command, Refusal, Verdict, record_invalid, submit
+from services.app.ledger import Ledger
+from services.app.submissions import Command, Verdict, record_invalid, submit
 from services.grpc.errors import RejectedError
-from services.wire.convert import command_from_envelope, verdict_message
-from services.wire.violations import RequestInvalidError
+from services.wire.convert import verdict_message
+from services.wire.envelopes import Received, receive
 
 CHANNEL = "grpc"
 Forward = Callable[[Command, bytes], Verdict]  # a command and its envelope's bytes → its verdict
-
-
-def invalid_command(envelope: envelope_pb2.AgencyEventEnvelope) -> Command:
-    """Enough of a malformed envelope to keep its refusal on record."""
-    digest = hashlib.sha256(envelope.SerializeToString(deterministic=True)).hexdigest()
-    try:
-        event_id = str(uuid.UUID(envelope.event_id))
-    except ValueError:
-        event_id = f"sha256:{digest}"
-    actor = Actor(agency=envelope.agency_id or "unknown", channel=CHANNEL, message_id=event_id)
-    kind = envelope.WhichOneof("payload") or ""
-    return Command(event_id, kind, envelope.subject, actor, digest=digest)
+# Full mode's forward, made once the server's live views are there (they tell it when
+# the log moved: a verdict recorded elsewhere is then looked for).
+Forwarding = Callable[[LiveViews], Forward]
 
 
 class IngestServicer(ingest_service_pb2_grpc.IngestServiceServicer):
@@ -44,32 +33,33 @@ class IngestServicer(ingest_service_pb2_grpc.IngestServiceServicer):
         self.forward = forward
         self.live = live
 
-    async def verdict(self, envelope: envelope_pb2.AgencyEventEnvelope) -> Verdict:
-        """Apply an envelope; answer once the views hold what it recorded (bounded), so
-        the publisher reads its own write."""
+    async def verdict(self, envelope: envelope_pb2.AgencyEventEnvelope) -> tuple[Received, Verdict]:
+        """Apply an envelope, a malformed one too (its refusal recorded); answer once
+        the views hold what it recorded (bounded), so the publisher reads its own write."""
+        received = receive(envelope, CHANNEL, origin=CHANNEL)
         try:
-            return await self.apply(envelope)
+            return received, await self.apply(envelope, received)
         finally:
             await self.live.settle()
 
-    async def apply(self, envelope: envelope_pb2.AgencyEventEnvelope) -> Verdict:
-        """Apply an envelope; a malformed one is recorded, then its problems raised."""
-        try:
-            command = command_from_envelope(envelope, CHANNEL)
-        except RequestInvalidError as invalid:
-            first = invalid.violations[0]
-            refusal = Refusal("INVALID_REQUEST", "invalid", str(invalid), first.field)
-            await asyncio.to_thread(record_invalid, self.app, invalid_command(envelope), refusal)
-            raise
+    async def apply(
+        self, envelope: envelope_pb2.AgencyEventEnvelope, received: Received
+    ) -> Verdict:
+        if received.refusal is not None:
+            return await asyncio.to_thread(
+                record_invalid, self.app, received.command, received.refusal
+            )
         if self.forward is not None:
             payload = envelope.SerializeToString()
-            return await asyncio.to_thread(self.forward, command, payload)
-        return await asyncio.to_thread(submit, self.app, command)
+            return await asyncio.to_thread(self.forward, received.command, payload)
+        return await asyncio.to_thread(submit, self.app, received.command)
 
     async def Publish(
         self, request: ingest_service_pb2.PublishRequest, context: grpc.aio.ServicerContext
     ) -> ingest_service_pb2.PublishResponse:
-        verdict = await self.verdict(request.envelope)
+        received, verdict = await self.verdict(request.envelope)
+        if received.invalid is not None:  # recorded; the caller hears of every field
+            raise received.invalid
         if verdict.outcome == "rejected":
             raise RejectedError(verdict, verdict_message(verdict))
         return ingest_service_pb2.PublishResponse(verdict=verdict_message(verdict))
@@ -81,17 +71,8 @@ class IngestServicer(ingest_service_pb2_grpc.IngestServiceServicer):
     ) -> ingest_service_pb2.PublishStreamResponse:
         verdicts = []
         async for request in request_iterator:
-            try:
-                verdict = await self.verdict(request.envelope)
-            except RequestInvalidError as invalid:
-                command = invalid_command(request.envelope)
-                first = invalid.violations[0]
-                verdict = Verdict(
-                    command.event_id,
-                    "rejected",
-                    reason_code="INVALID_REQUEST",
-                    message=str(invalid),
-                    field=first.field,
-                )
+            received, verdict = await self.verdict(request.envelope)
+            if received.invalid is not None:
+                verdict = received.rejected()
             verdicts.append(verdict_message(verdict))
         return ingest_service_pb2.PublishStreamResponse(verdicts=verdicts)

@@ -11,9 +11,10 @@ Settings (environment variables):
 - ``LIENTHONG_AGENCIES`` — the agency registry used by ReviewService.AmendPlan
   (default ``data/agencies.yaml``).
 
-In full mode the composition root (``services.cli``) hands the server a ``forward``
-that publishes an envelope through Kafka and waits for its verdict; without one,
-Publish applies envelopes in this process.
+In full mode the composition root (``services.cli``) hands the server a
+``forwarding``: given the server's live views, it makes the ``forward`` that publishes
+an envelope through Kafka and waits for its verdict (woken as the views follow the
+log); without one, Publish applies envelopes in this process.
 """
 
 from __future__ import annotations
@@ -48,7 +49,7 @@ from projections.views import VIEWS
 from services.app.ledger import Ledger
 from services.grpc.audit import AuditServicer
 from services.grpc.errors import guarded
-from services.grpc.ingest import Forward, IngestServicer
+from services.grpc.ingest import Forwarding, IngestServicer
 from services.grpc.plans import PlanServicer
 from services.grpc.reads import Reads
 from services.grpc.review import ReviewServicer
@@ -109,14 +110,16 @@ class RunningServer:
 
 
 async def start_server(
-    app: Ledger, settings: ServerSettings, forward: Forward | None = None
+    app: Ledger, settings: ServerSettings, forwarding: Forwarding | None = None
 ) -> RunningServer:
     """Catch the views up, build, bind and start the server; returns it with the port
-    it listens on. The views then follow the log for as long as it runs. ``forward``
-    (full mode) takes Publish's envelopes elsewhere and brings back their verdicts."""
+    it listens on. The views then follow the log for as long as it runs.
+    ``forwarding`` (full mode) makes, from the live views, the forward that takes
+    Publish's envelopes elsewhere and brings back their verdicts."""
     live = LiveViews(app, VIEWS)
     await asyncio.to_thread(live.catch_up)
     live.start(asyncio.get_running_loop())
+    forward = forwarding(live) if forwarding is not None else None
     limits = [
         ("grpc.max_receive_message_length", settings.max_message_bytes),
         ("grpc.max_send_message_length", settings.max_message_bytes),
@@ -156,9 +159,11 @@ async def start_server(
     return RunningServer(server, port, health_servicer, live)
 
 
-async def serve(app: Ledger, settings: ServerSettings, forward: Forward | None = None) -> None:
+async def serve(
+    app: Ledger, settings: ServerSettings, forwarding: Forwarding | None = None
+) -> None:
     """Serve until SIGINT or SIGTERM, then let in-flight calls finish."""
-    running = await start_server(app, settings, forward)
+    running = await start_server(app, settings, forwarding)
     print(f"lienthong: gRPC API on {settings.address.rsplit(':', 1)[0]}:{running.port}", flush=True)  # noqa: T201
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

@@ -15,8 +15,6 @@ records the offset; receipts make that safe.
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -32,15 +30,13 @@ from eventsourcing.persistence import (
     Tracking,
 )
 from eventsourcing.postgres import PostgresProcessRecorder
-from google.protobuf.message import DecodeError
-from lienthong.v1 import envelope_pb2
 from psycopg import sql
 
 from domain.errors import DomainError
-from domain.ids import agency_id, parse_ref, plan_id
+from domain.ids import agency_id, plan_id
 from domain.items import TrackedItem
 from domain.submission import Submission, submission_id
-from services.app.ledger import Actor, Cache, Ledger
+from services.app.ledger import Cache, Ledger
 from services.app.submissions import (
     Command,
     Refusal,
@@ -50,8 +46,7 @@ from services.app.submissions import (
     rejection,
     submit,
 )
-from services.wire.convert import command_from_envelope
-from services.wire.violations import RequestInvalidError
+from services.wire.envelopes import Received, receive
 
 log = logging.getLogger(__name__)
 CHANNEL = "kafka"
@@ -82,39 +77,20 @@ class Decoded:
     """A record read as a command, or the refusal of a record that cannot be one."""
 
     record: Record
-    command: Command
-    refusal: Refusal | None = None
+    received: Received
+
+    @property
+    def command(self) -> Command:
+        return self.received.command
+
+    @property
+    def refusal(self) -> Refusal | None:
+        return self.received.refusal
 
 
 def decode(record: Record) -> Decoded:
     """The command a record carries; undecodable or invalid records become refusals."""
-    digest = hashlib.sha256(record.value).hexdigest()
-    raw = base64.b64encode(record.value).decode()
-    envelope = envelope_pb2.AgencyEventEnvelope()
-    try:
-        envelope.ParseFromString(record.value)
-        command = command_from_envelope(envelope, CHANNEL)
-    except (DecodeError, RequestInvalidError) as error:
-        undecodable = isinstance(error, DecodeError)
-        event_id = f"sha256:{digest}" if undecodable else envelope.event_id or f"sha256:{digest}"
-        agency = "unknown" if undecodable else envelope.agency_id or "unknown"
-        actor = Actor(agency=agency, channel=CHANNEL, message_id=event_id)
-        command = Command(event_id, "", "", actor, digest=digest, origin=record.origin, raw=raw)
-        code = "UNDECODABLE" if undecodable else "INVALID_REQUEST"
-        field = "" if undecodable else error.violations[0].field  # type: ignore[union-attr]
-        return Decoded(record, command, Refusal(code, "invalid", str(error) or code, field))
-    command = Command(
-        command.event_id,
-        command.kind,
-        command.subject,
-        command.actor,
-        command.args,
-        command.evidence,
-        digest=digest,
-        origin=record.origin,
-        raw=raw,
-    )
-    return Decoded(record, command)
+    return Decoded(record, receive(record.value, CHANNEL, record.origin))
 
 
 def tracking_name(topic: str, partition: int) -> str:
@@ -235,24 +211,30 @@ class BatchIngestor:
             msg = "the ingestor needs an application with a process recorder (tracking)"
             raise TypeError(msg)
         self.recorder: ProcessRecorder = recorder
-        # The aggregates a batch needs (subjects, their plans, the agencies of their
-        # units) stay in memory between batches, up to ``cache_size`` of them. Each
-        # batch first brings them up to date with whatever other writers recorded
-        # (one query), so they are as fresh as loading them would make them; a
-        # conflict at insert time (another writer in between) empties it.
-        self.written: Cache = {}
+        # A read-through cache of the aggregates batches need (subjects, their plans,
+        # the agencies of their units), kept between batches, up to ``cache_size`` of
+        # them. Each batch first brings them up to date with whatever other writers
+        # recorded (one query), so they are as fresh as loading them would make them;
+        # the batch then changes them in memory. A conflict at insert time (another
+        # writer in between), or any failure, empties it.
+        self.aggregates: Cache = {}
         self.cache_size = cache_size
-        self.refs: dict[str, tuple[UUID, UUID]] = {}  # subject → (its id, its plan's id)
+        self.subject_ids: dict[str, tuple[UUID, UUID]] = {}  # subject → (its id, its plan's id)
         self.agency_ids: dict[str, UUID] = {}
 
-    def ref_ids(self, subject: str) -> tuple[UUID, UUID]:
-        """The ids of a subject and of its plan (uuid5 is not free: remembered)."""
-        ids = self.refs.get(subject)
+    def ids_of(self, decoded: Decoded) -> tuple[UUID, UUID]:
+        """The ids of the subject of a record that is not refused, and of its plan: from
+        the subject its envelope's check parsed (uuid5 is not free: remembered)."""
+        subject = decoded.command.subject
+        ids = self.subject_ids.get(subject)
         if ids is None:
-            if len(self.refs) > self.cache_size:
-                self.refs.clear()
-            ref = parse_ref(subject)
-            ids = self.refs[subject] = (ref.id, plan_id(ref.plan))
+            ref = decoded.received.ref
+            if ref is None:
+                msg = f"{decoded.record.origin} is refused: it names no subject"
+                raise ValueError(msg)
+            if len(self.subject_ids) > self.cache_size:
+                self.subject_ids.clear()
+            ids = self.subject_ids[subject] = (ref.id, plan_id(ref.plan))
         return ids
 
     def agency_id(self, unit: str) -> UUID:
@@ -291,14 +273,14 @@ class BatchIngestor:
         try:
             return self._in_one_transaction(decoded, trackings)
         except IntegrityError:
-            self.written.clear()
+            self.aggregates.clear()
             log.info("a batch met another writer; applying it record by record")
             results = [(d.record, self._alone(d)) for d in decoded]
             for tracking in trackings:
                 self._track(tracking)
             return results
         except BaseException:
-            self.written.clear()  # aggregates may hold changes that were not stored
+            self.aggregates.clear()  # aggregates may hold changes that were not stored
             raise
 
     def _track(self, tracking: Tracking) -> None:
@@ -343,27 +325,24 @@ class BatchIngestor:
         needed: set[UUID] = set()
         for decoded in batch:
             if decoded.refusal is None:
-                try:
-                    needed.update(self.ref_ids(decoded.command.subject))
-                except DomainError:
-                    continue
+                needed.update(self.ids_of(decoded))
         self._catch_up(needed)
         units: set[str] = set()
         for aggregate_id in needed:
-            item = self.written.get(aggregate_id)
+            item = self.aggregates.get(aggregate_id)
             if isinstance(item, TrackedItem):
                 units.update(item.participants, item.monitors)
         self._catch_up({self.agency_id(u) for u in units})
-        if len(self.written) > self.cache_size:
-            for aggregate_id in list(self.written)[: len(self.written) - self.cache_size]:
-                del self.written[aggregate_id]
-        return self.written
+        if len(self.aggregates) > self.cache_size:
+            for aggregate_id in list(self.aggregates)[: len(self.aggregates) - self.cache_size]:
+                del self.aggregates[aggregate_id]
+        return self.aggregates
 
     def _catch_up(self, ids: set[UUID]) -> None:
         """Load or bring up to date the aggregates ``ids`` in the cache (one query)."""
         if not ids:
             return
-        cache = self.written
+        cache = self.aggregates
         versions = {}
         for i in ids:
             known = cache.pop(i, None)  # re-inserted last: the latest used are evicted last
@@ -418,7 +397,7 @@ class BatchIngestor:
         ctx = self.app.context(command.actor)
         refusal = decoded.refusal
         if refusal is None:
-            subject_id = self.ref_ids(command.subject)[0]
+            subject_id = self.ids_of(decoded)[0]
             touched[subject_id] = None
             current = cache.get(subject_id)
             before = len(current.pending_events) if current is not None else 0

@@ -1,10 +1,10 @@
 """Protobuf ↔ plain values. Requests are checked as a whole: every invalid field is
-collected and reported together (:class:`~services.grpc.errors.RequestInvalidError`)."""
+collected and reported together (:class:`~services.wire.violations.RequestInvalidError`);
+envelopes are read into commands by :mod:`services.wire.envelopes`."""
 
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import re
 import uuid
 from collections.abc import Iterable
@@ -14,11 +14,10 @@ from google.protobuf import json_format, struct_pb2, timestamp_pb2
 from lienthong.v1 import envelope_pb2, resources_pb2
 
 from domain.errors import DomainError
-from domain.ids import parse_ref
+from domain.ids import Ref, parse_ref
 from domain.items import ItemStatus
 from projections.engine.rows import json_safe
-from services.app.ledger import Actor
-from services.app.submissions import Command, Verdict
+from services.app.submissions import Verdict
 from services.wire.violations import RequestInvalidError, Violation
 
 SHA256 = re.compile(r"^[0-9a-f]{64}$")
@@ -63,11 +62,16 @@ class Checker:
             return value
 
     def subject(self, field: str, value: str) -> str:
+        self.reference(field, value)
+        return value
+
+    def reference(self, field: str, value: str) -> Ref | None:
+        """The parsed subject ``value`` (None when it is not one)."""
         try:
-            parse_ref(value)
+            return parse_ref(value)
         except DomainError as error:
             self.add(field, error.message, error.code)
-        return value
+            return None
 
     def date(self, field: str, value: str, *, required: bool = True) -> dt.date | None:
         if not value:
@@ -143,37 +147,6 @@ def evidence_of(
             }
         )
     return evidence
-
-
-def command_from_envelope(envelope: envelope_pb2.AgencyEventEnvelope, channel: str) -> Command:
-    """A checked command from an envelope; raises listing every invalid field."""
-    check = Checker()
-    event_id = check.uuid("envelope.event_id", envelope.event_id)
-    agency = check.required("envelope.agency_id", envelope.agency_id)
-    subject = check.subject("envelope.subject", envelope.subject)
-    if not envelope.HasField("occurred_at"):
-        check.add("envelope.occurred_at", "is required", "FIELD_REQUIRED")
-    kind = envelope.WhichOneof("payload")
-    args: dict[str, Any] = {}
-    if kind is None:
-        check.add("envelope.payload", "one payload is required", "FIELD_REQUIRED")
-    else:
-        args = payload_args(check, kind, getattr(envelope, kind))
-    evidence = evidence_of(check, envelope.evidence)
-    if kind == "evidence_submitted" and not evidence:
-        check.add(
-            "envelope.evidence", "evidence_submitted needs at least one reference", "FIELD_REQUIRED"
-        )
-    check.done()
-    actor = Actor(
-        agency=agency,
-        person=envelope.person or None,
-        channel=channel,
-        message_id=event_id,
-        occurred_at=from_timestamp(envelope.occurred_at),
-    )
-    digest = hashlib.sha256(envelope.SerializeToString(deterministic=True)).hexdigest()
-    return Command(event_id, kind or "", subject, actor, args, evidence, digest)
 
 
 def verdict_message(verdict: Verdict) -> envelope_pb2.Verdict:

@@ -3,6 +3,7 @@ partition with its offset, every record ending as exactly one receipt."""
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import hashlib
 import uuid
@@ -190,3 +191,60 @@ def test_a_batch_that_meets_another_writer_is_applied_record_by_record(
         "lienthong.task.ProgressReported",
     ]
     assert ingestor.stored_offset(TOPIC, 0) == 1
+
+
+def test_malformed_records_are_kept_on_record_with_what_is_known_of_them(
+    ingestor: BatchIngestor,
+) -> None:
+    app = ingestor.app
+    known = str(uuid.uuid4())
+    no_date = envelope_pb2.AgencyEventEnvelope.FromString(
+        progress("phuoc-binh.health-post", "24", 30, known)
+    )
+    no_date.ClearField("occurred_at")
+    bad_id = envelope_pb2.AgencyEventEnvelope.FromString(progress("", "24", 30))
+    bad_id.event_id = "42"
+    values = [no_date.SerializeToString(), bad_id.SerializeToString(), b"\xff\xff\xff"]
+    verdicts = [(v.event_id, v.reason_code) for _, v in ingestor.ingest(records(3, values, 40))]
+    digests = [hashlib.sha256(v).hexdigest() for v in values]
+    assert verdicts == [
+        (known, "INVALID_REQUEST"),
+        (f"sha256:{digests[1]}", "INVALID_REQUEST"),
+        (f"sha256:{digests[2]}", "UNDECODABLE"),
+    ]
+    stored = [
+        e
+        for e in app.recorder.select_notifications(1, 10_000)
+        if e.topic == "lienthong.submission.Rejected"
+    ]
+    receipts = [vars(app.mapper.to_domain_event(e)) for e in stored]
+    assert [
+        (r["event_id"], r["actor"], r["field"], r["digest"], r["origin"], r["raw"])
+        for r in receipts
+    ] == [
+        (
+            known,
+            "phuoc-binh.health-post",
+            "envelope.occurred_at",
+            digests[0],
+            f"{TOPIC}:3:40",
+            base64.b64encode(values[0]).decode(),
+        ),
+        (
+            f"sha256:{digests[1]}",
+            "unknown",
+            "envelope.event_id",
+            digests[1],
+            f"{TOPIC}:3:41",
+            base64.b64encode(values[1]).decode(),
+        ),
+        (
+            f"sha256:{digests[2]}",
+            "unknown",
+            "",
+            digests[2],
+            f"{TOPIC}:3:42",
+            base64.b64encode(values[2]).decode(),
+        ),
+    ]
+    assert {r["channel"] for r in receipts} == {"kafka"}

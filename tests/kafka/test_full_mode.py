@@ -1,27 +1,48 @@
 """Full mode on a real broker: ``lienthong run`` — the API publishing through Kafka, the
-ingest worker and the relay — answers Publish with the store's verdict."""
+ingest worker and the relay — answers Publish with the store's verdict; the API's wait
+for that verdict is woken by its live views, not a timer."""
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import os
 import signal
 import socket
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import grpc
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
-from kafka import KafkaConsumer
-from lienthong.v1 import resources_pb2
+from kafka import KafkaConsumer, TopicPartition
+from lienthong.v1 import envelope_pb2, ingest_service_pb2, ingest_service_pb2_grpc, resources_pb2
 
+from domain.submission import Submission
 from lienthong_sdk.client import AgencyClient
+from projections.engine.live import LiveViews
 from services.app.ledger import Ledger
+from services.app.submissions import receipt_of
+from services.grpc.ingest import Forwarding
+from services.grpc.server import ServerSettings, start_server
+from services.kafka import submit
+from services.kafka.submit import KafkaSubmitter
+from services.kafka.topics import kafka_producer
 from services.store.database import Database
-from tests.kafka.test_ingestion import DEADLINE_S, PB, database_url
+from tests.conftest import REGISTRY
+from tests.kafka.test_ingestion import (
+    DEADLINE_S,
+    PB,
+    Worker,
+    database_url,
+    envelope,
+    receipt_count,
+    wait_for,
+)
 
 READY_S = 120
 
@@ -102,3 +123,93 @@ def test_publish_in_full_mode_goes_through_kafka_and_returns_the_stores_verdict(
         e.topic == "lienthong.task.ProgressReported" and e.actor == "phuoc-binh.health-post"
         for e in published
     )
+
+
+@contextmanager
+def api_server(app: Ledger, forwarding: Forwarding) -> Iterator[int]:
+    """The gRPC server in full mode, in this process (its loop in a thread); the port."""
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+    settings = ServerSettings(address="127.0.0.1:0", registry=REGISTRY)
+    started = asyncio.run_coroutine_threadsafe(start_server(app, settings, forwarding), loop)
+    running = started.result(timeout=READY_S)
+    try:
+        yield running.port
+    finally:
+        asyncio.run_coroutine_threadsafe(running.stop(1), loop).result(timeout=READY_S)
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(timeout=READY_S)
+        loop.close()
+
+
+def records_on(bootstrap: str, topic: str) -> int:
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap)
+    partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic)]
+    count = sum(consumer.end_offsets(partitions).values())
+    consumer.close()
+    return count
+
+
+def test_publish_waits_on_the_live_views_not_a_timer(  # noqa: PLR0917
+    store: Ledger,
+    database: Database,
+    broker: tuple[Path, int, str],
+    prefix: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    bootstrap, topic = broker[2], f"{prefix}agency-events"
+    looks: list[str] = []
+
+    def counted(app: Ledger, event_id: str) -> Submission | None:
+        looks.append(event_id)
+        return receipt_of(app, event_id)
+
+    monkeypatch.setattr(submit, "receipt_of", counted)
+    producer = kafka_producer(bootstrap)
+    submitters: list[KafkaSubmitter] = []
+
+    def forwarding(live: LiveViews) -> KafkaSubmitter:
+        submitters.append(KafkaSubmitter(store, producer, topic, 2.0, live))
+        return submitters[-1]
+
+    worker = Worker(database, bootstrap, prefix, tmp_path / "worker.log")
+    first = envelope("phuoc-binh.health-post", "24", 30)
+    try:
+        with (
+            api_server(store, forwarding) as port,
+            grpc.insecure_channel(f"127.0.0.1:{port}") as channel,
+        ):
+            stub = ingest_service_pb2_grpc.IngestServiceStub(channel)
+
+            def publish(message: envelope_pb2.AgencyEventEnvelope) -> envelope_pb2.Verdict:
+                request = ingest_service_pb2.PublishRequest(envelope=message)
+                return stub.Publish(request, timeout=DEADLINE_S / 6).verdict
+
+            # No worker: nothing is recorded, the views do not move, so the waiting
+            # call looks for its receipt only before producing, after, and when its
+            # time runs out (a poll every 20 ms would look ~100 times in 2 s).
+            with pytest.raises(grpc.RpcError) as pending:
+                publish(first)
+            assert pending.value.code() is grpc.StatusCode.UNAVAILABLE
+            assert len(looks) <= 3
+            assert records_on(bootstrap, topic) == 1
+            worker.start()
+            wait_for(lambda: receipt_count(store) == 1, "the first envelope's receipt")
+            # The receipt is there: answered at once, nothing produced again.
+            again = publish(first)
+            assert (again.outcome, again.first_outcome) == (
+                envelope_pb2.OUTCOME_DUPLICATE,
+                envelope_pb2.OUTCOME_ACCEPTED,
+            )
+            assert records_on(bootstrap, topic) == 1
+            # Waiting far longer than the call's deadline: only the views moving, once
+            # the worker recorded the verdict, can answer it in time.
+            submitters[0].wait_seconds = DEADLINE_S
+            second = publish(envelope("phuoc-binh.health-post", "24", 40))
+            assert (second.outcome, second.subject_version) == (envelope_pb2.OUTCOME_ACCEPTED, 3)
+            assert second.position == store.position(store.item(f"{PB}/task/24").id, 3)
+    finally:
+        worker.stop()
+        producer.close()
