@@ -49,7 +49,7 @@ from lienthong_sdk.evidence import Evidence
 from services.app import importer
 from services.app.ledger import Ledger
 from services.app.planfile import PlanFile, Registry, read_plan, read_registry
-from services.kafka.ingest import insert_events
+from services.store.recorder import insert_events
 
 ROOT = Path(__file__).resolve().parent.parent
 PLANS = sorted((ROOT / "data" / "plans").glob("*.yaml"))

@@ -191,19 +191,6 @@ class Ledger(Application[UUID]):
         run(kind, item, ctx, self.plan(item.plan, cache).coordinator, args)
         return item
 
-    def execute(
-        self,
-        kind: str,
-        subject: str,
-        actor: Actor,
-        args: dict[str, Any],
-        evidence: Sequence[dict[str, str]] = (),
-    ) -> int:
-        """Apply and save one command; returns the subject's new version."""
-        aggregate = self.prepare(kind, subject, actor, args, evidence)
-        self.save(aggregate)
-        return aggregate.version
-
     # Queries -----------------------------------------------------------------
 
     def plan_keys(self) -> list[str]:

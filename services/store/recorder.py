@@ -11,9 +11,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from uuid import UUID
 
-from eventsourcing.persistence import ApplicationRecorder
-from eventsourcing.postgres import PostgresApplicationRecorder
+from eventsourcing.persistence import ApplicationRecorder, ProcessRecorder, StoredEvent, Tracking
+from eventsourcing.postgres import PostgresApplicationRecorder, PostgresProcessRecorder
 from psycopg import sql
+
+COPY_TYPES = ["uuid", "int8", "text", "bytea"]
 
 
 def events_table(recorder: PostgresApplicationRecorder) -> sql.Identifier:
@@ -43,3 +45,106 @@ def position(recorder: ApplicationRecorder, aggregate_id: UUID, version: int) ->
         cursor.execute(query, (aggregate_id, version))
         row = cursor.fetchone()
     return int(row["notification_id"]) if row else 0
+
+
+def events_after(recorder: ProcessRecorder, versions: dict[UUID, int]) -> list[StoredEvent]:
+    """The stored events of each aggregate in ``versions`` after the version given
+    (0: all of them), by aggregate and version, in one query."""
+    if not isinstance(recorder, PostgresProcessRecorder):
+        return [e for i, v in versions.items() for e in recorder.select_events(i, gt=v or None)]
+    query = sql.SQL(
+        "SELECT e.originator_id, e.originator_version, e.topic, e.state"
+        " FROM unnest(%s::uuid[], %s::int8[]) AS c(id, v)"
+        " JOIN {} e ON e.originator_id = c.id AND e.originator_version > c.v"
+        " ORDER BY e.originator_id, e.originator_version"
+    ).format(sql.Identifier(*recorder.events_table_name.split(".")))
+    with recorder.datastore.transaction(commit=False) as cursor:
+        cursor.execute(query, (list(versions), list(versions.values())))
+        return [
+            StoredEvent(
+                originator_id=row["originator_id"],
+                originator_version=row["originator_version"],
+                topic=row["topic"],
+                state=bytes(row["state"]),
+            )
+            for row in cursor.fetchall()
+        ]
+
+
+def stored_offsets(recorder: ProcessRecorder, names: Sequence[str]) -> dict[str, int]:
+    """The stored offset of each ``topic:partition`` in ``names`` that has one (one query)."""
+    if not isinstance(recorder, PostgresProcessRecorder):
+        found = {n: recorder.max_tracking_id(n) for n in names}
+        return {n: o for n, o in found.items() if o is not None}
+    query = sql.SQL(
+        "SELECT application_name, max(notification_id) AS n FROM {}"
+        " WHERE application_name = ANY(%s) GROUP BY application_name"
+    ).format(sql.Identifier(*recorder.tracking_table_name.split(".")))
+    with recorder.datastore.transaction(commit=False) as cursor:
+        cursor.execute(query, (list(names),))
+        return {row["application_name"]: int(row["n"]) for row in cursor.fetchall()}
+
+
+def insert_events(
+    recorder: ApplicationRecorder,
+    stored: Sequence[StoredEvent],
+    trackings: Sequence[Tracking] = (),
+) -> list[int]:
+    """Store ``stored`` and ``trackings`` in ONE transaction, as the library's
+    ``insert_events(..., tracking=...)`` does; returns the events' notification ids
+    (log positions), in order.
+
+    Same table lock as the library (so notification ids stay gap-free in commit
+    order: every writer of the table takes it), same NOTIFY, same tracking statement;
+    but the rows go in with a binary ``COPY`` (about 8× cheaper per row here than the
+    library's ``INSERT … unnest`` of composites, whose values psycopg dumps in Python),
+    and their ids are read back afterwards: under the lock, the rows above the
+    table's previous maximum are this transaction's.
+
+    And no pipeline mode: the library sends a transaction's statements as one
+    pipeline, and psycopg 3.3's ``pipeline_communicate`` ignores the result of
+    ``PQflush()`` after the last command: when the statements outgrow the socket's
+    send buffer (a few hundred events), the rest stays in libpq's buffer while
+    psycopg waits for results and the server waits for the rest of the statement
+    (``ClientRead``) — forever.
+    """
+    if not isinstance(recorder, PostgresProcessRecorder):
+        if len(trackings) > 1:
+            msg = "several trackings in one transaction need PostgreSQL"
+            raise TypeError(msg)
+        tracking = trackings[0] if trackings else None
+        return list(recorder.insert_events(stored, tracking=tracking) or [])
+    table = sql.Identifier(*recorder.events_table_name.split("."))
+    with recorder.datastore.transaction(commit=True) as cursor:
+        for tracking in trackings:
+            recorder._insert_tracking(cursor, tracking)  # noqa: SLF001
+        if not stored:
+            return []
+        recorder._lock_table(cursor)  # noqa: SLF001
+        recorder._notify_channel(cursor)  # noqa: SLF001
+        cursor.execute(
+            sql.SQL("SELECT COALESCE(max(notification_id), 0) AS n FROM {}").format(table)
+        )
+        row = cursor.fetchone()
+        before = int(row["n"]) if row else 0
+        copy = sql.SQL(
+            "COPY {} (originator_id, originator_version, topic, state) FROM STDIN (FORMAT BINARY)"
+        ).format(table)
+        with cursor.copy(copy) as rows:
+            rows.set_types(COPY_TYPES)
+            for event in stored:
+                rows.write_row(
+                    (event.originator_id, event.originator_version, event.topic, event.state)
+                )
+        cursor.execute(
+            sql.SQL(
+                "SELECT notification_id, originator_id, originator_version FROM {}"
+                " WHERE notification_id > %s"
+            ).format(table),
+            (before,),
+        )
+        ids = {
+            (r["originator_id"], r["originator_version"]): r["notification_id"]
+            for r in cursor.fetchall()
+        }
+    return [ids[(UUID(str(e.originator_id)), e.originator_version)] for e in stored]

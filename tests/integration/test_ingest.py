@@ -15,6 +15,7 @@ from domain.submission import submission_id
 from services.app.importer import import_plans
 from services.app.ledger import Actor, Ledger
 from services.kafka.ingest import BatchIngestor, Record
+from tests.commands import execute
 from tests.conftest import PLANS, REGISTRY
 
 PB = "phuoc-binh-2026"
@@ -161,7 +162,8 @@ def test_a_batch_that_meets_another_writer_is_applied_record_by_record(
         if not done:
             done.append(True)
             office = Actor("phuoc-binh.vhxh", channel="test")
-            other.execute(
+            execute(
+                other,
                 "deadline_changed",
                 f"{PB}/task/24",
                 office,

@@ -12,6 +12,7 @@ from eventsourcing.persistence import StoredEvent
 from eventsourcing.utils import get_topic
 
 from domain.facts import Fact
+from projections.engine.runner import Decoder
 from services.app.ledger import Ledger
 from tests.fixtures.record_event_samples import SAMPLES, event_classes, recorded_versions, scenario
 
@@ -42,6 +43,22 @@ def test_a_stored_event_sample_still_loads_into_its_class(
     assert isinstance(event, Fact)
     assert event.actor
     assert event.occurred_at.tzinfo is not None
+
+
+@pytest.mark.parametrize(
+    "sample", SAMPLE_LINES, ids=lambda s: f"{s['topic']}-v{s['class_version']}"
+)
+def test_the_views_fast_decoder_gives_exactly_what_the_librarys_mapper_gives(
+    app: Ledger, sample: dict[str, object]
+) -> None:
+    state = dict(sample["state"])  # type: ignore[call-overload]
+    if sample["class_version"] != 1:
+        state["class_version"] = sample["class_version"]
+    stored = StoredEvent(uuid4(), 3, str(sample["topic"]), json.dumps(state).encode())
+    mapped = app.mapper.to_domain_event(stored)
+    decoded = Decoder(app)(stored.originator_id, 3, stored.topic, stored.state)
+    assert type(decoded) is type(mapped)
+    assert vars(decoded) == vars(mapped)
 
 
 def test_every_current_event_version_has_a_saved_sample() -> None:
