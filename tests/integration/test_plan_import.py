@@ -16,6 +16,7 @@ from projections.views import PLAN_VIEWS, caught_up
 from services.app.importer import ImportFailedError, import_plans
 from services.app.ledger import Actor, Ledger
 from services.app.planfile import read_plan, read_registry
+from tests.commands import execute
 from tests.conftest import PLANS, REGISTRY
 
 
@@ -198,7 +199,7 @@ def test_reimporting_an_unchanged_file_keeps_a_deadline_the_office_moved(app: Le
     imported(app)
     office = Actor(agency="phuoc-binh.vhxh", channel="test")
     change = {"deadline": "Quý II/2026", "reason": "Chờ tỉnh", "document": "CV 45"}
-    app.execute("deadline_changed", "phuoc-binh-2026/task/5", office, change)
+    execute(app, "deadline_changed", "phuoc-binh-2026/task/5", office, change)
     report = import_plans(app, PLANS, REGISTRY)
     assert report.events == 0
     assert app.item_status("phuoc-binh-2026/task/5")["deadline"]["text"] == "Quý II/2026"
