@@ -209,4 +209,4 @@ class DependencyView(AggregateView):
             "coordinating": list(task.coordinating),
             "percent": task.percent,
         }
-        return {str(task.ref): None if task.group else row}
+        return {task_ref(task.plan, task.key): None if task.group else row}

@@ -13,6 +13,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from domain.errors import UnrecognisedMeasurementError
+from domain.ids import indicator_ref
 from domain.indicator import Indicator
 from domain.targets import Target
 from projections.engine.replay import AggregateView
@@ -83,4 +84,4 @@ class KpiAttainmentView(AggregateView):
     prefixes = ("lienthong.indicator.",)
 
     def rows_of(self, indicator: Indicator) -> dict[str, Row | None]:
-        return {str(indicator.ref): row_of(indicator)}
+        return {indicator_ref(indicator.plan, indicator.key): row_of(indicator)}

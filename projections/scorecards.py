@@ -24,6 +24,7 @@ from collections import defaultdict
 from datetime import date
 from typing import Any
 
+from domain.ids import task_ref
 from domain.items import ItemStatus
 from domain.task import Task
 from projections.engine.replay import AggregateView
@@ -43,7 +44,7 @@ def row_of(task: Task) -> Row:
         if e.submitted_by in judged and e.verdict in ("accepted", "rejected"):
             judged[e.submitted_by][e.verdict] += 1
     return {
-        "task": str(task.ref),
+        "task": task_ref(task.plan, task.key),
         "plan": task.plan,
         "lead": list(task.lead),
         "status": task.status.value,
@@ -137,4 +138,4 @@ class ScorecardView(AggregateView):
     prefixes = ("lienthong.task.",)
 
     def rows_of(self, task: Task) -> dict[str, Row | None]:
-        return {str(task.ref): None if task.group else row_of(task)}
+        return {task_ref(task.plan, task.key): None if task.group else row_of(task)}

@@ -8,6 +8,7 @@ of the same per-task event sequences gives the same rows.
 
 from __future__ import annotations
 
+from domain.ids import task_ref
 from domain.task import Task
 from projections.engine.replay import AggregateView
 from projections.engine.rows import Row
@@ -39,4 +40,4 @@ class TaskStatusView(AggregateView):
     prefixes = ("lienthong.task.",)
 
     def rows_of(self, task: Task) -> dict[str, Row | None]:
-        return {str(task.ref): row_of(task)}
+        return {task_ref(task.plan, task.key): row_of(task)}
