@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Sequence
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from services.wire.convert import Checker
 
@@ -18,6 +18,11 @@ def page_size(check: Checker, size: int) -> int:
     if size < 0:
         check.add("page_size", "must not be negative")
     return min(size or DEFAULT_SIZE, MAX_SIZE)
+
+
+def paging(check: Checker, request: Any) -> tuple[int, int]:
+    """A list request's page size and offset (its page token decoded)."""
+    return page_size(check, request.page_size), decode(check, request.page_token)
 
 
 def encode(position: int) -> str:

@@ -36,10 +36,6 @@ R = TypeVar("R", bound=Message)
 T = TypeVar("T")
 
 
-def paging(check: Checker, request: Any) -> tuple[int, int]:
-    return pages.page_size(check, request.page_size), pages.decode(check, request.page_token)
-
-
 def one_of(check: Checker, plan_id: str, agency_id: str) -> None:
     if bool(plan_id) == bool(agency_id):
         for name in ("plan_id", "agency_id"):
@@ -95,7 +91,7 @@ class PlanServicer(RollupQueries, plan_service_pb2_grpc.PlanServiceServicer):
         self, request: pb.ListPlansRequest, context: grpc.aio.ServicerContext
     ) -> pb.ListPlansResponse:
         check = Checker()
-        size, offset = paging(check, request)
+        size, offset = pages.paging(check, request)
         check.done()
         plans = self.reads.cached(("plans",), None, self.plans)
         chosen = [p for p in plans if not request.ward_id or p.ward_id == request.ward_id]
@@ -131,7 +127,7 @@ class PlanServicer(RollupQueries, plan_service_pb2_grpc.PlanServiceServicer):
         check.required("plan_id", request.plan_id)
         as_of = check.date("as_of", request.as_of, required=False) or ward_today()
         due_before = check.date("due_before", request.due_before, required=False)
-        size, offset = paging(check, request)
+        size, offset = pages.paging(check, request)
         check.done()
         plan = request.plan_id
         tasks = self.reads.cached(("tasks", plan, as_of), plan, lambda: self.tasks(plan, as_of))
@@ -172,7 +168,7 @@ class PlanServicer(RollupQueries, plan_service_pb2_grpc.PlanServiceServicer):
     ) -> pb.ListIndicatorsResponse:
         check = Checker()
         check.required("plan_id", request.plan_id)
-        size, offset = paging(check, request)
+        size, offset = pages.paging(check, request)
         check.done()
         views, day = self.reads.views, ward_today()
         wanted = status_from_message(request.status)
@@ -249,7 +245,7 @@ class PlanServicer(RollupQueries, plan_service_pb2_grpc.PlanServiceServicer):
         check = Checker()
         one_of(check, request.plan_id, request.agency_id)
         as_of = check.date("as_of", request.as_of, required=False) or ward_today()
-        size, offset = paging(check, request)
+        size, offset = pages.paging(check, request)
         check.done()
         plan, agency, cleared = request.plan_id, request.agency_id, request.include_cleared
         flags = self.reads.cached(
@@ -320,7 +316,7 @@ class PlanServicer(RollupQueries, plan_service_pb2_grpc.PlanServiceServicer):
             for name in ("plan_id", "ward_id"):
                 check.add(name, "give at most one of plan_id and ward_id", "ONE_OF_REQUIRED")
         as_of = check.date("as_of", request.as_of, required=False) or ward_today()
-        size, offset = paging(check, request)
+        size, offset = pages.paging(check, request)
         check.done()
         plan, ward = request.plan_id, request.ward_id
 
@@ -343,7 +339,7 @@ class PlanServicer(RollupQueries, plan_service_pb2_grpc.PlanServiceServicer):
     ) -> pb.ListBottlenecksResponse:
         check = Checker()
         as_of = check.date("as_of", request.as_of, required=False) or ward_today()
-        size, offset = paging(check, request)
+        size, offset = pages.paging(check, request)
         check.done()
         ward = request.ward_id
 

@@ -21,10 +21,6 @@ from services.wire.convert import Checker
 Rollup = Callable[[list[rollups.TaskReading], dict[str, Row]], dict[str, dict[str, Any]]]
 
 
-def paging(check: Checker, request: Any) -> tuple[int, int]:
-    return pages.page_size(check, request.page_size), pages.decode(check, request.page_token)
-
-
 def rollup_message(group: str, summary: dict[str, Any]) -> pb.Rollup:
     return pb.Rollup(group=group, **summary)
 
@@ -62,7 +58,7 @@ class RollupQueries:
         if request.by not in ROLLUPS:
             check.add("by", "must be ROLLUP_BY_PLAN, ROLLUP_BY_WARD or ROLLUP_BY_AGENCY")
         as_of = check.date("as_of", request.as_of, required=False) or ward_today()
-        size, offset = paging(check, request)
+        size, offset = pages.paging(check, request)
         check.done()
         by = request.by
 
