@@ -123,6 +123,8 @@ async def start_server(
     limits = [
         ("grpc.max_receive_message_length", settings.max_message_bytes),
         ("grpc.max_send_message_length", settings.max_message_bytes),
+        # A port another server holds is refused, not shared with it.
+        ("grpc.so_reuseport", 0),
     ]
     server = grpc.aio.server(options=limits)
     servicers = (

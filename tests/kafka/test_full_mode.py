@@ -7,11 +7,12 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import os
+import re
 import signal
-import socket
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -37,6 +38,7 @@ from tests.conftest import REGISTRY
 from tests.kafka.test_ingestion import (
     DEADLINE_S,
     PB,
+    POLL_S,
     Worker,
     database_url,
     envelope,
@@ -45,26 +47,20 @@ from tests.kafka.test_ingestion import (
 )
 
 READY_S = 120
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
+LISTENING = re.compile(r"gRPC API on (\S+:\d+)")
 
 
 @pytest.fixture
 def full_mode(
     store: Ledger, database: Database, broker: tuple[Path, int, str], prefix: str, tmp_path: Path
 ) -> Iterator[str]:
-    address = f"127.0.0.1:{free_port()}"
     env = {
         **os.environ,
         "LIENTHONG_DATABASE_URL": database_url(database),
         "LIENTHONG_KAFKA_BOOTSTRAP": broker[2],
         "LIENTHONG_TOPIC_PREFIX": prefix,
         "LIENTHONG_INGEST_GROUP": f"{prefix}ingest",
-        "LIENTHONG_GRPC_ADDRESS": address,
+        "LIENTHONG_GRPC_ADDRESS": "127.0.0.1:0",  # the server picks a free port and prints it
         "LIENTHONG_VERDICT_WAIT_SECONDS": "60",
     }
     with (tmp_path / "full.log").open("wb") as log:
@@ -75,16 +71,41 @@ def full_mode(
             stderr=subprocess.STDOUT,
         )
     try:
-        with grpc.insecure_channel(address) as channel:
-            grpc.channel_ready_future(channel).result(timeout=READY_S)
-            health = health_pb2_grpc.HealthStub(channel).Check(
-                health_pb2.HealthCheckRequest(), timeout=READY_S
-            )
-            assert health.status == health_pb2.HealthCheckResponse.SERVING
-        yield address
+        yield wait_until_serving(process, tmp_path / "full.log")
     finally:
         process.send_signal(signal.SIGTERM)
         process.wait(timeout=DEADLINE_S)
+
+
+def serving(address: str) -> bool:
+    """The API at ``address`` answers its health check SERVING (False while it cannot)."""
+    with grpc.insecure_channel(address) as channel:
+        try:
+            health = health_pb2_grpc.HealthStub(channel).Check(
+                health_pb2.HealthCheckRequest(), timeout=2, wait_for_ready=True
+            )
+        except grpc.RpcError:
+            return False
+    return health.status == health_pb2.HealthCheckResponse.SERVING
+
+
+def wait_until_serving(process: subprocess.Popen[bytes], log: Path) -> str:
+    """The address full mode serves on, once it answers SERVING; fails with its log
+    if it exits or takes too long."""
+    deadline = time.monotonic() + READY_S
+    while True:
+        printed = LISTENING.search(log.read_text(errors="replace"))
+        if printed and serving(printed[1]):
+            return printed[1]
+        if process.poll() is not None or time.monotonic() > deadline:
+            state = (
+                f"exited with {process.returncode}"
+                if process.poll() is not None
+                else (f"did not serve in {READY_S} s")
+            )
+            tail = log.read_text(errors="replace")[-4000:]
+            pytest.fail(f"lienthong run {state}; its log ends:\n{tail}")
+        time.sleep(POLL_S)
 
 
 def test_publish_in_full_mode_goes_through_kafka_and_returns_the_stores_verdict(
