@@ -29,6 +29,7 @@ from domain.plan import Plan
 from domain.task import Task
 from services.app.clock import utc_now
 from services.app.commands import Target, handler_for, run
+from services.app.turns import Turns
 from services.store import recorder
 
 A = TypeVar("A", bound=Aggregate)
@@ -66,6 +67,8 @@ class Ledger(Application[UUID]):
     def __init__(self, env: dict[str, str] | None = None, clock: Clock = utc_now) -> None:
         super().__init__(env)
         self.clock = clock
+        # This process's writers of one subject take turns (services.app.submissions).
+        self.turns = Turns()
 
     def construct_recorder(self) -> ApplicationRecorder:
         """A process recorder: events, plus the upstream positions (Kafka offsets) they

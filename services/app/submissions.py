@@ -26,12 +26,20 @@ from domain.errors import DomainError, IdempotencyKeyReusedError, kind_of
 from domain.ids import parse_ref
 from domain.submission import Submission, submission_id
 from services.app.ledger import Actor, Ledger
+from services.store.recorder import StoreBusyError
 
 RETRIES = 5
 
 
-class ConflictPersistsError(Exception):
-    """Other writers kept changing the subject; the submission was not recorded."""
+class TryAgainError(Exception):
+    """The submission was not recorded, and sending it again with the same id may
+    succeed: other processes kept changing its subject (``SUBJECT_CONTENDED``), or the
+    store's events table stayed locked (``STORE_BUSY``). ``retry_after``: seconds."""
+
+    def __init__(self, reason: str, message: str, retry_after: float = 1.0) -> None:
+        super().__init__(message)
+        self.reason = reason
+        self.retry_after = retry_after
 
 
 class VerdictPendingError(Exception):
@@ -231,8 +239,8 @@ def record_invalid(app: Ledger, command: Command, refusal: Refusal) -> Verdict:
         verdict = reject(app, command, refusal)
         if verdict is not None:
             return verdict
-    msg = f"submission {command.event_id} kept conflicting"
-    raise ConflictPersistsError(msg)
+    msg = f"submission {command.event_id} kept conflicting; try again"
+    raise TryAgainError("SUBJECT_CONTENDED", msg)
 
 
 def acceptance(app: Ledger, command: Command, subject_version: int) -> Submission:
@@ -249,7 +257,17 @@ def acceptance(app: Ledger, command: Command, subject_version: int) -> Submissio
 
 
 def submit(app: Ledger, command: Command) -> Verdict:
-    """Apply ``command`` once, whatever happens around it."""
+    """Apply ``command`` once, whatever happens around it: this process's writers of
+    its subject take turns; a writer of another process that changed the subject
+    meanwhile makes it reload and try again (up to :data:`RETRIES` times)."""
+    with app.turns.of(command.subject):
+        try:
+            return _submit(app, command)
+        except StoreBusyError as busy:
+            raise TryAgainError("STORE_BUSY", f"{busy}; try again") from busy
+
+
+def _submit(app: Ledger, command: Command) -> Verdict:
     for _ in range(RETRIES):
         verdict = known(app, command)
         if verdict is not None:
@@ -275,4 +293,4 @@ def submit(app: Ledger, command: Command) -> Verdict:
             command.event_id, "accepted", position=position, subject_version=aggregate.version
         )
     msg = f"{command.subject} kept changing under {RETRIES} attempts; try again"
-    raise ConflictPersistsError(msg)
+    raise TryAgainError("SUBJECT_CONTENDED", msg)

@@ -13,9 +13,9 @@ from psycopg import sql
 
 from services.app.importer import import_plans
 from services.app.ledger import Actor, Ledger
-from services.app.submissions import Command, Verdict, submit
+from services.app.submissions import Command, TryAgainError, Verdict, submit
 from services.store.database import Database, Timeouts
-from services.store.recorder import StoreBusyError, events_table
+from services.store.recorder import events_table
 from tests.conftest import PLANS, REGISTRY
 
 PB = "phuoc-binh-2026"
@@ -74,7 +74,7 @@ def test_a_writer_gives_up_on_a_stuck_lock_holder_with_nothing_written(
     try:
         with psycopg.connect(database.conninfo()) as stuck:  # a transaction that never ends
             stuck.execute(sql.SQL("LOCK TABLE {} IN EXCLUSIVE MODE").format(table))
-            with pytest.raises(StoreBusyError):
+            with pytest.raises(TryAgainError, match="locked"):
                 submitted(writer, command)
     finally:
         writer.close()
