@@ -122,6 +122,11 @@ class Ledger(Application[UUID]):
         """Which of ``aggregate_ids`` have events in the store (one query)."""
         return recorder.existing(self.recorder, aggregate_ids)
 
+    def interrupt(self) -> None:
+        """Close the store's connections and cancel what they still run: every call
+        still waiting for the store fails now (a server stopping after its grace)."""
+        recorder.interrupt(self.recorder)
+
     def position(self, aggregate_id: UUID, version: int) -> int:
         """The log position (notification id) of one stored event; 0 when unknown."""
         return recorder.position(self.recorder, aggregate_id, version)

@@ -12,10 +12,12 @@ and every connection it opens carries a statement timeout.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from typing import Any
-from uuid import UUID
+from uuid import UUID, uuid4
 
+import psycopg
 from eventsourcing.persistence import (
     ApplicationRecorder,
     OperationalError,
@@ -25,6 +27,7 @@ from eventsourcing.persistence import (
 )
 from eventsourcing.postgres import (
     PostgresApplicationRecorder,
+    PostgresDatastore,
     PostgresFactory,
     PostgresProcessRecorder,
 )
@@ -37,9 +40,10 @@ COPY_TYPES = ["uuid", "int8", "text", "bytea"]
 STATEMENT_TIMEOUT = "POSTGRES_STATEMENT_TIMEOUT"
 
 
-class StoreBusyError(Exception):
+class StoreBusyError(OperationalError):
     """A write waited for the events table's lock longer than the lock timeout (another
-    transaction holds it); nothing was written, and the same write may be tried again."""
+    transaction holds it); nothing was written, and the same write may be tried again.
+    (A database error like any other to whoever handles those.)"""
 
 
 def events_table(recorder: PostgresApplicationRecorder) -> sql.Identifier:
@@ -210,10 +214,36 @@ class Factory(PostgresFactory):
     def __init__(self, env: Environment | EnvType | None) -> None:
         super().__init__(env)
         statement = int(self.env.get(STATEMENT_TIMEOUT) or "0")
-        settings = self.datastore.pool.kwargs
-        if not isinstance(settings, dict):
-            msg = "the library's connection pool takes its connection settings as a dict"
-            raise TypeError(msg)
+        settings = connection_settings(self.datastore)
         settings["options"] = (
             f"-c statement_timeout={statement}s -c lock_timeout={self.datastore.lock_timeout}s"
+        )
+        # Names this pool's sessions, so that interrupt() finds them.
+        settings["application_name"] = f"lienthong-{os.getpid()}-{uuid4().hex[:8]}"
+
+
+def connection_settings(datastore: PostgresDatastore) -> dict[str, Any]:
+    """The settings the library's pool opens each connection with."""
+    settings = datastore.pool.kwargs
+    if not isinstance(settings, dict):
+        msg = "the library's connection pool takes its connection settings as a dict"
+        raise TypeError(msg)
+    return settings
+
+
+def interrupt(recorder: ApplicationRecorder) -> None:
+    """Stop waiting for the database, now (a server whose grace period is over): close
+    the pool — no call gets a connection any more — and cancel the statements its
+    sessions are still running (a write waiting for a lock, say), which then fail."""
+    if not isinstance(recorder, PostgresApplicationRecorder):
+        return
+    datastore = recorder.datastore
+    datastore.close()
+    settings = connection_settings(datastore)
+    conninfo = {k: settings[k] for k in ("dbname", "host", "port", "user", "password")}
+    with psycopg.connect(**conninfo, autocommit=True) as conn:
+        conn.execute(
+            "SELECT pg_cancel_backend(pid) FROM pg_stat_activity"
+            " WHERE application_name = %s AND pid <> pg_backend_pid()",
+            (settings["application_name"],),
         )
