@@ -4,8 +4,10 @@ request can hold the events table's lock."""
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import threading
 import uuid
+from dataclasses import replace
 
 import psycopg
 import pytest
@@ -63,6 +65,21 @@ def test_a_large_note_is_stored_and_the_next_writer_gets_the_lock(plans: Ledger,
     after = submitted(plans, report("small"))
     assert (large.outcome, after.outcome) == ("accepted", "accepted")
     assert after.position > large.position
+
+
+def test_a_report_citing_a_thousand_evidence_references_is_stored(plans: Ledger) -> None:
+    references = [
+        {
+            "sha256": hashlib.sha256(str(i).encode()).hexdigest(),
+            "uri": f"https://evidence.example.vn/{i}.pdf",
+            "media_type": "application/pdf",
+            "description": "biên bản",
+        }
+        for i in range(1000)
+    ]
+    cited = replace(report("with evidence"), evidence=references)
+    assert submitted(plans, cited).outcome == "accepted"
+    assert len(plans.item_status(f"{PB}/task/24")["evidence"]) == len(references)
 
 
 def test_a_writer_gives_up_on_a_stuck_lock_holder_with_nothing_written(
