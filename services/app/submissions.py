@@ -15,7 +15,8 @@ race on the same aggregate reloads and tries again.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID
@@ -230,8 +231,22 @@ def known(app: Ledger, command: Command) -> Verdict | None:
     return None if receipt is None else answer_to_known(app, command, receipt)
 
 
+@contextmanager
+def busy_means_try_again() -> Iterator[None]:
+    """A write that could not get the events table's lock is a :class:`TryAgainError`."""
+    try:
+        yield
+    except StoreBusyError as busy:
+        raise TryAgainError("STORE_BUSY", f"{busy}; try again") from busy
+
+
 def record_invalid(app: Ledger, command: Command, refusal: Refusal) -> Verdict:
     """Keep on record a submission too malformed to apply (the first verdict wins)."""
+    with busy_means_try_again():
+        return _record_invalid(app, command, refusal)
+
+
+def _record_invalid(app: Ledger, command: Command, refusal: Refusal) -> Verdict:
     for _ in range(RETRIES):
         verdict = known(app, command)
         if verdict is not None:
@@ -260,11 +275,8 @@ def submit(app: Ledger, command: Command) -> Verdict:
     """Apply ``command`` once, whatever happens around it: this process's writers of
     its subject take turns; a writer of another process that changed the subject
     meanwhile makes it reload and try again (up to :data:`RETRIES` times)."""
-    with app.turns.of(command.subject):
-        try:
-            return _submit(app, command)
-        except StoreBusyError as busy:
-            raise TryAgainError("STORE_BUSY", f"{busy}; try again") from busy
+    with app.turns.of(command.subject), busy_means_try_again():
+        return _submit(app, command)
 
 
 def _submit(app: Ledger, command: Command) -> Verdict:

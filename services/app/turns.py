@@ -34,8 +34,3 @@ class Turns:
                     self._locks[key] = (lock, users)
                 else:
                     del self._locks[key]
-
-    def __len__(self) -> int:
-        """How many keys are held or waited for now."""
-        with self._guard:
-            return len(self._locks)
