@@ -174,3 +174,11 @@ def kind_of(code: str) -> str:
             return cls.kind
         pending.extend(cls.__subclasses__())
     return "invalid"
+
+
+class IdempotencyKeyReusedError(DomainError):
+    """A submission's key (an agency's event id; a reviewer's request id for one kind
+    of review) was first used for another payload: a new submission needs a new key."""
+
+    code = "IDEMPOTENCY_KEY_REUSED"
+    kind = "conflict"

@@ -1,9 +1,12 @@
-"""A submission: one envelope or review request, identified by its event id.
+"""A submission: one envelope or review request, identified by its idempotency key —
+its event id within a scope (the sending agency; a reviewer and the kind of review).
 
 Every submission ends as exactly one of: accepted (its domain events recorded in
 the same transaction as this receipt) or rejected (with a stable reason code, kept
-on record). A second submission with the same event id finds the receipt and gets
-the verdict "duplicate" — nothing changes.
+on record). Each receipt keeps the digest of the payload it was for. A second
+submission with the same key and payload finds the receipt and gets the verdict
+"duplicate" — nothing changes; with another payload it is refused
+(``IDEMPOTENCY_KEY_REUSED``).
 """
 
 from __future__ import annotations
@@ -18,8 +21,10 @@ from domain.facts import Fact
 from domain.ids import NAMESPACE
 
 
-def submission_id(event_id: str) -> UUID:
-    return uuid5(NAMESPACE, f"submission:{event_id}")
+def submission_id(scope: str, key: str) -> UUID:
+    """The receipt id of the submission keyed ``key`` within ``scope`` (the length of
+    ``scope`` keeps every pair apart, whatever characters they hold)."""
+    return uuid5(NAMESPACE, f"submission:{len(scope)}:{scope}:{key}")
 
 
 class Submission(Aggregate):
@@ -33,25 +38,34 @@ class Submission(Aggregate):
         self.reason_code = ""
         self.message = ""
         self.field = ""
+        self.digest = ""
 
     class Created(Aggregate.Created):
         TOPIC = "lienthong.submission.Created"
 
     class Accepted(Created, Fact):
         """The submission's events were recorded; ``subject_version`` is the version
-        of the subject's stream its last event made."""
+        of the subject's stream its last event made; ``digest`` the SHA-256 of the
+        payload (version 1 kept none: "")."""
 
         TOPIC = "lienthong.submission.Accepted"
+        class_version = 2
         event_id: str
         kind: str
         subject: str
         subject_version: int
+        digest: str
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            state["digest"] = ""
 
         def apply(self, submission: Submission) -> None:
             submission.event_id = self.event_id
             submission.outcome = "accepted"
             submission.subject = self.subject
             submission.subject_version = self.subject_version
+            submission.digest = self.digest
 
     class Rejected(Created, Fact):
         """The submission was refused for ``reason_code``; nothing else was recorded.
@@ -78,27 +92,46 @@ class Submission(Aggregate):
             submission.reason_code = self.reason_code
             submission.message = self.message
             submission.field = self.field
+            submission.digest = self.digest
 
     @classmethod
     def accept(
-        cls, ctx: Context, *, event_id: str, kind: str, subject: str, subject_version: int
+        cls,
+        ctx: Context,
+        *,
+        id: UUID,  # noqa: A002 - the receipt id, as the library names it
+        event_id: str,
+        kind: str,
+        subject: str,
+        subject_version: int,
+        digest: str,
     ) -> Submission:
+        """The receipt ``id`` (see :func:`submission_id`) of an accepted submission."""
         return cls._create(
             cls.Accepted,
-            id=submission_id(event_id),
+            id=id,
             event_id=event_id,
             kind=kind,
             subject=subject,
             subject_version=subject_version,
+            digest=digest,
             **ctx.event_fields(),
         )
 
     @classmethod
-    def reject(cls, ctx: Context, *, event_id: str, **details: Any) -> Submission:
-        """``details``: kind, subject, reason_code, message, field, digest, origin, raw."""
+    def reject(
+        cls,
+        ctx: Context,
+        *,
+        id: UUID,  # noqa: A002 - the receipt id, as the library names it
+        event_id: str,
+        **details: Any,
+    ) -> Submission:
+        """The receipt ``id`` of a refused submission. ``details``: kind, subject,
+        reason_code, message, field, digest, origin, raw."""
         return cls._create(
             cls.Rejected,
-            id=submission_id(event_id),
+            id=id,
             event_id=event_id,
             **details,
             **ctx.event_fields(),

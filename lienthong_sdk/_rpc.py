@@ -9,7 +9,7 @@ from typing import Any, Self, TypeVar
 
 import grpc
 from google.protobuf.message import Message
-from google.rpc import status_pb2
+from google.rpc import error_details_pb2, status_pb2
 from lienthong.v1 import envelope_pb2
 
 from lienthong_sdk.verdicts import LienthongError, Verdict, rejected_verdict
@@ -48,6 +48,17 @@ def _trailing_metadata(error: grpc.RpcError) -> Sequence[tuple[str, Any]]:
 
 def _retryable(error: grpc.RpcError) -> bool:
     return hasattr(error, "code") and error.code() in RETRYABLE
+
+
+def retry_delay(error: grpc.RpcError) -> float:
+    """The seconds the server asks the caller to wait (``google.rpc.RetryInfo``); 0
+    when it does not say."""
+    for any_detail in status_of(error).details:
+        if any_detail.Is(error_details_pb2.RetryInfo.DESCRIPTOR):
+            info = error_details_pb2.RetryInfo()
+            any_detail.Unpack(info)
+            return float(info.retry_delay.ToTimedelta().total_seconds())
+    return 0.0
 
 
 def paginate(fetch: Callable[[str], tuple[Sequence[T], str]]) -> Iterator[T]:
@@ -100,14 +111,16 @@ class Connection:
     def call(self, attempt: Callable[[float], R]) -> R:
         """``attempt(timeout)``, tried again after a transient failure (UNAVAILABLE,
         DEADLINE_EXCEEDED, RESOURCE_EXHAUSTED, ABORTED) up to ``retries`` times with
-        exponential backoff. The attempt must send the same request every time."""
+        exponential backoff, or after the delay the server's ``RetryInfo`` asks for
+        when that is longer. The attempt must send the same request every time."""
         for retry in range(self.retries + 1):
             try:
                 return attempt(self.timeout)
             except grpc.RpcError as error:
                 if retry == self.retries or not _retryable(error):
                     raise
-            self._sleep(self.backoff * 2**retry)
+                delay = max(self.backoff * 2**retry, retry_delay(error))
+            self._sleep(delay)
         raise AssertionError  # pragma: no cover - the loop returns or raises
 
     def query(self, method: Any, request: Message) -> Any:

@@ -34,6 +34,7 @@ from lienthong.v1 import review_service_pb2_grpc as review_pb_grpc
 from domain.clock import WARD_TIME
 from domain.ids import NAMESPACE
 from domain.items import ItemStatus
+from domain.submission import submission_id
 from services.app.importer import import_plans
 from services.app.ledger import Ledger
 from services.app.submissions import receipt_of
@@ -215,7 +216,8 @@ async def send(channel: grpc.aio.Channel, step: Step, index: int) -> str:
 
 async def play_through(channel: grpc.aio.Channel, app: Ledger, out: Callable[[str], None]) -> None:
     """Play the quarter through ``channel`` (unless played before), then print the status."""
-    if await asyncio.to_thread(receipt_of, app, event_id(0)):
+    first = submission_id(SCRIPT[0].agency, event_id(0))  # its receipt, once played
+    if await asyncio.to_thread(receipt_of, app, first):
         out("The scripted quarter was already played in this store.")
     else:
         out(

@@ -29,6 +29,7 @@ from domain.plan import Plan
 from domain.task import Task
 from services.app.clock import utc_now
 from services.app.commands import Target, handler_for, run
+from services.app.turns import Turns
 from services.store import recorder
 
 A = TypeVar("A", bound=Aggregate)
@@ -66,6 +67,8 @@ class Ledger(Application[UUID]):
     def __init__(self, env: dict[str, str] | None = None, clock: Clock = utc_now) -> None:
         super().__init__(env)
         self.clock = clock
+        # This process's writers of one subject take turns (services.app.submissions).
+        self.turns = Turns()
 
     def construct_recorder(self) -> ApplicationRecorder:
         """A process recorder: events, plus the upstream positions (Kafka offsets) they
@@ -118,6 +121,11 @@ class Ledger(Application[UUID]):
     def existing(self, aggregate_ids: Sequence[UUID]) -> set[UUID]:
         """Which of ``aggregate_ids`` have events in the store (one query)."""
         return recorder.existing(self.recorder, aggregate_ids)
+
+    def interrupt(self) -> None:
+        """Close the store's connections and cancel what they still run: every call
+        still waiting for the store fails now (a server stopping after its grace)."""
+        recorder.interrupt(self.recorder)
 
     def position(self, aggregate_id: UUID, version: int) -> int:
         """The log position (notification id) of one stored event; 0 when unknown."""

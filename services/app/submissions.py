@@ -2,29 +2,45 @@
 
 A :class:`Command` (decoded from an envelope or a review request) is applied in
 memory; its changed aggregate and a :class:`~domain.submission.Submission` receipt
-are saved in one transaction. A refusal saves a "rejected" receipt instead. A second
-submission with the same event id finds the receipt and gets "duplicate". A writer
-that loses a race on the same aggregate reloads and tries again.
+are saved in one transaction. A refusal saves a "rejected" receipt instead.
+
+A submission is keyed by its event id within its scope (:attr:`Command.receipt_id`):
+the sending agency's for an envelope, the reviewer's and the kind's for a review
+request. A second submission with the same key and the same payload digest finds the
+receipt and gets "duplicate"; with another payload it is refused as
+``IDEMPOTENCY_KEY_REUSED`` naming the first payload's digest (that refusal kept on
+record once, under a key of its own: :attr:`Command.reuse_id`). A writer that loses a
+race on the same aggregate reloads and tries again.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
+from uuid import UUID
 
 from eventsourcing.persistence import IntegrityError
 
-from domain.errors import DomainError, kind_of
+from domain.errors import DomainError, IdempotencyKeyReusedError, kind_of
 from domain.ids import parse_ref
 from domain.submission import Submission, submission_id
 from services.app.ledger import Actor, Ledger
+from services.store.recorder import StoreBusyError
 
 RETRIES = 5
 
 
-class ConflictPersistsError(Exception):
-    """Other writers kept changing the subject; the submission was not recorded."""
+class TryAgainError(Exception):
+    """The submission was not recorded, and sending it again with the same id may
+    succeed: other processes kept changing its subject (``SUBJECT_CONTENDED``), or the
+    store's events table stayed locked (``STORE_BUSY``). ``retry_after``: seconds."""
+
+    def __init__(self, reason: str, message: str, retry_after: float = 1.0) -> None:
+        super().__init__(message)
+        self.reason = reason
+        self.retry_after = retry_after
 
 
 class VerdictPendingError(Exception):
@@ -32,9 +48,16 @@ class VerdictPendingError(Exception):
     yet: the caller retries with the same event id."""
 
 
+def review_scope(reviewer: str, kind: str) -> str:
+    """The scope of a review request's id: its reviewer and the kind of review."""
+    return f"review:{reviewer}:{kind}"
+
+
 @dataclass(frozen=True)
 class Command:
-    """One submission, as plain values."""
+    """One submission, as plain values. ``digest``: the SHA-256 of its payload (see
+    :mod:`services.wire.envelopes`); ``scope``: whose key ``event_id`` is — the acting
+    agency's when empty (an envelope), else :func:`review_scope`."""
 
     event_id: str
     kind: str
@@ -45,6 +68,23 @@ class Command:
     digest: str = ""
     origin: str = "grpc"
     raw: str = ""  # base64 of the received bytes, kept with a refusal
+    scope: str = ""
+
+    @property
+    def receipt_id(self) -> UUID:
+        """The id of this submission's receipt: its idempotency key."""
+        return submission_id(self.scope or self.actor.agency, self.event_id)
+
+    @property
+    def reuse_id(self) -> UUID:
+        """The id of the receipt that refuses this payload under a key first used for
+        another one."""
+        return submission_id(self.scope or self.actor.agency, f"{self.event_id}#{self.digest}")
+
+    def reuses(self, first: Submission) -> bool:
+        """Whether ``first``, the receipt under this command's key, was for another
+        payload (receipts stored before digests were kept compare as the same)."""
+        return bool(first.digest and self.digest) and first.digest != self.digest
 
 
 @dataclass(frozen=True)
@@ -62,10 +102,10 @@ class Verdict:
     subject_version: int = 0
 
 
-def receipt_of(app: Ledger, event_id: str) -> Submission | None:
-    if not app.exists(submission_id(event_id)):
+def receipt_of(app: Ledger, receipt_id: UUID) -> Submission | None:
+    if not app.exists(receipt_id):
         return None
-    receipt: Submission = app.repository.get(submission_id(event_id))
+    receipt: Submission = app.repository.get(receipt_id)
     return receipt
 
 
@@ -102,6 +142,27 @@ class Refusal:
     def of(cls, error: DomainError) -> Refusal:
         return cls(error.code, error.kind, error.message, error.field or "")
 
+    def verdict(self, event_id: str) -> Verdict:
+        """The verdict that answers this refusal."""
+        return Verdict(
+            event_id,
+            "rejected",
+            reason_code=self.code,
+            message=self.message,
+            field=self.field,
+            kind=self.kind,
+        )
+
+    @classmethod
+    def reuse(cls, command: Command, first: Submission) -> Refusal:
+        """The refusal of ``command``, whose key ``first`` holds for another payload."""
+        scope = command.scope or command.actor.agency
+        message = (
+            f"{command.event_id} already keys another submission of {scope}"
+            f" (payload sha256 {first.digest}); a new submission needs a new id"
+        )
+        return cls.of(IdempotencyKeyReusedError(message))
+
 
 def first_verdict(app: Ledger, receipt: Submission) -> Verdict:
     """The verdict a receipt recorded, as its submitter first heard it."""
@@ -120,10 +181,14 @@ def first_verdict(app: Ledger, receipt: Submission) -> Verdict:
     )
 
 
-def rejection(app: Ledger, command: Command, refusal: Refusal) -> tuple[Submission, Verdict]:
-    """The receipt that keeps a refusal on record, and the verdict it answers."""
+def rejection(
+    app: Ledger, command: Command, refusal: Refusal, receipt_id: UUID | None = None
+) -> tuple[Submission, Verdict]:
+    """The receipt (``receipt_id``, by default the command's) that keeps a refusal on
+    record, and the verdict it answers."""
     receipt = Submission.reject(
         app.context(command.actor),
+        id=receipt_id or command.receipt_id,
         event_id=command.event_id,
         kind=command.kind,
         subject=command.subject,
@@ -134,20 +199,14 @@ def rejection(app: Ledger, command: Command, refusal: Refusal) -> tuple[Submissi
         origin=command.origin,
         raw=command.raw,
     )
-    verdict = Verdict(
-        command.event_id,
-        "rejected",
-        reason_code=refusal.code,
-        message=refusal.message,
-        field=refusal.field,
-        kind=refusal.kind,
-    )
-    return receipt, verdict
+    return receipt, refusal.verdict(command.event_id)
 
 
-def reject(app: Ledger, command: Command, refusal: Refusal) -> Verdict | None:
-    """Record the refusal; None when another writer recorded this event id first."""
-    receipt, verdict = rejection(app, command, refusal)
+def reject(
+    app: Ledger, command: Command, refusal: Refusal, receipt_id: UUID | None = None
+) -> Verdict | None:
+    """Record the refusal; None when another writer recorded this receipt first."""
+    receipt, verdict = rejection(app, command, refusal, receipt_id)
     try:
         app.save(receipt)
     except IntegrityError:
@@ -155,25 +214,76 @@ def reject(app: Ledger, command: Command, refusal: Refusal) -> Verdict | None:
     return verdict
 
 
+def answer_to_known(app: Ledger, command: Command, first: Submission) -> Verdict:
+    """The verdict of ``command``, whose key ``first`` holds: "duplicate" for the same
+    payload; for another, ``IDEMPOTENCY_KEY_REUSED`` (recorded unless it is already)."""
+    if not command.reuses(first):
+        return duplicate(app, first)
+    refusal = Refusal.reuse(command, first)
+    if not app.exists(command.reuse_id):
+        reject(app, command, refusal, command.reuse_id)  # None: recorded meanwhile
+    return refusal.verdict(command.event_id)
+
+
+def known(app: Ledger, command: Command) -> Verdict | None:
+    """The verdict of a command whose key is on record already; None when it is not."""
+    receipt = receipt_of(app, command.receipt_id)
+    return None if receipt is None else answer_to_known(app, command, receipt)
+
+
+@contextmanager
+def busy_means_try_again() -> Iterator[None]:
+    """A write that could not get the events table's lock is a :class:`TryAgainError`."""
+    try:
+        yield
+    except StoreBusyError as busy:
+        raise TryAgainError("STORE_BUSY", f"{busy}; try again") from busy
+
+
 def record_invalid(app: Ledger, command: Command, refusal: Refusal) -> Verdict:
     """Keep on record a submission too malformed to apply (the first verdict wins)."""
+    with busy_means_try_again():
+        return _record_invalid(app, command, refusal)
+
+
+def _record_invalid(app: Ledger, command: Command, refusal: Refusal) -> Verdict:
     for _ in range(RETRIES):
-        receipt = receipt_of(app, command.event_id)
-        if receipt is not None:
-            return duplicate(app, receipt)
+        verdict = known(app, command)
+        if verdict is not None:
+            return verdict
         verdict = reject(app, command, refusal)
         if verdict is not None:
             return verdict
-    msg = f"submission {command.event_id} kept conflicting"
-    raise ConflictPersistsError(msg)
+    msg = f"submission {command.event_id} kept conflicting; try again"
+    raise TryAgainError("SUBJECT_CONTENDED", msg)
+
+
+def acceptance(app: Ledger, command: Command, subject_version: int) -> Submission:
+    """The receipt of an accepted command that made ``subject_version`` of its subject."""
+    return Submission.accept(
+        app.context(command.actor),
+        id=command.receipt_id,
+        event_id=command.event_id,
+        kind=command.kind,
+        subject=command.subject,
+        subject_version=subject_version,
+        digest=command.digest,
+    )
 
 
 def submit(app: Ledger, command: Command) -> Verdict:
-    """Apply ``command`` once, whatever happens around it."""
+    """Apply ``command`` once, whatever happens around it: this process's writers of
+    its subject take turns; a writer of another process that changed the subject
+    meanwhile makes it reload and try again (up to :data:`RETRIES` times)."""
+    with app.turns.of(command.subject), busy_means_try_again():
+        return _submit(app, command)
+
+
+def _submit(app: Ledger, command: Command) -> Verdict:
     for _ in range(RETRIES):
-        receipt = receipt_of(app, command.event_id)
-        if receipt is not None:
-            return duplicate(app, receipt)
+        verdict = known(app, command)
+        if verdict is not None:
+            return verdict
         try:
             aggregate = app.prepare(
                 command.kind, command.subject, command.actor, command.args, command.evidence
@@ -183,13 +293,7 @@ def submit(app: Ledger, command: Command) -> Verdict:
             if verdict is None:
                 continue
             return verdict
-        accepted = Submission.accept(
-            app.context(command.actor),
-            event_id=command.event_id,
-            kind=command.kind,
-            subject=command.subject,
-            subject_version=aggregate.version,
-        )
+        accepted = acceptance(app, command, aggregate.version)
         try:
             recordings = app.save(aggregate, accepted)
         except IntegrityError:
@@ -201,4 +305,4 @@ def submit(app: Ledger, command: Command) -> Verdict:
             command.event_id, "accepted", position=position, subject_version=aggregate.version
         )
     msg = f"{command.subject} kept changing under {RETRIES} attempts; try again"
-    raise ConflictPersistsError(msg)
+    raise TryAgainError("SUBJECT_CONTENDED", msg)

@@ -9,6 +9,8 @@
   INVALID_ARGUMENT with one ``BadRequest`` listing every invalid field.
 - A :class:`RejectedError` (a submission refused and recorded) carries its verdict
   as a detail too, so clients read the same verdict either way.
+- A :class:`~services.app.submissions.TryAgainError` (nothing recorded; the same
+  request may succeed later) becomes ABORTED with a ``RetryInfo``.
 """
 
 from __future__ import annotations
@@ -18,12 +20,13 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Any
 
 import grpc
+from google.protobuf import duration_pb2
 from google.protobuf.descriptor import ServiceDescriptor
 from google.protobuf.message import Message
 from google.rpc import code_pb2, error_details_pb2, status_pb2
 
 from domain.errors import DomainError
-from services.app.submissions import Verdict, VerdictPendingError
+from services.app.submissions import TryAgainError, Verdict, VerdictPendingError
 from services.wire.violations import RequestInvalidError, Violation
 
 DOMAIN = "lienthong.v1"
@@ -100,6 +103,12 @@ def status_of(error: Exception) -> status_pb2.Status | None:
     if isinstance(error, VerdictPendingError):
         info = error_details_pb2.ErrorInfo(reason="VERDICT_PENDING", domain=DOMAIN)
         return status_for(grpc.StatusCode.UNAVAILABLE, str(error), [info])
+    if isinstance(error, TryAgainError):
+        info = error_details_pb2.ErrorInfo(reason=error.reason, domain=DOMAIN)
+        delay = duration_pb2.Duration()
+        delay.FromMilliseconds(int(error.retry_after * 1000))
+        retry = error_details_pb2.RetryInfo(retry_delay=delay)
+        return status_for(grpc.StatusCode.ABORTED, str(error), [info, retry])
     return None
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import tempfile
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -12,13 +13,13 @@ from lienthong.v1 import envelope_pb2, review_service_pb2_grpc
 from lienthong.v1 import review_service_pb2 as pb
 
 from domain.errors import NotCoordinatorError
-from domain.submission import Submission
 from projections.engine.live import LiveViews
 from services.app.importer import ImportFailedError, import_plans
 from services.app.ledger import Actor, Ledger
-from services.app.submissions import Command, Verdict, duplicate, receipt_of, submit
+from services.app.submissions import Command, Verdict, acceptance, known, review_scope, submit
 from services.grpc.errors import RejectedError
 from services.wire.convert import QUALITIES, Checker, from_timestamp, verdict_message
+from services.wire.envelopes import digest_of
 from services.wire.violations import RequestInvalidError, Violation
 
 CHANNEL = "grpc-review"
@@ -36,7 +37,15 @@ def command(request: Any, kind: str, subject: str, args: dict[str, Any], check: 
     actor = actor_of(check, request)
     check.subject("subject" if hasattr(request, "subject") else "plan_id", subject)
     check.done()
-    return Command(request_id, kind, subject, actor, {k: v for k, v in args.items() if v != ""})
+    return Command(
+        request_id,
+        kind,
+        subject,
+        actor,
+        {k: v for k, v in args.items() if v != ""},
+        digest=digest_of(request),
+        scope=review_scope(actor.agency, kind),
+    )
 
 
 def judge_args(check: Checker, request: Any) -> dict[str, Any]:
@@ -134,23 +143,29 @@ class ReviewServicer(review_service_pb2_grpc.ReviewServiceServicer):
         if not request.plan_file:
             check.add("plan_file", "is required", "FIELD_REQUIRED")
         check.done()
+        kind = "plan_amended"
+        cmd = Command(
+            request_id,
+            kind,
+            "",
+            actor,
+            digest=digest_of(request),
+            scope=review_scope(actor.agency, kind),
+        )
         try:
-            return await asyncio.to_thread(
-                self.amend, request_id, actor, request.plan_file, request.reason
-            )
+            return await asyncio.to_thread(self.amend, cmd, request.plan_file, request.reason)
         finally:
             await self.live.settle()
 
-    def amend(
-        self, request_id: str, actor: Actor, plan_file: bytes, reason: str
-    ) -> pb.AmendPlanResponse:
+    def amend(self, cmd: Command, plan_file: bytes, reason: str) -> pb.AmendPlanResponse:
         """Import the plan file as the reviewer (the domain lets only the plan's
         coordination office issue or amend it); a retry gets the first verdict."""
-        receipt = receipt_of(self.app, request_id)
-        if receipt is not None:
-            return pb.AmendPlanResponse(
-                verdict=verdict_message(duplicate(self.app, receipt)), action="unchanged"
-            )
+        earlier = known(self.app, cmd)
+        if earlier is not None:
+            if earlier.outcome == "rejected":
+                raise RejectedError(earlier, verdict_message(earlier))
+            return pb.AmendPlanResponse(verdict=verdict_message(earlier), action="unchanged")
+        actor = cmd.actor
         with tempfile.TemporaryDirectory() as folder:
             path = Path(folder) / "plan.yaml"
             path.write_bytes(plan_file)
@@ -167,17 +182,9 @@ class ReviewServicer(review_service_pb2_grpc.ReviewServiceServicer):
                 ) from None
         key = report.plans[0]["plan_id"]
         plan = self.app.plan(key)
-        ctx = self.app.context(actor)
-        self.app.save(
-            Submission.accept(
-                ctx,
-                event_id=request_id,
-                kind="plan_amended",
-                subject=key,
-                subject_version=plan.version,
-            )
-        )
-        verdict = Verdict(request_id, "accepted", position=self.app.position(plan.id, plan.version))
+        self.app.save(acceptance(self.app, replace(cmd, subject=key), plan.version))
+        position = self.app.position(plan.id, plan.version)
+        verdict = Verdict(cmd.event_id, "accepted", position=position)
         return pb.AmendPlanResponse(
             verdict=verdict_message(verdict), action=report.plans[0]["action"], events=report.events
         )

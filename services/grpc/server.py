@@ -103,9 +103,13 @@ class RunningServer:
     health: health.aio.HealthServicer
     live: LiveViews
 
-    async def stop(self, grace: float) -> None:
+    async def stop(self, grace: float, interrupt: Callable[[], None] | None = None) -> None:
+        """Let in-flight calls finish for ``grace`` seconds; then ``interrupt`` (when
+        given) makes whatever still waits for the store fail, so nothing outlives it."""
         await self.health.enter_graceful_shutdown()
         await self.server.stop(grace)
+        if interrupt is not None:
+            interrupt()
         await asyncio.to_thread(self.live.stop)
 
 
@@ -173,4 +177,4 @@ async def serve(
         loop.add_signal_handler(signum, stop.set)
     await stop.wait()
     log.info("shutting down; in-flight calls have %.0f s", settings.grace_seconds)
-    await running.stop(settings.grace_seconds)
+    await running.stop(settings.grace_seconds, app.interrupt)

@@ -31,12 +31,13 @@ from eventsourcing.persistence import (
 from domain.errors import DomainError
 from domain.ids import agency_id, plan_id
 from domain.items import TrackedItem
-from domain.submission import Submission, submission_id
+from domain.submission import Submission
 from services.app.ledger import Cache, Ledger
 from services.app.submissions import (
     Command,
     Refusal,
     Verdict,
+    acceptance,
     receipt_of,
     record_invalid,
     rejection,
@@ -194,8 +195,8 @@ class BatchIngestor:
         self, batch: list[Decoded], trackings: list[Tracking]
     ) -> list[tuple[Record, Verdict]]:
         cache = self._refreshed(batch)
-        receipts: dict[str, Submission] = {}
-        receipt_ids = [submission_id(d.command.event_id) for d in batch]
+        receipts: dict[UUID, Submission] = {}
+        receipt_ids = [d.command.receipt_id for d in batch]
         seen = self.app.existing(receipt_ids)
         verdicts: list[tuple[Record, Verdict, UUID | None]] = []
         touched: dict[UUID, None] = {}
@@ -268,16 +269,18 @@ class BatchIngestor:
         self,
         decoded: Decoded,
         cache: Cache,
-        receipts: dict[str, Submission],
+        receipts: dict[UUID, Submission],
         stored_before: bool,
         touched: dict[UUID, None],
     ) -> tuple[Verdict, UUID | None]:
         """Apply one record in memory: a receipt in ``receipts``, events in ``cache``.
-        ``stored_before``: the store holds a receipt of this event id already."""
+        ``stored_before``: the store holds a receipt under this record's key already."""
         command = decoded.command
-        earlier = receipts.get(command.event_id)
+        earlier = receipts.get(command.receipt_id)
         if earlier is None and stored_before:
-            earlier = receipt_of(self.app, command.event_id)
+            earlier = receipt_of(self.app, command.receipt_id)
+        if earlier is not None and command.reuses(earlier):
+            return self._reused(command, earlier, receipts), None
         if earlier is not None:
             duplicate = Verdict(
                 command.event_id,
@@ -287,7 +290,6 @@ class BatchIngestor:
                 subject_version=earlier.subject_version,
             )
             return duplicate, None
-        ctx = self.app.context(command.actor)
         refusal = decoded.refusal
         if refusal is None:
             subject_id = self.ids_of(decoded)[0]
@@ -307,18 +309,24 @@ class BatchIngestor:
                 refusal = Refusal.of(error)
                 self._roll_back(cache, subject_id, before)
             else:
-                receipts[command.event_id] = Submission.accept(
-                    ctx,
-                    event_id=command.event_id,
-                    kind=command.kind,
-                    subject=command.subject,
-                    subject_version=aggregate.version,
-                )
+                receipts[command.receipt_id] = acceptance(self.app, command, aggregate.version)
                 return Verdict(
                     command.event_id, "accepted", subject_version=aggregate.version
                 ), subject_id
-        receipts[command.event_id], rejected = rejection(self.app, command, refusal)
+        receipts[command.receipt_id], rejected = rejection(self.app, command, refusal)
         return rejected, None
+
+    def _reused(
+        self, command: Command, first: Submission, receipts: dict[UUID, Submission]
+    ) -> Verdict:
+        """The refusal of a record whose key ``first`` holds for another payload, its
+        receipt added to ``receipts`` unless it is on record already."""
+        refusal = Refusal.reuse(command, first)
+        reuse_id = command.reuse_id
+        if reuse_id in receipts or self.app.exists(reuse_id):
+            return refusal.verdict(command.event_id)
+        receipts[reuse_id], rejected = rejection(self.app, command, refusal, reuse_id)
+        return rejected
 
     def _roll_back(self, cache: Cache, subject_id: UUID, before: int) -> None:
         """Undo what a refused command did to its aggregate (evidence it submitted

@@ -21,10 +21,11 @@ from projections.engine.rows import Changes
 from services.app.ledger import Ledger
 from services.app.submissions import (
     Command,
+    Refusal,
     Verdict,
     VerdictPendingError,
-    duplicate,
     first_verdict,
+    known,
     receipt_of,
 )
 
@@ -76,15 +77,18 @@ class KafkaSubmitter:
         return lambda live: cls(app, producer, topic, wait_seconds, live)
 
     def __call__(self, command: Command, payload: bytes) -> Verdict:
-        receipt = receipt_of(self.app, command.event_id)
-        if receipt is not None:
-            return duplicate(self.app, receipt)
+        verdict = known(self.app, command)
+        if verdict is not None:
+            return verdict
         sent = self.producer.send(self.topic, key=command.subject.encode(), value=payload)
         sent.get(timeout=self.wait_seconds)
         deadline = time.monotonic() + self.wait_seconds
         seen = self.moved.moves  # before looking: a receipt recorded after the look wakes us
         while True:
-            receipt = receipt_of(self.app, command.event_id)
+            receipt = receipt_of(self.app, command.receipt_id)
+            if receipt is not None and command.reuses(receipt):
+                # another payload was first under this key: the worker refuses this one
+                return Refusal.reuse(command, receipt).verdict(command.event_id)
             if receipt is not None:
                 return first_verdict(self.app, receipt)
             if time.monotonic() >= deadline:

@@ -8,6 +8,10 @@ Settings (environment variables):
   set, that server is used and nothing is started.
 - ``LIENTHONG_DATA_DIR`` — where the embedded server keeps its data (default
   ``.lienthong`` in the working directory).
+- ``LIENTHONG_STATEMENT_TIMEOUT_SECONDS``, ``LIENTHONG_LOCK_TIMEOUT_SECONDS``,
+  ``LIENTHONG_IDLE_IN_TRANSACTION_SECONDS`` — PostgreSQL's ``statement_timeout``,
+  ``lock_timeout`` and ``idle_in_transaction_session_timeout`` on the store's
+  connections (see :class:`Timeouts`).
 """
 
 from __future__ import annotations
@@ -24,16 +28,48 @@ from urllib.parse import parse_qs, unquote, urlparse
 import psycopg
 from psycopg import sql
 
+from services.store.recorder import STATEMENT_TIMEOUT
+
 DATABASE_URL_ENV = "LIENTHONG_DATABASE_URL"
 DATA_DIR_ENV = "LIENTHONG_DATA_DIR"
 DEFAULT_DATA_DIR = ".lienthong"
 EMBEDDED_DBNAME = "lienthong"
+STATEMENT_TIMEOUT_ENV = "LIENTHONG_STATEMENT_TIMEOUT_SECONDS"
+LOCK_TIMEOUT_ENV = "LIENTHONG_LOCK_TIMEOUT_SECONDS"
+IDLE_IN_TRANSACTION_ENV = "LIENTHONG_IDLE_IN_TRANSACTION_SECONDS"
 
 log = logging.getLogger(__name__)
 
 
 class ConfigurationError(Exception):
     """A setting is missing or malformed."""
+
+
+@dataclass(frozen=True)
+class Timeouts:
+    """How long, in whole seconds, one statement may run, a writer may wait for a lock
+    (the events table's, say), and a transaction may sit idle, before PostgreSQL ends
+    it: no stuck transaction holds the writers up for longer."""
+
+    statement: int = 60
+    lock: int = 10
+    idle_in_transaction: int = 30
+
+    @classmethod
+    def from_env(cls) -> Timeouts:
+        values = {}
+        for name, key in (
+            ("statement", STATEMENT_TIMEOUT_ENV),
+            ("lock", LOCK_TIMEOUT_ENV),
+            ("idle_in_transaction", IDLE_IN_TRANSACTION_ENV),
+        ):
+            text = os.environ.get(key, "").strip()
+            if text:
+                if not text.isdigit() or int(text) == 0:
+                    msg = f"{key} must be a whole number of seconds above 0, got {text!r}"
+                    raise ConfigurationError(msg)
+                values[name] = int(text)
+        return cls(**values)
 
 
 @dataclass(frozen=True)
@@ -55,10 +91,18 @@ class Database:
             dbname=self.dbname,
         )
 
-    def eventsourcing_env(self, schema: str = "") -> dict[str, str]:
-        """Settings for an ``eventsourcing`` application on this database."""
+    def eventsourcing_env(
+        self, schema: str = "", timeouts: Timeouts | None = None
+    ) -> dict[str, str]:
+        """Settings for an ``eventsourcing`` application on this database (its
+        persistence: :class:`services.store.recorder.Factory`); ``timeouts`` by
+        default from the environment."""
+        limits = timeouts or Timeouts.from_env()
         env = {
-            "PERSISTENCE_MODULE": "eventsourcing.postgres",
+            "PERSISTENCE_MODULE": "services.store.recorder:Factory",
+            STATEMENT_TIMEOUT: str(limits.statement),
+            "POSTGRES_LOCK_TIMEOUT": str(limits.lock),
+            "POSTGRES_IDLE_IN_TRANSACTION_SESSION_TIMEOUT": str(limits.idle_in_transaction),
             "POSTGRES_HOST": self.host,
             "POSTGRES_PORT": str(self.port),
             "POSTGRES_USER": self.user,

@@ -4,18 +4,46 @@ one place: what a batch needs in one query, not one per aggregate.
 Each takes the application's recorder; on PostgreSQL it runs its own SQL against the
 library's tables (the same tables, columns and lock the library uses), anywhere
 else it falls back to the library's per-aggregate calls.
+
+:class:`Factory` is the persistence module of every application on PostgreSQL: its
+recorders write through :func:`insert_events` (one writer path, no pipeline mode),
+and every connection it opens carries a statement timeout.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
-from uuid import UUID
+from typing import Any
+from uuid import UUID, uuid4
 
-from eventsourcing.persistence import ApplicationRecorder, ProcessRecorder, StoredEvent, Tracking
-from eventsourcing.postgres import PostgresApplicationRecorder, PostgresProcessRecorder
-from psycopg import sql
+import psycopg
+from eventsourcing.persistence import (
+    ApplicationRecorder,
+    OperationalError,
+    ProcessRecorder,
+    StoredEvent,
+    Tracking,
+)
+from eventsourcing.postgres import (
+    PostgresApplicationRecorder,
+    PostgresDatastore,
+    PostgresFactory,
+    PostgresProcessRecorder,
+)
+from eventsourcing.utils import Environment, EnvType
+from psycopg import errors, sql
 
 COPY_TYPES = ["uuid", "int8", "text", "bytea"]
+# The environment key of the statement timeout (whole seconds; 0: none), beside the
+# library's own POSTGRES_LOCK_TIMEOUT and POSTGRES_IDLE_IN_TRANSACTION_SESSION_TIMEOUT.
+STATEMENT_TIMEOUT = "POSTGRES_STATEMENT_TIMEOUT"
+
+
+class StoreBusyError(OperationalError):
+    """A write waited for the events table's lock longer than the lock timeout (another
+    transaction holds it); nothing was written, and the same write may be tried again.
+    (A database error like any other to whoever handles those.)"""
 
 
 def events_table(recorder: PostgresApplicationRecorder) -> sql.Identifier:
@@ -107,6 +135,8 @@ def insert_events(
     send buffer (a few hundred events), the rest stays in libpq's buffer while
     psycopg waits for results and the server waits for the rest of the statement
     (``ClientRead``) — forever.
+
+    Raises :class:`StoreBusyError` when the lock is not had within the lock timeout.
     """
     if not isinstance(recorder, PostgresProcessRecorder):
         if len(trackings) > 1:
@@ -114,6 +144,18 @@ def insert_events(
             raise TypeError(msg)
         tracking = trackings[0] if trackings else None
         return list(recorder.insert_events(stored, tracking=tracking) or [])
+    try:
+        return _copy_events(recorder, stored, trackings)
+    except OperationalError as error:
+        if isinstance(error.__cause__, errors.LockNotAvailable):
+            msg = f"the events table stayed locked by another transaction: {error}"
+            raise StoreBusyError(msg) from error
+        raise
+
+
+def _copy_events(
+    recorder: PostgresProcessRecorder, stored: Sequence[StoredEvent], trackings: Sequence[Tracking]
+) -> list[int]:
     table = sql.Identifier(*recorder.events_table_name.split("."))
     with recorder.datastore.transaction(commit=True) as cursor:
         for tracking in trackings:
@@ -148,3 +190,60 @@ def insert_events(
             for r in cursor.fetchall()
         }
     return [ids[(UUID(str(e.originator_id)), e.originator_version)] for e in stored]
+
+
+class OneWriterRecorder(PostgresProcessRecorder):
+    """The library's process recorder, its writes (``Application.save`` included)
+    through :func:`insert_events`: the library's own insert runs in pipeline mode,
+    which hangs on a large transaction (see there)."""
+
+    def insert_events(
+        self, stored_events: Sequence[StoredEvent], **kwargs: Any
+    ) -> Sequence[int] | None:
+        tracking: Tracking | None = kwargs.get("tracking")
+        return insert_events(self, stored_events, [tracking] if tracking else [])
+
+
+class Factory(PostgresFactory):
+    """The library's PostgreSQL persistence, with :class:`OneWriterRecorder`, and on
+    every connection a ``statement_timeout`` (:data:`STATEMENT_TIMEOUT`) and the
+    ``lock_timeout`` the library sets only when it locks the events table."""
+
+    process_recorder_class = OneWriterRecorder
+
+    def __init__(self, env: Environment | EnvType | None) -> None:
+        super().__init__(env)
+        statement = int(self.env.get(STATEMENT_TIMEOUT) or "0")
+        settings = connection_settings(self.datastore)
+        settings["options"] = (
+            f"-c statement_timeout={statement}s -c lock_timeout={self.datastore.lock_timeout}s"
+        )
+        # Names this pool's sessions, so that interrupt() finds them.
+        settings["application_name"] = f"lienthong-{os.getpid()}-{uuid4().hex[:8]}"
+
+
+def connection_settings(datastore: PostgresDatastore) -> dict[str, Any]:
+    """The settings the library's pool opens each connection with."""
+    settings = datastore.pool.kwargs
+    if not isinstance(settings, dict):
+        msg = "the library's connection pool takes its connection settings as a dict"
+        raise TypeError(msg)
+    return settings
+
+
+def interrupt(recorder: ApplicationRecorder) -> None:
+    """Stop waiting for the database, now (a server whose grace period is over): close
+    the pool — no call gets a connection any more — and cancel the statements its
+    sessions are still running (a write waiting for a lock, say), which then fail."""
+    if not isinstance(recorder, PostgresApplicationRecorder):
+        return
+    datastore = recorder.datastore
+    datastore.close()
+    settings = connection_settings(datastore)
+    conninfo = {k: settings[k] for k in ("dbname", "host", "port", "user", "password")}
+    with psycopg.connect(**conninfo, autocommit=True) as conn:
+        conn.execute(
+            "SELECT pg_cancel_backend(pid) FROM pg_stat_activity"
+            " WHERE application_name = %s AND pid <> pg_backend_pid()",
+            (settings["application_name"],),
+        )

@@ -12,9 +12,12 @@ malformed, the command as far as it is known with the refusal that keeps it on r
   UUID, else ``sha256:<digest>``; its agency, else "unknown"; its payload's kind and
   its subject as given.
 
-The digest is the SHA-256 of the bytes received (of a parsed envelope: of its
-deterministic serialization), computed once; bytes received are kept (base64) with
-the command, so that a refusal can be copied to ``agency-events.rejected``.
+The digest is the envelope's, whichever channel brought it: the SHA-256 of its
+deterministic serialization (:func:`digest_of`), computed once — of the bytes
+received only when they are no envelope. It tells a re-sent envelope (same event id,
+same digest: a duplicate) from another payload under a reused event id. Bytes
+received are kept (base64) with the command, so that a refusal can be copied to
+``agency-events.rejected``.
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ import hashlib
 from dataclasses import dataclass
 from typing import Any
 
-from google.protobuf.message import DecodeError
+from google.protobuf.message import DecodeError, Message
 from lienthong.v1 import envelope_pb2
 
 from domain.ids import Ref
@@ -53,14 +56,7 @@ class Received:
         if refusal is None:
             msg = f"{self.command.event_id} is not refused"
             raise ValueError(msg)
-        return Verdict(
-            self.command.event_id,
-            "rejected",
-            reason_code=refusal.code,
-            message=refusal.message,
-            field=refusal.field,
-            kind=refusal.kind,
-        )
+        return refusal.verdict(self.command.event_id)
 
 
 def receive(data: bytes | envelope_pb2.AgencyEventEnvelope, channel: str, origin: str) -> Received:
@@ -69,20 +65,25 @@ def receive(data: bytes | envelope_pb2.AgencyEventEnvelope, channel: str, origin
     channel; ``origin`` says where it came from (``topic:partition:offset``, ``grpc``)."""
     if isinstance(data, envelope_pb2.AgencyEventEnvelope):
         envelope = data
-        digest = hashlib.sha256(envelope.SerializeToString(deterministic=True)).hexdigest()
         raw = ""
     else:
-        digest = hashlib.sha256(data).hexdigest()
         raw = base64.b64encode(data).decode()
         envelope = envelope_pb2.AgencyEventEnvelope()
         try:
             envelope.ParseFromString(data)
         except DecodeError as error:
+            digest = hashlib.sha256(data).hexdigest()
             event_id = f"sha256:{digest}"
             actor = Actor(agency=UNKNOWN_AGENCY, channel=channel, message_id=event_id)
             command = Command(event_id, "", "", actor, digest=digest, origin=origin, raw=raw)
             return Received(command, Refusal(UNDECODABLE, "invalid", str(error) or UNDECODABLE))
-    return _checked(envelope, channel, digest, origin, raw)
+    return _checked(envelope, channel, digest_of(envelope), origin, raw)
+
+
+def digest_of(message: Message) -> str:
+    """The SHA-256 (hex) of a request's deterministic serialization: the same for the
+    same content, however it was encoded when received."""
+    return hashlib.sha256(message.SerializeToString(deterministic=True)).hexdigest()
 
 
 def _checked(

@@ -295,6 +295,27 @@ def test_the_same_envelope_twice_is_recorded_once(channel: grpc.Channel) -> None
     assert len(events) == 2
 
 
+def test_an_event_id_reused_for_another_payload_is_refused_as_already_exists(
+    channel: grpc.Channel,
+) -> None:
+    first = envelope(
+        "phuoc-binh.health-post",
+        f"{PB}/task/24",
+        progress_reported={"percent": 30, "as_of": "2026-02-10"},
+    )
+    other = envelope_pb2.AgencyEventEnvelope()
+    other.CopyFrom(first)
+    other.progress_reported.percent = 60
+    assert publish(channel, first).outcome == envelope_pb2.OUTCOME_ACCEPTED
+    with pytest.raises(grpc.RpcError) as raised:
+        publish(channel, other)
+    assert raised.value.code() is grpc.StatusCode.ALREADY_EXISTS
+    status = status_of(raised.value)
+    assert detail(status, error_details_pb2.ErrorInfo).reason == "IDEMPOTENCY_KEY_REUSED"
+    first_digest = hashlib.sha256(first.SerializeToString(deterministic=True)).hexdigest()
+    assert first_digest in status.message
+
+
 def test_a_batch_gets_one_verdict_per_envelope_in_order(channel: grpc.Channel) -> None:
     good = envelope(
         "phuoc-binh.health-post",

@@ -15,6 +15,7 @@ from domain.submission import submission_id
 from services.app.importer import import_plans
 from services.app.ledger import Actor, Ledger
 from services.kafka.ingest import BatchIngestor, Record
+from services.wire.envelopes import UNKNOWN_AGENCY
 from tests.commands import execute
 from tests.conftest import PLANS, REGISTRY
 
@@ -94,7 +95,7 @@ def test_a_poisoned_batch_keeps_every_good_record_and_records_every_bad_one(
     assert app.item_status(f"{PB}/task/24")["percent"] == 45
     assert (ingestor.stored_offset(TOPIC, 0), ingestor.stored_offset(TOPIC, 1)) == (5, 7)
     poison = app.repository.get(
-        submission_id(f"sha256:{hashlib.sha256(batch[1].value).hexdigest()}")
+        submission_id(UNKNOWN_AGENCY, f"sha256:{hashlib.sha256(batch[1].value).hexdigest()}")
     )
     assert (poison.outcome, poison.reason_code) == ("rejected", "UNDECODABLE")
 

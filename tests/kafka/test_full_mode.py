@@ -16,6 +16,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from uuid import UUID
 
 import grpc
 import pytest
@@ -183,9 +184,9 @@ def test_publish_waits_on_the_live_views_not_a_timer(  # noqa: PLR0917
     bootstrap, topic = broker[2], f"{prefix}agency-events"
     looks: list[str] = []
 
-    def counted(app: Ledger, event_id: str) -> Submission | None:
-        looks.append(event_id)
-        return receipt_of(app, event_id)
+    def counted(app: Ledger, receipt_id: UUID) -> Submission | None:
+        looks.append(str(receipt_id))
+        return receipt_of(app, receipt_id)
 
     monkeypatch.setattr(submit, "receipt_of", counted)
     producer = kafka_producer(bootstrap)

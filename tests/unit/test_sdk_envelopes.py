@@ -27,6 +27,8 @@ from lienthong_sdk.client import LienthongError, Verdict
 from lienthong_sdk.envelopes import Envelope, canonical_bytes
 from lienthong_sdk.evidence import Evidence
 from lienthong_sdk.verdicts import rejected_verdict
+from services.app.submissions import TryAgainError
+from services.grpc.errors import status_of as server_status
 
 ICT = dt.timezone(dt.timedelta(hours=7))
 WHEN = dt.datetime(2026, 3, 31, 16, 30, tzinfo=ICT)
@@ -666,3 +668,19 @@ def test_a_page_token_handed_out_twice_is_an_error_not_a_loop() -> None:
     pages = {"": ([1], "a"), "a": ([2], "b"), "b": ([3], "a")}
     with pytest.raises(LienthongError, match="PAGE_TOKEN_REPEATED"):
         list(paginate(lambda token: pages[token]))
+
+
+def test_a_contended_submission_is_retried_after_the_delay_the_server_asks_for() -> None:
+    refusal = server_status(TryAgainError("SUBJECT_CONTENDED", "kept changing", retry_after=1.5))
+    assert refusal is not None
+    assert refusal.code == code_pb2.ABORTED
+    failures = [FailedCall(grpc.StatusCode.ABORTED, refusal)]
+
+    def attempt(_timeout: float) -> str:
+        if failures:
+            raise failures.pop()
+        return "answer"
+
+    sleeps: list[float] = []
+    assert connection(sleeps).call(attempt) == "answer"
+    assert sleeps == [1.5]
