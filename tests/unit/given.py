@@ -79,6 +79,7 @@ STABLE_CODES: dict[type[errors.DomainError], str] = {
     errors.DuplicateDependencyError: "DEPENDENCY_DUPLICATE",
     errors.NotFoundError: "NOT_FOUND",
     errors.UnrecognisedMeasurementError: "MEASUREMENT_UNRECOGNISED",
+    errors.IdempotencyKeyReusedError: "IDEMPOTENCY_KEY_REUSED",
 }
 
 
