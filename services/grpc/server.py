@@ -23,25 +23,18 @@ import asyncio
 import logging
 import os
 import signal
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 from lienthong.v1 import (
     audit_service_pb2,
-    audit_service_pb2_grpc,
     ingest_service_pb2,
-    ingest_service_pb2_grpc,
     plan_service_pb2,
-    plan_service_pb2_grpc,
     review_service_pb2,
-    review_service_pb2_grpc,
     watch_service_pb2,
-    watch_service_pb2_grpc,
 )
 
 from projections.engine.live import LiveViews
@@ -134,15 +127,12 @@ async def start_server(
         (audit_service_pb2, "AuditService", AuditServicer(app)),
         (watch_service_pb2, "WatchService", WatchServicer(app, live)),
     )
-    adders: dict[str, Callable[[Any, grpc.aio.Server], None]] = {
-        "IngestService": ingest_service_pb2_grpc.add_IngestServiceServicer_to_server,
-        "PlanService": plan_service_pb2_grpc.add_PlanServiceServicer_to_server,
-        "ReviewService": review_service_pb2_grpc.add_ReviewServiceServicer_to_server,
-        "AuditService": audit_service_pb2_grpc.add_AuditServiceServicer_to_server,
-        "WatchService": watch_service_pb2_grpc.add_WatchServiceServicer_to_server,
-    }
-    for module, name, servicer in servicers:
-        adders[name](guarded(servicer, module.DESCRIPTOR.services_by_name[name]), server)
+    server.add_generic_rpc_handlers(
+        [
+            guarded(servicer, module.DESCRIPTOR.services_by_name[name])
+            for module, name, servicer in servicers
+        ]
+    )
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     names = [
