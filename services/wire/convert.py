@@ -96,6 +96,13 @@ class Checker:
             return None
         return day
 
+    def year(self, field: str, value: str) -> None:
+        """A year a request may name (of the days :meth:`date` takes)."""
+        digits = value.isascii() and value.isdigit()
+        if not (digits and FIRST_DAY.year <= int(value) <= LAST_DAY.year):
+            message = f"{quote(value)} is not a year from {FIRST_DAY.year} to {LAST_DAY.year}"
+            self.add(field, message, "YEAR_OUT_OF_RANGE")
+
     def texts(self, message: Message, prefix: str = "", skip: frozenset[str] = frozenset()) -> None:
         """Every text and timestamp field of ``message`` (see :mod:`services.wire.text`)."""
         self.violations.extend(text_violations(message, prefix, skip))

@@ -113,12 +113,12 @@ def text_violations(
                 problem = text_problem(descriptor.name, item)
                 if problem is not None:
                     violations.append(Violation(where, problem[1], problem[0]))
-            elif descriptor.type != FieldDescriptor.TYPE_MESSAGE:
+            elif not isinstance(item, Message):
                 continue
-            elif descriptor.message_type.full_name == TIMESTAMP:
-                if not stamp_in_range(item.seconds, item.nanos):
+            elif item.DESCRIPTOR.full_name == TIMESTAMP:
+                if not stamp_in_range(item.seconds, item.nanos):  # type: ignore[attr-defined]
                     violations.append(Violation(where, OUT_OF_RANGE, "TIMESTAMP_OUT_OF_RANGE"))
-            elif descriptor.message_type.full_name not in skip:
+            elif item.DESCRIPTOR.full_name not in skip:
                 violations.extend(text_violations(item, f"{where}.", skip))
     return violations
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-
 INVALID_REQUEST = "INVALID_REQUEST"
 GENERIC = frozenset({"INVALID_VALUE", "FIELD_REQUIRED"})
 
