@@ -26,6 +26,7 @@ from google.rpc import code_pb2, error_details_pb2, status_pb2
 from lienthong.v1 import envelope_pb2
 
 from domain.errors import DomainError
+from projections.engine.live import ViewsStoppedError
 from services.app.submissions import Verdict, VerdictPendingError
 from services.wire.text import QUOTE_CHARS, bounded, text_violations
 from services.wire.violations import RequestInvalidError, Violation
@@ -107,6 +108,9 @@ def status_of(error: Exception) -> status_pb2.Status | None:
         return refusal_status(error.code, error.kind, error.message, error.field)
     if isinstance(error, RequestInvalidError):
         return invalid_status(error)
+    if isinstance(error, ViewsStoppedError):
+        info = error_details_pb2.ErrorInfo(reason="VIEWS_STOPPED", domain=DOMAIN)
+        return status_for(grpc.StatusCode.UNAVAILABLE, str(error), [info])
     if isinstance(error, VerdictPendingError):
         info = error_details_pb2.ErrorInfo(reason="VERDICT_PENDING", domain=DOMAIN)
         return status_for(grpc.StatusCode.UNAVAILABLE, str(error), [info])

@@ -50,6 +50,7 @@ from services.grpc.watch import WatchServicer
 from services.store.database import ConfigurationError
 
 log = logging.getLogger(__name__)
+REPORTING: set[asyncio.Task[None]] = set()
 SERVICES = [
     module.DESCRIPTOR.services_by_name[name].full_name
     for module, name in (
@@ -102,6 +103,18 @@ class RunningServer:
         await asyncio.to_thread(self.live.stop)
 
 
+def not_serving(health_servicer: health.aio.HealthServicer) -> None:
+    """Health answers NOT_SERVING from now on (the views stopped; see the log)."""
+
+    async def report() -> None:
+        for name in ("", *SERVICES):
+            await health_servicer.set(name, health_pb2.HealthCheckResponse.NOT_SERVING)
+
+    task = asyncio.get_running_loop().create_task(report())
+    REPORTING.add(task)  # held until done: the loop keeps only a weak reference
+    task.add_done_callback(REPORTING.discard)
+
+
 async def start_server(
     app: Ledger, settings: ServerSettings, forwarding: Forwarding | None = None
 ) -> RunningServer:
@@ -147,6 +160,7 @@ async def start_server(
     await server.start()
     for name in ("", *SERVICES):
         await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
+    live.on_stop.append(lambda _: not_serving(health_servicer))
     log.info("serving %s on port %d", ", ".join(SERVICES), port)
     return RunningServer(server, port, health_servicer, live)
 

@@ -44,7 +44,7 @@ from psycopg import sql
 from projections.engine.runner import ProjectionRunner
 from projections.views import VIEWS
 from services.app.importer import import_plans
-from services.app.ledger import Ledger
+from services.app.ledger import Actor, Ledger
 from services.kafka.ingest import BatchIngestor, Record
 from services.store.database import Database, ensure_database
 from tests.conftest import PLANS, REGISTRY
@@ -870,3 +870,27 @@ def test_a_bad_request_is_refused_with_its_code(site: Site, bad: RequestCase) ->
 
 def test_the_corpus_holds_at_least_a_hundred_cases() -> None:
     assert 2 * len(ENVELOPES) + len(REQUESTS) >= 100
+
+
+# A view that meets an event it cannot apply --------------------------------------
+
+
+def test_views_that_meet_an_event_they_cannot_apply_stop_loudly(
+    server: ServerThread, channel: grpc.Channel
+) -> None:
+    """An event the edge would refuse, stored by the application itself (as an older
+    version could have): health turns NOT_SERVING and a write that waits for the
+    views answers UNAVAILABLE (VIEWS_STOPPED), never ACCEPTED-then-invisible."""
+    app = server.app
+    actor = Actor(LEAD, channel="test", message_id=str(uuid.uuid4()))
+    args = {"percent": 40, "as_of": dt.date(2026, 3, 1), "note": f"xong{NUL}"}
+    app.save(app.prepare("progress_reported", TASK, actor, args))
+    health = health_pb2_grpc.HealthStub(channel)
+    watched = health.Watch(health_pb2.HealthCheckRequest(service=""), timeout=TIMEOUT)
+    statuses = (answer.status for answer in watched)
+    assert health_pb2.HealthCheckResponse.NOT_SERVING in statuses
+    watched.cancel()
+    with pytest.raises(grpc.RpcError) as raised:
+        publish(channel, obstacle())
+    assert raised.value.code() == grpc.StatusCode.UNAVAILABLE
+    assert detail(status_of(raised.value), error_details_pb2.ErrorInfo).reason == "VIEWS_STOPPED"
