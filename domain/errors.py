@@ -169,10 +169,6 @@ class EvidenceUriError(InvalidValueError):
     code = "EVIDENCE_URI"
 
 
-class EvidenceMediaTypeError(InvalidValueError):
-    code = "EVIDENCE_MEDIA_TYPE"
-
-
 class OccurredInFutureError(InvalidValueError):
     code = "OCCURRED_AT_IN_FUTURE"
 

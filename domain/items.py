@@ -29,7 +29,6 @@ from domain.context import Context
 from domain.errors import (
     DuplicateEvidenceError,
     EvidenceAlreadyJudgedError,
-    EvidenceMediaTypeError,
     EvidenceRequiredError,
     EvidenceUriError,
     GroupItemError,
@@ -50,7 +49,7 @@ from domain.ids import Ref, SubjectKind
 SHA256 = re.compile(r"^[0-9a-f]{64}$")
 MEDIA_TYPE = re.compile(r"^(application|audio|image|text|video)/[a-z0-9][a-z0-9.+-]{0,126}$")
 # Where evidence may be: the web, and the evidence store's buckets (s3://BUCKET/KEY).
-URI = re.compile(r"^(https://[^/?#\s]+|s3://[a-z0-9][a-z0-9.-]{1,62})(/[^\s]*)?$")
+URI = re.compile(r"^(https://[^/?#\s]+|s3://[a-z0-9][a-z0-9.-]{0,62})(/[^\s]*)?$")
 
 
 def check_evidence(sha256: str, uri: str, media_type: str) -> None:
@@ -65,7 +64,7 @@ def check_evidence(sha256: str, uri: str, media_type: str) -> None:
         raise EvidenceUriError(msg, field="uri")
     if not MEDIA_TYPE.match(media_type):
         msg = "evidence media_type must be TYPE/SUBTYPE of application, audio, image, text, video"
-        raise EvidenceMediaTypeError(msg, field="media_type")
+        raise InvalidValueError(msg, field="media_type")
 
 
 class ItemStatus(StrEnum):

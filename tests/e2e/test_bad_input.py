@@ -398,12 +398,12 @@ ENVELOPES = [
     case(
         "a media type without a subtype",
         lambda: with_evidence(media_type="pdf"),
-        "EVIDENCE_MEDIA_TYPE",
+        "INVALID_VALUE",
     ),
     case(
         "a media type of an unknown kind",
         lambda: with_evidence(media_type="chemical/x-pdb"),
-        "EVIDENCE_MEDIA_TYPE",
+        "INVALID_VALUE",
     ),
     case("occurred_at after 9999", lambda: at(253_402_300_800), "TIMESTAMP_OUT_OF_RANGE"),
     case(
