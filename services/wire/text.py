@@ -6,12 +6,17 @@ recorded (:func:`text_violations`), by the name of its field:
 - free text (``note``, ``reason``, ``description``, ``resolution``) may hold line
   breaks and tabs; no other control character, in any field
   (``TEXT_CONTROL_CHARACTER``: NUL, escape, C1 controls, …);
-- no lone surrogate (``TEXT_LONE_SURROGATE``; invalid UTF-8 never parses);
-- no bidirectional override or isolate (``TEXT_BIDI_CONTROL``), in any field;
+- no bidirectional override, embedding, isolate or mark (``TEXT_BIDI_CONTROL``), in
+  any field;
 - names and identifiers hold no invisible character (``TEXT_INVISIBLE_CHARACTER``:
   zero-width spaces and joiners, word joiner, byte order mark, soft hyphen);
 - identifiers are in Unicode NFC (``TEXT_NOT_NFC``), so that one id has one spelling;
-- each field has a length cap in characters (``TEXT_TOO_LONG``).
+- each field has a length cap in characters (``TEXT_TOO_LONG``);
+- every ``google.protobuf.Timestamp`` is within its definition's range
+  (``TIMESTAMP_OUT_OF_RANGE``).
+
+Invalid UTF-8 (a lone surrogate included) never gets this far: such bytes do not
+parse, and are refused as ``UNDECODABLE``.
 
 A refusal quotes a value through :func:`quote` only: a bounded, escaped prefix.
 """
@@ -60,7 +65,6 @@ CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")  # Unicode's Cc
 FREE_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")  # Cc but line feed and tab
 BIDI = re.compile("[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 INVISIBLE = re.compile("[\u00ad\u180e\u200b-\u200d\u2060-\u2064\ufeff]")
-SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def quote(value: str) -> str:
@@ -82,7 +86,6 @@ def text_problem(name: str, value: str) -> tuple[str, str] | None:
         return "TEXT_TOO_LONG", f"is {len(value)} characters long; at most {limit}"
     free = name in FREE_TEXT
     checks = [
-        ("TEXT_LONE_SURROGATE", "a lone surrogate", SURROGATE),
         ("TEXT_CONTROL_CHARACTER", "the control character", FREE_CONTROL if free else CONTROL),
         ("TEXT_BIDI_CONTROL", "the bidirectional control", BIDI),
     ]

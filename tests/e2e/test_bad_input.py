@@ -50,6 +50,7 @@ from services.store.database import Database, ensure_database
 from tests.conftest import PLANS, REGISTRY
 from tests.e2e.conftest import START_TIMEOUT, ServerThread
 from tests.e2e.test_grpc_api import detail, status_of
+from tests.unit.test_error_codes_doc import documented_codes
 
 PB = "phuoc-binh-2026"
 TASK = f"{PB}/task/24"
@@ -868,8 +869,10 @@ def test_a_bad_request_is_refused_with_its_code(site: Site, bad: RequestCase) ->
     healthy_and_landing(site)
 
 
-def test_the_corpus_holds_at_least_a_hundred_cases() -> None:
+def test_the_corpus_holds_at_least_a_hundred_cases_each_code_documented() -> None:
     assert 2 * len(ENVELOPES) + len(REQUESTS) >= 100
+    codes = {c.code for c in ENVELOPES} | {c.code for c in REQUESTS} | {"VIEWS_STOPPED"}
+    assert codes <= documented_codes()
 
 
 # A view that meets an event it cannot apply --------------------------------------
