@@ -5,8 +5,8 @@
   before the plan's first year;
 - a report's ``as_of`` (the day it refers to) lies between 1 January of the plan's
   first year and the ward's today;
-- a measurement's period starts in a year between the plan's first and the ward's
-  current year.
+- a measurement's period starts in a year between :data:`BASELINE_YEARS` before the
+  plan's first (a baseline, measured before the plan) and the ward's current year.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from domain.errors import (
 from domain.indicator import check_period
 
 FUTURE_SLACK = dt.timedelta(minutes=5)
+BASELINE_YEARS = 5
 
 
 def check_occurred_at(ctx: Context, first_year: int) -> None:
@@ -46,7 +47,7 @@ def check_as_of(as_of: dt.date, ctx: Context, first_year: int) -> None:
 
 
 def check_period_year(period: str, ctx: Context, first_year: int) -> None:
-    this_year = ward_day(ctx.recorded_at).year
-    if not first_year <= int(check_period(period)[:4]) <= this_year:
-        msg = f"period {period} is not in a year from {first_year} to {this_year}"
+    earliest, this_year = first_year - BASELINE_YEARS, ward_day(ctx.recorded_at).year
+    if not earliest <= int(check_period(period)[:4]) <= this_year:
+        msg = f"period {period} is not in a year from {earliest} to {this_year}"
         raise PeriodOutOfRangeError(msg, field="period")
