@@ -26,9 +26,10 @@ from google.rpc import code_pb2, error_details_pb2, status_pb2
 from lienthong.v1 import envelope_pb2
 
 from domain.errors import DomainError
+from domain.text import QUOTE_CHARS, bounded
 from projections.engine.live import ViewsStoppedError
 from services.app.submissions import Verdict, VerdictPendingError
-from services.wire.text import QUOTE_CHARS, bounded, text_violations
+from services.wire.text import text_violations
 from services.wire.violations import RequestInvalidError, Violation
 
 DOMAIN = "lienthong.v1"

@@ -15,6 +15,7 @@ from lienthong.v1 import watch_service_pb2_grpc
 
 from domain.errors import NotFoundError
 from domain.ids import plan_id
+from domain.text import quote
 from projections.engine.audit_log import AuditLog
 from projections.engine.live import LiveViews
 from projections.engine.rows import Changes, Row, json_safe
@@ -22,7 +23,6 @@ from projections.plans import plan_of
 from services.app.ledger import Ledger
 from services.grpc.audit import follow, target
 from services.wire.convert import Checker, audit_message
-from services.wire.text import quote
 
 
 def mentions(row: Row, agency: str) -> bool:

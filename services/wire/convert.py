@@ -17,9 +17,10 @@ from lienthong.v1 import envelope_pb2, resources_pb2
 from domain.errors import DomainError
 from domain.ids import Ref, parse_ref
 from domain.items import ItemStatus
+from domain.text import quote
 from projections.engine.rows import json_safe
 from services.app.submissions import Verdict
-from services.wire.text import MAX_EVIDENCE, quote, text_violations
+from services.wire.text import MAX_EVIDENCE, text_violations
 from services.wire.violations import RequestInvalidError, Violation
 
 SHA256 = re.compile(r"^[0-9a-f]{64}$")

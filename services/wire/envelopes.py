@@ -30,10 +30,11 @@ from google.protobuf.message import DecodeError
 from lienthong.v1 import envelope_pb2
 
 from domain.ids import Ref
+from domain.text import bounded
 from services.app.ledger import Actor
 from services.app.submissions import Command, Refusal, Verdict
 from services.wire.convert import Checker, evidence_of, from_timestamp, payload_args
-from services.wire.text import bounded, text_or
+from services.wire.text import text_or
 from services.wire.violations import RequestInvalidError
 
 UNDECODABLE = "UNDECODABLE"

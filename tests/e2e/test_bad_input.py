@@ -613,6 +613,13 @@ def watch(**fields: Any) -> Callable[[grpc.Channel], Any]:
     return call
 
 
+def amended(old: bytes, new: bytes) -> bytes:
+    """Phước Bình's plan file with its first ``old`` replaced."""
+    source = next(p for p in PLANS if p.name.startswith("001")).read_bytes()
+    assert old in source
+    return source.replace(old, new, 1)
+
+
 def raw(path: str, data: bytes) -> Callable[[grpc.Channel], Any]:
     return lambda channel: channel.unary_unary(path)(data, timeout=TIMEOUT)
 
@@ -632,6 +639,7 @@ class RequestCase:
     send: Callable[[grpc.Channel], Any]
     code: str
     status: grpc.StatusCode = grpc.StatusCode.INVALID_ARGUMENT
+    poison: bool = False
 
 
 EVIDENCE = hashlib.sha256(b"any").hexdigest()
@@ -830,6 +838,38 @@ REQUESTS = [
         "TEXT_TOO_LONG",
     ),
     RequestCase(
+        "AmendPlan: a plan file that is not UTF-8",
+        review_call("AmendPlan", plan_file=b"\xff\xfe\x00garbage", reason="x"),
+        "FILE_UNREADABLE",
+    ),
+    RequestCase(
+        "AmendPlan: a plan file holding NUL",
+        review_call("AmendPlan", plan_file=b"format: lienthong.plan/v1\nplan:\x00\n", reason="x"),
+        "YAML_SYNTAX",
+    ),
+    RequestCase(
+        "AmendPlan: a plan file that is not YAML",
+        review_call("AmendPlan", plan_file=b"{[}: :", reason="x"),
+        "YAML_SYNTAX",
+    ),
+    RequestCase(
+        "AmendPlan: a plan file with an escaped NUL in its title",
+        review_call(
+            "AmendPlan", plan_file=amended(b'  title: "Tri', b'  title: "\\0Tri'), reason="x"
+        ),
+        "TEXT_CONTROL_CHARACTER",
+        poison=True,
+    ),
+    RequestCase(
+        "AmendPlan: a plan file with an override in a unit's name",
+        review_call(
+            "AmendPlan",
+            plan_file=amended(b'lead_text: "C', b'lead_text: "\\u202eC'),
+            reason="x",
+        ),
+        "TEXT_BIDI_CONTROL",
+    ),
+    RequestCase(
         "WatchChanges: a plan that does not exist",
         watch(plan_id="no-such-plan-2026"),
         "NOT_FOUND",
@@ -867,6 +907,8 @@ def test_a_bad_request_is_refused_with_its_code(site: Site, bad: RequestCase) ->
     assert error.code() == bad.status
     assert detail(status, error_details_pb2.ErrorInfo).reason == bad.code
     healthy_and_landing(site)
+    if bad.poison:
+        restarted_and_healthy(site)
 
 
 def test_the_corpus_holds_at_least_a_hundred_cases_each_code_documented() -> None:

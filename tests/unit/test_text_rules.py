@@ -1,4 +1,4 @@
-"""The text a client may send (services/wire/text.py)."""
+"""The text a client may send (domain/text.py)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import unicodedata
 
 import pytest
 
-from services.wire.text import QUOTE_CHARS, quote, text_problem
+from domain.text import QUOTE_CHARS, quote, text_problem
 
 
 @pytest.mark.parametrize(
