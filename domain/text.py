@@ -55,8 +55,8 @@ INVISIBLE = re.compile("[\u00ad\u180e\u200b-\u200d\u2060-\u2064\ufeff]")
 def quote(value: str) -> str:
     """``value`` as a refusal may quote it: escaped, and at most a bounded prefix."""
     if len(value) <= QUOTE_CHARS:
-        return ascii(value)
-    return f"{value[:QUOTE_CHARS]!a}… ({len(value)} characters)"
+        return repr(value)  # Vietnamese as it is; controls, bidi, invisibles escaped
+    return f"{value[:QUOTE_CHARS]!r}… ({len(value)} characters)"
 
 
 def bounded(message: str) -> str:

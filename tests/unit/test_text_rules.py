@@ -45,6 +45,7 @@ def test_text_refused_with_its_reason(name: str, value: str, reason: str) -> Non
 
 
 def test_a_refusal_quotes_a_bounded_escaped_prefix() -> None:
+    assert quote("Quý V/2026\u202e\u200b") == "'Quý V/2026\\u202e\\u200b'"
     quoted = quote("\x00" + "x" * 100_000)
     assert quoted.startswith("'\\x00xxx")
     assert len(quoted) < 4 * QUOTE_CHARS + 40
