@@ -939,3 +939,25 @@ def test_views_that_meet_an_event_they_cannot_apply_stop_loudly(
         publish(channel, obstacle())
     assert raised.value.code() == grpc.StatusCode.UNAVAILABLE
     assert detail(status_of(raised.value), error_details_pb2.ErrorInfo).reason == "VIEWS_STOPPED"
+
+
+EDGES = ("1970-01-01", "2199-12-31")
+QUERIES = [
+    ("ListTasks", {"plan_id": PB}),
+    ("GetTask", {"name": TASK}),
+    ("GetPlanStatus", {"plan_id": PB}),
+    ("ListRedFlags", {"plan_id": PB, "include_cleared": True}),
+    ("ListScorecards", {"plan_id": PB}),
+    ("GetDependencies", {"plan_id": PB, "window_days": 3660}),
+    ("ListBottlenecks", {}),
+    ("ListRollups", {"by": plan_service_pb2.ROLLUP_BY_AGENCY}),
+    ("ListPeriodSummaries", {"plan_id": PB}),
+]
+
+
+@pytest.mark.parametrize(("method", "fields"), QUERIES, ids=[q[0] for q in QUERIES])
+@pytest.mark.parametrize("day", EDGES)
+def test_every_query_answers_on_the_first_and_last_day_a_request_may_name(
+    site: Site, method: str, fields: dict[str, Any], day: str
+) -> None:
+    plan_call(method, **fields, as_of=day)(site.channel)
