@@ -165,6 +165,26 @@ class UnrecognisedMeasurementError(InvalidValueError):
     code = "MEASUREMENT_UNRECOGNISED"
 
 
+class EvidenceUriError(InvalidValueError):
+    code = "EVIDENCE_URI"
+
+
+class OccurredInFutureError(InvalidValueError):
+    code = "OCCURRED_AT_IN_FUTURE"
+
+
+class OccurredBeforePlanError(InvalidValueError):
+    code = "OCCURRED_AT_BEFORE_PLAN"
+
+
+class AsOfOutOfRangeError(InvalidValueError):
+    code = "AS_OF_OUT_OF_RANGE"
+
+
+class PeriodOutOfRangeError(InvalidValueError):
+    code = "PERIOD_OUT_OF_RANGE"
+
+
 def kind_of(code: str) -> str:
     """The kind of the domain error with stable ``code`` ("invalid" when unknown)."""
     pending: list[type[DomainError]] = [DomainError]

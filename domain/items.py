@@ -30,6 +30,7 @@ from domain.errors import (
     DuplicateEvidenceError,
     EvidenceAlreadyJudgedError,
     EvidenceRequiredError,
+    EvidenceUriError,
     GroupItemError,
     InvalidValueError,
     ItemClosedError,
@@ -46,7 +47,24 @@ from domain.facts import Fact
 from domain.ids import Ref, SubjectKind
 
 SHA256 = re.compile(r"^[0-9a-f]{64}$")
-MEDIA_TYPE = re.compile(r"^[a-z]+/[a-z0-9.+-]+$")
+MEDIA_TYPE = re.compile(r"^(application|audio|image|text|video)/[a-z0-9][a-z0-9.+-]{0,126}$")
+# Where evidence may be: the web, and the evidence store's buckets (s3://BUCKET/KEY).
+URI = re.compile(r"^(https://[^/?#\s]+|s3://[a-z0-9][a-z0-9.-]{0,62})(/[^\s]*)?$")
+
+
+def check_evidence(sha256: str, uri: str, media_type: str) -> None:
+    """A reference to evidence: its digest, where it is (https or the evidence store's
+    s3 buckets, never ``..``) and its media type."""
+    if not SHA256.match(sha256):
+        raise InvalidValueError("evidence sha256 must be 64 lowercase hex digits", field="sha256")
+    if not uri.strip():
+        raise InvalidValueError("evidence uri is required", field="uri")
+    if not URI.match(uri) or ".." in uri.split("/"):
+        msg = "evidence uri must be https://HOST/… or s3://BUCKET/… (no '..')"
+        raise EvidenceUriError(msg, field="uri")
+    if not MEDIA_TYPE.match(media_type):
+        msg = "evidence media_type must be TYPE/SUBTYPE of application, audio, image, text, video"
+        raise InvalidValueError(msg, field="media_type")
 
 
 class ItemStatus(StrEnum):
@@ -192,16 +210,7 @@ class TrackedItem(Aggregate):
     ) -> None:
         self._require_open()
         self._require_participant(ctx)
-        problems = []
-        if not SHA256.match(sha256):
-            problems.append(("sha256", "must be 64 lowercase hex digits"))
-        if not uri.strip():
-            problems.append(("uri", "is required"))
-        if not MEDIA_TYPE.match(media_type):
-            problems.append(("media_type", f"{media_type!r} is not a media type"))
-        if problems:
-            field, text = problems[0]
-            raise InvalidValueError(f"evidence {field} {text}", field=field)
+        check_evidence(sha256, uri, media_type)
         if sha256 in self.evidence:
             msg = f"evidence {sha256[:12]}… was already submitted for {self.key}"
             raise DuplicateEvidenceError(msg, field="sha256")

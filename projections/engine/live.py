@@ -61,6 +61,11 @@ AUDIT_INDEXES = {
 }
 
 
+class ViewsStoppedError(Exception):
+    """The views met an event they cannot apply and stopped: what waits for them to
+    hold a write never will (the write itself is recorded)."""
+
+
 @dataclass
 class Followed:
     """One view as this process follows it: its runner (the view and its table),
@@ -95,6 +100,8 @@ class LiveViews:
         self.stopping = threading.Event()
         self.thread: threading.Thread | None = None
         self.wait_seconds = 1.0
+        self.failure: ViewsStoppedError | None = None  # set (on the loop) when they stop
+        self.on_stop: list[Callable[[ViewsStoppedError], None]] = []
 
     def runner(self, name: str) -> ProjectionRunner:
         return ProjectionRunner(self.app, self.factories[name](self.app))
@@ -151,10 +158,11 @@ class LiveViews:
     # Following -------------------------------------------------------------------
 
     def follow(self, stop_on_error: bool = False) -> None:
-        """Apply the log as it grows until :meth:`stop`. When applying fails, the
-        traceback is logged and every view is read back from its table and followed
-        from there — or, ``stop_on_error``, the error propagates (every table keeps
-        the last batch committed)."""
+        """Apply the log as it grows until :meth:`stop`. When the database fails
+        (a lost connection), the traceback is logged and every view is read back from
+        its table and followed from there. When an event cannot be applied, the views
+        stop for good, loudly (:meth:`halt`) — or, ``stop_on_error``, the error
+        propagates (every table keeps the last batch committed)."""
         recorder = postgres_recorder(self.app)
         pool_settings = cast("dict[str, Any]", recorder.datastore.pool.kwargs)
         settings = {k: v for k, v in pool_settings.items() if k != "row_factory"}
@@ -163,13 +171,45 @@ class LiveViews:
             while not self.stopping.is_set():
                 try:
                     self.step()
-                except Exception:
+                except psycopg.OperationalError:
                     if stop_on_error:
                         raise
-                    log.exception("live views: applying the log failed; resuming from the tables")
+                    log.exception("live views: the database failed; resuming from the tables")
                     self.reload(self.followed)
+                except Exception as error:
+                    if stop_on_error:
+                        raise
+                    self.halt(error)
+                    return
                 for _ in listener.notifies(timeout=self.wait_seconds, stop_after=1):
                     pass
+
+    def halt(self, error: Exception) -> None:
+        """The views met an event they cannot apply: they stop where their tables are,
+        and whoever waits for them, or asks later, hears so at once."""
+        log.critical(
+            "live views stopped at position %d: an event cannot be applied",
+            self.position,
+            exc_info=error,
+        )
+        stopped = ViewsStoppedError(
+            f"the views stopped at position {self.position}: an event cannot be applied "
+            f"({type(error).__name__}); the operator is needed"
+        )
+        if self.loop is None:
+            self.stopped(stopped)
+        else:
+            self.loop.call_soon_threadsafe(self.stopped, stopped)
+
+    def stopped(self, error: ViewsStoppedError) -> None:
+        """On the loop: every waiter fails, every stop callback is told."""
+        self.failure = error
+        waiters, self.waiters = self.waiters, []
+        for _, future in waiters:
+            if not future.done():
+                future.set_exception(error)
+        for callback in self.on_stop:
+            callback(error)
 
     def step(self, batch: int = BATCH) -> int:
         """Apply what the log holds beyond the views; returns how many events."""
@@ -250,7 +290,10 @@ class LiveViews:
                 future.set_result(None)
 
     async def reached(self, position: int, timeout: float) -> bool:  # noqa: ASYNC109
-        """Wait (bounded) until every view has applied ``position``."""
+        """Wait (bounded) until every view has applied ``position``; raises
+        :class:`ViewsStoppedError` at once when the views have stopped."""
+        if self.failure is not None:
+            raise self.failure
         if self.position >= position:
             return True
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()

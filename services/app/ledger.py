@@ -27,6 +27,7 @@ from domain.indicator import Indicator
 from domain.items import TrackedItem
 from domain.plan import Plan
 from domain.task import Task
+from domain.timing import check_as_of, check_occurred_at, check_period_year
 from services.app.clock import utc_now
 from services.app.commands import Target, handler_for, run
 from services.app.turns import Turns
@@ -57,6 +58,16 @@ class Actor:
     channel: str = "api"
     message_id: str = ""
     occurred_at: dt.datetime | None = None
+
+
+def check_timing(ctx: Context, plan: Plan, args: dict[str, Any]) -> None:
+    """The times a command declares, against its plan and the clock (:mod:`domain.timing`)."""
+    first_year = plan.start.year
+    check_occurred_at(ctx, first_year)
+    if isinstance(args.get("as_of"), dt.date):
+        check_as_of(args["as_of"], ctx, first_year)
+    if "period" in args:
+        check_period_year(str(args["period"]), ctx, first_year)
 
 
 class Ledger(Application[UUID]):
@@ -183,7 +194,9 @@ class Ledger(Application[UUID]):
             if ref.kind is not SubjectKind.PLAN:
                 raise InvalidValueError(f"{kind} is about a plan, not {subject}", field="subject")
             plan = self.plan(ref.plan, cache)
-            run(kind, plan, self.context(actor), plan.coordinator, args)
+            ctx = self.context(actor)
+            check_timing(ctx, plan, args)
+            run(kind, plan, ctx, plan.coordinator, args)
             return plan
         item = self.item(ref, cache)
         wanted = {Target.TASK: Task, Target.INDICATOR: Indicator}.get(handler.target, TrackedItem)
@@ -191,8 +204,12 @@ class Ledger(Application[UUID]):
             raise InvalidValueError(f"{kind} is about a {handler.target.value}", field="subject")
         units = list(item.participants) + list(item.monitors)
         ctx = self.context(actor, self.collectives_of(actor.agency, units, cache))
+        check_timing(ctx, self.plan(item.plan, cache), args)
         for reference in evidence:
-            if reference.get("sha256") not in item.evidence:
+            known = item.evidence.get(reference.get("sha256", ""))
+            # evidence cited again (by a claim) is the same document at the same place;
+            # submitting it again, or elsewhere, is refused by the domain
+            if known is None or kind == "evidence_submitted" or known.uri != reference.get("uri"):
                 item.submit_evidence(ctx, **reference)
         if kind == "completion_claimed" and "evidence" not in args:
             args = {**args, "evidence": [e["sha256"] for e in evidence]}

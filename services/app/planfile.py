@@ -24,6 +24,7 @@ from domain.ids import SLUG
 from domain.indicator import parse_targets
 from domain.items import prune
 from domain.plan import REPORTING
+from domain.text import character_problem
 from domain.units import parse_unit
 
 PLAN_FORMAT = "lienthong.plan/v1"
@@ -242,6 +243,19 @@ AGENCY: dict[str, Spec] = {
 }
 
 
+def strings(value: Any) -> Iterator[str]:
+    """Every text in a value read from YAML, keys of mappings included."""
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, list):
+        for item in value:
+            yield from strings(item)
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield from strings(key)
+            yield from strings(item)
+
+
 @dataclass
 class Reader:
     """Collects the problems of one file."""
@@ -268,7 +282,7 @@ class Reader:
             error = spec.check(value[name])
             if error:
                 self.problem((*path, name), "FIELD_TYPE", error)
-            else:
+            elif self.characters((*path, name), value[name]):
                 result[name] = value[name]
         for name in value:
             if name not in specs:
@@ -278,6 +292,17 @@ class Reader:
                     f"is not a field of {path[-1] if path else 'the file'}",
                 )
         return result
+
+    def characters(self, path: Path_, value: Any) -> bool:
+        """Every text in ``value`` (lists and mappings included) holds no character the
+        system may not hold (:func:`domain.text.character_problem`); a problem for the
+        first one found."""
+        for text in strings(value):
+            found = character_problem(text, free=True)
+            if found is not None:
+                self.problem(path, *found)
+                return False
+        return True
 
     def domain(self, path: Path_, check: Callable[[], object]) -> None:
         """Run a domain parser, turning its error into a problem."""

@@ -17,16 +17,22 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator, Callable, Sequence
+from dataclasses import dataclass, replace
 from typing import Any
 
 import grpc
 from google.protobuf import duration_pb2
 from google.protobuf.descriptor import ServiceDescriptor
-from google.protobuf.message import Message
+from google.protobuf.message import DecodeError, Message
+from google.protobuf.message_factory import GetMessageClass
 from google.rpc import code_pb2, error_details_pb2, status_pb2
+from lienthong.v1 import envelope_pb2
 
 from domain.errors import DomainError
+from domain.text import QUOTE_CHARS, bounded
+from projections.engine.live import ViewsStoppedError
 from services.app.submissions import TryAgainError, Verdict, VerdictPendingError
+from services.wire.text import text_violations
 from services.wire.violations import RequestInvalidError, Violation
 
 DOMAIN = "lienthong.v1"
@@ -38,6 +44,8 @@ CODES = {
     "conflict": grpc.StatusCode.ALREADY_EXISTS,
 }
 STATUS_DETAILS_KEY = "grpc-status-details-bin"
+ENVELOPES = frozenset({envelope_pb2.AgencyEventEnvelope.DESCRIPTOR.full_name})
+MAX_VIOLATIONS = 8  # field violations in one status: gRPC's trailers hold 16 KiB
 log = logging.getLogger(__name__)
 
 
@@ -53,7 +61,7 @@ class RejectedError(Exception):
 def status_for(
     code: grpc.StatusCode, message: str, details: Sequence[Message]
 ) -> status_pb2.Status:
-    status = status_pb2.Status(code=getattr(code_pb2, code.name), message=message)
+    status = status_pb2.Status(code=getattr(code_pb2, code.name), message=bounded(message))
     for detail in details:
         status.details.add().Pack(detail)
     return status
@@ -63,9 +71,11 @@ def bad_request(violations: Sequence[Violation]) -> error_details_pb2.BadRequest
     return error_details_pb2.BadRequest(
         field_violations=[
             error_details_pb2.BadRequest.FieldViolation(
-                field=v.field, description=v.description, reason=v.reason
+                field=v.field[: QUOTE_CHARS * 4],
+                description=bounded(v.description),
+                reason=v.reason,
             )
-            for v in violations
+            for v in violations[:MAX_VIOLATIONS]
         ]
     )
 
@@ -85,11 +95,28 @@ def refusal_status(
 
 
 def invalid_status(error: RequestInvalidError) -> status_pb2.Status:
-    info = error_details_pb2.ErrorInfo(reason="INVALID_REQUEST", domain=DOMAIN)
-    info.metadata["fields"] = ",".join(v.field for v in error.violations)
+    """INVALID_ARGUMENT; the ``ErrorInfo`` reason is the request's code (the same an
+    envelope's receipt keeps), every violation is in the ``BadRequest``."""
+    info = error_details_pb2.ErrorInfo(reason=error.code, domain=DOMAIN)
+    info.metadata["fields"] = bounded(",".join(v.field for v in error.violations))
     return status_for(
         grpc.StatusCode.INVALID_ARGUMENT, str(error), [info, bad_request(error.violations)]
     )
+
+
+# Nothing recorded yet, ask again: the reason each of these answers UNAVAILABLE with.
+UNAVAILABLE_REASONS: tuple[tuple[type[Exception], str], ...] = (
+    (ViewsStoppedError, "VIEWS_STOPPED"),
+    (VerdictPendingError, "VERDICT_PENDING"),
+)
+
+
+def try_again_status(error: TryAgainError) -> status_pb2.Status:
+    info = error_details_pb2.ErrorInfo(reason=error.reason, domain=DOMAIN)
+    delay = duration_pb2.Duration()
+    delay.FromMilliseconds(int(error.retry_after * 1000))
+    retry = error_details_pb2.RetryInfo(retry_delay=delay)
+    return status_for(grpc.StatusCode.ABORTED, str(error), [info, retry])
 
 
 def status_of(error: Exception) -> status_pb2.Status | None:
@@ -100,15 +127,12 @@ def status_of(error: Exception) -> status_pb2.Status | None:
         return refusal_status(error.code, error.kind, error.message, error.field)
     if isinstance(error, RequestInvalidError):
         return invalid_status(error)
-    if isinstance(error, VerdictPendingError):
-        info = error_details_pb2.ErrorInfo(reason="VERDICT_PENDING", domain=DOMAIN)
-        return status_for(grpc.StatusCode.UNAVAILABLE, str(error), [info])
     if isinstance(error, TryAgainError):
-        info = error_details_pb2.ErrorInfo(reason=error.reason, domain=DOMAIN)
-        delay = duration_pb2.Duration()
-        delay.FromMilliseconds(int(error.retry_after * 1000))
-        retry = error_details_pb2.RetryInfo(retry_delay=delay)
-        return status_for(grpc.StatusCode.ABORTED, str(error), [info, retry])
+        return try_again_status(error)
+    for kind, reason in UNAVAILABLE_REASONS:
+        if isinstance(error, kind):
+            info = error_details_pb2.ErrorInfo(reason=reason, domain=DOMAIN)
+            return status_for(grpc.StatusCode.UNAVAILABLE, str(error), [info])
     return None
 
 
@@ -118,11 +142,59 @@ async def abort(context: grpc.aio.ServicerContext, status: status_pb2.Status) ->
 
 
 Behaviour = Callable[..., Any]
+HANDLERS = {  # (client streaming, server streaming) → how grpc wraps the behaviour
+    (False, False): grpc.unary_unary_rpc_method_handler,
+    (True, False): grpc.stream_unary_rpc_method_handler,
+    (False, True): grpc.unary_stream_rpc_method_handler,
+    (True, True): grpc.stream_stream_rpc_method_handler,
+}
 
 
-def _wrap_unary(behaviour: Behaviour) -> Behaviour:
+@dataclass(frozen=True)
+class Undecodable:
+    """Request bytes that are no message of the method's type (not protobuf, or a
+    string that is not UTF-8): refused as UNDECODABLE, never an internal error."""
+
+    error: str
+
+
+def lenient(message_type: type[Message]) -> Callable[[bytes], Any]:
+    """The method's deserializer: the message, or what was wrong with its bytes."""
+
+    def parse(data: bytes) -> Any:
+        try:
+            return message_type.FromString(data)
+        except DecodeError as error:
+            return Undecodable(str(error) or "not a protobuf message")
+
+    return parse
+
+
+def checked(request: Any) -> None:
+    """A request as deserialized: refused when it is not a message, or when a text or
+    timestamp field breaks a rule (:mod:`services.wire.text`), before anything runs.
+    An envelope is left to the codec, which keeps its refusal on record."""
+    if isinstance(request, Undecodable):
+        violation = Violation("request", bounded(f"is not a valid message: {request.error}"))
+        raise RequestInvalidError([replace(violation, reason="UNDECODABLE")])
+    violations = text_violations(request, skip=ENVELOPES)
+    if violations:
+        raise RequestInvalidError(violations)
+
+
+async def each_checked(requests: AsyncIterator[Any]) -> AsyncIterator[Any]:
+    async for request in requests:
+        checked(request)
+        yield request
+
+
+def _wrap_unary(behaviour: Behaviour, client_streaming: bool) -> Behaviour:
     async def wrapped(request: Any, context: grpc.aio.ServicerContext) -> Any:
         try:
+            if client_streaming:
+                request = each_checked(request)
+            else:
+                checked(request)
             return await behaviour(request, context)
         except Exception as error:
             status = status_of(error)
@@ -134,9 +206,13 @@ def _wrap_unary(behaviour: Behaviour) -> Behaviour:
     return wrapped
 
 
-def _wrap_stream(behaviour: Behaviour) -> Behaviour:
+def _wrap_stream(behaviour: Behaviour, client_streaming: bool) -> Behaviour:
     async def wrapped(request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
         try:
+            if client_streaming:
+                request = each_checked(request)
+            else:
+                checked(request)
             async for response in behaviour(request, context):
                 yield response
         except Exception as error:
@@ -148,12 +224,17 @@ def _wrap_stream(behaviour: Behaviour) -> Behaviour:
     return wrapped
 
 
-def guarded(servicer: Any, service: ServiceDescriptor) -> Any:
-    """``servicer`` with every method of ``service`` mapping refusals onto
-    ``google.rpc.Status`` — wrapped once, before it is added to the server, so a call
-    pays no interceptor."""
+def guarded(servicer: Any, service: ServiceDescriptor) -> grpc.GenericRpcHandler:
+    """The handler of ``service`` by ``servicer``: every request deserialized
+    leniently and checked, every refusal mapped onto ``google.rpc.Status`` — built
+    once, so a call pays no interceptor."""
+    handlers = {}
     for method in service.methods:
-        behaviour = getattr(servicer, method.name)
         wrap = _wrap_stream if method.server_streaming else _wrap_unary
-        setattr(servicer, method.name, wrap(behaviour))
-    return servicer
+        make = HANDLERS[method.client_streaming, method.server_streaming]
+        handlers[method.name] = make(
+            wrap(getattr(servicer, method.name), method.client_streaming),
+            request_deserializer=lenient(GetMessageClass(method.input_type)),
+            response_serializer=GetMessageClass(method.output_type).SerializeToString,
+        )
+    return grpc.method_handlers_generic_handler(service.full_name, handlers)

@@ -36,8 +36,8 @@ def decode(check: Checker, token: str) -> int:
         text = base64.urlsafe_b64decode(token.encode()).decode()
     except ValueError:
         text = ""
-    if not (text.startswith("p") and text[1:].isdigit()):
-        check.add("page_token", "is not a token this service issued")
+    if not (text.startswith("p") and text[1:].isascii() and text[1:].isdigit()):
+        check.add("page_token", "is not a token this service issued", "PAGE_TOKEN_INVALID")
         return 0
     return int(text[1:])
 

@@ -32,6 +32,7 @@ from services.grpc.rollups import RollupQueries
 from services.wire.convert import Checker, plan_status_message, status_from_message
 
 DEFAULT_WINDOW_DAYS = 30
+MAX_WINDOW_DAYS = 3660  # ten years ahead
 R = TypeVar("R", bound=Message)
 T = TypeVar("T")
 
@@ -264,8 +265,9 @@ class PlanServicer(RollupQueries, plan_service_pb2_grpc.PlanServiceServicer):
         check = Checker()
         check.required("plan_id", request.plan_id)
         as_of = check.date("as_of", request.as_of, required=False) or ward_today()
-        if request.window_days < 0:
-            check.add("window_days", "must not be negative")
+        if not 0 <= request.window_days <= MAX_WINDOW_DAYS:
+            message = f"must be within 0–{MAX_WINDOW_DAYS} days, not {request.window_days}"
+            check.add("window_days", message, "WINDOW_OUT_OF_RANGE")
         check.done()
         row = graphs(self.reads.views["dependencies"], {request.plan_id}).get(request.plan_id)
         if row is None:

@@ -76,8 +76,8 @@ class RollupQueries:
         self, request: pb.ListIndicatorRollupsRequest, context: grpc.aio.ServicerContext
     ) -> pb.ListIndicatorRollupsResponse:
         check = Checker()
-        if request.year and not (request.year.isdigit() and len(request.year) == 4):  # noqa: PLR2004
-            check.add("year", f"{request.year!r} is not a year YYYY")
+        if request.year:
+            check.year("year", request.year)
         check.done()
         year = request.year or str(ward_today().year)
         views = self.reads.views
@@ -108,6 +108,8 @@ class RollupQueries:
         check = Checker()
         check.required("plan_id", request.plan_id)
         as_of = check.date("as_of", request.as_of, required=False) or ward_today()
+        if request.year:
+            check.year("year", str(request.year))
         kind = request.period_kind
         if kind and kind not in rollups.PERIOD_KINDS:
             check.add("period_kind", f"must be one of {', '.join(rollups.PERIOD_KINDS)}")

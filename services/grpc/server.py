@@ -26,22 +26,16 @@ import signal
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 from lienthong.v1 import (
     audit_service_pb2,
-    audit_service_pb2_grpc,
     ingest_service_pb2,
-    ingest_service_pb2_grpc,
     plan_service_pb2,
-    plan_service_pb2_grpc,
     review_service_pb2,
-    review_service_pb2_grpc,
     watch_service_pb2,
-    watch_service_pb2_grpc,
 )
 
 from projections.engine.live import LiveViews
@@ -57,6 +51,7 @@ from services.grpc.watch import WatchServicer
 from services.store.database import ConfigurationError
 
 log = logging.getLogger(__name__)
+REPORTING: set[asyncio.Task[None]] = set()
 SERVICES = [
     module.DESCRIPTOR.services_by_name[name].full_name
     for module, name in (
@@ -113,6 +108,18 @@ class RunningServer:
         await asyncio.to_thread(self.live.stop)
 
 
+def not_serving(health_servicer: health.aio.HealthServicer) -> None:
+    """Health answers NOT_SERVING from now on (the views stopped; see the log)."""
+
+    async def report() -> None:
+        for name in ("", *SERVICES):
+            await health_servicer.set(name, health_pb2.HealthCheckResponse.NOT_SERVING)
+
+    task = asyncio.get_running_loop().create_task(report())
+    REPORTING.add(task)  # held until done: the loop keeps only a weak reference
+    task.add_done_callback(REPORTING.discard)
+
+
 async def start_server(
     app: Ledger, settings: ServerSettings, forwarding: Forwarding | None = None
 ) -> RunningServer:
@@ -138,15 +145,12 @@ async def start_server(
         (audit_service_pb2, "AuditService", AuditServicer(app)),
         (watch_service_pb2, "WatchService", WatchServicer(app, live)),
     )
-    adders: dict[str, Callable[[Any, grpc.aio.Server], None]] = {
-        "IngestService": ingest_service_pb2_grpc.add_IngestServiceServicer_to_server,
-        "PlanService": plan_service_pb2_grpc.add_PlanServiceServicer_to_server,
-        "ReviewService": review_service_pb2_grpc.add_ReviewServiceServicer_to_server,
-        "AuditService": audit_service_pb2_grpc.add_AuditServiceServicer_to_server,
-        "WatchService": watch_service_pb2_grpc.add_WatchServiceServicer_to_server,
-    }
-    for module, name, servicer in servicers:
-        adders[name](guarded(servicer, module.DESCRIPTOR.services_by_name[name]), server)
+    server.add_generic_rpc_handlers(
+        [
+            guarded(servicer, module.DESCRIPTOR.services_by_name[name])
+            for module, name, servicer in servicers
+        ]
+    )
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     names = [
@@ -161,6 +165,7 @@ async def start_server(
     await server.start()
     for name in ("", *SERVICES):
         await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
+    live.on_stop.append(lambda _: not_serving(health_servicer))
     log.info("serving %s on port %d", ", ".join(SERVICES), port)
     return RunningServer(server, port, health_servicer, live)
 

@@ -13,6 +13,9 @@ from google.protobuf import struct_pb2
 from lienthong.v1 import watch_service_pb2 as pb
 from lienthong.v1 import watch_service_pb2_grpc
 
+from domain.errors import NotFoundError
+from domain.ids import plan_id
+from domain.text import quote
 from projections.engine.audit_log import AuditLog
 from projections.engine.live import LiveViews
 from projections.engine.rows import Changes, Row, json_safe
@@ -62,6 +65,7 @@ class RowFilter:
 
 class WatchServicer(watch_service_pb2_grpc.WatchServiceServicer):
     def __init__(self, app: Ledger, live: LiveViews) -> None:
+        self.app = app
         self.log = AuditLog(app)
         self.live = live
 
@@ -72,8 +76,10 @@ class WatchServicer(watch_service_pb2_grpc.WatchServiceServicer):
         chosen = target(check, "", request.plan_id, request.agency_id)
         watchable = sorted(n for n, f in self.live.followed.items() if f.in_memory)
         if request.view and request.view not in watchable:
-            check.add("view", f"{request.view!r} is not one of {', '.join(watchable)}")
+            check.add("view", f"{quote(request.view)} is not one of {', '.join(watchable)}")
         check.done()
+        if request.plan_id:
+            await self.known(request.plan_id)
         if request.view:
             async for change in self.changes(request):
                 yield change
@@ -81,6 +87,11 @@ class WatchServicer(watch_service_pb2_grpc.WatchServiceServicer):
         start = request.from_position or await asyncio.to_thread(self.log.last_position) + 1
         async for record in follow(self.log, start, chosen, stop_at_end=False):
             yield pb.WatchChangesResponse(event=audit_message(record))
+
+    async def known(self, plan: str) -> None:
+        """A watch on a plan that does not exist is refused, not left open and silent."""
+        if not await asyncio.to_thread(self.app.exists, plan_id(plan)):
+            raise NotFoundError(f"plan {plan} was not found", field="plan_id")
 
     async def changes(self, request: pb.WatchChangesRequest) -> AsyncIterator[Any]:
         rows = RowFilter(request.view, request.plan_id, request.agency_id)

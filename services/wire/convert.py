@@ -7,17 +7,20 @@ from __future__ import annotations
 import datetime as dt
 import re
 import uuid
-from collections.abc import Iterable
+from collections.abc import Sequence
 from typing import Any
 
 from google.protobuf import json_format, struct_pb2, timestamp_pb2
+from google.protobuf.message import Message
 from lienthong.v1 import envelope_pb2, resources_pb2
 
 from domain.errors import DomainError
 from domain.ids import Ref, parse_ref
 from domain.items import ItemStatus
+from domain.text import quote
 from projections.engine.rows import json_safe
 from services.app.submissions import Verdict
+from services.wire.text import MAX_EVIDENCE, text_violations
 from services.wire.violations import RequestInvalidError, Violation
 
 SHA256 = re.compile(r"^[0-9a-f]{64}$")
@@ -38,6 +41,11 @@ OBSTACLES = {
 }
 STATUSES = {s: resources_pb2.ItemStatus.Value(f"ITEM_STATUS_{s.name}") for s in ItemStatus}
 DATE_FIELD = "as_of"
+ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")  # YYYY-MM-DD only: no week or ordinal dates
+# The days a request may name: every view can compute a status for them (a schedule's
+# arithmetic stays within the calendar); a report's as_of has its own, narrower, rule.
+FIRST_DAY = dt.date(1970, 1, 1)
+LAST_DAY = dt.date(2199, 12, 31)
 
 
 class Checker:
@@ -58,7 +66,7 @@ class Checker:
         try:
             return str(uuid.UUID(value))
         except ValueError:
-            self.add(field, f"{value!r} is not a UUID")
+            self.add(field, f"{quote(value)} is not a UUID")
             return value
 
     def subject(self, field: str, value: str) -> str:
@@ -79,10 +87,26 @@ class Checker:
                 self.add(field, "is required (YYYY-MM-DD)", "FIELD_REQUIRED")
             return None
         try:
-            return dt.date.fromisoformat(value)
+            day = dt.date.fromisoformat(value) if ISO_DATE.match(value) else None
         except ValueError:
-            self.add(field, f"{value!r} is not a date YYYY-MM-DD")
+            day = None
+        if day is None:
+            self.add(field, f"{quote(value)} is not a date YYYY-MM-DD", "DATE_INVALID")
+        elif not FIRST_DAY <= day <= LAST_DAY:
+            self.add(field, f"{day} is not between {FIRST_DAY} and {LAST_DAY}", "DATE_OUT_OF_RANGE")
             return None
+        return day
+
+    def year(self, field: str, value: str) -> None:
+        """A year a request may name (of the days :meth:`date` takes)."""
+        digits = value.isascii() and value.isdigit()
+        if not (digits and FIRST_DAY.year <= int(value) <= LAST_DAY.year):
+            message = f"{quote(value)} is not a year from {FIRST_DAY.year} to {LAST_DAY.year}"
+            self.add(field, message, "YEAR_OUT_OF_RANGE")
+
+    def texts(self, message: Message, prefix: str = "", skip: frozenset[str] = frozenset()) -> None:
+        """Every text and timestamp field of ``message`` (see :mod:`services.wire.text`)."""
+        self.violations.extend(text_violations(message, prefix, skip))
 
     def done(self) -> None:
         if self.violations:
@@ -115,7 +139,11 @@ def payload_args(check: Checker, kind: str, payload: Any) -> dict[str, Any]:
     _enums(check, kind, payload, args)
     percent = args.get("percent", 0)
     if not 0 <= percent <= 100:  # noqa: PLR2004
-        check.add(f"envelope.{kind}.percent", f"must be within 0–100, not {percent}")
+        check.add(
+            f"envelope.{kind}.percent",
+            f"must be within 0–100, not {percent}",
+            "PERCENT_OUT_OF_RANGE",
+        )
     return {k: v for k, v in args.items() if v not in ("", None) or k == "note"}
 
 
@@ -130,14 +158,22 @@ def _enums(check: Checker, kind: str, payload: Any, args: dict[str, Any]) -> Non
 
 
 def evidence_of(
-    check: Checker, references: Iterable[envelope_pb2.EvidenceReference]
+    check: Checker, references: Sequence[envelope_pb2.EvidenceReference]
 ) -> list[dict[str, str]]:
+    if len(references) > MAX_EVIDENCE:
+        check.add(
+            "envelope.evidence",
+            f"holds {len(references)} references; at most {MAX_EVIDENCE}",
+            "TOO_MANY_EVIDENCE",
+        )
+        return []
     evidence = []
     for index, reference in enumerate(references):
+        where = f"envelope.evidence[{index}]"
         if not SHA256.match(reference.sha256):
-            check.add(f"envelope.evidence[{index}].sha256", "must be 64 lowercase hex digits")
+            check.add(f"{where}.sha256", "must be 64 lowercase hex digits")
         if not reference.uri:
-            check.add(f"envelope.evidence[{index}].uri", "is required", "FIELD_REQUIRED")
+            check.add(f"{where}.uri", "is required", "FIELD_REQUIRED")
         evidence.append(
             {
                 "sha256": reference.sha256,

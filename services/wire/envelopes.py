@@ -7,10 +7,12 @@ malformed, the command as far as it is known with the refusal that keeps it on r
 
 - bytes that are no envelope at all: ``UNDECODABLE``, keyed ``sha256:<digest>``, agency
   "unknown";
-- an envelope with invalid fields: ``INVALID_REQUEST`` naming the first of them
-  (:attr:`Received.invalid` lists them all), keyed by its event id when that is a
-  UUID, else ``sha256:<digest>``; its agency, else "unknown"; its payload's kind and
-  its subject as given.
+- an envelope with invalid fields: its code (:attr:`RequestInvalidError.code`: the
+  reason of the first of them, say ``TEXT_CONTROL_CHARACTER``, or ``INVALID_REQUEST``),
+  naming that field (:attr:`Received.invalid` lists them
+  all), keyed by its event id when that is a UUID, else ``sha256:<digest>``; its
+  agency, else "unknown"; its payload's kind and its subject as given — the agency
+  and subject only when they are text a record may hold (:mod:`services.wire.text`).
 
 The digest is the envelope's, whichever channel brought it: the SHA-256 of its
 deterministic serialization (:func:`digest_of`), computed once — of the bytes
@@ -24,20 +26,21 @@ from __future__ import annotations
 
 import base64
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from google.protobuf.message import DecodeError, Message
 from lienthong.v1 import envelope_pb2
 
 from domain.ids import Ref
+from domain.text import bounded
 from services.app.ledger import Actor
 from services.app.submissions import Command, Refusal, Verdict
 from services.wire.convert import Checker, evidence_of, from_timestamp, payload_args
+from services.wire.text import text_or
 from services.wire.violations import RequestInvalidError
 
 UNDECODABLE = "UNDECODABLE"
-INVALID_REQUEST = "INVALID_REQUEST"
 UNKNOWN_AGENCY = "unknown"
 
 
@@ -91,8 +94,9 @@ def _checked(
 ) -> Received:
     """The command of a parsed envelope, every field checked."""
     check = Checker()
+    check.texts(envelope, "envelope.")
     event_id = check.uuid("envelope.event_id", envelope.event_id)
-    if check.violations:  # the first check: the event id is unusable as a key
+    if any(v.field == "envelope.event_id" for v in check.violations):  # unusable as a key
         event_id = f"sha256:{digest}"
     agency = check.required("envelope.agency_id", envelope.agency_id)
     ref = check.reference("envelope.subject", envelope.subject)
@@ -110,15 +114,9 @@ def _checked(
             "envelope.evidence", "evidence_submitted needs at least one reference", "FIELD_REQUIRED"
         )
     if check.violations:
-        invalid = RequestInvalidError(check.violations)
-        actor = Actor(
-            agency=envelope.agency_id or UNKNOWN_AGENCY, channel=channel, message_id=event_id
-        )
-        known = Command(
-            event_id, kind or "", envelope.subject, actor, digest=digest, origin=origin, raw=raw
-        )
-        first = invalid.violations[0].field
-        return Received(known, Refusal(INVALID_REQUEST, "invalid", str(invalid), first), invalid)
+        actor = Actor(agency=UNKNOWN_AGENCY)
+        known = Command(event_id, kind or "", "", actor, digest=digest, origin=origin, raw=raw)
+        return _refused(envelope, known, RequestInvalidError(check.violations), channel)
     actor = Actor(
         agency=agency,
         person=envelope.person or None,
@@ -130,3 +128,20 @@ def _checked(
         event_id, kind or "", envelope.subject, actor, args, evidence, digest, origin, raw
     )
     return Received(command, ref=ref)
+
+
+def _refused(
+    envelope: envelope_pb2.AgencyEventEnvelope,
+    known: Command,
+    invalid: RequestInvalidError,
+    channel: str,
+) -> Received:
+    """The refusal of an envelope with invalid fields. Its receipt keeps the agency and
+    the subject only when they are text a record may hold (else "unknown" and ""), and
+    a bounded message: the views read receipts, and no view must choke on one."""
+    agency = text_or(envelope.agency_id, "agency_id", "") or UNKNOWN_AGENCY
+    actor = Actor(agency=agency, channel=channel, message_id=known.event_id)
+    command = replace(known, subject=text_or(envelope.subject, "subject", ""), actor=actor)
+    first = invalid.violations[0].field
+    refusal = Refusal(invalid.code, "invalid", bounded(str(invalid)), first)
+    return Received(command, refusal, invalid)

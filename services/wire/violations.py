@@ -6,6 +6,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+INVALID_REQUEST = "INVALID_REQUEST"
+GENERIC = frozenset({"INVALID_VALUE", "FIELD_REQUIRED"})
+
 
 @dataclass(frozen=True)
 class Violation:
@@ -20,3 +23,10 @@ class RequestInvalidError(Exception):
     def __init__(self, violations: Sequence[Violation]) -> None:
         super().__init__("; ".join(f"{v.field}: {v.description}" for v in violations))
         self.violations = list(violations)
+
+    @property
+    def code(self) -> str:
+        """The refusal's code: the first violation's reason when it is specific (say
+        ``TEXT_CONTROL_CHARACTER``), else ``INVALID_REQUEST``."""
+        reason = self.violations[0].reason
+        return INVALID_REQUEST if reason in GENERIC else reason

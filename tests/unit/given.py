@@ -80,6 +80,11 @@ STABLE_CODES: dict[type[errors.DomainError], str] = {
     errors.NotFoundError: "NOT_FOUND",
     errors.UnrecognisedMeasurementError: "MEASUREMENT_UNRECOGNISED",
     errors.IdempotencyKeyReusedError: "IDEMPOTENCY_KEY_REUSED",
+    errors.EvidenceUriError: "EVIDENCE_URI",
+    errors.OccurredInFutureError: "OCCURRED_AT_IN_FUTURE",
+    errors.OccurredBeforePlanError: "OCCURRED_AT_BEFORE_PLAN",
+    errors.AsOfOutOfRangeError: "AS_OF_OUT_OF_RANGE",
+    errors.PeriodOutOfRangeError: "PERIOD_OUT_OF_RANGE",
 }
 
 

@@ -431,7 +431,7 @@ def test_every_kind_of_indicator_event_carries_its_provenance() -> None:
     indicator.resolve_obstacle(by(LEAD), obstacle_id="o", coordinator=OFFICE, resolution="r")
     for digest in (DOC, OTHER_DOC):
         indicator.submit_evidence(
-            by(MONITOR), sha256=digest, uri="u", media_type=PNG, description=""
+            by(MONITOR), sha256=digest, uri="s3://e/u", media_type=PNG, description=""
         )
     indicator.claim_completion(by(MONITOR), evidence=[DOC])
     indicator.reject_evidence(by(OFFICE), sha256=DOC, coordinator=OFFICE, reason="r")

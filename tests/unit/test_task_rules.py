@@ -829,7 +829,9 @@ def test_every_kind_of_task_event_carries_its_provenance() -> None:
     task.raise_obstacle(by(HELPER), obstacle_id="o", kind=ObstacleKind.DIFFICULTY, description="d")
     task.resolve_obstacle(by(OFFICE), obstacle_id="o", coordinator=OFFICE, resolution="r")
     for digest in (DOC, OTHER_DOC):
-        task.submit_evidence(by(HELPER), sha256=digest, uri="u", media_type=PDF, description="")
+        task.submit_evidence(
+            by(HELPER), sha256=digest, uri="s3://e/u", media_type=PDF, description=""
+        )
     task.claim_completion(by(MEMBER, acting_as=[ALL_UNITS]), evidence=[DOC])
     task.reject_evidence(by(OFFICE), sha256=DOC, coordinator=OFFICE, reason="r")  # two events
     contexts.append(contexts[-1])

@@ -1,0 +1,53 @@
+"""When a fact may be said to have happened, against the plan it is about.
+
+- ``occurred_at`` (when the agency says it happened) is at most
+  :data:`FUTURE_SLACK` ahead of when the system records it (clocks drift), and not
+  before the plan's first year;
+- a report's ``as_of`` (the day it refers to) lies between 1 January of the plan's
+  first year and the ward's today;
+- a measurement's period starts in a year between :data:`BASELINE_YEARS` before the
+  plan's first (a baseline, measured before the plan) and the ward's current year.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from domain.clock import ward_day
+from domain.context import Context
+from domain.errors import (
+    AsOfOutOfRangeError,
+    OccurredBeforePlanError,
+    OccurredInFutureError,
+    PeriodOutOfRangeError,
+)
+from domain.indicator import check_period
+
+FUTURE_SLACK = dt.timedelta(minutes=5)
+BASELINE_YEARS = 5
+
+
+def check_occurred_at(ctx: Context, first_year: int) -> None:
+    if ctx.occurred_at > ctx.recorded_at + FUTURE_SLACK:
+        msg = (
+            f"occurred_at {ctx.occurred_at.isoformat()} is ahead of the server's clock "
+            f"{ctx.recorded_at.isoformat()} by more than {FUTURE_SLACK}"
+        )
+        raise OccurredInFutureError(msg, field="occurred_at")
+    if ward_day(ctx.occurred_at).year < first_year:
+        msg = f"occurred_at {ctx.occurred_at.isoformat()} is before the plan's year {first_year}"
+        raise OccurredBeforePlanError(msg, field="occurred_at")
+
+
+def check_as_of(as_of: dt.date, ctx: Context, first_year: int) -> None:
+    today = ward_day(ctx.recorded_at)
+    if not dt.date(first_year, 1, 1) <= as_of <= today:
+        msg = f"as_of {as_of} is not between {first_year}-01-01 and the ward's today, {today}"
+        raise AsOfOutOfRangeError(msg, field="as_of")
+
+
+def check_period_year(period: str, ctx: Context, first_year: int) -> None:
+    earliest, this_year = first_year - BASELINE_YEARS, ward_day(ctx.recorded_at).year
+    if not earliest <= int(check_period(period)[:4]) <= this_year:
+        msg = f"period {period} is not in a year from {earliest} to {this_year}"
+        raise PeriodOutOfRangeError(msg, field="period")

@@ -1,0 +1,19 @@
+"""docs/errors.md lists every refusal code in one table: it stays true."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from tests.unit.given import STABLE_CODES
+
+DOC = Path(__file__).resolve().parents[2] / "docs" / "errors.md"
+
+
+def documented_codes() -> set[str]:
+    """The codes of the page's tables (each row starts with the code)."""
+    return set(re.findall(r"^\| `([A-Z_]+)` \|", DOC.read_text(encoding="utf-8"), re.MULTILINE))
+
+
+def test_every_domain_code_is_documented() -> None:
+    assert set(STABLE_CODES.values()) <= documented_codes()
