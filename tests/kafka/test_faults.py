@@ -1,0 +1,260 @@
+"""Faults under load, on a real PostgreSQL and a real broker: every run ends with every
+event id exactly once (one receipt each, every accepted report applied once), with no
+hand help. The PostgreSQL of this module is its own (it gets killed); the watchdog
+started with it (``services.store.watchdog``) brings it back, as in production."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+from kafka import KafkaConsumer
+from lienthong.v1 import resources_pb2
+
+from services.app.importer import import_plans
+from services.app.ledger import Ledger
+from services.store.database import Database, embedded_server, postmaster_alive
+from tests.conftest import PLANS, REGISTRY
+from tests.kafka.test_ingestion import (
+    LEADS,
+    PB,
+    RECEIPTS,
+    Worker,
+    keyed,
+    many_envelopes,
+    produce,
+    receipts,
+    wait_for,
+)
+from tests.kafka_broker import restart
+
+ENVELOPES = 3_000
+
+
+@pytest.fixture(scope="module")
+def pgdata() -> Iterator[Path]:
+    with tempfile.TemporaryDirectory(prefix="lienthong-faults-pg-") as folder:
+        yield Path(folder)
+
+
+@pytest.fixture(scope="module")
+def postgres(pgdata: Path) -> Iterator[Database]:
+    """This module's own server (overrides the session's: these tests kill it)."""
+    with embedded_server(pgdata) as database:
+        yield database
+
+
+@pytest.fixture
+def store(app: Ledger) -> Ledger:
+    import_plans(app, PLANS, REGISTRY)
+    return app
+
+
+def receipt_count(database: Database) -> int:
+    """Receipts in the store, on a connection of its own; 0 while the server is away."""
+    try:
+        with psycopg.connect(database.conninfo()) as conn:
+            row = conn.execute(
+                "SELECT count(*) FROM lienthong_events WHERE topic = ANY(%s)", (RECEIPTS,)
+            ).fetchone()
+    except psycopg.OperationalError:
+        return 0
+    return int(row[0]) if row else 0
+
+
+def postmaster_pid(pgdata: Path) -> int:
+    """The running postmaster's pid; 0 while none runs."""
+    pg = pgdata / "pg"
+    return int((pg / "postmaster.pid").read_text().split()[0]) if postmaster_alive(pg) else 0
+
+
+def logged(path: Path, text: str) -> bool:
+    return path.exists() and text in path.read_text(errors="replace")
+
+
+def assert_every_event_id_once(database: Database, sent: list[object]) -> None:
+    """One receipt per event id sent, and every accepted report applied exactly once."""
+    app = Ledger(env=database.eventsourcing_env())
+    try:
+        found = receipts(app)
+        assert sorted(r.event_id for r in found) == sorted(m.event_id for m in sent)  # type: ignore[attr-defined]
+        accepted = sum(1 for r in found if r.outcome == "accepted")
+        reports = sum(
+            [e["topic"] for e in app.events_of(f"{PB}/task/{task}")].count(
+                "lienthong.task.ProgressReported"
+            )
+            for task in LEADS
+        )
+        assert reports == accepted
+    finally:
+        app.close()
+
+
+def start_worker(
+    database: Database, broker: tuple[Path, int, str], prefix: str, log: Path
+) -> Worker:
+    worker = Worker(database, broker[2], prefix, log)
+    worker.start()
+    return worker
+
+
+@pytest.fixture
+def worker(
+    store: Ledger, database: Database, broker: tuple[Path, int, str], prefix: str, tmp_path: Path
+) -> Iterator[Worker]:
+    running = start_worker(database, broker, prefix, tmp_path / "worker.log")
+    yield running
+    running.stop()
+
+
+def test_kill_9_of_postgresql_mid_run_loses_and_doubles_nothing(
+    worker: Worker, database: Database, broker: tuple[Path, int, str], prefix: str, pgdata: Path
+) -> None:
+    sent = many_envelopes(ENVELOPES, seed=11)
+    produce(broker[2], f"{prefix}agency-events", [keyed(m) for m in sent])
+    wait_for(lambda: receipt_count(database) >= ENVELOPES // 6, "the run under way")
+    os.kill(postmaster_pid(pgdata), signal.SIGKILL)
+    wait_for(lambda: logged(worker.log, "storing a batch failed"), "the worker to meet the loss")
+    wait_for(lambda: receipt_count(database) >= ENVELOPES, "a receipt per envelope")
+    assert_every_event_id_once(database, sent)
+
+
+def test_a_clean_postgresql_restart_mid_run_loses_and_doubles_nothing(
+    worker: Worker, database: Database, broker: tuple[Path, int, str], prefix: str, pgdata: Path
+) -> None:
+    sent = many_envelopes(ENVELOPES, seed=12)
+    produce(broker[2], f"{prefix}agency-events", [keyed(m) for m in sent])
+    wait_for(lambda: receipt_count(database) >= ENVELOPES // 6, "the run under way")
+    stop_postgres(pgdata)
+    wait_for(lambda: logged(worker.log, "storing a batch failed"), "the worker to meet the stop")
+    wait_for(lambda: receipt_count(database) >= ENVELOPES, "a receipt per envelope")
+    assert_every_event_id_once(database, sent)
+
+
+def stop_postgres(pgdata: Path) -> None:
+    """A clean (fast) shutdown: SIGINT to the postmaster, as ``pg_ctl stop -m fast``."""
+    pid = postmaster_pid(pgdata)
+    os.kill(pid, signal.SIGINT)
+    wait_for(lambda: postmaster_pid(pgdata) != pid, "PostgreSQL to stop (and come back)")
+
+
+def test_kill_9_of_a_worker_again_and_again_beside_a_second_one_loses_and_doubles_nothing(
+    worker: Worker, database: Database, broker: tuple[Path, int, str], prefix: str, tmp_path: Path
+) -> None:
+    second = start_worker(database, broker, prefix, tmp_path / "second.log")
+    try:
+        sent = many_envelopes(ENVELOPES, seed=13)
+        produce(broker[2], f"{prefix}agency-events", [keyed(m) for m in sent])
+        for share in (6, 3, 2):
+            wait_for(lambda s=share: receipt_count(database) >= ENVELOPES // s, "more receipts")
+            worker.kill()
+            worker.start()
+        wait_for(lambda: receipt_count(database) >= ENVELOPES, "a receipt per envelope")
+    finally:
+        second.stop()
+    assert_every_event_id_once(database, sent)
+
+
+def test_a_broker_restart_mid_run_loses_and_doubles_nothing(
+    worker: Worker, database: Database, broker: tuple[Path, int, str], prefix: str
+) -> None:
+    home, port, bootstrap = broker
+    first, second = many_envelopes(ENVELOPES // 2, seed=14), many_envelopes(ENVELOPES // 2, seed=15)
+    produce(bootstrap, f"{prefix}agency-events", [keyed(m) for m in first])
+    wait_for(lambda: receipt_count(database) >= ENVELOPES // 6, "the run under way")
+    restart(home, port)
+    produce(bootstrap, f"{prefix}agency-events", [keyed(m) for m in second])
+    wait_for(lambda: receipt_count(database) >= ENVELOPES, "a receipt per envelope")
+    assert_every_event_id_once(database, first + second)
+
+
+class Relay:
+    """``lienthong relay`` in a process of its own, killable."""
+
+    def __init__(self, env: dict[str, str], log: Path) -> None:
+        self.env, self.log = env, log
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        with self.log.open("ab") as out:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "services.cli", "relay"],
+                env=self.env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+            )
+
+    def kill(self) -> None:
+        assert self.process is not None
+        self.process.kill()
+        self.process.wait(timeout=30)
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(timeout=30)
+
+
+def relay_position(store: Ledger, prefix: str) -> int:
+    return store.recorder.max_tracking_id(f"{prefix}relay:coordination-events") or 0  # type: ignore[attr-defined]
+
+
+def test_kill_9_of_the_relay_mid_run_still_delivers_every_event_once_in_order_per_subject(
+    worker: Worker,
+    store: Ledger,
+    database: Database,
+    broker: tuple[Path, int, str],
+    prefix: str,
+) -> None:
+    bootstrap = broker[2]
+    sent = many_envelopes(ENVELOPES // 2, seed=16)
+    produce(bootstrap, f"{prefix}agency-events", [keyed(m) for m in sent])
+    wait_for(lambda: receipt_count(database) >= len(sent), "a receipt per envelope")
+    last = store.recorder.max_notification_id() or 0
+    relay = Relay({**worker.env}, worker.log.parent / "relay.log")
+    relay.start()
+    try:
+        for share in (5, 3, 2):
+            wait_for(lambda s=share: relay_position(store, prefix) >= last // s, "the relay on")
+            relay.kill()
+            relay.start()
+        wait_for(lambda: relay_position(store, prefix) >= last, "the whole log relayed")
+    finally:
+        relay.stop()
+    seen = deduplicated(bootstrap, f"{prefix}coordination-events", last)
+    assert sorted(p for per_subject in seen.values() for p in per_subject) == list(
+        range(1, last + 1)
+    )
+    for positions in seen.values():
+        assert positions == sorted(positions)
+
+
+def deduplicated(bootstrap: str, topic: str, last: int) -> dict[str, list[int]]:
+    """What a consumer that drops every position it has seen gets: per subject, the
+    positions in the order it receives them (until it has every position up to ``last``)."""
+    consumer = KafkaConsumer(
+        topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest", consumer_timeout_ms=60_000
+    )
+    seen: dict[str, list[int]] = {}
+    known: set[int] = set()
+    try:
+        for record in consumer:
+            event = resources_pb2.AuditEvent.FromString(record.value)
+            position = int(dict(record.headers)["position"])
+            if position in known:
+                continue
+            known.add(position)
+            seen.setdefault(record.key.decode(), []).append(position)
+            assert event.position == position
+            if len(known) == last:
+                break
+    finally:
+        consumer.close()
+    return seen
