@@ -41,14 +41,13 @@ from collections.abc import Iterable, Sequence
 from typing import Any, cast
 
 import faust
-import psycopg
 from aiokafka.errors import KafkaError
-from eventsourcing.persistence import PersistenceError
 from faust.types import TP
 
 from services.app.ledger import Ledger
 from services.kafka.ingest import BatchIngestor, Record, tracking_name
 from services.kafka.topics import AGENCY_EVENTS, KafkaSettings
+from services.store.database import STORE_ERRORS
 from services.store.recorder import OffsetGapError, stored_offsets
 
 log = logging.getLogger(__name__)
@@ -59,7 +58,7 @@ RETRY_MAX_SECONDS = 5.0
 # How often partitions assigned without records arriving are positioned.
 POSITION_EVERY_SECONDS = 0.5
 EXIT_FAILED = 70
-TRANSIENT = (PersistenceError, psycopg.Error, OSError, KafkaError, TimeoutError)
+TRANSIENT = (*STORE_ERRORS, KafkaError, TimeoutError)
 
 
 def record_of(event: Any) -> Record:

@@ -32,6 +32,7 @@ from typing import Any
 from urllib.parse import parse_qs, unquote, urlparse
 
 import psycopg
+from eventsourcing.persistence import PersistenceError
 from psycopg import sql
 
 DATABASE_URL_ENV = "LIENTHONG_DATABASE_URL"
@@ -40,6 +41,8 @@ DEFAULT_DATA_DIR = ".lienthong"
 EMBEDDED_DBNAME = "lienthong"
 WATCHDOG_PID = ".watchdog.pid"
 STOP_SECONDS = 60.0
+STORE_ERRORS = (PersistenceError, psycopg.Error, OSError)
+"""What the store raises while PostgreSQL is away: a writer tries again later."""
 
 log = logging.getLogger(__name__)
 
