@@ -5,24 +5,33 @@ started with it (``services.store.watchdog``) brings it back, as in production."
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
+import psutil
 import psycopg
 import pytest
 from kafka import KafkaConsumer
 from lienthong.v1 import resources_pb2
 
+from lienthong_sdk import envelopes
+from lienthong_sdk.agency import AgencyClient
+from lienthong_sdk.verdicts import Verdict
 from services.app.importer import import_plans
 from services.app.ledger import Ledger
 from services.store.database import Database, embedded_server, postmaster_alive
 from tests.conftest import PLANS, REGISTRY
+from tests.kafka.test_full_mode import serving
 from tests.kafka.test_ingestion import (
+    DEADLINE_S,
     LEADS,
     PB,
     RECEIPTS,
@@ -81,6 +90,12 @@ def logged(path: Path, text: str) -> bool:
 
 def assert_every_event_id_once(database: Database, sent: list[object]) -> None:
     """One receipt per event id sent, and every accepted report applied exactly once."""
+    assert_every_event_id_once_of_tasks(database, sent, list(LEADS))
+
+
+def assert_every_event_id_once_of_tasks(
+    database: Database, sent: list[object], tasks: list[str]
+) -> None:
     app = Ledger(env=database.eventsourcing_env())
     try:
         found = receipts(app)
@@ -90,7 +105,7 @@ def assert_every_event_id_once(database: Database, sent: list[object]) -> None:
             [e["topic"] for e in app.events_of(f"{PB}/task/{task}")].count(
                 "lienthong.task.ProgressReported"
             )
-            for task in LEADS
+            for task in tasks
         )
         assert reports == accepted
     finally:
@@ -258,3 +273,75 @@ def deduplicated(bootstrap: str, topic: str, last: int) -> dict[str, list[int]]:
     finally:
         consumer.close()
     return seen
+
+
+PUBLISHERS = {"24": "phuoc-binh.health-post", "23": "phuoc-binh.ttpvhcc", "3": "phuoc-binh.vhxh"}
+PUBLISHES = 40  # per publisher
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def child_running(parent: subprocess.Popen[bytes], command: str) -> psutil.Process | None:
+    """The child of ``lienthong run`` running ``command`` (None while there is none)."""
+    for child in psutil.Process(parent.pid).children():
+        if command in child.cmdline() and child.status() != psutil.STATUS_ZOMBIE:
+            return child
+    return None
+
+
+def test_kill_9_of_the_api_server_in_full_mode_during_publishes_records_every_event_id_once(
+    worker: Worker, database: Database, prefix: str, tmp_path: Path
+) -> None:
+    worker.stop()  # full mode runs its own
+    address = f"127.0.0.1:{free_port()}"
+    env = {**worker.env, "LIENTHONG_GRPC_ADDRESS": address, "LIENTHONG_VERDICT_WAIT_SECONDS": "60"}
+    log = tmp_path / "full.log"
+    with log.open("wb") as out:
+        full = subprocess.Popen(
+            [sys.executable, "-m", "services.cli", "run"], env=env, stdout=out, stderr=out
+        )
+    sent = {
+        task: [
+            envelopes.progress_reported(
+                f"{PB}/task/{task}", percent=i, as_of=dt.date(2026, 3, 2), agency_id=agency
+            )
+            for i in range(PUBLISHES)
+        ]
+        for task, agency in PUBLISHERS.items()
+    }
+    verdicts: list[Verdict] = []
+    failures: list[BaseException] = []
+
+    def publish(task: str) -> None:
+        try:
+            with AgencyClient(address, PUBLISHERS[task], retries=12, backoff=0.2) as client:
+                # list.extend appends each verdict as it is answered
+                verdicts.extend(client.publish(message) for message in sent[task])
+        except Exception as error:  # noqa: BLE001 - handed over to the test's thread
+            failures.append(error)
+
+    publishers = [threading.Thread(target=publish, args=(task,)) for task in PUBLISHERS]
+    try:
+        wait_for(lambda: serving(address), "full mode to serve")
+        for thread in publishers:
+            thread.start()
+        wait_for(lambda: len(verdicts) >= PUBLISHES // 2, "publishes under way")
+        api = child_running(full, "serve")
+        assert api is not None
+        api.kill()
+        wait_for(lambda: logged(log, "serve (pid"), "the supervisor to see the API go")
+        for thread in publishers:
+            thread.join(timeout=DEADLINE_S)
+        assert not failures
+        assert child_running(full, "serve") not in (None, api)
+    finally:
+        full.send_signal(signal.SIGTERM)
+        full.wait(timeout=DEADLINE_S)
+    everything = [m for messages in sent.values() for m in messages]
+    assert sorted(v.event_id for v in verdicts) == sorted(m.event_id for m in everything)
+    assert {v.outcome for v in verdicts} <= {"accepted", "duplicate"}
+    assert_every_event_id_once_of_tasks(database, everything, list(PUBLISHERS))
