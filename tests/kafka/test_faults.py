@@ -6,6 +6,7 @@ started with it (``services.store.watchdog``) brings it back, as in production."
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
 import signal
 import socket
@@ -345,3 +346,54 @@ def test_kill_9_of_the_api_server_in_full_mode_during_publishes_records_every_ev
     assert sorted(v.event_id for v in verdicts) == sorted(m.event_id for m in everything)
     assert {v.outcome for v in verdicts} <= {"accepted", "duplicate"}
     assert_every_event_id_once_of_tasks(database, everything, list(PUBLISHERS))
+
+
+CRASHING_AGENT = """
+import json, os, sys
+import faust
+bootstrap, topic, group, out, last = sys.argv[1:6]
+app = faust.App(group, broker=f"kafka://{bootstrap}", store="memory://", web_enabled=False,
+                consumer_auto_offset_reset="earliest", topic_allow_declare=False)
+runs = []
+@app.agent(app.topic(topic, value_serializer="raw", key_serializer="raw"))
+async def body(stream):
+    runs.append([])
+    async for events in stream.take_events(10, within=0.2):
+        runs[-1].extend(event.message.offset for event in events)
+        if len(runs) == 1:
+            raise RuntimeError("the store is away")
+        if int(last) in runs[-1]:
+            with open(out, "w") as results:
+                json.dump(runs, results)
+            os._exit(0)
+faust.Worker(app, loglevel="WARNING").execute_from_commandline()
+"""
+
+
+def test_faust_moves_past_a_batch_whose_agent_body_raised(
+    broker: tuple[Path, int, str], prefix: str, tmp_path: Path
+) -> None:
+    """Why the worker never lets an error out of its agent, and positions partitions
+    from the store: faust restarts a crashed agent after the batch it was handed."""
+    topic, results = f"{prefix}agency-events", tmp_path / "runs.json"
+    produce(broker[2], topic, [(b"one-subject", b"%d" % i) for i in range(40)])
+    agent = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            CRASHING_AGENT,
+            broker[2],
+            topic,
+            f"{prefix}crash",
+            str(results),
+            "39",
+        ],
+        cwd=tmp_path,
+        capture_output=True,
+        timeout=DEADLINE_S,
+        check=False,
+    )
+    assert agent.returncode == 0, agent.stderr.decode(errors="replace")[-3000:]
+    crashed, *later = json.loads(results.read_text())
+    assert crashed
+    assert not set(crashed) & {offset for run in later for offset in run}
