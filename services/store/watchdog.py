@@ -37,6 +37,8 @@ def watch(pgdata: Path) -> None:
     server = None
     while True:
         time.sleep(EVERY_SECONDS)
+        if not pgdata.is_dir():
+            return  # the data directory is gone: nothing left to tend
         try:
             with server_lock():
                 if not alive_owners(pgdata):

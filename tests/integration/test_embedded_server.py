@@ -15,7 +15,13 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from services.store.database import Database, embedded_server, postmaster_alive
+from services.store.database import (
+    WATCHDOG_PID,
+    Database,
+    embedded_server,
+    postmaster_alive,
+    running,
+)
 
 DEADLINE_S = 60.0
 OWNER = """
@@ -89,22 +95,30 @@ def test_a_killed_server_comes_back_by_itself_while_an_owner_lives(data_dir: Pat
     assert not postmaster_alive(pgdata)
 
 
-def test_the_server_stops_when_its_last_owner_is_killed_9(
+def watchdog_of(data_dir: Path) -> int:
+    return int((data_dir / "pg" / WATCHDOG_PID).read_text())
+
+
+def test_the_server_and_its_watchdog_stop_when_its_last_owner_is_killed_9(
     data_dir: Path, owners: list[subprocess.Popen[str]]
 ) -> None:
     owner = start_owner(data_dir, owners)
     assert postmaster_alive(data_dir / "pg")
+    watchdog = watchdog_of(data_dir)
     owner.kill()
     owner.wait()
     wait_until(lambda: not postmaster_alive(data_dir / "pg"), "the server to stop")
+    wait_until(lambda: not running(watchdog), "the watchdog to end")
 
 
 def test_the_last_owner_to_leave_stops_the_server_though_another_was_killed_9(
     data_dir: Path, owners: list[subprocess.Popen[str]]
 ) -> None:
     killed, last = start_owner(data_dir, owners), start_owner(data_dir, owners)
+    watchdog = watchdog_of(data_dir)
     killed.kill()
     killed.wait()
     last.terminate()
     assert last.wait(timeout=DEADLINE_S) == 0
     assert not postmaster_alive(data_dir / "pg")
+    wait_until(lambda: not running(watchdog), "the watchdog to end")
