@@ -1,9 +1,13 @@
 """Full mode: the API (publishing through Kafka), the ingest worker and the relay, as
-child processes of one command, stopped together.
+child processes of one command.
 
 Run it against an external PostgreSQL and Kafka (``LIENTHONG_DATABASE_URL``,
-``LIENTHONG_KAFKA_BOOTSTRAP``); every child reads the same environment. When one
-child exits, or on SIGINT/SIGTERM, the others are stopped.
+``LIENTHONG_KAFKA_BOOTSTRAP``), or on the embedded default, whose watchdog brings a
+crashed PostgreSQL back (:mod:`services.store.database`); every child reads the same
+environment. A child that exits is started again after a backoff (doubling from
+:data:`RESTART_FIRST_SECONDS` to :data:`RESTART_MAX_SECONDS`, back to the first once
+it has run :data:`STABLE_SECONDS`), each exit and restart logged on standard error. On
+SIGINT/SIGTERM every child is stopped.
 """
 
 from __future__ import annotations
@@ -12,15 +16,53 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Sequence
 
 CHILDREN: tuple[tuple[str, ...], ...] = (("serve", "--via-kafka"), ("ingest-worker",), ("relay",))
 STOP_SECONDS = 30.0
 POLL_SECONDS = 0.5
+RESTART_FIRST_SECONDS = 0.5
+RESTART_MAX_SECONDS = 30.0
+STABLE_SECONDS = 60.0
 
 
 def start(command: Sequence[str]) -> subprocess.Popen[bytes]:
     return subprocess.Popen([sys.executable, "-m", "services.cli", *command])  # noqa: S603 - our own CLI
+
+
+def say(line: str) -> None:
+    sys.stderr.write(f"lienthong: {line}\n")
+    sys.stderr.flush()
+
+
+class Child:
+    """One child process, started again after a backoff whenever it exits."""
+
+    def __init__(self, command: tuple[str, ...]) -> None:
+        self.command = command
+        self.name = command[0]
+        self.process = start(command)
+        self.started = time.monotonic()
+        self.delay = RESTART_FIRST_SECONDS
+        self.due: float | None = None  # when to start it again, once it has exited
+
+    def tend(self, now: float) -> None:
+        if self.process.poll() is None:
+            return
+        if self.due is None:
+            if now - self.started >= STABLE_SECONDS:
+                self.delay = RESTART_FIRST_SECONDS
+            say(
+                f"{self.name} (pid {self.process.pid}) exited with {self.process.returncode};"
+                f" starting it again in {self.delay:g} s"
+            )
+            self.due = now + self.delay
+            self.delay = min(self.delay * 2, RESTART_MAX_SECONDS)
+        elif now >= self.due:
+            self.process = start(self.command)
+            self.started, self.due = now, None
+            say(f"{self.name} started again (pid {self.process.pid})")
 
 
 def stop_all(children: Sequence[subprocess.Popen[bytes]]) -> None:
@@ -36,19 +78,16 @@ def stop_all(children: Sequence[subprocess.Popen[bytes]]) -> None:
 
 
 def run_full() -> int:
-    """Run the three processes until one ends or a signal arrives; the first failure's code."""
+    """Run the three processes, restarting any that exits, until a signal arrives."""
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())
-    children = {command[0]: start(command) for command in CHILDREN}
+    children = [Child(command) for command in CHILDREN]
     try:
         while not stop.wait(POLL_SECONDS):
-            for name, child in children.items():
-                if child.poll() is not None:
-                    sys.stderr.write(
-                        f"lienthong: {name} exited with {child.returncode}; stopping\n"
-                    )
-                    return child.returncode or 1
+            now = time.monotonic()
+            for child in children:
+                child.tend(now)
         return 0
     finally:
-        stop_all(list(children.values()))
+        stop_all([child.process for child in children])

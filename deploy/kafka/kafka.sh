@@ -14,6 +14,8 @@
 #   LIENTHONG_KAFKA_PORT           the client listener on 127.0.0.1 (19092); the controller
 #                                  listens on the next port
 #   LIENTHONG_KAFKA_PARTITIONS     partitions of each topic created by `topics` (6)
+#   LIENTHONG_TOPIC_PREFIX         before every topic name `topics` creates (none), as the
+#                                  services read it
 #   LIENTHONG_KAFKA_START_TIMEOUT  seconds `start` waits for the broker to answer (60)
 #   LIENTHONG_KAFKA_STOP_TIMEOUT   seconds `stop` waits after SIGTERM before SIGKILL (30)
 #   LIENTHONG_KAFKA_JAVA_OPTS      JVM options (-Xms256m -Xmx512m)
@@ -304,7 +306,7 @@ case "${1:-}" in
     status) status ;;
     topics) topics ;;
     *)
-        sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//' >&2
+        sed -n '2,23p' "$0" | sed 's/^# \{0,1\}//' >&2
         exit 2
         ;;
 esac

@@ -20,7 +20,7 @@ from typing import Any
 from kafka.admin import KafkaAdminClient
 from kafka.errors import KafkaError
 
-from services.kafka.topics import DEFAULT_PARTITIONS, TOPICS
+from services.kafka.topics import DEFAULT_PARTITIONS, PREFIX_ENV, TOPICS
 
 _TOPIC_ALREADY_EXISTS = 36  # Kafka's error code TOPIC_ALREADY_EXISTS
 _POLL_INTERVAL_S = 0.2
@@ -160,6 +160,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--pid", type=int, help="fail at once when this process exits")
     parser.add_argument("--cluster-id", help="fail when another cluster answers")
     parser.add_argument("--partitions", type=int, default=DEFAULT_PARTITIONS)
+    parser.add_argument(
+        "--prefix",
+        default=os.environ.get(PREFIX_ENV, ""),
+        help=f"before every topic name (default: ${PREFIX_ENV})",
+    )
     args = parser.parse_args(argv)
     # kafka-python logs every refused connection while the broker starts; quiet it.
     logging.getLogger("kafka").setLevel(logging.CRITICAL)
@@ -171,8 +176,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             )
             out.write(f"broker at {args.bootstrap} is ready\n")
         else:
-            created = ensure_topics(args.bootstrap, args.partitions)
-            existing = [name for name in TOPICS if name not in created]
+            created = ensure_topics(args.bootstrap, args.partitions, prefix=args.prefix)
+            existing = [args.prefix + name for name in TOPICS if args.prefix + name not in created]
             out.write(
                 f"topics on {args.bootstrap} ({args.partitions} partitions): "
                 f"created {', '.join(created) or 'none'}; "

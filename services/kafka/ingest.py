@@ -6,7 +6,11 @@ offset of every partition the batch holds are written in ONE PostgreSQL transact
 (the library's process-recorder tracking, named ``topic:partition``; a batch of more
 than :data:`CHUNK` records in several). The store, not
 Kafka's committed offset, is the truth: records at or below the stored offset are
-skipped (see :mod:`services.kafka.worker`).
+skipped, and the first record of each partition after them must be the next one
+(stored + 1, or the partition's log start when nothing is stored): anything else is
+refused with :class:`~services.store.recorder.OffsetGapError`, checked again under the
+table lock in the storing transaction, so the stored offset never moves past a record
+that is not stored (see :mod:`services.kafka.worker`).
 
 A batch that meets another writer (a review by the coordination office changed an
 item meanwhile) falls back to one transaction per record — reload, retry — and then
@@ -16,7 +20,7 @@ records the offset; receipts make that safe.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from itertools import groupby
 from typing import Any
@@ -43,7 +47,7 @@ from services.app.submissions import (
     rejection,
     submit,
 )
-from services.store.recorder import events_after, insert_events, stored_offsets
+from services.store.recorder import check_follows, events_after, insert_events, stored_offsets
 from services.wire.envelopes import Received, receive
 
 log = logging.getLogger(__name__)
@@ -94,6 +98,14 @@ def tracking_name(topic: str, partition: int) -> str:
     return f"{topic}:{partition}"
 
 
+def firsts_of(records: Sequence[Record]) -> dict[str, int]:
+    """The first offset of each partition in ``records`` (sorted by partition and offset)."""
+    firsts: dict[str, int] = {}
+    for record in records:
+        firsts.setdefault(tracking_name(record.topic, record.partition), record.offset)
+    return firsts
+
+
 class BatchIngestor:
     """Applies batches of records to the application: one transaction per batch, with
     the offset of every partition the batch holds."""
@@ -141,8 +153,15 @@ class BatchIngestor:
         """The last offset of ``topic:partition`` whose effect is in the store."""
         return self.recorder.max_tracking_id(tracking_name(topic, partition))
 
-    def ingest(self, records: Sequence[Record]) -> list[tuple[Record, Verdict]]:
-        """Apply a batch; returns each record's verdict (records already stored are skipped)."""
+    def ingest(
+        self, records: Sequence[Record], log_starts: Mapping[str, int] | None = None
+    ) -> list[tuple[Record, Verdict]]:
+        """Apply a batch; returns each record's verdict (records already stored are
+        skipped). ``log_starts``: the first offset of each partition's log (by tracking
+        name; 0 when not given), where a partition with nothing stored must start.
+        Raises :class:`~services.store.recorder.OffsetGapError`, storing nothing of that
+        chunk, when a partition's records do not follow its stored offset."""
+        starts = log_starts or {}
         fresh: list[Record] = []
         by_partition = groupby(
             sorted(records, key=lambda r: (r.topic, r.partition, r.offset)),
@@ -153,38 +172,31 @@ class BatchIngestor:
         for name, group in groups:
             stored = offsets.get(name)
             fresh.extend(r for r in group if stored is None or r.offset > stored)
+        check_follows(offsets, firsts_of(fresh), starts)
         results: list[tuple[Record, Verdict]] = []
         for start in range(0, len(fresh), CHUNK):
             chunk = fresh[start : start + CHUNK]
-            last = {tracking_name(r.topic, r.partition): r.offset for r in chunk}
-            results.extend(self._ingest_chunk(chunk, [Tracking(n, o) for n, o in last.items()]))
+            results.extend(self._ingest_chunk(chunk, starts))
         return results
 
     def _ingest_chunk(
-        self, records: list[Record], trackings: list[Tracking]
+        self, records: list[Record], log_starts: Mapping[str, int]
     ) -> list[tuple[Record, Verdict]]:
+        last = {tracking_name(r.topic, r.partition): r.offset for r in records}
+        trackings = [Tracking(n, o) for n, o in last.items()]
+        firsts = firsts_of(records)
         decoded = [decode(r) for r in records]
         try:
-            return self._in_one_transaction(decoded, trackings)
+            return self._in_one_transaction(decoded, trackings, firsts, log_starts)
         except IntegrityError:
             self.aggregates.clear()
             log.info("a batch met another writer; applying it record by record")
             results = [(d.record, self._alone(d)) for d in decoded]
-            for tracking in trackings:
-                self._track(tracking)
+            insert_events(self.recorder, [], trackings, firsts, log_starts)
             return results
         except BaseException:
             self.aggregates.clear()  # aggregates may hold changes that were not stored
             raise
-
-    def _track(self, tracking: Tracking) -> None:
-        """Record the offset after a fallback (unless a newer one is there already)."""
-        try:
-            self.recorder.insert_tracking(tracking)
-        except IntegrityError:
-            stored = self.recorder.max_tracking_id(tracking.application_name)
-            if stored is None or stored < tracking.notification_id:
-                raise
 
     def _alone(self, decoded: Decoded) -> Verdict:
         if decoded.refusal is not None:
@@ -192,7 +204,11 @@ class BatchIngestor:
         return submit(self.app, decoded.command)
 
     def _in_one_transaction(
-        self, batch: list[Decoded], trackings: list[Tracking]
+        self,
+        batch: list[Decoded],
+        trackings: list[Tracking],
+        firsts: Mapping[str, int],
+        log_starts: Mapping[str, int],
     ) -> list[tuple[Record, Verdict]]:
         cache = self._refreshed(batch)
         receipts: dict[UUID, Submission] = {}
@@ -207,7 +223,7 @@ class BatchIngestor:
         changed = [a for a in (cache.get(i) for i in touched) if a is not None and a.pending_events]
         events = [e for a in [*changed, *receipts.values()] for e in a.collect_events()]
         stored = [self.app.mapper.to_stored_event(e) for e in events]
-        ids = insert_events(self.recorder, stored, trackings)
+        ids = insert_events(self.recorder, stored, trackings, firsts, log_starts)
         positions = {
             (e.originator_id, e.originator_version): i for e, i in zip(events, ids, strict=False)
         }

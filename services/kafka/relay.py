@@ -7,7 +7,9 @@ events stay in order). A rejection receipt also copies the bytes it refused to
 ``agency-events.rejected``, with the reason in the headers. There is no dual write:
 everything published is derived from the log. After a restart the relay resumes after
 its tracked position; what it published but had not tracked yet is published again,
-and consumers dedupe by ``position``.
+and consumers dedupe by ``position``. When PostgreSQL or the broker is away, the relay
+logs the failure and tries again with backoff (from :data:`RETRY_FIRST_SECONDS`,
+doubling, at most :data:`RETRY_MAX_SECONDS`) until it is back.
 """
 
 from __future__ import annotations
@@ -18,17 +20,21 @@ import time
 from typing import Any, cast
 
 from eventsourcing.persistence import ProcessRecorder, Tracking
+from kafka.errors import KafkaError
 
 from domain.facts import Fact
 from domain.submission import Submission
 from projections.engine.audit_log import AuditLog
 from services.app.ledger import Ledger
 from services.kafka.topics import AGENCY_EVENTS_REJECTED, COORDINATION_EVENTS, Producer
+from services.store.database import STORE_ERRORS
 from services.wire.convert import audit_message
 
 TRACKING = "relay:coordination-events"
 BATCH = 500
 POLL_SECONDS = 0.2
+RETRY_FIRST_SECONDS = 0.2
+RETRY_MAX_SECONDS = 5.0
 log = logging.getLogger(__name__)
 
 
@@ -76,7 +82,16 @@ class Relay:
             )
 
     def run(self, should_stop: Any = lambda: False) -> None:
-        """Follow the log until ``should_stop()``."""
+        """Follow the log until ``should_stop()``, through outages of the store or the broker."""
+        delay = RETRY_FIRST_SECONDS
         while not should_stop():
-            if not self.step():
+            try:
+                published = self.step()
+            except (*STORE_ERRORS, KafkaError):
+                log.exception("relaying failed; trying again in %.1f s", delay)
+                time.sleep(delay)
+                delay = min(delay * 2, RETRY_MAX_SECONDS)
+                continue
+            delay = RETRY_FIRST_SECONDS
+            if not published:
                 time.sleep(POLL_SECONDS)

@@ -27,6 +27,7 @@ COORDINATION_EVENTS = "coordination-events"
 """Outbound: the store's log, as ``lienthong.v1.AuditEvent`` keyed by subject."""
 TOPICS = (AGENCY_EVENTS, AGENCY_EVENTS_REJECTED, COORDINATION_EVENTS)
 DEFAULT_PARTITIONS = 6
+PREFIX_ENV = "LIENTHONG_TOPIC_PREFIX"
 
 
 @dataclass(frozen=True)
@@ -49,7 +50,7 @@ class KafkaSettings:
             batch=int(os.environ.get("LIENTHONG_INGEST_BATCH", defaults.batch)),
             within=float(os.environ.get("LIENTHONG_INGEST_WITHIN_SECONDS", defaults.within)),
             group=os.environ.get("LIENTHONG_INGEST_GROUP", defaults.group),
-            prefix=os.environ.get("LIENTHONG_TOPIC_PREFIX", defaults.prefix),
+            prefix=os.environ.get(PREFIX_ENV, defaults.prefix),
             verdict_wait_seconds=float(
                 os.environ.get("LIENTHONG_VERDICT_WAIT_SECONDS", defaults.verdict_wait_seconds)
             ),

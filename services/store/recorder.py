@@ -13,7 +13,7 @@ and every connection it opens carries a statement timeout.
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 from uuid import UUID, uuid4
 
@@ -44,6 +44,33 @@ class StoreBusyError(OperationalError):
     """A write waited for the events table's lock longer than the lock timeout (another
     transaction holds it); nothing was written, and the same write may be tried again.
     (A database error like any other to whoever handles those.)"""
+
+
+class OffsetGapError(Exception):
+    """A transaction's first offset on a partition does not follow the stored one: storing
+    it would move the stored offset past records that are not stored."""
+
+    def __init__(self, name: str, expected: int, first: int) -> None:
+        super().__init__(
+            f"{name}: the store expects offset {expected} next, the batch starts at {first};"
+            " refused"
+        )
+        self.name = name
+        self.expected = expected
+        self.first = first
+
+
+def check_follows(
+    stored: Mapping[str, int], firsts: Mapping[str, int], log_starts: Mapping[str, int]
+) -> None:
+    """Raise :class:`OffsetGapError` unless each partition's first offset in ``firsts``
+    follows its stored one (``stored + 1``; with nothing stored, its log start, 0 unless
+    ``log_starts`` says otherwise)."""
+    for name, first in firsts.items():
+        last = stored.get(name)
+        expected = log_starts.get(name, 0) if last is None else last + 1
+        if first != expected:
+            raise OffsetGapError(name, expected, first)
 
 
 def events_table(recorder: PostgresApplicationRecorder) -> sql.Identifier:
@@ -104,23 +131,38 @@ def stored_offsets(recorder: ProcessRecorder, names: Sequence[str]) -> dict[str,
     if not isinstance(recorder, PostgresProcessRecorder):
         found = {n: recorder.max_tracking_id(n) for n in names}
         return {n: o for n, o in found.items() if o is not None}
-    query = sql.SQL(
+    with recorder.datastore.transaction(commit=False) as cursor:
+        return _stored_offsets(cursor, _offsets_query(recorder), names)
+
+
+def _stored_offsets(cursor: Any, query: sql.Composed, names: Sequence[str]) -> dict[str, int]:
+    cursor.execute(query, (list(names),))
+    return {row["application_name"]: int(row["n"]) for row in cursor.fetchall()}
+
+
+def _offsets_query(recorder: PostgresProcessRecorder) -> sql.Composed:
+    return sql.SQL(
         "SELECT application_name, max(notification_id) AS n FROM {}"
         " WHERE application_name = ANY(%s) GROUP BY application_name"
     ).format(sql.Identifier(*recorder.tracking_table_name.split(".")))
-    with recorder.datastore.transaction(commit=False) as cursor:
-        cursor.execute(query, (list(names),))
-        return {row["application_name"]: int(row["n"]) for row in cursor.fetchall()}
 
 
 def insert_events(
     recorder: ApplicationRecorder,
     stored: Sequence[StoredEvent],
     trackings: Sequence[Tracking] = (),
+    firsts: Mapping[str, int] | None = None,
+    log_starts: Mapping[str, int] | None = None,
 ) -> list[int]:
     """Store ``stored`` and ``trackings`` in ONE transaction, as the library's
     ``insert_events(..., tracking=...)`` does; returns the events' notification ids
     (log positions), in order.
+
+    With ``firsts`` (each tracking name → the first offset this transaction stores on
+    it), the transaction first takes the table lock and checks, under it, that each
+    first offset follows the stored one (:func:`check_follows`): anything else raises
+    :class:`OffsetGapError` and stores nothing. Every writer of tracking rows here takes
+    the lock first, so two workers cannot both pass the check for the same offsets.
 
     Same table lock as the library (so notification ids stay gap-free in commit
     order: every writer of the table takes it), same NOTIFY, same tracking statement;
@@ -139,13 +181,13 @@ def insert_events(
     Raises :class:`StoreBusyError` when the lock is not had within the lock timeout.
     """
     if not isinstance(recorder, PostgresProcessRecorder):
-        if len(trackings) > 1:
-            msg = "several trackings in one transaction need PostgreSQL"
+        if len(trackings) > 1 or firsts:
+            msg = "several trackings, or checked offsets, in one transaction need PostgreSQL"
             raise TypeError(msg)
         tracking = trackings[0] if trackings else None
         return list(recorder.insert_events(stored, tracking=tracking) or [])
     try:
-        return _copy_events(recorder, stored, trackings)
+        return _copy_events(recorder, stored, trackings, firsts, log_starts)
     except OperationalError as error:
         if isinstance(error.__cause__, errors.LockNotAvailable):
             msg = f"the events table stayed locked by another transaction: {error}"
@@ -154,15 +196,24 @@ def insert_events(
 
 
 def _copy_events(
-    recorder: PostgresProcessRecorder, stored: Sequence[StoredEvent], trackings: Sequence[Tracking]
+    recorder: PostgresProcessRecorder,
+    stored: Sequence[StoredEvent],
+    trackings: Sequence[Tracking],
+    firsts: Mapping[str, int] | None,
+    log_starts: Mapping[str, int] | None,
 ) -> list[int]:
     table = sql.Identifier(*recorder.events_table_name.split("."))
     with recorder.datastore.transaction(commit=True) as cursor:
+        if firsts:
+            recorder._lock_table(cursor)  # noqa: SLF001
+            held = _stored_offsets(cursor, _offsets_query(recorder), list(firsts))
+            check_follows(held, firsts, log_starts or {})
         for tracking in trackings:
             recorder._insert_tracking(cursor, tracking)  # noqa: SLF001
         if not stored:
             return []
-        recorder._lock_table(cursor)  # noqa: SLF001
+        if not firsts:
+            recorder._lock_table(cursor)  # noqa: SLF001
         recorder._notify_channel(cursor)  # noqa: SLF001
         cursor.execute(
             sql.SQL("SELECT COALESCE(max(notification_id), 0) AS n FROM {}").format(table)

@@ -9,12 +9,14 @@ import hashlib
 import uuid
 
 import pytest
+from eventsourcing.persistence import Tracking
 from lienthong.v1 import envelope_pb2
 
 from domain.submission import submission_id
 from services.app.importer import import_plans
 from services.app.ledger import Actor, Ledger
 from services.kafka.ingest import BatchIngestor, Record
+from services.store.recorder import OffsetGapError, insert_events
 from services.wire.envelopes import UNKNOWN_AGENCY
 from tests.commands import execute
 from tests.conftest import PLANS, REGISTRY
@@ -76,7 +78,8 @@ def test_a_poisoned_batch_keeps_every_good_record_and_records_every_bad_one(
         ],
     ) + records(1, [progress("phuoc-binh.ttpvhcc", "23", 20)], first_offset=7)
     verdicts = [
-        (r.partition, r.offset, v.outcome, v.reason_code) for r, v in ingestor.ingest(batch)
+        (r.partition, r.offset, v.outcome, v.reason_code)
+        for r, v in ingestor.ingest(batch, {f"{TOPIC}:1": 7})
     ]
     assert verdicts == [
         (0, 0, "accepted", ""),
@@ -208,7 +211,10 @@ def test_malformed_records_are_kept_on_record_with_what_is_known_of_them(
     bad_id = envelope_pb2.AgencyEventEnvelope.FromString(progress("", "24", 30))
     bad_id.event_id = "42"
     values = [no_date.SerializeToString(), bad_id.SerializeToString(), b"\xff\xff\xff"]
-    verdicts = [(v.event_id, v.reason_code) for _, v in ingestor.ingest(records(3, values, 40))]
+    verdicts = [
+        (v.event_id, v.reason_code)
+        for _, v in ingestor.ingest(records(3, values, 40), {f"{TOPIC}:3": 40})
+    ]
     digests = [hashlib.sha256(v).hexdigest() for v in values]
     assert verdicts == [
         (known, "INVALID_REQUEST"),
@@ -251,3 +257,28 @@ def test_malformed_records_are_kept_on_record_with_what_is_known_of_them(
         ),
     ]
     assert {r["channel"] for r in receipts} == {"kafka"}
+
+
+def test_a_batch_that_does_not_follow_the_stored_offset_is_refused_and_stores_nothing(
+    ingestor: BatchIngestor,
+) -> None:
+    ingestor.ingest(records(0, [progress("phuoc-binh.health-post", "24", 30)]))
+    before = ingestor.app.recorder.max_notification_id()
+    later = records(0, [progress("phuoc-binh.health-post", "24", 40)], first_offset=2)
+    with pytest.raises(OffsetGapError, match="expects offset 1 next, the batch starts at 2"):
+        ingestor.ingest(later)
+    fresh = records(1, [progress("phuoc-binh.ttpvhcc", "23", 20)], first_offset=3)
+    with pytest.raises(OffsetGapError, match="expects offset 0 next, the batch starts at 3"):
+        ingestor.ingest(fresh)
+    assert ingestor.app.recorder.max_notification_id() == before
+    assert (ingestor.stored_offset(TOPIC, 0), ingestor.stored_offset(TOPIC, 1)) == (0, None)
+
+
+def test_the_storing_transaction_checks_the_offsets_under_the_table_lock(
+    ingestor: BatchIngestor,
+) -> None:
+    ingestor.ingest(records(0, [progress("phuoc-binh.health-post", "24", 30)]))
+    app = ingestor.app
+    with pytest.raises(OffsetGapError, match="expects offset 1 next, the batch starts at 5"):
+        insert_events(app.recorder, [], [Tracking(f"{TOPIC}:0", 5)], {f"{TOPIC}:0": 5})
+    assert ingestor.stored_offset(TOPIC, 0) == 0

@@ -3,6 +3,7 @@ Lienthong's topics, keeps keyed records in order per key, and survives a restart
 
 from __future__ import annotations
 
+import subprocess
 import tempfile
 import time
 from collections import defaultdict
@@ -14,7 +15,7 @@ from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
 from deploy.kafka.topics import ensure_topics, partition_counts
 from services.kafka.topics import AGENCY_EVENTS, TOPICS
-from tests.kafka_broker import free_port_pair, restart, running_broker
+from tests.kafka_broker import SCRIPT, broker_env, free_port_pair, restart, running_broker
 
 DEADLINE_S = 30.0
 SUBJECTS = ("phuoc-binh-2026/task/1", "phuoc-binh-2026/task/2", "phuoc-binh-2026/task/24")
@@ -78,6 +79,16 @@ def test_topics_are_created_once_with_six_partitions(broker: tuple[Path, int, st
     assert set(ensure_topics(bootstrap)) <= set(TOPICS)  # all of them on a fresh broker
     assert partition_counts(bootstrap) == dict.fromkeys(TOPICS, 6)
     assert ensure_topics(bootstrap) == []  # idempotent
+
+
+def test_kafka_sh_topics_creates_the_topics_under_the_configured_prefix(
+    broker: tuple[Path, int, str],
+) -> None:
+    home, port, bootstrap = broker
+    env = {**broker_env(home, port), "LIENTHONG_TOPIC_PREFIX": "sh."}
+    subprocess.run([str(SCRIPT), "topics"], env=env, check=True, capture_output=True)
+    names = [f"sh.{name}" for name in TOPICS]
+    assert partition_counts(bootstrap, names) == dict.fromkeys(names, 6)
 
 
 def test_keyed_records_come_back_in_order_per_key_and_survive_a_restart(
