@@ -173,14 +173,30 @@ def _walk_consistency(fn: int, sn: int, path: list[bytes]) -> tuple[bytes, bytes
     return fr, sr, sn
 
 
+def frontier(size: int) -> list[tuple[int, int]]:
+    """The ``(level, index)`` of the complete subtrees a tree of ``size`` ends with,
+    largest first: what it takes to append to it."""
+    found, start = [], 0
+    for level in range(size.bit_length() - 1, -1, -1):
+        if size >> level & 1:
+            found.append((level, start >> level))
+            start += 1 << level
+    return found
+
+
 class CompactRange:
     """The roots of the complete subtrees of a growing tree (at most one per level):
     appends leaves in O(log n) memory, gives the root at any moment, and the
     ``(level, index, hash)`` of every complete subtree each append completes."""
 
-    def __init__(self) -> None:
-        self.size = 0
-        self._stack: list[bytes] = []  # largest subtree first
+    def __init__(self, size: int = 0, stack: Sequence[bytes] = ()) -> None:
+        """Empty, or resumed from a tree of ``size`` and the hashes of its
+        :func:`frontier`."""
+        if len(stack) != size.bit_count():
+            msg = f"a tree of {size} has {size.bit_count()} frontier subtrees, not {len(stack)}"
+            raise ValueError(msg)
+        self.size = size
+        self._stack = list(stack)  # largest subtree first
 
     def append(self, leaf: bytes) -> list[tuple[int, int, bytes]]:
         """Add a leaf hash; returns the subtrees it completed, the leaf itself first."""

@@ -14,6 +14,7 @@ from domain.merkle import (
     Nodes,
     ProofError,
     consistency_proof,
+    frontier,
     inclusion_proof,
     leaf_hash,
     needed_nodes,
@@ -178,3 +179,15 @@ def test_every_consistency_proof_verifies_and_a_changed_leaf_does_not(
     hashes[changed] = leaf_hash(leaves[changed] + b"!")
     with pytest.raises(ProofError):
         verify_consistency(old, new, proof, root_of(hashes[:old]), root(stored(leaves), new))
+
+
+@given(st.lists(st.binary(max_size=4), max_size=40), st.data())
+def test_a_tree_resumed_from_its_frontier_grows_as_one_never_stopped(
+    leaves: list[bytes], data: st.DataObject
+) -> None:
+    cut = data.draw(st.integers(0, len(leaves)))
+    nodes = stored(leaves)
+    resumed = CompactRange(cut, [nodes(level, index) for level, index in frontier(cut)])
+    for leaf in leaves[cut:]:
+        resumed.append(leaf_hash(leaf))
+    assert resumed.root() == root_of(leaf_hash(leaf) for leaf in leaves)
