@@ -8,12 +8,16 @@ import base64
 import datetime as dt
 import itertools
 import json
+import shutil
+import subprocess
 import uuid
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import pytest
+from eventsourcing.postgres import PostgresApplicationRecorder
 from psycopg import sql
 
 from domain.merkle import leaf_hash, verify_consistency, verify_inclusion
@@ -27,9 +31,19 @@ from services.store.tlog import leaf_bytes
 from tests.commands import RefusedError, execute
 from tests.conftest import PLANS, REGISTRY
 
+TLOGCHECK = Path(__file__).resolve().parents[1] / "interop" / "tlogcheck"
 TASK = "phuoc-binh-2026/task/9"  # led by all agencies: the police may report on it
 POLICE = Actor(agency="phuoc-binh.police", person="Nguyễn Văn A", channel="test")
 DAY = dt.date(2026, 2, 10)
+
+
+def row_leaf(store: Store, position: int) -> bytes:
+    row = store.execute(
+        "SELECT originator_id, originator_version, topic, state FROM {events}"
+        " WHERE notification_id = %s",
+        position,
+    )[0]
+    return leaf_bytes(position, row[0], row[1], row[2], bytes(row[3]))
 
 
 def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
@@ -47,10 +61,13 @@ class Store:
     """The test's database, reached around the application as a tamperer would."""
 
     def __init__(self, database: Database, app: Ledger) -> None:
+        recorder = app.recorder
+        assert isinstance(recorder, PostgresApplicationRecorder)
         self.conninfo = database.conninfo()
-        self.table = sql.Identifier(*app.recorder.events_table_name.split("."))  # type: ignore[attr-defined]
+        self.name = recorder.events_table_name
+        self.table = sql.Identifier(*self.name.split("."))
 
-    def execute(self, statement: str, *params: object) -> list[tuple[object, ...]]:
+    def execute(self, statement: str, *params: object) -> list[tuple[Any, ...]]:
         with psycopg.connect(self.conninfo, autocommit=True) as conn:
             cursor = conn.execute(sql.SQL(statement).format(events=self.table), params)
             return cursor.fetchall() if cursor.description else []
@@ -60,11 +77,11 @@ class Store:
             "SELECT notification_id FROM {events} WHERE topic LIKE %s ORDER BY notification_id",
             topic_like,
         )
-        return [int(str(row[0])) for row in rows]
+        return [int(row[0]) for row in rows]
 
     def state(self, position: int) -> bytes:
         rows = self.execute("SELECT state FROM {events} WHERE notification_id = %s", position)
-        return bytes(rows[0][0])  # type: ignore[arg-type]
+        return bytes(rows[0][0])
 
     def set_state(self, position: int, state: bytes) -> None:
         self.execute("UPDATE {events} SET state = %s WHERE notification_id = %s", state, position)
@@ -80,9 +97,8 @@ def store(
     import_plans(app, PLANS, REGISTRY)
     tampering = Store(configured, app)
     tampering.execute(
-        "SELECT nextval(pg_get_serial_sequence(%s, 'notification_id'))",
-        app.recorder.events_table_name,
-    )  # type: ignore[attr-defined]
+        "SELECT nextval(pg_get_serial_sequence(%s, 'notification_id'))", tampering.name
+    )
     report(app, 10, 20, 30)
     with pytest.raises(RefusedError):
         report(app, 5)  # progress goes down only through a correction
@@ -143,11 +159,7 @@ def test_every_stored_record_is_a_leaf_and_its_proofs_verify(
     )
     assert code == 0, err
     proof = json.loads(out)
-    row = store.execute(
-        "SELECT originator_id, originator_version, topic, state FROM {events} WHERE notification_id = %s",
-        rejected,
-    )[0]
-    data = leaf_bytes(rejected, row[0], row[1], row[2], bytes(row[3]))  # type: ignore[arg-type]
+    data = row_leaf(store, rejected)
     assert base64.b64decode(proof["leaf_hash"]) == leaf_hash(data)
     assert proof["leaf_index"] == positions.index(rejected)
     hashes = [base64.b64decode(h) for h in proof["hashes"]]
@@ -279,3 +291,57 @@ def test_rewriting_a_row_and_the_trees_nodes_still_fails_the_auditors_checkpoint
     code, _, err = run(capsys, "audit", "verify", "--checkpoint", str(saved))
     assert code == EXIT_LOG_FAILS
     assert "INCONSISTENT: the tree: the stored tree does not extend the checkpoint" in err
+
+
+@pytest.mark.skipif(shutil.which("go") is None, reason="needs the Go toolchain")
+def test_checkpoints_and_proofs_verify_with_the_transparency_dev_go_modules(
+    store: Store, saved: Path, app: Ledger, capsys: pytest.CaptureFixture[str]
+) -> None:
+    old = saved.read_text(encoding="utf-8")
+    size = Checkpoint.parse(verifier(capsys).verify(old)).size
+    position = store.positions("%ProgressReported")[-1]
+    report(app, 70)
+    _, new, _ = run(capsys, "audit", "checkpoint")
+    _, out, _ = run(
+        capsys,
+        "audit",
+        "prove",
+        "--position",
+        str(position),
+        "--tree-size",
+        str(size),
+        "--format",
+        "json",
+    )
+    inclusion = json.loads(out)
+    _, out, _ = run(
+        capsys,
+        "audit",
+        "prove-consistency",
+        "--from",
+        str(size),
+        "--to",
+        str(size + 2),
+        "--format",
+        "json",
+    )
+    given = {
+        "verifier_key": str(verifier(capsys)),
+        "old_checkpoint": old,
+        "new_checkpoint": new,
+        "leaf": base64.b64encode(row_leaf(store, position)).decode(),
+        "leaf_index": inclusion["leaf_index"],
+        "inclusion": inclusion["hashes"],
+        "consistency": json.loads(out)["hashes"],
+    }
+    go = [shutil.which("go") or "go", "run", "."]
+    checked = subprocess.run(
+        go, cwd=TLOGCHECK, input=json.dumps(given), capture_output=True, text=True, check=False
+    )
+    assert (checked.returncode, checked.stdout.strip()) == (0, "ok"), checked.stderr
+    given["leaf"] = base64.b64encode(b"another row").decode()
+    checked = subprocess.run(
+        go, cwd=TLOGCHECK, input=json.dumps(given), capture_output=True, text=True, check=False
+    )
+    assert checked.returncode == 1
+    assert checked.stdout.startswith("inclusion:")
