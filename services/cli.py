@@ -206,8 +206,12 @@ def b64(digest: bytes) -> str:
     return base64.b64encode(digest).decode()
 
 
+def tree_progress(appended: int) -> None:
+    progress(f"log tree: {appended} record(s) appended")
+
+
 def cmd_audit_checkpoint(app: Ledger, _: argparse.Namespace) -> int:
-    print(make_checkpoint(log_tree(app.recorder), load_signer(key_file())), end="")
+    print(make_checkpoint(log_tree(app.recorder), load_signer(key_file()), tree_progress), end="")
     return 0
 
 
@@ -280,7 +284,7 @@ def cmd_audit_verify(app: Ledger, args: argparse.Namespace) -> int:
         progress(f"BAD_SIGNATURE: {error}")
         return EXIT_BAD_SIGNATURE
     try:
-        size = verify_log(log_tree(app.recorder), checkpoint, progress_bar)
+        size = verify_log(log_tree(app.recorder), checkpoint, progress_bar, tree_progress)
     except VerificationError as error:
         failure = error.failure
         where = f"position {failure.position}" if failure.position is not None else "the tree"

@@ -54,9 +54,9 @@ def log_tree(recorder: object) -> LogTree:
     return LogTree(recorder)
 
 
-def make_checkpoint(tree: LogTree, signer: Signer) -> str:
+def make_checkpoint(tree: LogTree, signer: Signer, progress: Callable[[int], None]) -> str:
     """Bring the tree up to date, sign its head, keep the note and return it."""
-    tree.update()
+    tree.update(progress)
     size = tree.head().size
     digest = tree.root(size)
     note = signer.sign(Checkpoint(signer.name, size, digest).text())
@@ -93,12 +93,17 @@ def open_checkpoint(note: str, verifier: Verifier) -> Checkpoint:
     return checkpoint
 
 
-def verify_log(tree: LogTree, checkpoint: Checkpoint, progress: Callable[[int, int], None]) -> int:
+def verify_log(
+    tree: LogTree,
+    checkpoint: Checkpoint,
+    progress: Callable[[int, int], None],
+    appended: Callable[[int], None],
+) -> int:
     """Check the store against ``checkpoint`` (whose signature is checked already): the
     stored tree must extend it, and every leaf, recomputed from the rows themselves,
     must be the tree's and lead to the checkpoint's root. Returns the tree size checked;
     raises :class:`VerificationError` with the first failure."""
-    tree.update()
+    tree.update(appended)
     size = tree.head().size
     if checkpoint.size > size:
         raise fail(

@@ -168,8 +168,13 @@ class LogTree:
                     bytes(row["state"]),
                 )
                 nodes.extend(tree.append(leaf_hash(data)))
-            cursor.executemany(self.sql("INSERT INTO {nodes} VALUES (%s, %s, %s)"), nodes)
-            cursor.executemany(self.sql("INSERT INTO {leaves} VALUES (%s, %s)"), leaves)
+            # COPY, not executemany: no pipeline mode (see services.store.recorder.insert_events)
+            with cursor.copy(self.sql("COPY {nodes} (level, idx, hash) FROM STDIN")) as copy:
+                for node in nodes:
+                    copy.write_row(node)
+            with cursor.copy(self.sql("COPY {leaves} (leaf_index, position) FROM STDIN")) as copy:
+                for leaf in leaves:
+                    copy.write_row(leaf)
             cursor.execute(
                 self.sql("UPDATE {head} SET size = %s, position = %s"),
                 (tree.size, rows[-1]["notification_id"]),

@@ -20,12 +20,13 @@ import pytest
 from eventsourcing.postgres import PostgresApplicationRecorder
 from psycopg import sql
 
-from domain.merkle import leaf_hash, verify_consistency, verify_inclusion
+from domain.merkle import leaf_hash, root_of, verify_consistency, verify_inclusion
 from services.app.audit import LOG_KEY_FILE_ENV, log_tree
 from services.app.importer import import_plans
 from services.app.ledger import Actor, Ledger
 from services.app.notes import Checkpoint, Signer, Verifier
 from services.cli import EXIT_BAD_SIGNATURE, EXIT_LOG_FAILS, main
+from services.store import tlog
 from services.store.database import Database
 from services.store.tlog import leaf_bytes
 from tests.commands import RefusedError, execute
@@ -198,6 +199,20 @@ def test_every_stored_record_is_a_leaf_and_its_proofs_verify(
         tree.root(5),
         base64.b64decode(consistency["to_root_hash"]),
     )
+
+
+def test_a_tree_appended_in_many_small_batches_is_the_tree_of_every_row(
+    store: Store, app: Ledger, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(tlog, "BATCH", 7)  # each batch resumes from the stored frontier
+    tree = log_tree(app.recorder)
+    appended: list[int] = []
+    assert tree.update(appended.append) == len(store.positions())
+    assert appended[:2] == [7, 14]
+    assert tree.lag() == 0
+    rows = [leaf_hash(row_leaf(store, position)) for position in store.positions()]
+    assert tree.root(len(rows)) == root_of(rows)
+    assert tree.root(100) == root_of(rows[:100])
 
 
 def test_a_checkpoint_under_another_key_or_edited_fails_its_signature(
