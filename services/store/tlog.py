@@ -17,6 +17,7 @@ appends them, a batch per transaction (the head row locked, so two followers tak
 
 from __future__ import annotations
 
+import datetime as dt
 import struct
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -78,6 +79,17 @@ def leaf_bytes(position: int, originator_id: UUID, version: int, topic: str, sta
     )
 
 
+def row_leaf(row: dict[str, Any]) -> bytes:
+    """:func:`leaf_bytes` of a row of the events table."""
+    return leaf_bytes(
+        int(row["notification_id"]),
+        row["originator_id"],
+        int(row["originator_version"]),
+        row["topic"],
+        bytes(row["state"]),
+    )
+
+
 def one(cursor: Any) -> dict[str, Any]:
     """The one row a query answers (a missing one is a damaged table: loud)."""
     row: dict[str, Any] | None = cursor.fetchone()
@@ -94,6 +106,16 @@ class Leaf:
     index: int
     position: int
     hash: bytes
+
+
+@dataclass(frozen=True)
+class Kept:
+    """A checkpoint as kept: its signed note, what it signs, and when it was made."""
+
+    note: str
+    size: int
+    root: bytes
+    made_at: dt.datetime
 
 
 @dataclass(frozen=True)
@@ -160,14 +182,7 @@ class LogTree:
             nodes, leaves = [], []
             for row in rows:
                 leaves.append((tree.size, row["notification_id"]))
-                data = leaf_bytes(
-                    row["notification_id"],
-                    row["originator_id"],
-                    row["originator_version"],
-                    row["topic"],
-                    bytes(row["state"]),
-                )
-                nodes.extend(tree.append(leaf_hash(data)))
+                nodes.extend(tree.append(leaf_hash(row_leaf(row))))
             # COPY, not executemany: no pipeline mode (see services.store.recorder.insert_events)
             with cursor.copy(self.sql("COPY {nodes} (level, idx, hash) FROM STDIN")) as copy:
                 for node in nodes:
@@ -295,18 +310,36 @@ class LogTree:
             if not rows:
                 return
             for row in rows:
-                position = int(row["notification_id"])
-                yield (
-                    position,
-                    leaf_bytes(
-                        position,
-                        row["originator_id"],
-                        row["originator_version"],
-                        row["topic"],
-                        bytes(row["state"]),
-                    ),
-                )
+                yield int(row["notification_id"]), row_leaf(row)
             after = int(rows[-1]["notification_id"])
+
+    def record(self, position: int) -> bytes:
+        """The leaf bytes of the stored record at ``position``, read from the events table."""
+        with self.datastore.transaction(commit=False) as cursor:
+            cursor.execute(
+                self.sql(
+                    "SELECT notification_id, originator_id, originator_version, topic, state"
+                    " FROM {events} WHERE notification_id = %s"
+                ),
+                (position,),
+            )
+            row = cursor.fetchone()
+        if row is None:
+            msg = f"no record at position {position}"
+            raise ProofError(msg)
+        return row_leaf(row)
+
+    def latest_checkpoint(self) -> Kept | None:
+        with self.datastore.transaction(commit=False) as cursor:
+            cursor.execute(
+                self.sql(
+                    "SELECT note, size, root, made_at FROM {checkpoints} ORDER BY id DESC LIMIT 1"
+                )
+            )
+            row = cursor.fetchone()
+        if row is None:
+            return None
+        return Kept(row["note"], int(row["size"]), bytes(row["root"]), row["made_at"])
 
     def keep_checkpoint(self, size: int, digest: bytes, note: str) -> None:
         with self.datastore.transaction(commit=True) as cursor:
