@@ -8,8 +8,10 @@ import base64
 import datetime as dt
 import itertools
 import json
+import re
 import shutil
 import subprocess
+import sys
 import uuid
 from collections.abc import Callable
 from pathlib import Path
@@ -32,6 +34,7 @@ from services.store.tlog import leaf_bytes
 from tests.commands import RefusedError, execute
 from tests.conftest import PLANS, REGISTRY
 
+OPERATIONS = Path(__file__).resolve().parents[2] / "docs" / "operations.md"
 TLOGCHECK = Path(__file__).resolve().parents[1] / "interop" / "tlogcheck"
 TASK = "phuoc-binh-2026/task/9"  # led by all agencies: the police may report on it
 POLICE = Actor(agency="phuoc-binh.police", person="Nguyễn Văn A", channel="test")
@@ -360,3 +363,33 @@ def test_checkpoints_and_proofs_verify_with_the_transparency_dev_go_modules(
     )
     assert checked.returncode == 1
     assert checked.stdout.startswith("inclusion:")
+
+
+def test_the_auditors_walkthrough_in_the_operations_guide_runs_as_written(
+    store: Store, tmp_path: Path
+) -> None:
+    guide = OPERATIONS.read_text(encoding="utf-8")
+    section = guide.split("## Auditing the log\n")[1].split("\n## ")[0]
+    blocks = re.findall(r"```sh\n(.*?)```", section, re.DOTALL)
+    assert len(blocks) == 3
+    lienthong = str(Path(sys.executable).parent / "lienthong")
+    outputs = []
+    for block in blocks:
+        ran = subprocess.run(
+            [
+                "/bin/bash",
+                "-euo",
+                "pipefail",
+                "-c",
+                block.replace(".venv/bin/lienthong", lienthong),
+            ],
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert ran.returncode == 0, ran.stderr
+        outputs.append(ran.stdout)
+    assert outputs[1].startswith("verified: ")
+    prove, consistency, status = map(json.loads, outputs[2].splitlines())
+    assert (prove["tree_size"], len(consistency["hashes"]) > 0, status["lag"]) == (200, True, 0)
