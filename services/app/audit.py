@@ -18,7 +18,7 @@ from eventsourcing.postgres import PostgresApplicationRecorder
 
 from domain.merkle import CompactRange, ProofError, leaf_hash, verify_consistency
 from services.app.notes import Checkpoint, NoteError, Signer, Verifier
-from services.store.database import DATA_DIR_ENV, DEFAULT_DATA_DIR
+from services.store.database import DATA_DIR_ENV, DEFAULT_DATA_DIR, ConfigurationError
 from services.store.tlog import LogTree
 
 LOG_KEY_FILE_ENV = "LIENTHONG_LOG_KEY_FILE"
@@ -44,7 +44,11 @@ def load_signer(path: Path) -> Signer:
         with os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w") as out:
             out.write(f"{signer}\n")
         return signer
-    return Signer.parse(path.read_text(encoding="ascii"))
+    try:
+        return Signer.parse(path.read_text(encoding="utf-8"))
+    except (NoteError, UnicodeDecodeError) as error:
+        msg = f"{LOG_KEY_FILE_ENV} ({path}) is not a note signer key: {error}"
+        raise ConfigurationError(msg) from None
 
 
 def log_tree(recorder: object) -> LogTree:

@@ -94,7 +94,7 @@ def one(cursor: Any) -> dict[str, Any]:
     """The one row a query answers (a missing one is a damaged table: loud)."""
     row: dict[str, Any] | None = cursor.fetchone()
     if row is None:
-        msg = "the log tree's head row is missing: its tables are damaged"
+        msg = "a query of the log tree answered no row: its tables are damaged"
         raise ProofError(msg)
     return row
 

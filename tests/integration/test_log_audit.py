@@ -27,7 +27,7 @@ from services.app.audit import LOG_KEY_FILE_ENV, log_tree
 from services.app.importer import import_plans
 from services.app.ledger import Actor, Ledger
 from services.app.notes import Checkpoint, Signer, Verifier
-from services.cli import EXIT_BAD_SIGNATURE, EXIT_LOG_FAILS, main
+from services.cli import EXIT_BAD_INPUT, EXIT_BAD_SIGNATURE, EXIT_LOG_FAILS, main
 from services.store import tlog
 from services.store.database import Database
 from services.store.tlog import leaf_bytes
@@ -233,6 +233,20 @@ def test_a_checkpoint_under_another_key_or_edited_fails_its_signature(
     edited.write_text("\n".join(lines), encoding="utf-8")
     code, _, err = run(capsys, "audit", "verify", "--checkpoint", str(edited))
     assert (code, "does not verify" in err) == (EXIT_BAD_SIGNATURE, True)
+
+
+def test_a_malformed_signing_key_file_is_a_configuration_error(
+    configured: Database,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> None:
+    key = tmp_path / "log.key"
+    key.write_text("PRIVATE+KEY+not-a-key\n", encoding="utf-8")
+    monkeypatch.setenv(LOG_KEY_FILE_ENV, str(key))
+    code, _, err = run(capsys, "audit", "checkpoint")
+    assert code == EXIT_BAD_INPUT
+    assert f"error: CONFIGURATION: {LOG_KEY_FILE_ENV} ({key}) is not a note signer key" in err
 
 
 def edit_a_report(store: Store) -> int:
