@@ -6,6 +6,10 @@
     lienthong plans status PLAN… [--as-of YYYY-MM-DD] [--format text|json]
     lienthong projections rebuild|catch-up|follow|digest VIEW
     lienthong projections rebuild|catch-up|digest --all
+    lienthong audit checkpoint|verifier-key|status
+    lienthong audit prove --position N --tree-size S [--format text|json]
+    lienthong audit prove-consistency --from A --to B [--format text|json]
+    lienthong audit verify --checkpoint FILE [--verifier-key KEY]
     lienthong serve
     lienthong ingest-worker
     lienthong relay
@@ -13,13 +17,16 @@
     lienthong demo
 
 Progress goes to standard error, results to standard output. Exit status: 0 done,
-2 bad input (every problem listed), 1 unexpected failure.
+2 bad input (every problem listed), 1 unexpected failure; ``audit verify`` also 3 (the
+checkpoint's signature does not verify with the key) and 4 (the store does not verify
+against the checkpoint: the first failing position and why on standard error).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
 import datetime as dt
 import json
 import logging
@@ -33,14 +40,25 @@ from typing import Any
 import yaml
 
 from domain.errors import DomainError
+from domain.merkle import ProofError
 from projections.engine.live import LiveViews
 from projections.engine.replay import share_replay
 from projections.engine.runner import ProjectionRunner, catch_up_all, rebuild_all
 from projections.plans import plan_status, plan_summary
 from projections.views import PLAN_VIEWS, VIEWS, caught_up, view_named
+from services.app.audit import (
+    VerificationError,
+    key_file,
+    load_signer,
+    log_tree,
+    make_checkpoint,
+    open_checkpoint,
+    verify_log,
+)
 from services.app.clock import ward_today
 from services.app.importer import ImportFailedError, import_plans
 from services.app.ledger import Ledger
+from services.app.notes import NoteError, Verifier
 from services.demo import play, render_status
 from services.grpc.server import ServerSettings, serve
 from services.kafka.relay import Relay
@@ -54,6 +72,8 @@ from services.wire.convert import plan_status_message
 DEFAULT_REGISTRY = Path("data/agencies.yaml")
 DEFAULT_PLANS = Path("data/plans")
 EXIT_BAD_INPUT = 2
+EXIT_BAD_SIGNATURE = 3
+EXIT_LOG_FAILS = 4
 
 
 def progress(message: str) -> None:
@@ -182,6 +202,100 @@ def cmd_projection(app: Ledger, args: argparse.Namespace) -> int:
     return 0
 
 
+def b64(digest: bytes) -> str:
+    return base64.b64encode(digest).decode()
+
+
+def tree_progress(appended: int) -> None:
+    progress(f"log tree: {appended} record(s) appended")
+
+
+def cmd_audit_checkpoint(app: Ledger, _: argparse.Namespace) -> int:
+    print(make_checkpoint(log_tree(app.recorder), load_signer(key_file()), tree_progress), end="")
+    return 0
+
+
+def cmd_audit_verifier_key(_app: Ledger, _: argparse.Namespace) -> int:
+    print(load_signer(key_file()).verifier())
+    return 0
+
+
+def cmd_audit_status(app: Ledger, args: argparse.Namespace) -> int:
+    tree = log_tree(app.recorder)
+    head = tree.head()
+    emit({"tree_size": head.size, "last_position": head.position, "lag": tree.lag()}, args.format)
+    return 0
+
+
+def cmd_audit_prove(app: Ledger, args: argparse.Namespace) -> int:
+    tree = log_tree(app.recorder)
+    try:
+        leaf = tree.leaf_at(args.position)
+        hashes = tree.inclusion(leaf.index, args.tree_size)
+        head = tree.root(args.tree_size)
+    except ProofError as error:
+        progress(f"error: {error}")
+        return EXIT_BAD_INPUT
+    emit(
+        {
+            "position": leaf.position,
+            "leaf_index": leaf.index,
+            "tree_size": args.tree_size,
+            "leaf_hash": b64(leaf.hash),
+            "hashes": [b64(h) for h in hashes],
+            "root_hash": b64(head),
+        },
+        args.format,
+    )
+    return 0
+
+
+def cmd_audit_prove_consistency(app: Ledger, args: argparse.Namespace) -> int:
+    tree = log_tree(app.recorder)
+    try:
+        hashes = tree.consistency(args.old, args.new)
+        roots = tree.root(args.old), tree.root(args.new)
+    except ProofError as error:
+        progress(f"error: {error}")
+        return EXIT_BAD_INPUT
+    emit(
+        {
+            "from": args.old,
+            "to": args.new,
+            "from_root_hash": b64(roots[0]),
+            "to_root_hash": b64(roots[1]),
+            "hashes": [b64(h) for h in hashes],
+        },
+        args.format,
+    )
+    return 0
+
+
+def cmd_audit_verify(app: Ledger, args: argparse.Namespace) -> int:
+    try:
+        note = args.checkpoint.read_text(encoding="utf-8")
+        verifier = Verifier.parse(args.verifier_key) if args.verifier_key else None
+    except (OSError, UnicodeDecodeError, NoteError) as error:
+        progress(f"error: {error}")
+        return EXIT_BAD_INPUT
+    try:
+        checkpoint = open_checkpoint(note, verifier or load_signer(key_file()).verifier())
+    except NoteError as error:
+        progress(f"BAD_SIGNATURE: {error}")
+        return EXIT_BAD_SIGNATURE
+    try:
+        size = verify_log(log_tree(app.recorder), checkpoint, progress_bar, tree_progress)
+    except VerificationError as error:
+        failure = error.failure
+        where = f"position {failure.position}" if failure.position is not None else "the tree"
+        progress(f"{failure.reason}: {where}: {failure.detail}")
+        return EXIT_LOG_FAILS
+    print(
+        f"verified: {checkpoint.size} leaves of the checkpoint, {size} now, every leaf recomputed"
+    )
+    return 0
+
+
 def cmd_ingest_worker(app: Ledger, _: argparse.Namespace) -> int:
     run_worker(app, KafkaSettings.from_env())
     return 0
@@ -244,6 +358,8 @@ def build_parser() -> argparse.ArgumentParser:
     status.add_argument("--format", choices=("text", "json"), default="text")
     status.set_defaults(run=cmd_status)
 
+    add_audit_commands(commands)
+
     serving = commands.add_parser("serve", help="run the gRPC API until SIGINT/SIGTERM")
     serving.add_argument(
         "--via-kafka",
@@ -290,6 +406,40 @@ def build_parser() -> argparse.ArgumentParser:
     )
     demo.set_defaults(run=cmd_demo)
     return parser
+
+
+def add_audit_commands(commands: Any) -> None:
+    audit = commands.add_parser("audit", help="signed checkpoints and proofs of the log")
+    audit_commands = audit.add_subparsers(dest="audit_command", required=True)
+    checkpoint = audit_commands.add_parser(
+        "checkpoint", help="bring the tree up to date, sign, keep and print a checkpoint"
+    )
+    checkpoint.set_defaults(run=cmd_audit_checkpoint)
+    verifier = audit_commands.add_parser("verifier-key", help="print the note verifier key")
+    verifier.set_defaults(run=cmd_audit_verifier_key)
+    status = audit_commands.add_parser("status", help="the tree's size and lag behind the log")
+    status.add_argument("--format", choices=("text", "json"), default="text")
+    status.set_defaults(run=cmd_audit_status)
+    prove = audit_commands.add_parser("prove", help="inclusion proof of a position")
+    prove.add_argument("--position", type=int, required=True)
+    prove.add_argument("--tree-size", type=int, required=True)
+    prove.add_argument("--format", choices=("text", "json"), default="text")
+    prove.set_defaults(run=cmd_audit_prove)
+    consistency = audit_commands.add_parser(
+        "prove-consistency", help="consistency proof between two tree sizes"
+    )
+    consistency.add_argument("--from", dest="old", type=int, required=True)
+    consistency.add_argument("--to", dest="new", type=int, required=True)
+    consistency.add_argument("--format", choices=("text", "json"), default="text")
+    consistency.set_defaults(run=cmd_audit_prove_consistency)
+    verify = audit_commands.add_parser(
+        "verify", help="verify the whole store against a checkpoint saved earlier"
+    )
+    verify.add_argument("--checkpoint", type=Path, required=True, metavar="FILE")
+    verify.add_argument(
+        "--verifier-key", default="", help="the key to check it with (default: this log's own)"
+    )
+    verify.set_defaults(run=cmd_audit_verify)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -1,5 +1,8 @@
 """Fixtures shared by the integration tests: a real PostgreSQL, one database per test.
 
+``configured`` also names the test's database in ``LIENTHONG_DATABASE_URL``, as an
+operator would, for the command line.
+
 The server is the embedded PostgreSQL (started once per test run in a temporary
 directory) unless ``LIENTHONG_DATABASE_URL`` names an external server, whose user must
 be allowed to create databases.
@@ -62,3 +65,13 @@ def app(database: Database) -> Iterator[Ledger]:
     application = Ledger(env=database.eventsourcing_env())
     yield application
     application.close()
+
+
+@pytest.fixture
+def configured(database: Database, monkeypatch: pytest.MonkeyPatch) -> Database:
+    credentials = f"{database.user}:{database.password}"
+    url = f"postgresql://{credentials}@{database.host}:{database.port}/{database.dbname}"
+    if database.host.startswith("/"):  # a Unix socket directory (the embedded server)
+        url = f"postgresql://{credentials}@/{database.dbname}?host={database.host}"
+    monkeypatch.setenv(DATABASE_URL_ENV, url)
+    return database

@@ -12,8 +12,9 @@ from lienthong.v1 import audit_service_pb2 as pb
 from lienthong.v1 import audit_service_pb2_grpc
 from psycopg import sql
 
-from domain.errors import NotFoundError
+from domain.errors import InvalidValueError, NotFoundError
 from domain.ids import parse_ref
+from domain.merkle import ProofError
 from projections.audit_trail import key_of
 from projections.engine.audit_log import (
     AuditLog,
@@ -26,9 +27,16 @@ from projections.engine.audit_log import (
 from projections.engine.known_at import rows_known_at
 from projections.plans import plan_status
 from projections.views import VIEWS
+from services.app.audit import log_tree
 from services.app.ledger import Ledger
 from services.grpc import pages
-from services.wire.convert import Checker, audit_message, from_timestamp, plan_status_message
+from services.wire.convert import (
+    Checker,
+    audit_message,
+    from_timestamp,
+    plan_status_message,
+    timestamp,
+)
 
 POLL_SECONDS = 0.2
 STREAM_BATCH = 200
@@ -99,11 +107,13 @@ def iso(value: dt.datetime | None) -> str | None:
 
 class AuditServicer(audit_service_pb2_grpc.AuditServiceServicer):
     """ListEvents reads the audit trail view's table (indexed by subject, plan, actor
-    and recorded-at); GetPlanStatusAsOf replays the views up to the time asked."""
+    and recorded-at); GetPlanStatusAsOf replays the views up to the time asked; the
+    checkpoint and proofs come from the log's Merkle tree (services.store.tlog)."""
 
     def __init__(self, app: Ledger) -> None:
         self.app = app
         self.log = AuditLog(app)
+        self.tree = log_tree(app.recorder)
 
     def events(
         self, field: str, value: str, after: int, window: tuple[str | None, str | None], size: int
@@ -186,3 +196,57 @@ class AuditServicer(audit_service_pb2_grpc.AuditServiceServicer):
         day = as_of or known_at.astimezone(dt.UTC).date()
         status = await asyncio.to_thread(self.status_known_at, request.plan_id, day, known_at)
         return pb.GetPlanStatusAsOfResponse(status=plan_status_message(status))
+
+    async def GetCheckpoint(
+        self, request: pb.GetCheckpointRequest, context: grpc.aio.ServicerContext
+    ) -> pb.GetCheckpointResponse:
+        kept = await asyncio.to_thread(self.tree.latest_checkpoint)
+        if kept is None:
+            raise NotFoundError("no checkpoint has been made yet (lienthong audit checkpoint)")
+        return pb.GetCheckpointResponse(
+            note=kept.note,
+            tree_size=kept.size,
+            root_hash=kept.root,
+            made_at=timestamp(kept.made_at),
+        )
+
+    def inclusion(self, position: int, size: int) -> pb.GetInclusionProofResponse:
+        try:
+            leaf = self.tree.leaf_at(position)
+        except ProofError as error:
+            raise NotFoundError(str(error), field="position") from None
+        try:
+            hashes, head = self.tree.inclusion(leaf.index, size), self.tree.root(size)
+        except ProofError as error:
+            raise InvalidValueError(str(error), field="tree_size") from None
+        return pb.GetInclusionProofResponse(
+            leaf_index=leaf.index,
+            tree_size=size,
+            leaf=self.tree.record(position),
+            leaf_hash=leaf.hash,
+            hashes=hashes,
+            root_hash=head,
+        )
+
+    async def GetInclusionProof(
+        self, request: pb.GetInclusionProofRequest, context: grpc.aio.ServicerContext
+    ) -> pb.GetInclusionProofResponse:
+        return await asyncio.to_thread(self.inclusion, request.position, request.tree_size)
+
+    def consistency(self, old: int, new: int) -> pb.GetConsistencyProofResponse:
+        try:
+            hashes = self.tree.consistency(old, new)
+            roots = self.tree.root(old), self.tree.root(new)
+        except ProofError as error:
+            field = "to_tree_size" if 0 <= old <= new else "from_tree_size"
+            raise InvalidValueError(str(error), field=field) from None
+        return pb.GetConsistencyProofResponse(
+            hashes=hashes, from_root_hash=roots[0], to_root_hash=roots[1]
+        )
+
+    async def GetConsistencyProof(
+        self, request: pb.GetConsistencyProofRequest, context: grpc.aio.ServicerContext
+    ) -> pb.GetConsistencyProofResponse:
+        return await asyncio.to_thread(
+            self.consistency, request.from_tree_size, request.to_tree_size
+        )

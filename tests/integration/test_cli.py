@@ -14,16 +14,6 @@ from services.store.database import DATABASE_URL_ENV, Database
 from tests.conftest import PLANS, REGISTRY
 
 
-@pytest.fixture
-def configured(database: Database, monkeypatch: pytest.MonkeyPatch) -> Database:
-    credentials = f"{database.user}:{database.password}"
-    url = f"postgresql://{credentials}@{database.host}:{database.port}/{database.dbname}"
-    if database.host.startswith("/"):  # a Unix socket directory (the embedded server)
-        url = f"postgresql://{credentials}@/{database.dbname}?host={database.host}"
-    monkeypatch.setenv(DATABASE_URL_ENV, url)
-    return database
-
-
 def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
     code = main(list(argv))
     out, err = capsys.readouterr()

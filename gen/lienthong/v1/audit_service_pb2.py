@@ -26,7 +26,7 @@ from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__
 from lienthong.v1 import resources_pb2 as lienthong_dot_v1_dot_resources__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n lienthong/v1/audit_service.proto\x12\x0clienthong.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1clienthong/v1/resources.proto\"\xcd\x01\n\x11ListEventsRequest\x12\x0f\n\x07subject\x18\x01 \x01(\t\x12\x0f\n\x07plan_id\x18\x02 \x01(\t\x12\x11\n\tagency_id\x18\x03 \x01(\t\x12.\n\nstart_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\x08\x65nd_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x11\n\tpage_size\x18\x06 \x01(\x05\x12\x12\n\npage_token\x18\x07 \x01(\t\"W\n\x12ListEventsResponse\x12(\n\x06\x65vents\x18\x01 \x03(\x0b\x32\x18.lienthong.v1.AuditEvent\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\">\n\x10StreamLogRequest\x12\x15\n\rfrom_position\x18\x01 \x01(\x03\x12\x13\n\x0bstop_at_end\x18\x02 \x01(\x08\"<\n\x11StreamLogResponse\x12\'\n\x05\x65vent\x18\x01 \x01(\x0b\x32\x18.lienthong.v1.AuditEvent\"h\n\x18GetPlanStatusAsOfRequest\x12\x0f\n\x07plan_id\x18\x01 \x01(\t\x12,\n\x08known_at\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\r\n\x05\x61s_of\x18\x03 \x01(\t\"E\n\x19GetPlanStatusAsOfResponse\x12(\n\x06status\x18\x01 \x01(\x0b\x32\x18.lienthong.v1.PlanStatus2\x95\x02\n\x0c\x41uditService\x12O\n\nListEvents\x12\x1f.lienthong.v1.ListEventsRequest\x1a .lienthong.v1.ListEventsResponse\x12N\n\tStreamLog\x12\x1e.lienthong.v1.StreamLogRequest\x1a\x1f.lienthong.v1.StreamLogResponse0\x01\x12\x64\n\x11GetPlanStatusAsOf\x12&.lienthong.v1.GetPlanStatusAsOfRequest\x1a\'.lienthong.v1.GetPlanStatusAsOfResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n lienthong/v1/audit_service.proto\x12\x0clienthong.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1clienthong/v1/resources.proto\"\xcd\x01\n\x11ListEventsRequest\x12\x0f\n\x07subject\x18\x01 \x01(\t\x12\x0f\n\x07plan_id\x18\x02 \x01(\t\x12\x11\n\tagency_id\x18\x03 \x01(\t\x12.\n\nstart_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\x08\x65nd_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x11\n\tpage_size\x18\x06 \x01(\x05\x12\x12\n\npage_token\x18\x07 \x01(\t\"W\n\x12ListEventsResponse\x12(\n\x06\x65vents\x18\x01 \x03(\x0b\x32\x18.lienthong.v1.AuditEvent\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\">\n\x10StreamLogRequest\x12\x15\n\rfrom_position\x18\x01 \x01(\x03\x12\x13\n\x0bstop_at_end\x18\x02 \x01(\x08\"<\n\x11StreamLogResponse\x12\'\n\x05\x65vent\x18\x01 \x01(\x0b\x32\x18.lienthong.v1.AuditEvent\"h\n\x18GetPlanStatusAsOfRequest\x12\x0f\n\x07plan_id\x18\x01 \x01(\t\x12,\n\x08known_at\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\r\n\x05\x61s_of\x18\x03 \x01(\t\"E\n\x19GetPlanStatusAsOfResponse\x12(\n\x06status\x18\x01 \x01(\x0b\x32\x18.lienthong.v1.PlanStatus\"\x16\n\x14GetCheckpointRequest\"x\n\x15GetCheckpointResponse\x12\x0c\n\x04note\x18\x01 \x01(\t\x12\x11\n\ttree_size\x18\x02 \x01(\x03\x12\x11\n\troot_hash\x18\x03 \x01(\x0c\x12+\n\x07made_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"?\n\x18GetInclusionProofRequest\x12\x10\n\x08position\x18\x01 \x01(\x03\x12\x11\n\ttree_size\x18\x02 \x01(\x03\"\x86\x01\n\x19GetInclusionProofResponse\x12\x12\n\nleaf_index\x18\x01 \x01(\x03\x12\x11\n\ttree_size\x18\x02 \x01(\x03\x12\x0c\n\x04leaf\x18\x03 \x01(\x0c\x12\x11\n\tleaf_hash\x18\x04 \x01(\x0c\x12\x0e\n\x06hashes\x18\x05 \x03(\x0c\x12\x11\n\troot_hash\x18\x06 \x01(\x0c\"J\n\x1aGetConsistencyProofRequest\x12\x16\n\x0e\x66rom_tree_size\x18\x01 \x01(\x03\x12\x14\n\x0cto_tree_size\x18\x02 \x01(\x03\"[\n\x1bGetConsistencyProofResponse\x12\x0e\n\x06hashes\x18\x01 \x03(\x0c\x12\x16\n\x0e\x66rom_root_hash\x18\x02 \x01(\x0c\x12\x14\n\x0cto_root_hash\x18\x03 \x01(\x0c\x32\xc1\x04\n\x0c\x41uditService\x12O\n\nListEvents\x12\x1f.lienthong.v1.ListEventsRequest\x1a .lienthong.v1.ListEventsResponse\x12N\n\tStreamLog\x12\x1e.lienthong.v1.StreamLogRequest\x1a\x1f.lienthong.v1.StreamLogResponse0\x01\x12\x64\n\x11GetPlanStatusAsOf\x12&.lienthong.v1.GetPlanStatusAsOfRequest\x1a\'.lienthong.v1.GetPlanStatusAsOfResponse\x12X\n\rGetCheckpoint\x12\".lienthong.v1.GetCheckpointRequest\x1a#.lienthong.v1.GetCheckpointResponse\x12\x64\n\x11GetInclusionProof\x12&.lienthong.v1.GetInclusionProofRequest\x1a\'.lienthong.v1.GetInclusionProofResponse\x12j\n\x13GetConsistencyProof\x12(.lienthong.v1.GetConsistencyProofRequest\x1a).lienthong.v1.GetConsistencyProofResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -45,6 +45,18 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_GETPLANSTATUSASOFREQUEST']._serialized_end=640
   _globals['_GETPLANSTATUSASOFRESPONSE']._serialized_start=642
   _globals['_GETPLANSTATUSASOFRESPONSE']._serialized_end=711
-  _globals['_AUDITSERVICE']._serialized_start=714
-  _globals['_AUDITSERVICE']._serialized_end=991
+  _globals['_GETCHECKPOINTREQUEST']._serialized_start=713
+  _globals['_GETCHECKPOINTREQUEST']._serialized_end=735
+  _globals['_GETCHECKPOINTRESPONSE']._serialized_start=737
+  _globals['_GETCHECKPOINTRESPONSE']._serialized_end=857
+  _globals['_GETINCLUSIONPROOFREQUEST']._serialized_start=859
+  _globals['_GETINCLUSIONPROOFREQUEST']._serialized_end=922
+  _globals['_GETINCLUSIONPROOFRESPONSE']._serialized_start=925
+  _globals['_GETINCLUSIONPROOFRESPONSE']._serialized_end=1059
+  _globals['_GETCONSISTENCYPROOFREQUEST']._serialized_start=1061
+  _globals['_GETCONSISTENCYPROOFREQUEST']._serialized_end=1135
+  _globals['_GETCONSISTENCYPROOFRESPONSE']._serialized_start=1137
+  _globals['_GETCONSISTENCYPROOFRESPONSE']._serialized_end=1228
+  _globals['_AUDITSERVICE']._serialized_start=1231
+  _globals['_AUDITSERVICE']._serialized_end=1808
 # @@protoc_insertion_point(module_scope)

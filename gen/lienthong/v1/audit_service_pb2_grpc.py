@@ -50,6 +50,21 @@ class AuditServiceStub:
                 request_serializer=lienthong_dot_v1_dot_audit__service__pb2.GetPlanStatusAsOfRequest.SerializeToString,
                 response_deserializer=lienthong_dot_v1_dot_audit__service__pb2.GetPlanStatusAsOfResponse.FromString,
                 _registered_method=True)
+        self.GetCheckpoint = channel.unary_unary(
+                '/lienthong.v1.AuditService/GetCheckpoint',
+                request_serializer=lienthong_dot_v1_dot_audit__service__pb2.GetCheckpointRequest.SerializeToString,
+                response_deserializer=lienthong_dot_v1_dot_audit__service__pb2.GetCheckpointResponse.FromString,
+                _registered_method=True)
+        self.GetInclusionProof = channel.unary_unary(
+                '/lienthong.v1.AuditService/GetInclusionProof',
+                request_serializer=lienthong_dot_v1_dot_audit__service__pb2.GetInclusionProofRequest.SerializeToString,
+                response_deserializer=lienthong_dot_v1_dot_audit__service__pb2.GetInclusionProofResponse.FromString,
+                _registered_method=True)
+        self.GetConsistencyProof = channel.unary_unary(
+                '/lienthong.v1.AuditService/GetConsistencyProof',
+                request_serializer=lienthong_dot_v1_dot_audit__service__pb2.GetConsistencyProofRequest.SerializeToString,
+                response_deserializer=lienthong_dot_v1_dot_audit__service__pb2.GetConsistencyProofResponse.FromString,
+                _registered_method=True)
 
 
 class AuditServiceServicer:
@@ -77,6 +92,29 @@ class AuditServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetCheckpoint(self, request, context):
+        """The latest signed checkpoint of the log's Merkle tree (`lienthong audit checkpoint`
+        makes them): a C2SP tlog-checkpoint in a C2SP signed-note.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetInclusionProof(self, request, context):
+        """The RFC 6962 inclusion proof of the record at a position in a tree of a size,
+        with the record's leaf bytes.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetConsistencyProof(self, request, context):
+        """The RFC 6962 consistency proof between two tree sizes.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_AuditServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -94,6 +132,21 @@ def add_AuditServiceServicer_to_server(servicer, server):
                     servicer.GetPlanStatusAsOf,
                     request_deserializer=lienthong_dot_v1_dot_audit__service__pb2.GetPlanStatusAsOfRequest.FromString,
                     response_serializer=lienthong_dot_v1_dot_audit__service__pb2.GetPlanStatusAsOfResponse.SerializeToString,
+            ),
+            'GetCheckpoint': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetCheckpoint,
+                    request_deserializer=lienthong_dot_v1_dot_audit__service__pb2.GetCheckpointRequest.FromString,
+                    response_serializer=lienthong_dot_v1_dot_audit__service__pb2.GetCheckpointResponse.SerializeToString,
+            ),
+            'GetInclusionProof': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetInclusionProof,
+                    request_deserializer=lienthong_dot_v1_dot_audit__service__pb2.GetInclusionProofRequest.FromString,
+                    response_serializer=lienthong_dot_v1_dot_audit__service__pb2.GetInclusionProofResponse.SerializeToString,
+            ),
+            'GetConsistencyProof': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetConsistencyProof,
+                    request_deserializer=lienthong_dot_v1_dot_audit__service__pb2.GetConsistencyProofRequest.FromString,
+                    response_serializer=lienthong_dot_v1_dot_audit__service__pb2.GetConsistencyProofResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -178,6 +231,87 @@ class AuditService:
             '/lienthong.v1.AuditService/GetPlanStatusAsOf',
             lienthong_dot_v1_dot_audit__service__pb2.GetPlanStatusAsOfRequest.SerializeToString,
             lienthong_dot_v1_dot_audit__service__pb2.GetPlanStatusAsOfResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetCheckpoint(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/lienthong.v1.AuditService/GetCheckpoint',
+            lienthong_dot_v1_dot_audit__service__pb2.GetCheckpointRequest.SerializeToString,
+            lienthong_dot_v1_dot_audit__service__pb2.GetCheckpointResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetInclusionProof(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/lienthong.v1.AuditService/GetInclusionProof',
+            lienthong_dot_v1_dot_audit__service__pb2.GetInclusionProofRequest.SerializeToString,
+            lienthong_dot_v1_dot_audit__service__pb2.GetInclusionProofResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetConsistencyProof(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/lienthong.v1.AuditService/GetConsistencyProof',
+            lienthong_dot_v1_dot_audit__service__pb2.GetConsistencyProofRequest.SerializeToString,
+            lienthong_dot_v1_dot_audit__service__pb2.GetConsistencyProofResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -39,6 +39,16 @@ class AuditServiceStub:
     """The whole log from a position, then live."""
     GetPlanStatusAsOf: _grpc.UnaryUnaryMultiCallable[_audit_service_pb2.GetPlanStatusAsOfRequest, _audit_service_pb2.GetPlanStatusAsOfResponse]
     """The consolidated status of a plan as it was known at a past time."""
+    GetCheckpoint: _grpc.UnaryUnaryMultiCallable[_audit_service_pb2.GetCheckpointRequest, _audit_service_pb2.GetCheckpointResponse]
+    """The latest signed checkpoint of the log's Merkle tree (`lienthong audit checkpoint`
+    makes them): a C2SP tlog-checkpoint in a C2SP signed-note.
+    """
+    GetInclusionProof: _grpc.UnaryUnaryMultiCallable[_audit_service_pb2.GetInclusionProofRequest, _audit_service_pb2.GetInclusionProofResponse]
+    """The RFC 6962 inclusion proof of the record at a position in a tree of a size,
+    with the record's leaf bytes.
+    """
+    GetConsistencyProof: _grpc.UnaryUnaryMultiCallable[_audit_service_pb2.GetConsistencyProofRequest, _audit_service_pb2.GetConsistencyProofResponse]
+    """The RFC 6962 consistency proof between two tree sizes."""
 
 @_typing.type_check_only
 class AuditServiceAsyncStub(AuditServiceStub):
@@ -51,6 +61,16 @@ class AuditServiceAsyncStub(AuditServiceStub):
     """The whole log from a position, then live."""
     GetPlanStatusAsOf: _aio.UnaryUnaryMultiCallable[_audit_service_pb2.GetPlanStatusAsOfRequest, _audit_service_pb2.GetPlanStatusAsOfResponse]  # type: ignore[assignment]
     """The consolidated status of a plan as it was known at a past time."""
+    GetCheckpoint: _aio.UnaryUnaryMultiCallable[_audit_service_pb2.GetCheckpointRequest, _audit_service_pb2.GetCheckpointResponse]  # type: ignore[assignment]
+    """The latest signed checkpoint of the log's Merkle tree (`lienthong audit checkpoint`
+    makes them): a C2SP tlog-checkpoint in a C2SP signed-note.
+    """
+    GetInclusionProof: _aio.UnaryUnaryMultiCallable[_audit_service_pb2.GetInclusionProofRequest, _audit_service_pb2.GetInclusionProofResponse]  # type: ignore[assignment]
+    """The RFC 6962 inclusion proof of the record at a position in a tree of a size,
+    with the record's leaf bytes.
+    """
+    GetConsistencyProof: _aio.UnaryUnaryMultiCallable[_audit_service_pb2.GetConsistencyProofRequest, _audit_service_pb2.GetConsistencyProofResponse]  # type: ignore[assignment]
+    """The RFC 6962 consistency proof between two tree sizes."""
 
 class AuditServiceServicer(metaclass=_abc_1.ABCMeta):
     """For auditors: what was recorded, by whom, when; and what was known at a time."""
@@ -78,5 +98,33 @@ class AuditServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_audit_service_pb2.GetPlanStatusAsOfResponse, _abc.Awaitable[_audit_service_pb2.GetPlanStatusAsOfResponse]]:
         """The consolidated status of a plan as it was known at a past time."""
+
+    @_abc_1.abstractmethod
+    def GetCheckpoint(
+        self,
+        request: _audit_service_pb2.GetCheckpointRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_audit_service_pb2.GetCheckpointResponse, _abc.Awaitable[_audit_service_pb2.GetCheckpointResponse]]:
+        """The latest signed checkpoint of the log's Merkle tree (`lienthong audit checkpoint`
+        makes them): a C2SP tlog-checkpoint in a C2SP signed-note.
+        """
+
+    @_abc_1.abstractmethod
+    def GetInclusionProof(
+        self,
+        request: _audit_service_pb2.GetInclusionProofRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_audit_service_pb2.GetInclusionProofResponse, _abc.Awaitable[_audit_service_pb2.GetInclusionProofResponse]]:
+        """The RFC 6962 inclusion proof of the record at a position in a tree of a size,
+        with the record's leaf bytes.
+        """
+
+    @_abc_1.abstractmethod
+    def GetConsistencyProof(
+        self,
+        request: _audit_service_pb2.GetConsistencyProofRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_audit_service_pb2.GetConsistencyProofResponse, _abc.Awaitable[_audit_service_pb2.GetConsistencyProofResponse]]:
+        """The RFC 6962 consistency proof between two tree sizes."""
 
 def add_AuditServiceServicer_to_server(servicer: AuditServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
