@@ -503,6 +503,10 @@ def _read_header(reader: Reader, data: dict[str, Any], registry: Registry) -> di
     for name in ("issuer", "coordinator", "steering_committee"):
         if name in header:
             _check_agencies(reader, ("plan", name), [header[name]], registry)
+    for name in ("coordinator", "steering_committee"):
+        if registry.agencies.get(str(header.get(name, "")), {}).get("kind") == "collective":
+            msg = f"{header[name]!r} is a collective, which never acts in its own name"
+            reader.problem(("plan", name), "COLLECTIVE_CANNOT_ACT", msg)
     return header
 
 
