@@ -121,9 +121,17 @@ class Subject:
     is_task: bool
     reporters: tuple[str, ...]  # concrete agencies that lead it (members of collectives)
     helpers: tuple[str, ...]  # coordinating agencies of a task (contributions)
-    coordinator: str  # the plan's coordination office (reviews)
+    reviewer: str  # the office, or the steering committee for the office's own items
     unit: str = ""
     level: bool = False
+
+
+def reviewer_of(header: dict[str, Any], named: list[str]) -> str:
+    """Who reviews an item naming ``named`` as its units: the coordination office, or
+    for the office's own items the plan's steering committee (nobody reviews its own
+    work; the reviewer is left out of the item's reporters, so it never is)."""
+    office = str(header["coordinator"])
+    return str(header.get("steering_committee", office)) if office in named else office
 
 
 def templates() -> list[Template]:
@@ -215,23 +223,26 @@ class World:
                 return list(dict.fromkeys(out))
 
             plan = self.plan_file(index)
-            coordinator = plan.header["coordinator"]
             for key, definition in plan.task_definitions():
-                reporters = concrete(definition.get("lead", []))
+                named = definition.get("lead", []) + definition.get("coordinating", [])
+                reviewer = reviewer_of(plan.header, named)
+                reporters = [r for r in concrete(definition.get("lead", [])) if r != reviewer]
                 if definition.get("group") or not reporters:
                     continue
-                helpers = [h for h in concrete(definition.get("coordinating", [])) if h]
+                helpers = [h for h in concrete(definition.get("coordinating", [])) if h != reviewer]
                 found.append(
                     Subject(
                         f"{plan.key}/task/{key}",
                         is_task=True,
                         reporters=tuple(reporters),
                         helpers=tuple(h for h in helpers if h not in reporters),
-                        coordinator=coordinator,
+                        reviewer=reviewer,
                     )
                 )
             for number, definition in plan.indicator_definitions():
-                reporters = concrete(definition.get("lead", []) + definition.get("monitor", []))
+                reviewer = reviewer_of(plan.header, definition.get("lead", []))
+                units = definition.get("lead", []) + definition.get("monitor", [])
+                reporters = [r for r in concrete(units) if r != reviewer]
                 if definition.get("group") or not reporters or not definition.get("unit"):
                     continue
                 unit = definition["unit"]
@@ -241,7 +252,7 @@ class World:
                         is_task=False,
                         reporters=tuple(reporters),
                         helpers=(),
-                        coordinator=coordinator,
+                        reviewer=reviewer,
                         unit=unit,
                         level=parse_unit(unit).kind is UnitKind.LEVEL,
                     )
@@ -372,13 +383,13 @@ class Generator:
             if rng.random() < 0.25:  # noqa: PLR2004
                 reason = "Văn bản chưa ký, chưa đóng dấu"
                 built = envelopes.evidence_rejected(
-                    ref, sha256=sha, reason=reason, **self.header(s.coordinator, day)
+                    ref, sha256=sha, reason=reason, **self.header(s.reviewer, day)
                 )
                 state.claimed = False  # any rejection returns the item for completion
                 state.claim = []
             else:
                 built = envelopes.evidence_accepted(
-                    ref, sha256=sha, quality="good", **self.header(s.coordinator, day)
+                    ref, sha256=sha, quality="good", **self.header(s.reviewer, day)
                 )
                 state.accepted.append(sha)
             return self.envelope(built)
@@ -386,7 +397,7 @@ class Generator:
         if confirmable and roll < 0.2:  # noqa: PLR2004
             state.completed = True
             built = envelopes.completion_confirmed(
-                ref, note="Minh chứng hợp lệ", **self.header(s.coordinator, day)
+                ref, note="Minh chứng hợp lệ", **self.header(s.reviewer, day)
             )
             return self.envelope(built)
         if state.obstacles and roll < 0.25:  # noqa: PLR2004

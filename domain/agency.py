@@ -1,4 +1,9 @@
-"""An agency (cơ quan, đơn vị) of a ward, or a collective unit the plans name as one."""
+"""An agency (cơ quan, đơn vị) of a ward, or a collective unit the plans name as one.
+
+A collective ("Các cơ quan, đơn vị") never acts in its own name: only its members
+act, each for itself (and, through :class:`~domain.context.Context`, as a member of
+the collective on the collective's items).
+"""
 
 from __future__ import annotations
 
@@ -9,7 +14,7 @@ from uuid import UUID
 from eventsourcing.domain import Aggregate
 
 from domain.context import Context
-from domain.errors import InvalidValueError, reject_unknown_fields
+from domain.errors import CollectiveCannotActError, InvalidValueError, reject_unknown_fields
 from domain.facts import Fact
 from domain.ids import check_slug
 from domain.items import prune
@@ -52,6 +57,12 @@ class Agency(Aggregate):
     @property
     def members(self) -> list[str]:
         return list(self.profile.get("members", []))
+
+    def require_may_act(self) -> None:
+        """Refuse a command in the agency's name when it is a collective."""
+        if self.profile.get("kind") == AgencyKind.COLLECTIVE:
+            msg = f"{self.key} is a collective: only its members act, each in its own name"
+            raise CollectiveCannotActError(msg, field="agency")
 
     class Created(Aggregate.Created):
         TOPIC = "lienthong.agency.Created"

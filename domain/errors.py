@@ -89,6 +89,21 @@ class NotCoordinatorError(DomainError):
     kind = "forbidden"
 
 
+class SelfReviewError(DomainError):
+    """A unit judges what it takes part in: an item it leads or helps with, evidence
+    it submitted, or a completion it claimed."""
+
+    code = "SELF_REVIEW"
+    kind = "forbidden"
+
+
+class CollectiveCannotActError(DomainError):
+    """A collective ("Các cơ quan, đơn vị") acts only through its members."""
+
+    code = "COLLECTIVE_CANNOT_ACT"
+    kind = "forbidden"
+
+
 class ProgressDecreaseError(DomainError):
     code = "PROGRESS_DECREASE_NEEDS_CORRECTION"
     kind = "precondition"

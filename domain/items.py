@@ -9,7 +9,14 @@ A tracked item moves through these states::
 Rules (each violation a specific :mod:`domain.errors` error):
 - completion is claimed by a lead unit and cites at least one evidence reference
   that was submitted and not rejected;
-- only the item's monitoring unit or the plan's coordination office judges evidence;
+- only the item's monitoring unit, the plan's coordination office or its steering
+  committee judges evidence;
+- nobody judges their own work (separation of duties): a unit the item names as
+  lead or helper never judges its evidence or confirms its completion, nor does the
+  unit that submitted the evidence or claimed the completion (a member of a
+  collective lead included). So where the monitor also leads, the coordination
+  office reviews; the office's own items are reviewed by the steering committee
+  (Ban Chỉ đạo) or the body the plan names in its place;
 - rejected evidence returns the item to "Chờ hoàn thiện": it counts as not done;
 - completion is confirmed by a reviewer once a cited evidence was accepted.
 """
@@ -40,6 +47,7 @@ from domain.errors import (
     NotLeadUnitError,
     NotParticipantError,
     NotReviewerError,
+    SelfReviewError,
     UnknownEvidenceError,
     UnknownObstacleError,
 )
@@ -155,6 +163,7 @@ class TrackedItem(Aggregate):
         self.status = ItemStatus.NOT_STARTED
         self.evidence: dict[str, Evidence] = {}
         self.claim: tuple[str, ...] = ()
+        self.claimed_by = ""  # the unit whose completion claim awaits review
         self.obstacles: dict[str, str] = {}
         self.completed_on: date | None = None  # the day completion was confirmed
 
@@ -170,6 +179,11 @@ class TrackedItem(Aggregate):
     @property
     def participants(self) -> tuple[str, ...]:
         """Units that take part in the item (lead and helpers)."""
+        return self.lead
+
+    @property
+    def implementers(self) -> tuple[str, ...]:
+        """Units that carry the item out (lead and helpers): none of them judges it."""
         return self.lead
 
     @property
@@ -195,11 +209,26 @@ class TrackedItem(Aggregate):
             msg = f"{ctx.agency} takes no part in {self.key}"
             raise NotParticipantError(msg, field="agency")
 
-    def _require_reviewer(self, ctx: Context, coordinator: str) -> None:
-        if ctx.agency != coordinator and not ctx.acts_for(self.monitors):
+    def _require_reviewer(
+        self, ctx: Context, coordinator: str, steering_committee: str, author: str = ""
+    ) -> None:
+        """A reviewer of the item that the item does not name as lead or helper, judging
+        no work of its own (``author``: who submitted the evidence or claimed the
+        completion). A member of a collective lead or helper is barred only from its
+        own work: the collectives of a ward count the office and the steering committee
+        among their members, and an item led by "all agencies" must still be reviewed."""
+        if ctx.agency in self.implementers or ctx.agency == author:
+            part = "leads or helps with it" if ctx.agency in self.implementers else "did the work"
             msg = (
-                f"{ctx.agency} may not judge {self.key}: only its monitoring unit "
-                f"or the coordination office ({coordinator}) may"
+                f"{ctx.agency} may not judge its own work on {self.key} ({part}): a monitor "
+                "that takes no part, the coordination office, or for the office's own items "
+                "the steering committee judges it"
+            )
+            raise SelfReviewError(msg, field="agency")
+        if ctx.agency not in (coordinator, steering_committee) and not ctx.acts_for(self.monitors):
+            msg = (
+                f"{ctx.agency} may not judge {self.key}: only its monitoring unit, "
+                f"the coordination office ({coordinator}) or the steering committee may"
             )
             raise NotReviewerError(msg, field="agency")
 
@@ -234,10 +263,14 @@ class TrackedItem(Aggregate):
                 self.sha256, self.uri, self.media_type, self.description, self.actor
             )
 
-    def _judgeable(self, ctx: Context, sha256: str, coordinator: str) -> Evidence:
+    def _judgeable(
+        self, ctx: Context, sha256: str, coordinator: str, steering_committee: str
+    ) -> Evidence:
         self._require_open()
-        self._require_reviewer(ctx, coordinator)
         evidence = self.evidence.get(sha256)
+        self._require_reviewer(
+            ctx, coordinator, steering_committee, evidence.submitted_by if evidence else ""
+        )
         if evidence is None:
             msg = f"no evidence {sha256[:12]}… was submitted for {self.key}"
             raise UnknownEvidenceError(msg, field="sha256")
@@ -247,9 +280,16 @@ class TrackedItem(Aggregate):
         return evidence
 
     def accept_evidence(
-        self, ctx: Context, *, sha256: str, coordinator: str, quality: Quality, reason: str = ""
+        self,
+        ctx: Context,
+        *,
+        sha256: str,
+        coordinator: str,
+        quality: Quality,
+        reason: str = "",
+        steering_committee: str = "",
     ) -> None:
-        self._judgeable(ctx, sha256, coordinator)
+        self._judgeable(ctx, sha256, coordinator, steering_committee)
         self.trigger_event(
             self.EvidenceAccepted,
             sha256=sha256,
@@ -275,9 +315,10 @@ class TrackedItem(Aggregate):
         coordinator: str,
         reason: str,
         quality: Quality = Quality.LOW,
+        steering_committee: str = "",
     ) -> None:
         """Reject evidence; the item goes back to "Chờ hoàn thiện"."""
-        self._judgeable(ctx, sha256, coordinator)
+        self._judgeable(ctx, sha256, coordinator, steering_committee)
         reason = require_reason(reason)
         fields = ctx.event_fields()
         self.trigger_event(
@@ -303,6 +344,7 @@ class TrackedItem(Aggregate):
         def apply(self, item: TrackedItem) -> None:
             item.status = ItemStatus.AWAITING_COMPLETION
             item.claim = ()
+            item.claimed_by = ""
             item.completed_on = None
 
     # Completion ------------------------------------------------------------
@@ -335,10 +377,13 @@ class TrackedItem(Aggregate):
         def apply(self, item: TrackedItem) -> None:
             item.status = ItemStatus.SUBMITTED
             item.claim = tuple(self.evidence)
+            item.claimed_by = self.actor
 
-    def confirm_completion(self, ctx: Context, *, coordinator: str, note: str = "") -> None:
+    def confirm_completion(
+        self, ctx: Context, *, coordinator: str, note: str = "", steering_committee: str = ""
+    ) -> None:
         self._require_open()
-        self._require_reviewer(ctx, coordinator)
+        self._require_reviewer(ctx, coordinator, steering_committee, self.claimed_by)
         if self.status is not ItemStatus.SUBMITTED:
             msg = f"{self.key} has no completion claim awaiting review"
             raise NoPendingClaimError(msg)

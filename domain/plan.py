@@ -2,7 +2,9 @@
 between its tasks.
 
 Only the coordination office amends a plan or declares and withdraws
-dependencies; a dependency may not create a cycle.
+dependencies; a dependency may not create a cycle. The plan names its coordination
+office and, optionally, its steering committee (Ban Chỉ đạo), which judges the items
+the office itself takes part in.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ PLAN_FIELDS = (
     "year",
     "title",
     "coordinator",
+    "steering_committee",
     "bases",
     "source",
     "reporting",
@@ -72,6 +75,12 @@ class Plan(Aggregate):
     @property
     def coordinator(self) -> str:
         return str(self.header.get("coordinator", ""))
+
+    @property
+    def steering_committee(self) -> str:
+        """The steering committee (Ban Chỉ đạo), or the body the plan names in its place,
+        that judges the items the coordination office takes part in; "" when none."""
+        return str(self.header.get("steering_committee", ""))
 
     @property
     def start(self) -> dt.date:
@@ -236,6 +245,9 @@ def check_header(header: dict[str, Any]) -> None:
     reject_unknown_fields(header, PLAN_FIELDS, "plan")
     if not header.get("coordinator"):
         raise InvalidValueError("a plan needs a coordination office", field="coordinator")
+    if header.get("steering_committee") == header["coordinator"]:
+        msg = "the steering committee judges the coordination office's items: not the office"
+        raise InvalidValueError(msg, field="steering_committee")
     bad = [r for r in header.get("reporting", []) if r not in REPORTING]
     if bad:
         msg = f"reporting periods must be among {', '.join(REPORTING)}, not {', '.join(bad)}"

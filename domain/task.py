@@ -79,6 +79,10 @@ class Task(TrackedItem):
     def participants(self) -> tuple[str, ...]:
         return self.lead + self.coordinating
 
+    @property
+    def implementers(self) -> tuple[str, ...]:
+        return self.participants
+
     @classmethod
     def check_definition(cls, definition: dict[str, Any]) -> None:
         reject_unknown_fields(definition, TASK_FIELDS, "task")
@@ -216,6 +220,7 @@ class Task(TrackedItem):
             if task.status in (ItemStatus.SUBMITTED, ItemStatus.COMPLETED) and task.percent < 100:  # noqa: PLR2004
                 task.status = ItemStatus.IN_PROGRESS
                 task.claim = ()
+                task.claimed_by = ""
 
     # Deadline --------------------------------------------------------------
 

@@ -5,7 +5,10 @@ It starts the gRPC server on the embedded store and sends every step as an agenc
 system or the coordination office would — envelopes to IngestService, reviews to
 ReviewService — then reads each plan's consolidated status back from PlanService:
 progress reports, KPI measurements, evidence accepted and rejected, an obstacle, a
-deadline change, a correction, a dependency (and a refused cycle). Each step has a
+deadline change, a correction, a dependency (and a refused cycle), and the
+separation of duties: the office's own task reviewed by the steering committee, a
+lead that monitors its own KPI refused its own approval, a collective refused and one
+of its members reporting instead. Each step has a
 fixed message id, so running the demo again finds the quarter already played.
 """
 
@@ -81,8 +84,10 @@ SCRIPT: tuple[Step, ...] = (
     Step("2026-01-20", "phuoc-binh.vhxh", "progress_reported", f"{PB}/task/3", {"percent": 50, "note": "Dự thảo quy định đã trình"}),
     Step("2026-02-27", "phuoc-binh.vhxh", "evidence_submitted", f"{PB}/task/3", evidence=(evidence("pb-qd-12.pdf", "Quyết định số 12/QĐ-UBND đã ký"),)),
     Step("2026-02-27", "phuoc-binh.vhxh", "completion_claimed", f"{PB}/task/3", {"note": "Đã ban hành"}, evidence=(evidence("pb-qd-12.pdf", "Quyết định số 12/QĐ-UBND đã ký"),)),
-    Step("2026-03-02", "phuoc-binh.vhxh", "evidence_accepted", f"{PB}/task/3", {"sha256": sha("pb-qd-12.pdf"), "quality": "good"}),
-    Step("2026-03-02", "phuoc-binh.vhxh", "completion_confirmed", f"{PB}/task/3", {"note": "Minh chứng hợp lệ"}),
+    # VHXH may not approve its own work: its own items go to the steering committee.
+    Step("2026-03-02", "phuoc-binh.vhxh", "evidence_accepted", f"{PB}/task/3", {"sha256": sha("pb-qd-12.pdf"), "quality": "good"}, expect_refusal="SELF_REVIEW"),
+    Step("2026-03-02", "phuoc-binh.steering-committee", "evidence_accepted", f"{PB}/task/3", {"sha256": sha("pb-qd-12.pdf"), "quality": "good"}),
+    Step("2026-03-02", "phuoc-binh.steering-committee", "completion_confirmed", f"{PB}/task/3", {"note": "Minh chứng hợp lệ"}),
     # The service centre claims task 8 with an unsigned scan: rejected, "Chờ hoàn thiện".
     Step("2026-02-10", "phuoc-binh.ttpvhcc", "progress_reported", f"{PB}/task/8", {"percent": 70}),
     Step("2026-03-05", "phuoc-binh.ttpvhcc", "evidence_submitted", f"{PB}/task/8", evidence=(evidence("pb-hd-quy-trinh.pdf", "Văn bản hướng dẫn số hóa quy trình"),)),
@@ -109,12 +114,19 @@ SCRIPT: tuple[Step, ...] = (
     Step("2026-03-31", "phuoc-binh.ttpvhcc", "indicator_measured", f"{PB}/indicator/3.1", {"value": "62", "unit": "%", "period": "2026-Q1"}),
     Step("2026-03-31", "phuoc-binh.health-post", "indicator_measured", f"{PB}/indicator/7", {"value": "71,5", "unit": "%", "period": "2026-Q1"}),
     Step("2026-03-31", "phuoc-binh.health-post", "indicator_measured", f"{PB}/indicator/7", {"value": "3", "unit": "Thứ bậc", "period": "2026-Q1"}, expect_refusal="UNIT_MISMATCH"),
+    # The health post leads and monitors KPI 7: it claims it, but may not approve itself;
+    # the claim waits for the coordination office.
+    Step("2026-03-31", "phuoc-binh.health-post", "completion_claimed", f"{PB}/indicator/7", evidence=(evidence("pb-sskdt-q1.pdf", "Báo cáo sổ sức khỏe điện tử quý I"),)),
+    Step("2026-03-31", "phuoc-binh.health-post", "evidence_accepted", f"{PB}/indicator/7", {"sha256": sha("pb-sskdt-q1.pdf"), "quality": "good"}, expect_refusal="SELF_REVIEW"),
+    # "Các cơ quan, đơn vị" never reports in its own name; its members do.
+    Step("2026-03-20", "phuoc-binh.all-agencies", "progress_reported", f"{PB}/task/7", {"percent": 30}, expect_refusal="COLLECTIVE_CANNOT_ACT"),
+    Step("2026-03-20", "phuoc-binh.police", "progress_reported", f"{PB}/task/7", {"percent": 30, "note": "Rà soát văn bản về an ninh trật tự"}),
     # Đa Mai: the People's Committee issues its implementing plan before 15/02/2026.
     Step("2026-02-12", "da-mai.ubnd", "progress_reported", f"{DM}/task/IV.5", {"percent": 100}),
     Step("2026-02-12", "da-mai.ubnd", "evidence_submitted", f"{DM}/task/IV.5", evidence=(evidence("dm-kh-21.pdf", "Kế hoạch số 21/KH-UBND đã ký"),)),
     Step("2026-02-12", "da-mai.ubnd", "completion_claimed", f"{DM}/task/IV.5", evidence=(evidence("dm-kh-21.pdf", "Kế hoạch số 21/KH-UBND đã ký"),)),
-    Step("2026-02-13", "da-mai.ubnd", "evidence_accepted", f"{DM}/task/IV.5", {"sha256": sha("dm-kh-21.pdf"), "quality": "adequate"}),
-    Step("2026-02-13", "da-mai.ubnd", "completion_confirmed", f"{DM}/task/IV.5"),
+    Step("2026-02-13", "da-mai.steering-committee", "evidence_accepted", f"{DM}/task/IV.5", {"sha256": sha("dm-kh-21.pdf"), "quality": "adequate"}),
+    Step("2026-02-13", "da-mai.steering-committee", "completion_confirmed", f"{DM}/task/IV.5"),
     Step("2026-03-15", "da-mai.ubnd", "progress_reported", f"{DM}/task/6", {"percent": 50}),
     Step("2026-03-31", "da-mai.ubnd", "indicator_measured", f"{DM}/indicator/E.11", {"value": "58", "unit": "%", "period": "2026-Q1"}),
     # Bình Phước and Bình Long: VNeID rates.

@@ -2,7 +2,8 @@
 
 A kind is the name of the fact it asks for, as in the envelope's ``payload``
 (``progress_reported``, ``evidence_rejected``, …). Each handler takes the loaded
-aggregate, the context, the plan's coordination office and the command's plain
+aggregate, the context, the item's plan (whose coordination office and steering
+committee review) and the command's plain
 arguments, and calls the domain. :func:`run` refuses missing and unknown arguments
 first, naming each one.
 """
@@ -32,7 +33,7 @@ class Target(StrEnum):
 @dataclass(frozen=True)
 class Handler:
     target: Target
-    run: Callable[[Any, Context, str, dict[str, Any]], None]
+    run: Callable[[Any, Context, Plan, dict[str, Any]], None]
     required: tuple[str, ...] = ()
     optional: tuple[str, ...] = ()
 
@@ -46,28 +47,33 @@ def choice(enum: type[StrEnum], value: Any, field: str) -> Any:
     return enum(value)
 
 
-def _claim(item: TrackedItem, ctx: Context, _: str, args: dict[str, Any]) -> None:
+def _claim(item: TrackedItem, ctx: Context, _: Plan, args: dict[str, Any]) -> None:
     item.claim_completion(ctx, evidence=list(args["evidence"]), note=args.get("note", ""))
 
 
-def _raise(item: TrackedItem, ctx: Context, _: str, args: dict[str, Any]) -> None:
+def _raise(item: TrackedItem, ctx: Context, _: Plan, args: dict[str, Any]) -> None:
     kind = choice(ObstacleKind, args["kind"], "kind")
     item.raise_obstacle(
         ctx, obstacle_id=args["obstacle_id"], kind=kind, description=args["description"]
     )
 
 
-def _judge(accept: bool) -> Callable[[TrackedItem, Context, str, dict[str, Any]], None]:
-    def judge(item: TrackedItem, ctx: Context, office: str, args: dict[str, Any]) -> None:
+def _judge(accept: bool) -> Callable[[TrackedItem, Context, Plan, dict[str, Any]], None]:
+    def judge(item: TrackedItem, ctx: Context, plan: Plan, args: dict[str, Any]) -> None:
         default = Quality.GOOD.value if accept else Quality.LOW.value
         quality = choice(Quality, args.get("quality") or default, "quality")
-        common = {"sha256": args["sha256"], "coordinator": office, "quality": quality}
+        common = {"sha256": args["sha256"], "quality": quality, **_reviewers(plan)}
         if accept:
             item.accept_evidence(ctx, **common, reason=args.get("reason", ""))
         else:
             item.reject_evidence(ctx, **common, reason=args.get("reason", ""))
 
     return judge
+
+
+def _reviewers(plan: Plan) -> dict[str, str]:
+    """Who judges the plan's items: its coordination office and steering committee."""
+    return {"coordinator": plan.coordinator, "steering_committee": plan.steering_committee}
 
 
 REPORT = ("percent", "as_of")
@@ -102,7 +108,7 @@ HANDLERS: dict[str, Handler] = {
     "obstacle_raised": Handler(Target.ITEM, _raise, ("obstacle_id", "kind", "description")),
     "obstacle_resolved": Handler(
         Target.ITEM,
-        lambda i, c, office, a: TrackedItem.resolve_obstacle(i, c, coordinator=office, **a),
+        lambda i, c, p, a: TrackedItem.resolve_obstacle(i, c, coordinator=p.coordinator, **a),
         ("obstacle_id", "resolution"),
     ),
     "evidence_accepted": Handler(
@@ -113,13 +119,13 @@ HANDLERS: dict[str, Handler] = {
     ),
     "completion_confirmed": Handler(
         Target.ITEM,
-        lambda i, c, office, a: TrackedItem.confirm_completion(i, c, coordinator=office, **a),
+        lambda i, c, p, a: TrackedItem.confirm_completion(i, c, **_reviewers(p), **a),
         (),
         ("note",),
     ),
     "deadline_changed": Handler(
         Target.TASK,
-        lambda t, c, office, a: Task.change_deadline(t, c, coordinator=office, **a),
+        lambda t, c, p, a: Task.change_deadline(t, c, coordinator=p.coordinator, **a),
         ("deadline", "reason", "document"),
     ),
     "dependency_declared": Handler(
@@ -153,6 +159,6 @@ def check_arguments(kind: str, args: dict[str, Any]) -> None:
         raise InvalidValueError(msg, field=missing[0])
 
 
-def run(kind: str, aggregate: Any, ctx: Context, office: str, args: dict[str, Any]) -> None:
+def run(kind: str, aggregate: Any, ctx: Context, plan: Plan, args: dict[str, Any]) -> None:
     check_arguments(kind, args)
-    handler_for(kind).run(aggregate, ctx, office, args)
+    handler_for(kind).run(aggregate, ctx, plan, args)

@@ -169,6 +169,11 @@ class Ledger(Application[UUID]):
                 found.add(unit)
         return frozenset(found)
 
+    def require_may_act(self, agency: str, cache: Cache | None = None) -> None:
+        """Refuse a registered collective acting in its own name (only its members act)."""
+        if (cache is not None and agency_id(agency) in cache) or self.exists(agency_id(agency)):
+            self.agency(agency, cache).require_may_act()
+
     # Commands ------------------------------------------------------------------
 
     def prepare(
@@ -195,8 +200,9 @@ class Ledger(Application[UUID]):
                 raise InvalidValueError(f"{kind} is about a plan, not {subject}", field="subject")
             plan = self.plan(ref.plan, cache)
             ctx = self.context(actor)
+            self.require_may_act(actor.agency, cache)
             check_timing(ctx, plan, args)
-            run(kind, plan, ctx, plan.coordinator, args)
+            run(kind, plan, ctx, plan, args)
             return plan
         item = self.item(ref, cache)
         wanted = {Target.TASK: Task, Target.INDICATOR: Indicator}.get(handler.target, TrackedItem)
@@ -204,7 +210,9 @@ class Ledger(Application[UUID]):
             raise InvalidValueError(f"{kind} is about a {handler.target.value}", field="subject")
         units = list(item.participants) + list(item.monitors)
         ctx = self.context(actor, self.collectives_of(actor.agency, units, cache))
-        check_timing(ctx, self.plan(item.plan, cache), args)
+        self.require_may_act(actor.agency, cache)
+        plan = self.plan(item.plan, cache)
+        check_timing(ctx, plan, args)
         for reference in evidence:
             known = item.evidence.get(reference.get("sha256", ""))
             # evidence cited again (by a claim) is the same document at the same place;
@@ -213,7 +221,7 @@ class Ledger(Application[UUID]):
                 item.submit_evidence(ctx, **reference)
         if kind == "completion_claimed" and "evidence" not in args:
             args = {**args, "evidence": [e["sha256"] for e in evidence]}
-        run(kind, item, ctx, self.plan(item.plan, cache).coordinator, args)
+        run(kind, item, ctx, plan, args)
         return item
 
     # Queries -----------------------------------------------------------------

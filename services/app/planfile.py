@@ -194,6 +194,7 @@ HEADER: dict[str, Spec] = {
     "year": Spec(year, required=True),
     "title": Spec(nonempty_text, required=True),
     "coordinator": Spec(slug, required=True),
+    "steering_committee": Spec(slug),
     "bases": Spec(text_list, required=True),
     "source": Spec(nonempty_text, required=True),
     "reporting": Spec(reporting, required=True),
@@ -499,9 +500,13 @@ def _read_header(reader: Reader, data: dict[str, Any], registry: Registry) -> di
     header = reader.record(data.get("plan"), ("plan",), HEADER)
     if isinstance(header.get("issued_on"), dt.date):
         header["issued_on"] = header["issued_on"].isoformat()
-    for name in ("issuer", "coordinator"):
+    for name in ("issuer", "coordinator", "steering_committee"):
         if name in header:
             _check_agencies(reader, ("plan", name), [header[name]], registry)
+    for name in ("coordinator", "steering_committee"):
+        if registry.agencies.get(str(header.get(name, "")), {}).get("kind") == "collective":
+            msg = f"{header[name]!r} is a collective, which never acts in its own name"
+            reader.problem(("plan", name), "COLLECTIVE_CANNOT_ACT", msg)
     return header
 
 

@@ -64,6 +64,10 @@ def reviewer(agency: str = "phuoc-binh.vhxh") -> review_service_pb2.Reviewer:
     return review_service_pb2.Reviewer(agency_id=agency, person="Lê Thị C")
 
 
+# Reviews the office's own items.
+STEERING = "phuoc-binh.steering-committee"
+
+
 def request_id() -> str:
     return str(uuid.uuid4())
 
@@ -125,7 +129,7 @@ def play_february(channel: grpc.Channel) -> dt.datetime:
     review.AcceptEvidence(
         review_service_pb2.AcceptEvidenceRequest(
             request_id=request_id(),
-            reviewer=reviewer(),
+            reviewer=reviewer(STEERING),
             subject=f"{PB}/task/3",
             sha256=SIGNED,
             quality=envelope_pb2.EVIDENCE_QUALITY_GOOD,
@@ -134,7 +138,7 @@ def play_february(channel: grpc.Channel) -> dt.datetime:
     )
     review.ConfirmCompletion(
         review_service_pb2.ConfirmCompletionRequest(
-            request_id=request_id(), reviewer=reviewer(), subject=f"{PB}/task/3"
+            request_id=request_id(), reviewer=reviewer(STEERING), subject=f"{PB}/task/3"
         ),
         timeout=TIMEOUT,
     )

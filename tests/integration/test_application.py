@@ -105,6 +105,36 @@ def test_only_the_coordination_office_or_monitor_judges_evidence(plans: Ledger) 
     )
 
 
+def test_the_office_never_reviews_its_own_task_the_steering_committee_does(
+    plans: Ledger,
+) -> None:
+    subject, office = f"{PB}/task/3", actor("phuoc-binh.vhxh")  # the office leads task 3
+    execute(plans, "completion_claimed", subject, office, {}, [EVIDENCE])
+    refused(
+        "SELF_REVIEW", lambda: execute(plans, "evidence_accepted", subject, office, {"sha256": DOC})
+    )
+    steering = actor("phuoc-binh.steering-committee")
+    execute(plans, "evidence_accepted", subject, steering, {"sha256": DOC})
+    execute(plans, "completion_confirmed", subject, steering, {})
+    assert plans.item_status(subject)["status"] == "completed"
+
+
+def test_a_collective_never_acts_in_its_own_name(plans: Ledger) -> None:
+    collective = actor("phuoc-binh.all-agencies")
+    before = plans.item_status(f"{PB}/task/9")["version"]
+    refused(
+        "COLLECTIVE_CANNOT_ACT",
+        lambda: execute(
+            plans, "progress_reported", f"{PB}/task/9", collective, {"percent": 10, "as_of": DAY}
+        ),
+    )
+    refused(
+        "COLLECTIVE_CANNOT_ACT",
+        lambda: execute(plans, "dependency_declared", PB, collective, dependency("21", "24")),
+    )
+    assert plans.item_status(f"{PB}/task/9")["version"] == before
+
+
 def dependency(upstream: str, downstream: str) -> dict[str, str]:
     return {"upstream": upstream, "downstream": downstream, "reason": "cần trước"}
 

@@ -195,6 +195,22 @@ def test_problems_name_the_line_and_field_of_the_mistake(tmp_path: Path) -> None
     assert problems[0].field.startswith("tasks[")
 
 
+@pytest.mark.parametrize("field", ["coordinator", "steering_committee"])
+def test_a_plan_reviewed_or_coordinated_by_a_collective_is_refused(
+    field: str, tmp_path: Path
+) -> None:
+    source = next(p for p in PLANS if p.name.startswith("001"))
+    named = {
+        "coordinator": "phuoc-binh.vhxh",
+        "steering_committee": "phuoc-binh.steering-committee",
+    }
+    broken = edited_copy(
+        source, tmp_path, {f"{field}: {named[field]}": f"{field}: phuoc-binh.all-agencies"}
+    )
+    problems = read_plan(broken, read_registry(REGISTRY)).problems
+    assert [(p.code, p.field) for p in problems] == [("COLLECTIVE_CANNOT_ACT", f"plan.{field}")]
+
+
 def test_reimporting_an_unchanged_file_keeps_a_deadline_the_office_moved(app: Ledger) -> None:
     imported(app)
     office = Actor(agency="phuoc-binh.vhxh", channel="test")

@@ -8,6 +8,7 @@ import datetime as dt
 import queue
 import signal
 import threading
+from dataclasses import replace
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -35,6 +36,7 @@ from tests.commands import execute
 from tests.conftest import PLANS, REGISTRY
 
 PB = "phuoc-binh-2026"
+STEERING = "phuoc-binh.steering-committee"  # reviews the office's own tasks
 DAY = dt.date(2026, 3, 2)
 
 
@@ -385,8 +387,9 @@ def test_scorecards_rank_agencies_and_explain_each_score(plans: Ledger) -> None:
         "description": "đã ký",
     }
     execute(plans, "completion_claimed", f"{PB}/task/3", office, {}, [signed])
-    execute(plans, "evidence_accepted", f"{PB}/task/3", office, {"sha256": "a" * 64})
-    execute(plans, "completion_confirmed", f"{PB}/task/3", office, {})
+    steering = replace(office, agency="phuoc-binh.steering-committee")  # the office leads 3
+    execute(plans, "evidence_accepted", f"{PB}/task/3", steering, {"sha256": "a" * 64})
+    execute(plans, "completion_confirmed", f"{PB}/task/3", steering, {})
     centre = Actor("phuoc-binh.ttpvhcc", channel="test")
     unsigned = {
         "sha256": "b" * 64,
@@ -446,7 +449,7 @@ def quarter_of_task_3(app: Ledger) -> None:
         app,
         "evidence_rejected",
         subject,
-        april_10,
+        replace(april_10, agency=STEERING),
         {"sha256": "a" * 64, "reason": "không đọc được"},
     )
 
@@ -455,8 +458,9 @@ def completes_task_3(app: Ledger) -> None:
     subject = f"{PB}/task/3"
     april_20 = Actor("phuoc-binh.vhxh", channel="test", occurred_at=on(dt.date(2026, 4, 20)))
     execute(app, "completion_claimed", subject, april_20, {}, [evidence("c", "bản đã ký")])
-    execute(app, "evidence_accepted", subject, april_20, {"sha256": "c" * 64})
-    execute(app, "completion_confirmed", subject, april_20, {})
+    steering = replace(april_20, agency=STEERING)  # VHXH leads task 3: not its reviewer
+    execute(app, "evidence_accepted", subject, steering, {"sha256": "c" * 64})
+    execute(app, "completion_confirmed", subject, steering, {})
 
 
 def evidence(letter: str, description: str) -> dict[str, str]:

@@ -10,9 +10,14 @@ What happens, in the plans' own terms:
   (29) wait on it; the police report 20% and stop. The service centre's evidence on
   task 8 is judged low quality. Every other dated task is reported monthly, ahead of
   its schedule.
-- Đa Mai (002, from 30/01): the party cells finish IV.3 after its 29/01 deadline; the
-  People's Committee leaves IV.5 at 50% past 14/02 while three tasks of three other
-  units wait on it; it finishes task 6 on time; VNeID is measured at 58%.
+- Đa Mai (002, from 30/01): the party cells finish IV.3 after its 29/01 deadline (one
+  cell, registered here as a member, claims it: a collective acts only through its
+  members); the People's Committee leaves IV.5 at 50% past 14/02 while three tasks of
+  three other units wait on it; it finishes task 6 on time; VNeID is measured at 58%.
+
+Nobody reviews its own work: the steering committees review the offices' own tasks
+(Phước Bình 3, Đa Mai 6, Bình Phước III.4), and a task led by a collective is reported
+by one of its members.
 - Bình Phước (000): the Party office completes III.4; VNeID measured at 72%.
 - Bình Long (004): the evidence on III.1.4 is judged low quality; VNeID 65% for 2025.
 """
@@ -23,10 +28,12 @@ import datetime as dt
 import math
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import psycopg
 import pytest
+import yaml
 from psycopg import sql
 
 from domain.flags import expected_percent
@@ -51,6 +58,7 @@ from tests.conftest import PLANS, REGISTRY
 
 PB, DM, BP, BL = "phuoc-binh-2026", "da-mai-2026", "binh-phuoc-2026", "binh-long-2026"
 TODAY = dt.date(2026, 4, 15)
+PARTY_CELL = "da-mai.party-cell-1"  # one of "Các chi, đảng bộ trực thuộc"
 MONTH_ENDS = (dt.date(2026, 1, 31), dt.date(2026, 2, 28), dt.date(2026, 3, 31))
 
 
@@ -106,7 +114,13 @@ class Quarter:
                 continue
             for day in (d for d in MONTH_ENDS if d > start):
                 percent = min(100, math.ceil(expected_percent(start, due, day)) + 10)
-                self.report(f"{plan}/task/{task.key}", task.lead[0], day, percent)
+                self.report(f"{plan}/task/{task.key}", self.reporter(task.lead[0]), day, percent)
+
+    def reporter(self, lead: str) -> str:
+        """The lead unit, or for a collective the first of its members (a collective
+        never acts in its own name)."""
+        members = self.app.agency(lead).members
+        return members[0] if members else lead
 
     def play(self) -> None:
         vhxh, police = "phuoc-binh.vhxh", "phuoc-binh.police"
@@ -121,7 +135,9 @@ class Quarter:
         self.depend(PB, vhxh, "5", "I.6")
         for day, percent in ((dt.date(2026, 2, 1), 40), (dt.date(2026, 3, 1), 80)):
             self.report(f"{PB}/task/3", vhxh, day, percent)
-        self.complete(f"{PB}/task/3", vhxh, vhxh, dt.date(2026, 3, 20), "3")
+        self.complete(
+            f"{PB}/task/3", vhxh, "phuoc-binh.steering-committee", dt.date(2026, 3, 20), "3"
+        )
         for day, percent in ((dt.date(2026, 2, 1), 30), (dt.date(2026, 3, 1), 60)):
             self.report(f"{PB}/task/4", vhxh, day, percent)
         self.report(f"{PB}/task/5", vhxh, dt.date(2026, 2, 1), 10)
@@ -134,14 +150,15 @@ class Quarter:
         ubnd = "da-mai.ubnd"
         for downstream in ("4", "18.a", "18.e"):
             self.depend(DM, ubnd, "IV.5", downstream)
-        self.complete(f"{DM}/task/IV.3", "da-mai.party-cells", ubnd, dt.date(2026, 2, 10), "a")
+        self.complete(f"{DM}/task/IV.3", PARTY_CELL, ubnd, dt.date(2026, 2, 10), "a")
         self.report(f"{DM}/task/IV.5", ubnd, dt.date(2026, 2, 10), 50)
-        self.complete(f"{DM}/task/6", ubnd, ubnd, dt.date(2026, 3, 25), "6")
+        self.complete(f"{DM}/task/6", ubnd, "da-mai.steering-committee", dt.date(2026, 3, 25), "6")
         self.ahead_of_schedule(DM, {"IV.3", "IV.5", "6"})
         self.measure(f"{DM}/indicator/E.11", ubnd, "58", "2026-Q1")
 
         party_office = "binh-phuoc.party-office"
-        self.complete(f"{BP}/task/III.4", party_office, party_office, dt.date(2026, 2, 20), "b")
+        standing_board = "binh-phuoc.party-standing-board"  # the plan's steering body
+        self.complete(f"{BP}/task/III.4", party_office, standing_board, dt.date(2026, 2, 20), "b")
         self.measure(f"{BP}/indicator/1.4.16", "binh-phuoc.ubnd", "72", "2026-Q1")
 
         self.judged_low(
@@ -154,13 +171,36 @@ class Quarter:
         self.measure(f"{BL}/indicator/1.1.6", "binh-long.ubnd", "65", "2025")
 
 
+def registry_with_a_party_cell(directory: Path) -> Path:
+    """The registry, with one party cell registered as a member of "Các chi, đảng bộ
+    trực thuộc" (the registry names none of them)."""
+    registry = yaml.safe_load(REGISTRY.read_text(encoding="utf-8"))
+    cell = {
+        "id": PARTY_CELL,
+        "ward": "da-mai",
+        "name_vi": "Chi bộ Khu phố 1",
+        "name_en": "Party cell of neighbourhood 1",
+        "kind": "committee",
+    }
+    registry["agencies"].append(cell)
+    for agency in registry["agencies"]:
+        if agency["id"] == "da-mai.party-cells":
+            agency["members"] = [PARTY_CELL]
+    path = directory / "agencies.yaml"
+    path.write_text(yaml.safe_dump(registry, allow_unicode=True), encoding="utf-8")
+    return path
+
+
 @pytest.fixture(scope="module")
-def views(postgres: Database) -> Iterator[dict[str, dict[str, Row]]]:
+def views(
+    postgres: Database, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[dict[str, dict[str, Row]]]:
     """The views after the quarter, in a database of this module's own."""
     name = f"test_{uuid.uuid4().hex[:12]}"
     module_app = Ledger(env=ensure_database(postgres, name).eventsourcing_env())
     try:
-        import_plans(module_app, PLANS, REGISTRY)
+        registry = registry_with_a_party_cell(tmp_path_factory.mktemp("registry"))
+        import_plans(module_app, PLANS, registry)
         Quarter(module_app).play()
         yield rows_of_views(module_app)
     finally:
@@ -294,12 +334,13 @@ RANKING = [
     "binh-phuoc.ubnd",
     "da-mai.vhxh",
     "phuoc-binh.related-units",
-    # IV.3 finished after its deadline
-    "da-mai.party-cells",
     # the bottleneck's own task is late and flagged
     "phuoc-binh.police",
     # evidence rejected as low quality
     "phuoc-binh.ttpvhcc",
+    # IV.3 finished after its deadline; the evidence accepted is its member's, the cell
+    # that submitted it (a collective never acts itself), so the collective has none
+    "da-mai.party-cells",
     "binh-long.mttq",
     "binh-long.party-building",
     "binh-long.ttdvth",

@@ -42,6 +42,7 @@ PLAN = "phuoc-binh-2026"
 
 # Agencies of the examples.
 OFFICE = "phuoc-binh.vhxh"  # the coordination office (cơ quan thường trực)
+STEERING = "phuoc-binh.steering-committee"  # Ban Chỉ đạo: judges the office's own items
 LEAD = "phuoc-binh.health-post"  # chủ trì
 SECOND_LEAD = "phuoc-binh.hdnd-ubnd-office"  # a second chủ trì
 HELPER = "phuoc-binh.police"  # phối hợp
@@ -64,6 +65,8 @@ STABLE_CODES: dict[type[errors.DomainError], str] = {
     errors.NotParticipantError: "NOT_PARTICIPANT",
     errors.NotReviewerError: "NOT_REVIEWER",
     errors.NotCoordinatorError: "NOT_COORDINATOR",
+    errors.SelfReviewError: "SELF_REVIEW",
+    errors.CollectiveCannotActError: "COLLECTIVE_CANNOT_ACT",
     errors.ProgressDecreaseError: "PROGRESS_DECREASE_NEEDS_CORRECTION",
     errors.EvidenceRequiredError: "EVIDENCE_REQUIRED",
     errors.UnknownEvidenceError: "EVIDENCE_UNKNOWN",
