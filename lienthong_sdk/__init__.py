@@ -13,15 +13,17 @@ from lienthong_sdk.client import (
     LienthongError,
     Verdict,
 )
-from lienthong_sdk.envelopes import canonical_bytes
 from lienthong_sdk.evidence import Evidence
+from lienthong_sdk.identity import Identity, Signer, canonical_bytes
 
 __all__ = [
     "AgencyClient",
     "AmendmentVerdict",
     "CoordinationClient",
     "Evidence",
+    "Identity",
     "LienthongError",
+    "Signer",
     "Verdict",
     "canonical_bytes",
 ]

@@ -50,7 +50,6 @@ __all__ = [
     "Header",
     "ObstacleKind",
     "Quality",
-    "canonical_bytes",
     "completion_claimed",
     "completion_confirmed",
     "contribution_reported",
@@ -145,15 +144,6 @@ def _envelope(
     field.CopyFrom(payload)
     field.SetInParent()
     return envelope
-
-
-def canonical_bytes(envelope: Envelope) -> bytes:
-    """The bytes a signature covers: the envelope, deterministically serialised,
-    with ``signature`` unset. The envelope passed in is not changed."""
-    unsigned = Envelope()
-    unsigned.CopyFrom(envelope)
-    unsigned.ClearField("signature")
-    return unsigned.SerializeToString(deterministic=True)
 
 
 # Agency reports -----------------------------------------------------------------------

@@ -24,8 +24,9 @@ from lienthong.v1 import envelope_pb2
 from lienthong_sdk import envelopes
 from lienthong_sdk._rpc import STATUS_DETAILS_KEY, Connection, paginate, status_of
 from lienthong_sdk.client import LienthongError, Verdict
-from lienthong_sdk.envelopes import Envelope, canonical_bytes
+from lienthong_sdk.envelopes import Envelope
 from lienthong_sdk.evidence import Evidence
+from lienthong_sdk.identity import canonical_bytes
 from lienthong_sdk.verdicts import rejected_verdict
 from services.app.submissions import TryAgainError
 from services.grpc.errors import status_of as server_status

@@ -25,55 +25,55 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1blienthong/v1/envelope.proto\x12\x0clienthong.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xa7\t\n\x13\x41gencyEventEnvelope\x12\x10\n\x08\x65vent_id\x18\x01 \x01(\t\x12\x11\n\tagency_id\x18\x02 \x01(\t\x12\x0e\n\x06person\x18\x03 \x01(\t\x12\x0f\n\x07subject\x18\x04 \x01(\t\x12/\n\x0boccurred_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x31\n\x08\x65vidence\x18\x06 \x03(\x0b\x32\x1f.lienthong.v1.EvidenceReference\x12*\n\tsignature\x18\x07 \x01(\x0b\x32\x17.lienthong.v1.Signature\x12;\n\x11progress_reported\x18\n \x01(\x0b\x32\x1e.lienthong.v1.ProgressReportedH\x00\x12\x43\n\x15\x63ontribution_reported\x18\x0b \x01(\x0b\x32\".lienthong.v1.ContributionReportedH\x00\x12\x39\n\x10report_corrected\x18\x0c \x01(\x0b\x32\x1d.lienthong.v1.ReportCorrectedH\x00\x12=\n\x12indicator_measured\x18\r \x01(\x0b\x32\x1f.lienthong.v1.IndicatorMeasuredH\x00\x12\x43\n\x15measurement_corrected\x18\x0e \x01(\x0b\x32\".lienthong.v1.MeasurementCorrectedH\x00\x12=\n\x12\x65vidence_submitted\x18\x0f \x01(\x0b\x32\x1f.lienthong.v1.EvidenceSubmittedH\x00\x12=\n\x12\x63ompletion_claimed\x18\x10 \x01(\x0b\x32\x1f.lienthong.v1.CompletionClaimedH\x00\x12\x37\n\x0fobstacle_raised\x18\x11 \x01(\x0b\x32\x1c.lienthong.v1.ObstacleRaisedH\x00\x12;\n\x11obstacle_resolved\x18\x12 \x01(\x0b\x32\x1e.lienthong.v1.ObstacleResolvedH\x00\x12;\n\x11\x65vidence_accepted\x18\x13 \x01(\x0b\x32\x1e.lienthong.v1.EvidenceAcceptedH\x00\x12;\n\x11\x65vidence_rejected\x18\x14 \x01(\x0b\x32\x1e.lienthong.v1.EvidenceRejectedH\x00\x12\x41\n\x14\x63ompletion_confirmed\x18\x15 \x01(\x0b\x32!.lienthong.v1.CompletionConfirmedH\x00\x12\x39\n\x10\x64\x65\x61\x64line_changed\x18\x16 \x01(\x0b\x32\x1d.lienthong.v1.DeadlineChangedH\x00\x12?\n\x13\x64\x65pendency_declared\x18\x17 \x01(\x0b\x32 .lienthong.v1.DependencyDeclaredH\x00\x12\x41\n\x14\x64\x65pendency_withdrawn\x18\x18 \x01(\x0b\x32!.lienthong.v1.DependencyWithdrawnH\x00\x42\t\n\x07payload\"A\n\tSignature\x12\x0e\n\x06key_id\x18\x01 \x01(\t\x12\x11\n\talgorithm\x18\x02 \x01(\t\x12\x11\n\tsignature\x18\x03 \x01(\x0c\"Y\n\x11\x45videnceReference\x12\x0e\n\x06sha256\x18\x01 \x01(\t\x12\x0b\n\x03uri\x18\x02 \x01(\t\x12\x12\n\nmedia_type\x18\x03 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x04 \x01(\t\"@\n\x10ProgressReported\x12\x0f\n\x07percent\x18\x01 \x01(\x05\x12\r\n\x05\x61s_of\x18\x02 \x01(\t\x12\x0c\n\x04note\x18\x03 \x01(\t\"D\n\x14\x43ontributionReported\x12\x0f\n\x07percent\x18\x01 \x01(\x05\x12\r\n\x05\x61s_of\x18\x02 \x01(\t\x12\x0c\n\x04note\x18\x03 \x01(\t\"X\n\x0fReportCorrected\x12\x16\n\x0ereport_version\x18\x01 \x01(\x03\x12\x0f\n\x07percent\x18\x02 \x01(\x05\x12\x0e\n\x06reason\x18\x03 \x01(\t\x12\x0c\n\x04note\x18\x04 \x01(\t\"]\n\x11IndicatorMeasured\x12\r\n\x05value\x18\x01 \x01(\t\x12\x0c\n\x04unit\x18\x02 \x01(\t\x12\x0e\n\x06period\x18\x03 \x01(\t\x12\r\n\x05\x61s_of\x18\x04 \x01(\t\x12\x0c\n\x04note\x18\x05 \x01(\t\"`\n\x14MeasurementCorrected\x12\x1b\n\x13measurement_version\x18\x01 \x01(\x03\x12\r\n\x05value\x18\x02 \x01(\t\x12\x0c\n\x04unit\x18\x03 \x01(\t\x12\x0e\n\x06reason\x18\x04 \x01(\t\"\x13\n\x11\x45videnceSubmitted\"!\n\x11\x43ompletionClaimed\x12\x0c\n\x04note\x18\x01 \x01(\t\"d\n\x0eObstacleRaised\x12\x13\n\x0bobstacle_id\x18\x01 \x01(\t\x12(\n\x04kind\x18\x02 \x01(\x0e\x32\x1a.lienthong.v1.ObstacleKind\x12\x13\n\x0b\x64\x65scription\x18\x03 \x01(\t\";\n\x10ObstacleResolved\x12\x13\n\x0bobstacle_id\x18\x01 \x01(\t\x12\x12\n\nresolution\x18\x02 \x01(\t\"b\n\x10\x45videnceAccepted\x12\x0e\n\x06sha256\x18\x01 \x01(\t\x12.\n\x07quality\x18\x02 \x01(\x0e\x32\x1d.lienthong.v1.EvidenceQuality\x12\x0e\n\x06reason\x18\x03 \x01(\t\"b\n\x10\x45videnceRejected\x12\x0e\n\x06sha256\x18\x01 \x01(\t\x12.\n\x07quality\x18\x02 \x01(\x0e\x32\x1d.lienthong.v1.EvidenceQuality\x12\x0e\n\x06reason\x18\x03 \x01(\t\"#\n\x13\x43ompletionConfirmed\x12\x0c\n\x04note\x18\x01 \x01(\t\"E\n\x0f\x44\x65\x61\x64lineChanged\x12\x10\n\x08\x64\x65\x61\x64line\x18\x01 \x01(\t\x12\x0e\n\x06reason\x18\x02 \x01(\t\x12\x10\n\x08\x64ocument\x18\x03 \x01(\t\"T\n\x12\x44\x65pendencyDeclared\x12\x15\n\rupstream_task\x18\x01 \x01(\t\x12\x17\n\x0f\x64ownstream_task\x18\x02 \x01(\t\x12\x0e\n\x06reason\x18\x03 \x01(\t\"U\n\x13\x44\x65pendencyWithdrawn\x12\x15\n\rupstream_task\x18\x01 \x01(\t\x12\x17\n\x0f\x64ownstream_task\x18\x02 \x01(\t\x12\x0e\n\x06reason\x18\x03 \x01(\t\"\xc2\x01\n\x07Verdict\x12\x10\n\x08\x65vent_id\x18\x01 \x01(\t\x12&\n\x07outcome\x18\x02 \x01(\x0e\x32\x15.lienthong.v1.Outcome\x12\x10\n\x08position\x18\x03 \x01(\x03\x12\x13\n\x0breason_code\x18\x04 \x01(\t\x12\x0f\n\x07message\x18\x05 \x01(\t\x12,\n\rfirst_outcome\x18\x06 \x01(\x0e\x32\x15.lienthong.v1.Outcome\x12\x17\n\x0fsubject_version\x18\x07 \x01(\x03*f\n\x0cObstacleKind\x12\x1d\n\x19OBSTACLE_KIND_UNSPECIFIED\x10\x00\x12\x1c\n\x18OBSTACLE_KIND_DIFFICULTY\x10\x01\x12\x19\n\x15OBSTACLE_KIND_BLOCKER\x10\x02*\x87\x01\n\x0f\x45videnceQuality\x12 \n\x1c\x45VIDENCE_QUALITY_UNSPECIFIED\x10\x00\x12\x19\n\x15\x45VIDENCE_QUALITY_GOOD\x10\x01\x12\x1d\n\x19\x45VIDENCE_QUALITY_ADEQUATE\x10\x02\x12\x18\n\x14\x45VIDENCE_QUALITY_LOW\x10\x03*e\n\x07Outcome\x12\x17\n\x13OUTCOME_UNSPECIFIED\x10\x00\x12\x14\n\x10OUTCOME_ACCEPTED\x10\x01\x12\x15\n\x11OUTCOME_DUPLICATE\x10\x02\x12\x14\n\x10OUTCOME_REJECTED\x10\x03\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1blienthong/v1/envelope.proto\x12\x0clienthong.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xa7\t\n\x13\x41gencyEventEnvelope\x12\x10\n\x08\x65vent_id\x18\x01 \x01(\t\x12\x11\n\tagency_id\x18\x02 \x01(\t\x12\x0e\n\x06person\x18\x03 \x01(\t\x12\x0f\n\x07subject\x18\x04 \x01(\t\x12/\n\x0boccurred_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x31\n\x08\x65vidence\x18\x06 \x03(\x0b\x32\x1f.lienthong.v1.EvidenceReference\x12*\n\tsignature\x18\x07 \x01(\x0b\x32\x17.lienthong.v1.Signature\x12;\n\x11progress_reported\x18\n \x01(\x0b\x32\x1e.lienthong.v1.ProgressReportedH\x00\x12\x43\n\x15\x63ontribution_reported\x18\x0b \x01(\x0b\x32\".lienthong.v1.ContributionReportedH\x00\x12\x39\n\x10report_corrected\x18\x0c \x01(\x0b\x32\x1d.lienthong.v1.ReportCorrectedH\x00\x12=\n\x12indicator_measured\x18\r \x01(\x0b\x32\x1f.lienthong.v1.IndicatorMeasuredH\x00\x12\x43\n\x15measurement_corrected\x18\x0e \x01(\x0b\x32\".lienthong.v1.MeasurementCorrectedH\x00\x12=\n\x12\x65vidence_submitted\x18\x0f \x01(\x0b\x32\x1f.lienthong.v1.EvidenceSubmittedH\x00\x12=\n\x12\x63ompletion_claimed\x18\x10 \x01(\x0b\x32\x1f.lienthong.v1.CompletionClaimedH\x00\x12\x37\n\x0fobstacle_raised\x18\x11 \x01(\x0b\x32\x1c.lienthong.v1.ObstacleRaisedH\x00\x12;\n\x11obstacle_resolved\x18\x12 \x01(\x0b\x32\x1e.lienthong.v1.ObstacleResolvedH\x00\x12;\n\x11\x65vidence_accepted\x18\x13 \x01(\x0b\x32\x1e.lienthong.v1.EvidenceAcceptedH\x00\x12;\n\x11\x65vidence_rejected\x18\x14 \x01(\x0b\x32\x1e.lienthong.v1.EvidenceRejectedH\x00\x12\x41\n\x14\x63ompletion_confirmed\x18\x15 \x01(\x0b\x32!.lienthong.v1.CompletionConfirmedH\x00\x12\x39\n\x10\x64\x65\x61\x64line_changed\x18\x16 \x01(\x0b\x32\x1d.lienthong.v1.DeadlineChangedH\x00\x12?\n\x13\x64\x65pendency_declared\x18\x17 \x01(\x0b\x32 .lienthong.v1.DependencyDeclaredH\x00\x12\x41\n\x14\x64\x65pendency_withdrawn\x18\x18 \x01(\x0b\x32!.lienthong.v1.DependencyWithdrawnH\x00\x42\t\n\x07payload\"V\n\tSignature\x12\x0e\n\x06key_id\x18\x01 \x01(\t\x12\x11\n\talgorithm\x18\x02 \x01(\t\x12\x11\n\tsignature\x18\x03 \x01(\x0c\x12\x13\n\x0b\x63\x65rtificate\x18\x04 \x01(\x0c\"Y\n\x11\x45videnceReference\x12\x0e\n\x06sha256\x18\x01 \x01(\t\x12\x0b\n\x03uri\x18\x02 \x01(\t\x12\x12\n\nmedia_type\x18\x03 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x04 \x01(\t\"@\n\x10ProgressReported\x12\x0f\n\x07percent\x18\x01 \x01(\x05\x12\r\n\x05\x61s_of\x18\x02 \x01(\t\x12\x0c\n\x04note\x18\x03 \x01(\t\"D\n\x14\x43ontributionReported\x12\x0f\n\x07percent\x18\x01 \x01(\x05\x12\r\n\x05\x61s_of\x18\x02 \x01(\t\x12\x0c\n\x04note\x18\x03 \x01(\t\"X\n\x0fReportCorrected\x12\x16\n\x0ereport_version\x18\x01 \x01(\x03\x12\x0f\n\x07percent\x18\x02 \x01(\x05\x12\x0e\n\x06reason\x18\x03 \x01(\t\x12\x0c\n\x04note\x18\x04 \x01(\t\"]\n\x11IndicatorMeasured\x12\r\n\x05value\x18\x01 \x01(\t\x12\x0c\n\x04unit\x18\x02 \x01(\t\x12\x0e\n\x06period\x18\x03 \x01(\t\x12\r\n\x05\x61s_of\x18\x04 \x01(\t\x12\x0c\n\x04note\x18\x05 \x01(\t\"`\n\x14MeasurementCorrected\x12\x1b\n\x13measurement_version\x18\x01 \x01(\x03\x12\r\n\x05value\x18\x02 \x01(\t\x12\x0c\n\x04unit\x18\x03 \x01(\t\x12\x0e\n\x06reason\x18\x04 \x01(\t\"\x13\n\x11\x45videnceSubmitted\"!\n\x11\x43ompletionClaimed\x12\x0c\n\x04note\x18\x01 \x01(\t\"d\n\x0eObstacleRaised\x12\x13\n\x0bobstacle_id\x18\x01 \x01(\t\x12(\n\x04kind\x18\x02 \x01(\x0e\x32\x1a.lienthong.v1.ObstacleKind\x12\x13\n\x0b\x64\x65scription\x18\x03 \x01(\t\";\n\x10ObstacleResolved\x12\x13\n\x0bobstacle_id\x18\x01 \x01(\t\x12\x12\n\nresolution\x18\x02 \x01(\t\"b\n\x10\x45videnceAccepted\x12\x0e\n\x06sha256\x18\x01 \x01(\t\x12.\n\x07quality\x18\x02 \x01(\x0e\x32\x1d.lienthong.v1.EvidenceQuality\x12\x0e\n\x06reason\x18\x03 \x01(\t\"b\n\x10\x45videnceRejected\x12\x0e\n\x06sha256\x18\x01 \x01(\t\x12.\n\x07quality\x18\x02 \x01(\x0e\x32\x1d.lienthong.v1.EvidenceQuality\x12\x0e\n\x06reason\x18\x03 \x01(\t\"#\n\x13\x43ompletionConfirmed\x12\x0c\n\x04note\x18\x01 \x01(\t\"E\n\x0f\x44\x65\x61\x64lineChanged\x12\x10\n\x08\x64\x65\x61\x64line\x18\x01 \x01(\t\x12\x0e\n\x06reason\x18\x02 \x01(\t\x12\x10\n\x08\x64ocument\x18\x03 \x01(\t\"T\n\x12\x44\x65pendencyDeclared\x12\x15\n\rupstream_task\x18\x01 \x01(\t\x12\x17\n\x0f\x64ownstream_task\x18\x02 \x01(\t\x12\x0e\n\x06reason\x18\x03 \x01(\t\"U\n\x13\x44\x65pendencyWithdrawn\x12\x15\n\rupstream_task\x18\x01 \x01(\t\x12\x17\n\x0f\x64ownstream_task\x18\x02 \x01(\t\x12\x0e\n\x06reason\x18\x03 \x01(\t\"\xc2\x01\n\x07Verdict\x12\x10\n\x08\x65vent_id\x18\x01 \x01(\t\x12&\n\x07outcome\x18\x02 \x01(\x0e\x32\x15.lienthong.v1.Outcome\x12\x10\n\x08position\x18\x03 \x01(\x03\x12\x13\n\x0breason_code\x18\x04 \x01(\t\x12\x0f\n\x07message\x18\x05 \x01(\t\x12,\n\rfirst_outcome\x18\x06 \x01(\x0e\x32\x15.lienthong.v1.Outcome\x12\x17\n\x0fsubject_version\x18\x07 \x01(\x03*f\n\x0cObstacleKind\x12\x1d\n\x19OBSTACLE_KIND_UNSPECIFIED\x10\x00\x12\x1c\n\x18OBSTACLE_KIND_DIFFICULTY\x10\x01\x12\x19\n\x15OBSTACLE_KIND_BLOCKER\x10\x02*\x87\x01\n\x0f\x45videnceQuality\x12 \n\x1c\x45VIDENCE_QUALITY_UNSPECIFIED\x10\x00\x12\x19\n\x15\x45VIDENCE_QUALITY_GOOD\x10\x01\x12\x1d\n\x19\x45VIDENCE_QUALITY_ADEQUATE\x10\x02\x12\x18\n\x14\x45VIDENCE_QUALITY_LOW\x10\x03*e\n\x07Outcome\x12\x17\n\x13OUTCOME_UNSPECIFIED\x10\x00\x12\x14\n\x10OUTCOME_ACCEPTED\x10\x01\x12\x15\n\x11OUTCOME_DUPLICATE\x10\x02\x12\x14\n\x10OUTCOME_REJECTED\x10\x03\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'lienthong.v1.envelope_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_OBSTACLEKIND']._serialized_start=2746
-  _globals['_OBSTACLEKIND']._serialized_end=2848
-  _globals['_EVIDENCEQUALITY']._serialized_start=2851
-  _globals['_EVIDENCEQUALITY']._serialized_end=2986
-  _globals['_OUTCOME']._serialized_start=2988
-  _globals['_OUTCOME']._serialized_end=3089
+  _globals['_OBSTACLEKIND']._serialized_start=2767
+  _globals['_OBSTACLEKIND']._serialized_end=2869
+  _globals['_EVIDENCEQUALITY']._serialized_start=2872
+  _globals['_EVIDENCEQUALITY']._serialized_end=3007
+  _globals['_OUTCOME']._serialized_start=3009
+  _globals['_OUTCOME']._serialized_end=3110
   _globals['_AGENCYEVENTENVELOPE']._serialized_start=79
   _globals['_AGENCYEVENTENVELOPE']._serialized_end=1270
   _globals['_SIGNATURE']._serialized_start=1272
-  _globals['_SIGNATURE']._serialized_end=1337
-  _globals['_EVIDENCEREFERENCE']._serialized_start=1339
-  _globals['_EVIDENCEREFERENCE']._serialized_end=1428
-  _globals['_PROGRESSREPORTED']._serialized_start=1430
-  _globals['_PROGRESSREPORTED']._serialized_end=1494
-  _globals['_CONTRIBUTIONREPORTED']._serialized_start=1496
-  _globals['_CONTRIBUTIONREPORTED']._serialized_end=1564
-  _globals['_REPORTCORRECTED']._serialized_start=1566
-  _globals['_REPORTCORRECTED']._serialized_end=1654
-  _globals['_INDICATORMEASURED']._serialized_start=1656
-  _globals['_INDICATORMEASURED']._serialized_end=1749
-  _globals['_MEASUREMENTCORRECTED']._serialized_start=1751
-  _globals['_MEASUREMENTCORRECTED']._serialized_end=1847
-  _globals['_EVIDENCESUBMITTED']._serialized_start=1849
-  _globals['_EVIDENCESUBMITTED']._serialized_end=1868
-  _globals['_COMPLETIONCLAIMED']._serialized_start=1870
-  _globals['_COMPLETIONCLAIMED']._serialized_end=1903
-  _globals['_OBSTACLERAISED']._serialized_start=1905
-  _globals['_OBSTACLERAISED']._serialized_end=2005
-  _globals['_OBSTACLERESOLVED']._serialized_start=2007
-  _globals['_OBSTACLERESOLVED']._serialized_end=2066
-  _globals['_EVIDENCEACCEPTED']._serialized_start=2068
-  _globals['_EVIDENCEACCEPTED']._serialized_end=2166
-  _globals['_EVIDENCEREJECTED']._serialized_start=2168
-  _globals['_EVIDENCEREJECTED']._serialized_end=2266
-  _globals['_COMPLETIONCONFIRMED']._serialized_start=2268
-  _globals['_COMPLETIONCONFIRMED']._serialized_end=2303
-  _globals['_DEADLINECHANGED']._serialized_start=2305
-  _globals['_DEADLINECHANGED']._serialized_end=2374
-  _globals['_DEPENDENCYDECLARED']._serialized_start=2376
-  _globals['_DEPENDENCYDECLARED']._serialized_end=2460
-  _globals['_DEPENDENCYWITHDRAWN']._serialized_start=2462
-  _globals['_DEPENDENCYWITHDRAWN']._serialized_end=2547
-  _globals['_VERDICT']._serialized_start=2550
-  _globals['_VERDICT']._serialized_end=2744
+  _globals['_SIGNATURE']._serialized_end=1358
+  _globals['_EVIDENCEREFERENCE']._serialized_start=1360
+  _globals['_EVIDENCEREFERENCE']._serialized_end=1449
+  _globals['_PROGRESSREPORTED']._serialized_start=1451
+  _globals['_PROGRESSREPORTED']._serialized_end=1515
+  _globals['_CONTRIBUTIONREPORTED']._serialized_start=1517
+  _globals['_CONTRIBUTIONREPORTED']._serialized_end=1585
+  _globals['_REPORTCORRECTED']._serialized_start=1587
+  _globals['_REPORTCORRECTED']._serialized_end=1675
+  _globals['_INDICATORMEASURED']._serialized_start=1677
+  _globals['_INDICATORMEASURED']._serialized_end=1770
+  _globals['_MEASUREMENTCORRECTED']._serialized_start=1772
+  _globals['_MEASUREMENTCORRECTED']._serialized_end=1868
+  _globals['_EVIDENCESUBMITTED']._serialized_start=1870
+  _globals['_EVIDENCESUBMITTED']._serialized_end=1889
+  _globals['_COMPLETIONCLAIMED']._serialized_start=1891
+  _globals['_COMPLETIONCLAIMED']._serialized_end=1924
+  _globals['_OBSTACLERAISED']._serialized_start=1926
+  _globals['_OBSTACLERAISED']._serialized_end=2026
+  _globals['_OBSTACLERESOLVED']._serialized_start=2028
+  _globals['_OBSTACLERESOLVED']._serialized_end=2087
+  _globals['_EVIDENCEACCEPTED']._serialized_start=2089
+  _globals['_EVIDENCEACCEPTED']._serialized_end=2187
+  _globals['_EVIDENCEREJECTED']._serialized_start=2189
+  _globals['_EVIDENCEREJECTED']._serialized_end=2287
+  _globals['_COMPLETIONCONFIRMED']._serialized_start=2289
+  _globals['_COMPLETIONCONFIRMED']._serialized_end=2324
+  _globals['_DEADLINECHANGED']._serialized_start=2326
+  _globals['_DEADLINECHANGED']._serialized_end=2395
+  _globals['_DEPENDENCYDECLARED']._serialized_start=2397
+  _globals['_DEPENDENCYDECLARED']._serialized_end=2481
+  _globals['_DEPENDENCYWITHDRAWN']._serialized_start=2483
+  _globals['_DEPENDENCYWITHDRAWN']._serialized_end=2568
+  _globals['_VERDICT']._serialized_start=2571
+  _globals['_VERDICT']._serialized_end=2765
 # @@protoc_insertion_point(module_scope)

@@ -142,7 +142,8 @@ class AgencyEventEnvelope(_message.Message):
     @_builtins.property
     def signature(self) -> Global___Signature:
         """Signature over the canonical bytes (this message, deterministically
-        serialised, with `signature` unset). Verified in a later version.
+        serialised, with `signature` unset), by a key registered to `agency_id`.
+        Required: an unsigned envelope is refused (SIGNATURE_MISSING).
         """
 
     @_builtins.property
@@ -220,20 +221,29 @@ class Signature(_message.Message):
     KEY_ID_FIELD_NUMBER: _builtins.int
     ALGORITHM_FIELD_NUMBER: _builtins.int
     SIGNATURE_FIELD_NUMBER: _builtins.int
+    CERTIFICATE_FIELD_NUMBER: _builtins.int
     key_id: _builtins.str
+    """The hex SHA-256 of the signer's certificate (DER), as registered."""
     algorithm: _builtins.str
-    """e.g. "ed25519"."""
+    """"ed25519" (over the canonical bytes) or "ecdsa-p256-sha256" (over their
+    SHA-256, DER-encoded).
+    """
     signature: _builtins.bytes
+    certificate: _builtins.bytes
+    """The signer's certificate (DER), optional: lets a refusal tell an untrusted
+    certificate (CERTIFICATE_UNTRUSTED) from an unregistered one (KEY_UNKNOWN).
+    """
     def __init__(
         self,
         *,
         key_id: _builtins.str = ...,
         algorithm: _builtins.str = ...,
         signature: _builtins.bytes = ...,
+        certificate: _builtins.bytes = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["algorithm", b"algorithm", "key_id", b"key_id", "signature", b"signature"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["algorithm", b"algorithm", "certificate", b"certificate", "key_id", b"key_id", "signature", b"signature"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -26,7 +26,7 @@ from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__
 from lienthong.v1 import envelope_pb2 as lienthong_dot_v1_dot_envelope__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n!lienthong/v1/review_service.proto\x12\x0clienthong.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1blienthong/v1/envelope.proto\"^\n\x08Reviewer\x12\x11\n\tagency_id\x18\x01 \x01(\t\x12\x0e\n\x06person\x18\x02 \x01(\t\x12/\n\x0boccurred_at\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xb6\x01\n\x15\x41\x63\x63\x65ptEvidenceRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12(\n\x08reviewer\x18\x02 \x01(\x0b\x32\x16.lienthong.v1.Reviewer\x12\x0f\n\x07subject\x18\x03 \x01(\t\x12\x0e\n\x06sha256\x18\x04 \x01(\t\x12.\n\x07quality\x18\x05 \x01(\x0e\x32\x1d.lienthong.v1.EvidenceQuality\x12\x0e\n\x06reason\x18\x06 \x01(\t\"@\n\x16\x41\x63\x63\x65ptEvidenceResponse\x12&\n\x07verdict\x18\x01 \x01(\x0b\x32\x15.lienthong.v1.Verdict\"\xb6\x01\n\x15RejectEvidenceRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12(\n\x08reviewer\x18\x02 \x01(\x0b\x32\x16.lienthong.v1.Reviewer\x12\x0f\n\x07subject\x18\x03 \x01(\t\x12\x0e\n\x06sha256\x18\x04 \x01(\t\x12.\n\x07quality\x18\x05 \x01(\x0e\x32\x1d.lienthong.v1.EvidenceQuality\x12\x0e\n\x06reason\x18\x06 \x01(\t\"@\n\x16RejectEvidenceResponse\x12&\n\x07verdict\x18\x01 \x01(\x0b\x32\x15.lienthong.v1.Verdict\"w\n\x18\x43onfirmCompletionRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12(\n\x08reviewer\x18\x02 \x01(\x0b\x32\x16.lienthong.v1.Reviewer\x12\x0f\n\x07subject\x18\x03 \x01(\t\x12\x0c\n\x04note\x18\x04 \x01(\t\"C\n\x19\x43onfirmCompletionResponse\x12&\n\x07verdict\x18\x01 \x01(\x0b\x32\x15.lienthong.v1.Verdict\"\x9a\x01\n\x15\x43hangeDeadlineRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12(\n\x08reviewer\x18\x02 \x01(\x0b\x32\x16.lienthong.v1.Reviewer\x12\x0f\n\x07subject\x18\x03 \x01(\t\x12\x10\n\x08\x64\x65\x61\x64line\x18\x04 \x01(\t\x12\x0e\n\x06reason\x18\x05 \x01(\t\x12\x10\n\x08\x64ocument\x18\x06 \x01(\t\"@\n\x16\x43hangeDeadlineResponse\x12&\n\x07verdict\x18\x01 \x01(\x0b\x32\x15.lienthong.v1.Verdict\"\xa9\x01\n\x18\x44\x65\x63lareDependencyRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12(\n\x08reviewer\x18\x02 \x01(\x0b\x32\x16.lienthong.v1.Reviewer\x12\x0f\n\x07plan_id\x18\x03 \x01(\t\x12\x15\n\rupstream_task\x18\x04 \x01(\t\x12\x17\n\x0f\x64ownstream_task\x18\x05 \x01(\t\x12\x0e\n\x06reason\x18\x06 \x01(\t\"C\n\x19\x44\x65\x63lareDependencyResponse\x12&\n\x07verdict\x18\x01 \x01(\x0b\x32\x15.lienthong.v1.Verdict\"\xaa\x01\n\x19WithdrawDependencyRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12(\n\x08reviewer\x18\x02 \x01(\x0b\x32\x16.lienthong.v1.Reviewer\x12\x0f\n\x07plan_id\x18\x03 \x01(\t\x12\x15\n\rupstream_task\x18\x04 \x01(\t\x12\x17\n\x0f\x64ownstream_task\x18\x05 \x01(\t\x12\x0e\n\x06reason\x18\x06 \x01(\t\"D\n\x1aWithdrawDependencyResponse\x12&\n\x07verdict\x18\x01 \x01(\x0b\x32\x15.lienthong.v1.Verdict\"s\n\x10\x41mendPlanRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12(\n\x08reviewer\x18\x02 \x01(\x0b\x32\x16.lienthong.v1.Reviewer\x12\x11\n\tplan_file\x18\x03 \x01(\x0c\x12\x0e\n\x06reason\x18\x04 \x01(\t\"[\n\x11\x41mendPlanResponse\x12&\n\x07verdict\x18\x01 \x01(\x0b\x32\x15.lienthong.v1.Verdict\x12\x0e\n\x06\x61\x63tion\x18\x02 \x01(\t\x12\x0e\n\x06\x65vents\x18\x03 \x01(\x05\x32\xa9\x05\n\rReviewService\x12[\n\x0e\x41\x63\x63\x65ptEvidence\x12#.lienthong.v1.AcceptEvidenceRequest\x1a$.lienthong.v1.AcceptEvidenceResponse\x12[\n\x0eRejectEvidence\x12#.lienthong.v1.RejectEvidenceRequest\x1a$.lienthong.v1.RejectEvidenceResponse\x12\x64\n\x11\x43onfirmCompletion\x12&.lienthong.v1.ConfirmCompletionRequest\x1a\'.lienthong.v1.ConfirmCompletionResponse\x12[\n\x0e\x43hangeDeadline\x12#.lienthong.v1.ChangeDeadlineRequest\x1a$.lienthong.v1.ChangeDeadlineResponse\x12\x64\n\x11\x44\x65\x63lareDependency\x12&.lienthong.v1.DeclareDependencyRequest\x1a\'.lienthong.v1.DeclareDependencyResponse\x12g\n\x12WithdrawDependency\x12\'.lienthong.v1.WithdrawDependencyRequest\x1a(.lienthong.v1.WithdrawDependencyResponse\x12L\n\tAmendPlan\x12\x1e.lienthong.v1.AmendPlanRequest\x1a\x1f.lienthong.v1.AmendPlanResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n!lienthong/v1/review_service.proto\x12\x0clienthong.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1blienthong/v1/envelope.proto\"^\n\x08Reviewer\x12\x11\n\tagency_id\x18\x01 \x01(\t\x12\x0e\n\x06person\x18\x02 \x01(\t\x12/\n\x0boccurred_at\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xe2\x01\n\x15\x41\x63\x63\x65ptEvidenceRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12(\n\x08reviewer\x18\x02 \x01(\x0b\x32\x16.lienthong.v1.Reviewer\x12*\n\tsignature\x18\x0f \x01(\x0b\x32\x17.lienthong.v1.Signature\x12\x0f\n\x07subject\x18\x03 \x01(\t\x12\x0e\n\x06sha256\x18\x04 \x01(\t\x12.\n\x07quality\x18\x05 \x01(\x0e\x32\x1d.lienthong.v1.EvidenceQuality\x12\x0e\n\x06reason\x18\x06 \x01(\t\"@\n\x16\x41\x63\x63\x65ptEvidenceResponse\x12&\n\x07verdict\x18\x01 \x01(\x0b\x32\x15.lienthong.v1.Verdict\"\xe2\x01\n\x15RejectEvidenceRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12(\n\x08reviewer\x18\x02 \x01(\x0b\x32\x16.lienthong.v1.Reviewer\x12*\n\tsignature\x18\x0f \x01(\x0b\x32\x17.lienthong.v1.Signature\x12\x0f\n\x07subject\x18\x03 \x01(\t\x12\x0e\n\x06sha256\x18\x04 \x01(\t\x12.\n\x07quality\x18\x05 \x01(\x0e\x32\x1d.lienthong.v1.EvidenceQuality\x12\x0e\n\x06reason\x18\x06 \x01(\t\"@\n\x16RejectEvidenceResponse\x12&\n\x07verdict\x18\x01 \x01(\x0b\x32\x15.lienthong.v1.Verdict\"\xa3\x01\n\x18\x43onfirmCompletionRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12(\n\x08reviewer\x18\x02 \x01(\x0b\x32\x16.lienthong.v1.Reviewer\x12*\n\tsignature\x18\x0f \x01(\x0b\x32\x17.lienthong.v1.Signature\x12\x0f\n\x07subject\x18\x03 \x01(\t\x12\x0c\n\x04note\x18\x04 \x01(\t\"C\n\x19\x43onfirmCompletionResponse\x12&\n\x07verdict\x18\x01 \x01(\x0b\x32\x15.lienthong.v1.Verdict\"\xc6\x01\n\x15\x43hangeDeadlineRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12(\n\x08reviewer\x18\x02 \x01(\x0b\x32\x16.lienthong.v1.Reviewer\x12*\n\tsignature\x18\x0f \x01(\x0b\x32\x17.lienthong.v1.Signature\x12\x0f\n\x07subject\x18\x03 \x01(\t\x12\x10\n\x08\x64\x65\x61\x64line\x18\x04 \x01(\t\x12\x0e\n\x06reason\x18\x05 \x01(\t\x12\x10\n\x08\x64ocument\x18\x06 \x01(\t\"@\n\x16\x43hangeDeadlineResponse\x12&\n\x07verdict\x18\x01 \x01(\x0b\x32\x15.lienthong.v1.Verdict\"\xd5\x01\n\x18\x44\x65\x63lareDependencyRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12(\n\x08reviewer\x18\x02 \x01(\x0b\x32\x16.lienthong.v1.Reviewer\x12*\n\tsignature\x18\x0f \x01(\x0b\x32\x17.lienthong.v1.Signature\x12\x0f\n\x07plan_id\x18\x03 \x01(\t\x12\x15\n\rupstream_task\x18\x04 \x01(\t\x12\x17\n\x0f\x64ownstream_task\x18\x05 \x01(\t\x12\x0e\n\x06reason\x18\x06 \x01(\t\"C\n\x19\x44\x65\x63lareDependencyResponse\x12&\n\x07verdict\x18\x01 \x01(\x0b\x32\x15.lienthong.v1.Verdict\"\xd6\x01\n\x19WithdrawDependencyRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12(\n\x08reviewer\x18\x02 \x01(\x0b\x32\x16.lienthong.v1.Reviewer\x12*\n\tsignature\x18\x0f \x01(\x0b\x32\x17.lienthong.v1.Signature\x12\x0f\n\x07plan_id\x18\x03 \x01(\t\x12\x15\n\rupstream_task\x18\x04 \x01(\t\x12\x17\n\x0f\x64ownstream_task\x18\x05 \x01(\t\x12\x0e\n\x06reason\x18\x06 \x01(\t\"D\n\x1aWithdrawDependencyResponse\x12&\n\x07verdict\x18\x01 \x01(\x0b\x32\x15.lienthong.v1.Verdict\"\x9f\x01\n\x10\x41mendPlanRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12(\n\x08reviewer\x18\x02 \x01(\x0b\x32\x16.lienthong.v1.Reviewer\x12*\n\tsignature\x18\x0f \x01(\x0b\x32\x17.lienthong.v1.Signature\x12\x11\n\tplan_file\x18\x03 \x01(\x0c\x12\x0e\n\x06reason\x18\x04 \x01(\t\"[\n\x11\x41mendPlanResponse\x12&\n\x07verdict\x18\x01 \x01(\x0b\x32\x15.lienthong.v1.Verdict\x12\x0e\n\x06\x61\x63tion\x18\x02 \x01(\t\x12\x0e\n\x06\x65vents\x18\x03 \x01(\x05\x32\xa9\x05\n\rReviewService\x12[\n\x0e\x41\x63\x63\x65ptEvidence\x12#.lienthong.v1.AcceptEvidenceRequest\x1a$.lienthong.v1.AcceptEvidenceResponse\x12[\n\x0eRejectEvidence\x12#.lienthong.v1.RejectEvidenceRequest\x1a$.lienthong.v1.RejectEvidenceResponse\x12\x64\n\x11\x43onfirmCompletion\x12&.lienthong.v1.ConfirmCompletionRequest\x1a\'.lienthong.v1.ConfirmCompletionResponse\x12[\n\x0e\x43hangeDeadline\x12#.lienthong.v1.ChangeDeadlineRequest\x1a$.lienthong.v1.ChangeDeadlineResponse\x12\x64\n\x11\x44\x65\x63lareDependency\x12&.lienthong.v1.DeclareDependencyRequest\x1a\'.lienthong.v1.DeclareDependencyResponse\x12g\n\x12WithdrawDependency\x12\'.lienthong.v1.WithdrawDependencyRequest\x1a(.lienthong.v1.WithdrawDependencyResponse\x12L\n\tAmendPlan\x12\x1e.lienthong.v1.AmendPlanRequest\x1a\x1f.lienthong.v1.AmendPlanResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -36,33 +36,33 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_REVIEWER']._serialized_start=113
   _globals['_REVIEWER']._serialized_end=207
   _globals['_ACCEPTEVIDENCEREQUEST']._serialized_start=210
-  _globals['_ACCEPTEVIDENCEREQUEST']._serialized_end=392
-  _globals['_ACCEPTEVIDENCERESPONSE']._serialized_start=394
-  _globals['_ACCEPTEVIDENCERESPONSE']._serialized_end=458
-  _globals['_REJECTEVIDENCEREQUEST']._serialized_start=461
-  _globals['_REJECTEVIDENCEREQUEST']._serialized_end=643
-  _globals['_REJECTEVIDENCERESPONSE']._serialized_start=645
-  _globals['_REJECTEVIDENCERESPONSE']._serialized_end=709
-  _globals['_CONFIRMCOMPLETIONREQUEST']._serialized_start=711
-  _globals['_CONFIRMCOMPLETIONREQUEST']._serialized_end=830
-  _globals['_CONFIRMCOMPLETIONRESPONSE']._serialized_start=832
-  _globals['_CONFIRMCOMPLETIONRESPONSE']._serialized_end=899
-  _globals['_CHANGEDEADLINEREQUEST']._serialized_start=902
-  _globals['_CHANGEDEADLINEREQUEST']._serialized_end=1056
-  _globals['_CHANGEDEADLINERESPONSE']._serialized_start=1058
-  _globals['_CHANGEDEADLINERESPONSE']._serialized_end=1122
-  _globals['_DECLAREDEPENDENCYREQUEST']._serialized_start=1125
-  _globals['_DECLAREDEPENDENCYREQUEST']._serialized_end=1294
-  _globals['_DECLAREDEPENDENCYRESPONSE']._serialized_start=1296
-  _globals['_DECLAREDEPENDENCYRESPONSE']._serialized_end=1363
-  _globals['_WITHDRAWDEPENDENCYREQUEST']._serialized_start=1366
-  _globals['_WITHDRAWDEPENDENCYREQUEST']._serialized_end=1536
-  _globals['_WITHDRAWDEPENDENCYRESPONSE']._serialized_start=1538
-  _globals['_WITHDRAWDEPENDENCYRESPONSE']._serialized_end=1606
-  _globals['_AMENDPLANREQUEST']._serialized_start=1608
-  _globals['_AMENDPLANREQUEST']._serialized_end=1723
-  _globals['_AMENDPLANRESPONSE']._serialized_start=1725
-  _globals['_AMENDPLANRESPONSE']._serialized_end=1816
-  _globals['_REVIEWSERVICE']._serialized_start=1819
-  _globals['_REVIEWSERVICE']._serialized_end=2500
+  _globals['_ACCEPTEVIDENCEREQUEST']._serialized_end=436
+  _globals['_ACCEPTEVIDENCERESPONSE']._serialized_start=438
+  _globals['_ACCEPTEVIDENCERESPONSE']._serialized_end=502
+  _globals['_REJECTEVIDENCEREQUEST']._serialized_start=505
+  _globals['_REJECTEVIDENCEREQUEST']._serialized_end=731
+  _globals['_REJECTEVIDENCERESPONSE']._serialized_start=733
+  _globals['_REJECTEVIDENCERESPONSE']._serialized_end=797
+  _globals['_CONFIRMCOMPLETIONREQUEST']._serialized_start=800
+  _globals['_CONFIRMCOMPLETIONREQUEST']._serialized_end=963
+  _globals['_CONFIRMCOMPLETIONRESPONSE']._serialized_start=965
+  _globals['_CONFIRMCOMPLETIONRESPONSE']._serialized_end=1032
+  _globals['_CHANGEDEADLINEREQUEST']._serialized_start=1035
+  _globals['_CHANGEDEADLINEREQUEST']._serialized_end=1233
+  _globals['_CHANGEDEADLINERESPONSE']._serialized_start=1235
+  _globals['_CHANGEDEADLINERESPONSE']._serialized_end=1299
+  _globals['_DECLAREDEPENDENCYREQUEST']._serialized_start=1302
+  _globals['_DECLAREDEPENDENCYREQUEST']._serialized_end=1515
+  _globals['_DECLAREDEPENDENCYRESPONSE']._serialized_start=1517
+  _globals['_DECLAREDEPENDENCYRESPONSE']._serialized_end=1584
+  _globals['_WITHDRAWDEPENDENCYREQUEST']._serialized_start=1587
+  _globals['_WITHDRAWDEPENDENCYREQUEST']._serialized_end=1801
+  _globals['_WITHDRAWDEPENDENCYRESPONSE']._serialized_start=1803
+  _globals['_WITHDRAWDEPENDENCYRESPONSE']._serialized_end=1871
+  _globals['_AMENDPLANREQUEST']._serialized_start=1874
+  _globals['_AMENDPLANREQUEST']._serialized_end=2033
+  _globals['_AMENDPLANRESPONSE']._serialized_start=2035
+  _globals['_AMENDPLANRESPONSE']._serialized_end=2126
+  _globals['_REVIEWSERVICE']._serialized_start=2129
+  _globals['_REVIEWSERVICE']._serialized_end=2810
 # @@protoc_insertion_point(module_scope)

@@ -52,6 +52,7 @@ class AcceptEvidenceRequest(_message.Message):
 
     REQUEST_ID_FIELD_NUMBER: _builtins.int
     REVIEWER_FIELD_NUMBER: _builtins.int
+    SIGNATURE_FIELD_NUMBER: _builtins.int
     SUBJECT_FIELD_NUMBER: _builtins.int
     SHA256_FIELD_NUMBER: _builtins.int
     QUALITY_FIELD_NUMBER: _builtins.int
@@ -65,19 +66,26 @@ class AcceptEvidenceRequest(_message.Message):
     reason: _builtins.str
     @_builtins.property
     def reviewer(self) -> Global___Reviewer: ...
+    @_builtins.property
+    def signature(self) -> _envelope_pb2.Signature:
+        """The reviewer's signature over this request's canonical bytes (deterministic
+        serialisation, `signature` unset), by a key registered to reviewer.agency_id.
+        """
+
     def __init__(
         self,
         *,
         request_id: _builtins.str = ...,
         reviewer: Global___Reviewer | None = ...,
+        signature: _envelope_pb2.Signature | None = ...,
         subject: _builtins.str = ...,
         sha256: _builtins.str = ...,
         quality: _envelope_pb2.EvidenceQuality.ValueType = ...,
         reason: _builtins.str = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["reviewer", b"reviewer"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["reviewer", b"reviewer", "signature", b"signature"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["quality", b"quality", "reason", b"reason", "request_id", b"request_id", "reviewer", b"reviewer", "sha256", b"sha256", "subject", b"subject"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["quality", b"quality", "reason", b"reason", "request_id", b"request_id", "reviewer", b"reviewer", "sha256", b"sha256", "signature", b"signature", "subject", b"subject"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -109,6 +117,7 @@ class RejectEvidenceRequest(_message.Message):
 
     REQUEST_ID_FIELD_NUMBER: _builtins.int
     REVIEWER_FIELD_NUMBER: _builtins.int
+    SIGNATURE_FIELD_NUMBER: _builtins.int
     SUBJECT_FIELD_NUMBER: _builtins.int
     SHA256_FIELD_NUMBER: _builtins.int
     QUALITY_FIELD_NUMBER: _builtins.int
@@ -120,19 +129,26 @@ class RejectEvidenceRequest(_message.Message):
     reason: _builtins.str
     @_builtins.property
     def reviewer(self) -> Global___Reviewer: ...
+    @_builtins.property
+    def signature(self) -> _envelope_pb2.Signature:
+        """The reviewer's signature over this request's canonical bytes (deterministic
+        serialisation, `signature` unset), by a key registered to reviewer.agency_id.
+        """
+
     def __init__(
         self,
         *,
         request_id: _builtins.str = ...,
         reviewer: Global___Reviewer | None = ...,
+        signature: _envelope_pb2.Signature | None = ...,
         subject: _builtins.str = ...,
         sha256: _builtins.str = ...,
         quality: _envelope_pb2.EvidenceQuality.ValueType = ...,
         reason: _builtins.str = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["reviewer", b"reviewer"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["reviewer", b"reviewer", "signature", b"signature"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["quality", b"quality", "reason", b"reason", "request_id", b"request_id", "reviewer", b"reviewer", "sha256", b"sha256", "subject", b"subject"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["quality", b"quality", "reason", b"reason", "request_id", b"request_id", "reviewer", b"reviewer", "sha256", b"sha256", "signature", b"signature", "subject", b"subject"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -164,6 +180,7 @@ class ConfirmCompletionRequest(_message.Message):
 
     REQUEST_ID_FIELD_NUMBER: _builtins.int
     REVIEWER_FIELD_NUMBER: _builtins.int
+    SIGNATURE_FIELD_NUMBER: _builtins.int
     SUBJECT_FIELD_NUMBER: _builtins.int
     NOTE_FIELD_NUMBER: _builtins.int
     request_id: _builtins.str
@@ -171,17 +188,24 @@ class ConfirmCompletionRequest(_message.Message):
     note: _builtins.str
     @_builtins.property
     def reviewer(self) -> Global___Reviewer: ...
+    @_builtins.property
+    def signature(self) -> _envelope_pb2.Signature:
+        """The reviewer's signature over this request's canonical bytes (deterministic
+        serialisation, `signature` unset), by a key registered to reviewer.agency_id.
+        """
+
     def __init__(
         self,
         *,
         request_id: _builtins.str = ...,
         reviewer: Global___Reviewer | None = ...,
+        signature: _envelope_pb2.Signature | None = ...,
         subject: _builtins.str = ...,
         note: _builtins.str = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["reviewer", b"reviewer"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["reviewer", b"reviewer", "signature", b"signature"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["note", b"note", "request_id", b"request_id", "reviewer", b"reviewer", "subject", b"subject"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["note", b"note", "request_id", b"request_id", "reviewer", b"reviewer", "signature", b"signature", "subject", b"subject"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -213,6 +237,7 @@ class ChangeDeadlineRequest(_message.Message):
 
     REQUEST_ID_FIELD_NUMBER: _builtins.int
     REVIEWER_FIELD_NUMBER: _builtins.int
+    SIGNATURE_FIELD_NUMBER: _builtins.int
     SUBJECT_FIELD_NUMBER: _builtins.int
     DEADLINE_FIELD_NUMBER: _builtins.int
     REASON_FIELD_NUMBER: _builtins.int
@@ -225,19 +250,26 @@ class ChangeDeadlineRequest(_message.Message):
     document: _builtins.str
     @_builtins.property
     def reviewer(self) -> Global___Reviewer: ...
+    @_builtins.property
+    def signature(self) -> _envelope_pb2.Signature:
+        """The reviewer's signature over this request's canonical bytes (deterministic
+        serialisation, `signature` unset), by a key registered to reviewer.agency_id.
+        """
+
     def __init__(
         self,
         *,
         request_id: _builtins.str = ...,
         reviewer: Global___Reviewer | None = ...,
+        signature: _envelope_pb2.Signature | None = ...,
         subject: _builtins.str = ...,
         deadline: _builtins.str = ...,
         reason: _builtins.str = ...,
         document: _builtins.str = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["reviewer", b"reviewer"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["reviewer", b"reviewer", "signature", b"signature"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["deadline", b"deadline", "document", b"document", "reason", b"reason", "request_id", b"request_id", "reviewer", b"reviewer", "subject", b"subject"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["deadline", b"deadline", "document", b"document", "reason", b"reason", "request_id", b"request_id", "reviewer", b"reviewer", "signature", b"signature", "subject", b"subject"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -269,6 +301,7 @@ class DeclareDependencyRequest(_message.Message):
 
     REQUEST_ID_FIELD_NUMBER: _builtins.int
     REVIEWER_FIELD_NUMBER: _builtins.int
+    SIGNATURE_FIELD_NUMBER: _builtins.int
     PLAN_ID_FIELD_NUMBER: _builtins.int
     UPSTREAM_TASK_FIELD_NUMBER: _builtins.int
     DOWNSTREAM_TASK_FIELD_NUMBER: _builtins.int
@@ -280,19 +313,26 @@ class DeclareDependencyRequest(_message.Message):
     reason: _builtins.str
     @_builtins.property
     def reviewer(self) -> Global___Reviewer: ...
+    @_builtins.property
+    def signature(self) -> _envelope_pb2.Signature:
+        """The reviewer's signature over this request's canonical bytes (deterministic
+        serialisation, `signature` unset), by a key registered to reviewer.agency_id.
+        """
+
     def __init__(
         self,
         *,
         request_id: _builtins.str = ...,
         reviewer: Global___Reviewer | None = ...,
+        signature: _envelope_pb2.Signature | None = ...,
         plan_id: _builtins.str = ...,
         upstream_task: _builtins.str = ...,
         downstream_task: _builtins.str = ...,
         reason: _builtins.str = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["reviewer", b"reviewer"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["reviewer", b"reviewer", "signature", b"signature"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["downstream_task", b"downstream_task", "plan_id", b"plan_id", "reason", b"reason", "request_id", b"request_id", "reviewer", b"reviewer", "upstream_task", b"upstream_task"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["downstream_task", b"downstream_task", "plan_id", b"plan_id", "reason", b"reason", "request_id", b"request_id", "reviewer", b"reviewer", "signature", b"signature", "upstream_task", b"upstream_task"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -324,6 +364,7 @@ class WithdrawDependencyRequest(_message.Message):
 
     REQUEST_ID_FIELD_NUMBER: _builtins.int
     REVIEWER_FIELD_NUMBER: _builtins.int
+    SIGNATURE_FIELD_NUMBER: _builtins.int
     PLAN_ID_FIELD_NUMBER: _builtins.int
     UPSTREAM_TASK_FIELD_NUMBER: _builtins.int
     DOWNSTREAM_TASK_FIELD_NUMBER: _builtins.int
@@ -335,19 +376,26 @@ class WithdrawDependencyRequest(_message.Message):
     reason: _builtins.str
     @_builtins.property
     def reviewer(self) -> Global___Reviewer: ...
+    @_builtins.property
+    def signature(self) -> _envelope_pb2.Signature:
+        """The reviewer's signature over this request's canonical bytes (deterministic
+        serialisation, `signature` unset), by a key registered to reviewer.agency_id.
+        """
+
     def __init__(
         self,
         *,
         request_id: _builtins.str = ...,
         reviewer: Global___Reviewer | None = ...,
+        signature: _envelope_pb2.Signature | None = ...,
         plan_id: _builtins.str = ...,
         upstream_task: _builtins.str = ...,
         downstream_task: _builtins.str = ...,
         reason: _builtins.str = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["reviewer", b"reviewer"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["reviewer", b"reviewer", "signature", b"signature"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["downstream_task", b"downstream_task", "plan_id", b"plan_id", "reason", b"reason", "request_id", b"request_id", "reviewer", b"reviewer", "upstream_task", b"upstream_task"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["downstream_task", b"downstream_task", "plan_id", b"plan_id", "reason", b"reason", "request_id", b"request_id", "reviewer", b"reviewer", "signature", b"signature", "upstream_task", b"upstream_task"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -379,6 +427,7 @@ class AmendPlanRequest(_message.Message):
 
     REQUEST_ID_FIELD_NUMBER: _builtins.int
     REVIEWER_FIELD_NUMBER: _builtins.int
+    SIGNATURE_FIELD_NUMBER: _builtins.int
     PLAN_FILE_FIELD_NUMBER: _builtins.int
     REASON_FIELD_NUMBER: _builtins.int
     request_id: _builtins.str
@@ -387,17 +436,24 @@ class AmendPlanRequest(_message.Message):
     reason: _builtins.str
     @_builtins.property
     def reviewer(self) -> Global___Reviewer: ...
+    @_builtins.property
+    def signature(self) -> _envelope_pb2.Signature:
+        """The reviewer's signature over this request's canonical bytes (deterministic
+        serialisation, `signature` unset), by a key registered to reviewer.agency_id.
+        """
+
     def __init__(
         self,
         *,
         request_id: _builtins.str = ...,
         reviewer: Global___Reviewer | None = ...,
+        signature: _envelope_pb2.Signature | None = ...,
         plan_file: _builtins.bytes = ...,
         reason: _builtins.str = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["reviewer", b"reviewer"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["reviewer", b"reviewer", "signature", b"signature"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["plan_file", b"plan_file", "reason", b"reason", "request_id", b"request_id", "reviewer", b"reviewer"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["plan_file", b"plan_file", "reason", b"reason", "request_id", b"request_id", "reviewer", b"reviewer", "signature", b"signature"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
