@@ -207,3 +207,11 @@ class SigningKey(Aggregate):
         if self.not_before is not None and at < self.not_before:
             msg = f"the certificate of key {self.key_id[:16]}… is valid from {self.not_before:%F}"
             raise CertificateExpiredError(msg, field="signature.key_id")
+
+
+class AgencyNotCallerError(DomainError):
+    """A caller (authenticated by its certificate) sent a message in another
+    agency's name."""
+
+    code = "AGENCY_NOT_CALLER"
+    kind = "forbidden"

@@ -70,6 +70,13 @@ class ServerSettings:
     max_message_bytes: int = 4 * 1024 * 1024
     grace_seconds: float = 10.0
     registry: Path = Path("data/agencies.yaml")
+    # TLS (mutual): the server's certificate and key, and the authorities whose client
+    # certificates it trusts; defaults in the PKI folder (services.app.identity).
+    certificate: Path | None = None
+    private_key: Path | None = None
+    trust_anchors: Path | None = None
+    # Plaintext, anonymous, read-only: development only, never on a non-loopback address.
+    plaintext: bool = False
 
     @classmethod
     def from_env(cls) -> ServerSettings:
