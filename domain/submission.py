@@ -39,6 +39,7 @@ class Submission(Aggregate):
         self.message = ""
         self.field = ""
         self.digest = ""
+        self.key_id = ""
 
     class Created(Aggregate.Created):
         TOPIC = "lienthong.submission.Created"
@@ -46,19 +47,33 @@ class Submission(Aggregate):
     class Accepted(Created, Fact):
         """The submission's events were recorded; ``subject_version`` is the version
         of the subject's stream its last event made; ``digest`` the SHA-256 of the
-        payload (version 1 kept none: "")."""
+        payload (version 1 kept none: "").
+
+        The signature it was accepted with (version 3; "" when it was not signed):
+        ``key_id`` (the registered key: its certificate is in the log), ``algorithm``,
+        ``signature`` and ``signed`` — the signature and the exact bytes it covers,
+        base64 — so that anyone can verify it again, offline, years later."""
 
         TOPIC = "lienthong.submission.Accepted"
-        class_version = 2
+        class_version = 3
         event_id: str
         kind: str
         subject: str
         subject_version: int
         digest: str
+        key_id: str
+        algorithm: str
+        signature: str
+        signed: str
 
         @staticmethod
         def upcast_v1_v2(state: dict[str, Any]) -> None:
             state["digest"] = ""
+
+        @staticmethod
+        def upcast_v2_v3(state: dict[str, Any]) -> None:
+            for name in ("key_id", "algorithm", "signature", "signed"):
+                state[name] = ""
 
         def apply(self, submission: Submission) -> None:
             submission.event_id = self.event_id
@@ -66,6 +81,7 @@ class Submission(Aggregate):
             submission.subject = self.subject
             submission.subject_version = self.subject_version
             submission.digest = self.digest
+            submission.key_id = self.key_id
 
     class Rejected(Created, Fact):
         """The submission was refused for ``reason_code``; nothing else was recorded.
@@ -105,8 +121,13 @@ class Submission(Aggregate):
         subject: str,
         subject_version: int,
         digest: str,
+        key_id: str = "",
+        algorithm: str = "",
+        signature: str = "",
+        signed: str = "",
     ) -> Submission:
-        """The receipt ``id`` (see :func:`submission_id`) of an accepted submission."""
+        """The receipt ``id`` (see :func:`submission_id`) of an accepted submission,
+        with the signature it was accepted with (base64), if any."""
         return cls._create(
             cls.Accepted,
             id=id,
@@ -115,6 +136,10 @@ class Submission(Aggregate):
             subject=subject,
             subject_version=subject_version,
             digest=digest,
+            key_id=key_id,
+            algorithm=algorithm,
+            signature=signature,
+            signed=signed,
             **ctx.event_fields(),
         )
 

@@ -11,13 +11,21 @@ receipt and gets "duplicate"; with another payload it is refused as
 ``IDEMPOTENCY_KEY_REUSED`` naming the first payload's digest (that refusal kept on
 record once, under a key of its own: :attr:`Command.reuse_id`). A writer that loses a
 race on the same aggregate reloads and tries again.
+
+A submission refused before its signature was verified (a malformed envelope, a
+missing or bad signature, a caller sending in another agency's name) names its
+agency but does not prove it: its receipt is keyed in a scope of its own,
+:data:`UNVERIFIED`, by its event id AND its digest, so it can never pre-empt the
+real agency's submission with that event id (an identical one re-sent still finds
+its receipt).
 """
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 from uuid import UUID
 
@@ -26,10 +34,13 @@ from eventsourcing.persistence import IntegrityError
 from domain.errors import DomainError, IdempotencyKeyReusedError, kind_of
 from domain.ids import parse_ref
 from domain.submission import Submission, submission_id
+from services.app.identity import Signed
 from services.app.ledger import Actor, Ledger
 from services.store.recorder import StoreBusyError
 
 RETRIES = 5
+# The scope of the receipts of submissions refused before their signature was verified.
+UNVERIFIED = "unverified"
 
 
 class TryAgainError(Exception):
@@ -57,7 +68,9 @@ def review_scope(reviewer: str, kind: str) -> str:
 class Command:
     """One submission, as plain values. ``digest``: the SHA-256 of its payload (see
     :mod:`services.wire.envelopes`); ``scope``: whose key ``event_id`` is — the acting
-    agency's when empty (an envelope), else :func:`review_scope`."""
+    agency's when empty (an envelope), else :func:`review_scope`, or :data:`UNVERIFIED`
+    (refused before its signature was verified: keyed by event id and digest).
+    ``signature``: the signature it was verified with (kept in its receipt)."""
 
     event_id: str
     kind: str
@@ -69,11 +82,18 @@ class Command:
     origin: str = "grpc"
     raw: str = ""  # base64 of the received bytes, kept with a refusal
     scope: str = ""
+    signature: Signed | None = None
 
     @property
     def receipt_id(self) -> UUID:
         """The id of this submission's receipt: its idempotency key."""
+        if self.scope == UNVERIFIED:
+            return submission_id(UNVERIFIED, f"{self.event_id}#{self.digest}")
         return submission_id(self.scope or self.actor.agency, self.event_id)
+
+    def unverified(self) -> Command:
+        """This command, keyed in the scope of submissions refused unverified."""
+        return replace(self, scope=UNVERIFIED, signature=None)
 
     @property
     def reuse_id(self) -> UUID:
@@ -259,7 +279,9 @@ def _record_invalid(app: Ledger, command: Command, refusal: Refusal) -> Verdict:
 
 
 def acceptance(app: Ledger, command: Command, subject_version: int) -> Submission:
-    """The receipt of an accepted command that made ``subject_version`` of its subject."""
+    """The receipt of an accepted command that made ``subject_version`` of its subject
+    (with the signature it was verified with, if any)."""
+    signed = command.signature
     return Submission.accept(
         app.context(command.actor),
         id=command.receipt_id,
@@ -268,7 +290,18 @@ def acceptance(app: Ledger, command: Command, subject_version: int) -> Submissio
         subject=command.subject,
         subject_version=subject_version,
         digest=command.digest,
+        **({} if signed is None else signature_fields(signed)),
     )
+
+
+def signature_fields(signed: Signed) -> dict[str, str]:
+    """What an accepted receipt keeps of the signature it was verified with."""
+    return {
+        "key_id": signed.key_id,
+        "algorithm": signed.algorithm,
+        "signature": base64.b64encode(signed.signature).decode(),
+        "signed": base64.b64encode(signed.payload).decode(),
+    }
 
 
 def submit(app: Ledger, command: Command) -> Verdict:

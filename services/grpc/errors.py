@@ -42,6 +42,7 @@ CODES = {
     "precondition": grpc.StatusCode.FAILED_PRECONDITION,
     "not_found": grpc.StatusCode.NOT_FOUND,
     "conflict": grpc.StatusCode.ALREADY_EXISTS,
+    "unauthenticated": grpc.StatusCode.UNAUTHENTICATED,
 }
 STATUS_DETAILS_KEY = "grpc-status-details-bin"
 ENVELOPES = frozenset({envelope_pb2.AgencyEventEnvelope.DESCRIPTOR.full_name})

@@ -1,4 +1,10 @@
-"""ReviewService: the coordination office's writes, each idempotent on request_id."""
+"""ReviewService: the coordination office's writes, each idempotent on request_id.
+
+Every request is signed by a registered key of its reviewer (``reviewer.agency_id``),
+checked as an envelope's signature is (:func:`services.app.identity.check_signed`),
+and a caller authenticated by its certificate may only review in its own name
+(``AGENCY_NOT_CALLER``). A refusal of either is recorded, keyed unverified (see
+:mod:`services.app.submissions`); an accepted review keeps its signature in its receipt."""
 
 from __future__ import annotations
 
@@ -12,14 +18,26 @@ import grpc
 from lienthong.v1 import envelope_pb2, review_service_pb2_grpc
 from lienthong.v1 import review_service_pb2 as pb
 
-from domain.errors import NotCoordinatorError
+from domain.errors import DomainError, NotCoordinatorError
 from projections.engine.live import LiveViews
+from services.app.identity import TrustAnchors, check_signed
 from services.app.importer import ImportFailedError, import_plans
 from services.app.ledger import Actor, Ledger
-from services.app.submissions import Command, Verdict, acceptance, known, review_scope, submit
+from services.app.submissions import (
+    Command,
+    Refusal,
+    Verdict,
+    acceptance,
+    known,
+    record_invalid,
+    review_scope,
+    submit,
+)
+from services.grpc.callers import current_caller
 from services.grpc.errors import RejectedError
+from services.grpc.ingest import not_caller
 from services.wire.convert import QUALITIES, Checker, from_timestamp, verdict_message
-from services.wire.envelopes import digest_of
+from services.wire.envelopes import digest_of, signed_of
 from services.wire.violations import RequestInvalidError, Violation
 
 CHANNEL = "grpc-review"
@@ -58,15 +76,46 @@ def judge_args(check: Checker, request: Any) -> dict[str, Any]:
 
 
 class ReviewServicer(review_service_pb2_grpc.ReviewServiceServicer):
-    def __init__(self, app: Ledger, registry: Path, live: LiveViews) -> None:
+    def __init__(
+        self, app: Ledger, registry: Path, live: LiveViews, anchors: TrustAnchors | None = None
+    ) -> None:
         self.app = app
         self.registry = registry
         self.live = live
+        self._anchors = anchors  # None: the configured ones, loaded when first needed
 
-    async def verdict(self, cmd: Command) -> envelope_pb2.Verdict:
+    @property
+    def anchors(self) -> TrustAnchors:
+        if self._anchors is None:
+            self._anchors = TrustAnchors.load()
+        return self._anchors
+
+    def verified(self, cmd: Command, request: Any) -> Command:
+        """``cmd`` once its request is found sent by its reviewer: the caller's own
+        name, signed by its key. A refusal is recorded (keyed unverified) and raised."""
+        agency = cmd.actor.agency
+        signed = signed_of(request)
+        try:
+            caller = current_caller()
+            if caller is not None and caller.name != agency:
+                raise not_caller(caller, agency, "reviewer.agency_id")
+            check_signed(self.app, agency, signed, self.anchors, self.app.clock())
+        except DomainError as error:
+            refusal = Refusal.of(error)
+            record_invalid(self.app, cmd.unverified(), refusal)
+            verdict = refusal.verdict(cmd.event_id)
+            raise RejectedError(verdict, verdict_message(verdict)) from None
+        return replace(cmd, signature=signed)
+
+    def submitted(self, cmd: Command, request: Any) -> Verdict:
+        return submit(self.app, self.verified(cmd, request))
+
+    async def verdict(self, cmd: Command, request: Any) -> envelope_pb2.Verdict:
         """Apply a review; answer once the views hold it (bounded): read your writes."""
-        verdict = await asyncio.to_thread(submit, self.app, cmd)
-        await self.live.settle()
+        try:
+            verdict = await asyncio.to_thread(self.submitted, cmd, request)
+        finally:
+            await self.live.settle()
         if verdict.outcome == "rejected":
             raise RejectedError(verdict, verdict_message(verdict))
         return verdict_message(verdict)
@@ -77,7 +126,7 @@ class ReviewServicer(review_service_pb2_grpc.ReviewServiceServicer):
         check = Checker()
         args = judge_args(check, request)
         cmd = command(request, "evidence_accepted", request.subject, args, check)
-        return pb.AcceptEvidenceResponse(verdict=await self.verdict(cmd))
+        return pb.AcceptEvidenceResponse(verdict=await self.verdict(cmd, request))
 
     async def RejectEvidence(
         self, request: pb.RejectEvidenceRequest, context: grpc.aio.ServicerContext
@@ -86,7 +135,7 @@ class ReviewServicer(review_service_pb2_grpc.ReviewServiceServicer):
         args = judge_args(check, request)
         check.required("reason", request.reason)
         cmd = command(request, "evidence_rejected", request.subject, args, check)
-        return pb.RejectEvidenceResponse(verdict=await self.verdict(cmd))
+        return pb.RejectEvidenceResponse(verdict=await self.verdict(cmd, request))
 
     async def ConfirmCompletion(
         self, request: pb.ConfirmCompletionRequest, context: grpc.aio.ServicerContext
@@ -94,7 +143,7 @@ class ReviewServicer(review_service_pb2_grpc.ReviewServiceServicer):
         cmd = command(
             request, "completion_confirmed", request.subject, {"note": request.note}, Checker()
         )
-        return pb.ConfirmCompletionResponse(verdict=await self.verdict(cmd))
+        return pb.ConfirmCompletionResponse(verdict=await self.verdict(cmd, request))
 
     async def ChangeDeadline(
         self, request: pb.ChangeDeadlineRequest, context: grpc.aio.ServicerContext
@@ -108,7 +157,7 @@ class ReviewServicer(review_service_pb2_grpc.ReviewServiceServicer):
             "document": request.document,
         }
         cmd = command(request, "deadline_changed", request.subject, args, check)
-        return pb.ChangeDeadlineResponse(verdict=await self.verdict(cmd))
+        return pb.ChangeDeadlineResponse(verdict=await self.verdict(cmd, request))
 
     def dependency(self, request: Any, kind: str) -> Command:
         check = Checker()
@@ -125,13 +174,13 @@ class ReviewServicer(review_service_pb2_grpc.ReviewServiceServicer):
     async def DeclareDependency(
         self, request: pb.DeclareDependencyRequest, context: grpc.aio.ServicerContext
     ) -> pb.DeclareDependencyResponse:
-        verdict = await self.verdict(self.dependency(request, "dependency_declared"))
+        verdict = await self.verdict(self.dependency(request, "dependency_declared"), request)
         return pb.DeclareDependencyResponse(verdict=verdict)
 
     async def WithdrawDependency(
         self, request: pb.WithdrawDependencyRequest, context: grpc.aio.ServicerContext
     ) -> pb.WithdrawDependencyResponse:
-        verdict = await self.verdict(self.dependency(request, "dependency_withdrawn"))
+        verdict = await self.verdict(self.dependency(request, "dependency_withdrawn"), request)
         return pb.WithdrawDependencyResponse(verdict=verdict)
 
     async def AmendPlan(
@@ -153,13 +202,15 @@ class ReviewServicer(review_service_pb2_grpc.ReviewServiceServicer):
             scope=review_scope(actor.agency, kind),
         )
         try:
-            return await asyncio.to_thread(self.amend, cmd, request.plan_file, request.reason)
+            return await asyncio.to_thread(self.amend, cmd, request)
         finally:
             await self.live.settle()
 
-    def amend(self, cmd: Command, plan_file: bytes, reason: str) -> pb.AmendPlanResponse:
-        """Import the plan file as the reviewer (the domain lets only the plan's
-        coordination office issue or amend it); a retry gets the first verdict."""
+    def amend(self, cmd: Command, request: pb.AmendPlanRequest) -> pb.AmendPlanResponse:
+        """Import the plan file as the (verified) reviewer (the domain lets only the
+        plan's coordination office issue or amend it); a retry gets the first verdict."""
+        cmd = self.verified(cmd, request)
+        plan_file, reason = request.plan_file, request.reason
         earlier = known(self.app, cmd)
         if earlier is not None:
             if earlier.outcome == "rejected":

@@ -12,6 +12,12 @@ refused with :class:`~services.store.recorder.OffsetGapError`, checked again und
 table lock in the storing transaction, so the stored offset never moves past a record
 that is not stored (see :mod:`services.kafka.worker`).
 
+Every well-formed record is verified first (:func:`~services.wire.envelopes.verified`:
+its signature, by a registered key of the agency it names, at the time of the
+batch), with the signing keys read through the same cache, brought up to date at
+each batch — a key revoked since the last batch is seen revoked. A record that fails
+is refused with its code, keyed unverified, like a malformed one.
+
 A batch that meets another writer (a review by the coordination office changed an
 item meanwhile) falls back to one transaction per record — reload, retry — and then
 records the offset; receipts make that safe.
@@ -35,7 +41,9 @@ from eventsourcing.persistence import (
 from domain.errors import DomainError
 from domain.ids import agency_id, plan_id
 from domain.items import TrackedItem
+from domain.keys import KEY_ID_LENGTH, signing_key_id
 from domain.submission import Submission
+from services.app.identity import TrustAnchors
 from services.app.ledger import Cache, Ledger
 from services.app.submissions import (
     Command,
@@ -48,7 +56,7 @@ from services.app.submissions import (
     submit,
 )
 from services.store.recorder import check_follows, events_after, insert_events, stored_offsets
-from services.wire.envelopes import Received, receive
+from services.wire.envelopes import Received, receive, verified
 
 log = logging.getLogger(__name__)
 CHANNEL = "kafka"
@@ -110,8 +118,11 @@ class BatchIngestor:
     """Applies batches of records to the application: one transaction per batch, with
     the offset of every partition the batch holds."""
 
-    def __init__(self, app: Ledger, cache_size: int = CACHE_SIZE) -> None:
+    def __init__(
+        self, app: Ledger, cache_size: int = CACHE_SIZE, anchors: TrustAnchors | None = None
+    ) -> None:
         self.app = app
+        self._anchors = anchors  # None: the configured ones, loaded when first needed
         recorder = app.recorder
         if not isinstance(recorder, ProcessRecorder):
             msg = "the ingestor needs an application with a process recorder (tracking)"
@@ -127,6 +138,19 @@ class BatchIngestor:
         self.cache_size = cache_size
         self.subject_ids: dict[str, tuple[UUID, UUID]] = {}  # subject → (its id, its plan's id)
         self.agency_ids: dict[str, UUID] = {}
+
+    @property
+    def anchors(self) -> TrustAnchors:
+        if self._anchors is None:
+            self._anchors = TrustAnchors.load()
+        return self._anchors
+
+    def verified(self, decoded: Decoded, cache: Cache | None = None) -> Decoded:
+        """``decoded``, its signature verified now (or refused with its code)."""
+        if decoded.refusal is not None:
+            return decoded
+        received = verified(self.app, decoded.received, self.anchors, self.app.clock(), cache)
+        return Decoded(decoded.record, received)
 
     def ids_of(self, decoded: Decoded) -> tuple[UUID, UUID]:
         """The ids of the subject of a record that is not refused, and of its plan: from
@@ -199,6 +223,7 @@ class BatchIngestor:
             raise
 
     def _alone(self, decoded: Decoded) -> Verdict:
+        decoded = self.verified(decoded)
         if decoded.refusal is not None:
             return record_invalid(self.app, decoded.command, decoded.refusal)
         return submit(self.app, decoded.command)
@@ -211,6 +236,7 @@ class BatchIngestor:
         log_starts: Mapping[str, int],
     ) -> list[tuple[Record, Verdict]]:
         cache = self._refreshed(batch)
+        batch = [self.verified(d, cache) for d in batch]
         receipts: dict[UUID, Submission] = {}
         receipt_ids = [d.command.receipt_id for d in batch]
         seen = self.app.existing(receipt_ids)
@@ -231,11 +257,15 @@ class BatchIngestor:
 
     def _refreshed(self, batch: list[Decoded]) -> Cache:
         """The cache, holding every aggregate ``batch`` needs as the store has it now:
-        the subjects and their plans, then the agencies of the subjects' units."""
+        the signing keys, the subjects and their plans, then the agencies of the
+        subjects' units."""
         needed: set[UUID] = set()
         for decoded in batch:
             if decoded.refusal is None:
                 needed.update(self.ids_of(decoded))
+                signed = decoded.received.signed
+                if signed is not None and len(signed.key_id) == KEY_ID_LENGTH:
+                    needed.add(signing_key_id(signed.key_id))
         self._catch_up(needed)
         units: set[str] = set()
         for aggregate_id in needed:

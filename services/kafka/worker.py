@@ -29,6 +29,9 @@ The store, not Kafka's committed offset, is the truth, and the worker enforces i
 faust acks every record it hands over (stored, skipped or dropped), so Kafka's
 committed offset says nothing; only the positions above matter.
 
+Every record's signature is verified against the trust anchors (loaded when the
+worker starts: ``LIENTHONG_TRUST_ANCHORS``, see :mod:`services.app.identity`).
+
 Settings: :class:`services.kafka.topics.KafkaSettings`.
 """
 
@@ -44,6 +47,7 @@ import faust
 from aiokafka.errors import KafkaError
 from faust.types import TP
 
+from services.app.identity import TrustAnchors
 from services.app.ledger import Ledger
 from services.kafka.ingest import BatchIngestor, Record, tracking_name
 from services.kafka.topics import AGENCY_EVENTS, KafkaSettings
@@ -197,8 +201,12 @@ class Storer:
         log.info("stored %d record(s), %d rejected", len(results), rejected)
 
 
-def build_worker(app: Ledger, settings: KafkaSettings) -> faust.App:
-    """The faust app of the ingest worker, ready for ``faust.Worker``."""
+def build_worker(
+    app: Ledger, settings: KafkaSettings, anchors: TrustAnchors | None = None
+) -> faust.App:
+    """The faust app of the ingest worker, ready for ``faust.Worker``. ``anchors``:
+    the trust anchors signatures are checked against (default: the configured ones)."""
+    anchors = anchors or TrustAnchors.load()
     worker = faust.App(
         settings.group,
         broker=f"kafka://{settings.bootstrap}",
@@ -215,7 +223,7 @@ def build_worker(app: Ledger, settings: KafkaSettings) -> faust.App:
     )
     incoming = settings.topic(AGENCY_EVENTS)
     topic = worker.topic(incoming, value_serializer="raw", key_serializer="raw")
-    positions = Positions(worker, BatchIngestor(app), incoming)
+    positions = Positions(worker, BatchIngestor(app, anchors=anchors), incoming)
     storer = Storer(positions)
 
     @worker.agent(topic)

@@ -14,17 +14,29 @@ malformed, the command as far as it is known with the refusal that keeps it on r
   agency, else "unknown"; its payload's kind and its subject as given — the agency
   and subject only when they are text a record may hold (:mod:`services.wire.text`).
 
+Both are refused before anything proves who sent them: their receipts are keyed in
+the scope :data:`~services.app.submissions.UNVERIFIED` (by event id and digest).
+
 The digest is the envelope's, whichever channel brought it: the SHA-256 of its
-deterministic serialization (:func:`digest_of`), computed once — of the bytes
+canonical bytes (:func:`canonical_bytes`: its deterministic serialization with the
+signature cleared — what the signature covers), computed once — of the bytes
 received only when they are no envelope. It tells a re-sent envelope (same event id,
-same digest: a duplicate) from another payload under a reused event id. Bytes
-received are kept (base64) with the command, so that a refusal can be copied to
-``agency-events.rejected``.
+same digest: a duplicate, even signed again) from another payload under a reused
+event id. Bytes received are kept (base64) with the command, so that a refusal can
+be copied to ``agency-events.rejected``.
+
+An envelope that is well formed is then *verified* (:func:`verified`, on every
+channel): signed by a registered, unrevoked key of the agency it names, whose
+certificate a trust anchor issued and is valid now (the server's clock). A refusal
+then is kept on record like a malformed envelope's, with its code (``SIGNATURE_*``,
+``KEY_*``, ``CERTIFICATE_*``); an envelope that passes carries its signature into its
+accepted receipt.
 """
 
 from __future__ import annotations
 
 import base64
+import datetime as dt
 import hashlib
 from dataclasses import dataclass, replace
 from typing import Any
@@ -32,9 +44,11 @@ from typing import Any
 from google.protobuf.message import DecodeError, Message
 from lienthong.v1 import envelope_pb2
 
+from domain.errors import DomainError
 from domain.ids import Ref
 from domain.text import bounded
-from services.app.ledger import Actor
+from services.app.identity import Signed, TrustAnchors, check_signed
+from services.app.ledger import Actor, Cache, Ledger
 from services.app.submissions import Command, Refusal, Verdict
 from services.wire.convert import Checker, evidence_of, from_timestamp, payload_args
 from services.wire.text import text_or
@@ -52,6 +66,7 @@ class Received:
     refusal: Refusal | None = None
     invalid: RequestInvalidError | None = None  # every invalid field (a parsed envelope)
     ref: Ref | None = None  # the subject, parsed (an envelope that is not refused)
+    signed: Signed | None = None  # its signature, as received (unverified)
 
     def rejected(self) -> Verdict:
         """The verdict that answers a refused envelope."""
@@ -79,14 +94,68 @@ def receive(data: bytes | envelope_pb2.AgencyEventEnvelope, channel: str, origin
             event_id = f"sha256:{digest}"
             actor = Actor(agency=UNKNOWN_AGENCY, channel=channel, message_id=event_id)
             command = Command(event_id, "", "", actor, digest=digest, origin=origin, raw=raw)
-            return Received(command, Refusal(UNDECODABLE, "invalid", str(error) or UNDECODABLE))
-    return _checked(envelope, channel, digest_of(envelope), origin, raw)
+            refusal = Refusal(UNDECODABLE, "invalid", str(error) or UNDECODABLE)
+            return Received(command.unverified(), refusal)
+    payload = canonical_bytes(envelope)
+    received = _checked(envelope, channel, hashlib.sha256(payload).hexdigest(), origin, raw)
+    return replace(received, signed=signed_of(envelope, payload))
+
+
+def canonical_bytes(message: Message) -> bytes:
+    """The bytes a signature covers: ``message`` (an envelope or a review request)
+    deterministically serialised with its ``signature`` cleared."""
+    if not message.HasField("signature"):
+        return message.SerializeToString(deterministic=True)
+    unsigned = type(message)()
+    unsigned.CopyFrom(message)
+    unsigned.ClearField("signature")
+    return unsigned.SerializeToString(deterministic=True)
 
 
 def digest_of(message: Message) -> str:
-    """The SHA-256 (hex) of a request's deterministic serialization: the same for the
-    same content, however it was encoded when received."""
-    return hashlib.sha256(message.SerializeToString(deterministic=True)).hexdigest()
+    """The SHA-256 (hex) of a request's canonical bytes: the same for the same
+    content, however it was encoded when received, and whoever signed it."""
+    return hashlib.sha256(canonical_bytes(message)).hexdigest()
+
+
+def signed_of(message: Message, payload: bytes | None = None) -> Signed | None:
+    """The signature of ``message`` (an envelope or a review request) as received,
+    over its canonical bytes (``payload`` when computed already); None when unsigned."""
+    if not message.HasField("signature"):
+        return None
+    signature: Any = message.signature  # type: ignore[attr-defined]
+    return Signed(
+        key_id=signature.key_id,
+        algorithm=signature.algorithm,
+        signature=signature.signature,
+        payload=canonical_bytes(message) if payload is None else payload,
+        certificate=signature.certificate,
+    )
+
+
+def verified(
+    app: Ledger,
+    received: Received,
+    anchors: TrustAnchors,
+    at: dt.datetime,
+    cache: Cache | None = None,
+) -> Received:
+    """``received`` once its signature is verified at ``at`` (its command then carries
+    the signature into its receipt), or refused with the specific code (keyed
+    unverified). A refused envelope stays as it is."""
+    if received.refusal is not None:
+        return received
+    command = received.command
+    try:
+        check_signed(app, command.actor.agency, received.signed, anchors, at, cache)
+    except DomainError as error:
+        return refused(received, error)
+    return replace(received, command=replace(command, signature=received.signed))
+
+
+def refused(received: Received, error: DomainError) -> Received:
+    """``received`` refused for ``error`` before its sender was verified."""
+    return Received(received.command.unverified(), Refusal.of(error), signed=received.signed)
 
 
 def _checked(
@@ -116,7 +185,9 @@ def _checked(
     if check.violations:
         actor = Actor(agency=UNKNOWN_AGENCY)
         known = Command(event_id, kind or "", "", actor, digest=digest, origin=origin, raw=raw)
-        return _refused(envelope, known, RequestInvalidError(check.violations), channel)
+        return _refused(
+            envelope, known.unverified(), RequestInvalidError(check.violations), channel
+        )
     actor = Actor(
         agency=agency,
         person=envelope.person or None,
