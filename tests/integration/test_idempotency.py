@@ -15,8 +15,9 @@ from services.app.importer import import_plans
 from services.app.ledger import Ledger
 from services.app.submissions import Command, Verdict, review_scope, submit
 from services.kafka.ingest import BatchIngestor, Record
-from services.wire.envelopes import digest_of, receive
+from services.wire.envelopes import digest_of, receive, verified
 from tests.conftest import PLANS, REGISTRY
+from tests.identities import anchors, enrol, signed
 
 PB, DM = "phuoc-binh-2026", "da-mai-2026"
 HEALTH, STEERING = "phuoc-binh.health-post", "da-mai.steering-committee"
@@ -27,6 +28,7 @@ REUSED = "IDEMPOTENCY_KEY_REUSED"
 @pytest.fixture
 def plans(app: Ledger) -> Ledger:
     import_plans(app, PLANS, REGISTRY)
+    enrol(app)
     return app
 
 
@@ -37,12 +39,14 @@ def report(
     message.occurred_at.FromDatetime(dt.datetime(2026, 2, 10, 2, tzinfo=dt.UTC))
     message.progress_reported.percent = percent
     message.progress_reported.as_of = "2026-02-10"
-    return message
+    return signed(message)
 
 
 def sent(app: Ledger, message: envelope_pb2.AgencyEventEnvelope) -> Verdict:
-    """Through the gRPC path: the envelope parsed, submitted alone."""
-    return submit(app, receive(message, "grpc", "grpc").command)
+    """Through the gRPC path: the envelope parsed, verified, submitted alone."""
+    received = verified(app, receive(message, "grpc", "grpc"), anchors(), app.clock())
+    assert received.refusal is None
+    return submit(app, received.command)
 
 
 def percent_of(app: Ledger, subject: str) -> int:
@@ -104,7 +108,7 @@ def batch(*messages: envelope_pb2.AgencyEventEnvelope, first_offset: int = 0) ->
 def test_a_batch_keys_by_agency_and_refuses_a_reused_key_within_and_across_batches(
     plans: Ledger,
 ) -> None:
-    ingestor = BatchIngestor(plans)
+    ingestor = BatchIngestor(plans, anchors=anchors())
     key = str(uuid.uuid4())
     ours, other = report(HEALTH, f"{PB}/task/24", 30, key), report(HEALTH, f"{PB}/task/24", 60, key)
     theirs = report(STEERING, f"{DM}/task/1", 20, key)

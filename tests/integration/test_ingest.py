@@ -17,9 +17,11 @@ from services.app.importer import import_plans
 from services.app.ledger import Actor, Ledger
 from services.kafka.ingest import BatchIngestor, Record
 from services.store.recorder import OffsetGapError, insert_events
-from services.wire.envelopes import UNKNOWN_AGENCY
+from services.wire.envelopes import digest_of
+from services.app.submissions import UNVERIFIED
 from tests.commands import execute
 from tests.conftest import PLANS, REGISTRY
+from tests.identities import anchors, enrol, signed
 
 PB = "phuoc-binh-2026"
 TOPIC = "agency-events"
@@ -29,7 +31,8 @@ NEW_DOC = hashlib.sha256(b"new evidence").hexdigest()
 @pytest.fixture
 def ingestor(app: Ledger) -> BatchIngestor:
     import_plans(app, PLANS, REGISTRY)
-    return BatchIngestor(app)
+    enrol(app)
+    return BatchIngestor(app, anchors=anchors())
 
 
 def envelope(agency: str, subject: str, event_id: str = "", **payload: dict[str, object]) -> bytes:
@@ -41,7 +44,7 @@ def envelope(agency: str, subject: str, event_id: str = "", **payload: dict[str,
     getattr(message, kind).CopyFrom(
         getattr(envelope_pb2, "".join(w.title() for w in kind.split("_")))(**fields)
     )
-    return message.SerializeToString()
+    return signed(message).SerializeToString()
 
 
 def progress(agency: str, task: str, percent: int, event_id: str = "") -> bytes:
@@ -97,9 +100,8 @@ def test_a_poisoned_batch_keeps_every_good_record_and_records_every_bad_one(
     ]
     assert app.item_status(f"{PB}/task/24")["percent"] == 45
     assert (ingestor.stored_offset(TOPIC, 0), ingestor.stored_offset(TOPIC, 1)) == (5, 7)
-    poison = app.repository.get(
-        submission_id(UNKNOWN_AGENCY, f"sha256:{hashlib.sha256(batch[1].value).hexdigest()}")
-    )
+    digest = hashlib.sha256(batch[1].value).hexdigest()
+    poison = app.repository.get(submission_id(UNVERIFIED, f"sha256:{digest}#{digest}"))
     assert (poison.outcome, poison.reason_code) == ("rejected", "UNDECODABLE")
 
 
@@ -139,6 +141,7 @@ def test_a_refused_record_leaves_nothing_of_its_own_in_the_batch(ingestor: Batch
         envelope("phuoc-binh.vhxh", f"{PB}/task/24", completion_claimed={})
     )
     claim.evidence.add(sha256=NEW_DOC, uri="s3://e/new.pdf", media_type="application/pdf")
+    signed(claim)
     batch = records(
         0,
         [
@@ -215,7 +218,10 @@ def test_malformed_records_are_kept_on_record_with_what_is_known_of_them(
         (v.event_id, v.reason_code)
         for _, v in ingestor.ingest(records(3, values, 40), {f"{TOPIC}:3": 40})
     ]
-    digests = [hashlib.sha256(v).hexdigest() for v in values]
+    digests = [  # of the envelope without its signature; of the bytes when no envelope
+        *(digest_of(envelope_pb2.AgencyEventEnvelope.FromString(v)) for v in values[:2]),
+        hashlib.sha256(values[2]).hexdigest(),
+    ]
     assert verdicts == [
         (known, "INVALID_REQUEST"),
         (f"sha256:{digests[1]}", "INVALID_REQUEST"),

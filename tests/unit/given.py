@@ -25,7 +25,7 @@ from typing import Any, TypeVar
 
 from eventsourcing.domain import Aggregate
 
-from domain import errors
+from domain import errors, keys
 from domain.agency import Agency
 from domain.context import Context
 from domain.facts import Fact
@@ -88,6 +88,18 @@ STABLE_CODES: dict[type[errors.DomainError], str] = {
     errors.OccurredBeforePlanError: "OCCURRED_AT_BEFORE_PLAN",
     errors.AsOfOutOfRangeError: "AS_OF_OUT_OF_RANGE",
     errors.PeriodOutOfRangeError: "PERIOD_OUT_OF_RANGE",
+}
+# The codes of identity (domain/keys.py): published like those of domain/errors.py.
+KEY_CODES: dict[type[errors.DomainError], str] = {
+    keys.SignatureMissingError: "SIGNATURE_MISSING",
+    keys.SignatureInvalidError: "SIGNATURE_INVALID",
+    keys.KeyUnknownError: "KEY_UNKNOWN",
+    keys.KeyRevokedError: "KEY_REVOKED",
+    keys.KeyNotOfAgencyError: "KEY_NOT_OF_AGENCY",
+    keys.CertificateExpiredError: "CERTIFICATE_EXPIRED",
+    keys.CertificateUntrustedError: "CERTIFICATE_UNTRUSTED",
+    keys.KeyAlreadyRegisteredError: "KEY_ALREADY_REGISTERED",
+    keys.AgencyNotCallerError: "AGENCY_NOT_CALLER",
 }
 
 

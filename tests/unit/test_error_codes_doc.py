@@ -5,7 +5,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from tests.unit.given import STABLE_CODES
+from domain import keys
+from tests.unit.given import KEY_CODES, STABLE_CODES
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "errors.md"
 
@@ -17,3 +18,16 @@ def documented_codes() -> set[str]:
 
 def test_every_domain_code_is_documented() -> None:
     assert set(STABLE_CODES.values()) <= documented_codes()
+
+
+def test_every_identity_code_is_published_and_documented() -> None:
+    classes = {
+        value
+        for value in vars(keys).values()
+        if isinstance(value, type)
+        and issubclass(value, keys.DomainError)
+        and value.__module__ == "domain.keys"
+    }
+    assert {cls: cls.code for cls in classes} == KEY_CODES
+    assert not set(KEY_CODES.values()) & set(STABLE_CODES.values()), "two errors share a code"
+    assert set(KEY_CODES.values()) <= documented_codes()
