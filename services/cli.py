@@ -10,6 +10,12 @@
     lienthong audit prove --position N --tree-size S [--format text|json]
     lienthong audit prove-consistency --from A --to B [--format text|json]
     lienthong audit verify --checkpoint FILE [--verifier-key KEY]
+    lienthong audit verify-signature (EVENT_ID --agency A | --position N) [--anchors FILE]
+    lienthong pki init [--agencies FILE] [--plans-dir DIR]
+    lienthong keys register CERT_FILE… [--anchors FILE]
+    lienthong keys revoke KEY_ID --reason TEXT
+    lienthong keys list [--agency A] [--format text|json]
+    lienthong keys enrol [--agencies FILE] [--plans-dir DIR] [--anchors FILE]
     lienthong serve
     lienthong ingest-worker
     lienthong relay
@@ -19,7 +25,13 @@
 Progress goes to standard error, results to standard output. Exit status: 0 done,
 2 bad input (every problem listed), 1 unexpected failure; ``audit verify`` also 3 (the
 checkpoint's signature does not verify with the key) and 4 (the store does not verify
-against the checkpoint: the first failing position and why on standard error).
+against the checkpoint: the first failing position and why on standard error);
+``audit verify-signature`` 0 verified, 2 not verifiable (an unsigned legacy event, or
+a refusal), 3 verification failed.
+
+The CLI is an operator's tool on the local store: what it writes (keys, imports)
+records the operator as who authorised it — ``operator:NAME``, NAME from
+``LIENTHONG_OPERATOR`` or the OS user — through the channel ``cli``.
 """
 
 from __future__ import annotations
@@ -28,8 +40,10 @@ import argparse
 import asyncio
 import base64
 import datetime as dt
+import getpass
 import json
 import logging
+import os
 import signal
 import sys
 import threading
@@ -56,9 +70,19 @@ from services.app.audit import (
     verify_log,
 )
 from services.app.clock import ward_today
+from services.app.identity import (
+    TrustAnchors,
+    key_id_of,
+    load_certificate,
+    pki_dir,
+    register_key,
+    registered_key,
+    revoke_key,
+)
 from services.app.importer import ImportFailedError, import_plans
-from services.app.ledger import Ledger
+from services.app.ledger import Actor, Ledger
 from services.app.notes import NoteError, Verifier
+from services.app.pki import identity_files, init_pki, roles_of
 from services.demo import play, render_status
 from services.grpc.server import ServerSettings, serve
 from services.kafka.relay import Relay
@@ -68,12 +92,29 @@ from services.kafka.worker import run_worker
 from services.store.database import ConfigurationError, open_database
 from services.supervisor import run_full
 from services.wire.convert import plan_status_message
+from services.wire.receipts import (
+    UNSIGNED,
+    VERIFIED,
+    ReceiptNotFoundError,
+    find_receipt,
+    receipt_at,
+    verify_receipt,
+)
 
 DEFAULT_REGISTRY = Path("data/agencies.yaml")
 DEFAULT_PLANS = Path("data/plans")
 EXIT_BAD_INPUT = 2
 EXIT_BAD_SIGNATURE = 3
 EXIT_LOG_FAILS = 4
+OPERATOR_ENV = "LIENTHONG_OPERATOR"
+KEY_REGISTERED = "lienthong.signing_key.Registered"
+ANCHORS_HELP = "trust anchors, PEM (default: LIENTHONG_TRUST_ANCHORS)"
+
+
+def operator() -> Actor:
+    """Who runs this command, as what the CLI writes records it."""
+    name = os.environ.get(OPERATOR_ENV, "").strip() or getpass.getuser()
+    return Actor(agency=f"operator:{name}", channel="cli")
 
 
 def progress(message: str) -> None:
@@ -89,7 +130,14 @@ def emit(data: Any, fmt: str) -> None:
 
 def cmd_import(app: Ledger, args: argparse.Namespace) -> int:
     try:
-        report = import_plans(app, args.paths, args.agencies, reason=args.reason, progress=progress)
+        report = import_plans(
+            app,
+            args.paths,
+            args.agencies,
+            reason=args.reason,
+            progress=progress,
+            authorised_by=operator(),
+        )
     except ImportFailedError as failed:
         if args.format == "json":
             emit({"stored": False, "problems": [p.as_dict() for p in failed.problems]}, "json")
@@ -296,6 +344,142 @@ def cmd_audit_verify(app: Ledger, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_audit_verify_signature(app: Ledger, args: argparse.Namespace) -> int:
+    if (args.position is None) == (args.event_id is None) or (
+        args.event_id is not None and not args.agency
+    ):
+        progress("name EVENT_ID with --agency, or --position")
+        return EXIT_BAD_INPUT
+    anchors = TrustAnchors.load(args.anchors)
+    try:
+        if args.position is not None:
+            receipt = receipt_at(app, args.position)
+        else:
+            receipt = find_receipt(app, args.event_id, args.agency)
+    except ReceiptNotFoundError as error:
+        progress(f"error: {error}")
+        return EXIT_BAD_INPUT
+    check = verify_receipt(app, receipt, anchors)
+    if args.format == "json":
+        emit(check.as_dict(), "json")
+    else:
+        print(f"{check.outcome}: {check.event_id} of {check.agency} ({check.kind} {check.subject})")
+        if check.key_id:
+            print(f"key {check.key_id} ({check.algorithm}) of {check.signer}")
+        if check.reason:
+            print(f"{check.reason}: {check.detail}")
+    if check.outcome == VERIFIED:
+        return 0
+    return EXIT_BAD_INPUT if check.outcome == UNSIGNED else EXIT_BAD_SIGNATURE
+
+
+def roles_from(args: argparse.Namespace) -> dict[str, Any]:
+    return roles_of(args.agencies, sorted(args.plans_dir.glob("*.yaml")))
+
+
+def cmd_pki_init(args: argparse.Namespace) -> int:
+    folder = pki_dir()
+    if init_pki(folder, roles_from(args)):
+        progress(f"a throwaway authority and an identity per agency are in {folder}")
+    else:
+        progress(f"{folder} holds an authority already: nothing changed")
+    print(folder / "ca.pem")
+    return 0
+
+
+def key_summary(app: Ledger, key_id: str) -> dict[str, Any]:
+    key = registered_key(app, key_id)
+    if key is None:
+        return {"key_id": key_id}
+    return {
+        "key_id": key.key_id,
+        "agency": key.agency,
+        "role": key.role.value,
+        "algorithm": key.algorithm,
+        "not_before": key.not_before,
+        "not_after": key.not_after,
+        "revoked_at": key.revoked_at,
+        "revocation_reason": key.revocation_reason,
+    }
+
+
+def show_key(summary: dict[str, Any], fmt: str) -> None:
+    if fmt == "json":
+        emit(summary, "json")
+        return
+    state = f"revoked {summary['revoked_at']:%F}" if summary.get("revoked_at") else "active"
+    until = summary.get("not_after")
+    print(
+        f"{summary['key_id']}  {summary.get('agency', '?'):<32} {summary.get('role', '?'):<18} "
+        f"{summary.get('algorithm', '?'):<18} until {until:%F}  {state}"
+        if until
+        else summary["key_id"]
+    )
+
+
+def cmd_keys_register(app: Ledger, args: argparse.Namespace) -> int:
+    anchors = TrustAnchors.load(args.anchors)
+    for path in args.certificates:
+        try:
+            data = path.read_bytes()
+        except OSError as error:
+            progress(f"error: {error}")
+            return EXIT_BAD_INPUT
+        key = register_key(app, data, anchors, operator())
+        show_key(key_summary(app, key.key_id), args.format)
+    return 0
+
+
+def cmd_keys_revoke(app: Ledger, args: argparse.Namespace) -> int:
+    key = revoke_key(app, args.key_id, args.reason, operator())
+    show_key(key_summary(app, key.key_id), args.format)
+    return 0
+
+
+def registered_key_ids(app: Ledger) -> list[str]:
+    """Every key ever registered, in the order of the log."""
+    found: list[str] = []
+    start = 1
+    while True:
+        page = app.recorder.select_notifications(start, 1000, topics=[KEY_REGISTERED])
+        if not page:
+            return found
+        found.extend(getattr(app.mapper.to_domain_event(n), "key_id", "") for n in page)
+        start = page[-1].id + 1
+
+
+def cmd_keys_list(app: Ledger, args: argparse.Namespace) -> int:
+    for key_id in registered_key_ids(app):
+        summary = key_summary(app, key_id)
+        if not args.agency or summary.get("agency") == args.agency:
+            show_key(summary, args.format)
+    return 0
+
+
+def cmd_keys_enrol(app: Ledger, args: argparse.Namespace) -> int:
+    """Register the certificate of every agency of the PKI folder not registered yet."""
+    anchors = TrustAnchors.load(args.anchors)
+    folder, who = pki_dir(), operator()
+    problems = 0
+    for name, role in sorted(roles_from(args).items()):
+        path = identity_files(folder, name, role).certificate
+        if not path.exists():
+            progress(f"{name}: no certificate at {path}")
+            problems += 1
+            continue
+        data = path.read_bytes()
+        if registered_key(app, key_id_of(load_certificate(data))) is not None:
+            continue
+        try:
+            key = register_key(app, data, anchors, who)
+        except DomainError as error:
+            progress(f"{name}: {error.code}: {error.message}")
+            problems += 1
+            continue
+        show_key(key_summary(app, key.key_id), args.format)
+    return EXIT_BAD_INPUT if problems else 0
+
+
 def cmd_ingest_worker(app: Ledger, _: argparse.Namespace) -> int:
     run_worker(app, KafkaSettings.from_env())
     return 0
@@ -359,6 +543,7 @@ def build_parser() -> argparse.ArgumentParser:
     status.set_defaults(run=cmd_status)
 
     add_audit_commands(commands)
+    add_identity_commands(commands)
 
     serving = commands.add_parser("serve", help="run the gRPC API until SIGINT/SIGTERM")
     serving.add_argument(
@@ -440,11 +625,68 @@ def add_audit_commands(commands: Any) -> None:
         "--verifier-key", default="", help="the key to check it with (default: this log's own)"
     )
     verify.set_defaults(run=cmd_audit_verify)
+    signature = audit_commands.add_parser(
+        "verify-signature",
+        help="verify a stored submission's signature again, offline, with the log's certificate",
+    )
+    signature.add_argument("event_id", nargs="?", metavar="EVENT_ID")
+    signature.add_argument("--agency", default="", help="the agency that sent EVENT_ID")
+    signature.add_argument(
+        "--position", type=int, help="the log position of the receipt or of an event it recorded"
+    )
+    signature.add_argument(
+        "--anchors",
+        type=Path,
+        default=None,
+        help="trust anchors (default: LIENTHONG_TRUST_ANCHORS)",
+    )
+    signature.add_argument("--format", choices=("text", "json"), default="text")
+    signature.set_defaults(run=cmd_audit_verify_signature)
+
+
+def add_identity_commands(commands: Any) -> None:
+    pki = commands.add_parser("pki", help="a throwaway certificate authority")
+    pki_commands = pki.add_subparsers(dest="pki_command", required=True)
+    init = pki_commands.add_parser(
+        "init", help="make the authority and every agency's identity in LIENTHONG_PKI_DIR, once"
+    )
+    init.add_argument("--agencies", type=Path, default=DEFAULT_REGISTRY)
+    init.add_argument("--plans-dir", type=Path, default=DEFAULT_PLANS)
+    init.set_defaults(offline=cmd_pki_init)
+
+    keys = commands.add_parser("keys", help="register, revoke and list agencies' signing keys")
+    key_commands = keys.add_subparsers(dest="keys_command", required=True)
+
+    register = key_commands.add_parser("register", help="register certificates as signing keys")
+    register.add_argument("certificates", nargs="+", type=Path, metavar="CERT_FILE")
+    register.add_argument("--anchors", type=Path, default=None, help=ANCHORS_HELP)
+    register.add_argument("--format", choices=("text", "json"), default="text")
+    register.set_defaults(run=cmd_keys_register)
+    revoke = key_commands.add_parser("revoke", help="revoke a key: it signs nothing from now on")
+    revoke.add_argument("key_id", metavar="KEY_ID")
+    revoke.add_argument("--reason", required=True)
+    revoke.add_argument("--format", choices=("text", "json"), default="text")
+    revoke.set_defaults(run=cmd_keys_revoke)
+    listing = key_commands.add_parser("list", help="every key ever registered, and its state")
+    listing.add_argument("--agency", default="")
+    listing.add_argument("--format", choices=("text", "json"), default="text")
+    listing.set_defaults(run=cmd_keys_list)
+    enrol = key_commands.add_parser(
+        "enrol", help="register the PKI folder's agency certificates not registered yet"
+    )
+    enrol.add_argument("--agencies", type=Path, default=DEFAULT_REGISTRY)
+    enrol.add_argument("--plans-dir", type=Path, default=DEFAULT_PLANS)
+    enrol.add_argument("--anchors", type=Path, default=None, help=ANCHORS_HELP)
+    enrol.add_argument("--format", choices=("text", "json"), default="text")
+    enrol.set_defaults(run=cmd_keys_enrol)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING)
+    offline: Callable[[argparse.Namespace], int] | None = getattr(args, "offline", None)
+    if offline is not None:  # needs no store
+        return offline(args)
     run: Callable[[Ledger, argparse.Namespace], int] = args.run
     try:
         with open_database() as database:

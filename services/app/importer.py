@@ -59,6 +59,9 @@ class Batch:
     app: Ledger
     reason: str
     actor: Actor | None = None  # who imports (None: each plan's coordination office)
+    # who authorised an import made in the offices' names (an operator at the CLI): its
+    # events name the operator as their person, and its channel as theirs
+    authorised_by: Actor | None = None
     aggregates: list[Aggregate] = field(default_factory=list)
 
     def add(self, aggregate: Aggregate) -> None:
@@ -71,7 +74,10 @@ class Batch:
         """The context of a plan's import: as the actor, else as its ``office``."""
         now = self.app.clock()
         if self.actor is None:
-            return Context(office, occurred_at or now, now, "import", message_id)
+            by = self.authorised_by
+            if by is None:
+                return Context(office, occurred_at or now, now, "import", message_id)
+            return Context(office, occurred_at or now, now, by.channel, message_id, by.agency)
         actor = self.actor
         return Context(
             actor.agency, actor.occurred_at or now, now, actor.channel, message_id, actor.person
@@ -109,18 +115,21 @@ def import_plans(
     reason: str = "",
     progress: Progress = lambda _: None,
     actor: Actor | None = None,
+    authorised_by: Actor | None = None,
 ) -> ImportReport:
     """Import plan files atomically; raises :class:`ImportFailedError` listing every
     problem of the files. ``actor`` is who issues or amends the plans (the domain
     lets only a plan's coordination office do it: a refusal is raised as the
     :class:`~domain.errors.DomainError` it is); without one, the operator's import
-    acts as each plan's own coordination office."""
+    acts as each plan's own coordination office, and ``authorised_by`` (an operator:
+    ``Actor(agency="operator:NAME", channel="cli")``) is recorded as the person who
+    authorised it, through its channel."""
     progress(f"checking {len(paths)} plan file(s) against {registry_path}")
     registry, files, problems = read_all(paths, registry_path)
     if problems:
         raise ImportFailedError(problems)
     report = ImportReport()
-    batch = Batch(app, reason, actor)
+    batch = Batch(app, reason, actor, authorised_by)
     problems = []
     _register_agencies(batch, registry, report)
     for plan_file in files:

@@ -15,10 +15,10 @@ from lienthong.v1 import envelope_pb2
 from domain.submission import submission_id
 from services.app.importer import import_plans
 from services.app.ledger import Actor, Ledger
+from services.app.submissions import UNVERIFIED
 from services.kafka.ingest import BatchIngestor, Record
 from services.store.recorder import OffsetGapError, insert_events
 from services.wire.envelopes import digest_of
-from services.app.submissions import UNVERIFIED
 from tests.commands import execute
 from tests.conftest import PLANS, REGISTRY
 from tests.identities import anchors, enrol, signed
