@@ -81,7 +81,7 @@ class KafkaSubmitter:
         if verdict is not None:
             return verdict
         sent = self.producer.send(self.topic, key=command.subject.encode(), value=payload)
-        sent.get(timeout=self.wait_seconds)
+        metadata = sent.get(timeout=self.wait_seconds)
         deadline = time.monotonic() + self.wait_seconds
         seen = self.moved.moves  # before looking: a receipt recorded after the look wakes us
         while True:
@@ -91,6 +91,13 @@ class KafkaSubmitter:
                 return Refusal.reuse(command, receipt).verdict(command.event_id)
             if receipt is not None:
                 return first_verdict(self.app, receipt)
+            # Refused unverified (its signature): keyed by event id and digest. Once the
+            # worker stored this record's offset, that receipt answers it.
+            refused = receipt_of(self.app, command.unverified().receipt_id)
+            if refused is not None and self.stored(
+                metadata.topic, metadata.partition, metadata.offset
+            ):
+                return first_verdict(self.app, refused)
             if time.monotonic() >= deadline:
                 break
             seen = self.moved.wait(seen, deadline)
@@ -99,3 +106,9 @@ class KafkaSubmitter:
             " — retry with the same event id"
         )
         raise VerdictPendingError(msg)
+
+    def stored(self, topic: str, partition: int, offset: int) -> bool:
+        """Whether the ingest worker stored the record at ``offset`` (and before)."""
+        recorder: Any = self.app.recorder
+        stored = recorder.max_tracking_id(f"{topic}:{partition}")
+        return stored is not None and stored >= offset

@@ -1,5 +1,5 @@
 """Fixtures of the Kafka tests: one real broker per module, fresh topics per test,
-a store with the four plans."""
+a store with the four plans and every agency's signing key."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from deploy.kafka.topics import ensure_topics
 from services.app.importer import import_plans
 from services.app.ledger import Ledger
 from tests.conftest import PLANS, REGISTRY
+from tests.identities import enrol
 from tests.kafka_broker import free_port_pair, running_broker
 
 
@@ -33,4 +34,5 @@ def prefix(broker: tuple[Path, int, str]) -> str:
 @pytest.fixture
 def store(app: Ledger) -> Ledger:
     import_plans(app, PLANS, REGISTRY)
+    enrol(app)
     return app

@@ -30,6 +30,7 @@ from services.app.importer import import_plans
 from services.app.ledger import Ledger
 from services.store.database import Database, embedded_server, postmaster_alive
 from tests.conftest import PLANS, REGISTRY
+from tests.identities import enrol, signed
 from tests.kafka.test_full_mode import serving
 from tests.kafka.test_ingestion import (
     DEADLINE_S,
@@ -64,6 +65,7 @@ def postgres(pgdata: Path) -> Iterator[Database]:
 @pytest.fixture
 def store(app: Ledger) -> Ledger:
     import_plans(app, PLANS, REGISTRY)
+    enrol(app)
     return app
 
 
@@ -307,8 +309,10 @@ def test_kill_9_of_the_api_server_in_full_mode_during_publishes_records_every_ev
         )
     sent = {
         task: [
-            envelopes.progress_reported(
-                f"{PB}/task/{task}", percent=i, as_of=dt.date(2026, 3, 2), agency_id=agency
+            signed(
+                envelopes.progress_reported(
+                    f"{PB}/task/{task}", percent=i, as_of=dt.date(2026, 3, 2), agency_id=agency
+                )
             )
             for i in range(PUBLISHES)
         ]

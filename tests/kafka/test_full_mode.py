@@ -25,6 +25,7 @@ from kafka import KafkaConsumer, TopicPartition
 from lienthong.v1 import envelope_pb2, ingest_service_pb2, ingest_service_pb2_grpc, resources_pb2
 
 from domain.submission import Submission
+from lienthong_sdk import envelopes
 from lienthong_sdk.client import AgencyClient
 from projections.engine.live import LiveViews
 from services.app.ledger import Ledger
@@ -36,6 +37,7 @@ from services.kafka.submit import KafkaSubmitter
 from services.kafka.topics import kafka_producer
 from services.store.database import Database
 from tests.conftest import REGISTRY
+from tests.identities import folder, signed, signer
 from tests.kafka.test_ingestion import (
     DEADLINE_S,
     PB,
@@ -48,6 +50,7 @@ from tests.kafka.test_ingestion import (
 )
 
 READY_S = 120
+HEALTH = "phuoc-binh.health-post"
 LISTENING = re.compile(r"gRPC API on (\S+:\d+)")
 
 
@@ -63,6 +66,7 @@ def full_mode(
         "LIENTHONG_INGEST_GROUP": f"{prefix}ingest",
         "LIENTHONG_GRPC_ADDRESS": "127.0.0.1:0",  # the server picks a free port and prints it
         "LIENTHONG_VERDICT_WAIT_SECONDS": "60",
+        "LIENTHONG_TRUST_ANCHORS": str(folder() / "ca.pem"),
     }
     with (tmp_path / "full.log").open("wb") as log:
         process = subprocess.Popen(
@@ -112,14 +116,23 @@ def wait_until_serving(process: subprocess.Popen[bytes], log: Path) -> str:
 def test_publish_in_full_mode_goes_through_kafka_and_returns_the_stores_verdict(
     full_mode: str, store: Ledger, broker: tuple[Path, int, str], prefix: str
 ) -> None:
-    with AgencyClient(full_mode, "phuoc-binh.health-post", retries=8) as client:
-        accepted = client.report_progress(f"{PB}/task/24", 30, dt.date(2026, 3, 2))
-        refused = AgencyClient(full_mode, "phuoc-binh.vhxh").report_progress(
-            f"{PB}/task/24", 40, dt.date(2026, 3, 2)
+    def report(agency: str, percent: int) -> envelope_pb2.AgencyEventEnvelope:
+        return envelopes.progress_reported(
+            f"{PB}/task/24", percent=percent, as_of=dt.date(2026, 3, 2), agency_id=agency
         )
+
+    with AgencyClient(full_mode, "phuoc-binh.health-post", retries=8) as client:
+        accepted = client.publish(signed(report("phuoc-binh.health-post", 30)))
+        refused = client.publish(signed(report("phuoc-binh.vhxh", 40)))
+        # Refused by the ingest worker before any rule: the verdict comes back all the same.
+        unsigned = client.publish(report("phuoc-binh.health-post", 90))
+        impostor = client.publish(signer("phuoc-binh.police").sign(report(HEALTH, 95)))
     assert (accepted.outcome, accepted.subject_version) == ("accepted", 2)
     assert accepted.position == store.position(store.item(f"{PB}/task/24").id, 2)
     assert (refused.outcome, refused.reason_code) == ("rejected", "NOT_LEAD_UNIT")
+    assert (unsigned.outcome, unsigned.reason_code) == ("rejected", "SIGNATURE_MISSING")
+    assert (impostor.outcome, impostor.reason_code) == ("rejected", "KEY_NOT_OF_AGENCY")
+    assert store.item_status(f"{PB}/task/24")["percent"] == 30
     consumer = KafkaConsumer(
         f"{prefix}agency-events",
         bootstrap_servers=broker[2],

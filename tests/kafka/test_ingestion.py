@@ -25,6 +25,7 @@ from services.app.ledger import Ledger
 from services.kafka.relay import Relay
 from services.kafka.topics import kafka_producer
 from services.store.database import Database
+from tests.identities import folder, signed
 from tests.kafka_broker import restart
 
 PB = "phuoc-binh-2026"
@@ -57,6 +58,7 @@ class Worker:
             "LIENTHONG_KAFKA_BOOTSTRAP": bootstrap,
             "LIENTHONG_TOPIC_PREFIX": prefix,
             "LIENTHONG_INGEST_GROUP": f"{prefix}ingest",
+            "LIENTHONG_TRUST_ANCHORS": str(folder() / "ca.pem"),
         }
         self.log = log
         self.process: subprocess.Popen[bytes] | None = None
@@ -104,7 +106,7 @@ def envelope(
     message.progress_reported.CopyFrom(
         envelope_pb2.ProgressReported(percent=percent, as_of="2026-03-02")
     )
-    return message
+    return signed(message)
 
 
 def produce(bootstrap: str, topic: str, messages: list[tuple[bytes, bytes]]) -> None:
@@ -327,8 +329,13 @@ def test_the_sdk_kafka_publisher_reaches_the_store(
     from lienthong_sdk import envelopes  # noqa: PLC0415
     from lienthong_sdk.kafka import KafkaPublisher  # noqa: PLC0415
 
-    message = envelopes.progress_reported(
-        f"{PB}/task/24", percent=35, as_of=dt.date(2026, 3, 2), agency_id="phuoc-binh.health-post"
+    message = signed(
+        envelopes.progress_reported(
+            f"{PB}/task/24",
+            percent=35,
+            as_of=dt.date(2026, 3, 2),
+            agency_id="phuoc-binh.health-post",
+        )
     )
     with KafkaPublisher(broker[2], topic=f"{prefix}agency-events") as publisher:
         metadata = publisher.publish(message)
