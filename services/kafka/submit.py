@@ -93,11 +93,10 @@ class KafkaSubmitter:
                 return first_verdict(self.app, receipt)
             # Refused unverified (its signature): keyed by event id and digest. Once the
             # worker stored this record's offset, that receipt answers it.
-            refused = receipt_of(self.app, command.unverified().receipt_id)
-            if refused is not None and self.stored(
-                metadata.topic, metadata.partition, metadata.offset
-            ):
-                return first_verdict(self.app, refused)
+            if self.stored(metadata.topic, metadata.partition, metadata.offset):
+                refused = receipt_of(self.app, command.unverified().receipt_id)
+                if refused is not None:
+                    return first_verdict(self.app, refused)
             if time.monotonic() >= deadline:
                 break
             seen = self.moved.wait(seen, deadline)
