@@ -183,3 +183,6 @@ def test_an_auditor_verifies_a_stored_signature_offline(
     )
     assert (code, json.loads(out)["outcome"]) == (2, "unsigned")
     assert run(capsys, "audit", "verify-signature", str(uuid.uuid4()), "--agency", HEALTH)[0] == 2
+    # Keys and signed receipts are events like any other to every view.
+    code, out, err = run(capsys, "projections", "rebuild", "--all")
+    assert code == 0, err

@@ -17,7 +17,8 @@ from typing import Any, cast
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ed25519
 from cryptography.hazmat.primitives.serialization import Encoding
-from lienthong.v1 import envelope_pb2
+from google.rpc import code_pb2
+from lienthong.v1 import envelope_pb2, ingest_service_pb2
 from lienthong.v1 import review_service_pb2 as review_pb
 
 from domain.keys import Role
@@ -30,7 +31,7 @@ from services.app.pki import Authority
 from services.app.submissions import UNVERIFIED, Verdict
 from services.grpc import review
 from services.grpc.callers import CALLER
-from services.grpc.errors import RejectedError
+from services.grpc.errors import RejectedError, status_of
 from services.grpc.ingest import IngestServicer
 from services.kafka.ingest import BatchIngestor, Record
 from services.wire.convert import Checker
@@ -377,3 +378,29 @@ def test_a_review_must_be_signed_by_its_reviewers_key(
     assert reviewed(store, request).outcome == "accepted"
     receipt = find_receipt(store, request.request_id, OFFICE)
     assert verify_receipt(store, receipt, anchors()).outcome == VERIFIED
+
+
+class Settled:
+    """Live views that hold every write already (the servicer waits on nothing)."""
+
+    async def settle(self) -> None:
+        return None
+
+
+@pytest.mark.parametrize(
+    ("code", "status"),
+    [("SIGNATURE_MISSING", "UNAUTHENTICATED"), ("KEY_NOT_OF_AGENCY", "PERMISSION_DENIED")],
+)
+def test_publish_answers_a_refused_signature_with_its_status_every_time(
+    store: Ledger, code: str, status: str
+) -> None:
+    servicer = IngestServicer(store, None, cast("Any", Settled()), anchors())
+    message = report() if code == "SIGNATURE_MISSING" else signer(POLICE).sign(report())
+    request = ingest_service_pb2.PublishRequest(envelope=message)
+    for _ in range(2):  # the second time a duplicate of the refusal: refused all the same
+        with pytest.raises(RejectedError) as refusal:
+            asyncio.run(servicer.Publish(request, cast("Any", None)))
+        answer = status_of(refusal.value)
+        assert answer is not None
+        assert answer.code == getattr(code_pb2, status)
+        assert refusal.value.verdict.reason_code == code
