@@ -69,8 +69,14 @@ def test_a_malformed_database_url_is_a_clear_configuration_error(
 
 
 def test_the_demo_plays_its_quarter_once_and_prints_the_status(
-    configured: Database, capsys: pytest.CaptureFixture[str]
+    configured: Database,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    # The demo's throwaway authority goes to a folder of this test's own.
+    monkeypatch.setenv("LIENTHONG_PKI_DIR", str(tmp_path / "pki"))
+    monkeypatch.delenv("LIENTHONG_TRUST_ANCHORS", raising=False)
     code, out, _ = run(capsys, "demo")
     assert code == 0
     assert "Chờ hoàn thiện: task/8" in out
