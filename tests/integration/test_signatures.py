@@ -404,3 +404,30 @@ def test_publish_answers_a_refused_signature_with_its_status_every_time(
         assert answer is not None
         assert answer.code == getattr(code_pb2, status)
         assert refusal.value.verdict.reason_code == code
+
+
+def test_a_plan_amendment_must_be_signed_by_its_reviewer(store: Ledger) -> None:
+    servicer = review.ReviewServicer(store, REGISTRY, cast("Any", None), anchors())
+    plan_file = next(p for p in PLANS if "phuoc-binh" in p.name).read_bytes()
+
+    def amend(request: review_pb.AmendPlanRequest) -> review_pb.AmendPlanResponse:
+        check = Checker()
+        actor = review.actor_of(check, request)
+        cmd = review.Command(
+            check.uuid("request_id", request.request_id),
+            "plan_amended",
+            "",
+            actor,
+            digest=digest_of(request),
+            scope=review.review_scope(actor.agency, "plan_amended"),
+        )
+        return servicer.amend(cmd, request)
+
+    request = review_pb.AmendPlanRequest(request_id=str(uuid.uuid4()), plan_file=plan_file)
+    request.reviewer.agency_id = OFFICE
+    with pytest.raises(RejectedError) as refusal:
+        amend(request)
+    assert refusal.value.verdict.reason_code == "SIGNATURE_MISSING"
+    assert amend(signed(request)).verdict.outcome == envelope_pb2.OUTCOME_ACCEPTED
+    receipt = find_receipt(store, request.request_id, OFFICE)
+    assert verify_receipt(store, receipt, anchors()).outcome == VERIFIED
