@@ -70,10 +70,9 @@ from services.app.audit import (
     verify_log,
 )
 from services.app.clock import ward_today
+from services.app.enrolment import enrol_folder
 from services.app.identity import (
     TrustAnchors,
-    key_id_of,
-    load_certificate,
     pki_dir,
     register_key,
     registered_key,
@@ -82,7 +81,7 @@ from services.app.identity import (
 from services.app.importer import ImportFailedError, import_plans
 from services.app.ledger import Actor, Ledger
 from services.app.notes import NoteError, Verifier
-from services.app.pki import identity_files, init_pki, roles_of
+from services.app.pki import init_pki, roles_of
 from services.demo import play, render_status
 from services.grpc.server import ServerSettings, serve
 from services.kafka.relay import Relay
@@ -458,26 +457,15 @@ def cmd_keys_list(app: Ledger, args: argparse.Namespace) -> int:
 
 def cmd_keys_enrol(app: Ledger, args: argparse.Namespace) -> int:
     """Register the certificate of every agency of the PKI folder not registered yet."""
-    anchors = TrustAnchors.load(args.anchors)
-    folder, who = pki_dir(), operator()
-    problems = 0
-    for name, role in sorted(roles_from(args).items()):
-        path = identity_files(folder, name, role).certificate
-        if not path.exists():
-            progress(f"{name}: no certificate at {path}")
-            problems += 1
-            continue
-        data = path.read_bytes()
-        if registered_key(app, key_id_of(load_certificate(data))) is not None:
-            continue
-        try:
-            key = register_key(app, data, anchors, who)
-        except DomainError as error:
-            progress(f"{name}: {error.code}: {error.message}")
-            problems += 1
-            continue
+    done = enrol_folder(
+        app, pki_dir(), roles_from(args), TrustAnchors.load(args.anchors), operator()
+    )
+    for key in done.registered:
         show_key(key_summary(app, key.key_id), args.format)
-    return EXIT_BAD_INPUT if problems else 0
+    for problem in done.problems:
+        progress(problem)
+    progress(f"{len(done.registered)} key(s) registered, {done.already} registered before")
+    return EXIT_BAD_INPUT if done.problems else 0
 
 
 def cmd_ingest_worker(app: Ledger, _: argparse.Namespace) -> int:
