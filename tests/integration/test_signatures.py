@@ -21,7 +21,7 @@ from google.rpc import code_pb2
 from lienthong.v1 import envelope_pb2, ingest_service_pb2
 from lienthong.v1 import review_service_pb2 as review_pb
 
-from domain.keys import Role
+from domain.keys import CertificateExpiredError, CertificateUntrustedError, Role
 from domain.submission import Submission, submission_id
 from lienthong_sdk.identity import Signer
 from services.app.identity import Identity, register_key, revoke_key
@@ -35,7 +35,7 @@ from services.grpc.errors import RejectedError, status_of
 from services.grpc.ingest import IngestServicer
 from services.kafka.ingest import BatchIngestor, Record
 from services.wire.convert import Checker
-from services.wire.envelopes import digest_of
+from services.wire.envelopes import digest_of, remembering
 from services.wire.receipts import VERIFIED, find_receipt, verify_receipt
 from tests.conftest import PLANS, REGISTRY
 from tests.identities import OPERATOR, anchors, authority, enrol, signed, signer
@@ -431,3 +431,17 @@ def test_a_plan_amendment_must_be_signed_by_its_reviewer(store: Ledger) -> None:
     assert amend(signed(request)).verdict.outcome == envelope_pb2.OUTCOME_ACCEPTED
     receipt = find_receipt(store, request.request_id, OFFICE)
     assert verify_receipt(store, receipt, anchors()).outcome == VERIFIED
+
+
+def test_remembered_anchors_still_check_every_certificates_validity_and_issuer() -> None:
+    remembered = remembering(anchors())
+    certificate, _ = authority().issue(HEALTH, Role.AGENCY)
+    now = dt.datetime.now(dt.UTC)
+    remembered.check(certificate, now)
+    remembered.check(certificate, now)  # remembered: its window alone is checked
+    with pytest.raises(CertificateExpiredError):
+        remembered.check(certificate, certificate.not_valid_after_utc)
+    rogue, _ = Authority.create("Rogue CA").issue(HEALTH, Role.AGENCY)
+    for _ in range(2):
+        with pytest.raises(CertificateUntrustedError):
+            remembered.check(rogue, now)
