@@ -3,13 +3,25 @@ on loopback, missing certificate files named with their setting, the token bucke
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
 
+import grpc
 import pytest
 
-from services.grpc.auth import RateLimiter, host_of
+from domain.ids import agency_id
+from domain.keys import Role
+from services.app.identity import Identity
+from services.grpc.auth import CallRefusedError, Gate, RateLimiter, host_of
+from services.grpc.callers import current_caller
+from services.grpc.errors import admitted
 from services.grpc.server import ServerSettings, is_loopback
 from services.store.database import ConfigurationError
+from tests.identities import identity
+
+HEALTH = "phuoc-binh.health-post"
 
 
 @pytest.mark.parametrize(
@@ -132,3 +144,76 @@ def test_each_identity_has_a_bucket_of_its_own() -> None:
 def test_the_host_of_a_peer_drops_its_port() -> None:
     assert host_of("ipv4:127.0.0.1:5555") == "127.0.0.1"
     assert host_of("ipv6:[::1]:5555") == "[::1]"
+
+
+# The gate on a call, with a stand-in for the store ------------------------------------
+
+
+class Registry:
+    """A store that knows the agencies it is given."""
+
+    def __init__(self, *agencies: str) -> None:
+        self.ids = {agency_id(a) for a in agencies}
+
+    def exists(self, aggregate_id: object) -> bool:
+        return aggregate_id in self.ids
+
+    def agency(self, _: str) -> Any:
+        return SimpleNamespace(require_may_act=lambda: None)
+
+
+class Call:
+    """The servicer context of a call over mutual TLS with ``pem`` (None: plaintext)."""
+
+    def __init__(self, pem: bytes | None) -> None:
+        self.pem = pem
+
+    def auth_context(self) -> dict[str, list[bytes]]:
+        return {"x509_pem_cert": [self.pem]} if self.pem else {}
+
+    def peer(self) -> str:
+        return "ipv4:127.0.0.1:40000"
+
+
+def caller_after(gate: Gate, pem: bytes | None, method: str) -> Identity | None:
+    """The call's CALLER once the gate admitted it (in the call's own context)."""
+
+    async def run() -> Identity | None:
+        await admitted(gate, Call(pem), method)  # type: ignore[arg-type]
+        return current_caller()
+
+    return asyncio.run(run())
+
+
+READ = "lienthong.v1.PlanService/ListPlans"
+WRITE = "lienthong.v1.IngestService/Publish"
+
+
+def test_the_gate_sets_the_caller_from_the_client_certificate() -> None:
+    gate = Gate(Registry(HEALTH))  # type: ignore[arg-type]
+    pem = identity(HEALTH).certificate
+    assert caller_after(gate, pem, WRITE) == Identity(HEALTH, Role.AGENCY)
+    assert current_caller() is None  # the call's own context, not this one
+
+
+def test_an_anonymous_call_may_read_and_is_no_one() -> None:
+    gate = Gate(Registry())  # type: ignore[arg-type]
+    assert caller_after(gate, None, READ) is None
+
+
+@pytest.mark.parametrize(
+    ("who", "method", "code", "reason"),
+    [
+        (None, WRITE, grpc.StatusCode.UNAUTHENTICATED, "CLIENT_CERTIFICATE_REQUIRED"),
+        ("auditor", WRITE, grpc.StatusCode.PERMISSION_DENIED, "ROLE_NOT_ALLOWED"),
+        ("phuoc-binh.police", READ, grpc.StatusCode.UNAUTHENTICATED, "IDENTITY_UNKNOWN"),
+    ],
+)
+def test_the_gate_refuses_with_its_reason(
+    who: str | None, method: str, code: grpc.StatusCode, reason: str
+) -> None:
+    gate = Gate(Registry(HEALTH))  # type: ignore[arg-type]
+    pem = identity(who).certificate if who else None
+    with pytest.raises(CallRefusedError) as raised:
+        caller_after(gate, pem, method)
+    assert (raised.value.code, raised.value.reason) == (code, reason)
