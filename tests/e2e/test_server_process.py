@@ -101,3 +101,37 @@ def test_sigterm_stops_the_server_within_its_grace_with_a_call_stuck_on_the_stor
             server.kill()
             server.wait()
     assert server.returncode == 0, (tmp_path / "serve.log").read_text()
+
+
+def serve_refusal(database: Database, tmp_path: Path, *args: str, **env: str) -> str:
+    """What ``lienthong serve`` prints when it refuses to start (it must)."""
+    done = subprocess.run(
+        [sys.executable, "-m", "services.cli", "serve", *args],
+        env={
+            **os.environ,
+            "LIENTHONG_DATABASE_URL": database_url(database),
+            "LIENTHONG_PKI_DIR": str(tmp_path / "no-pki"),
+            **env,
+        },
+        capture_output=True,
+        text=True,
+        timeout=HANG,
+        check=False,
+    )
+    assert done.returncode != 0, done.stdout
+    return done.stderr
+
+
+def test_serve_without_certificates_names_the_setting_and_pki_init(
+    database: Database, tmp_path: Path
+) -> None:
+    printed = serve_refusal(database, tmp_path, LIENTHONG_GRPC_ADDRESS="127.0.0.1:0")
+    assert "LIENTHONG_TLS_CERT" in printed
+    assert "lienthong pki init" in printed
+
+
+def test_serve_refuses_plaintext_on_an_address_that_is_not_loopback(
+    database: Database, tmp_path: Path
+) -> None:
+    printed = serve_refusal(database, tmp_path, "--plaintext", LIENTHONG_GRPC_ADDRESS="0.0.0.0:0")
+    assert "loopback" in printed
