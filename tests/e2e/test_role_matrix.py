@@ -16,7 +16,7 @@ that is none, a collective) and the rate limit per identity.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from types import SimpleNamespace
@@ -35,6 +35,7 @@ from lienthong.v1 import (
     plan_service_pb2,
     plan_service_pb2_grpc,
     review_service_pb2,
+    review_service_pb2_grpc,
     watch_service_pb2,
 )
 from psycopg import sql
@@ -273,3 +274,22 @@ def test_one_identity_over_its_rate_is_refused_while_another_is_served(app: Ledg
     assert detail(status, error_details_pb2.ErrorInfo).reason == "RATE_LIMITED"
     assert detail(status, error_details_pb2.RetryInfo).retry_delay.seconds > 0
     assert served.plans
+
+
+def test_an_agency_system_may_not_move_a_deadline_even_naming_the_office(
+    tls_channel: Callable[[str], grpc.Channel],
+) -> None:
+    """The impersonation of issue 12: the police's certificate, the office's name."""
+    review = review_service_pb2_grpc.ReviewServiceStub(tls_channel("phuoc-binh.police"))
+    request = review_service_pb2.ChangeDeadlineRequest(
+        request_id=str(uuid.uuid4()),
+        reviewer=review_service_pb2.Reviewer(agency_id="phuoc-binh.vhxh"),
+        subject="phuoc-binh-2026/task/28",
+        deadline="2026-12-31",
+        reason="giả mạo",
+    )
+    signed = identities.signer("phuoc-binh.police").sign(request)
+    with pytest.raises(grpc.RpcError) as raised:
+        review.ChangeDeadline(signed, timeout=TIMEOUT)
+    assert raised.value.code() == grpc.StatusCode.PERMISSION_DENIED
+    assert reason_of(raised.value) == "ROLE_NOT_ALLOWED"
