@@ -1,7 +1,13 @@
 """Python client SDK for Lienthong agency systems and the coordination office.
 
->>> from lienthong_sdk import AgencyClient, Evidence
+>>> from lienthong_sdk import AgencyClient, Evidence, Identity
 >>> from lienthong_sdk import envelopes  # builders of AgencyEventEnvelope messages
+
+Every client calls over mutual TLS with an :class:`Identity` (the agency's
+certificate and key, and the authority's certificate) and signs what it sends::
+
+    identity = Identity.from_files("health-post.pem", "health-post.key", "ca.pem")
+    client = AgencyClient("host:50051", "phuoc-binh.health-post", identity=identity)
 """
 
 from __future__ import annotations

@@ -12,6 +12,7 @@ from google.protobuf.message import Message
 from google.rpc import error_details_pb2, status_pb2
 from lienthong.v1 import envelope_pb2
 
+from lienthong_sdk.identity import Identity, Signer
 from lienthong_sdk.verdicts import LienthongError, Verdict, rejected_verdict
 
 STATUS_DETAILS_KEY = "grpc-status-details-bin"
@@ -27,6 +28,7 @@ RETRYABLE = frozenset(
 
 R = TypeVar("R")
 T = TypeVar("T")
+M = TypeVar("M", bound=Message)
 
 
 def status_of(error: grpc.RpcError) -> status_pb2.Status:
@@ -82,14 +84,17 @@ def paginate(fetch: Callable[[str], tuple[Sequence[T], str]]) -> Iterator[T]:
 class Connection:
     """A channel to the Lienthong API and the retry policy of calls over it.
 
-    ``target`` is "host:port" (an insecure channel is opened and owned) or an existing
-    ``grpc.Channel`` (used as given, never closed here).
+    ``target`` is "host:port" (a channel is opened and owned: mutual TLS with
+    ``identity``'s certificate; without an identity, plaintext — an anonymous,
+    read-only caller of a development server) or an existing ``grpc.Channel`` (used
+    as given, never closed here).
     """
 
     def __init__(
         self,
         target: str | grpc.Channel,
         *,
+        identity: Identity | None = None,
         timeout: float = 10.0,
         retries: int = 4,
         backoff: float = 0.2,
@@ -98,11 +103,13 @@ class Connection:
         if retries < 0 or backoff < 0 or timeout <= 0:
             raise ValueError("timeout must be positive, retries and backoff not negative")
         self.owns_channel = isinstance(target, str)
-        self.channel = (
-            grpc.insecure_channel(target, options=[("grpc.primary_user_agent", USER_AGENT)])
-            if isinstance(target, str)
-            else target
-        )
+        options: list[tuple[str, object]] = [("grpc.primary_user_agent", USER_AGENT)]
+        if not isinstance(target, str):
+            self.channel = target
+        elif identity is not None:
+            self.channel = identity.secure_channel(target, options)
+        else:
+            self.channel = grpc.insecure_channel(target, options=options)
         self.timeout = timeout
         self.retries = retries
         self.backoff = backoff
@@ -160,17 +167,28 @@ def verdict_of(message: envelope_pb2.Verdict) -> Verdict:
 
 
 class ClientBase:
-    """A client over one :class:`Connection`; a context manager that closes it."""
+    """A client over one :class:`Connection`; a context manager that closes it. With
+    an ``identity`` it calls over mutual TLS and signs what it sends."""
 
     def __init__(
         self,
         target: str | grpc.Channel,
         *,
+        identity: Identity | None = None,
         timeout: float = 10.0,
         retries: int = 4,
         backoff: float = 0.2,
     ) -> None:
-        self._rpc = Connection(target, timeout=timeout, retries=retries, backoff=backoff)
+        self._rpc = Connection(
+            target, identity=identity, timeout=timeout, retries=retries, backoff=backoff
+        )
+        self.signer: Signer | None = identity.signer() if identity is not None else None
+
+    def _signed(self, message: M) -> M:
+        """``message`` signed (in place) unless it is already, or there is no key."""
+        if self.signer is not None and not message.signature.signature:  # type: ignore[attr-defined]
+            self.signer.sign(message)
+        return message
 
     @property
     def channel(self) -> grpc.Channel:

@@ -12,6 +12,7 @@ from lienthong_sdk import envelopes as build
 from lienthong_sdk._rpc import ClientBase, refusal, verdict_of
 from lienthong_sdk.envelopes import Envelope, Header, ObstacleKind, Value
 from lienthong_sdk.evidence import Evidence
+from lienthong_sdk.identity import Identity
 from lienthong_sdk.verdicts import LienthongError, Verdict
 
 
@@ -19,7 +20,10 @@ class AgencyClient(ClientBase):
     """Publishes events of one agency (``agency_id``, a registry id such as
     "phuoc-binh.health-post"), optionally naming the ``person`` acting for it.
 
-    ``target`` is "host:port" or an existing ``grpc.Channel``. Each call waits up to
+    ``target`` is "host:port" or an existing ``grpc.Channel``; ``identity`` (the
+    agency's certificate and key, :class:`~lienthong_sdk.identity.Identity`) makes the
+    channel to "host:port" mutual TLS and signs every envelope this client sends
+    (an envelope already signed is sent as it is). Each call waits up to
     ``timeout`` seconds; a transient failure is retried ``retries`` times after
     ``backoff``, 2×``backoff``, 4×``backoff``… seconds, resending the same envelope
     under the same request id, so a retry of an envelope that had landed gets
@@ -28,8 +32,9 @@ class AgencyClient(ClientBase):
 
     Example::
 
-        with AgencyClient("127.0.0.1:50051", "phuoc-binh.health-post") as client:
-            verdict = client.report_progress("phuoc-binh-2026/task/24", 35, date(2026, 3, 31))
+        identity = Identity.from_files("health-post.pem", "health-post.key", "ca.pem")
+        with AgencyClient("127.0.0.1:50051", "phuoc-binh.health-post", identity=identity) as c:
+            verdict = c.report_progress("phuoc-binh-2026/task/24", 35, date(2026, 3, 31))
     """
 
     def __init__(
@@ -38,11 +43,14 @@ class AgencyClient(ClientBase):
         agency_id: str,
         person: str | None = None,
         *,
+        identity: Identity | None = None,
         timeout: float = 10.0,
         retries: int = 4,
         backoff: float = 0.2,
     ) -> None:
-        super().__init__(target, timeout=timeout, retries=retries, backoff=backoff)
+        super().__init__(
+            target, identity=identity, timeout=timeout, retries=retries, backoff=backoff
+        )
         self.agency_id = agency_id
         self.person = person
         self._ingest = ingest_service_pb2_grpc.IngestServiceStub(self.channel)
@@ -60,7 +68,7 @@ class AgencyClient(ClientBase):
         if not envelope.event_id:
             raise ValueError("the envelope has no event_id (the builders set one)")
         request = ingest_service_pb2.PublishRequest(
-            request_id=request_id or envelope.event_id, envelope=envelope
+            request_id=request_id or envelope.event_id, envelope=self._signed(envelope)
         )
         verdict, _ = self._rpc.submit(self._ingest.Publish, request)
         return verdict
@@ -73,7 +81,7 @@ class AgencyClient(ClientBase):
         :class:`LienthongError` is raised with that refusal's ``verdict``.
         """
         requests = [
-            ingest_service_pb2.PublishStreamRequest(request_id=e.event_id, envelope=e)
+            ingest_service_pb2.PublishStreamRequest(request_id=e.event_id, envelope=self._signed(e))
             for e in envelopes
         ]
         if not requests:

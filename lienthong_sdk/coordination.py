@@ -22,6 +22,7 @@ from lienthong.v1 import (
 
 from lienthong_sdk._rpc import ClientBase, paginate
 from lienthong_sdk.envelopes import Quality, day, quality_value, timestamp
+from lienthong_sdk.identity import Identity
 from lienthong_sdk.verdicts import AmendmentVerdict, Verdict
 
 ItemStatus = Literal[
@@ -49,6 +50,10 @@ def _task_key(plan_id: str, task: str) -> str:
 class CoordinationClient(ClientBase):
     """The coordination office's client, acting as ``agency_id`` (and ``person``).
 
+    With ``identity`` (the office's certificate and key) the channel to "host:port"
+    is mutual TLS and every review request is signed; without one, a plaintext
+    channel reaches only a development server, and only to read.
+
     Every review call sends a ``request_id`` (a new UUID unless given) that retries
     reuse, so a retried call that had landed gets its first verdict back. A refused
     review returns a "rejected" :class:`Verdict`; other refusals, and refused queries,
@@ -66,8 +71,11 @@ class CoordinationClient(ClientBase):
         retries: int = 4,
         backoff: float = 0.2,
         page_size: int = DEFAULT_PAGE_SIZE,
+        identity: Identity | None = None,
     ) -> None:
-        super().__init__(target, timeout=timeout, retries=retries, backoff=backoff)
+        super().__init__(
+            target, identity=identity, timeout=timeout, retries=retries, backoff=backoff
+        )
         self.agency_id = agency_id
         self.person = person
         self.page_size = page_size
@@ -83,7 +91,7 @@ class CoordinationClient(ClientBase):
         )
 
     def _review_call(self, method: Any, request: Message) -> Verdict:
-        verdict, _ = self._rpc.submit(method, request)
+        verdict, _ = self._rpc.submit(method, self._signed(request))
         return verdict
 
     # Reviews ----------------------------------------------------------------------------
@@ -216,7 +224,7 @@ class CoordinationClient(ClientBase):
             plan_file=content,
             reason=reason,
         )
-        verdict, response = self._rpc.submit(self._review.AmendPlan, request)
+        verdict, response = self._rpc.submit(self._review.AmendPlan, self._signed(request))
         action = response.action if response is not None else ""
         events = response.events if response is not None else 0
         return AmendmentVerdict(**vars(verdict), action=action, events=events)

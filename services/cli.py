@@ -39,6 +39,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
+import dataclasses
 import datetime as dt
 import getpass
 import json
@@ -193,7 +194,10 @@ def cmd_serve(app: Ledger, args: argparse.Namespace) -> int:
         forwarding = KafkaSubmitter.following(
             app, producer, kafka.topic(AGENCY_EVENTS), kafka.verdict_wait_seconds
         )
-    asyncio.run(serve(app, ServerSettings.from_env(), forwarding))
+    settings = ServerSettings.from_env()
+    if args.plaintext:
+        settings = dataclasses.replace(settings, plaintext=True)
+    asyncio.run(serve(app, settings, forwarding))
     return 0
 
 
@@ -538,6 +542,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--via-kafka",
         action="store_true",
         help="full mode: Publish produces to Kafka and waits for the verdict",
+    )
+    serving.add_argument(
+        "--plaintext",
+        action="store_true",
+        help="development only, on loopback: no TLS, anonymous read-only callers",
     )
     serving.set_defaults(run=cmd_serve)
 

@@ -1,9 +1,15 @@
 """Report a task's progress as an agency, and claim completion at 100% with evidence.
 
     python -m lienthong_sdk.examples.agency_publisher --target 127.0.0.1:50051 \\
-        --agency phuoc-binh.health-post --subject phuoc-binh-2026/task/24 --percent 35
+        --agency phuoc-binh.health-post --subject phuoc-binh-2026/task/24 --percent 35 \\
+        --certificate health-post.pem --key health-post.key --authority ca.pem
 
     ... --percent 100 --evidence decision.pdf --uri https://docs.example/decision.pdf
+
+The agency calls over mutual TLS with its certificate and key and signs what it
+sends; without ``--certificate``, they are looked up in the throwaway authority's
+folder (``--pki``, default ``$LIENTHONG_PKI_DIR`` or ``.lienthong/pki``, as made by
+``lienthong pki init``): ``<role>/<agency>.pem`` and ``.key``, and ``ca.pem``.
 
 Prints each verdict. Exit status: 0 accepted or duplicate, 2 rejected or invalid (the
 reason is printed), 1 the server could not be reached.
@@ -12,12 +18,13 @@ reason is printed), 1 the server could not be reached.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
-from lienthong_sdk import AgencyClient, Evidence, LienthongError, Verdict
+from lienthong_sdk import AgencyClient, Evidence, Identity, LienthongError, Verdict
 
 DONE = 100
 EXIT_OK, EXIT_UNREACHABLE, EXIT_REFUSED = 0, 1, 2
@@ -41,12 +48,35 @@ def parse_arguments(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--evidence", type=Path, help="a document proving the report")
     parser.add_argument("--uri", help="where reviewers find the evidence (with --evidence)")
     parser.add_argument("--media-type", help="of the evidence (guessed from its name if omitted)")
+    parser.add_argument("--certificate", type=Path, help="the agency's certificate (PEM)")
+    parser.add_argument("--key", type=Path, help="its private key (PEM)")
+    parser.add_argument("--authority", type=Path, help="the authority's certificate (PEM)")
+    parser.add_argument(
+        "--pki",
+        type=Path,
+        default=Path(os.environ.get("LIENTHONG_PKI_DIR", "").strip() or ".lienthong/pki"),
+        help="where to find them when not given (a `lienthong pki init` folder)",
+    )
     parser.add_argument("--timeout", type=float, default=10.0, help="seconds per attempt")
     parser.add_argument("--retries", type=int, default=4)
     arguments = parser.parse_args(argv)
     if arguments.evidence and not arguments.uri:
         parser.error("--evidence needs --uri")
     return arguments
+
+
+def identity_of(arguments: argparse.Namespace) -> Identity:
+    """The agency's certificate and key: as given, or found in the PKI folder."""
+    pki: Path = arguments.pki
+    certificate = arguments.certificate
+    if certificate is None:
+        found = sorted(pki.glob(f"*/{arguments.agency}.pem"))
+        if not found:
+            msg = f"no certificate of {arguments.agency} in {pki}: give --certificate"
+            raise ValueError(msg)
+        certificate = found[0]
+    key = arguments.key or certificate.with_suffix(".key")
+    return Identity.from_files(certificate, key, arguments.authority or pki / "ca.pem")
 
 
 def show(what: str, verdict: Verdict) -> None:
@@ -90,6 +120,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             arguments.target,
             arguments.agency,
             arguments.person,
+            identity=identity_of(arguments),
             timeout=arguments.timeout,
             retries=arguments.retries,
         ) as client:

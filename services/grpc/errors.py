@@ -11,6 +11,14 @@
   as a detail too, so clients read the same verdict either way.
 - A :class:`~services.app.submissions.TryAgainError` (nothing recorded; the same
   request may succeed later) becomes ABORTED with a ``RetryInfo``.
+- A :class:`~services.grpc.auth.CallRefusedError` (the caller is unknown, may not call
+  the method, or calls too often) becomes its own code (UNAUTHENTICATED,
+  PERMISSION_DENIED, RESOURCE_EXHAUSTED) with its reason, and a ``RetryInfo`` when it
+  may succeed later.
+
+When the server has a :class:`~services.grpc.auth.Gate`, every call passes it first:
+the caller is authenticated and authorised (and set as the call's
+:data:`~services.grpc.callers.CALLER`) before its request is even checked.
 """
 
 from __future__ import annotations
@@ -32,6 +40,8 @@ from domain.errors import DomainError
 from domain.text import QUOTE_CHARS, bounded
 from projections.engine.live import ViewsStoppedError
 from services.app.submissions import TryAgainError, Verdict, VerdictPendingError
+from services.grpc.auth import CallRefusedError, Gate
+from services.grpc.callers import CALLER
 from services.wire.text import text_violations
 from services.wire.violations import RequestInvalidError, Violation
 
@@ -120,18 +130,40 @@ def try_again_status(error: TryAgainError) -> status_pb2.Status:
     return status_for(grpc.StatusCode.ABORTED, str(error), [info, retry])
 
 
+def refused_call_status(error: CallRefusedError) -> status_pb2.Status:
+    details: list[Message] = [error_details_pb2.ErrorInfo(reason=error.reason, domain=DOMAIN)]
+    if error.retry_after is not None:
+        delay = duration_pb2.Duration()
+        delay.FromMilliseconds(max(1, int(error.retry_after * 1000)))
+        details.append(error_details_pb2.RetryInfo(retry_delay=delay))
+    return status_for(error.code, error.message, details)
+
+
+def rejected_status(error: RejectedError) -> status_pb2.Status:
+    v = error.verdict
+    return refusal_status(v.reason_code, v.kind, v.message, v.field, [error.message])
+
+
+def domain_status(error: DomainError) -> status_pb2.Status:
+    return refusal_status(error.code, error.kind, error.message, error.field)
+
+
+# Each kind of refusal and its status (the first that matches).
+STATUSES: tuple[tuple[type[Exception], Callable[[Any], status_pb2.Status]], ...] = (
+    (CallRefusedError, refused_call_status),
+    (RejectedError, rejected_status),
+    (DomainError, domain_status),
+    (RequestInvalidError, invalid_status),
+    (TryAgainError, try_again_status),
+)
+
+
 def status_of(error: Exception) -> status_pb2.Status | None:
-    if isinstance(error, RejectedError):
-        v = error.verdict
-        return refusal_status(v.reason_code, v.kind, v.message, v.field, [error.message])
-    if isinstance(error, DomainError):
-        return refusal_status(error.code, error.kind, error.message, error.field)
-    if isinstance(error, RequestInvalidError):
-        return invalid_status(error)
-    if isinstance(error, TryAgainError):
-        return try_again_status(error)
-    for kind, reason in UNAVAILABLE_REASONS:
+    for kind, status in STATUSES:
         if isinstance(error, kind):
+            return status(error)
+    for unavailable, reason in UNAVAILABLE_REASONS:
+        if isinstance(error, unavailable):
             info = error_details_pb2.ErrorInfo(reason=reason, domain=DOMAIN)
             return status_for(grpc.StatusCode.UNAVAILABLE, str(error), [info])
     return None
@@ -189,9 +221,19 @@ async def each_checked(requests: AsyncIterator[Any]) -> AsyncIterator[Any]:
         yield request
 
 
-def _wrap_unary(behaviour: Behaviour, client_streaming: bool) -> Behaviour:
+async def admitted(gate: Gate | None, context: grpc.aio.ServicerContext, method: str) -> None:
+    """The call's caller, admitted by ``gate`` and set as :data:`CALLER` (a call runs
+    in a task of its own, so the setting stays with it)."""
+    if gate is not None:
+        CALLER.set(await gate.admit(context, method))
+
+
+def _wrap_unary(
+    behaviour: Behaviour, client_streaming: bool, gate: Gate | None, method: str
+) -> Behaviour:
     async def wrapped(request: Any, context: grpc.aio.ServicerContext) -> Any:
         try:
+            await admitted(gate, context, method)
             if client_streaming:
                 request = each_checked(request)
             else:
@@ -207,9 +249,12 @@ def _wrap_unary(behaviour: Behaviour, client_streaming: bool) -> Behaviour:
     return wrapped
 
 
-def _wrap_stream(behaviour: Behaviour, client_streaming: bool) -> Behaviour:
+def _wrap_stream(
+    behaviour: Behaviour, client_streaming: bool, gate: Gate | None, method: str
+) -> Behaviour:
     async def wrapped(request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
         try:
+            await admitted(gate, context, method)
             if client_streaming:
                 request = each_checked(request)
             else:
@@ -225,16 +270,23 @@ def _wrap_stream(behaviour: Behaviour, client_streaming: bool) -> Behaviour:
     return wrapped
 
 
-def guarded(servicer: Any, service: ServiceDescriptor) -> grpc.GenericRpcHandler:
-    """The handler of ``service`` by ``servicer``: every request deserialized
-    leniently and checked, every refusal mapped onto ``google.rpc.Status`` — built
-    once, so a call pays no interceptor."""
+def guarded(
+    servicer: Any, service: ServiceDescriptor, gate: Gate | None = None
+) -> grpc.GenericRpcHandler:
+    """The handler of ``service`` by ``servicer``: every caller admitted by ``gate``
+    (when given), every request deserialized leniently and checked, every refusal
+    mapped onto ``google.rpc.Status`` — built once, so a call pays no interceptor."""
     handlers = {}
     for method in service.methods:
         wrap = _wrap_stream if method.server_streaming else _wrap_unary
         make = HANDLERS[method.client_streaming, method.server_streaming]
         handlers[method.name] = make(
-            wrap(getattr(servicer, method.name), method.client_streaming),
+            wrap(
+                getattr(servicer, method.name),
+                method.client_streaming,
+                gate,
+                f"{service.full_name}/{method.name}",
+            ),
             request_deserializer=lenient(GetMessageClass(method.input_type)),
             response_serializer=GetMessageClass(method.output_type).SerializeToString,
         )

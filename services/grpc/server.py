@@ -9,7 +9,21 @@ Settings (environment variables):
 - ``LIENTHONG_GRPC_GRACE_SECONDS`` — how long in-flight calls may finish on shutdown
   (default 10);
 - ``LIENTHONG_AGENCIES`` — the agency registry used by ReviewService.AmendPlan
-  (default ``data/agencies.yaml``).
+  (default ``data/agencies.yaml``);
+- ``LIENTHONG_TLS_CERT`` / ``LIENTHONG_TLS_KEY`` — the server's certificate and key
+  (PEM; default ``server.pem`` / ``server.key`` in ``$LIENTHONG_PKI_DIR``, itself
+  ``.lienthong/pki`` by default); ``LIENTHONG_TRUST_ANCHORS`` — the authorities whose
+  client certificates are accepted (default ``ca.pem`` there). ``lienthong pki init``
+  makes a throwaway set;
+- ``LIENTHONG_GRPC_PLAINTEXT=1`` (or ``lienthong serve --plaintext``) — development
+  only: no TLS, every caller anonymous and read-only; refused unless the address is
+  a loopback one;
+- ``LIENTHONG_RATE_PER_SECOND`` / ``LIENTHONG_RATE_BURST`` — calls a second each
+  identity is served, and its burst (default 200 and 400).
+
+The server speaks mutual TLS: every caller shows a certificate issued by a trust
+anchor, and its subject says who it is and in which role (:mod:`services.grpc.auth`,
+the role matrix in :mod:`services.wire.roles` and ``docs/roles.md``).
 
 In full mode the composition root (``services.cli``) hands the server a
 ``forwarding``: given the server's live views, it makes the ``forward`` that publishes
@@ -20,6 +34,7 @@ log); without one, Publish applies envelopes in this process.
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import logging
 import os
 import signal
@@ -40,8 +55,10 @@ from lienthong.v1 import (
 
 from projections.engine.live import LiveViews
 from projections.views import VIEWS
+from services.app.identity import TRUST_ANCHORS_ENV, anchors_file, pki_dir
 from services.app.ledger import Ledger
 from services.grpc.audit import AuditServicer
+from services.grpc.auth import DEFAULT_BURST, DEFAULT_RATE, Gate, RateLimiter
 from services.grpc.errors import guarded
 from services.grpc.ingest import Forwarding, IngestServicer
 from services.grpc.plans import PlanServicer
@@ -77,10 +94,18 @@ class ServerSettings:
     trust_anchors: Path | None = None
     # Plaintext, anonymous, read-only: development only, never on a non-loopback address.
     plaintext: bool = False
+    # Fair use: calls a second per identity, and the burst it may spend at once.
+    rate_per_second: float = DEFAULT_RATE
+    rate_burst: float = DEFAULT_BURST
 
     @classmethod
     def from_env(cls) -> ServerSettings:
         defaults = cls()
+
+        def path(name: str) -> Path | None:
+            value = os.environ.get(name, "").strip()
+            return Path(value) if value else None
+
         try:
             return cls(
                 address=os.environ.get("LIENTHONG_GRPC_ADDRESS", defaults.address),
@@ -91,11 +116,72 @@ class ServerSettings:
                     os.environ.get("LIENTHONG_GRPC_GRACE_SECONDS", defaults.grace_seconds)
                 ),
                 registry=Path(os.environ.get("LIENTHONG_AGENCIES", str(defaults.registry))),
+                certificate=path(TLS_CERT_ENV),
+                private_key=path(TLS_KEY_ENV),
+                trust_anchors=path(TRUST_ANCHORS_ENV),
+                plaintext=os.environ.get(PLAINTEXT_ENV, "").strip().lower()
+                in {"1", "true", "yes"},
+                rate_per_second=float(
+                    os.environ.get("LIENTHONG_RATE_PER_SECOND", defaults.rate_per_second)
+                ),
+                rate_burst=float(os.environ.get("LIENTHONG_RATE_BURST", defaults.rate_burst)),
             )
         except ValueError as error:
             raise ConfigurationError(
-                f"a LIENTHONG_GRPC_* setting is not a number: {error}"
+                f"a LIENTHONG_GRPC_* or LIENTHONG_RATE_* setting is not a number: {error}"
             ) from None
+
+    def tls_files(self) -> tuple[Path, Path, Path]:
+        """The server's certificate, its key and the trust anchors (their defaults
+        in the PKI folder); a missing one is a :class:`ConfigurationError`."""
+        files = (
+            (self.certificate or pki_dir() / "server.pem", TLS_CERT_ENV),
+            (self.private_key or pki_dir() / "server.key", TLS_KEY_ENV),
+            (self.trust_anchors or anchors_file(), TRUST_ANCHORS_ENV),
+        )
+        for file, setting in files:
+            if not file.is_file():
+                msg = (
+                    f"no {file} for mutual TLS: set {setting}, or run `lienthong pki init` "
+                    f"for a throwaway authority (or {PLAINTEXT_ENV}=1 on loopback, development "
+                    "only)"
+                )
+                raise ConfigurationError(msg)
+        return files[0][0], files[1][0], files[2][0]
+
+    def credentials(self) -> grpc.ServerCredentials | None:
+        """The server's mutual-TLS credentials; None when plaintext (checked to be on
+        loopback)."""
+        if self.plaintext:
+            if not is_loopback(self.address):
+                msg = (
+                    f"plaintext ({PLAINTEXT_ENV}) is for development on a loopback address, "
+                    f"not {self.address}"
+                )
+                raise ConfigurationError(msg)
+            return None
+        certificate, key, anchors = self.tls_files()
+        return grpc.ssl_server_credentials(
+            [(key.read_bytes(), certificate.read_bytes())],
+            root_certificates=anchors.read_bytes(),
+            require_client_auth=True,
+        )
+
+
+TLS_CERT_ENV = "LIENTHONG_TLS_CERT"
+TLS_KEY_ENV = "LIENTHONG_TLS_KEY"
+PLAINTEXT_ENV = "LIENTHONG_GRPC_PLAINTEXT"
+
+
+def is_loopback(address: str) -> bool:
+    """Whether ``address`` ("host:port") listens on loopback only."""
+    host = address.rsplit(":", 1)[0].strip("[]")
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 @dataclass
@@ -134,6 +220,7 @@ async def start_server(
     it listens on. The views then follow the log for as long as it runs.
     ``forwarding`` (full mode) makes, from the live views, the forward that takes
     Publish's envelopes elsewhere and brings back their verdicts."""
+    credentials = settings.credentials()  # refuse a bad configuration before anything
     live = LiveViews(app, VIEWS)
     await asyncio.to_thread(live.catch_up)
     live.start(asyncio.get_running_loop())
@@ -152,9 +239,10 @@ async def start_server(
         (audit_service_pb2, "AuditService", AuditServicer(app)),
         (watch_service_pb2, "WatchService", WatchServicer(app, live)),
     )
+    gate = Gate(app, RateLimiter(settings.rate_per_second, settings.rate_burst))
     server.add_generic_rpc_handlers(
         [
-            guarded(servicer, module.DESCRIPTOR.services_by_name[name])
+            guarded(servicer, module.DESCRIPTOR.services_by_name[name], gate)
             for module, name, servicer in servicers
         ]
     )
@@ -166,7 +254,11 @@ async def start_server(
         reflection.SERVICE_NAME,
     ]
     reflection.enable_server_reflection(names, server)
-    port = server.add_insecure_port(settings.address)
+    if credentials is None:
+        log.warning("plaintext on %s: callers are anonymous (development only)", settings.address)
+        port = server.add_insecure_port(settings.address)
+    else:
+        port = server.add_secure_port(settings.address, credentials)
     if port == 0:
         raise ConfigurationError(f"cannot listen on {settings.address}")
     await server.start()

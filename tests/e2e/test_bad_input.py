@@ -43,13 +43,13 @@ from psycopg import sql
 
 from projections.engine.runner import ProjectionRunner
 from projections.views import VIEWS
-from services.app.importer import import_plans
 from services.app.ledger import Actor, Ledger
 from services.kafka.ingest import BatchIngestor, Record
 from services.store.database import Database, ensure_database
-from tests.conftest import PLANS, REGISTRY
-from tests.e2e.conftest import START_TIMEOUT, ServerThread
+from tests.conftest import PLANS
+from tests.e2e.conftest import ServerThread, prepare, routing_channel
 from tests.e2e.test_grpc_api import detail, status_of
+from tests.identities import signed
 from tests.unit.test_error_codes_doc import documented_codes
 
 PB = "phuoc-binh-2026"
@@ -106,9 +106,8 @@ class Site:
 
 
 def open_channel(port: int) -> grpc.Channel:
-    channel = grpc.insecure_channel(f"127.0.0.1:{port}")
-    grpc.channel_ready_future(channel).result(timeout=START_TIMEOUT)
-    return channel
+    """Mutual TLS, each request as the agency it names (see ``tests/e2e/conftest``)."""
+    return routing_channel(port)
 
 
 @pytest.fixture(scope="module")
@@ -116,7 +115,7 @@ def site(postgres: Database) -> Iterator[Site]:
     name = f"test_bad_{uuid.uuid4().hex[:12]}"
     database = ensure_database(postgres, name)
     app = Ledger(env=database.eventsourcing_env())
-    import_plans(app, PLANS, REGISTRY)
+    prepare(app)
     server = ServerThread(app)
     server.start()
     writer = Ledger(env=database.eventsourcing_env())
@@ -537,8 +536,8 @@ def test_a_bad_envelope_ingested_from_kafka_is_kept_as_a_refusal_with_its_code(
     site: Site, bad: EnvelopeCase
 ) -> None:
     built = bad.build(site.channel)
-    data = built if isinstance(built, bytes) else built.SerializeToString()
-    good = obstacle()
+    data = built if isinstance(built, bytes) else signed(built).SerializeToString()
+    good = signed(obstacle())
     records = [
         Record(TOPIC, 0, next(site.offsets), value) for value in (data, good.SerializeToString())
     ]

@@ -11,6 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 from lienthong_sdk import envelopes
 from lienthong_sdk.client import AgencyClient
 from tests.e2e.conftest import ServerThread
+from tests.identities import identity
 
 PB = "phuoc-binh-2026"
 KPI = f"{PB}/indicator/7"
@@ -34,7 +35,8 @@ def test_hundreds_of_concurrent_reports_on_one_indicator_are_each_recorded_once(
         for i in range(SUBMISSIONS)
     ]
     clients = [
-        AgencyClient(f"127.0.0.1:{server.port}", HEALTH, timeout=60) for _ in range(CHANNELS)
+        AgencyClient(server.address, HEALTH, identity=identity(HEALTH), timeout=60)
+        for _ in range(CHANNELS)
     ]
     try:
         with ThreadPoolExecutor(max_workers=4 * CHANNELS) as pool:

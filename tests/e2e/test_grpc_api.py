@@ -27,6 +27,8 @@ from lienthong.v1 import (
     watch_service_pb2_grpc,
 )
 
+from tests.identities import signed
+
 PB = "phuoc-binh-2026"
 DOC = hashlib.sha256(b"unsigned scan").hexdigest()
 SIGNED = hashlib.sha256(b"signed decision").hexdigest()
@@ -310,6 +312,7 @@ def test_an_event_id_reused_for_another_payload_is_refused_as_already_exists(
     other = envelope_pb2.AgencyEventEnvelope()
     other.CopyFrom(first)
     other.progress_reported.percent = 60
+    signed(first)  # the digest is of the envelope as sent, signature and all
     assert publish(channel, first).outcome == envelope_pb2.OUTCOME_ACCEPTED
     with pytest.raises(grpc.RpcError) as raised:
         publish(channel, other)

@@ -11,6 +11,7 @@ import pytest
 from lienthong_sdk import envelopes
 from lienthong_sdk.client import AgencyClient, CoordinationClient, LienthongError
 from tests.e2e.conftest import ServerThread
+from tests.identities import folder, identity
 
 PB = "phuoc-binh-2026"
 DAY = dt.date(2026, 2, 10)
@@ -18,7 +19,10 @@ DAY = dt.date(2026, 2, 10)
 
 def test_an_agency_client_publishes_and_a_resend_is_a_duplicate(server: ServerThread) -> None:
     with AgencyClient(
-        f"127.0.0.1:{server.port}", "phuoc-binh.health-post", "Nguyễn Văn A"
+        f"127.0.0.1:{server.port}",
+        "phuoc-binh.health-post",
+        "Nguyễn Văn A",
+        identity=identity("phuoc-binh.health-post"),
     ) as client:
         envelope = envelopes.progress_reported(
             f"{PB}/task/24", percent=30, as_of=DAY, agency_id="phuoc-binh.health-post"
@@ -32,14 +36,18 @@ def test_an_agency_client_publishes_and_a_resend_is_a_duplicate(server: ServerTh
 
 
 def test_a_refusal_comes_back_as_a_rejected_verdict(server: ServerThread) -> None:
-    with AgencyClient(f"127.0.0.1:{server.port}", "phuoc-binh.vhxh") as client:
+    with AgencyClient(
+        server.address, "phuoc-binh.vhxh", identity=identity("phuoc-binh.vhxh")
+    ) as client:
         verdict = client.report_progress(f"{PB}/task/24", 10, DAY)
     assert (verdict.outcome, verdict.reason_code) == ("rejected", "NOT_LEAD_UNIT")
 
 
 def test_an_invalid_request_raises_with_every_field_violation(server: ServerThread) -> None:
     with (
-        AgencyClient(f"127.0.0.1:{server.port}", "phuoc-binh.health-post") as client,
+        AgencyClient(
+            server.address, "phuoc-binh.health-post", identity=identity("phuoc-binh.health-post")
+        ) as client,
         pytest.raises(LienthongError) as raised,
     ):
         client.report_progress(f"{PB}/task/24", 150, DAY)
@@ -52,14 +60,18 @@ def test_an_invalid_request_raises_with_every_field_violation(server: ServerThre
 def test_a_value_the_domain_refuses_is_a_rejected_verdict_naming_the_rule(
     server: ServerThread,
 ) -> None:
-    with AgencyClient(f"127.0.0.1:{server.port}", "phuoc-binh.health-post") as client:
+    with AgencyClient(
+        server.address, "phuoc-binh.health-post", identity=identity("phuoc-binh.health-post")
+    ) as client:
         verdict = client.record_measurement(f"{PB}/indicator/7", "71", "Thứ bậc", "2026-Q1", DAY)
     assert (verdict.outcome, verdict.reason_code) == ("rejected", "UNIT_MISMATCH")
 
 
 def test_the_coordination_client_reviews_and_reads_the_status(server: ServerThread) -> None:
     target = f"127.0.0.1:{server.port}"
-    with CoordinationClient(target, "phuoc-binh.vhxh") as office:
+    with CoordinationClient(
+        target, "phuoc-binh.vhxh", identity=identity("phuoc-binh.vhxh")
+    ) as office:
         verdict = office.declare_dependency(PB, "21", "24", "cần danh tính số")
         tasks = list(office.list_tasks(PB))
         status = office.get_plan_status(PB, as_of=dt.date(2026, 4, 1))
@@ -71,7 +83,9 @@ def test_the_coordination_client_reviews_and_reads_the_status(server: ServerThre
 def test_the_coordination_client_reads_flags_dependencies_and_scorecards(
     server: ServerThread,
 ) -> None:
-    with CoordinationClient(f"127.0.0.1:{server.port}", "phuoc-binh.vhxh") as office:
+    with CoordinationClient(
+        server.address, "phuoc-binh.vhxh", identity=identity("phuoc-binh.vhxh")
+    ) as office:
         office.declare_dependency(PB, "21", "24", "cần danh tính số")
         flags = list(office.list_red_flags(plan_id=PB, as_of=dt.date(2026, 4, 2)))
         dependencies = office.get_dependencies(PB, as_of=dt.date(2026, 4, 2))
@@ -87,7 +101,7 @@ def test_the_example_publisher_reports_progress_and_prints_the_verdict(
     command = [
         sys.executable, "-m", "lienthong_sdk.examples.agency_publisher",
         "--target", f"127.0.0.1:{server.port}", "--agency", "phuoc-binh.health-post",
-        "--subject", f"{PB}/task/24", "--percent", "35",
+        "--subject", f"{PB}/task/24", "--percent", "35", "--pki", str(folder()),
     ]  # fmt: skip
     done = subprocess.run(command, capture_output=True, text=True, timeout=60, check=False)
     assert done.returncode == 0, done.stderr

@@ -19,11 +19,11 @@ import pytest
 from lienthong.v1 import envelope_pb2, ingest_service_pb2, ingest_service_pb2_grpc
 from psycopg import sql
 
-from services.app.importer import import_plans
 from services.app.ledger import Ledger
 from services.store.database import Database
 from services.store.recorder import events_table
-from tests.conftest import PLANS, REGISTRY
+from tests import identities
+from tests.e2e.conftest import open_tls_channel, prepare
 
 # Bounds on a hang, not timing assertions: each step takes seconds when it works.
 HANG = 120
@@ -48,15 +48,16 @@ def report() -> ingest_service_pb2.PublishRequest:
     message.occurred_at.FromDatetime(dt.datetime.now(dt.UTC))
     message.progress_reported.percent = 10
     message.progress_reported.as_of = "2026-02-10"
-    return ingest_service_pb2.PublishRequest(envelope=message)
+    return ingest_service_pb2.PublishRequest(envelope=identities.signed(message))
 
 
 def test_sigterm_stops_the_server_within_its_grace_with_a_call_stuck_on_the_store(
     app: Ledger, database: Database, tmp_path: Path
 ) -> None:
-    import_plans(app, PLANS, REGISTRY)
+    prepare(app)
     env = {
         **os.environ,
+        "LIENTHONG_PKI_DIR": str(identities.folder()),  # mutual TLS with the tests' authority
         "LIENTHONG_DATABASE_URL": database_url(database),
         "LIENTHONG_GRPC_ADDRESS": "127.0.0.1:0",
         "LIENTHONG_GRPC_GRACE_SECONDS": "1",
@@ -77,7 +78,7 @@ def test_sigterm_stops_the_server_within_its_grace_with_a_call_stuck_on_the_stor
         table = events_table(app.recorder)  # type: ignore[arg-type]
         with (
             psycopg.connect(database.conninfo()) as stuck,  # holds the lock until the end
-            grpc.insecure_channel(address[1].decode()) as channel,
+            open_tls_channel(address[1].decode(), "phuoc-binh.health-post") as channel,
             ThreadPoolExecutor(1) as caller,
         ):
             stuck.execute(sql.SQL("LOCK TABLE {} IN EXCLUSIVE MODE").format(table))
@@ -100,3 +101,37 @@ def test_sigterm_stops_the_server_within_its_grace_with_a_call_stuck_on_the_stor
             server.kill()
             server.wait()
     assert server.returncode == 0, (tmp_path / "serve.log").read_text()
+
+
+def serve_refusal(database: Database, tmp_path: Path, *args: str, **env: str) -> str:
+    """What ``lienthong serve`` prints when it refuses to start (it must)."""
+    done = subprocess.run(
+        [sys.executable, "-m", "services.cli", "serve", *args],
+        env={
+            **os.environ,
+            "LIENTHONG_DATABASE_URL": database_url(database),
+            "LIENTHONG_PKI_DIR": str(tmp_path / "no-pki"),
+            **env,
+        },
+        capture_output=True,
+        text=True,
+        timeout=HANG,
+        check=False,
+    )
+    assert done.returncode != 0, done.stdout
+    return done.stderr
+
+
+def test_serve_without_certificates_names_the_setting_and_pki_init(
+    database: Database, tmp_path: Path
+) -> None:
+    printed = serve_refusal(database, tmp_path, LIENTHONG_GRPC_ADDRESS="127.0.0.1:0")
+    assert "LIENTHONG_TLS_CERT" in printed
+    assert "lienthong pki init" in printed
+
+
+def test_serve_refuses_plaintext_on_an_address_that_is_not_loopback(
+    database: Database, tmp_path: Path
+) -> None:
+    printed = serve_refusal(database, tmp_path, "--plaintext", LIENTHONG_GRPC_ADDRESS="0.0.0.0:0")
+    assert "loopback" in printed
