@@ -357,6 +357,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--naive", type=int, default=2_000, help="envelopes the naive loop runs")
     parser.add_argument("--seed", type=int, default=57)
     parser.add_argument("--unsigned", action="store_true", help="envelopes without signatures")
+    parser.add_argument("--note", default="", help="a note kept with the result")
     args = parser.parse_args(argv)
 
     spec = Spec(wards=wards_for(args.subjects), events=args.events, seed=args.seed)
@@ -464,6 +465,8 @@ def main(argv: list[str] | None = None) -> int:
             "envelope_bytes_mean": round(sum(len(m.value) for m in messages) / len(messages)),
         }
         result.dataset = dataset.describe(subjects)
+        if args.note:
+            result.notes.append(args.note)
         if not result.figures["outcomes_as_expected"]:
             result.notes.append("the stored receipts differ from the dataset's expected outcomes")
         result.write(server)

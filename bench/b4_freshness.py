@@ -240,6 +240,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rate", type=int, default=1000)
     parser.add_argument("--warmup", type=float, default=20.0, help="seconds of load before probing")
     parser.add_argument("--plaintext", action="store_true", help="no TLS, unsigned envelopes")
+    parser.add_argument("--note", default="", help="a note kept with the result")
     parser.add_argument("--background", metavar="URL", help=argparse.SUPPRESS)
     parser.add_argument("--seconds", type=float, default=0, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -282,6 +283,7 @@ def main(argv: list[str] | None = None) -> int:
         "target_p99_ms": TARGET_P99_MS,
         "settings": vars(args),
         "dataset": "the four seed plans; load: contributions to their tasks",
+        "note": args.note,
         "transport": (
             "plaintext, unsigned"
             if args.plaintext
