@@ -288,6 +288,7 @@ def machine() -> dict[str, Any]:
         except metadata.PackageNotFoundError:
             versions[name] = None
     return {
+        "load_average": [round(x, 2) for x in os.getloadavg()],  # the machine may be shared
         "cpus": os.cpu_count(),
         "platform": platform.platform(),
         "python": platform.python_version(),
