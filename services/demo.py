@@ -309,7 +309,7 @@ def enrol(
     for name, role in sorted(roles.items()):
         files = identity_files(folder, name, role)
         if not files.certificate.exists():
-            out(f"  no certificate for {name} in {folder} (made before it was registered?)")
+            out(f"  no certificate for {name} in {folder} (an agency newer than the authority)")
             continue
         try:
             register_key(app, files.certificate.read_bytes(), anchors, OPERATOR)
