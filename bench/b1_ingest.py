@@ -17,12 +17,21 @@ Baselines, in the same run on the same machine:
 - a raw PostgreSQL ``COPY`` (binary) of the very rows the ingest stored into a copy
   of the events table (same columns, same indexes).
 
+Signed: every envelope is signed by the agency it names (ECDSA P-256, the certificate
+attached, as the SDK sends it), each agency's certificate issued by a throwaway
+authority and its key registered in the store before the run (``bench/signing.py``);
+the worker is given that authority as its trust anchor (``LIENTHONG_TRUST_ANCHORS``),
+so where the ingest checks signatures, every envelope's is checked inside the timed
+section. Signing happens while the dataset is generated, outside it: it is the
+agency's cost. B6 (``bench/b6_signatures.py``) states both per envelope.
+``--unsigned`` runs the same load without signatures (``bench/results/b1_ingest_unsigned.json``).
+
 Targets (``../shared/architecture.md``): ≥ 20,000 events/s, ≥ 25× the naive loop, ≥ 10%
 of COPY. "Events" are the agencies' envelopes (each one submission); the rows the
 store writes per envelope (domain events and the receipt) are reported too, and the
 COPY ratio compares rows with rows.
 
-    python -m bench.b1_ingest [--subjects 20000] [--events 200000] [--naive 3000]
+    python -m bench.b1_ingest [--subjects 20000] [--events 200000] [--naive 3000] [--unsigned]
 """
 
 from __future__ import annotations
@@ -58,6 +67,7 @@ from bench.harness import (
     rss_kib,
     say,
 )
+from bench.signing import Keyring, roles_of_world
 from domain.submission import Submission
 from services.app.ledger import Ledger
 from services.app.submissions import record_invalid, submit
@@ -134,13 +144,15 @@ def receipts_by_outcome(db: Database, events: sql.Composable, after: int) -> dic
     return {topics[topic]: int(n) for topic, n in rows}
 
 
-def seeded(db: Database, dataset: Dataset) -> Ledger:
+def seeded(db: Database, dataset: Dataset, keyring: Keyring | None = None) -> Ledger:
     app = Ledger(env=db.eventsourcing_env())
     every = Every(10.0)
     start = time.monotonic()
     events = seed_store(app, dataset.world, every)
     elapsed = time.monotonic() - start
     say(f"seeded {dataset.world.wards:,} wards: {events:,} events in {elapsed:.1f} s")
+    if keyring is not None:
+        say(f"registered {keyring.register(app):,} agencies' keys (as operator:bench)")
     return app
 
 
@@ -152,6 +164,7 @@ def run_worker(
     folder: Path,
     *,
     idle_first: bool = False,
+    env: dict[str, str] | None = None,
 ) -> IngestRun:
     """Produce ``messages`` and let a fresh worker store them; measured from the stored
     offsets. With ``idle_first`` the worker starts first (its resident memory at rest
@@ -161,7 +174,12 @@ def run_worker(
     prefix = broker.topics(PARTITIONS)
     topic = f"{prefix}{AGENCY_EVENTS}"
     worker = Worker(
-        db, broker.bootstrap, prefix, folder / "worker.log", LIENTHONG_INGEST_BATCH=WORKER_BATCH
+        db,
+        broker.bootstrap,
+        prefix,
+        folder / "worker.log",
+        LIENTHONG_INGEST_BATCH=WORKER_BATCH,
+        **(env or {}),
     )
     keyed = [(m.key, m.value) for m in messages]
     idle = 0
@@ -246,9 +264,11 @@ def follow(
         time.sleep(POLL_SECONDS)
 
 
-def naive_loop(db: Database, dataset: Dataset, messages: list[Message]) -> dict[str, Any]:
+def naive_loop(
+    db: Database, dataset: Dataset, messages: list[Message], keyring: Keyring | None
+) -> dict[str, Any]:
     """The library's one-transaction-per-envelope path over ``messages``."""
-    app = seeded(db, dataset)
+    app = seeded(db, dataset, keyring)
     try:
         decoded = [
             decode(Record(AGENCY_EVENTS, zlib.crc32(m.key) % PARTITIONS, i, m.value))
@@ -316,6 +336,18 @@ def copy_baseline(db: Database, app: Ledger, first_row: int) -> dict[str, Any]:
     }
 
 
+def signing(dataset: Dataset, folder: Path) -> tuple[Keyring, dict[str, str]]:
+    """Every agency's certificate (in a keyring whose authority is in ``folder``), the
+    dataset signed by them, and the worker's settings that trust that authority."""
+    keyring = Keyring(roles_of_world(dataset.world), folder)
+    dataset.sign = keyring.sign
+    say(f"issued {len(keyring.signers):,} agency certificates (ECDSA P-256)")
+    return keyring, {
+        "LIENTHONG_TRUST_ANCHORS": str(keyring.anchors),
+        "LIENTHONG_PKI_DIR": str(folder),
+    }
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="B1: durable ingest, Kafka → event store")
     parser.add_argument(
@@ -324,31 +356,41 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--events", type=int, default=100_000, help="envelopes produced")
     parser.add_argument("--naive", type=int, default=2_000, help="envelopes the naive loop runs")
     parser.add_argument("--seed", type=int, default=57)
+    parser.add_argument("--unsigned", action="store_true", help="envelopes without signatures")
+    parser.add_argument("--note", default="", help="a note kept with the result")
     args = parser.parse_args(argv)
 
     spec = Spec(wards=wards_for(args.subjects), events=args.events, seed=args.seed)
     dataset = Dataset(spec)
-    result = Result("b1_ingest", "B1 durable ingest")
-    say(f"generating {args.events:,} envelopes, {spec.wards:,} synthetic wards, seed {spec.seed}")
-    messages = dataset.materialise(
-        lambda n: say(f"generated {n:,} envelopes") if n % 50_000 == 0 else None
+    result = (
+        Result("b1_ingest_unsigned", "B1 durable ingest, unsigned")
+        if args.unsigned
+        else Result("b1_ingest", "B1 durable ingest")
     )
-    subjects = len(dataset.world.subjects())
     with (
         postgres_server() as server,
         kafka_broker() as broker,
         tempfile.TemporaryDirectory(prefix="lienthong-bench-b1-") as folder,
     ):
+        keyring, env = (None, {}) if args.unsigned else signing(dataset, Path(folder))
+        say(f"generating {args.events:,} envelopes, {spec.wards:,} wards, seed {spec.seed}")
+        start = time.monotonic()
+        messages = dataset.materialise(
+            lambda n: say(f"generated {n:,} envelopes") if n % 50_000 == 0 else None
+        )
+        generated = time.monotonic() - start
+        say(f"generated {len(messages):,} envelopes in {generated:.1f} s (signing included)")
+        subjects = len(dataset.world.subjects())
         with fresh_database(server, "b1") as db:
-            app = seeded(db, dataset)
+            app = seeded(db, dataset, keyring)
             try:
-                run = run_worker(db, broker, app, messages, Path(folder))
+                run = run_worker(db, broker, app, messages, Path(folder), env=env)
                 say(f"ingest: {run.records:,} envelopes in {run.seconds:.1f} s = {run.rate:,.0f}/s")
                 copied = copy_baseline(db, app, run.first_row)
             finally:
                 app.close()
         with fresh_database(server, "b1naive") as naive_db:
-            naive = naive_loop(naive_db, dataset, messages[: args.naive])
+            naive = naive_loop(naive_db, dataset, messages[: args.naive], keyring)
         expected = {
             "accepted": dataset.counts.get("expect_accepted", 0),
             "rejected": dataset.counts.get("expect_rejected", 0),
@@ -412,8 +454,19 @@ def main(argv: list[str] | None = None) -> int:
             ),
             "naive_envelopes": args.naive,
             "worker": "python -m services.cli ingest-worker (one process)",
+            "signed": keyring is not None,
+            "signing": (
+                "every envelope naming an agency signed by it (ECDSA P-256, certificate"
+                " attached), before the timed section; keys registered before the run"
+                if keyring is not None
+                else "none"
+            ),
+            "generation_seconds_signing_included": round(generated, 1),
+            "envelope_bytes_mean": round(sum(len(m.value) for m in messages) / len(messages)),
         }
         result.dataset = dataset.describe(subjects)
+        if args.note:
+            result.notes.append(args.note)
         if not result.figures["outcomes_as_expected"]:
             result.notes.append("the stored receipts differ from the dataset's expected outcomes")
         result.write(server)

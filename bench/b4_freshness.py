@@ -17,6 +17,14 @@
   ``grpc`` — the report published through ``IngestService/Publish`` (which answers
   once the views hold it), then one ``GetTask`` that must show it.
 
+Over mutual TLS, signed: the server runs with a throwaway authority's certificate
+(``bench/serving.py``: every seed agency's certificate, their keys registered in the
+store); the prober calls with the health post's certificate and signs each envelope
+with its key (ECDSA P-256) just before the clock starts — signing is the agency's
+cost (B6 states it per envelope) —, so the server's check of the caller and of the
+signature is inside the timed section. ``--plaintext`` runs it the old way (unsigned,
+the development flag).
+
 Target: p99 ≤ 300 ms. Writes ``bench/results/b4_freshness.json``.
 
     python -m bench.b4_freshness                    # 200 probes of each kind
@@ -31,9 +39,11 @@ import signal
 import statistics
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import uuid
+from pathlib import Path
 from typing import Any
 
 import grpc
@@ -47,8 +57,17 @@ from lienthong.v1 import (
 )
 from lienthong.v1 import plan_service_pb2 as pb
 
-from bench.serving import api_server, database_url, seeded_store, write_result
+from bench.serving import (
+    api_server,
+    client_channel,
+    database_url,
+    identities,
+    identity,
+    seeded_store,
+    write_result,
+)
 from domain.errors import DomainError
+from lienthong_sdk.identity import Signer
 from services.app.ledger import Actor, Ledger
 from services.app.submissions import Command, submit
 from services.store.database import parse_database_url
@@ -178,8 +197,11 @@ def store_probe(
     return visible - start
 
 
-def grpc_probe(channel: grpc.Channel, plans: plan_service_pb2_grpc.PlanServiceStub) -> float:
-    """Seconds from publishing a report through the API until GetTask shows it."""
+def grpc_probe(
+    channel: grpc.Channel, plans: plan_service_pb2_grpc.PlanServiceStub, signer: Signer | None
+) -> float:
+    """Seconds from publishing a report through the API until GetTask shows it (the
+    envelope signed before the clock starts)."""
     envelope = envelope_pb2.AgencyEventEnvelope(
         event_id=str(uuid.uuid4()), agency_id=GRPC_PROBER, subject=PROBE_TASK
     )
@@ -187,6 +209,8 @@ def grpc_probe(channel: grpc.Channel, plans: plan_service_pb2_grpc.PlanServiceSt
     envelope.contribution_reported.CopyFrom(
         envelope_pb2.ContributionReported(percent=50, as_of=dt.date.today().isoformat())  # noqa: DTZ011
     )
+    if signer is not None:
+        signer.sign(envelope)
     ingest = ingest_service_pb2_grpc.IngestServiceStub(channel)
     start = time.perf_counter()
     verdict = ingest.Publish(ingest_service_pb2.PublishRequest(envelope=envelope), timeout=10)
@@ -215,6 +239,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--interval", type=float, default=0.05)
     parser.add_argument("--rate", type=int, default=1000)
     parser.add_argument("--warmup", type=float, default=20.0, help="seconds of load before probing")
+    parser.add_argument("--plaintext", action="store_true", help="no TLS, unsigned envelopes")
+    parser.add_argument("--note", default="", help="a note kept with the result")
     parser.add_argument("--background", metavar="URL", help=argparse.SUPPRESS)
     parser.add_argument("--seconds", type=float, default=0, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -222,29 +248,33 @@ def main(argv: list[str] | None = None) -> int:
         background(args.background, args.rate, args.seconds)
         return 0
     load_seconds = 2 * args.probes * (args.interval + 0.5) + args.warmup + 30
-    with seeded_store() as (db, app), api_server(db) as address:
-        loader = subprocess.Popen(  # noqa: S603
-            [
-                *(sys.executable, "-m", "bench.b4_freshness", "--background", database_url(db)),
-                *(f"--rate={args.rate}", f"--seconds={load_seconds}"),
-            ],
-            stdout=subprocess.PIPE,
-            text=True,
-        )
-        with grpc.insecure_channel(address) as channel:
-            plans = plan_service_pb2_grpc.PlanServiceStub(channel)
-            time.sleep(args.warmup)  # the load under way (and the views warm) first
-            store, through_api = [], []
-            watcher = Watcher(channel)
-            for n in range(args.probes):
-                store.append(store_probe(app, plans, watcher, n))
-                time.sleep(args.interval)
-            watcher.close()
-            for _ in range(args.probes):
-                through_api.append(grpc_probe(channel, plans))
-                time.sleep(args.interval)
-        loader.terminate()
-        output, _ = loader.communicate(timeout=30)
+    with seeded_store() as (db, app), tempfile.TemporaryDirectory() as folder:
+        pki = None if args.plaintext else identities(app, Path(folder) / "pki")
+        prober = None if pki is None else identity(pki, GRPC_PROBER)
+        signer = None if prober is None else prober.signer()
+        with api_server(db, pki) as address:
+            loader = subprocess.Popen(  # noqa: S603
+                [
+                    *(sys.executable, "-m", "bench.b4_freshness", "--background", database_url(db)),
+                    *(f"--rate={args.rate}", f"--seconds={load_seconds}"),
+                ],
+                stdout=subprocess.PIPE,
+                text=True,
+            )
+            with client_channel(address, prober) as channel:
+                plans = plan_service_pb2_grpc.PlanServiceStub(channel)
+                time.sleep(args.warmup)  # the load under way (and the views warm) first
+                store, through_api = [], []
+                watcher = Watcher(channel)
+                for n in range(args.probes):
+                    store.append(store_probe(app, plans, watcher, n))
+                    time.sleep(args.interval)
+                watcher.close()
+                for _ in range(args.probes):
+                    through_api.append(grpc_probe(channel, plans, signer))
+                    time.sleep(args.interval)
+            loader.terminate()
+            output, _ = loader.communicate(timeout=30)
     result: dict[str, Any] = {
         "store_to_query": figures(store),
         "publish_to_query": figures(through_api),
@@ -253,6 +283,13 @@ def main(argv: list[str] | None = None) -> int:
         "target_p99_ms": TARGET_P99_MS,
         "settings": vars(args),
         "dataset": "the four seed plans; load: contributions to their tasks",
+        "note": args.note,
+        "transport": (
+            "plaintext, unsigned"
+            if args.plaintext
+            else "mutual TLS as the health post (its certificate), each envelope signed"
+            " (ECDSA P-256, certificate attached) before the clock starts"
+        ),
     }
     worst = max(result["store_to_query"]["p99_ms"], result["publish_to_query"]["p99_ms"])
     result["meets_target"] = worst <= TARGET_P99_MS

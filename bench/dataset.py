@@ -91,6 +91,9 @@ class Spec:
         }
 
 
+Signing = Callable[[envelopes.Envelope], None]  # signs an envelope in place
+
+
 @dataclass(frozen=True)
 class Message:
     """One Kafka record as an agency system publishes it, and what should become of it."""
@@ -291,9 +294,10 @@ class State:
 class Generator:
     """Plays the load of ``spec`` over ``world``; yields :class:`Message` in order."""
 
-    def __init__(self, spec: Spec, world: World | None = None) -> None:
+    def __init__(self, spec: Spec, world: World | None = None, sign: Signing | None = None) -> None:
         self.spec = spec
         self.world = world or World(spec.wards)
+        self.sign = sign  # signs each envelope (in place) by the agency it names
         self.rng = random.Random(spec.seed)  # noqa: S311 - a reproducible load, not secrets
         self.counts: dict[str, int] = {}
         self.recent: list[bytes] = []
@@ -369,6 +373,8 @@ class Generator:
 
     def envelope(self, built: envelopes.Envelope, expect: Outcome = Outcome.ACCEPTED) -> Message:
         kind = built.WhichOneof("payload") or ""
+        if self.sign is not None:
+            self.sign(built)
         return Message(built.subject.encode(), built.SerializeToString(), expect, kind)
 
     def good(self, state: State, day: dt.date) -> Message | None:  # noqa: C901, PLR0911
@@ -519,12 +525,13 @@ class Dataset:
     spec: Spec
     world: World = field(init=False)
     counts: dict[str, int] = field(default_factory=dict)
+    sign: Signing | None = None  # envelopes signed as they are generated (bench/signing.py)
 
     def __post_init__(self) -> None:
         self.world = World(self.spec.wards)
 
     def messages(self) -> Iterator[Message]:
-        generator = Generator(self.spec, self.world)
+        generator = Generator(self.spec, self.world, self.sign)
         yield from generator.messages()
         self.counts = dict(sorted(generator.counts.items()))
 

@@ -1,15 +1,23 @@
 """The demo: import the four ward plans and play a scripted first quarter of 2026
-over the wire.
+over the wire, over mutual TLS, every message signed.
 
-It starts the gRPC server on the embedded store and sends every step as an agency
-system or the coordination office would — envelopes to IngestService, reviews to
-ReviewService — then reads each plan's consolidated status back from PlanService:
+On first run it makes a throwaway certificate authority and a certificate and key for
+every agency (:mod:`services.app.pki`, in ``$LIENTHONG_PKI_DIR``, default
+``.lienthong/pki``), and registers each agency's key in the store as an operator
+would (``operator:demo``). It starts the gRPC server on the embedded store with the
+authority's server certificate, and sends every step as an agency system or the
+coordination office would — each over a TLS channel with the acting agency's own
+client certificate, each envelope (to IngestService) and review request (to
+ReviewService) signed with that agency's key — then reads, as the coordination
+office, each plan's consolidated status back from PlanService:
 progress reports, KPI measurements, evidence accepted and rejected, an obstacle, a
 deadline change, a correction, a dependency (and a refused cycle), and the
 separation of duties: the office's own task reviewed by the steering committee, a
 lead that monitors its own KPI refused its own approval, a collective refused and one
-of its members reporting instead. Each step has a
-fixed message id, so running the demo again finds the quarter already played.
+of its members reporting instead. Last, two impersonations a hostile client would try
+(the police's certificate publishing in the office's name, an unsigned envelope),
+each reported with the verdict the server gives. Each step has a fixed message id, so
+running the demo again finds the quarter already played.
 """
 
 from __future__ import annotations
@@ -24,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 import grpc
+import yaml
 from google.protobuf import json_format
 from google.rpc import error_details_pb2, status_pb2
 from lienthong.v1 import envelope_pb2, resources_pb2
@@ -37,9 +46,13 @@ from lienthong.v1 import review_service_pb2_grpc as review_pb_grpc
 from domain.clock import WARD_TIME
 from domain.ids import NAMESPACE
 from domain.items import ItemStatus
+from domain.keys import KeyAlreadyRegisteredError, Role
 from domain.submission import submission_id
+from lienthong_sdk.identity import Identity, Signer
+from services.app.identity import TrustAnchors, anchors_file, pki_dir, register_key
 from services.app.importer import import_plans
-from services.app.ledger import Ledger
+from services.app.ledger import Actor, Ledger
+from services.app.pki import identity_files, init_pki, roles_of
 from services.app.submissions import receipt_of
 from services.grpc.server import ServerSettings, start_server
 
@@ -51,6 +64,8 @@ PB = "phuoc-binh-2026"
 DM = "da-mai-2026"
 BP = "binh-phuoc-2026"
 BL = "binh-long-2026"
+OPERATOR = Actor(agency="operator:demo", channel="cli")  # who registers the agencies' keys
+READER = "phuoc-binh.vhxh"  # the coordination office reads the status back
 
 
 def sha(name: str) -> str:
@@ -119,7 +134,7 @@ SCRIPT: tuple[Step, ...] = (
     Step("2026-03-31", "phuoc-binh.health-post", "completion_claimed", f"{PB}/indicator/7", evidence=(evidence("pb-sskdt-q1.pdf", "Báo cáo sổ sức khỏe điện tử quý I"),)),
     Step("2026-03-31", "phuoc-binh.health-post", "evidence_accepted", f"{PB}/indicator/7", {"sha256": sha("pb-sskdt-q1.pdf"), "quality": "good"}, expect_refusal="SELF_REVIEW"),
     # "Các cơ quan, đơn vị" never reports in its own name; its members do.
-    Step("2026-03-20", "phuoc-binh.all-agencies", "progress_reported", f"{PB}/task/7", {"percent": 30}, expect_refusal="COLLECTIVE_CANNOT_ACT"),
+    Step("2026-03-20", "phuoc-binh.all-agencies", "progress_reported", f"{PB}/task/7", {"percent": 30}, expect_refusal="COLLECTIVE_CANNOT_ACT|AGENCY_NOT_CALLER|KEY_NOT_OF_AGENCY"),
     Step("2026-03-20", "phuoc-binh.police", "progress_reported", f"{PB}/task/7", {"percent": 30, "note": "Rà soát văn bản về an ninh trật tự"}),
     # Đa Mai: the People's Committee issues its implementing plan before 15/02/2026.
     Step("2026-02-12", "da-mai.ubnd", "progress_reported", f"{DM}/task/IV.5", {"percent": 100}),
@@ -135,6 +150,174 @@ SCRIPT: tuple[Step, ...] = (
     Step("2026-03-18", "binh-long.party-office", "progress_reported", f"{BL}/task/III.3.a", {"percent": 60}),
 )
 # fmt: on
+
+
+@dataclass(frozen=True)
+class Forgery:
+    """What a hostile client tries: ``step`` (in the name it states) sent over the
+    TLS channel of ``sender``'s certificate, signed with ``signer``'s key (None:
+    unsigned). Each is a report the domain would refuse anyway (progress going down
+    without a correction), so nothing changes even where no identity is checked. Each
+    run tries them with fresh ids (an ECDSA signature differs at every signing, so a
+    fixed id would meet IDEMPOTENCY_KEY_REUSED instead of the check of who sent it)."""
+
+    what: str
+    sender: str
+    signer: str | None
+    step: Step
+    expect: tuple[str, ...]
+
+
+FORGERIES: tuple[Forgery, ...] = (
+    Forgery(
+        "the police's certificate publishing in the office's name",
+        "phuoc-binh.police",
+        "phuoc-binh.police",
+        Step(
+            "2026-03-28",
+            "phuoc-binh.vhxh",
+            "progress_reported",
+            f"{PB}/task/4",
+            {"percent": 10, "note": "Báo cáo giả mạo"},
+        ),
+        ("AGENCY_NOT_CALLER", "KEY_NOT_OF_AGENCY"),
+    ),
+    Forgery(
+        "an unsigned envelope over the health post's own certificate",
+        "phuoc-binh.health-post",
+        None,
+        Step(
+            "2026-03-28",
+            "phuoc-binh.health-post",
+            "progress_reported",
+            f"{PB}/task/24",
+            {"percent": 20},
+        ),
+        ("SIGNATURE_MISSING",),
+    ),
+)
+
+
+class Identities:
+    """The demo's identities, from the throwaway authority's folder: per identity one
+    client channel (mutual TLS with its certificate), made on first use and kept, and
+    one signer. A collective has no certificate (it never acts in its own name): what
+    the script sends in its name goes over a member's channel, signed by that member."""
+
+    def __init__(self, folder: Path, roles: dict[str, Role], registry: Path) -> None:
+        self.folder = folder
+        self.roles = roles
+        self.members: dict[str, list[str]] = {
+            a["id"]: [m for m in a.get("members") or () if m in roles]
+            for a in yaml.safe_load(registry.read_text(encoding="utf-8"))["agencies"]
+        }
+        self.target = ""
+        self.tls = True
+        self.channels: dict[str, grpc.aio.Channel] = {}
+        self.signers: dict[str, Signer] = {}
+
+    def sender(self, agency: str) -> str:
+        """Whose certificate carries what ``agency`` sends."""
+        if agency in self.roles:
+            return agency
+        members = sorted(self.members.get(agency) or (), key=lambda m: self.roles[m] != Role.AGENCY)
+        return next(iter(members), READER)
+
+    def identity(self, name: str) -> Identity:
+        files = identity_files(self.folder, name, self.roles[name])
+        return Identity.from_files(files.certificate, files.key, self.folder / "ca.pem")
+
+    def channel(self, name: str) -> grpc.aio.Channel:
+        key = name if self.tls else ""
+        if key not in self.channels:
+            self.channels[key] = (
+                grpc.aio.secure_channel(self.target, self.identity(name).channel_credentials())
+                if self.tls
+                else grpc.aio.insecure_channel(self.target)
+            )
+        return self.channels[key]
+
+    def signer(self, name: str) -> Signer:
+        if name not in self.signers:
+            self.signers[name] = self.identity(name).signer()
+        return self.signers[name]
+
+    async def connect(self, target: str, out: Callable[[str], None]) -> None:
+        """Wait for the server at ``target``; find whether it speaks TLS (the reader's
+        channel gets ready) or, only if that fails, plaintext."""
+        self.target = target
+        secure = self.channel(READER)
+        if await asyncio.wait_for(settled(secure), timeout=READY_TIMEOUT) == READY:
+            out(f"  over mutual TLS: each agency with its own certificate from {self.folder}")
+            return
+        plain = grpc.aio.insecure_channel(target)
+        ready = {
+            asyncio.ensure_future(secure.channel_ready()): True,
+            asyncio.ensure_future(plain.channel_ready()): False,
+        }
+        done, pending = await asyncio.wait(
+            ready, timeout=READY_TIMEOUT, return_when=asyncio.FIRST_COMPLETED
+        )
+        for waiting in pending:
+            waiting.cancel()
+        if not done:
+            await plain.close()
+            msg = f"no gRPC server answered on {target} within {READY_TIMEOUT} s"
+            raise TimeoutError(msg)
+        if ready[done.pop()]:
+            await plain.close()
+            out(f"  over mutual TLS: each agency with its own certificate from {self.folder}")
+            return
+        await self.close()
+        self.tls = False
+        self.channels[""] = plain
+        out(
+            "  WARNING: the server does not speak TLS (a server without mutual TLS, or"
+            " LIENTHONG_GRPC_PLAINTEXT): playing in plaintext, messages still signed"
+        )
+
+    async def close(self) -> None:
+        for channel in self.channels.values():
+            await channel.close()
+        self.channels.clear()
+
+
+READY = grpc.ChannelConnectivity.READY
+SETTLED = (READY, grpc.ChannelConnectivity.TRANSIENT_FAILURE, grpc.ChannelConnectivity.SHUTDOWN)
+
+
+async def settled(channel: grpc.aio.Channel) -> grpc.ChannelConnectivity:
+    """The channel's state once its first connection attempt has succeeded or failed."""
+    state = channel.get_state(try_to_connect=True)
+    while state not in SETTLED:
+        await channel.wait_for_state_change(state)
+        state = channel.get_state(try_to_connect=True)
+    return state
+
+
+def enrol(
+    app: Ledger, plans: Sequence[Path], registry: Path, out: Callable[[str], None]
+) -> Identities:
+    """The throwaway authority and every agency's certificate (made once), and every
+    agency's key registered in the store (once; as the operator ``operator:demo``)."""
+    folder = pki_dir()
+    roles = roles_of(registry, plans)
+    if init_pki(folder, roles):
+        out(f"Made a throwaway certificate authority and {len(roles) + 2} identities in {folder}")
+    anchors = TrustAnchors.load(anchors_file())
+    registered = 0
+    for name, role in sorted(roles.items()):
+        files = identity_files(folder, name, role)
+        if not files.certificate.exists():
+            out(f"  no certificate for {name} in {folder} (an agency newer than the authority)")
+            continue
+        try:
+            register_key(app, files.certificate.read_bytes(), anchors, OPERATOR)
+        except KeyAlreadyRegisteredError:
+            continue
+        registered += 1
+    out(f"  {registered} agency key(s) registered by {OPERATOR.agency} ({len(roles)} agencies)")
+    return Identities(folder, roles, registry)
 
 
 REVIEWS: dict[str, tuple[str, Any]] = {
@@ -205,19 +388,34 @@ def refusal_code(error: grpc.aio.AioRpcError) -> str:
     return str(error.code().name)
 
 
-async def send(channel: grpc.aio.Channel, step: Step, index: int) -> str:
-    """Send one step over the wire; returns a line describing the outcome."""
+def signed_request(step: Step, index: int, signer: Signer | None) -> Any:
+    """The step's message (an envelope or a review request), signed by ``signer``."""
+    message = review_request(step, index) if step.command in REVIEWS else step_envelope(step, index)
+    return message if signer is None else signer.sign(message)
+
+
+async def deliver(channel: grpc.aio.Channel, step: Step, message: Any) -> None:
+    if step.command in REVIEWS:
+        method = getattr(review_pb_grpc.ReviewServiceStub(channel), REVIEWS[step.command][0])
+        await method(message, timeout=CALL_TIMEOUT)
+    else:
+        request = ingest_pb.PublishRequest(envelope=message)
+        await ingest_pb_grpc.IngestServiceStub(channel).Publish(request, timeout=CALL_TIMEOUT)
+
+
+async def send(identities: Identities, step: Step, index: int) -> str:
+    """Send one step over the wire, as the agency it names (over the channel of its
+    certificate, signed with its key); returns a line describing the outcome."""
+    sender = identities.sender(step.agency)
     line = f"  {step.day} {step.agency:<28} {step.command} {step.target}"
+    if sender != step.agency:
+        line += f" (sent by {sender})"
+    message = signed_request(step, index, identities.signer(sender))
     try:
-        if step.command in REVIEWS:
-            method = getattr(review_pb_grpc.ReviewServiceStub(channel), REVIEWS[step.command][0])
-            await method(review_request(step, index), timeout=CALL_TIMEOUT)
-        else:
-            request = ingest_pb.PublishRequest(envelope=step_envelope(step, index))
-            await ingest_pb_grpc.IngestServiceStub(channel).Publish(request, timeout=CALL_TIMEOUT)
+        await deliver(identities.channel(sender), step, message)
     except grpc.aio.AioRpcError as error:
         code = refusal_code(error)
-        if code != step.expect_refusal:
+        if code not in step.expect_refusal.split("|"):
             raise
         return f"{line}: refused {code} ✓"
     if step.expect_refusal:
@@ -226,17 +424,44 @@ async def send(channel: grpc.aio.Channel, step: Step, index: int) -> str:
     return line
 
 
-async def play_through(channel: grpc.aio.Channel, app: Ledger, out: Callable[[str], None]) -> None:
-    """Play the quarter through ``channel`` (unless played before), then print the status."""
+async def try_forgery(identities: Identities, forgery: Forgery) -> str:
+    """Send a forgery; a line with the verdict it got (never raises on a verdict)."""
+    step = forgery.step
+    signer = identities.signer(forgery.signer) if forgery.signer else None
+    message = step_envelope(step, 0)  # an envelope: the forgeries go to IngestService
+    message.event_id = str(uuid.uuid4())
+    if signer is not None:
+        signer.sign(message)
+    line = f"  {forgery.what}: {step.command} {step.target} as {step.agency}"
+    expected = " or ".join(forgery.expect)
+    try:
+        await deliver(identities.channel(forgery.sender), step, message)
+    except grpc.aio.AioRpcError as error:
+        code = refusal_code(error)
+        if code in forgery.expect:
+            return f"{line}: refused {code} ✓"
+        return f"{line}: refused {code}, not for who sent it (expected {expected}) ✗"
+    return f"{line}: ACCEPTED (expected {expected}) ✗"
+
+
+async def play_through(identities: Identities, app: Ledger, out: Callable[[str], None]) -> None:
+    """Play the quarter (unless played before) and the forgeries, then print the
+    status as the coordination office reads it."""
     first = submission_id(SCRIPT[0].agency, event_id(0))  # its receipt, once played
     if await asyncio.to_thread(receipt_of, app, first):
         out("The scripted quarter was already played in this store.")
     else:
         out(
-            f"Playing the scripted quarter ({len(SCRIPT)} steps) through IngestService and ReviewService …"
+            f"Playing the scripted quarter ({len(SCRIPT)} steps) through IngestService and"
+            " ReviewService, each step signed by the agency it names …"
         )
         for index, step in enumerate(SCRIPT):
-            out(await send(channel, step, index))
+            out(await send(identities, step, index))
+    out("Impersonation, as a hostile client would try it:")
+    for forgery in FORGERIES:
+        out(await try_forgery(identities, forgery))
+    channel = identities.channel(READER)
+    out(f"Reading the status as {READER} (the coordination office) …")
     plans = plan_pb_grpc.PlanServiceStub(channel)
     listing = await plans.ListPlans(plan_pb.ListPlansRequest(), timeout=CALL_TIMEOUT)
     for plan in listing.plans:
@@ -261,34 +486,54 @@ async def play_through(channel: grpc.aio.Channel, app: Ledger, out: Callable[[st
         out(line)
 
 
+def tls_settings(registry: Path, folder: Path) -> ServerSettings:
+    """An in-process server on a free loopback port, with the authority's server
+    certificate, trusting the authority's client certificates."""
+    return ServerSettings(
+        address="127.0.0.1:0",
+        registry=registry,
+        certificate=folder / "server.pem",
+        private_key=folder / "server.key",
+        trust_anchors=anchors_file(),
+    )
+
+
 async def play_over_the_wire(
-    app: Ledger, registry: Path, out: Callable[[str], None], target: str = ""
+    app: Ledger,
+    registry: Path,
+    identities: Identities,
+    out: Callable[[str], None],
+    target: str = "",
 ) -> None:
     """Play against the server at ``target`` — or, by default, start one in-process."""
     if target:
         out(f"Playing against the gRPC API at {target}")
-        async with grpc.aio.insecure_channel(target) as channel:
-            await asyncio.wait_for(channel.channel_ready(), timeout=READY_TIMEOUT)
-            await play_through(channel, app, out)
+        try:
+            await identities.connect(target, out)
+            await play_through(identities, app, out)
+        finally:
+            await identities.close()
         return
-    running = await start_server(app, ServerSettings(address="127.0.0.1:0", registry=registry))
+    running = await start_server(app, tls_settings(registry, identities.folder))
     out(f"gRPC API listening on 127.0.0.1:{running.port}")
     try:
-        async with grpc.aio.insecure_channel(f"127.0.0.1:{running.port}") as channel:
-            await play_through(channel, app, out)
+        await identities.connect(f"127.0.0.1:{running.port}", out)
+        await play_through(identities, app, out)
     finally:
+        await identities.close()
         await running.stop(1)
 
 
 def play(
     app: Ledger, plans_dir: Path, registry: Path, out: Callable[[str], None], target: str = ""
 ) -> None:
+    plans = sorted(plans_dir.glob("*.yaml"))
     out(f"Importing the plans in {plans_dir} …")
-    report = import_plans(
-        app, sorted(plans_dir.glob("*.yaml")), registry, progress=lambda m: out(f"  {m}")
-    )
+    report = import_plans(app, plans, registry, progress=lambda m: out(f"  {m}"))
     out(f"  {report.events} event(s) recorded, {report.agencies_registered} agencies registered")
-    asyncio.run(play_over_the_wire(app, registry, out, target))
+    out("Identities: every agency's certificate and signing key …")
+    identities = enrol(app, plans, registry, out)
+    asyncio.run(play_over_the_wire(app, registry, identities, out, target))
 
 
 def render_status(status: resources_pb2.PlanStatus) -> Iterator[str]:
