@@ -215,3 +215,11 @@ class AgencyNotCallerError(DomainError):
 
     code = "AGENCY_NOT_CALLER"
     kind = "forbidden"
+
+
+class RoleNotAllowedError(DomainError):
+    """The signer's role (its certificate's) may not send this kind of message
+    (``docs/roles.md``)."""
+
+    code = "ROLE_NOT_ALLOWED"
+    kind = "forbidden"

@@ -212,7 +212,6 @@ class Identities:
             for a in yaml.safe_load(registry.read_text(encoding="utf-8"))["agencies"]
         }
         self.target = ""
-        self.tls = True
         self.channels: dict[str, grpc.aio.Channel] = {}
         self.signers: dict[str, Signer] = {}
 
@@ -228,14 +227,10 @@ class Identities:
         return Identity.from_files(files.certificate, files.key, self.folder / "ca.pem")
 
     def channel(self, name: str) -> grpc.aio.Channel:
-        key = name if self.tls else ""
-        if key not in self.channels:
-            self.channels[key] = (
-                grpc.aio.secure_channel(self.target, self.identity(name).channel_credentials())
-                if self.tls
-                else grpc.aio.insecure_channel(self.target)
-            )
-        return self.channels[key]
+        if name not in self.channels:
+            credentials = self.identity(name).channel_credentials()
+            self.channels[name] = grpc.aio.secure_channel(self.target, credentials)
+        return self.channels[name]
 
     def signer(self, name: str) -> Signer:
         if name not in self.signers:
@@ -243,56 +238,20 @@ class Identities:
         return self.signers[name]
 
     async def connect(self, target: str, out: Callable[[str], None]) -> None:
-        """Wait for the server at ``target``; find whether it speaks TLS (the reader's
-        channel gets ready) or, only if that fails, plaintext."""
+        """Wait for the server at ``target`` to answer over mutual TLS (the reader's
+        channel gets ready); a server that does not is an error, never plaintext."""
         self.target = target
-        secure = self.channel(READER)
-        if await asyncio.wait_for(settled(secure), timeout=READY_TIMEOUT) == READY:
-            out(f"  over mutual TLS: each agency with its own certificate from {self.folder}")
-            return
-        plain = grpc.aio.insecure_channel(target)
-        ready = {
-            asyncio.ensure_future(secure.channel_ready()): True,
-            asyncio.ensure_future(plain.channel_ready()): False,
-        }
-        done, pending = await asyncio.wait(
-            ready, timeout=READY_TIMEOUT, return_when=asyncio.FIRST_COMPLETED
-        )
-        for waiting in pending:
-            waiting.cancel()
-        if not done:
-            await plain.close()
-            msg = f"no gRPC server answered on {target} within {READY_TIMEOUT} s"
-            raise TimeoutError(msg)
-        if ready[done.pop()]:
-            await plain.close()
-            out(f"  over mutual TLS: each agency with its own certificate from {self.folder}")
-            return
-        await self.close()
-        self.tls = False
-        self.channels[""] = plain
-        out(
-            "  WARNING: the server does not speak TLS (a server without mutual TLS, or"
-            " LIENTHONG_GRPC_PLAINTEXT): playing in plaintext, messages still signed"
-        )
+        try:
+            await asyncio.wait_for(self.channel(READER).channel_ready(), timeout=READY_TIMEOUT)
+        except TimeoutError:
+            msg = f"no gRPC server answered over mutual TLS on {target} within {READY_TIMEOUT} s"
+            raise TimeoutError(msg) from None
+        out(f"  over mutual TLS: each agency with its own certificate from {self.folder}")
 
     async def close(self) -> None:
         for channel in self.channels.values():
             await channel.close()
         self.channels.clear()
-
-
-READY = grpc.ChannelConnectivity.READY
-SETTLED = (READY, grpc.ChannelConnectivity.TRANSIENT_FAILURE, grpc.ChannelConnectivity.SHUTDOWN)
-
-
-async def settled(channel: grpc.aio.Channel) -> grpc.ChannelConnectivity:
-    """The channel's state once its first connection attempt has succeeded or failed."""
-    state = channel.get_state(try_to_connect=True)
-    while state not in SETTLED:
-        await channel.wait_for_state_change(state)
-        state = channel.get_state(try_to_connect=True)
-    return state
 
 
 def enrol(

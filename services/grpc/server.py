@@ -55,7 +55,7 @@ from lienthong.v1 import (
 
 from projections.engine.live import LiveViews
 from projections.views import VIEWS
-from services.app.identity import TRUST_ANCHORS_ENV, anchors_file, pki_dir
+from services.app.identity import TRUST_ANCHORS_ENV, TrustAnchors, anchors_file, pki_dir
 from services.app.ledger import Ledger
 from services.grpc.audit import AuditServicer
 from services.grpc.auth import DEFAULT_BURST, DEFAULT_RATE, Gate, RateLimiter
@@ -119,8 +119,7 @@ class ServerSettings:
                 certificate=path(TLS_CERT_ENV),
                 private_key=path(TLS_KEY_ENV),
                 trust_anchors=path(TRUST_ANCHORS_ENV),
-                plaintext=os.environ.get(PLAINTEXT_ENV, "").strip().lower()
-                in {"1", "true", "yes"},
+                plaintext=os.environ.get(PLAINTEXT_ENV, "").strip().lower() in {"1", "true", "yes"},
                 rate_per_second=float(
                     os.environ.get("LIENTHONG_RATE_PER_SECOND", defaults.rate_per_second)
                 ),
@@ -221,6 +220,10 @@ async def start_server(
     ``forwarding`` (full mode) makes, from the live views, the forward that takes
     Publish's envelopes elsewhere and brings back their verdicts."""
     credentials = settings.credentials()  # refuse a bad configuration before anything
+    # Signatures are checked against the same anchors as client certificates (a
+    # plaintext development server may have none: it takes no writes).
+    anchors_path = settings.trust_anchors or anchors_file()
+    anchors = TrustAnchors.load(anchors_path) if anchors_path.is_file() else None
     live = LiveViews(app, VIEWS)
     await asyncio.to_thread(live.catch_up)
     live.start(asyncio.get_running_loop())
@@ -233,9 +236,13 @@ async def start_server(
     ]
     server = grpc.aio.server(options=limits)
     servicers = (
-        (ingest_service_pb2, "IngestService", IngestServicer(app, forward, live)),
+        (ingest_service_pb2, "IngestService", IngestServicer(app, forward, live, anchors)),
         (plan_service_pb2, "PlanService", PlanServicer(Reads(live))),
-        (review_service_pb2, "ReviewService", ReviewServicer(app, settings.registry, live)),
+        (
+            review_service_pb2,
+            "ReviewService",
+            ReviewServicer(app, settings.registry, live, anchors),
+        ),
         (audit_service_pb2, "AuditService", AuditServicer(app)),
         (watch_service_pb2, "WatchService", WatchServicer(app, live)),
     )

@@ -47,11 +47,13 @@ from lienthong.v1 import envelope_pb2
 
 from domain.errors import DomainError
 from domain.ids import Ref
+from domain.keys import RoleNotAllowedError
 from domain.text import bounded
 from services.app.identity import Signed, TrustAnchors, check_signed
 from services.app.ledger import Actor, Cache, Ledger
 from services.app.submissions import Command, Refusal, Verdict
 from services.wire.convert import Checker, evidence_of, from_timestamp, payload_args
+from services.wire.roles import may_send
 from services.wire.text import text_or
 from services.wire.violations import RequestInvalidError
 
@@ -148,7 +150,10 @@ def verified(
         return received
     command = received.command
     try:
-        check_signed(app, command.actor.agency, received.signed, anchors, at, cache)
+        key = check_signed(app, command.actor.agency, received.signed, anchors, at, cache)
+        if not may_send(key.role, command.kind):
+            msg = f"a {key.role.value} does not send {command.kind} (docs/roles.md)"
+            raise RoleNotAllowedError(msg, field="envelope.payload")
     except DomainError as error:
         return refused(received, error)
     return replace(received, command=replace(command, signature=received.signed))

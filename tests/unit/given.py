@@ -100,6 +100,7 @@ KEY_CODES: dict[type[errors.DomainError], str] = {
     keys.CertificateUntrustedError: "CERTIFICATE_UNTRUSTED",
     keys.KeyAlreadyRegisteredError: "KEY_ALREADY_REGISTERED",
     keys.AgencyNotCallerError: "AGENCY_NOT_CALLER",
+    keys.RoleNotAllowedError: "ROLE_NOT_ALLOWED",
 }
 
 
