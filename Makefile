@@ -65,7 +65,8 @@ buf-lint:  ## buf lint of protos/ (installs buf with go install into .tools/)
 	test -x .tools/bin/buf || GOBIN=$(CURDIR)/.tools/bin go install github.com/bufbuild/buf/cmd/buf@$(BUF_VERSION)
 	.tools/bin/buf lint
 
-serve: $(STAMP)  ## run the gRPC API on the embedded PostgreSQL (LIENTHONG_GRPC_ADDRESS, default 127.0.0.1:50051)
+serve: $(STAMP)  ## run the gRPC API on the embedded PostgreSQL over mutual TLS (certificates in .lienthong/pki, made on first run)
+	$(BIN)/lienthong pki init
 	$(BIN)/lienthong serve
 
 .PHONY: kafka-fetch kafka-start kafka-stop

@@ -18,6 +18,7 @@ from domain.errors import InvalidValueError
 from domain.facts import Fact
 from domain.ids import SubjectKind, parse_ref
 from domain.indicator import Indicator
+from domain.keys import SigningKey
 from domain.plan import Plan
 from domain.submission import Submission
 from domain.task import Task
@@ -114,7 +115,7 @@ def created_subject(event: Any) -> str:
     return subject_name(event.mutate(None))
 
 
-def subject_name(aggregate: Any) -> str:
+def subject_name(aggregate: Any) -> str:  # noqa: PLR0911 - one case per aggregate
     if isinstance(aggregate, Task):
         return f"{aggregate.plan}/task/{aggregate.key}"
     if isinstance(aggregate, Indicator):
@@ -125,6 +126,8 @@ def subject_name(aggregate: Any) -> str:
         return f"agency/{aggregate.key}"
     if isinstance(aggregate, Submission):
         return f"submission/{aggregate.event_id}"
+    if isinstance(aggregate, SigningKey):
+        return f"key/{aggregate.agency}/{aggregate.key_id}"
     return str(aggregate.id)
 
 

@@ -24,6 +24,7 @@ intermediate authority as an anchor of its own).
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import os
 from collections.abc import Sequence
@@ -127,6 +128,12 @@ def load_certificate(data: bytes) -> x509.Certificate:
         return x509.load_der_x509_certificate(data)
     except ValueError as error:
         raise InvalidValueError(f"not an X.509 certificate: {error}", field="certificate") from None
+
+
+@functools.lru_cache(maxsize=4096)
+def recorded_certificate(pem: str) -> x509.Certificate:
+    """A certificate as recorded (PEM), parsed once per process."""
+    return load_certificate(pem.encode())
 
 
 def pem_of(certificate: x509.Certificate) -> str:
@@ -270,7 +277,7 @@ def check_signed(  # noqa: PLR0917 - who, what, against what, when
         msg = f"no key {signed.key_id[:64]!r} is registered"
         raise KeyUnknownError(msg, field="signature.key_id")
     key.require_usable(agency, at)
-    certificate = load_certificate(key.certificate.encode())
+    certificate = recorded_certificate(key.certificate)
     anchors.check(certificate, at)
     verify_signature(certificate, signed)
     return key

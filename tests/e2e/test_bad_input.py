@@ -46,6 +46,7 @@ from projections.views import VIEWS
 from services.app.ledger import Actor, Ledger
 from services.kafka.ingest import BatchIngestor, Record
 from services.store.database import Database, ensure_database
+from tests import identities
 from tests.conftest import PLANS
 from tests.e2e.conftest import ServerThread, prepare, routing_channel
 from tests.e2e.test_grpc_api import detail, status_of
@@ -120,7 +121,11 @@ def site(postgres: Database) -> Iterator[Site]:
     server.start()
     writer = Ledger(env=database.eventsourcing_env())
     here = Site(
-        database, server, open_channel(server.port), BatchIngestor(writer), itertools.count()
+        database,
+        server,
+        open_channel(server.port),
+        BatchIngestor(writer, anchors=identities.anchors()),
+        itertools.count(),
     )
     yield here
     here.channel.close()

@@ -27,6 +27,7 @@ from lienthong.v1 import (
     watch_service_pb2_grpc,
 )
 
+from lienthong_sdk.identity import canonical_bytes
 from tests.identities import signed
 
 PB = "phuoc-binh-2026"
@@ -312,14 +313,15 @@ def test_an_event_id_reused_for_another_payload_is_refused_as_already_exists(
     other = envelope_pb2.AgencyEventEnvelope()
     other.CopyFrom(first)
     other.progress_reported.percent = 60
-    signed(first)  # the digest is of the envelope as sent, signature and all
+    signed(first)
     assert publish(channel, first).outcome == envelope_pb2.OUTCOME_ACCEPTED
     with pytest.raises(grpc.RpcError) as raised:
         publish(channel, other)
     assert raised.value.code() is grpc.StatusCode.ALREADY_EXISTS
     status = status_of(raised.value)
     assert detail(status, error_details_pb2.ErrorInfo).reason == "IDEMPOTENCY_KEY_REUSED"
-    first_digest = hashlib.sha256(first.SerializeToString(deterministic=True)).hexdigest()
+    # the digest is of the canonical bytes: the envelope without its signature
+    first_digest = hashlib.sha256(canonical_bytes(first)).hexdigest()
     assert first_digest in status.message
 
 
@@ -329,13 +331,13 @@ def test_a_batch_gets_one_verdict_per_envelope_in_order(channel: grpc.Channel) -
         f"{PB}/task/24",
         progress_reported={"percent": 30, "as_of": "2026-02-10"},
     )
-    refused = envelope(
-        "phuoc-binh.police",
-        f"{PB}/task/24",
+    refused = envelope(  # task 28 is the police's
+        "phuoc-binh.health-post",
+        f"{PB}/task/28",
         progress_reported={"percent": 40, "as_of": "2026-02-11"},
     )
     malformed = envelope_pb2.AgencyEventEnvelope(
-        event_id=str(uuid.uuid4()), agency_id="phuoc-binh.police"
+        event_id=str(uuid.uuid4()), agency_id="phuoc-binh.health-post"
     )
     stub = ingest_service_pb2_grpc.IngestServiceStub(channel)
     requests = iter(

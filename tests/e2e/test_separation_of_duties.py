@@ -109,10 +109,12 @@ def test_a_lead_that_monitors_its_own_kpi_may_not_approve_itself_the_office_does
 def test_a_collective_never_acts_in_its_own_name_its_members_do(channel: grpc.Channel) -> None:
     task = f"{PB}/task/7"  # led by "Các cơ quan, đơn vị"
     report = {"percent": 30, "as_of": "2026-03-20"}
+    # A collective holds no certificate: whoever sends in its name is not the caller
+    # (the domain's COLLECTIVE_CANNOT_ACT stays behind that, for any other path).
     refused(
         lambda: publish(channel, envelope(ALL_AGENCIES, task, progress_reported=report)),
-        "COLLECTIVE_CANNOT_ACT",
+        "AGENCY_NOT_CALLER",
     )
     assert publish(channel, envelope(POLICE, task, progress_reported=report)).outcome == ACCEPTED
     claimed(channel, POLICE, task, REPORT)
-    refused(lambda: accept(channel, ALL_AGENCIES, task, REPORT), "COLLECTIVE_CANNOT_ACT")
+    refused(lambda: accept(channel, ALL_AGENCIES, task, REPORT), "AGENCY_NOT_CALLER")

@@ -30,7 +30,7 @@ from services.app.importer import import_plans
 from services.app.ledger import Ledger
 from services.store.database import Database, embedded_server, postmaster_alive
 from tests.conftest import PLANS, REGISTRY
-from tests.identities import enrol, signed
+from tests.identities import enrol, folder, identity, signed
 from tests.kafka.test_full_mode import serving
 from tests.kafka.test_ingestion import (
     DEADLINE_S,
@@ -301,7 +301,12 @@ def test_kill_9_of_the_api_server_in_full_mode_during_publishes_records_every_ev
 ) -> None:
     worker.stop()  # full mode runs its own
     address = f"127.0.0.1:{free_port()}"
-    env = {**worker.env, "LIENTHONG_GRPC_ADDRESS": address, "LIENTHONG_VERDICT_WAIT_SECONDS": "60"}
+    env = {
+        **worker.env,
+        "LIENTHONG_GRPC_ADDRESS": address,
+        "LIENTHONG_VERDICT_WAIT_SECONDS": "60",
+        "LIENTHONG_PKI_DIR": str(folder()),  # the server's certificate and key
+    }
     log = tmp_path / "full.log"
     with log.open("wb") as out:
         full = subprocess.Popen(
@@ -323,7 +328,10 @@ def test_kill_9_of_the_api_server_in_full_mode_during_publishes_records_every_ev
 
     def publish(task: str) -> None:
         try:
-            with AgencyClient(address, PUBLISHERS[task], retries=12, backoff=0.2) as client:
+            agency = PUBLISHERS[task]
+            with AgencyClient(
+                address, agency, retries=12, backoff=0.2, identity=identity(agency)
+            ) as client:
                 # list.extend appends each verdict as it is answered
                 verdicts.extend(client.publish(message) for message in sent[task])
         except Exception as error:  # noqa: BLE001 - handed over to the test's thread

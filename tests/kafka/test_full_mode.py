@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import itertools
 import os
 import re
 import signal
@@ -31,13 +32,13 @@ from projections.engine.live import LiveViews
 from services.app.ledger import Ledger
 from services.app.submissions import receipt_of
 from services.grpc.ingest import Forwarding
-from services.grpc.server import ServerSettings, start_server
+from services.grpc.server import start_server
 from services.kafka import submit
 from services.kafka.submit import KafkaSubmitter
 from services.kafka.topics import kafka_producer
 from services.store.database import Database
-from tests.conftest import REGISTRY
-from tests.identities import folder, signed, signer
+from tests.e2e.conftest import tls_settings
+from tests.identities import folder, identity, signer
 from tests.kafka.test_ingestion import (
     DEADLINE_S,
     PB,
@@ -67,6 +68,7 @@ def full_mode(
         "LIENTHONG_GRPC_ADDRESS": "127.0.0.1:0",  # the server picks a free port and prints it
         "LIENTHONG_VERDICT_WAIT_SECONDS": "60",
         "LIENTHONG_TRUST_ANCHORS": str(folder() / "ca.pem"),
+        "LIENTHONG_PKI_DIR": str(folder()),  # the server's certificate and key
     }
     with (tmp_path / "full.log").open("wb") as log:
         process = subprocess.Popen(
@@ -84,7 +86,7 @@ def full_mode(
 
 def serving(address: str) -> bool:
     """The API at ``address`` answers its health check SERVING (False while it cannot)."""
-    with grpc.insecure_channel(address) as channel:
+    with identity("operator").secure_channel(address) as channel:
         try:
             health = health_pb2_grpc.HealthStub(channel).Check(
                 health_pb2.HealthCheckRequest(), timeout=2, wait_for_ready=True
@@ -116,17 +118,18 @@ def wait_until_serving(process: subprocess.Popen[bytes], log: Path) -> str:
 def test_publish_in_full_mode_goes_through_kafka_and_returns_the_stores_verdict(
     full_mode: str, store: Ledger, broker: tuple[Path, int, str], prefix: str
 ) -> None:
-    def report(agency: str, percent: int) -> envelope_pb2.AgencyEventEnvelope:
+    def report(percent: int, task: str = "24") -> envelope_pb2.AgencyEventEnvelope:
         return envelopes.progress_reported(
-            f"{PB}/task/24", percent=percent, as_of=dt.date(2026, 3, 2), agency_id=agency
+            f"{PB}/task/{task}", percent=percent, as_of=dt.date(2026, 3, 2), agency_id=HEALTH
         )
 
-    with AgencyClient(full_mode, "phuoc-binh.health-post", retries=8) as client:
-        accepted = client.publish(signed(report("phuoc-binh.health-post", 30)))
-        refused = client.publish(signed(report("phuoc-binh.vhxh", 40)))
+    with AgencyClient(full_mode, HEALTH, retries=8, identity=identity(HEALTH)) as client:
+        accepted = client.publish(report(30))  # signed by the client
+        refused = client.publish(report(40, task="28"))  # the police's task
         # Refused by the ingest worker before any rule: the verdict comes back all the same.
-        unsigned = client.publish(report("phuoc-binh.health-post", 90))
-        impostor = client.publish(signer("phuoc-binh.police").sign(report(HEALTH, 95)))
+        with AgencyClient(client.channel, HEALTH) as unsigning:  # same channel, no signer
+            unsigned = unsigning.publish(report(90))
+        impostor = client.publish(signer("phuoc-binh.police").sign(report(95)))
     assert (accepted.outcome, accepted.subject_version) == ("accepted", 2)
     assert accepted.position == store.position(store.item(f"{PB}/task/24").id, 2)
     assert (refused.outcome, refused.reason_code) == ("rejected", "NOT_LEAD_UNIT")
@@ -139,9 +142,9 @@ def test_publish_in_full_mode_goes_through_kafka_and_returns_the_stores_verdict(
         auto_offset_reset="earliest",
         consumer_timeout_ms=int(DEADLINE_S * 1000),
     )
-    first = next(iter(consumer))
+    keys = {record.key for record in itertools.islice(consumer, 4)}  # the four published
     consumer.close()
-    assert first.key == f"{PB}/task/24".encode()
+    assert keys == {f"{PB}/task/24".encode(), f"{PB}/task/28".encode()}  # keyed by subject
     outbound = KafkaConsumer(
         f"{prefix}coordination-events",
         bootstrap_servers=broker[2],
@@ -166,7 +169,7 @@ def api_server(app: Ledger, forwarding: Forwarding) -> Iterator[int]:
     loop = asyncio.new_event_loop()
     thread = threading.Thread(target=loop.run_forever, daemon=True)
     thread.start()
-    settings = ServerSettings(address="127.0.0.1:0", registry=REGISTRY)
+    settings = tls_settings()
     started = asyncio.run_coroutine_threadsafe(start_server(app, settings, forwarding), loop)
     running = started.result(timeout=READY_S)
     try:
@@ -214,7 +217,7 @@ def test_publish_waits_on_the_live_views_not_a_timer(  # noqa: PLR0917
     try:
         with (
             api_server(store, forwarding) as port,
-            grpc.insecure_channel(f"127.0.0.1:{port}") as channel,
+            identity(HEALTH).secure_channel(f"127.0.0.1:{port}") as channel,
         ):
             stub = ingest_service_pb2_grpc.IngestServiceStub(channel)
 
