@@ -49,6 +49,14 @@ from domain.items import ItemStatus
 from domain.keys import KeyAlreadyRegisteredError, Role
 from domain.submission import submission_id
 from lienthong_sdk.identity import Identity, Signer
+from services.app.audit import (
+    key_file,
+    load_signer,
+    log_tree,
+    make_checkpoint,
+    open_checkpoint,
+    verify_log,
+)
 from services.app.identity import TrustAnchors, anchors_file, pki_dir, register_key
 from services.app.importer import import_plans
 from services.app.ledger import Actor, Ledger
@@ -493,6 +501,23 @@ def play(
     out("Identities: every agency's certificate and signing key …")
     identities = enrol(app, plans, registry, out)
     asyncio.run(play_over_the_wire(app, registry, identities, out, target))
+    checkpoint_and_verify(app, out)
+
+
+def checkpoint_and_verify(app: Ledger, out: Callable[[str], None]) -> None:
+    """End as an auditor would: a signed checkpoint of the whole log, kept in a file,
+    and the store verified against it (every leaf recomputed from the stored rows)."""
+    out("The log, for auditors: a signed checkpoint, and the store verified against it …")
+    signer = load_signer(key_file())
+    note = make_checkpoint(log_tree(app.recorder), signer, lambda _: None)
+    for line in note.splitlines():
+        out(f"  {line}")
+    kept = key_file().parent / "demo-checkpoint.note"
+    kept.write_text(note, encoding="utf-8")
+    checkpoint = open_checkpoint(note, signer.verifier())
+    size = verify_log(log_tree(app.recorder), checkpoint, lambda *_: None, lambda _: None)
+    out(f"  verified: {checkpoint.size} leaves of the checkpoint, every leaf recomputed")
+    out(f"  kept in {kept}; later: lienthong audit verify --checkpoint {kept} ({size} leaves now)")
 
 
 def render_status(status: resources_pb2.PlanStatus) -> Iterator[str]:

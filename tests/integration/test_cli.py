@@ -77,15 +77,24 @@ def test_the_demo_plays_its_quarter_once_and_prints_the_status(
     # The demo's throwaway authority goes to a folder of this test's own.
     monkeypatch.setenv("LIENTHONG_PKI_DIR", str(tmp_path / "pki"))
     monkeypatch.delenv("LIENTHONG_TRUST_ANCHORS", raising=False)
+    monkeypatch.setenv("LIENTHONG_LOG_KEY_FILE", str(tmp_path / "log-signing.key"))
     code, out, _ = run(capsys, "demo")
     assert code == 0
     assert "Chờ hoàn thiện: task/8" in out
     assert "refused DEPENDENCY_CYCLE" in out
+    # It ends as an auditor would: a checkpoint, and the store verified against it.
+    assert "\n  lienthong.local/log\n" in out
+    assert "every leaf recomputed" in out
+    kept = tmp_path / "demo-checkpoint.note"
+    assert run(capsys, "audit", "verify", "--checkpoint", str(kept))[0] == 0
     code, again, _ = run(capsys, "demo")
     assert code == 0
     assert "already played" in again
-    first_status = out[out.index("\nBình Phước —") :]
-    assert again[again.index("\nBình Phước —") :] == first_status
+    first_status = out[out.index("\nBình Phước —") : out.index("\nThe log, for auditors")]
+    assert (
+        again[again.index("\nBình Phước —") : again.index("\nThe log, for auditors")]
+        == first_status
+    )
 
 
 def test_a_rebuilt_view_prints_the_digest_the_digest_command_reads(
