@@ -58,7 +58,6 @@ from services.app.ledger import Ledger
 from services.app.pki import Authority
 from services.kafka.ingest import Record, decode
 from services.kafka.topics import AGENCY_EVENTS
-from services.wire.envelopes import remembering
 
 AGENCY = {"ecdsa-p256": "bench.ecdsa-agency", "ed25519": "bench.ed25519-agency"}
 
@@ -93,7 +92,7 @@ def measure(  # noqa: PLR0917 - the sample, its authority and the settings
     """Sign and check every envelope of ``sample`` in the name of one agency whose
     certificate, for ``private``, ``authority`` issued (its key on record, cached)."""
     agency, count, now = AGENCY[name], len(sample), ctx.recorded_at
-    anchors = remembering(TrustAnchors([authority.certificate]))  # as the ingest paths do
+    anchors = TrustAnchors([authority.certificate])
     no_store = cast("Ledger", None)  # the key is in the cache: the store is never asked
     certificate, _ = authority.issue(agency, Role.AGENCY, key=private)
     key = SigningKey.register(

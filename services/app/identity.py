@@ -141,10 +141,14 @@ def pem_of(certificate: x509.Certificate) -> str:
 
 
 class TrustAnchors:
-    """The authorities whose certificates are trusted."""
+    """The authorities whose certificates are trusted. The certificates found issued
+    by one of them are remembered (checking a certificate's signature costs more than
+    checking an envelope's, and the same few certificates sign everything); their
+    validity window is checked every time."""
 
     def __init__(self, anchors: Sequence[x509.Certificate]) -> None:
         self.anchors = list(anchors)
+        self.issued: set[tuple[bytes, bytes]] = set()
 
     @classmethod
     def load(cls, path: Path | None = None) -> TrustAnchors:
@@ -164,18 +168,10 @@ class TrustAnchors:
 
     def check(self, certificate: x509.Certificate, at: dt.datetime) -> None:
         """Refuse a certificate no anchor issued, or that is not valid at ``at``."""
-        for anchor in self.anchors:
-            if anchor.subject != certificate.issuer:
-                continue
-            try:
-                certificate.verify_directly_issued_by(anchor)
-            except (ValueError, TypeError, InvalidSignature):
-                continue
-            break
-        else:
-            who = certificate.subject.rfc4514_string()
-            msg = f"the certificate of {who} was not issued by a trusted authority"
-            raise CertificateUntrustedError(msg, field="certificate")
+        seen = (certificate.tbs_certificate_bytes, certificate.signature)
+        if seen not in self.issued:
+            self._check_issuer(certificate)
+            self.issued.add(seen)
         if not certificate.not_valid_before_utc <= at < certificate.not_valid_after_utc:
             msg = (
                 f"the certificate of {certificate.subject.rfc4514_string()} is valid from "
@@ -183,6 +179,19 @@ class TrustAnchors:
                 f"{certificate.not_valid_after_utc.isoformat()}, not at {at.isoformat()}"
             )
             raise CertificateExpiredError(msg, field="certificate")
+
+    def _check_issuer(self, certificate: x509.Certificate) -> None:
+        for anchor in self.anchors:
+            if anchor.subject != certificate.issuer:
+                continue
+            try:
+                certificate.verify_directly_issued_by(anchor)
+            except (ValueError, TypeError, InvalidSignature):
+                continue
+            return
+        who = certificate.subject.rfc4514_string()
+        msg = f"the certificate of {who} was not issued by a trusted authority"
+        raise CertificateUntrustedError(msg, field="certificate")
 
 
 def verify_signature(certificate: x509.Certificate, signed: Signed) -> None:

@@ -24,7 +24,7 @@ from services.app.submissions import Command, Verdict, record_invalid, submit
 from services.grpc.callers import current_caller
 from services.grpc.errors import RejectedError
 from services.wire.convert import verdict_message
-from services.wire.envelopes import Received, receive, refused, remembering, verified
+from services.wire.envelopes import Received, receive, refused, verified
 
 CHANNEL = "grpc"
 Forward = Callable[[Command, bytes], Verdict]  # a command and its envelope's bytes → its verdict
@@ -48,12 +48,12 @@ class IngestServicer(ingest_service_pb2_grpc.IngestServiceServicer):
         self.forward = forward
         self.live = live
         # None: the configured ones, loaded when first needed
-        self._anchors = None if anchors is None else remembering(anchors)
+        self._anchors = anchors
 
     @property
     def anchors(self) -> TrustAnchors:
         if self._anchors is None:
-            self._anchors = remembering(TrustAnchors.load())
+            self._anchors = TrustAnchors.load()
         return self._anchors
 
     def received(self, envelope: envelope_pb2.AgencyEventEnvelope) -> Received:

@@ -37,7 +37,7 @@ from services.grpc.callers import current_caller
 from services.grpc.errors import RejectedError
 from services.grpc.ingest import not_caller
 from services.wire.convert import QUALITIES, Checker, from_timestamp, verdict_message
-from services.wire.envelopes import digest_of, remembering, signed_of
+from services.wire.envelopes import digest_of, signed_of
 from services.wire.violations import RequestInvalidError, Violation
 
 CHANNEL = "grpc-review"
@@ -83,12 +83,12 @@ class ReviewServicer(review_service_pb2_grpc.ReviewServiceServicer):
         self.registry = registry
         self.live = live
         # None: the configured ones, loaded when first needed
-        self._anchors = None if anchors is None else remembering(anchors)
+        self._anchors = anchors
 
     @property
     def anchors(self) -> TrustAnchors:
         if self._anchors is None:
-            self._anchors = remembering(TrustAnchors.load())
+            self._anchors = TrustAnchors.load()
         return self._anchors
 
     def verified(self, cmd: Command, request: Any) -> Command:

@@ -56,7 +56,7 @@ from services.app.submissions import (
     submit,
 )
 from services.store.recorder import check_follows, events_after, insert_events, stored_offsets
-from services.wire.envelopes import Received, receive, remembering, verified
+from services.wire.envelopes import Received, receive, verified
 
 log = logging.getLogger(__name__)
 CHANNEL = "kafka"
@@ -123,7 +123,7 @@ class BatchIngestor:
     ) -> None:
         self.app = app
         # None: the configured ones, loaded when first needed
-        self._anchors = None if anchors is None else remembering(anchors)
+        self._anchors = anchors
         recorder = app.recorder
         if not isinstance(recorder, ProcessRecorder):
             msg = "the ingestor needs an application with a process recorder (tracking)"
@@ -143,7 +143,7 @@ class BatchIngestor:
     @property
     def anchors(self) -> TrustAnchors:
         if self._anchors is None:
-            self._anchors = remembering(TrustAnchors.load())
+            self._anchors = TrustAnchors.load()
         return self._anchors
 
     def verified(self, decoded: Decoded, cache: Cache | None = None) -> Decoded:

@@ -41,7 +41,6 @@ import hashlib
 from dataclasses import dataclass, replace
 from typing import Any
 
-from cryptography import x509
 from google.protobuf.message import DecodeError, Message
 from lienthong.v1 import envelope_pb2
 
@@ -157,29 +156,6 @@ def verified(
     except DomainError as error:
         return refused(received, error)
     return replace(received, command=replace(command, signature=received.signed))
-
-
-class RememberingAnchors(TrustAnchors):
-    """Trust anchors that remember the certificates they found issued by an anchor:
-    checking a certificate's signature costs more than checking the envelope's, and
-    the same few certificates sign everything. The validity window is checked every
-    time (a remembered certificate out of it is checked in full, for its refusal)."""
-
-    def __init__(self, anchors: TrustAnchors) -> None:
-        super().__init__(anchors.anchors)
-        self.issued: set[tuple[bytes, bytes]] = set()
-
-    def check(self, certificate: x509.Certificate, at: dt.datetime) -> None:
-        seen = (certificate.tbs_certificate_bytes, certificate.signature)
-        if seen not in self.issued:
-            super().check(certificate, at)
-            self.issued.add(seen)
-        elif not certificate.not_valid_before_utc <= at < certificate.not_valid_after_utc:
-            super().check(certificate, at)  # raises the refusal
-
-
-def remembering(anchors: TrustAnchors) -> TrustAnchors:
-    return anchors if isinstance(anchors, RememberingAnchors) else RememberingAnchors(anchors)
 
 
 def refused(received: Received, error: DomainError) -> Received:

@@ -24,7 +24,7 @@ from lienthong.v1 import review_service_pb2 as review_pb
 from domain.keys import CertificateExpiredError, CertificateUntrustedError, Role
 from domain.submission import Submission, submission_id
 from lienthong_sdk.identity import Signer
-from services.app.identity import Identity, register_key, revoke_key
+from services.app.identity import Identity, TrustAnchors, register_key, revoke_key
 from services.app.importer import import_plans
 from services.app.ledger import Ledger
 from services.app.pki import Authority
@@ -35,7 +35,7 @@ from services.grpc.errors import RejectedError, status_of
 from services.grpc.ingest import IngestServicer
 from services.kafka.ingest import BatchIngestor, Record
 from services.wire.convert import Checker
-from services.wire.envelopes import digest_of, remembering
+from services.wire.envelopes import digest_of
 from services.wire.receipts import VERIFIED, find_receipt, verify_receipt
 from tests.conftest import PLANS, REGISTRY
 from tests.identities import OPERATOR, anchors, authority, enrol, signed, signer
@@ -434,7 +434,7 @@ def test_a_plan_amendment_must_be_signed_by_its_reviewer(store: Ledger) -> None:
 
 
 def test_remembered_anchors_still_check_every_certificates_validity_and_issuer() -> None:
-    remembered = remembering(anchors())
+    remembered = TrustAnchors(anchors().anchors)  # a fresh memory
     certificate, _ = authority().issue(HEALTH, Role.AGENCY)
     now = dt.datetime.now(dt.UTC)
     remembered.check(certificate, now)
