@@ -18,7 +18,15 @@ from typing import Any
 from bench.harness import RESULTS, ROOT, say
 
 # In the order `make bench` runs them; modules not (yet) present are skipped.
-BENCHMARKS = ("b1_ingest", "b2_rebuild", "b3_queries", "b4_freshness", "b5_memory", "b6_signatures")
+BENCHMARKS = (
+    "b1_ingest",
+    "b2_rebuild",
+    "b3_queries",
+    "b4_freshness",
+    "b5_memory",
+    "b6_signatures",
+    "b7_log",
+)
 README = ROOT / "README.md"
 BEGIN = "<!-- bench:table:begin (python -m bench table) -->"
 END = "<!-- bench:table:end -->"
