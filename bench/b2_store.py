@@ -4,7 +4,8 @@ The world and the load come from :mod:`bench.dataset` (synthetic wards copied fr
 the four seed plans; a reporting month of progress, measurements, evidence, reviews,
 obstacles, bad submissions and re-sent envelopes). The wards' plans and agencies are
 recorded as ``lienthong plans import`` records them (the importer's own code, in
-batches of wards), then the month's envelopes go through the ingest path
+batches of wards) with every agency's key (a throwaway authority's certificates,
+:mod:`bench.signing`), then the month's envelopes, signed, go through the ingest path
 (:class:`services.kafka.ingest.BatchIngestor`, as the Kafka worker stores them: domain
 events, receipts and the partition offsets) until the log holds ``events`` events.
 
@@ -20,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import sys
 import time
@@ -33,8 +35,10 @@ import psycopg
 from psycopg import sql
 
 from bench.dataset import Dataset, Spec, World
+from bench.signing import Keyring, roles_of_world
 from domain.targets import Comparator, parse_target
 from domain.units import UnitKind, parse_unit
+from services.app.identity import TRUST_ANCHORS_ENV
 from services.app.importer import Batch, ImportReport, _prepare_plan, _register_agencies
 from services.app.ledger import Cache, Ledger
 from services.kafka.ingest import BatchIngestor, Record
@@ -43,7 +47,7 @@ from services.store.database import Database, embedded_server
 
 ROOT = Path(__file__).resolve().parent.parent
 CACHE = ROOT / ".lienthong" / "bench"
-BUILDER_VERSION = 2
+BUILDER_VERSION = 3  # 3: envelopes signed, keys registered
 TOPIC = AGENCY_EVENTS
 PARTITIONS = 6
 WARDS_PER_IMPORT = 1  # a larger save can stall psycopg's pipeline (see services/ingest.py)
@@ -166,9 +170,13 @@ def build(folder: Path, events: int, seed: int, say: Callable[[str], None]) -> d
     spec = spec_for(events, seed)
     dataset = Dataset(spec)
     started = time.perf_counter()
+    keyring = Keyring(roles_of_world(dataset.world), folder / "pki")
+    os.environ[TRUST_ANCHORS_ENV] = str(keyring.anchors)  # the ingest checks every signature
+    dataset.sign = keyring.sign
     with embedded_server(folder) as database:
         with fast_writes(database):
             app = Ledger(env=database.eventsourcing_env())
+            keyring.register(app)
             say(f"importing {spec.wards} wards' plans and agencies")
             written = import_wards(app, dataset.world, say)
             imported = log_size(app)
