@@ -22,6 +22,7 @@ from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from typing import Any
 
+from domain.clock import ward_day
 from domain.items import ItemStatus, Quality, TrackedItem
 from domain.task import Task
 
@@ -140,9 +141,10 @@ def forecast_finish(reports: tuple[tuple[date, int], ...], start: date | None) -
 
 
 def event_day(event: Any) -> date:
-    """The day an event takes effect: a report's as-of day, else when it occurred."""
+    """The day an event takes effect: a report's as-of day, else the ward's day when it
+    occurred."""
     as_of = getattr(event, "as_of", None)
-    return as_of if isinstance(as_of, date) else event.occurred_at.date()
+    return as_of if isinstance(as_of, date) else ward_day(event.occurred_at)
 
 
 def schedule_of(item: TrackedItem) -> tuple[int | None, date | None]:

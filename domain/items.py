@@ -32,6 +32,7 @@ from typing import Any, ClassVar
 
 from eventsourcing.domain import Aggregate
 
+from domain.clock import ward_day
 from domain.context import Context
 from domain.errors import (
     DuplicateEvidenceError,
@@ -397,7 +398,7 @@ class TrackedItem(Aggregate):
 
         def apply(self, item: TrackedItem) -> None:
             item.status = ItemStatus.COMPLETED
-            item.completed_on = self.occurred_at.date()
+            item.completed_on = ward_day(self.occurred_at)
 
     # Obstacles (khó khăn, vướng mắc) ----------------------------------------
 

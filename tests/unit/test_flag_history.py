@@ -4,6 +4,7 @@ states — checked day by day against the rules stated directly."""
 from __future__ import annotations
 
 import datetime as dt
+import types
 from typing import Any
 
 from hypothesis import given, settings
@@ -14,6 +15,7 @@ from domain.flags import (
     TIME,
     FlagSpan,
     ItemState,
+    event_day,
     expected_percent,
     flag_history,
     forecast_finish,
@@ -174,3 +176,10 @@ def test_the_forecast_extends_the_latest_reports_velocity_to_100_percent() -> No
     assert forecast_finish(reports[:1], START) == dt.date(2026, 2, 1) + dt.timedelta(days=124)
     assert forecast_finish(((dt.date(2026, 2, 1), 0),), START) is None
     assert forecast_finish(((dt.date(2026, 2, 1), 100),), START) == dt.date(2026, 2, 1)
+
+
+def test_an_event_takes_effect_on_the_wards_day_not_the_utc_one() -> None:
+    ict = dt.timezone(dt.timedelta(hours=7))
+    before_dawn = types.SimpleNamespace(occurred_at=dt.datetime(2026, 7, 1, 3, tzinfo=ict))
+    utc_evening = types.SimpleNamespace(occurred_at=dt.datetime(2026, 6, 30, 20, tzinfo=dt.UTC))
+    assert event_day(before_dawn) == event_day(utc_evening) == dt.date(2026, 7, 1)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -968,3 +969,11 @@ def test_every_domain_error_keeps_the_code_it_was_published_with() -> None:
     assert len(set(STABLE_CODES.values())) == len(STABLE_CODES), "two errors share a code"
     for cls in classes:
         assert cls.kind in {"invalid", "forbidden", "precondition", "not_found", "conflict"}
+
+
+def test_completion_confirmed_after_midnight_in_the_ward_is_completed_on_the_wards_day() -> None:
+    task = given(given_task(), progress(100), evidence(), claim(DOC), accept())
+    late_night = dt.datetime(2026, 6, 30, 20, 0, tzinfo=dt.UTC)  # 03:00 on 1 July in the ward
+    confirming = replace(ctx(OFFICE, day="2026-07-01"), occurred_at=late_night)
+    task.confirm_completion(confirming, coordinator=OFFICE)
+    assert task.completed_on == dt.date(2026, 7, 1)
