@@ -30,6 +30,7 @@ Progress goes to standard error, results to standard output. Exit status: 0 done
 2 bad input (every problem listed), 1 unexpected failure; ``audit verify`` also 3 (the
 checkpoint's signature does not verify with the key) and 4 (the store does not verify
 against the checkpoint: the first failing position and why on standard error);
+``audit cosign`` also 3 (the log's signature does not verify);
 ``audit verify-signature`` 0 verified, 2 not verifiable (an unsigned legacy event, or
 a refusal), 3 verification failed.
 

@@ -69,6 +69,7 @@ def full_mode(
         "LIENTHONG_VERDICT_WAIT_SECONDS": "60",
         "LIENTHONG_TRUST_ANCHORS": str(folder() / "ca.pem"),
         "LIENTHONG_PKI_DIR": str(folder()),  # the server's certificate and key
+        "LIENTHONG_LOG_KEY_FILE": str(tmp_path / "log.key"),  # the checkpointer's
     }
     with (tmp_path / "full.log").open("wb") as log:
         process = subprocess.Popen(
