@@ -161,6 +161,9 @@ class LogTree:
             "cosignatures": table("tlog_cosignatures"),
         }
         with self.datastore.transaction(commit=True) as cursor:
+            # Processes starting together (full mode's API and checkpointer) take turns:
+            # concurrent CREATE TABLE IF NOT EXISTS may fail on PostgreSQL's catalog.
+            cursor.execute("SELECT pg_advisory_xact_lock(hashtext('lienthong.tlog'))")
             for statement in TABLES:
                 cursor.execute(self.sql(statement))
 

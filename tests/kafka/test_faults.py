@@ -306,6 +306,7 @@ def test_kill_9_of_the_api_server_in_full_mode_during_publishes_records_every_ev
         "LIENTHONG_GRPC_ADDRESS": address,
         "LIENTHONG_VERDICT_WAIT_SECONDS": "60",
         "LIENTHONG_PKI_DIR": str(folder()),  # the server's certificate and key
+        "LIENTHONG_LOG_KEY_FILE": str(tmp_path / "log.key"),  # the checkpointer's
     }
     log = tmp_path / "full.log"
     with log.open("wb") as out:
