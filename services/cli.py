@@ -580,7 +580,7 @@ def cmd_checkpointer(app: Ledger, _: argparse.Namespace) -> int:
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: checkpointer.stop())
     progress(f"following the log's tree; checkpoints to {settings.bootstrap}")
-    run_checkpointer(app, checkpointer, kafka_producer(settings.bootstrap), settings.prefix)
+    run_checkpointer(app, checkpointer, lambda: kafka_producer(settings.bootstrap), settings.prefix)
     return 0
 
 
