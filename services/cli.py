@@ -321,7 +321,12 @@ def read_note(path: Path) -> str | None:
 
 
 def cmd_audit_witness_key(args: argparse.Namespace) -> int:
-    signer = load_signer(args.key_file, args.name, "--key-file")
+    """A witness's side: its verifier key, the key made first when the file is absent."""
+    try:
+        signer = load_signer(args.key_file, args.name, "--key-file")
+    except (OSError, NoteError, ConfigurationError) as error:
+        progress(f"error: {error}")
+        return EXIT_BAD_INPUT
     print(signer.verifier())
     return 0
 
