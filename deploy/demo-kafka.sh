@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The demo through Kafka: a local broker, `lienthong run` (the API publishing through
-# Kafka, the ingest worker, the relay) on the embedded PostgreSQL, and the scripted
-# quarter played against it. Everything it starts, it stops.
+# Kafka, the ingest worker, the relay, the checkpointer) on the embedded PostgreSQL,
+# and the scripted quarter played against it. Everything it starts, it stops.
 # Over mutual TLS, every message signed: the throwaway authority of `make demo`
 # (LIENTHONG_PKI_DIR, made here if absent) gives the server its certificate and each
 # agency its own; the demo registers the agencies' keys and signs as each of them.

@@ -7,6 +7,9 @@
     lienthong projections rebuild|catch-up|follow|digest VIEW
     lienthong projections rebuild|catch-up|digest --all
     lienthong audit checkpoint|verifier-key|status
+    lienthong audit witness-key --key-file FILE [--name NAME]
+    lienthong audit cosign --key-file FILE --checkpoint FILE [--verifier-key KEY]
+    lienthong audit add-cosignature --checkpoint FILE
     lienthong audit prove --position N --tree-size S [--format text|json]
     lienthong audit prove-consistency --from A --to B [--format text|json]
     lienthong audit verify --checkpoint FILE [--verifier-key KEY]
@@ -19,6 +22,7 @@
     lienthong serve
     lienthong ingest-worker
     lienthong relay
+    lienthong checkpointer
     lienthong run
     lienthong demo
 
@@ -26,6 +30,7 @@ Progress goes to standard error, results to standard output. Exit status: 0 done
 2 bad input (every problem listed), 1 unexpected failure; ``audit verify`` also 3 (the
 checkpoint's signature does not verify with the key) and 4 (the store does not verify
 against the checkpoint: the first failing position and why on standard error);
+``audit cosign`` also 3 (the log's signature does not verify);
 ``audit verify-signature`` 0 verified, 2 not verifiable (an unsigned legacy event, or
 a refusal), 3 verification failed.
 
@@ -66,10 +71,11 @@ from services.app.audit import (
     key_file,
     load_signer,
     log_tree,
-    make_checkpoint,
     open_checkpoint,
+    sign_head,
     verify_log,
 )
+from services.app.checkpointer import Checkpointer, LogLimits, log_status
 from services.app.clock import ward_today
 from services.app.enrolment import enrol_folder
 from services.app.identity import (
@@ -81,10 +87,12 @@ from services.app.identity import (
 )
 from services.app.importer import ImportFailedError, import_plans
 from services.app.ledger import Actor, Ledger
-from services.app.notes import NoteError, Verifier
+from services.app.notes import NoteError, Signer, Verifier
 from services.app.pki import init_pki, roles_of
+from services.app.witness import add_cosignatures, cosigned, witness_keys
 from services.demo import play, render_status
 from services.grpc.server import ServerSettings, serve
+from services.kafka.checkpoints import run_checkpointer
 from services.kafka.relay import Relay
 from services.kafka.submit import KafkaSubmitter
 from services.kafka.topics import AGENCY_EVENTS, KafkaSettings, kafka_producer
@@ -187,8 +195,12 @@ def cmd_status(app: Ledger, args: argparse.Namespace) -> int:
 
 
 def cmd_serve(app: Ledger, args: argparse.Namespace) -> int:
-    forwarding = None
-    if args.via_kafka:
+    forwarding, checkpointer = None, None
+    if not args.via_kafka:  # embedded: the tree's follower runs in the server (no Kafka)
+        checkpointer = Checkpointer(
+            log_tree(app.recorder), load_signer(key_file()), LogLimits.from_env()
+        )
+    else:
         kafka = KafkaSettings.from_env()
         producer = kafka_producer(kafka.bootstrap)
         forwarding = KafkaSubmitter.following(
@@ -197,7 +209,7 @@ def cmd_serve(app: Ledger, args: argparse.Namespace) -> int:
     settings = ServerSettings.from_env()
     if args.plaintext:
         settings = dataclasses.replace(settings, plaintext=True)
-    asyncio.run(serve(app, settings, forwarding))
+    asyncio.run(serve(app, settings, forwarding, checkpointer))
     return 0
 
 
@@ -262,7 +274,14 @@ def tree_progress(appended: int) -> None:
 
 
 def cmd_audit_checkpoint(app: Ledger, _: argparse.Namespace) -> int:
-    print(make_checkpoint(log_tree(app.recorder), load_signer(key_file()), tree_progress), end="")
+    """Bring the tree up to date; sign its head unless the latest checkpoint is of it
+    already; print the latest with its witnesses' cosignatures."""
+    tree = log_tree(app.recorder)
+    tree.update(tree_progress)
+    latest = tree.latest_checkpoint()
+    if latest is None or latest.size != tree.head().size:
+        latest = sign_head(tree, load_signer(key_file()))
+    print(cosigned(tree, latest), end="")
     return 0
 
 
@@ -272,9 +291,80 @@ def cmd_audit_verifier_key(_app: Ledger, _: argparse.Namespace) -> int:
 
 
 def cmd_audit_status(app: Ledger, args: argparse.Namespace) -> int:
+    """The fields of AuditService.GetLogStatus, and the tree's last position."""
     tree = log_tree(app.recorder)
-    head = tree.head()
-    emit({"tree_size": head.size, "last_position": head.position, "lag": tree.lag()}, args.format)
+    status = log_status(tree)
+    latest = status.checkpoint
+    emit(
+        {
+            "tree_size": status.tree_size,
+            "last_position": tree.head().position,
+            "records_stored": status.stored,
+            "lag": status.lag,
+            "checkpoint_tree_size": latest.size if latest else None,
+            "checkpoint_made_at": latest.made_at.isoformat() if latest else None,
+            "checkpoint_age_seconds": status.age_seconds,
+            "healthy": status.healthy(LogLimits.from_env()),
+        },
+        args.format,
+    )
+    return 0
+
+
+def read_note(path: Path) -> str | None:
+    """The text of a note file; None (said on standard error) when unreadable."""
+    try:
+        return path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        progress(f"error: {error}")
+        return None
+
+
+def cmd_audit_witness_key(args: argparse.Namespace) -> int:
+    """A witness's side: its verifier key, the key made first when the file is absent."""
+    try:
+        signer = load_signer(args.key_file, args.name, "--key-file")
+    except (OSError, NoteError, ConfigurationError) as error:
+        progress(f"error: {error}")
+        return EXIT_BAD_INPUT
+    print(signer.verifier())
+    return 0
+
+
+def cmd_audit_cosign(args: argparse.Namespace) -> int:
+    """A witness's side: check the log's signature, add the witness's own line."""
+    note = read_note(args.checkpoint)
+    if note is None:
+        return EXIT_BAD_INPUT
+    if not args.verifier_key and not key_file().exists():
+        progress("error: give the log's --verifier-key (this host keeps no log key)")
+        return EXIT_BAD_INPUT
+    try:
+        witness = Signer.parse(args.key_file.read_text(encoding="utf-8"))
+        log_key = (
+            Verifier.parse(args.verifier_key)
+            if args.verifier_key
+            else load_signer(key_file()).verifier()
+        )
+    except (OSError, UnicodeDecodeError, NoteError, ConfigurationError) as error:
+        progress(f"error: {error}")
+        return EXIT_BAD_INPUT
+    try:
+        open_checkpoint(note, log_key)
+    except NoteError as error:
+        progress(f"BAD_SIGNATURE: {error}")
+        return EXIT_BAD_SIGNATURE
+    print(witness.cosign(note), end="")
+    return 0
+
+
+def cmd_audit_add_cosignature(app: Ledger, args: argparse.Namespace) -> int:
+    note = read_note(args.checkpoint)
+    if note is None:
+        return EXIT_BAD_INPUT
+    tree = log_tree(app.recorder)
+    log_key = load_signer(key_file()).verifier()
+    print(cosigned(tree, add_cosignatures(tree, note, log_key, witness_keys())), end="")
     return 0
 
 
@@ -487,6 +577,18 @@ def cmd_relay(app: Ledger, _: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_checkpointer(app: Ledger, _: argparse.Namespace) -> int:
+    settings = KafkaSettings.from_env()
+    checkpointer = Checkpointer(
+        log_tree(app.recorder), load_signer(key_file()), LogLimits.from_env()
+    )
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: checkpointer.stop())
+    progress(f"following the log's tree; checkpoints to {settings.bootstrap}")
+    run_checkpointer(app, checkpointer, lambda: kafka_producer(settings.bootstrap), settings.prefix)
+    return 0
+
+
 def cmd_run(_app: Ledger, _: argparse.Namespace) -> int:
     return run_full()
 
@@ -573,8 +675,14 @@ def build_parser() -> argparse.ArgumentParser:
     relay = commands.add_parser("relay", help="publish the store's log to coordination-events")
     relay.set_defaults(run=cmd_relay)
 
+    checkpointing = commands.add_parser(
+        "checkpointer",
+        help="follow the log with its tree, sign checkpoints and publish them to log-checkpoints",
+    )
+    checkpointing.set_defaults(run=cmd_checkpointer)
+
     full = commands.add_parser(
-        "run", help="full mode: the API, the ingest worker and the relay together"
+        "run", help="full mode: the API, the ingest worker, the relay and the checkpointer"
     )
     full.set_defaults(run=cmd_run)
 
@@ -599,7 +707,29 @@ def add_audit_commands(commands: Any) -> None:
     checkpoint.set_defaults(run=cmd_audit_checkpoint)
     verifier = audit_commands.add_parser("verifier-key", help="print the note verifier key")
     verifier.set_defaults(run=cmd_audit_verifier_key)
-    status = audit_commands.add_parser("status", help="the tree's size and lag behind the log")
+    witness = audit_commands.add_parser(
+        "witness-key", help="a witness's side: print its verifier key (made if absent)"
+    )
+    witness.add_argument("--key-file", type=Path, required=True, metavar="FILE")
+    witness.add_argument("--name", default="witness", help="the key's name, for a new key")
+    witness.set_defaults(offline=cmd_audit_witness_key)
+    cosign = audit_commands.add_parser(
+        "cosign", help="a witness's side: check a checkpoint's signature and cosign it"
+    )
+    cosign.add_argument("--key-file", type=Path, required=True, metavar="FILE")
+    cosign.add_argument("--checkpoint", type=Path, required=True, metavar="FILE")
+    cosign.add_argument(
+        "--verifier-key", default="", help="the log's verifier key (default: this log's own)"
+    )
+    cosign.set_defaults(offline=cmd_audit_cosign)
+    adding = audit_commands.add_parser(
+        "add-cosignature", help="keep the witnesses' cosignatures of a checkpoint this log kept"
+    )
+    adding.add_argument("--checkpoint", type=Path, required=True, metavar="FILE")
+    adding.set_defaults(run=cmd_audit_add_cosignature)
+    status = audit_commands.add_parser(
+        "status", help="the tree's size, its lag behind the log, the latest checkpoint's age"
+    )
     status.add_argument("--format", choices=("text", "json"), default="text")
     status.set_defaults(run=cmd_audit_status)
     prove = audit_commands.add_parser("prove", help="inclusion proof of a position")

@@ -57,6 +57,7 @@ from services.app.audit import (
     open_checkpoint,
     verify_log,
 )
+from services.app.checkpointer import Checkpointer, LogLimits
 from services.app.identity import TrustAnchors, anchors_file, pki_dir, register_key
 from services.app.importer import import_plans
 from services.app.ledger import Actor, Ledger
@@ -481,7 +482,10 @@ async def play_over_the_wire(
         finally:
             await identities.close()
         return
-    running = await start_server(app, tls_settings(registry, identities.folder))
+    follower = Checkpointer(log_tree(app.recorder), load_signer(key_file()), LogLimits.from_env())
+    running = await start_server(
+        app, tls_settings(registry, identities.folder), checkpointer=follower
+    )
     out(f"gRPC API listening on 127.0.0.1:{running.port}")
     try:
         await identities.connect(f"127.0.0.1:{running.port}", out)

@@ -1,5 +1,5 @@
-"""Full mode: the API (publishing through Kafka), the ingest worker and the relay, as
-child processes of one command.
+"""Full mode: the API (publishing through Kafka), the ingest worker, the relay and the
+checkpointer, as child processes of one command.
 
 Run it against an external PostgreSQL and Kafka (``LIENTHONG_DATABASE_URL``,
 ``LIENTHONG_KAFKA_BOOTSTRAP``), or on the embedded default, whose watchdog brings a
@@ -19,7 +19,12 @@ import threading
 import time
 from collections.abc import Sequence
 
-CHILDREN: tuple[tuple[str, ...], ...] = (("serve", "--via-kafka"), ("ingest-worker",), ("relay",))
+CHILDREN: tuple[tuple[str, ...], ...] = (
+    ("serve", "--via-kafka"),
+    ("ingest-worker",),
+    ("relay",),
+    ("checkpointer",),
+)
 STOP_SECONDS = 30.0
 POLL_SECONDS = 0.5
 RESTART_FIRST_SECONDS = 0.5
@@ -78,7 +83,7 @@ def stop_all(children: Sequence[subprocess.Popen[bytes]]) -> None:
 
 
 def run_full() -> int:
-    """Run the three processes, restarting any that exits, until a signal arrives."""
+    """Run the four processes, restarting any that exits, until a signal arrives."""
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())

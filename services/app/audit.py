@@ -19,7 +19,7 @@ from eventsourcing.postgres import PostgresApplicationRecorder
 from domain.merkle import CompactRange, ProofError, leaf_hash, verify_consistency
 from services.app.notes import Checkpoint, NoteError, Signer, Verifier
 from services.store.database import DATA_DIR_ENV, DEFAULT_DATA_DIR, ConfigurationError
-from services.store.tlog import LogTree
+from services.store.tlog import Kept, LogTree
 
 LOG_KEY_FILE_ENV = "LIENTHONG_LOG_KEY_FILE"
 KEY_FILE_NAME = "log-signing.key"
@@ -36,18 +36,19 @@ def key_file() -> Path:
     )
 
 
-def load_signer(path: Path) -> Signer:
-    """The signer key in ``path``; a new one written there (owner-only) if it is absent."""
+def load_signer(path: Path, name: str = DEFAULT_ORIGIN, setting: str = LOG_KEY_FILE_ENV) -> Signer:
+    """The signer key in ``path``; a new one named ``name`` written there (owner-only)
+    if it is absent. ``setting`` names the file's setting in a configuration error."""
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
-        signer = Signer.generate(DEFAULT_ORIGIN)
+        signer = Signer.generate(name)
         with os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w") as out:
             out.write(f"{signer}\n")
         return signer
     try:
         return Signer.parse(path.read_text(encoding="utf-8"))
     except (NoteError, UnicodeDecodeError) as error:
-        msg = f"{LOG_KEY_FILE_ENV} ({path}) is not a note signer key: {error}"
+        msg = f"{setting} ({path}) is not a note signer key: {error}"
         raise ConfigurationError(msg) from None
 
 
@@ -61,11 +62,16 @@ def log_tree(recorder: object) -> LogTree:
 def make_checkpoint(tree: LogTree, signer: Signer, progress: Callable[[int], None]) -> str:
     """Bring the tree up to date, sign its head, keep the note and return it."""
     tree.update(progress)
+    return sign_head(tree, signer).note
+
+
+def sign_head(tree: LogTree, signer: Signer) -> Kept:
+    """Sign the tree's head as it is and keep the checkpoint."""
     size = tree.head().size
     digest = tree.root(size)
-    note = signer.sign(Checkpoint(signer.name, size, digest).text())
-    tree.keep_checkpoint(size, digest, note)
-    return note
+    return tree.keep_checkpoint(
+        size, digest, signer.sign(Checkpoint(signer.name, size, digest).text())
+    )
 
 
 @dataclass(frozen=True)

@@ -140,8 +140,26 @@ class Signer:
         if not text.endswith("\n"):
             msg = "a note's text ends with a newline"
             raise NoteError(msg)
-        stamp = struct.pack(">I", self.verifier().hash) + self.private.sign(text.encode())
-        return f"{text}\n{DASH}{self.name} {base64.b64encode(stamp).decode()}\n"
+        return f"{text}\n{self.signature_line(text)}"
+
+    def signature_line(self, text: str) -> str:
+        """This key's signature line over a note's ``text``."""
+        return signature_line(self.name, self.verifier().hash, self.private.sign(text.encode()))
+
+    def cosign(self, note: str) -> str:
+        """``note`` with this key's signature line added after those it has (a
+        witness's cosignature); unchanged when this key signed it already."""
+        text, signatures = split_note(note)
+        mine = self.verifier()
+        if any((name, number) == (mine.name, mine.hash) for name, number, _ in signatures):
+            return note
+        return note + self.signature_line(text)
+
+
+def signature_line(name: str, number: int, signature: bytes) -> str:
+    """A note's signature line: ``— NAME base64(key hash ‖ signature)``."""
+    stamp = struct.pack(">I", number) + signature
+    return f"{DASH}{name} {base64.b64encode(stamp).decode()}\n"
 
 
 def split_note(note: str) -> tuple[str, list[tuple[str, int, bytes]]]:

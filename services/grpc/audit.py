@@ -27,8 +27,11 @@ from projections.engine.audit_log import (
 from projections.engine.known_at import rows_known_at
 from projections.plans import plan_status
 from projections.views import VIEWS
-from services.app.audit import log_tree
+from services.app.audit import key_file, load_signer, log_tree
+from services.app.checkpointer import LogLimits, log_status
 from services.app.ledger import Ledger
+from services.app.notes import split_note
+from services.app.witness import add_cosignatures, cosigned, witness_keys
 from services.grpc import pages
 from services.wire.convert import (
     Checker,
@@ -203,8 +206,9 @@ class AuditServicer(audit_service_pb2_grpc.AuditServiceServicer):
         kept = await asyncio.to_thread(self.tree.latest_checkpoint)
         if kept is None:
             raise NotFoundError("no checkpoint has been made yet (lienthong audit checkpoint)")
+        note = await asyncio.to_thread(cosigned, self.tree, kept)
         return pb.GetCheckpointResponse(
-            note=kept.note,
+            note=note,
             tree_size=kept.size,
             root_hash=kept.root,
             made_at=timestamp(kept.made_at),
@@ -250,3 +254,37 @@ class AuditServicer(audit_service_pb2_grpc.AuditServiceServicer):
         return await asyncio.to_thread(
             self.consistency, request.from_tree_size, request.to_tree_size
         )
+
+    async def GetLogStatus(
+        self, request: pb.GetLogStatusRequest, context: grpc.aio.ServicerContext
+    ) -> pb.GetLogStatusResponse:
+        status = await asyncio.to_thread(log_status, self.tree)
+        answer = pb.GetLogStatusResponse(
+            tree_size=status.tree_size,
+            records_stored=status.stored,
+            lag=status.lag,
+            healthy=status.healthy(LogLimits.from_env()),
+        )
+        if status.checkpoint is not None and status.age_seconds is not None:
+            answer.checkpoint_tree_size = status.checkpoint.size
+            answer.checkpoint_made_at.CopyFrom(timestamp(status.checkpoint.made_at))
+            answer.checkpoint_age_seconds = status.age_seconds
+        return answer
+
+    def cosign(self, note: str) -> pb.AddCosignatureResponse:
+        log_key = load_signer(key_file()).verifier()
+        kept = add_cosignatures(self.tree, note, log_key, witness_keys())
+        names = [
+            name
+            for name, number, _ in split_note(note)[1]
+            if (name, number) != (log_key.name, log_key.hash)
+        ]
+        return pb.AddCosignatureResponse(note=cosigned(self.tree, kept), witnesses=names)
+
+    async def AddCosignature(
+        self, request: pb.AddCosignatureRequest, context: grpc.aio.ServicerContext
+    ) -> pb.AddCosignatureResponse:
+        check = Checker()
+        check.required("note", request.note)
+        check.done()
+        return await asyncio.to_thread(self.cosign, request.note)

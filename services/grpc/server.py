@@ -1,6 +1,10 @@
 """The gRPC server (grpc.aio): the five Lienthong services, health checking and
 server reflection, message-size limits, graceful shutdown.
 
+Health answers for "" and each service, and for :data:`LOG_HEALTH` (``lienthong.log``):
+the log's tree within its limits (``LIENTHONG_TREE_MAX_LAG``,
+``LIENTHONG_CHECKPOINT_MAX_AGE_SECONDS``: :mod:`services.app.checkpointer`).
+
 Settings (environment variables):
 
 - ``LIENTHONG_GRPC_ADDRESS`` — where to listen (default ``127.0.0.1:50051``; port 0
@@ -38,6 +42,7 @@ import ipaddress
 import logging
 import os
 import signal
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -55,6 +60,8 @@ from lienthong.v1 import (
 
 from projections.engine.live import LiveViews
 from projections.views import VIEWS
+from services.app.audit import log_tree
+from services.app.checkpointer import Checkpointer, LogLimits, log_status
 from services.app.identity import TRUST_ANCHORS_ENV, TrustAnchors, anchors_file, pki_dir
 from services.app.ledger import Ledger
 from services.grpc.audit import AuditServicer
@@ -66,8 +73,13 @@ from services.grpc.reads import Reads
 from services.grpc.review import ReviewServicer
 from services.grpc.watch import WatchServicer
 from services.store.database import ConfigurationError
+from services.store.tlog import LogTree
 
 log = logging.getLogger(__name__)
+LOG_HEALTH = "lienthong.log"
+"""The health service name of the log's tree: SERVING while its lag and the latest
+checkpoint's age are within their limits (:class:`services.app.checkpointer.LogLimits`)."""
+LOG_HEALTH_SECONDS = 2.0
 REPORTING: set[asyncio.Task[None]] = set()
 SERVICES = [
     module.DESCRIPTOR.services_by_name[name].full_name
@@ -189,15 +201,50 @@ class RunningServer:
     port: int
     health: health.aio.HealthServicer
     live: LiveViews
+    log_health: asyncio.Task[None]
+    # Embedded mode: the tree's follower and checkpointer, and its thread.
+    checkpointer: Checkpointer | None = None
+    following: threading.Thread | None = None
 
     async def stop(self, grace: float, interrupt: Callable[[], None] | None = None) -> None:
         """Let in-flight calls finish for ``grace`` seconds; then ``interrupt`` (when
         given) makes whatever still waits for the store fail, so nothing outlives it."""
+        self.log_health.cancel()
+        if self.checkpointer is not None:
+            self.checkpointer.stop()
         await self.health.enter_graceful_shutdown()
         await self.server.stop(grace)
         if interrupt is not None:
             interrupt()
         await asyncio.to_thread(self.live.stop)
+        if self.following is not None:
+            await asyncio.to_thread(self.following.join)
+
+
+async def report_log_health(
+    health_servicer: health.aio.HealthServicer, tree: LogTree, limits: LogLimits
+) -> None:
+    """Set :data:`LOG_HEALTH` from the tree's lag and the latest checkpoint's age."""
+    try:
+        status = await asyncio.to_thread(log_status, tree)
+    except Exception:
+        log.exception("the log's status is unknown: not serving it")
+        healthy = False
+    else:
+        healthy = status.healthy(limits)
+    serving = health_pb2.HealthCheckResponse.SERVING
+    await health_servicer.set(
+        LOG_HEALTH, serving if healthy else health_pb2.HealthCheckResponse.NOT_SERVING
+    )
+
+
+async def watch_log_health(
+    health_servicer: health.aio.HealthServicer, tree: LogTree, limits: LogLimits
+) -> None:
+    """:func:`report_log_health` every :data:`LOG_HEALTH_SECONDS`, until cancelled."""
+    while True:
+        await asyncio.sleep(LOG_HEALTH_SECONDS)
+        await report_log_health(health_servicer, tree, limits)
 
 
 def not_serving(health_servicer: health.aio.HealthServicer) -> None:
@@ -213,12 +260,17 @@ def not_serving(health_servicer: health.aio.HealthServicer) -> None:
 
 
 async def start_server(
-    app: Ledger, settings: ServerSettings, forwarding: Forwarding | None = None
+    app: Ledger,
+    settings: ServerSettings,
+    forwarding: Forwarding | None = None,
+    checkpointer: Checkpointer | None = None,
 ) -> RunningServer:
     """Catch the views up, build, bind and start the server; returns it with the port
     it listens on. The views then follow the log for as long as it runs.
     ``forwarding`` (full mode) makes, from the live views, the forward that takes
-    Publish's envelopes elsewhere and brings back their verdicts."""
+    Publish's envelopes elsewhere and brings back their verdicts. ``checkpointer``
+    (embedded mode) runs in a thread for as long as the server does. Health reports
+    :data:`LOG_HEALTH` too, evaluated every :data:`LOG_HEALTH_SECONDS`."""
     credentials = settings.credentials()  # refuse a bad configuration before anything
     # Signatures are checked against the same anchors as client certificates (a
     # plaintext development server may have none: it takes no writes).
@@ -272,15 +324,24 @@ async def start_server(
     for name in ("", *SERVICES):
         await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
     live.on_stop.append(lambda _: not_serving(health_servicer))
+    tree, log_limits = await asyncio.to_thread(log_tree, app.recorder), LogLimits.from_env()
+    following = checkpointer.start() if checkpointer is not None else None
+    await report_log_health(health_servicer, tree, log_limits)
+    watching = asyncio.get_running_loop().create_task(
+        watch_log_health(health_servicer, tree, log_limits)
+    )
     log.info("serving %s on port %d", ", ".join(SERVICES), port)
-    return RunningServer(server, port, health_servicer, live)
+    return RunningServer(server, port, health_servicer, live, watching, checkpointer, following)
 
 
 async def serve(
-    app: Ledger, settings: ServerSettings, forwarding: Forwarding | None = None
+    app: Ledger,
+    settings: ServerSettings,
+    forwarding: Forwarding | None = None,
+    checkpointer: Checkpointer | None = None,
 ) -> None:
     """Serve until SIGINT or SIGTERM, then let in-flight calls finish."""
-    running = await start_server(app, settings, forwarding)
+    running = await start_server(app, settings, forwarding, checkpointer)
     print(f"lienthong: gRPC API on {settings.address.rsplit(':', 1)[0]}:{running.port}", flush=True)  # noqa: T201
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

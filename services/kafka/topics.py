@@ -1,8 +1,8 @@
 """The one place for Kafka's facts: topic names, their partitions, the settings of the
 worker, the relay and full mode, and the producer every writer uses.
 
-Used by the worker, the relay, full mode, ``deploy/kafka/topics.py`` (which creates
-the topics), the SDK's publisher and the benchmarks.
+Used by the worker, the relay, the checkpointer, full mode, ``deploy/kafka/topics.py``
+(which creates the topics), the SDK's publisher and the benchmarks.
 
 Settings (environment variables): ``LIENTHONG_KAFKA_BOOTSTRAP`` (default
 ``127.0.0.1:19092``), ``LIENTHONG_INGEST_BATCH`` (default 500),
@@ -25,7 +25,10 @@ AGENCY_EVENTS_REJECTED = "agency-events.rejected"
 """Inbound envelopes that were refused, with their reason, under their event id."""
 COORDINATION_EVENTS = "coordination-events"
 """Outbound: the store's log, as ``lienthong.v1.AuditEvent`` keyed by subject."""
-TOPICS = (AGENCY_EVENTS, AGENCY_EVENTS_REJECTED, COORDINATION_EVENTS)
+LOG_CHECKPOINTS = "log-checkpoints"
+"""Outbound: every signed checkpoint of the log as kept (the note's text, UTF-8), keyed
+by the log's origin, its tree size in the ``tree_size`` header."""
+TOPICS = (AGENCY_EVENTS, AGENCY_EVENTS_REJECTED, COORDINATION_EVENTS, LOG_CHECKPOINTS)
 DEFAULT_PARTITIONS = 6
 PREFIX_ENV = "LIENTHONG_TOPIC_PREFIX"
 

@@ -8,7 +8,9 @@ the leaf is :func:`leaf_bytes` of the row as stored. Tables (created on first us
   O(log n) rows, in one query;
 - ``tlog_leaves (leaf_index, position)`` — which log position each leaf is;
 - ``tlog_head`` — one row: the tree's size and the position of its last leaf;
-- ``tlog_checkpoints`` — every signed checkpoint made, with when.
+- ``tlog_checkpoints`` — every signed checkpoint made, with when;
+- ``tlog_cosignatures`` — the witnesses' signature lines over kept checkpoints
+  (:mod:`services.app.witness` checks them before they are kept).
 
 :meth:`LogTree.update` is the follower: it reads the rows after the head's position and
 appends them, a batch per transaction (the head row locked, so two followers take turns);
@@ -57,6 +59,12 @@ TABLES = (
     (
         "CREATE TABLE IF NOT EXISTS {checkpoints} (id bigserial PRIMARY KEY, size int8 NOT NULL,"
         " root bytea NOT NULL, note text NOT NULL, made_at timestamptz NOT NULL DEFAULT now())"
+    ),
+    (
+        "CREATE TABLE IF NOT EXISTS {cosignatures} (checkpoint int8 NOT NULL REFERENCES"
+        " {checkpoints}, key_name text NOT NULL, key_hash int8 NOT NULL, line text NOT NULL,"
+        " added_at timestamptz NOT NULL DEFAULT now(),"
+        " PRIMARY KEY (checkpoint, key_name, key_hash))"
     ),
 )
 
@@ -120,12 +128,23 @@ class Leaf:
 
 @dataclass(frozen=True)
 class Kept:
-    """A checkpoint as kept: its signed note, what it signs, and when it was made."""
+    """A checkpoint as kept: its signed note, what it signs, when it was made, and its
+    number (ascending in the order they were kept)."""
 
     note: str
     size: int
     root: bytes
     made_at: dt.datetime
+    id: int
+
+
+@dataclass(frozen=True)
+class Cosignature:
+    """A witness's signature line over a kept checkpoint (checked before it was kept)."""
+
+    key_name: str
+    key_hash: int
+    line: str
 
 
 @dataclass(frozen=True)
@@ -149,8 +168,12 @@ class LogTree:
             "leaves": table("tlog_leaves"),
             "head": table("tlog_head"),
             "checkpoints": table("tlog_checkpoints"),
+            "cosignatures": table("tlog_cosignatures"),
         }
         with self.datastore.transaction(commit=True) as cursor:
+            # Processes starting together (full mode's API and checkpointer) take turns:
+            # concurrent CREATE TABLE IF NOT EXISTS may fail on PostgreSQL's catalog.
+            cursor.execute("SELECT pg_advisory_xact_lock(hashtext('lienthong.tlog'))")
             for statement in TABLES:
                 cursor.execute(self.sql(statement))
 
@@ -336,20 +359,65 @@ class LogTree:
         return row_leaf(row)
 
     def latest_checkpoint(self) -> Kept | None:
+        found = self._checkpoints("ORDER BY id DESC LIMIT 1")
+        return found[0] if found else None
+
+    def checkpoints_after(self, after: int, limit: int) -> list[Kept]:
+        """The checkpoints kept after number ``after``, oldest first, at most ``limit``."""
+        return self._checkpoints("WHERE id > %s ORDER BY id LIMIT %s", after, limit)
+
+    def checkpoint_of_size(self, size: int) -> Kept | None:
+        """The latest checkpoint kept of a tree of ``size`` leaves."""
+        found = self._checkpoints("WHERE size = %s ORDER BY id DESC LIMIT 1", size)
+        return found[0] if found else None
+
+    def _checkpoints(self, where: str, *params: object) -> list[Kept]:
+        with self.datastore.transaction(commit=False) as cursor:
+            cursor.execute(
+                self.sql(f"SELECT id, note, size, root, made_at FROM {{checkpoints}} {where}"),  # noqa: S608 - where is one of this class's constants
+                params,
+            )
+            rows = cursor.fetchall()
+        return [
+            Kept(row["note"], int(row["size"]), bytes(row["root"]), row["made_at"], int(row["id"]))
+            for row in rows
+        ]
+
+    def keep_checkpoint(self, size: int, digest: bytes, note: str) -> Kept:
+        with self.datastore.transaction(commit=True) as cursor:
+            cursor.execute(
+                self.sql(
+                    "INSERT INTO {checkpoints} (size, root, note) VALUES (%s, %s, %s)"
+                    " RETURNING id, made_at"
+                ),
+                (size, digest, note),
+            )
+            row = one(cursor)
+        return Kept(note, size, digest, row["made_at"], int(row["id"]))
+
+    def keep_cosignatures(self, checkpoint: int, cosignatures: list[Cosignature]) -> None:
+        """Keep the witnesses' lines over checkpoint number ``checkpoint`` (a line kept
+        before stays as it was)."""
+        with self.datastore.transaction(commit=True) as cursor:
+            for cosignature in cosignatures:
+                cursor.execute(
+                    self.sql(
+                        "INSERT INTO {cosignatures} (checkpoint, key_name, key_hash, line)"
+                        " VALUES (%s, %s, %s, %s) ON CONFLICT DO NOTHING"
+                    ),
+                    (checkpoint, cosignature.key_name, cosignature.key_hash, cosignature.line),
+                )
+
+    def cosignatures(self, checkpoint: int) -> list[Cosignature]:
+        """The witnesses' lines kept over checkpoint number ``checkpoint``, in the order
+        they were added."""
         with self.datastore.transaction(commit=False) as cursor:
             cursor.execute(
                 self.sql(
-                    "SELECT note, size, root, made_at FROM {checkpoints} ORDER BY id DESC LIMIT 1"
-                )
+                    "SELECT key_name, key_hash, line FROM {cosignatures} WHERE checkpoint = %s"
+                    " ORDER BY added_at, key_name, key_hash"
+                ),
+                (checkpoint,),
             )
-            row = cursor.fetchone()
-        if row is None:
-            return None
-        return Kept(row["note"], int(row["size"]), bytes(row["root"]), row["made_at"])
-
-    def keep_checkpoint(self, size: int, digest: bytes, note: str) -> None:
-        with self.datastore.transaction(commit=True) as cursor:
-            cursor.execute(
-                self.sql("INSERT INTO {checkpoints} (size, root, note) VALUES (%s, %s, %s)"),
-                (size, digest, note),
-            )
+            rows = cursor.fetchall()
+        return [Cosignature(r["key_name"], int(r["key_hash"]), r["line"]) for r in rows]

@@ -69,6 +69,9 @@ METHODS: Mapping[str, frozenset[Caller]] = {
     **_rows("AuditService", ("ListEvents", "StreamLog"), OVERSIGHT),
     **_rows("AuditService", ("GetPlanStatusAsOf",), OVERSIGHT | {Role.AGENCY}),
     **_rows("AuditService", AUDIT_PROOFS, READERS),
+    **_rows("AuditService", ("GetLogStatus",), {Role.AUDITOR, Role.OFFICE, Role.OPERATOR}),
+    # Witnesses are known by their note keys, not by who hands their cosignatures in.
+    **_rows("AuditService", ("AddCosignature",), {Role.AUDITOR, Role.OPERATOR}),
 }
 
 REPORTS = (

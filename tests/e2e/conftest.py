@@ -30,6 +30,7 @@ from lienthong.v1 import envelope_pb2
 
 from domain.keys import Role
 from lienthong_sdk.identity import canonical_bytes
+from services.app.checkpointer import Checkpointer
 from services.app.importer import import_plans
 from services.app.ledger import Ledger
 from services.grpc.server import RunningServer, ServerSettings, start_server
@@ -66,6 +67,7 @@ class ServerThread:
     app: Ledger
     port: int = 0
     settings: ServerSettings | None = None
+    checkpointer: Checkpointer | None = None  # embedded mode's follower, when given
 
     def __post_init__(self) -> None:
         self.loop = asyncio.new_event_loop()
@@ -75,7 +77,9 @@ class ServerThread:
     def start(self) -> None:
         self.thread.start()
         settings = self.settings or tls_settings()
-        future = asyncio.run_coroutine_threadsafe(start_server(self.app, settings), self.loop)
+        future = asyncio.run_coroutine_threadsafe(
+            start_server(self.app, settings, checkpointer=self.checkpointer), self.loop
+        )
         self.running: RunningServer = future.result(timeout=START_TIMEOUT)
         self.port = self.running.port
 

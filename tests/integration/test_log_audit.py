@@ -8,6 +8,7 @@ import base64
 import datetime as dt
 import itertools
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -27,6 +28,7 @@ from services.app.audit import LOG_KEY_FILE_ENV, log_tree
 from services.app.importer import import_plans
 from services.app.ledger import Actor, Ledger
 from services.app.notes import Checkpoint, Signer, Verifier
+from services.app.witness import WITNESS_KEYS_ENV
 from services.cli import EXIT_BAD_INPUT, EXIT_BAD_SIGNATURE, EXIT_LOG_FAILS, main
 from services.store import tlog
 from services.store.database import Database
@@ -39,6 +41,7 @@ TLOGCHECK = Path(__file__).resolve().parents[1] / "interop" / "tlogcheck"
 TASK = "phuoc-binh-2026/task/9"  # led by all agencies: the police may report on it
 POLICE = Actor(agency="phuoc-binh.police", person="Nguyễn Văn A", channel="test")
 DAY = dt.date(2026, 2, 10)
+WITNESS = "province.example/witness"
 
 
 def row_leaf(store: Store, position: int) -> bytes:
@@ -134,10 +137,16 @@ def test_an_untouched_store_verifies_against_an_earlier_checkpoint(
     checkpoint = Checkpoint.parse(verifier(capsys).verify(saved.read_text(encoding="utf-8")))
     assert f"verified: {checkpoint.size} leaves of the checkpoint, {checkpoint.size + 4} now" in out
     code, out, _ = run(capsys, "audit", "status", "--format", "json")
-    assert json.loads(out) == {
+    status = json.loads(out)
+    assert dt.datetime.fromisoformat(status.pop("checkpoint_made_at"))
+    assert status.pop("checkpoint_age_seconds") >= 0
+    assert status == {
         "tree_size": checkpoint.size + 4,
         "last_position": store.positions()[-1],
+        "records_stored": checkpoint.size + 4,
         "lag": 0,
+        "checkpoint_tree_size": checkpoint.size,
+        "healthy": True,  # the log grew since, but the checkpoint is younger than the limit
     }
 
 
@@ -327,7 +336,11 @@ def test_rewriting_a_row_and_the_trees_nodes_still_fails_the_auditors_checkpoint
 
 @pytest.mark.skipif(shutil.which("go") is None, reason="needs the Go toolchain")
 def test_checkpoints_and_proofs_verify_with_the_transparency_dev_go_modules(
-    store: Store, saved: Path, app: Ledger, capsys: pytest.CaptureFixture[str]
+    store: Store,
+    saved: Path,
+    app: Ledger,
+    capsys: pytest.CaptureFixture[str],
+    witnessing: Path,
 ) -> None:
     old = saved.read_text(encoding="utf-8")
     size = Checkpoint.parse(verifier(capsys).verify(old)).size
@@ -357,6 +370,8 @@ def test_checkpoints_and_proofs_verify_with_the_transparency_dev_go_modules(
         "--format",
         "json",
     )
+    consistency = json.loads(out)["hashes"]
+    witness, cosigned = cosign(capsys, new, witnessing)
     given = {
         "verifier_key": str(verifier(capsys)),
         "old_checkpoint": old,
@@ -364,7 +379,9 @@ def test_checkpoints_and_proofs_verify_with_the_transparency_dev_go_modules(
         "leaf": base64.b64encode(row_leaf(store, position)).decode(),
         "leaf_index": inclusion["leaf_index"],
         "inclusion": inclusion["hashes"],
-        "consistency": json.loads(out)["hashes"],
+        "consistency": consistency,
+        "witness_key": witness,
+        "cosigned_checkpoint": cosigned,
     }
     go = [shutil.which("go") or "go", "run", "."]
     checked = subprocess.run(
@@ -377,6 +394,83 @@ def test_checkpoints_and_proofs_verify_with_the_transparency_dev_go_modules(
     )
     assert checked.returncode == 1
     assert checked.stdout.startswith("inclusion:")
+    given["leaf"] = base64.b64encode(row_leaf(store, position)).decode()
+    given["witness_key"] = str(Signer.generate(WITNESS).verifier())  # the name, another key
+    checked = subprocess.run(
+        go, cwd=TLOGCHECK, input=json.dumps(given), capture_output=True, text=True, check=False
+    )
+    assert checked.returncode == 1
+    assert checked.stdout.startswith("cosigned:")
+
+
+@pytest.fixture
+def witnessing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A folder for a witness's key, and the log's file of witness keys (empty yet)."""
+    folder = tmp_path / "witness"
+    folder.mkdir()
+    keys = tmp_path / "witnesses.txt"
+    keys.write_text("", encoding="utf-8")
+    monkeypatch.setenv(WITNESS_KEYS_ENV, str(keys))
+    return folder
+
+
+def cosign(capsys: pytest.CaptureFixture[str], note: str, witnessing: Path) -> tuple[str, str]:
+    """A witness's key (made on its side), configured on the log's; the note cosigned by
+    it, handed in and kept: the witness's verifier key and the note as the log serves it."""
+    key = witnessing / "witness.key"
+    code, witness, err = run(
+        capsys, "audit", "witness-key", "--key-file", str(key), "--name", WITNESS
+    )
+    assert code == 0, err
+    Path(os.environ[WITNESS_KEYS_ENV]).write_text(witness, encoding="utf-8")
+    checkpoint = witnessing / "to-cosign.txt"
+    checkpoint.write_text(note, encoding="utf-8")
+    log_key = str(verifier(capsys))
+    code, cosigned, err = run(
+        capsys,
+        "audit",
+        "cosign",
+        "--key-file",
+        str(key),
+        "--checkpoint",
+        str(checkpoint),
+        "--verifier-key",
+        log_key,
+    )
+    assert code == 0, err
+    checkpoint.write_text(cosigned, encoding="utf-8")
+    code, kept, err = run(capsys, "audit", "add-cosignature", "--checkpoint", str(checkpoint))
+    assert (code, kept) == (0, cosigned), err
+    return witness.strip(), kept
+
+
+def test_a_witness_cosigns_a_checkpoint_and_the_log_serves_it_cosigned(
+    saved: Path, capsys: pytest.CaptureFixture[str], witnessing: Path
+) -> None:
+    note = saved.read_text(encoding="utf-8")
+    witness, cosigned = cosign(capsys, note, witnessing)
+    assert cosigned.startswith(note)
+    assert Verifier.parse(witness).verify(cosigned) == verifier(capsys).verify(note)
+    code, out, _ = run(capsys, "audit", "checkpoint")  # the log did not grow: the same, cosigned
+    assert (code, out) == (0, cosigned)
+    code, _, err = run(capsys, "audit", "add-cosignature", "--checkpoint", str(saved))
+    assert (code, err.strip()) == (
+        EXIT_BAD_INPUT,
+        "error: COSIGNATURE_MISSING: the note carries no witness's signature",
+    )
+    other = Signer.generate("lienthong.local/log").verifier()
+    code, _, err = run(
+        capsys,
+        "audit",
+        "cosign",
+        "--key-file",
+        str(witnessing / "witness.key"),
+        "--checkpoint",
+        str(saved),
+        "--verifier-key",
+        str(other),
+    )
+    assert (code, "BAD_SIGNATURE" in err) == (EXIT_BAD_SIGNATURE, True)
 
 
 def test_the_auditors_walkthrough_in_the_operations_guide_runs_as_written(

@@ -26,11 +26,13 @@ from lienthong.v1 import resources_pb2
 from lienthong_sdk import envelopes
 from lienthong_sdk.agency import AgencyClient
 from lienthong_sdk.verdicts import Verdict
+from services.app.audit import load_signer
 from services.app.importer import import_plans
 from services.app.ledger import Ledger
 from services.store.database import Database, embedded_server, postmaster_alive
 from tests.conftest import PLANS, REGISTRY
 from tests.identities import enrol, folder, identity, signed
+from tests.kafka.test_checkpointer import CheckpointerProcess, Log, assert_published, environment
 from tests.kafka.test_full_mode import serving
 from tests.kafka.test_ingestion import (
     DEADLINE_S,
@@ -306,6 +308,7 @@ def test_kill_9_of_the_api_server_in_full_mode_during_publishes_records_every_ev
         "LIENTHONG_GRPC_ADDRESS": address,
         "LIENTHONG_VERDICT_WAIT_SECONDS": "60",
         "LIENTHONG_PKI_DIR": str(folder()),  # the server's certificate and key
+        "LIENTHONG_LOG_KEY_FILE": str(tmp_path / "log.key"),  # the checkpointer's
     }
     log = tmp_path / "full.log"
     with log.open("wb") as out:
@@ -358,6 +361,40 @@ def test_kill_9_of_the_api_server_in_full_mode_during_publishes_records_every_ev
     assert sorted(v.event_id for v in verdicts) == sorted(m.event_id for m in everything)
     assert {v.outcome for v in verdicts} <= {"accepted", "duplicate"}
     assert_every_event_id_once_of_tasks(database, everything, list(PUBLISHERS))
+
+
+def test_kill_9_of_postgresql_under_the_checkpointer_it_catches_up_and_publishes_all(  # noqa: PLR0917
+    store: Ledger,
+    database: Database,
+    broker: tuple[Path, int, str],
+    prefix: str,
+    pgdata: Path,
+    tmp_path: Path,
+) -> None:
+    key = tmp_path / "log.key"
+    signer = load_signer(key)
+    checkpointer = CheckpointerProcess(
+        environment(database, broker[2], prefix, key), tmp_path / "checkpointer.log"
+    )
+    checkpointer.start()
+    try:
+        wait_for(Log(store, prefix).covered, "a checkpoint of the whole log")
+        killed = postmaster_pid(pgdata)
+        os.kill(killed, signal.SIGKILL)
+        wait_for(lambda: postmaster_pid(pgdata) not in {0, killed}, "PostgreSQL back (watchdog)")
+        after = Ledger(env=database.eventsourcing_env())  # connections made since
+        try:
+            log = Log(after, prefix)
+            log.grow()
+            wait_for(log.covered, "the tree caught up and checkpointed after the restart")
+            wait_for(log.all_published, "every checkpoint published after the restart")
+            assert checkpointer.process is not None
+            assert checkpointer.process.poll() is None  # it rode the outage out
+            assert_published(log.tree, signer.verifier(), broker[2], prefix)
+        finally:
+            after.close()
+    finally:
+        checkpointer.stop()
 
 
 CRASHING_AGENT = """

@@ -29,7 +29,9 @@ from domain.submission import Submission
 from lienthong_sdk import envelopes
 from lienthong_sdk.client import AgencyClient
 from projections.engine.live import LiveViews
+from services.app.audit import load_signer
 from services.app.ledger import Ledger
+from services.app.notes import Checkpoint
 from services.app.submissions import receipt_of
 from services.grpc.ingest import Forwarding
 from services.grpc.server import start_server
@@ -55,6 +57,10 @@ HEALTH = "phuoc-binh.health-post"
 LISTENING = re.compile(r"gRPC API on (\S+:\d+)")
 
 
+def full_mode_log_key(tmp_path: Path) -> Path:
+    return tmp_path / "log.key"
+
+
 @pytest.fixture
 def full_mode(
     store: Ledger, database: Database, broker: tuple[Path, int, str], prefix: str, tmp_path: Path
@@ -69,6 +75,7 @@ def full_mode(
         "LIENTHONG_VERDICT_WAIT_SECONDS": "60",
         "LIENTHONG_TRUST_ANCHORS": str(folder() / "ca.pem"),
         "LIENTHONG_PKI_DIR": str(folder()),  # the server's certificate and key
+        "LIENTHONG_LOG_KEY_FILE": str(full_mode_log_key(tmp_path)),  # the checkpointer's
     }
     with (tmp_path / "full.log").open("wb") as log:
         process = subprocess.Popen(
@@ -116,7 +123,7 @@ def wait_until_serving(process: subprocess.Popen[bytes], log: Path) -> str:
 
 
 def test_publish_in_full_mode_goes_through_kafka_and_returns_the_stores_verdict(
-    full_mode: str, store: Ledger, broker: tuple[Path, int, str], prefix: str
+    full_mode: str, store: Ledger, broker: tuple[Path, int, str], prefix: str, tmp_path: Path
 ) -> None:
     def report(percent: int, task: str = "24") -> envelope_pb2.AgencyEventEnvelope:
         return envelopes.progress_reported(
@@ -161,6 +168,17 @@ def test_publish_in_full_mode_goes_through_kafka_and_returns_the_stores_verdict(
         e.topic == "lienthong.task.ProgressReported" and e.actor == "phuoc-binh.health-post"
         for e in published
     )
+    # the checkpointer, a child of full mode too, publishes signed checkpoints of the log
+    checkpoints = KafkaConsumer(
+        f"{prefix}log-checkpoints",
+        bootstrap_servers=broker[2],
+        auto_offset_reset="earliest",
+        consumer_timeout_ms=int(DEADLINE_S * 1000),
+    )
+    first = next(iter(checkpoints))
+    checkpoints.close()
+    log_key = load_signer(full_mode_log_key(tmp_path)).verifier()
+    assert Checkpoint.parse(log_key.verify(first.value.decode())).size > 0
 
 
 @contextmanager

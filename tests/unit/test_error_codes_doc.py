@@ -6,6 +6,7 @@ import re
 from pathlib import Path
 
 from domain import keys
+from services.app.witness import COSIGNATURE_ERRORS
 from tests.unit.given import KEY_CODES, STABLE_CODES
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "errors.md"
@@ -31,3 +32,10 @@ def test_every_identity_code_is_published_and_documented() -> None:
     assert {cls: cls.code for cls in classes} == KEY_CODES
     assert not set(KEY_CODES.values()) & set(STABLE_CODES.values()), "two errors share a code"
     assert set(KEY_CODES.values()) <= documented_codes()
+
+
+def test_every_cosignature_code_is_documented_and_its_own() -> None:
+    codes = [error.code for error in COSIGNATURE_ERRORS]
+    assert len(set(codes)) == len(codes)
+    assert not set(codes) & (set(STABLE_CODES.values()) | set(KEY_CODES.values()))
+    assert set(codes) <= documented_codes()

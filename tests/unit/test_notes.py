@@ -44,3 +44,15 @@ def test_a_checkpoint_is_origin_size_and_root_and_reads_back() -> None:
     assert Checkpoint.parse(signer.verifier().verify(note)) == checkpoint
     with pytest.raises(NoteError):
         Checkpoint.parse("lienthong.test/log\nforty-two\nAAAA\n")
+
+
+def test_a_cosignature_is_a_second_line_each_key_verifies_and_is_added_once() -> None:
+    witness = Signer.generate("province.example/witness")
+    cosigned = witness.cosign(NOTE)
+    assert cosigned.startswith(NOTE)
+    assert cosigned.count("\n\n") == 1  # one empty line, then the signature lines
+    assert cosigned[len(NOTE) :].startswith("\N{EM DASH} province.example/witness ")
+    assert len(cosigned[len(NOTE) :].splitlines()) == 1
+    assert Verifier.parse(VKEY).verify(cosigned) == TEXT
+    assert witness.verifier().verify(cosigned) == TEXT
+    assert witness.cosign(cosigned) == cosigned

@@ -208,7 +208,9 @@ class GetCheckpointResponse(_message.Message):
     ROOT_HASH_FIELD_NUMBER: _builtins.int
     MADE_AT_FIELD_NUMBER: _builtins.int
     note: _builtins.str
-    """The signed note, as `lienthong audit checkpoint` printed it."""
+    """The signed note, as `lienthong audit checkpoint` printed it: the log's signature,
+    then every witness's cosignature kept (AddCosignature).
+    """
     tree_size: _builtins.int
     root_hash: _builtins.bytes
     @_builtins.property
@@ -338,3 +340,109 @@ class GetConsistencyProofResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___GetConsistencyProofResponse: _TypeAlias = GetConsistencyProofResponse  # noqa: Y015
+
+@_typing.final
+class GetLogStatusRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    def __init__(
+        self,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetLogStatusRequest: _TypeAlias = GetLogStatusRequest  # noqa: Y015
+
+@_typing.final
+class GetLogStatusResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TREE_SIZE_FIELD_NUMBER: _builtins.int
+    RECORDS_STORED_FIELD_NUMBER: _builtins.int
+    LAG_FIELD_NUMBER: _builtins.int
+    CHECKPOINT_TREE_SIZE_FIELD_NUMBER: _builtins.int
+    CHECKPOINT_MADE_AT_FIELD_NUMBER: _builtins.int
+    CHECKPOINT_AGE_SECONDS_FIELD_NUMBER: _builtins.int
+    HEALTHY_FIELD_NUMBER: _builtins.int
+    tree_size: _builtins.int
+    """Leaves of the log's Merkle tree."""
+    records_stored: _builtins.int
+    """Records stored in the log (events and receipts)."""
+    lag: _builtins.int
+    """Stored records the tree has not appended yet."""
+    checkpoint_tree_size: _builtins.int
+    """The latest checkpoint's tree size (0 and the next two unset when none was made)."""
+    checkpoint_age_seconds: _builtins.float
+    healthy: _builtins.bool
+    """Whether the lag and the checkpoint's age are within the server's limits (what
+    the health service "lienthong.log" answers).
+    """
+    @_builtins.property
+    def checkpoint_made_at(self) -> _timestamp_pb2.Timestamp: ...
+    def __init__(
+        self,
+        *,
+        tree_size: _builtins.int = ...,
+        records_stored: _builtins.int = ...,
+        lag: _builtins.int = ...,
+        checkpoint_tree_size: _builtins.int = ...,
+        checkpoint_made_at: _timestamp_pb2.Timestamp | None = ...,
+        checkpoint_age_seconds: _builtins.float = ...,
+        healthy: _builtins.bool = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["checkpoint_made_at", b"checkpoint_made_at"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["checkpoint_age_seconds", b"checkpoint_age_seconds", "checkpoint_made_at", b"checkpoint_made_at", "checkpoint_tree_size", b"checkpoint_tree_size", "healthy", b"healthy", "lag", b"lag", "records_stored", b"records_stored", "tree_size", b"tree_size"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetLogStatusResponse: _TypeAlias = GetLogStatusResponse  # noqa: Y015
+
+@_typing.final
+class AddCosignatureRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    NOTE_FIELD_NUMBER: _builtins.int
+    note: _builtins.str
+    """The checkpoint as the log signed it, with the witnesses' signature lines added."""
+    def __init__(
+        self,
+        *,
+        note: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["note", b"note"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___AddCosignatureRequest: _TypeAlias = AddCosignatureRequest  # noqa: Y015
+
+@_typing.final
+class AddCosignatureResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    NOTE_FIELD_NUMBER: _builtins.int
+    WITNESSES_FIELD_NUMBER: _builtins.int
+    note: _builtins.str
+    """The checkpoint with every cosignature kept, as GetCheckpoint returns it."""
+    @_builtins.property
+    def witnesses(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """The witnesses whose cosignatures this request carried, as key names."""
+
+    def __init__(
+        self,
+        *,
+        note: _builtins.str = ...,
+        witnesses: _abc.Iterable[_builtins.str] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["note", b"note", "witnesses", b"witnesses"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___AddCosignatureResponse: _TypeAlias = AddCosignatureResponse  # noqa: Y015

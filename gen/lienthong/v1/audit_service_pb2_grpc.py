@@ -65,6 +65,16 @@ class AuditServiceStub:
                 request_serializer=lienthong_dot_v1_dot_audit__service__pb2.GetConsistencyProofRequest.SerializeToString,
                 response_deserializer=lienthong_dot_v1_dot_audit__service__pb2.GetConsistencyProofResponse.FromString,
                 _registered_method=True)
+        self.GetLogStatus = channel.unary_unary(
+                '/lienthong.v1.AuditService/GetLogStatus',
+                request_serializer=lienthong_dot_v1_dot_audit__service__pb2.GetLogStatusRequest.SerializeToString,
+                response_deserializer=lienthong_dot_v1_dot_audit__service__pb2.GetLogStatusResponse.FromString,
+                _registered_method=True)
+        self.AddCosignature = channel.unary_unary(
+                '/lienthong.v1.AuditService/AddCosignature',
+                request_serializer=lienthong_dot_v1_dot_audit__service__pb2.AddCosignatureRequest.SerializeToString,
+                response_deserializer=lienthong_dot_v1_dot_audit__service__pb2.AddCosignatureResponse.FromString,
+                _registered_method=True)
 
 
 class AuditServiceServicer:
@@ -115,6 +125,23 @@ class AuditServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetLogStatus(self, request, context):
+        """How far the tree follows the log, and how old the latest checkpoint is (the
+        numbers behind the health service "lienthong.log").
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def AddCosignature(self, request, context):
+        """Keep witnesses' cosignatures of a checkpoint this log kept: the note must carry
+        the log's own valid signature and at least one configured witness's
+        (LIENTHONG_WITNESS_KEYS); GetCheckpoint then returns them after the log's line.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_AuditServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -147,6 +174,16 @@ def add_AuditServiceServicer_to_server(servicer, server):
                     servicer.GetConsistencyProof,
                     request_deserializer=lienthong_dot_v1_dot_audit__service__pb2.GetConsistencyProofRequest.FromString,
                     response_serializer=lienthong_dot_v1_dot_audit__service__pb2.GetConsistencyProofResponse.SerializeToString,
+            ),
+            'GetLogStatus': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetLogStatus,
+                    request_deserializer=lienthong_dot_v1_dot_audit__service__pb2.GetLogStatusRequest.FromString,
+                    response_serializer=lienthong_dot_v1_dot_audit__service__pb2.GetLogStatusResponse.SerializeToString,
+            ),
+            'AddCosignature': grpc.unary_unary_rpc_method_handler(
+                    servicer.AddCosignature,
+                    request_deserializer=lienthong_dot_v1_dot_audit__service__pb2.AddCosignatureRequest.FromString,
+                    response_serializer=lienthong_dot_v1_dot_audit__service__pb2.AddCosignatureResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -312,6 +349,60 @@ class AuditService:
             '/lienthong.v1.AuditService/GetConsistencyProof',
             lienthong_dot_v1_dot_audit__service__pb2.GetConsistencyProofRequest.SerializeToString,
             lienthong_dot_v1_dot_audit__service__pb2.GetConsistencyProofResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetLogStatus(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/lienthong.v1.AuditService/GetLogStatus',
+            lienthong_dot_v1_dot_audit__service__pb2.GetLogStatusRequest.SerializeToString,
+            lienthong_dot_v1_dot_audit__service__pb2.GetLogStatusResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def AddCosignature(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/lienthong.v1.AuditService/AddCosignature',
+            lienthong_dot_v1_dot_audit__service__pb2.AddCosignatureRequest.SerializeToString,
+            lienthong_dot_v1_dot_audit__service__pb2.AddCosignatureResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -49,6 +49,15 @@ class AuditServiceStub:
     """
     GetConsistencyProof: _grpc.UnaryUnaryMultiCallable[_audit_service_pb2.GetConsistencyProofRequest, _audit_service_pb2.GetConsistencyProofResponse]
     """The RFC 6962 consistency proof between two tree sizes."""
+    GetLogStatus: _grpc.UnaryUnaryMultiCallable[_audit_service_pb2.GetLogStatusRequest, _audit_service_pb2.GetLogStatusResponse]
+    """How far the tree follows the log, and how old the latest checkpoint is (the
+    numbers behind the health service "lienthong.log").
+    """
+    AddCosignature: _grpc.UnaryUnaryMultiCallable[_audit_service_pb2.AddCosignatureRequest, _audit_service_pb2.AddCosignatureResponse]
+    """Keep witnesses' cosignatures of a checkpoint this log kept: the note must carry
+    the log's own valid signature and at least one configured witness's
+    (LIENTHONG_WITNESS_KEYS); GetCheckpoint then returns them after the log's line.
+    """
 
 @_typing.type_check_only
 class AuditServiceAsyncStub(AuditServiceStub):
@@ -71,6 +80,15 @@ class AuditServiceAsyncStub(AuditServiceStub):
     """
     GetConsistencyProof: _aio.UnaryUnaryMultiCallable[_audit_service_pb2.GetConsistencyProofRequest, _audit_service_pb2.GetConsistencyProofResponse]  # type: ignore[assignment]
     """The RFC 6962 consistency proof between two tree sizes."""
+    GetLogStatus: _aio.UnaryUnaryMultiCallable[_audit_service_pb2.GetLogStatusRequest, _audit_service_pb2.GetLogStatusResponse]  # type: ignore[assignment]
+    """How far the tree follows the log, and how old the latest checkpoint is (the
+    numbers behind the health service "lienthong.log").
+    """
+    AddCosignature: _aio.UnaryUnaryMultiCallable[_audit_service_pb2.AddCosignatureRequest, _audit_service_pb2.AddCosignatureResponse]  # type: ignore[assignment]
+    """Keep witnesses' cosignatures of a checkpoint this log kept: the note must carry
+    the log's own valid signature and at least one configured witness's
+    (LIENTHONG_WITNESS_KEYS); GetCheckpoint then returns them after the log's line.
+    """
 
 class AuditServiceServicer(metaclass=_abc_1.ABCMeta):
     """For auditors: what was recorded, by whom, when; and what was known at a time."""
@@ -126,5 +144,26 @@ class AuditServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_audit_service_pb2.GetConsistencyProofResponse, _abc.Awaitable[_audit_service_pb2.GetConsistencyProofResponse]]:
         """The RFC 6962 consistency proof between two tree sizes."""
+
+    @_abc_1.abstractmethod
+    def GetLogStatus(
+        self,
+        request: _audit_service_pb2.GetLogStatusRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_audit_service_pb2.GetLogStatusResponse, _abc.Awaitable[_audit_service_pb2.GetLogStatusResponse]]:
+        """How far the tree follows the log, and how old the latest checkpoint is (the
+        numbers behind the health service "lienthong.log").
+        """
+
+    @_abc_1.abstractmethod
+    def AddCosignature(
+        self,
+        request: _audit_service_pb2.AddCosignatureRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_audit_service_pb2.AddCosignatureResponse, _abc.Awaitable[_audit_service_pb2.AddCosignatureResponse]]:
+        """Keep witnesses' cosignatures of a checkpoint this log kept: the note must carry
+        the log's own valid signature and at least one configured witness's
+        (LIENTHONG_WITNESS_KEYS); GetCheckpoint then returns them after the log's line.
+        """
 
 def add_AuditServiceServicer_to_server(servicer: AuditServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

@@ -1,7 +1,9 @@
 // Command tlogcheck verifies Lienthong's signed checkpoints and proofs with the
 // transparency-dev implementations (an independent check, run by
 // tests/interop/test_go_tlog.py): it reads one JSON object on standard input and
-// prints "ok", or the first error and exits 1.
+// prints "ok", or the first error and exits 1. Given a witness key and a cosigned
+// checkpoint, it also opens that note with the log's and the witness's keys, both of
+// whose signatures must verify.
 package main
 
 import (
@@ -23,6 +25,8 @@ type input struct {
 	LeafIndex   uint64   `json:"leaf_index"`
 	Inclusion   [][]byte `json:"inclusion"`
 	Consistency [][]byte `json:"consistency"`
+	WitnessKey  string   `json:"witness_key"`
+	Cosigned    string   `json:"cosigned_checkpoint"`
 }
 
 func main() {
@@ -56,6 +60,29 @@ func run() error {
 	}
 	if err := proof.VerifyConsistency(rfc6962.DefaultHasher, old.Size, current.Size, in.Consistency, old.Hash, current.Hash); err != nil {
 		return fmt.Errorf("consistency: %w", err)
+	}
+	if in.WitnessKey == "" {
+		return nil
+	}
+	return cosigned(verifier, in.WitnessKey, in.Cosigned)
+}
+
+// cosigned checks that the note verifies with the log's key and with the witness's.
+func cosigned(log note.Verifier, witnessKey, text string) error {
+	witness, err := note.NewVerifier(witnessKey)
+	if err != nil {
+		return fmt.Errorf("witness key: %w", err)
+	}
+	n, err := note.Open([]byte(text), note.VerifierList(log, witness))
+	if err != nil {
+		return fmt.Errorf("cosigned: %w", err)
+	}
+	signed := map[string]bool{}
+	for _, sig := range n.Sigs {
+		signed[sig.Name] = true
+	}
+	if !signed[log.Name()] || !signed[witness.Name()] {
+		return fmt.Errorf("cosigned: verified by %v, not by both the log and the witness", signed)
 	}
 	return nil
 }
