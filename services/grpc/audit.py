@@ -170,7 +170,7 @@ class AuditServicer(audit_service_pb2_grpc.AuditServiceServicer):
 
     def status_known_at(self, plan: str, day: dt.date, known_at: dt.datetime) -> dict[str, Any]:
         names = ("plans", "task_status", "kpi_attainment")
-        views = rows_known_at(self.app, {name: VIEWS[name] for name in names}, known_at)
+        views = rows_known_at(self.app, {name: VIEWS[name] for name in names}, known_at, as_of=day)
         if plan not in views["plans"]:
             raise NotFoundError(f"plan {plan} was not recorded by then", field="plan_id")
         with self.app.recorder.datastore.transaction(commit=False) as cursor:  # type: ignore[attr-defined]
