@@ -13,6 +13,7 @@ from google.protobuf.message import Message
 from google.rpc import error_details_pb2
 from lienthong.v1 import envelope_pb2, plan_service_pb2, plan_service_pb2_grpc
 
+from services.grpc import reads
 from tests.e2e.test_grpc_api import PB, TIMEOUT, detail, envelope, play_february, publish, status_of
 from tests.e2e.test_views_api import declare
 
@@ -174,3 +175,30 @@ def test_a_plan_not_recorded_by_the_moment_asked_is_not_found(channel: grpc.Chan
     assert f"plan {PB} was not recorded by 2026-01-01T00:00:00+00:00" in status.message
     found = detail(status, error_details_pb2.BadRequest)
     assert [v.field for v in found.field_violations] == ["plan_id"]
+
+
+def test_an_auditor_paging_through_a_plan_as_known_at_a_moment_replays_the_log_once(
+    channel: grpc.Channel, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    replays: list[dict[str, Any]] = []
+    replay = reads.rows_known_at
+
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        replays.append(kwargs)
+        return replay(*args, **kwargs)
+
+    monkeypatch.setattr(reads, "rows_known_at", counted)
+    plans = plan_service_pb2_grpc.PlanServiceStub(channel)
+    request = pb.ListTasksRequest(plan_id=PB, page_size=10)
+    request.as_known_at.FromDatetime(moment())
+    names: list[str] = []
+    while True:
+        page = plans.ListTasks(request, timeout=TIMEOUT)
+        names += [task.name for task in page.tasks]
+        if not page.next_page_token:
+            break
+        request.page_token = page.next_page_token
+    everything = plans.ListTasks(pb.ListTasksRequest(plan_id=PB, page_size=500), timeout=TIMEOUT)
+    assert names == [task.name for task in everything.tasks]
+    assert len(names) > 20
+    assert len(replays) == 1
