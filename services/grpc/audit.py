@@ -12,6 +12,7 @@ from lienthong.v1 import audit_service_pb2 as pb
 from lienthong.v1 import audit_service_pb2_grpc
 from psycopg import sql
 
+from domain.clock import ward_day
 from domain.errors import InvalidValueError, NotFoundError
 from domain.ids import parse_ref
 from domain.merkle import ProofError
@@ -193,7 +194,7 @@ class AuditServicer(audit_service_pb2_grpc.AuditServiceServicer):
         as_of = check.date("as_of", request.as_of, required=False)
         check.done()
         known_at = from_timestamp(request.known_at)
-        day = as_of or known_at.astimezone(dt.UTC).date()
+        day = as_of or ward_day(known_at)
         status = await asyncio.to_thread(self.status_known_at, request.plan_id, day, known_at)
         return pb.GetPlanStatusAsOfResponse(status=plan_status_message(status))
 

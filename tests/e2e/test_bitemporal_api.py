@@ -11,10 +11,25 @@ import grpc
 import pytest
 from google.protobuf.message import Message
 from google.rpc import error_details_pb2
-from lienthong.v1 import envelope_pb2, plan_service_pb2, plan_service_pb2_grpc
+from lienthong.v1 import (
+    audit_service_pb2,
+    audit_service_pb2_grpc,
+    envelope_pb2,
+    plan_service_pb2,
+    plan_service_pb2_grpc,
+)
 
 from services.grpc import reads
-from tests.e2e.test_grpc_api import PB, TIMEOUT, detail, envelope, play_february, publish, status_of
+from tests.e2e.test_grpc_api import (
+    PB,
+    TIMEOUT,
+    counts,
+    detail,
+    envelope,
+    play_february,
+    publish,
+    status_of,
+)
 from tests.e2e.test_views_api import declare
 
 pb = plan_service_pb2
@@ -60,6 +75,21 @@ def test_a_report_dated_after_the_day_asked_never_shows_on_it(channel: grpc.Chan
     assert "BEHIND_SCHEDULE" not in flags(november.task)
     today = get_task(channel)
     assert (today.task.percent, today.answered_on.replayed) == (60, False)
+
+
+def test_the_audits_status_as_known_at_a_moment_leaves_out_reports_about_later_days(
+    channel: grpc.Channel,
+) -> None:
+    report(channel, 60, "2026-11-01")  # the task's first report
+    audit = audit_service_pb2_grpc.AuditServiceStub(channel)
+
+    def in_progress(as_of: str) -> int:
+        request = audit_service_pb2.GetPlanStatusAsOfRequest(plan_id=PB, as_of=as_of)
+        request.known_at.FromDatetime(moment())
+        status = audit.GetPlanStatusAsOf(request, timeout=TIMEOUT).status
+        return counts(status).get("ITEM_STATUS_IN_PROGRESS", 0)
+
+    assert (in_progress("2026-06-30"), in_progress("2026-11-02")) == (0, 1)
 
 
 def test_a_correction_recorded_after_a_moment_is_not_known_at_it(channel: grpc.Channel) -> None:
