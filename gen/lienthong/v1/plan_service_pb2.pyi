@@ -225,7 +225,9 @@ class ListTasksRequest(_message.Message):
     due_before: _builtins.str
     """Only tasks due before this day, YYYY-MM-DD."""
     as_of: _builtins.str
-    """The day red flags are judged on, YYYY-MM-DD (default: today)."""
+    """The day red flags are judged on, YYYY-MM-DD (default: today, or the ward's day at
+    as_known_at); facts about later days are left out.
+    """
     page_size: _builtins.int
     page_token: _builtins.str
     @_builtins.property
@@ -292,6 +294,9 @@ class GetTaskRequest(_message.Message):
     name: _builtins.str
     """"PLAN/task/KEY"."""
     as_of: _builtins.str
+    """The day the task is judged on, YYYY-MM-DD (default: today, or the ward's day at
+    as_known_at); facts about later days are left out.
+    """
     @_builtins.property
     def as_known_at(self) -> _timestamp_pb2.Timestamp:
         """Read as the store knew it at this time (default: now); not after the server's clock."""
@@ -477,7 +482,9 @@ class GetPlanStatusRequest(_message.Message):
     AS_KNOWN_AT_FIELD_NUMBER: _builtins.int
     plan_id: _builtins.str
     as_of: _builtins.str
-    """The day to judge deadlines on, YYYY-MM-DD (default: today)."""
+    """The day to judge deadlines on, YYYY-MM-DD (default: today, or the ward's day at
+    as_known_at); facts about later days are left out.
+    """
     @_builtins.property
     def as_known_at(self) -> _timestamp_pb2.Timestamp:
         """Read as the store knew it at this time (default: now); not after the server's clock."""
@@ -538,7 +545,9 @@ class ListRedFlagsRequest(_message.Message):
     """Exactly one of plan_id and agency_id (the items that agency leads, in every plan)."""
     agency_id: _builtins.str
     as_of: _builtins.str
-    """The day flags are judged on, YYYY-MM-DD (default: today)."""
+    """The day flags are judged on, YYYY-MM-DD (default: today, or the ward's day at
+    as_known_at); facts about later days are left out.
+    """
     include_cleared: _builtins.bool
     """Also the flags raised and cleared by then: the whole raise/clear history."""
     page_size: _builtins.int
@@ -607,7 +616,9 @@ class GetDependenciesRequest(_message.Message):
     AS_KNOWN_AT_FIELD_NUMBER: _builtins.int
     plan_id: _builtins.str
     as_of: _builtins.str
-    """The day blocking is judged on, YYYY-MM-DD (default: today)."""
+    """The day blocking is judged on, YYYY-MM-DD (default: today, or the ward's day at
+    as_known_at); facts about later days are left out.
+    """
     window_days: _builtins.int
     """An unfinished upstream blocks a downstream task due within this many days
     (default 30).
@@ -781,7 +792,9 @@ class ListBottlenecksRequest(_message.Message):
     ward_id: _builtins.str
     """Only this ward's plans, when set."""
     as_of: _builtins.str
-    """The day lateness is judged on, YYYY-MM-DD (default: today)."""
+    """The day lateness is judged on, YYYY-MM-DD (default: today, or the ward's day at
+    as_known_at); facts about later days are left out.
+    """
     page_size: _builtins.int
     page_token: _builtins.str
     @_builtins.property
@@ -937,7 +950,9 @@ class ListScorecardsRequest(_message.Message):
     page_size: _builtins.int
     page_token: _builtins.str
     as_of: _builtins.str
-    """The day scores are judged on, YYYY-MM-DD (default: today)."""
+    """The day scores are judged on, YYYY-MM-DD (default: today, or the ward's day at
+    as_known_at); facts about later days are left out.
+    """
     @_builtins.property
     def as_known_at(self) -> _timestamp_pb2.Timestamp:
         """Read as the store knew it at this time (default: now); not after the server's clock."""
@@ -1078,7 +1093,9 @@ class ListRollupsRequest(_message.Message):
     AS_KNOWN_AT_FIELD_NUMBER: _builtins.int
     by: Global___RollupBy.ValueType
     as_of: _builtins.str
-    """The day the status is judged on, YYYY-MM-DD (default: today)."""
+    """The day the status is judged on, YYYY-MM-DD (default: today, or the ward's day at
+    as_known_at); facts about later days are left out.
+    """
     page_size: _builtins.int
     page_token: _builtins.str
     @_builtins.property
@@ -1385,7 +1402,9 @@ class ListPeriodSummariesRequest(_message.Message):
     period_kind: _builtins.str
     """monthly, quarterly, half_yearly or yearly; empty: those of the plan's reporting regime."""
     as_of: _builtins.str
-    """Periods up to this day, YYYY-MM-DD (default: today)."""
+    """Periods up to this day, YYYY-MM-DD (default: today, or the ward's day at
+    as_known_at); facts about later days are left out.
+    """
     @_builtins.property
     def as_known_at(self) -> _timestamp_pb2.Timestamp:
         """Read as the store knew it at this time (default: now); not after the server's clock."""
