@@ -157,8 +157,7 @@ class PlanServicer(RollupQueries, plan_service_pb2_grpc.PlanServiceServicer):
     ) -> pb.GetTaskResponse:
         check = Checker()
         check.subject("name", request.name)
-        check.done()
-        if parse_ref(request.name).kind.value != "task":
+        if not check.violations and parse_ref(request.name).kind.value != "task":
             check.add("name", "must name a task: PLAN/task/KEY")
         basis = await self.reads.basis(check, request)
         row = basis.views["task_status"].get(request.name)
@@ -196,8 +195,7 @@ class PlanServicer(RollupQueries, plan_service_pb2_grpc.PlanServiceServicer):
     ) -> pb.GetIndicatorResponse:
         check = Checker()
         check.subject("name", request.name)
-        check.done()
-        if parse_ref(request.name).kind.value != "indicator":
+        if not check.violations and parse_ref(request.name).kind.value != "indicator":
             check.add("name", "must name an indicator: PLAN/indicator/NUMBER")
         basis = await self.reads.basis(check, request)
         row = basis.views["kpi_attainment"].get(request.name)
