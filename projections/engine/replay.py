@@ -33,6 +33,13 @@ class Replay:
         self.aggregates[event.originator_id] = after
         return after
 
+    def skip(self, event: Any) -> None:
+        """Pass over ``event`` without applying it (a read as of a day leaves out the
+        facts about later days): the aggregate's next event still applies."""
+        before = self.aggregates.get(event.originator_id)
+        if before is not None and before.version < event.originator_version:
+            before.version = event.originator_version
+
 
 class AggregateView:
     """A view whose rows are functions of replayed aggregates. The rows of the
@@ -80,11 +87,14 @@ class AggregateView:
         raise NotImplementedError
 
 
-def share_replay(views: Iterable[Any]) -> None:
+def share_replay(views: Iterable[Any]) -> Replay | None:
     """Let the aggregate views among ``views`` share one replay (each aggregate is
-    replayed once for all of them). Call it before any of them has applied an event."""
+    replayed once for all of them), and return it. Call it before any of them has
+    applied an event."""
     aggregate_views = [view for view in views if isinstance(view, AggregateView)]
-    if aggregate_views:
-        shared = Replay(aggregate_views[0].app)
-        for view in aggregate_views:
-            view.replay = shared
+    if not aggregate_views:
+        return None
+    shared = Replay(aggregate_views[0].app)
+    for view in aggregate_views:
+        view.replay = shared
+    return shared

@@ -12,6 +12,7 @@ from lienthong.v1 import audit_service_pb2 as pb
 from lienthong.v1 import audit_service_pb2_grpc
 from psycopg import sql
 
+from domain.clock import ward_day
 from domain.errors import InvalidValueError, NotFoundError
 from domain.ids import parse_ref
 from domain.merkle import ProofError
@@ -173,7 +174,7 @@ class AuditServicer(audit_service_pb2_grpc.AuditServiceServicer):
 
     def status_known_at(self, plan: str, day: dt.date, known_at: dt.datetime) -> dict[str, Any]:
         names = ("plans", "task_status", "kpi_attainment")
-        views = rows_known_at(self.app, {name: VIEWS[name] for name in names}, known_at)
+        views = rows_known_at(self.app, {name: VIEWS[name] for name in names}, known_at, as_of=day)
         if plan not in views["plans"]:
             raise NotFoundError(f"plan {plan} was not recorded by then", field="plan_id")
         with self.app.recorder.datastore.transaction(commit=False) as cursor:  # type: ignore[attr-defined]
@@ -196,7 +197,7 @@ class AuditServicer(audit_service_pb2_grpc.AuditServiceServicer):
         as_of = check.date("as_of", request.as_of, required=False)
         check.done()
         known_at = from_timestamp(request.known_at)
-        day = as_of or known_at.astimezone(dt.UTC).date()
+        day = as_of or ward_day(known_at)
         status = await asyncio.to_thread(self.status_known_at, request.plan_id, day, known_at)
         return pb.GetPlanStatusAsOfResponse(status=plan_status_message(status))
 

@@ -1,10 +1,10 @@
 """PlanService: plans, tasks, indicators, the consolidated status, red flags,
-dependencies, scorecards and bottlenecks — answered from the live views' rows on the
-event loop (see :mod:`services.grpc.reads`)."""
+dependencies, scorecards and bottlenecks — answered on the event loop from the rows
+of the read's basis: the live views', or for a bitemporal read (a past day, or as
+known at a time) the log's replayed (see :mod:`services.grpc.reads`)."""
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -16,11 +16,12 @@ from lienthong.v1 import plan_service_pb2_grpc, resources_pb2
 from domain.errors import NotFoundError
 from domain.ids import parse_ref
 from projections.dependencies import blocked, bottlenecks, critical_path, graphs
-from projections.plans import items_of, plan_of, plan_row, plan_status
+from projections.engine.rows import Views
+from projections.plans import items_of, plan_of, plan_status
 from projections.scorecards import scorecards
-from services.app.clock import ward_today
 from services.grpc import pages
 from services.grpc.reads import (
+    Basis,
     Reads,
     flag_message,
     flag_spans,
@@ -33,7 +34,6 @@ from services.wire.convert import Checker, plan_status_message, status_from_mess
 
 DEFAULT_WINDOW_DAYS = 30
 MAX_WINDOW_DAYS = 3660  # ten years ahead
-R = TypeVar("R", bound=Message)
 T = TypeVar("T")
 
 
@@ -76,16 +76,18 @@ class PlanServicer(RollupQueries, plan_service_pb2_grpc.PlanServiceServicer):
     def __init__(self, reads: Reads) -> None:
         self.reads = reads
 
-    def answer(self, method: str, request: R, plan: str, compute: Callable[[R], T]) -> T:
-        """The response to ``request``, computed once while the plan's rows stay (a
-        request without a day is answered for today)."""
-        key = (method, request.SerializeToString(deterministic=True), ward_today())
-        return self.reads.cached(key, plan, lambda: compute(request))
+    @staticmethod
+    def answer(
+        basis: Basis, method: str, request: Message, plan: str, compute: Callable[[], T]
+    ) -> T:
+        """The response to ``request``, computed once while the plan's rows stay."""
+        key = (method, request.SerializeToString(deterministic=True))
+        return basis.cached(key, plan, compute)
 
     # Plans -----------------------------------------------------------------------
 
-    def plans(self) -> list[resources_pb2.Plan]:
-        views = self.reads.views
+    @staticmethod
+    def plans(views: Views) -> list[resources_pb2.Plan]:
         return [plan_resource(views, row) for _, row in sorted(views["plans"].items())]
 
     async def ListPlans(
@@ -93,74 +95,76 @@ class PlanServicer(RollupQueries, plan_service_pb2_grpc.PlanServiceServicer):
     ) -> pb.ListPlansResponse:
         check = Checker()
         size, offset = pages.paging(check, request)
-        check.done()
-        plans = self.reads.cached(("plans",), None, self.plans)
+        basis = await self.reads.basis(check, request)
+        plans = basis.cached(("plans",), None, lambda: self.plans(basis.views))
         chosen = [p for p in plans if not request.ward_id or p.ward_id == request.ward_id]
         chunk, token = pages.page(chosen, offset, size)
-        return pb.ListPlansResponse(plans=chunk, next_page_token=token)
+        return pb.ListPlansResponse(plans=chunk, next_page_token=token, answered_on=basis.message())
 
     async def GetPlan(
         self, request: pb.GetPlanRequest, context: grpc.aio.ServicerContext
     ) -> pb.GetPlanResponse:
         check = Checker()
         check.required("plan_id", request.plan_id)
-        check.done()
-        views = self.reads.views
-        return pb.GetPlanResponse(plan=plan_resource(views, plan_row(views, request.plan_id)))
+        basis = await self.reads.basis(check, request)
+        plan = plan_resource(basis.views, basis.plan(request.plan_id))
+        return pb.GetPlanResponse(plan=plan, answered_on=basis.message())
 
     # Tasks -----------------------------------------------------------------------
 
-    def tasks(self, plan_id: str, as_of: dt.date) -> list[tuple[dict[str, Any], Any]]:
-        """A plan's tasks as (row, message), judged on ``as_of``."""
-        views = self.reads.views
-        rows = items_of(views, plan_row(views, plan_id))
+    @staticmethod
+    def tasks(basis: Basis, plan_id: str) -> list[tuple[dict[str, Any], Any]]:
+        """A plan's tasks as (row, message), judged on the basis' day."""
+        views = basis.views
+        rows = items_of(views, basis.plan(plan_id))
         return [
-            (row, task_resource(views, name, row, as_of)) for name, row in rows if "/task/" in name
+            (row, task_resource(views, name, row, basis.day))
+            for name, row in rows
+            if "/task/" in name
         ]
 
     async def ListTasks(
         self, request: pb.ListTasksRequest, context: grpc.aio.ServicerContext
     ) -> pb.ListTasksResponse:
-        return self.answer("ListTasks", request, request.plan_id, self.list_tasks)
-
-    def list_tasks(self, request: pb.ListTasksRequest) -> pb.ListTasksResponse:
         check = Checker()
         check.required("plan_id", request.plan_id)
-        as_of = check.date("as_of", request.as_of, required=False) or ward_today()
         due_before = check.date("due_before", request.due_before, required=False)
         size, offset = pages.paging(check, request)
-        check.done()
+        basis = await self.reads.basis(check, request)
         plan = request.plan_id
-        tasks = self.reads.cached(("tasks", plan, as_of), plan, lambda: self.tasks(plan, as_of))
-        wanted = status_from_message(request.status)
-        agency = request.agency_id
-        chosen = [
-            message
-            for row, message in tasks
-            if (not agency or agency in row["lead"] or agency in row["coordinating"])
-            and (wanted is None or row["status"] == wanted.value)
-            and (not request.red_flag or message.red_flags)
-            and (due_before is None or (row["due"] and row["due"] < due_before.isoformat()))
-        ]
-        chunk, token = pages.page(chosen, offset, size)
-        return pb.ListTasksResponse(tasks=chunk, next_page_token=token)
+
+        def listed() -> pb.ListTasksResponse:
+            tasks = basis.cached(("tasks", plan), plan, lambda: self.tasks(basis, plan))
+            wanted = status_from_message(request.status)
+            agency = request.agency_id
+            chosen = [
+                message
+                for row, message in tasks
+                if (not agency or agency in row["lead"] or agency in row["coordinating"])
+                and (wanted is None or row["status"] == wanted.value)
+                and (not request.red_flag or message.red_flags)
+                and (due_before is None or (row["due"] and row["due"] < due_before.isoformat()))
+            ]
+            chunk, token = pages.page(chosen, offset, size)
+            return pb.ListTasksResponse(
+                tasks=chunk, next_page_token=token, answered_on=basis.message()
+            )
+
+        return self.answer(basis, "ListTasks", request, plan, listed)
 
     async def GetTask(
         self, request: pb.GetTaskRequest, context: grpc.aio.ServicerContext
     ) -> pb.GetTaskResponse:
         check = Checker()
         check.subject("name", request.name)
-        as_of = check.date("as_of", request.as_of, required=False) or ward_today()
-        check.done()
-        if parse_ref(request.name).kind.value != "task":
+        if not check.violations and parse_ref(request.name).kind.value != "task":
             check.add("name", "must name a task: PLAN/task/KEY")
-            check.done()
-        views = self.reads.views
-        row = views["task_status"].get(request.name)
+        basis = await self.reads.basis(check, request)
+        row = basis.views["task_status"].get(request.name)
         if row is None:
-            raise NotFoundError(f"{request.name} was not found", field="name")
-        task = task_resource(views, request.name, row, as_of, history=True)
-        return pb.GetTaskResponse(task=task)
+            raise NotFoundError(basis.missing(request.name), field="name")
+        task = task_resource(basis.views, request.name, row, basis.day, history=True)
+        return pb.GetTaskResponse(task=task, answered_on=basis.message())
 
     # Indicators ------------------------------------------------------------------
 
@@ -170,35 +174,36 @@ class PlanServicer(RollupQueries, plan_service_pb2_grpc.PlanServiceServicer):
         check = Checker()
         check.required("plan_id", request.plan_id)
         size, offset = pages.paging(check, request)
-        check.done()
-        views, day = self.reads.views, ward_today()
+        basis = await self.reads.basis(check, request)
+        views = basis.views
         wanted = status_from_message(request.status)
         agency = request.agency_id
         chosen = [
-            indicator_resource(views, name, row, day)
-            for name, row in items_of(views, plan_row(views, request.plan_id))
+            indicator_resource(views, name, row, basis.day)
+            for name, row in items_of(views, basis.plan(request.plan_id))
             if "/indicator/" in name
             and (not agency or agency in row["lead"] or agency in row["monitor"])
             and (wanted is None or row["status"] == wanted.value)
         ]
         chunk, token = pages.page(chosen, offset, size)
-        return pb.ListIndicatorsResponse(indicators=chunk, next_page_token=token)
+        return pb.ListIndicatorsResponse(
+            indicators=chunk, next_page_token=token, answered_on=basis.message()
+        )
 
     async def GetIndicator(
         self, request: pb.GetIndicatorRequest, context: grpc.aio.ServicerContext
     ) -> pb.GetIndicatorResponse:
         check = Checker()
         check.subject("name", request.name)
-        check.done()
-        if parse_ref(request.name).kind.value != "indicator":
+        if not check.violations and parse_ref(request.name).kind.value != "indicator":
             check.add("name", "must name an indicator: PLAN/indicator/NUMBER")
-            check.done()
-        views = self.reads.views
-        row = views["kpi_attainment"].get(request.name)
+        basis = await self.reads.basis(check, request)
+        row = basis.views["kpi_attainment"].get(request.name)
         if row is None:
-            raise NotFoundError(f"{request.name} was not found", field="name")
+            raise NotFoundError(basis.missing(request.name), field="name")
         return pb.GetIndicatorResponse(
-            indicator=indicator_resource(views, request.name, row, ward_today())
+            indicator=indicator_resource(basis.views, request.name, row, basis.day),
+            answered_on=basis.message(),
         )
 
     # Status ----------------------------------------------------------------------
@@ -206,24 +211,29 @@ class PlanServicer(RollupQueries, plan_service_pb2_grpc.PlanServiceServicer):
     async def GetPlanStatus(
         self, request: pb.GetPlanStatusRequest, context: grpc.aio.ServicerContext
     ) -> pb.GetPlanStatusResponse:
-        return self.answer("GetPlanStatus", request, request.plan_id, self.plan_status)
-
-    def plan_status(self, request: pb.GetPlanStatusRequest) -> pb.GetPlanStatusResponse:
         check = Checker()
         check.required("plan_id", request.plan_id)
-        as_of = check.date("as_of", request.as_of, required=False) or ward_today()
-        check.done()
-        status = plan_status(self.reads.views, request.plan_id, as_of)
-        return pb.GetPlanStatusResponse(status=plan_status_message(status))
+        basis = await self.reads.basis(check, request)
+        plan = request.plan_id
+
+        def status() -> pb.GetPlanStatusResponse:
+            basis.plan(plan)
+            found = plan_status(basis.views, plan, basis.day, basis.position)
+            return pb.GetPlanStatusResponse(
+                status=plan_status_message(found), answered_on=basis.message()
+            )
+
+        return self.answer(basis, "GetPlanStatus", request, plan, status)
 
     # Red flags -------------------------------------------------------------------
 
+    @staticmethod
     def red_flags(
-        self, plan_id: str, agency_id: str, as_of: dt.date, *, include_cleared: bool
+        basis: Basis, plan_id: str, agency_id: str, *, include_cleared: bool
     ) -> list[resources_pb2.RedFlag]:
-        views = self.reads.views
+        views, as_of = basis.views, basis.day
         if plan_id:
-            names = [name for name, _ in items_of(views, plan_row(views, plan_id))]
+            names = [name for name, _ in items_of(views, basis.plan(plan_id))]
         else:
             names = sorted(
                 key
@@ -245,17 +255,18 @@ class PlanServicer(RollupQueries, plan_service_pb2_grpc.PlanServiceServicer):
     ) -> pb.ListRedFlagsResponse:
         check = Checker()
         one_of(check, request.plan_id, request.agency_id)
-        as_of = check.date("as_of", request.as_of, required=False) or ward_today()
         size, offset = pages.paging(check, request)
-        check.done()
+        basis = await self.reads.basis(check, request)
         plan, agency, cleared = request.plan_id, request.agency_id, request.include_cleared
-        flags = self.reads.cached(
-            ("flags", plan, agency, as_of, cleared),
+        flags = basis.cached(
+            ("flags", plan, agency, cleared),
             plan or None,
-            lambda: self.red_flags(plan, agency, as_of, include_cleared=cleared),
+            lambda: self.red_flags(basis, plan, agency, include_cleared=cleared),
         )
         chunk, token = pages.page(flags, offset, size)
-        return pb.ListRedFlagsResponse(flags=chunk, next_page_token=token)
+        return pb.ListRedFlagsResponse(
+            flags=chunk, next_page_token=token, answered_on=basis.message()
+        )
 
     # Dependencies, scorecards, bottlenecks -------------------------------------------
 
@@ -264,14 +275,14 @@ class PlanServicer(RollupQueries, plan_service_pb2_grpc.PlanServiceServicer):
     ) -> pb.GetDependenciesResponse:
         check = Checker()
         check.required("plan_id", request.plan_id)
-        as_of = check.date("as_of", request.as_of, required=False) or ward_today()
         if not 0 <= request.window_days <= MAX_WINDOW_DAYS:
             message = f"must be within 0–{MAX_WINDOW_DAYS} days, not {request.window_days}"
             check.add("window_days", message, "WINDOW_OUT_OF_RANGE")
-        check.done()
-        row = graphs(self.reads.views["dependencies"], {request.plan_id}).get(request.plan_id)
+        basis = await self.reads.basis(check, request)
+        as_of = basis.day
+        row = graphs(basis.views["dependencies"], {request.plan_id}).get(request.plan_id)
         if row is None:
-            raise NotFoundError(f"plan {request.plan_id} was not found", field="plan_id")
+            raise NotFoundError(basis.missing(f"plan {request.plan_id}"), field="plan_id")
         window = request.window_days or DEFAULT_WINDOW_DAYS
         path = critical_path(row, as_of)
         return pb.GetDependenciesResponse(
@@ -301,14 +312,8 @@ class PlanServicer(RollupQueries, plan_service_pb2_grpc.PlanServiceServicer):
                 slack_days=path["slack_days"],
             ),
             bottlenecks=[bottleneck_message(b) for b in bottlenecks([row], as_of)],
+            answered_on=basis.message(),
         )
-
-    def ward_plans(self, ward_id: str) -> set[str]:
-        return {
-            key
-            for key, row in self.reads.views["plans"].items()
-            if row["header"].get("ward_id") == ward_id
-        }
 
     async def ListScorecards(
         self, request: pb.ListScorecardsRequest, context: grpc.aio.ServicerContext
@@ -317,42 +322,49 @@ class PlanServicer(RollupQueries, plan_service_pb2_grpc.PlanServiceServicer):
         if request.plan_id and request.ward_id:
             for name in ("plan_id", "ward_id"):
                 check.add(name, "give at most one of plan_id and ward_id", "ONE_OF_REQUIRED")
-        as_of = check.date("as_of", request.as_of, required=False) or ward_today()
         size, offset = pages.paging(check, request)
-        check.done()
+        basis = await self.reads.basis(check, request)
         plan, ward = request.plan_id, request.ward_id
 
         def ranked() -> list[pb.Scorecard]:
-            plans = {plan} if plan else self.ward_plans(ward) if ward else None
+            views = basis.views
+            plans = {plan} if plan else ward_plans(views, ward) if ward else None
             rows = {
                 key: row
-                for key, row in self.reads.views["scorecards"].items()
+                for key, row in views["scorecards"].items()
                 if plans is None or plan_of(key) in plans
             }
-            ranking = scorecards(rows, self.reads.views["red_flags"], as_of)
+            ranking = scorecards(rows, views["red_flags"], basis.day)
             return [scorecard_message(i + 1, card) for i, card in enumerate(ranking)]
 
-        cards = self.reads.cached(("scorecards", plan, ward, as_of), None, ranked)
+        cards = basis.cached(("scorecards", plan, ward), None, ranked)
         chunk, token = pages.page(cards, offset, size)
-        return pb.ListScorecardsResponse(scorecards=chunk, next_page_token=token)
+        return pb.ListScorecardsResponse(
+            scorecards=chunk, next_page_token=token, answered_on=basis.message()
+        )
 
     async def ListBottlenecks(
         self, request: pb.ListBottlenecksRequest, context: grpc.aio.ServicerContext
     ) -> pb.ListBottlenecksResponse:
         check = Checker()
-        as_of = check.date("as_of", request.as_of, required=False) or ward_today()
         size, offset = pages.paging(check, request)
-        check.done()
+        basis = await self.reads.basis(check, request)
         ward = request.ward_id
 
         def found() -> list[pb.Bottleneck]:
-            plans = self.ward_plans(ward) if ward else None
-            rows = graphs(self.reads.views["dependencies"], plans).values()
-            return [bottleneck_message(b) for b in bottlenecks(list(rows), as_of)]
+            plans = ward_plans(basis.views, ward) if ward else None
+            rows = graphs(basis.views["dependencies"], plans).values()
+            return [bottleneck_message(b) for b in bottlenecks(list(rows), basis.day)]
 
-        chosen = self.reads.cached(("bottlenecks", ward, as_of), None, found)
+        chosen = basis.cached(("bottlenecks", ward), None, found)
         chunk, token = pages.page(chosen, offset, size)
-        return pb.ListBottlenecksResponse(bottlenecks=chunk, next_page_token=token)
+        return pb.ListBottlenecksResponse(
+            bottlenecks=chunk, next_page_token=token, answered_on=basis.message()
+        )
+
+
+def ward_plans(views: Views, ward_id: str) -> set[str]:
+    return {key for key, row in views["plans"].items() if row["header"].get("ward_id") == ward_id}
 
 
 def wait_message(wait: dict[str, str]) -> pb.WaitRelation:

@@ -1,29 +1,42 @@
 """Queries answered from the views' rows: plain functions from rows (and a day) to
-protobuf messages, and :class:`Reads`, which serves them from the live in-memory
-rows with a cache that a plan's changed rows invalidate.
+protobuf messages, and :class:`Reads`, which serves them from the rows a read is
+answered on (its :class:`Basis`): the live in-memory rows, with a cache that a plan's
+changed rows invalidate, or — for a bitemporal read — rows replayed from the log as
+known at a position and as of a day, kept in a small cache of their own.
 
-Everything here runs on the event loop: it only reads the in-memory rows, which the
-loop alone changes, one whole committed batch at a time.
+The functions run on the event loop: they only read rows, which the loop alone
+changes (the live ones, one whole committed batch at a time) or nothing changes (the
+replayed ones). A replay runs in a thread.
 """
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
+from collections import OrderedDict
 from collections.abc import Callable, Hashable
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from lienthong.v1 import resources_pb2
+from google.protobuf.message import Message
+from lienthong.v1 import plan_service_pb2, resources_pb2
 
+from domain.clock import ward_day
+from domain.errors import NotFoundError
 from domain.flags import FlagSpan, expected_percent
 from domain.items import ItemStatus
+from projections.engine.known_at import rows_known_at
 from projections.engine.live import LiveViews
 from projections.engine.rows import Changes, Row, Views
 from projections.plans import plan_of, plan_summary
 from projections.red_flags import item_flags, start_of
-from services.wire.convert import STATUSES, plan_message
+from services.app.clock import utc_now, ward_today
+from services.wire.convert import STATUSES, Checker, from_timestamp, plan_message
 
 T = TypeVar("T")
 CACHE_LIMIT = 20_000
+REPLAYS = 8  # bitemporal bases kept (least recently used dropped first)
+RECORDED_BY = "SELECT max(key) AS last FROM view_audit_trail.rows WHERE data->>'recorded_at' <= %s"
 
 
 def plan_resource(views: Views, plan: Row) -> resources_pb2.Plan:
@@ -135,16 +148,142 @@ def indicator_resource(
     )
 
 
+@dataclass(frozen=True)
+class When:
+    """The two times a read names: the day it is about (valid time) and the moment it
+    is read as known at (record time); None: not given."""
+
+    day: dt.date | None
+    known_at: dt.datetime | None
+
+
+def when(check: Checker, request: Message) -> When:
+    """A read request's ``as_of`` and ``as_known_at``, checked."""
+    day = check.date("as_of", request.as_of, required=False)  # type: ignore[attr-defined]
+    if not request.HasField("as_known_at"):
+        return When(day, None)
+    known_at, now = from_timestamp(request.as_known_at), utc_now()  # type: ignore[attr-defined]
+    if known_at > now:
+        message = f"{known_at.isoformat()} is after the server's clock ({now.isoformat()})"
+        check.add("as_known_at", message, "KNOWN_AT_IN_FUTURE")
+    return When(day, known_at)
+
+
+@dataclass
+class Replayed:
+    """Views replayed from the log, and what was computed from them (they never change)."""
+
+    views: Views
+    results: dict[Hashable, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Basis:
+    """What a read is answered on: the views' rows, the day it is about and the log
+    position they cover; ``replayed`` unless they are the live views."""
+
+    reads: Reads
+    views: Views
+    day: dt.date
+    position: int
+    replayed: Replayed | None = None
+    known_at: dt.datetime | None = None
+
+    def cached(self, key: Hashable, plan: str | None, compute: Callable[[], T]) -> T:
+        """``compute()``, reused while the rows it was computed from stay."""
+        key = (key, self.day)
+        if self.replayed is None:
+            return self.reads.cached(key, plan, compute)
+        results = self.replayed.results
+        if key not in results:
+            if len(results) >= CACHE_LIMIT:
+                results.clear()
+            results[key] = compute()
+        return results[key]  # type: ignore[no-any-return]
+
+    def plan(self, plan_id: str) -> Row:
+        """The plan's row; NOT_FOUND when these views do not hold it."""
+        row = self.views["plans"].get(plan_id)
+        if row is None:
+            raise NotFoundError(self.missing(f"plan {plan_id}"), field="plan_id")
+        return row
+
+    def missing(self, what: str) -> str:
+        if self.known_at is None:
+            return f"{what} was not found"
+        return (
+            f"{what} was not recorded by {self.known_at.isoformat()} (log position {self.position})"
+        )
+
+    def message(self) -> plan_service_pb2.ReadBasis:
+        return plan_service_pb2.ReadBasis(
+            as_of=self.day.isoformat(), position=self.position, replayed=self.replayed is not None
+        )
+
+
 class Reads:
     """The live views' rows, and a cache of what is computed from them that the
-    changed rows of a plan (or any change, for queries across plans) invalidate."""
+    changed rows of a plan (or any change, for queries across plans) invalidate;
+    views replayed for bitemporal reads, the last :data:`REPLAYS` of them kept."""
 
     def __init__(self, live: LiveViews) -> None:
         self.live = live
         self.versions: dict[str, int] = {}
         self.generation = 0
         self.cache: dict[Hashable, tuple[int, Any]] = {}
+        self.replays: OrderedDict[tuple[int, dt.date], asyncio.Future[Replayed]] = OrderedDict()
         live.subscribers.add(self.changed)
+
+    async def basis(self, check: Checker, request: Message) -> Basis:
+        """The rows to answer ``request`` on, once its fields (``check``) are valid:
+        the live ones for today (or a later day) as known now; else the log replayed up
+        to the last position recorded by its ``as_known_at`` (default: the position
+        the live views reached) as of its day (default: the ward's day at
+        ``as_known_at``, else today)."""
+        asked = when(check, request)
+        check.done()
+        today = ward_today()
+        if asked.known_at is None and (asked.day is None or asked.day >= today):
+            return Basis(self, self.views, asked.day or today, self.live.position)
+        if asked.known_at is None:
+            day, position = asked.day or today, self.live.position
+        else:
+            day = asked.day or ward_day(asked.known_at)
+            last = await asyncio.to_thread(self.recorded_by, asked.known_at)
+            position = min(last, self.live.position)
+        replayed = await self.replayed(position, day)
+        return Basis(self, replayed.views, day, position, replayed, asked.known_at)
+
+    async def replayed(self, position: int, day: dt.date) -> Replayed:
+        """The views as known at ``position`` and as of ``day``: replayed in a thread
+        once, then from the cache (concurrent reads of one key share the replay)."""
+        key = (position, day)
+        found = self.replays.get(key)
+        if found is None:
+            views = {name: self.live.factories[name] for name in self.views}
+            found = self.replays[key] = asyncio.ensure_future(
+                asyncio.to_thread(self.replay, views, position, day)
+            )
+            while len(self.replays) > REPLAYS:
+                self.replays.popitem(last=False)
+        self.replays.move_to_end(key)
+        try:
+            return await asyncio.shield(found)
+        except BaseException:
+            if found.done() and self.replays.get(key) is found:
+                del self.replays[key]
+            raise
+
+    def replay(self, views: dict[str, Any], position: int, day: dt.date) -> Replayed:
+        return Replayed(rows_known_at(self.live.app, views, through=position, as_of=day))
+
+    def recorded_by(self, known_at: dt.datetime) -> int:
+        """The last log position recorded at or before ``known_at`` (0: none)."""
+        datastore = self.live.app.recorder.datastore  # type: ignore[attr-defined]
+        with datastore.transaction(commit=False) as cursor:
+            cursor.execute(RECORDED_BY, (known_at.astimezone(dt.UTC).isoformat(),))
+            found = cursor.fetchone()
+        return int(found["last"]) if found and found["last"] else 0
 
     @property
     def views(self) -> Views:

@@ -1,6 +1,7 @@
 """PlanService's rollups: consolidated status per plan, ward or agency, indicators
 that share a code across wards, and per-period summaries (see
-:mod:`projections.rollups`), from the live views' rows."""
+:mod:`projections.rollups`), from the rows of the read's basis (the live views' or,
+for a bitemporal read, the log's replayed: :mod:`services.grpc.reads`)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,6 @@ from lienthong.v1 import plan_service_pb2 as pb
 from domain.errors import NotFoundError
 from projections import rollups
 from projections.engine.rows import Row
-from services.app.clock import ward_today
 from services.grpc import pages
 from services.grpc.reads import Reads
 from services.wire.convert import Checker
@@ -57,20 +57,20 @@ class RollupQueries:
         check = Checker()
         if request.by not in ROLLUPS:
             check.add("by", "must be ROLLUP_BY_PLAN, ROLLUP_BY_WARD or ROLLUP_BY_AGENCY")
-        as_of = check.date("as_of", request.as_of, required=False) or ward_today()
         size, offset = pages.paging(check, request)
-        check.done()
+        basis = await self.reads.basis(check, request)
         by = request.by
 
         def rolled() -> list[pb.Rollup]:
-            views = self.reads.views
-            flags = views["red_flags"]
-            readings = rollups.read_tasks(views["task_status"], flags, as_of)
+            flags = basis.views["red_flags"]
+            readings = rollups.read_tasks(basis.views["task_status"], flags, basis.day)
             return [rollup_message(g, s) for g, s in ROLLUPS[by](readings, flags).items()]
 
-        found = self.reads.cached(("rollups", by, as_of), None, rolled)
+        found = basis.cached(("rollups", by), None, rolled)
         chunk, token = pages.page(found, offset, size)
-        return pb.ListRollupsResponse(rollups=chunk, next_page_token=token)
+        return pb.ListRollupsResponse(
+            rollups=chunk, next_page_token=token, answered_on=basis.message()
+        )
 
     async def ListIndicatorRollups(
         self, request: pb.ListIndicatorRollupsRequest, context: grpc.aio.ServicerContext
@@ -78,9 +78,9 @@ class RollupQueries:
         check = Checker()
         if request.year:
             check.year("year", request.year)
-        check.done()
-        year = request.year or str(ward_today().year)
-        views = self.reads.views
+        basis = await self.reads.basis(check, request)
+        year = request.year or str(basis.day.year)
+        views = basis.views
         rolled = rollups.indicators_by_code(views["kpi_attainment"], views["red_flags"], year)
         return pb.ListIndicatorRollupsResponse(
             rollups=[
@@ -99,7 +99,8 @@ class RollupQueries:
                 )
                 for code, found in rolled.items()
                 if not request.code or code == request.code
-            ]
+            ],
+            answered_on=basis.message(),
         )
 
     async def ListPeriodSummaries(
@@ -107,21 +108,21 @@ class RollupQueries:
     ) -> pb.ListPeriodSummariesResponse:
         check = Checker()
         check.required("plan_id", request.plan_id)
-        as_of = check.date("as_of", request.as_of, required=False) or ward_today()
         if request.year:
             check.year("year", str(request.year))
         kind = request.period_kind
         if kind and kind not in rollups.PERIOD_KINDS:
             check.add("period_kind", f"must be one of {', '.join(rollups.PERIOD_KINDS)}")
-        check.done()
-        flags = self.reads.views["red_flags"]
+        basis = await self.reads.basis(check, request)
+        as_of, flags = basis.day, basis.views["red_flags"]
         if request.plan_id not in flags:
-            raise NotFoundError(f"plan {request.plan_id} was not found", field="plan_id")
+            raise NotFoundError(basis.missing(f"plan {request.plan_id}"), field="plan_id")
         year = request.year or as_of.year
         if kind:
             found = {kind: rollups.period_summaries(flags, request.plan_id, kind, year, as_of)}
         else:
             found = rollups.reporting_summaries(flags, request.plan_id, year, as_of)
         return pb.ListPeriodSummariesResponse(
-            summaries=[period_message(k, s) for k, summaries in found.items() for s in summaries]
+            summaries=[period_message(k, s) for k, summaries in found.items() for s in summaries],
+            answered_on=basis.message(),
         )

@@ -24,6 +24,7 @@ from typing import Any
 import grpc
 import psycopg
 import pytest
+from google.protobuf import timestamp_pb2
 from google.rpc import error_details_pb2
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from lienthong.v1 import (
@@ -776,6 +777,23 @@ REQUESTS = [
         "TIMESTAMP_OUT_OF_RANGE",
     ),
     RequestCase(
+        "ListPlans: as_known_at after 9999",
+        plan_call("ListPlans", as_known_at=far_stamp()),
+        "TIMESTAMP_OUT_OF_RANGE",
+    ),
+    RequestCase(
+        "GetTask: as_known_at in the year 9000, after the server's clock",
+        plan_call(
+            "GetTask", name=TASK, as_known_at=timestamp_pb2.Timestamp(seconds=221_845_392_000)
+        ),
+        "KNOWN_AT_IN_FUTURE",
+    ),
+    RequestCase(
+        "GetIndicator: as_of as a week date",
+        plan_call("GetIndicator", name=f"{PB}/indicator/3.2", as_of="2026-W10"),
+        "DATE_INVALID",
+    ),
+    RequestCase(
         "GetPlanStatusAsOf: known_at with negative nanos",
         audit_call("GetPlanStatusAsOf", plan_id=PB, known_at=negative_nanos()),
         "TIMESTAMP_OUT_OF_RANGE",
@@ -947,6 +965,11 @@ def test_views_that_meet_an_event_they_cannot_apply_stop_loudly(
 
 EDGES = ("1970-01-01", "2199-12-31")
 QUERIES = [
+    ("ListPlans", {}),
+    ("GetPlan", {"plan_id": PB}),
+    ("ListIndicators", {"plan_id": PB}),
+    ("GetIndicator", {"name": f"{PB}/indicator/3.2"}),
+    ("ListIndicatorRollups", {}),
     ("ListTasks", {"plan_id": PB}),
     ("GetTask", {"name": TASK}),
     ("GetPlanStatus", {"plan_id": PB}),

@@ -192,8 +192,18 @@ def test_a_scripted_month_reads_back_as_the_expected_consolidated_status(
 ) -> None:
     play_february(channel)
     plans = plan_service_pb2_grpc.PlanServiceStub(channel)
-    status = plans.GetPlanStatus(
+    # on 1 April the reports of February show; the claims, the reviews, task 3's
+    # completion and task 5's deadline moved to Quý II, all made today, not yet: tasks
+    # 3, 4 and 5, due in Quý I, were overdue then
+    april = plans.GetPlanStatus(
         plan_service_pb2.GetPlanStatusRequest(plan_id=PB, as_of="2026-04-01"), timeout=TIMEOUT
+    ).status
+    assert counts(april) == {"ITEM_STATUS_NOT_STARTED": 54, "ITEM_STATUS_IN_PROGRESS": 2}
+    assert list(april.awaiting_completion) == []
+    assert [o.name for o in april.overdue] == [f"{PB}/task/{k}" for k in ("3", "4", "5")]
+    assert [(d.upstream_task, d.downstream_task) for d in april.dependencies] == [("21", "24")]
+    status = plans.GetPlanStatus(
+        plan_service_pb2.GetPlanStatusRequest(plan_id=PB), timeout=TIMEOUT
     ).status
     assert counts(status) == {
         "ITEM_STATUS_NOT_STARTED": 52,
@@ -202,8 +212,6 @@ def test_a_scripted_month_reads_back_as_the_expected_consolidated_status(
         "ITEM_STATUS_AWAITING_COMPLETION": 1,
     }
     assert list(status.awaiting_completion) == [f"{PB}/task/8"]
-    assert [o.name for o in status.overdue] == [f"{PB}/task/4"]
-    assert [(d.upstream_task, d.downstream_task) for d in status.dependencies] == [("21", "24")]
     # flags are judged from each item's history: the rejection happened today
     today = dt.datetime.now(dt.UTC).date().isoformat()
     task = plans.GetTask(

@@ -28,7 +28,7 @@ from projections.kpi_attainment import KpiAttainmentView
 from projections.red_flags import RedFlagView, item_flags, start_of
 from projections.scorecards import ScorecardView, scorecards
 from projections.task_status import TaskStatusView
-from projections.views import VIEWS, view_named
+from projections.views import VIEWS, caught_up, view_named
 from services.app.importer import import_plans
 from services.app.ledger import Actor, Ledger
 from services.cli import cmd_projection
@@ -221,6 +221,33 @@ def test_a_view_as_known_at_a_time_between_two_events_is_what_it_showed_then(
     assert runner.rows() != then
     known = rows_known_at(plans, {TaskStatusView.name: TaskStatusView}, between)
     assert known[TaskStatusView.name] == then
+
+
+def test_views_as_of_a_day_leave_out_the_facts_about_later_days_and_apply_the_rest(
+    plans: Ledger,
+) -> None:
+    lead = Actor("phuoc-binh.health-post", channel="test")
+    task = f"{PB}/task/24"
+    for percent, as_of in ((30, dt.date(2026, 3, 2)), (60, dt.date(2026, 11, 1))):
+        execute(plans, "progress_reported", task, lead, {"percent": percent, "as_of": as_of})
+    late = execute(
+        plans, "progress_reported", task, lead, {"percent": 70, "as_of": dt.date(2026, 5, 1)}
+    )
+    fix = {"report_version": late - 1, "percent": 65, "reason": "nhầm"}
+    execute(plans, "report_corrected", task, lead, fix)  # about 1 November
+    names = [name for name in VIEWS if name != "audit_trail"]
+    factories = {name: VIEWS[name] for name in names}
+    june = rows_known_at(plans, factories, as_of=dt.date(2026, 6, 30))
+    # the report about 1 November and its correction are left out; the one recorded
+    # after them, about 1 May, applies
+    row = june["task_status"][task]
+    assert (row["percent"], row["last_report_as_of"]) == (70, "2026-05-01")
+    assert (
+        june["task_status"][f"{PB}/task/4"]
+        == caught_up(plans, ["task_status"])["task_status"][f"{PB}/task/4"]
+    )
+    # as of a day after every report, the replay is the views as they are
+    assert rows_known_at(plans, factories, as_of=dt.date(2026, 12, 31)) == caught_up(plans, names)
 
 
 def test_a_view_followed_in_its_table_only_applies_new_events_as_they_are_recorded(

@@ -6,6 +6,7 @@ isort:skip_file
 from collections import abc as _abc
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
+from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 from lienthong.v1 import resources_pb2 as _resources_pb2
@@ -45,27 +46,71 @@ ROLLUP_BY_AGENCY: RollupBy.ValueType  # 3
 Global___RollupBy: _TypeAlias = RollupBy  # noqa: Y015
 
 @_typing.final
+class ReadBasis(_message.Message):
+    """What a read was answered on: the day it is about and the log it covers."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    AS_OF_FIELD_NUMBER: _builtins.int
+    POSITION_FIELD_NUMBER: _builtins.int
+    REPLAYED_FIELD_NUMBER: _builtins.int
+    as_of: _builtins.str
+    """The day (valid time), YYYY-MM-DD."""
+    position: _builtins.int
+    """The log position covered (record time): every event up to it, none after. For a
+    read of the live views, the position they have all reached.
+    """
+    replayed: _builtins.bool
+    """Answered from a replay of the log (a bitemporal read), not the live views."""
+    def __init__(
+        self,
+        *,
+        as_of: _builtins.str = ...,
+        position: _builtins.int = ...,
+        replayed: _builtins.bool = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["as_of", b"as_of", "position", b"position", "replayed", b"replayed"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ReadBasis: _TypeAlias = ReadBasis  # noqa: Y015
+
+@_typing.final
 class ListPlansRequest(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
     WARD_ID_FIELD_NUMBER: _builtins.int
     PAGE_SIZE_FIELD_NUMBER: _builtins.int
     PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    AS_OF_FIELD_NUMBER: _builtins.int
+    AS_KNOWN_AT_FIELD_NUMBER: _builtins.int
     ward_id: _builtins.str
     """Only plans of this ward, when set."""
     page_size: _builtins.int
     """At most this many (default 50, at most 500)."""
     page_token: _builtins.str
+    as_of: _builtins.str
+    """The day the answer is about, YYYY-MM-DD (default: today, or the ward's day at
+    as_known_at): facts about later days are left out.
+    """
+    @_builtins.property
+    def as_known_at(self) -> _timestamp_pb2.Timestamp:
+        """Read as the store knew it at this time (default: now); not after the server's clock."""
+
     def __init__(
         self,
         *,
         ward_id: _builtins.str = ...,
         page_size: _builtins.int = ...,
         page_token: _builtins.str = ...,
+        as_of: _builtins.str = ...,
+        as_known_at: _timestamp_pb2.Timestamp | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["as_known_at", b"as_known_at"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["page_size", b"page_size", "page_token", b"page_token", "ward_id", b"ward_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["as_known_at", b"as_known_at", "as_of", b"as_of", "page_size", b"page_size", "page_token", b"page_token", "ward_id", b"ward_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -77,18 +122,24 @@ class ListPlansResponse(_message.Message):
 
     PLANS_FIELD_NUMBER: _builtins.int
     NEXT_PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    ANSWERED_ON_FIELD_NUMBER: _builtins.int
     next_page_token: _builtins.str
     @_builtins.property
     def plans(self) -> _containers.RepeatedCompositeFieldContainer[_resources_pb2.Plan]: ...
+    @_builtins.property
+    def answered_on(self) -> Global___ReadBasis:
+        """What the answer was read on."""
+
     def __init__(
         self,
         *,
         plans: _abc.Iterable[_resources_pb2.Plan] | None = ...,
         next_page_token: _builtins.str = ...,
+        answered_on: Global___ReadBasis | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["answered_on", b"answered_on"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["next_page_token", b"next_page_token", "plans", b"plans"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["answered_on", b"answered_on", "next_page_token", b"next_page_token", "plans", b"plans"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -99,15 +150,27 @@ class GetPlanRequest(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
     PLAN_ID_FIELD_NUMBER: _builtins.int
+    AS_OF_FIELD_NUMBER: _builtins.int
+    AS_KNOWN_AT_FIELD_NUMBER: _builtins.int
     plan_id: _builtins.str
+    as_of: _builtins.str
+    """The day the answer is about, YYYY-MM-DD (default: today, or the ward's day at
+    as_known_at): facts about later days are left out.
+    """
+    @_builtins.property
+    def as_known_at(self) -> _timestamp_pb2.Timestamp:
+        """Read as the store knew it at this time (default: now); not after the server's clock."""
+
     def __init__(
         self,
         *,
         plan_id: _builtins.str = ...,
+        as_of: _builtins.str = ...,
+        as_known_at: _timestamp_pb2.Timestamp | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["as_known_at", b"as_known_at"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["plan_id", b"plan_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["as_known_at", b"as_known_at", "as_of", b"as_of", "plan_id", b"plan_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -118,16 +181,22 @@ class GetPlanResponse(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
     PLAN_FIELD_NUMBER: _builtins.int
+    ANSWERED_ON_FIELD_NUMBER: _builtins.int
     @_builtins.property
     def plan(self) -> _resources_pb2.Plan: ...
+    @_builtins.property
+    def answered_on(self) -> Global___ReadBasis:
+        """What the answer was read on."""
+
     def __init__(
         self,
         *,
         plan: _resources_pb2.Plan | None = ...,
+        answered_on: Global___ReadBasis | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["plan", b"plan"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["answered_on", b"answered_on", "plan", b"plan"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["plan", b"plan"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["answered_on", b"answered_on", "plan", b"plan"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -145,6 +214,7 @@ class ListTasksRequest(_message.Message):
     AS_OF_FIELD_NUMBER: _builtins.int
     PAGE_SIZE_FIELD_NUMBER: _builtins.int
     PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    AS_KNOWN_AT_FIELD_NUMBER: _builtins.int
     plan_id: _builtins.str
     agency_id: _builtins.str
     """Tasks this agency leads or helps with."""
@@ -155,9 +225,15 @@ class ListTasksRequest(_message.Message):
     due_before: _builtins.str
     """Only tasks due before this day, YYYY-MM-DD."""
     as_of: _builtins.str
-    """The day red flags are judged on, YYYY-MM-DD (default: today)."""
+    """The day red flags are judged on, YYYY-MM-DD (default: today, or the ward's day at
+    as_known_at); facts about later days are left out.
+    """
     page_size: _builtins.int
     page_token: _builtins.str
+    @_builtins.property
+    def as_known_at(self) -> _timestamp_pb2.Timestamp:
+        """Read as the store knew it at this time (default: now); not after the server's clock."""
+
     def __init__(
         self,
         *,
@@ -169,10 +245,11 @@ class ListTasksRequest(_message.Message):
         as_of: _builtins.str = ...,
         page_size: _builtins.int = ...,
         page_token: _builtins.str = ...,
+        as_known_at: _timestamp_pb2.Timestamp | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["as_known_at", b"as_known_at"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["agency_id", b"agency_id", "as_of", b"as_of", "due_before", b"due_before", "page_size", b"page_size", "page_token", b"page_token", "plan_id", b"plan_id", "red_flag", b"red_flag", "status", b"status"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["agency_id", b"agency_id", "as_known_at", b"as_known_at", "as_of", b"as_of", "due_before", b"due_before", "page_size", b"page_size", "page_token", b"page_token", "plan_id", b"plan_id", "red_flag", b"red_flag", "status", b"status"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -184,18 +261,24 @@ class ListTasksResponse(_message.Message):
 
     TASKS_FIELD_NUMBER: _builtins.int
     NEXT_PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    ANSWERED_ON_FIELD_NUMBER: _builtins.int
     next_page_token: _builtins.str
     @_builtins.property
     def tasks(self) -> _containers.RepeatedCompositeFieldContainer[_resources_pb2.Task]: ...
+    @_builtins.property
+    def answered_on(self) -> Global___ReadBasis:
+        """What the answer was read on."""
+
     def __init__(
         self,
         *,
         tasks: _abc.Iterable[_resources_pb2.Task] | None = ...,
         next_page_token: _builtins.str = ...,
+        answered_on: Global___ReadBasis | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["answered_on", b"answered_on"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["next_page_token", b"next_page_token", "tasks", b"tasks"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["answered_on", b"answered_on", "next_page_token", b"next_page_token", "tasks", b"tasks"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -207,18 +290,27 @@ class GetTaskRequest(_message.Message):
 
     NAME_FIELD_NUMBER: _builtins.int
     AS_OF_FIELD_NUMBER: _builtins.int
+    AS_KNOWN_AT_FIELD_NUMBER: _builtins.int
     name: _builtins.str
     """"PLAN/task/KEY"."""
     as_of: _builtins.str
+    """The day the task is judged on, YYYY-MM-DD (default: today, or the ward's day at
+    as_known_at); facts about later days are left out.
+    """
+    @_builtins.property
+    def as_known_at(self) -> _timestamp_pb2.Timestamp:
+        """Read as the store knew it at this time (default: now); not after the server's clock."""
+
     def __init__(
         self,
         *,
         name: _builtins.str = ...,
         as_of: _builtins.str = ...,
+        as_known_at: _timestamp_pb2.Timestamp | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["as_known_at", b"as_known_at"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["as_of", b"as_of", "name", b"name"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["as_known_at", b"as_known_at", "as_of", b"as_of", "name", b"name"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -229,16 +321,22 @@ class GetTaskResponse(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
     TASK_FIELD_NUMBER: _builtins.int
+    ANSWERED_ON_FIELD_NUMBER: _builtins.int
     @_builtins.property
     def task(self) -> _resources_pb2.Task: ...
+    @_builtins.property
+    def answered_on(self) -> Global___ReadBasis:
+        """What the answer was read on."""
+
     def __init__(
         self,
         *,
         task: _resources_pb2.Task | None = ...,
+        answered_on: Global___ReadBasis | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["task", b"task"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["answered_on", b"answered_on", "task", b"task"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["task", b"task"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["answered_on", b"answered_on", "task", b"task"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -253,12 +351,22 @@ class ListIndicatorsRequest(_message.Message):
     STATUS_FIELD_NUMBER: _builtins.int
     PAGE_SIZE_FIELD_NUMBER: _builtins.int
     PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    AS_OF_FIELD_NUMBER: _builtins.int
+    AS_KNOWN_AT_FIELD_NUMBER: _builtins.int
     plan_id: _builtins.str
     agency_id: _builtins.str
     """Indicators this agency leads or monitors."""
     status: _resources_pb2.ItemStatus.ValueType
     page_size: _builtins.int
     page_token: _builtins.str
+    as_of: _builtins.str
+    """The day the answer is about, YYYY-MM-DD (default: today, or the ward's day at
+    as_known_at): facts about later days are left out.
+    """
+    @_builtins.property
+    def as_known_at(self) -> _timestamp_pb2.Timestamp:
+        """Read as the store knew it at this time (default: now); not after the server's clock."""
+
     def __init__(
         self,
         *,
@@ -267,10 +375,12 @@ class ListIndicatorsRequest(_message.Message):
         status: _resources_pb2.ItemStatus.ValueType = ...,
         page_size: _builtins.int = ...,
         page_token: _builtins.str = ...,
+        as_of: _builtins.str = ...,
+        as_known_at: _timestamp_pb2.Timestamp | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["as_known_at", b"as_known_at"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["agency_id", b"agency_id", "page_size", b"page_size", "page_token", b"page_token", "plan_id", b"plan_id", "status", b"status"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["agency_id", b"agency_id", "as_known_at", b"as_known_at", "as_of", b"as_of", "page_size", b"page_size", "page_token", b"page_token", "plan_id", b"plan_id", "status", b"status"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -282,18 +392,24 @@ class ListIndicatorsResponse(_message.Message):
 
     INDICATORS_FIELD_NUMBER: _builtins.int
     NEXT_PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    ANSWERED_ON_FIELD_NUMBER: _builtins.int
     next_page_token: _builtins.str
     @_builtins.property
     def indicators(self) -> _containers.RepeatedCompositeFieldContainer[_resources_pb2.Indicator]: ...
+    @_builtins.property
+    def answered_on(self) -> Global___ReadBasis:
+        """What the answer was read on."""
+
     def __init__(
         self,
         *,
         indicators: _abc.Iterable[_resources_pb2.Indicator] | None = ...,
         next_page_token: _builtins.str = ...,
+        answered_on: Global___ReadBasis | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["answered_on", b"answered_on"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["indicators", b"indicators", "next_page_token", b"next_page_token"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["answered_on", b"answered_on", "indicators", b"indicators", "next_page_token", b"next_page_token"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -304,16 +420,28 @@ class GetIndicatorRequest(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
     NAME_FIELD_NUMBER: _builtins.int
+    AS_OF_FIELD_NUMBER: _builtins.int
+    AS_KNOWN_AT_FIELD_NUMBER: _builtins.int
     name: _builtins.str
     """"PLAN/indicator/NUMBER"."""
+    as_of: _builtins.str
+    """The day the answer is about, YYYY-MM-DD (default: today, or the ward's day at
+    as_known_at): facts about later days are left out.
+    """
+    @_builtins.property
+    def as_known_at(self) -> _timestamp_pb2.Timestamp:
+        """Read as the store knew it at this time (default: now); not after the server's clock."""
+
     def __init__(
         self,
         *,
         name: _builtins.str = ...,
+        as_of: _builtins.str = ...,
+        as_known_at: _timestamp_pb2.Timestamp | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["as_known_at", b"as_known_at"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["name", b"name"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["as_known_at", b"as_known_at", "as_of", b"as_of", "name", b"name"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -324,16 +452,22 @@ class GetIndicatorResponse(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
     INDICATOR_FIELD_NUMBER: _builtins.int
+    ANSWERED_ON_FIELD_NUMBER: _builtins.int
     @_builtins.property
     def indicator(self) -> _resources_pb2.Indicator: ...
+    @_builtins.property
+    def answered_on(self) -> Global___ReadBasis:
+        """What the answer was read on."""
+
     def __init__(
         self,
         *,
         indicator: _resources_pb2.Indicator | None = ...,
+        answered_on: Global___ReadBasis | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["indicator", b"indicator"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["answered_on", b"answered_on", "indicator", b"indicator"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["indicator", b"indicator"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["answered_on", b"answered_on", "indicator", b"indicator"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -345,18 +479,26 @@ class GetPlanStatusRequest(_message.Message):
 
     PLAN_ID_FIELD_NUMBER: _builtins.int
     AS_OF_FIELD_NUMBER: _builtins.int
+    AS_KNOWN_AT_FIELD_NUMBER: _builtins.int
     plan_id: _builtins.str
     as_of: _builtins.str
-    """The day to judge deadlines on, YYYY-MM-DD (default: today)."""
+    """The day to judge deadlines on, YYYY-MM-DD (default: today, or the ward's day at
+    as_known_at); facts about later days are left out.
+    """
+    @_builtins.property
+    def as_known_at(self) -> _timestamp_pb2.Timestamp:
+        """Read as the store knew it at this time (default: now); not after the server's clock."""
+
     def __init__(
         self,
         *,
         plan_id: _builtins.str = ...,
         as_of: _builtins.str = ...,
+        as_known_at: _timestamp_pb2.Timestamp | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["as_known_at", b"as_known_at"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["as_of", b"as_of", "plan_id", b"plan_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["as_known_at", b"as_known_at", "as_of", b"as_of", "plan_id", b"plan_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -367,16 +509,22 @@ class GetPlanStatusResponse(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
     STATUS_FIELD_NUMBER: _builtins.int
+    ANSWERED_ON_FIELD_NUMBER: _builtins.int
     @_builtins.property
     def status(self) -> _resources_pb2.PlanStatus: ...
+    @_builtins.property
+    def answered_on(self) -> Global___ReadBasis:
+        """What the answer was read on."""
+
     def __init__(
         self,
         *,
         status: _resources_pb2.PlanStatus | None = ...,
+        answered_on: Global___ReadBasis | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["status", b"status"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["answered_on", b"answered_on", "status", b"status"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["status", b"status"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["answered_on", b"answered_on", "status", b"status"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -392,15 +540,22 @@ class ListRedFlagsRequest(_message.Message):
     INCLUDE_CLEARED_FIELD_NUMBER: _builtins.int
     PAGE_SIZE_FIELD_NUMBER: _builtins.int
     PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    AS_KNOWN_AT_FIELD_NUMBER: _builtins.int
     plan_id: _builtins.str
     """Exactly one of plan_id and agency_id (the items that agency leads, in every plan)."""
     agency_id: _builtins.str
     as_of: _builtins.str
-    """The day flags are judged on, YYYY-MM-DD (default: today)."""
+    """The day flags are judged on, YYYY-MM-DD (default: today, or the ward's day at
+    as_known_at); facts about later days are left out.
+    """
     include_cleared: _builtins.bool
     """Also the flags raised and cleared by then: the whole raise/clear history."""
     page_size: _builtins.int
     page_token: _builtins.str
+    @_builtins.property
+    def as_known_at(self) -> _timestamp_pb2.Timestamp:
+        """Read as the store knew it at this time (default: now); not after the server's clock."""
+
     def __init__(
         self,
         *,
@@ -410,10 +565,11 @@ class ListRedFlagsRequest(_message.Message):
         include_cleared: _builtins.bool = ...,
         page_size: _builtins.int = ...,
         page_token: _builtins.str = ...,
+        as_known_at: _timestamp_pb2.Timestamp | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["as_known_at", b"as_known_at"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["agency_id", b"agency_id", "as_of", b"as_of", "include_cleared", b"include_cleared", "page_size", b"page_size", "page_token", b"page_token", "plan_id", b"plan_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["agency_id", b"agency_id", "as_known_at", b"as_known_at", "as_of", b"as_of", "include_cleared", b"include_cleared", "page_size", b"page_size", "page_token", b"page_token", "plan_id", b"plan_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -425,20 +581,26 @@ class ListRedFlagsResponse(_message.Message):
 
     FLAGS_FIELD_NUMBER: _builtins.int
     NEXT_PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    ANSWERED_ON_FIELD_NUMBER: _builtins.int
     next_page_token: _builtins.str
     @_builtins.property
     def flags(self) -> _containers.RepeatedCompositeFieldContainer[_resources_pb2.RedFlag]:
         """Oldest raise first."""
+
+    @_builtins.property
+    def answered_on(self) -> Global___ReadBasis:
+        """What the answer was read on."""
 
     def __init__(
         self,
         *,
         flags: _abc.Iterable[_resources_pb2.RedFlag] | None = ...,
         next_page_token: _builtins.str = ...,
+        answered_on: Global___ReadBasis | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["answered_on", b"answered_on"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["flags", b"flags", "next_page_token", b"next_page_token"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["answered_on", b"answered_on", "flags", b"flags", "next_page_token", b"next_page_token"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -451,23 +613,31 @@ class GetDependenciesRequest(_message.Message):
     PLAN_ID_FIELD_NUMBER: _builtins.int
     AS_OF_FIELD_NUMBER: _builtins.int
     WINDOW_DAYS_FIELD_NUMBER: _builtins.int
+    AS_KNOWN_AT_FIELD_NUMBER: _builtins.int
     plan_id: _builtins.str
     as_of: _builtins.str
-    """The day blocking is judged on, YYYY-MM-DD (default: today)."""
+    """The day blocking is judged on, YYYY-MM-DD (default: today, or the ward's day at
+    as_known_at); facts about later days are left out.
+    """
     window_days: _builtins.int
     """An unfinished upstream blocks a downstream task due within this many days
     (default 30).
     """
+    @_builtins.property
+    def as_known_at(self) -> _timestamp_pb2.Timestamp:
+        """Read as the store knew it at this time (default: now); not after the server's clock."""
+
     def __init__(
         self,
         *,
         plan_id: _builtins.str = ...,
         as_of: _builtins.str = ...,
         window_days: _builtins.int = ...,
+        as_known_at: _timestamp_pb2.Timestamp | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["as_known_at", b"as_known_at"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["as_of", b"as_of", "plan_id", b"plan_id", "window_days", b"window_days"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["as_known_at", b"as_known_at", "as_of", b"as_of", "plan_id", b"plan_id", "window_days", b"window_days"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -484,6 +654,7 @@ class GetDependenciesResponse(_message.Message):
     BLOCKED_FIELD_NUMBER: _builtins.int
     CRITICAL_PATH_FIELD_NUMBER: _builtins.int
     BOTTLENECKS_FIELD_NUMBER: _builtins.int
+    ANSWERED_ON_FIELD_NUMBER: _builtins.int
     plan_id: _builtins.str
     as_of: _builtins.str
     @_builtins.property
@@ -506,6 +677,10 @@ class GetDependenciesResponse(_message.Message):
     def bottlenecks(self) -> _containers.RepeatedCompositeFieldContainer[Global___Bottleneck]:
         """Within this plan: whose late tasks hold up whom."""
 
+    @_builtins.property
+    def answered_on(self) -> Global___ReadBasis:
+        """What the answer was read on."""
+
     def __init__(
         self,
         *,
@@ -516,10 +691,11 @@ class GetDependenciesResponse(_message.Message):
         blocked: _abc.Iterable[Global___BlockedTask] | None = ...,
         critical_path: Global___CriticalPath | None = ...,
         bottlenecks: _abc.Iterable[Global___Bottleneck] | None = ...,
+        answered_on: Global___ReadBasis | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["critical_path", b"critical_path"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["answered_on", b"answered_on", "critical_path", b"critical_path"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["agencies", b"agencies", "as_of", b"as_of", "blocked", b"blocked", "bottlenecks", b"bottlenecks", "critical_path", b"critical_path", "dependencies", b"dependencies", "plan_id", b"plan_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["agencies", b"agencies", "answered_on", b"answered_on", "as_of", b"as_of", "blocked", b"blocked", "bottlenecks", b"bottlenecks", "critical_path", b"critical_path", "dependencies", b"dependencies", "plan_id", b"plan_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -612,12 +788,19 @@ class ListBottlenecksRequest(_message.Message):
     AS_OF_FIELD_NUMBER: _builtins.int
     PAGE_SIZE_FIELD_NUMBER: _builtins.int
     PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    AS_KNOWN_AT_FIELD_NUMBER: _builtins.int
     ward_id: _builtins.str
     """Only this ward's plans, when set."""
     as_of: _builtins.str
-    """The day lateness is judged on, YYYY-MM-DD (default: today)."""
+    """The day lateness is judged on, YYYY-MM-DD (default: today, or the ward's day at
+    as_known_at); facts about later days are left out.
+    """
     page_size: _builtins.int
     page_token: _builtins.str
+    @_builtins.property
+    def as_known_at(self) -> _timestamp_pb2.Timestamp:
+        """Read as the store knew it at this time (default: now); not after the server's clock."""
+
     def __init__(
         self,
         *,
@@ -625,10 +808,11 @@ class ListBottlenecksRequest(_message.Message):
         as_of: _builtins.str = ...,
         page_size: _builtins.int = ...,
         page_token: _builtins.str = ...,
+        as_known_at: _timestamp_pb2.Timestamp | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["as_known_at", b"as_known_at"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["as_of", b"as_of", "page_size", b"page_size", "page_token", b"page_token", "ward_id", b"ward_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["as_known_at", b"as_known_at", "as_of", b"as_of", "page_size", b"page_size", "page_token", b"page_token", "ward_id", b"ward_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -640,18 +824,24 @@ class ListBottlenecksResponse(_message.Message):
 
     BOTTLENECKS_FIELD_NUMBER: _builtins.int
     NEXT_PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    ANSWERED_ON_FIELD_NUMBER: _builtins.int
     next_page_token: _builtins.str
     @_builtins.property
     def bottlenecks(self) -> _containers.RepeatedCompositeFieldContainer[Global___Bottleneck]: ...
+    @_builtins.property
+    def answered_on(self) -> Global___ReadBasis:
+        """What the answer was read on."""
+
     def __init__(
         self,
         *,
         bottlenecks: _abc.Iterable[Global___Bottleneck] | None = ...,
         next_page_token: _builtins.str = ...,
+        answered_on: Global___ReadBasis | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["answered_on", b"answered_on"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["bottlenecks", b"bottlenecks", "next_page_token", b"next_page_token"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["answered_on", b"answered_on", "bottlenecks", b"bottlenecks", "next_page_token", b"next_page_token"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -753,13 +943,20 @@ class ListScorecardsRequest(_message.Message):
     PAGE_SIZE_FIELD_NUMBER: _builtins.int
     PAGE_TOKEN_FIELD_NUMBER: _builtins.int
     AS_OF_FIELD_NUMBER: _builtins.int
+    AS_KNOWN_AT_FIELD_NUMBER: _builtins.int
     plan_id: _builtins.str
     """Only the tasks of this plan, or of this ward's plans, when set (not both)."""
     ward_id: _builtins.str
     page_size: _builtins.int
     page_token: _builtins.str
     as_of: _builtins.str
-    """The day scores are judged on, YYYY-MM-DD (default: today)."""
+    """The day scores are judged on, YYYY-MM-DD (default: today, or the ward's day at
+    as_known_at); facts about later days are left out.
+    """
+    @_builtins.property
+    def as_known_at(self) -> _timestamp_pb2.Timestamp:
+        """Read as the store knew it at this time (default: now); not after the server's clock."""
+
     def __init__(
         self,
         *,
@@ -768,10 +965,11 @@ class ListScorecardsRequest(_message.Message):
         page_size: _builtins.int = ...,
         page_token: _builtins.str = ...,
         as_of: _builtins.str = ...,
+        as_known_at: _timestamp_pb2.Timestamp | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["as_known_at", b"as_known_at"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["as_of", b"as_of", "page_size", b"page_size", "page_token", b"page_token", "plan_id", b"plan_id", "ward_id", b"ward_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["as_known_at", b"as_known_at", "as_of", b"as_of", "page_size", b"page_size", "page_token", b"page_token", "plan_id", b"plan_id", "ward_id", b"ward_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -783,18 +981,24 @@ class ListScorecardsResponse(_message.Message):
 
     SCORECARDS_FIELD_NUMBER: _builtins.int
     NEXT_PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    ANSWERED_ON_FIELD_NUMBER: _builtins.int
     next_page_token: _builtins.str
     @_builtins.property
     def scorecards(self) -> _containers.RepeatedCompositeFieldContainer[Global___Scorecard]: ...
+    @_builtins.property
+    def answered_on(self) -> Global___ReadBasis:
+        """What the answer was read on."""
+
     def __init__(
         self,
         *,
         scorecards: _abc.Iterable[Global___Scorecard] | None = ...,
         next_page_token: _builtins.str = ...,
+        answered_on: Global___ReadBasis | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["answered_on", b"answered_on"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["next_page_token", b"next_page_token", "scorecards", b"scorecards"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["answered_on", b"answered_on", "next_page_token", b"next_page_token", "scorecards", b"scorecards"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -886,11 +1090,18 @@ class ListRollupsRequest(_message.Message):
     AS_OF_FIELD_NUMBER: _builtins.int
     PAGE_SIZE_FIELD_NUMBER: _builtins.int
     PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    AS_KNOWN_AT_FIELD_NUMBER: _builtins.int
     by: Global___RollupBy.ValueType
     as_of: _builtins.str
-    """The day the status is judged on, YYYY-MM-DD (default: today)."""
+    """The day the status is judged on, YYYY-MM-DD (default: today, or the ward's day at
+    as_known_at); facts about later days are left out.
+    """
     page_size: _builtins.int
     page_token: _builtins.str
+    @_builtins.property
+    def as_known_at(self) -> _timestamp_pb2.Timestamp:
+        """Read as the store knew it at this time (default: now); not after the server's clock."""
+
     def __init__(
         self,
         *,
@@ -898,10 +1109,11 @@ class ListRollupsRequest(_message.Message):
         as_of: _builtins.str = ...,
         page_size: _builtins.int = ...,
         page_token: _builtins.str = ...,
+        as_known_at: _timestamp_pb2.Timestamp | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["as_known_at", b"as_known_at"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["as_of", b"as_of", "by", b"by", "page_size", b"page_size", "page_token", b"page_token"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["as_known_at", b"as_known_at", "as_of", b"as_of", "by", b"by", "page_size", b"page_size", "page_token", b"page_token"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -913,18 +1125,24 @@ class ListRollupsResponse(_message.Message):
 
     ROLLUPS_FIELD_NUMBER: _builtins.int
     NEXT_PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    ANSWERED_ON_FIELD_NUMBER: _builtins.int
     next_page_token: _builtins.str
     @_builtins.property
     def rollups(self) -> _containers.RepeatedCompositeFieldContainer[Global___Rollup]: ...
+    @_builtins.property
+    def answered_on(self) -> Global___ReadBasis:
+        """What the answer was read on."""
+
     def __init__(
         self,
         *,
         rollups: _abc.Iterable[Global___Rollup] | None = ...,
         next_page_token: _builtins.str = ...,
+        answered_on: Global___ReadBasis | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["answered_on", b"answered_on"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["next_page_token", b"next_page_token", "rollups", b"rollups"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["answered_on", b"answered_on", "next_page_token", b"next_page_token", "rollups", b"rollups"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -1032,19 +1250,31 @@ class ListIndicatorRollupsRequest(_message.Message):
 
     YEAR_FIELD_NUMBER: _builtins.int
     CODE_FIELD_NUMBER: _builtins.int
+    AS_OF_FIELD_NUMBER: _builtins.int
+    AS_KNOWN_AT_FIELD_NUMBER: _builtins.int
     year: _builtins.str
-    """The target year, e.g. "2026" (default: the current year)."""
+    """The target year, e.g. "2026" (default: the year of as_of)."""
     code: _builtins.str
     """Only this code, when set (e.g. "VNEID")."""
+    as_of: _builtins.str
+    """The day the answer is about, YYYY-MM-DD (default: today, or the ward's day at
+    as_known_at): facts about later days are left out.
+    """
+    @_builtins.property
+    def as_known_at(self) -> _timestamp_pb2.Timestamp:
+        """Read as the store knew it at this time (default: now); not after the server's clock."""
+
     def __init__(
         self,
         *,
         year: _builtins.str = ...,
         code: _builtins.str = ...,
+        as_of: _builtins.str = ...,
+        as_known_at: _timestamp_pb2.Timestamp | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["as_known_at", b"as_known_at"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["code", b"code", "year", b"year"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["as_known_at", b"as_known_at", "as_of", b"as_of", "code", b"code", "year", b"year"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -1055,16 +1285,22 @@ class ListIndicatorRollupsResponse(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
     ROLLUPS_FIELD_NUMBER: _builtins.int
+    ANSWERED_ON_FIELD_NUMBER: _builtins.int
     @_builtins.property
     def rollups(self) -> _containers.RepeatedCompositeFieldContainer[Global___IndicatorRollup]: ...
+    @_builtins.property
+    def answered_on(self) -> Global___ReadBasis:
+        """What the answer was read on."""
+
     def __init__(
         self,
         *,
         rollups: _abc.Iterable[Global___IndicatorRollup] | None = ...,
+        answered_on: Global___ReadBasis | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["answered_on", b"answered_on"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["rollups", b"rollups"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["answered_on", b"answered_on", "rollups", b"rollups"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -1159,13 +1395,20 @@ class ListPeriodSummariesRequest(_message.Message):
     YEAR_FIELD_NUMBER: _builtins.int
     PERIOD_KIND_FIELD_NUMBER: _builtins.int
     AS_OF_FIELD_NUMBER: _builtins.int
+    AS_KNOWN_AT_FIELD_NUMBER: _builtins.int
     plan_id: _builtins.str
     year: _builtins.int
     """The year, e.g. 2026 (default: the year of as_of)."""
     period_kind: _builtins.str
     """monthly, quarterly, half_yearly or yearly; empty: those of the plan's reporting regime."""
     as_of: _builtins.str
-    """Periods up to this day, YYYY-MM-DD (default: today)."""
+    """Periods up to this day, YYYY-MM-DD (default: today, or the ward's day at
+    as_known_at); facts about later days are left out.
+    """
+    @_builtins.property
+    def as_known_at(self) -> _timestamp_pb2.Timestamp:
+        """Read as the store knew it at this time (default: now); not after the server's clock."""
+
     def __init__(
         self,
         *,
@@ -1173,10 +1416,11 @@ class ListPeriodSummariesRequest(_message.Message):
         year: _builtins.int = ...,
         period_kind: _builtins.str = ...,
         as_of: _builtins.str = ...,
+        as_known_at: _timestamp_pb2.Timestamp | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["as_known_at", b"as_known_at"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["as_of", b"as_of", "period_kind", b"period_kind", "plan_id", b"plan_id", "year", b"year"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["as_known_at", b"as_known_at", "as_of", b"as_of", "period_kind", b"period_kind", "plan_id", b"plan_id", "year", b"year"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -1187,16 +1431,22 @@ class ListPeriodSummariesResponse(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
     SUMMARIES_FIELD_NUMBER: _builtins.int
+    ANSWERED_ON_FIELD_NUMBER: _builtins.int
     @_builtins.property
     def summaries(self) -> _containers.RepeatedCompositeFieldContainer[Global___PeriodSummary]: ...
+    @_builtins.property
+    def answered_on(self) -> Global___ReadBasis:
+        """What the answer was read on."""
+
     def __init__(
         self,
         *,
         summaries: _abc.Iterable[Global___PeriodSummary] | None = ...,
+        answered_on: Global___ReadBasis | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["answered_on", b"answered_on"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["summaries", b"summaries"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["answered_on", b"answered_on", "summaries", b"summaries"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

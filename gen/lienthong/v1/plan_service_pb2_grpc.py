@@ -27,6 +27,17 @@ if _version_not_supported:
 
 class PlanServiceStub:
     """Plans, their tasks and indicators, and their consolidated status.
+
+    Every read is bitemporal (docs/views.md): it takes the day it is about, `as_of`
+    (valid time: what the reports said about that day — a fact about a later day never
+    shows), and the time it is read as known at, `as_known_at` (record time: what the
+    store held then — an event recorded later never shows). Neither given: today, from
+    the live views. An `as_of` before the ward's today, or any `as_known_at`: answered
+    from the log replayed up to the last position recorded at or before `as_known_at`
+    (default: the position the live views reached), leaving out facts about days after
+    `as_of` (default: the ward's day at `as_known_at`, else today). An `as_known_at`
+    after the server's clock is refused (KNOWN_AT_IN_FUTURE); a plan the log did not
+    hold by then is NOT_FOUND. Every response says what it was answered on (ReadBasis).
     """
 
     def __init__(self, channel):
@@ -109,6 +120,17 @@ class PlanServiceStub:
 
 class PlanServiceServicer:
     """Plans, their tasks and indicators, and their consolidated status.
+
+    Every read is bitemporal (docs/views.md): it takes the day it is about, `as_of`
+    (valid time: what the reports said about that day — a fact about a later day never
+    shows), and the time it is read as known at, `as_known_at` (record time: what the
+    store held then — an event recorded later never shows). Neither given: today, from
+    the live views. An `as_of` before the ward's today, or any `as_known_at`: answered
+    from the log replayed up to the last position recorded at or before `as_known_at`
+    (default: the position the live views reached), leaving out facts about days after
+    `as_of` (default: the ward's day at `as_known_at`, else today). An `as_known_at`
+    after the server's clock is refused (KNOWN_AT_IN_FUTURE); a plan the log did not
+    hold by then is NOT_FOUND. Every response says what it was answered on (ReadBasis).
     """
 
     def ListPlans(self, request, context):
@@ -287,6 +309,17 @@ def add_PlanServiceServicer_to_server(servicer, server):
  # This class is part of an EXPERIMENTAL API.
 class PlanService:
     """Plans, their tasks and indicators, and their consolidated status.
+
+    Every read is bitemporal (docs/views.md): it takes the day it is about, `as_of`
+    (valid time: what the reports said about that day — a fact about a later day never
+    shows), and the time it is read as known at, `as_known_at` (record time: what the
+    store held then — an event recorded later never shows). Neither given: today, from
+    the live views. An `as_of` before the ward's today, or any `as_known_at`: answered
+    from the log replayed up to the last position recorded at or before `as_known_at`
+    (default: the position the live views reached), leaving out facts about days after
+    `as_of` (default: the ward's day at `as_known_at`, else today). An `as_known_at`
+    after the server's clock is refused (KNOWN_AT_IN_FUTURE); a plan the log did not
+    hold by then is NOT_FOUND. Every response says what it was answered on (ReadBasis).
     """
 
     @staticmethod

@@ -27,7 +27,19 @@ GRPC_GENERATED_VERSION: str
 GRPC_VERSION: str
 
 class PlanServiceStub:
-    """Plans, their tasks and indicators, and their consolidated status."""
+    """Plans, their tasks and indicators, and their consolidated status.
+
+    Every read is bitemporal (docs/views.md): it takes the day it is about, `as_of`
+    (valid time: what the reports said about that day — a fact about a later day never
+    shows), and the time it is read as known at, `as_known_at` (record time: what the
+    store held then — an event recorded later never shows). Neither given: today, from
+    the live views. An `as_of` before the ward's today, or any `as_known_at`: answered
+    from the log replayed up to the last position recorded at or before `as_known_at`
+    (default: the position the live views reached), leaving out facts about days after
+    `as_of` (default: the ward's day at `as_known_at`, else today). An `as_known_at`
+    after the server's clock is refused (KNOWN_AT_IN_FUTURE); a plan the log did not
+    hold by then is NOT_FOUND. Every response says what it was answered on (ReadBasis).
+    """
 
     @_typing.overload
     def __new__(cls, channel: _grpc.Channel) -> _Self: ...
@@ -61,7 +73,19 @@ class PlanServiceStub:
 
 @_typing.type_check_only
 class PlanServiceAsyncStub(PlanServiceStub):
-    """Plans, their tasks and indicators, and their consolidated status."""
+    """Plans, their tasks and indicators, and their consolidated status.
+
+    Every read is bitemporal (docs/views.md): it takes the day it is about, `as_of`
+    (valid time: what the reports said about that day — a fact about a later day never
+    shows), and the time it is read as known at, `as_known_at` (record time: what the
+    store held then — an event recorded later never shows). Neither given: today, from
+    the live views. An `as_of` before the ward's today, or any `as_known_at`: answered
+    from the log replayed up to the last position recorded at or before `as_known_at`
+    (default: the position the live views reached), leaving out facts about days after
+    `as_of` (default: the ward's day at `as_known_at`, else today). An `as_known_at`
+    after the server's clock is refused (KNOWN_AT_IN_FUTURE); a plan the log did not
+    hold by then is NOT_FOUND. Every response says what it was answered on (ReadBasis).
+    """
 
     def __init__(self, channel: _aio.Channel) -> None: ...
     ListPlans: _aio.UnaryUnaryMultiCallable[_plan_service_pb2.ListPlansRequest, _plan_service_pb2.ListPlansResponse]  # type: ignore[assignment]
@@ -91,7 +115,19 @@ class PlanServiceAsyncStub(PlanServiceStub):
     """Per month, quarter, half-year or year of a plan: what its tasks did in each period."""
 
 class PlanServiceServicer(metaclass=_abc_1.ABCMeta):
-    """Plans, their tasks and indicators, and their consolidated status."""
+    """Plans, their tasks and indicators, and their consolidated status.
+
+    Every read is bitemporal (docs/views.md): it takes the day it is about, `as_of`
+    (valid time: what the reports said about that day — a fact about a later day never
+    shows), and the time it is read as known at, `as_known_at` (record time: what the
+    store held then — an event recorded later never shows). Neither given: today, from
+    the live views. An `as_of` before the ward's today, or any `as_known_at`: answered
+    from the log replayed up to the last position recorded at or before `as_known_at`
+    (default: the position the live views reached), leaving out facts about days after
+    `as_of` (default: the ward's day at `as_known_at`, else today). An `as_known_at`
+    after the server's clock is refused (KNOWN_AT_IN_FUTURE); a plan the log did not
+    hold by then is NOT_FOUND. Every response says what it was answered on (ReadBasis).
+    """
 
     @_abc_1.abstractmethod
     def ListPlans(
