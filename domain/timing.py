@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from domain.clock import ward_day
+from domain.clock import WARD_TIME, ward_day
 from domain.context import Context
 from domain.errors import (
     AsOfOutOfRangeError,
@@ -25,6 +25,20 @@ from domain.indicator import check_period
 
 FUTURE_SLACK = dt.timedelta(minutes=5)
 BASELINE_YEARS = 5
+LATE_AFTER = dt.timedelta(days=7)
+
+
+def lateness(
+    occurred_at: dt.datetime, recorded_at: dt.datetime, as_of: dt.date | None
+) -> tuple[int, bool]:
+    """How many whole seconds after the moment it is about a record was recorded, and
+    whether that is late (more than :data:`LATE_AFTER`)."""
+    about = occurred_at
+    if as_of is not None:
+        day_ends = dt.datetime.combine(as_of + dt.timedelta(days=1), dt.time(), WARD_TIME)
+        about = min(about, day_ends)
+    delay = recorded_at - about
+    return int(delay.total_seconds()), delay > LATE_AFTER
 
 
 def check_occurred_at(ctx: Context, first_year: int) -> None:

@@ -58,6 +58,9 @@ AUDIT_INDEXES = {
     "rows_plan": "((split_part(data->>'subject', '/', 1)), key)",
     "rows_actor": "((data->>'actor'), key)",
     "rows_recorded_at": "((data->>'recorded_at'))",
+    # late records per plan and per agency (services.app.inspection.LATE, word for word)
+    "rows_plan_late": "((split_part(data->>'subject', '/', 1)), key) WHERE data->>'late' = 'true'",
+    "rows_actor_late": "((data->>'actor'), key) WHERE data->>'late' = 'true'",
 }
 
 

@@ -118,6 +118,14 @@ class Kept:
     made_at: dt.datetime
 
 
+def kept(row: dict[str, Any] | None) -> Kept | None:
+    return (
+        None
+        if row is None
+        else Kept(row["note"], int(row["size"]), bytes(row["root"]), row["made_at"])
+    )
+
+
 @dataclass(frozen=True)
 class Head:
     size: int
@@ -336,10 +344,29 @@ class LogTree:
                     "SELECT note, size, root, made_at FROM {checkpoints} ORDER BY id DESC LIMIT 1"
                 )
             )
-            row = cursor.fetchone()
-        if row is None:
-            return None
-        return Kept(row["note"], int(row["size"]), bytes(row["root"]), row["made_at"])
+            return kept(cursor.fetchone())
+
+    def earliest_checkpoint_of(self, size: int) -> Kept | None:
+        """The first checkpoint kept whose tree has at least ``size`` leaves."""
+        with self.datastore.transaction(commit=False) as cursor:
+            cursor.execute(
+                self.sql(
+                    "SELECT note, size, root, made_at FROM {checkpoints} WHERE size >= %s"
+                    " ORDER BY id LIMIT 1"
+                ),
+                (size,),
+            )
+            return kept(cursor.fetchone())
+
+    def leaves_up_to(self, position: int) -> int:
+        """How many leaves the records up to ``position`` are (whether the tree holds
+        them yet or not): one per stored record."""
+        with self.datastore.transaction(commit=False) as cursor:
+            cursor.execute(
+                self.sql("SELECT count(*) AS n FROM {events} WHERE notification_id <= %s"),
+                (position,),
+            )
+            return int(one(cursor)["n"])
 
     def keep_checkpoint(self, size: int, digest: bytes, note: str) -> None:
         with self.datastore.transaction(commit=True) as cursor:
