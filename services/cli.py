@@ -491,7 +491,7 @@ def cmd_audit_inspect(app: Ledger, args: argparse.Namespace) -> int:
         return 0
     print(f"{args.plan} on {args.as_of} as known at {args.known_at.isoformat()}")
     print("\n".join(render_status(plan_status_message(found.status))))
-    print(f"late records known by then: {len(found.late_reports)}")
+    print(f"late reports known by then: {len(found.late_reports)}")
     for record in found.late_reports:
         print(f"  {late_line(record)}")
     print(f"corrections recorded after: {len(found.corrections_after)}")

@@ -22,6 +22,8 @@ import pytest
 from eventsourcing.postgres import PostgresApplicationRecorder
 from psycopg import sql
 
+from domain.clock import Clock
+from domain.ids import task_id
 from domain.merkle import leaf_hash, root_of, verify_consistency, verify_inclusion
 from services.app.audit import LOG_KEY_FILE_ENV, log_tree
 from services.app.importer import import_plans
@@ -39,6 +41,14 @@ TLOGCHECK = Path(__file__).resolve().parents[1] / "interop" / "tlogcheck"
 TASK = "phuoc-binh-2026/task/9"  # led by all agencies: the police may report on it
 POLICE = Actor(agency="phuoc-binh.police", person="Nguyễn Văn A", channel="test")
 DAY = dt.date(2026, 2, 10)
+JUNE = dt.datetime(2026, 6, 20, 9, tzinfo=dt.UTC)  # when the store's records are recorded
+JULY = dt.datetime(2026, 7, 15, 9, tzinfo=dt.UTC)  # when the walkthrough's correction is
+
+
+def ticking(start: dt.datetime) -> Clock:
+    """A clock from ``start``, a second later at each reading."""
+    seconds = itertools.count()
+    return lambda: start + dt.timedelta(seconds=next(seconds))
 
 
 def row_leaf(store: Store, position: int) -> bytes:
@@ -96,8 +106,10 @@ def store(
     configured: Database, app: Ledger, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> Store:
     """The four plans, a gap in the log (a transaction that stored nothing), progress
-    reports and a refused one (its rejection receipt is a record too)."""
+    reports of 10 February (late) and a refused one (its rejection receipt is a record
+    too), all recorded on 20 June."""
     monkeypatch.setenv(LOG_KEY_FILE_ENV, str(tmp_path / "log.key"))
+    app.clock = ticking(JUNE)
     import_plans(app, PLANS, REGISTRY)
     tampering = Store(configured, app)
     tampering.execute(
@@ -380,15 +392,21 @@ def test_checkpoints_and_proofs_verify_with_the_transparency_dev_go_modules(
 
 
 def test_the_auditors_walkthrough_in_the_operations_guide_runs_as_written(
-    store: Store, tmp_path: Path
+    store: Store, app: Ledger, tmp_path: Path
 ) -> None:
     guide = OPERATIONS.read_text(encoding="utf-8")
     section = guide.split("## Auditing the log\n")[1].split("\n## ")[0]
     blocks = re.findall(r"```sh\n(.*?)```", section, re.DOTALL)
-    assert len(blocks) == 3
+    assert len(blocks) == 4
     lienthong = str(Path(sys.executable).parent / "lienthong")
     outputs = []
-    for block in blocks:
+    for number, block in enumerate(blocks):
+        if number == 1:  # after the checkpoint of 30 June, a report corrected in July
+            app.clock = ticking(JULY)
+            reports = app.repository.get(task_id(*TASK.split("/task/"))).reports
+            twenty = next(version for version, percent in reports.items() if percent == 20)
+            corrected = {"report_version": twenty, "percent": 15, "reason": "đếm trùng"}
+            execute(app, "report_corrected", TASK, POLICE, corrected)
         ran = subprocess.run(
             [
                 "/bin/bash",
@@ -407,3 +425,22 @@ def test_the_auditors_walkthrough_in_the_operations_guide_runs_as_written(
     assert outputs[1].startswith("verified: ")
     prove, consistency, status = map(json.loads, outputs[2].splitlines())
     assert (prove["tree_size"], len(consistency["hashes"]) > 0, status["lag"]) == (200, True, 0)
+    june = (tmp_path / "checkpoint-2026-06-30.txt").read_text(encoding="utf-8")
+    size = int(june.split("\n")[1])
+    *_, corrections_line, late_line = outputs[3].splitlines()
+    inspected = outputs[3].removesuffix(f"{corrections_line}\n{late_line}\n")
+    assert "late reports known by then: 3" in inspected  # the reports of 10 February
+    assert "corrections recorded after: 1" in inspected
+    assert f"{TASK} lienthong.task.ReportCorrected by phuoc-binh.police (Nguyễn Văn A)" in inspected
+    assert "percent 20 → 15 of version" in inspected
+    assert "why: đếm trùng" in inspected
+    assert f"checkpoint: tree size {size} (≥ the {size} leaves known then)" in inspected
+    assert inspected.endswith(june)  # the very note the auditor saved
+    assert [(c["subject"], c["changes"]) for c in json.loads(corrections_line)] == [
+        (TASK, [["percent", "20", "15"]])
+    ]
+    assert [(r["subject"], r["body"]["percent"], r["late"]) for r in json.loads(late_line)] == [
+        (TASK, 10, True),
+        (TASK, 20, True),
+        (TASK, 30, True),
+    ]

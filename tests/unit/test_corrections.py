@@ -129,6 +129,11 @@ def test_a_report_is_late_a_week_after_its_as_of_day_ends_whatever_it_says_it_oc
     recorded = day_ends + dt.timedelta(days=7, seconds=1)
     occurred = recorded - dt.timedelta(hours=1)
     assert lateness(occurred, recorded, dt.date(2026, 6, 30)) == (7 * 86400 + 1, True)
-    assert lateness(occurred, recorded, None) == (3600, False)
     assert lateness(occurred, recorded - dt.timedelta(seconds=2), dt.date(2026, 6, 30))[1] is False
-    assert lateness(recorded - dt.timedelta(days=8), recorded, None) == (8 * 86400, True)
+    long_ago = recorded - dt.timedelta(days=8)
+    assert lateness(long_ago, recorded, dt.date(2026, 6, 30)) == (8 * 86400, True)
+
+
+def test_a_record_that_is_no_report_has_a_delay_but_is_never_late() -> None:
+    recorded = dt.datetime(2026, 6, 20, tzinfo=dt.UTC)
+    assert lateness(recorded - dt.timedelta(days=150), recorded, None) == (150 * 86400, False)

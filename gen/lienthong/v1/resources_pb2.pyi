@@ -722,11 +722,14 @@ class AuditEvent(_message.Message):
     channel: _builtins.str
     message_id: _builtins.str
     late: _builtins.bool
-    """Recorded more than a week after the moment it is about: when it occurred or, for
-    a report with an as_of day, the end of that ward day if earlier (docs/views.md).
+    """A late report: a record with an as_of day (progress, contribution, measurement)
+    recorded more than a week after the end of that ward day, or after it occurred
+    if earlier (docs/views.md). Other records are never late.
     """
     delay_seconds: _builtins.int
-    """How many seconds after that moment it was recorded (negative: before it)."""
+    """How many seconds after that moment (other records: after occurred_at) it was
+    recorded; negative when before it.
+    """
     @_builtins.property
     def occurred_at(self) -> _timestamp_pb2.Timestamp: ...
     @_builtins.property
