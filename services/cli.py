@@ -96,7 +96,7 @@ from services.kafka.topics import AGENCY_EVENTS, KafkaSettings, kafka_producer
 from services.kafka.worker import run_worker
 from services.store.database import ConfigurationError, open_database
 from services.supervisor import run_full
-from services.wire.convert import plan_status_message
+from services.wire.convert import Checker, plan_status_message
 from services.wire.receipts import (
     UNSIGNED,
     VERIFIED,
@@ -423,11 +423,22 @@ def correction_lines(correction: dict[str, Any]) -> list[str]:
     ]
 
 
+def refused(check: Checker) -> bool:
+    """Whether ``check`` found bad arguments (each said on standard error)."""
+    for violation in check.violations:
+        progress(f"error: {violation.reason}: --{violation.field}: {violation.description}")
+    return bool(check.violations)
+
+
 def plan_or_agency(args: argparse.Namespace) -> tuple[str, str] | None:
-    if bool(args.plan) == bool(args.agency):
-        progress("error: ONE_OF_REQUIRED: give exactly one of --plan and --agency")
+    """The one of --plan and --agency given, as the query's (field, value)."""
+    check = Checker()
+    named = check.one_of(plan=args.plan, agency=args.agency)
+    if named == "plan":
+        check.plan("plan", args.plan)
+    if refused(check):
         return None
-    return ("plan_id", args.plan) if args.plan else ("agency_id", args.agency)
+    return ("plan_id", args.plan) if named == "plan" else ("agency_id", args.agency)
 
 
 def cmd_audit_late(app: Ledger, args: argparse.Namespace) -> int:
@@ -465,6 +476,10 @@ def cmd_audit_corrections(app: Ledger, args: argparse.Namespace) -> int:
 
 
 def cmd_audit_inspect(app: Ledger, args: argparse.Namespace) -> int:
+    check = Checker()
+    check.plan("plan", args.plan)
+    if refused(check):
+        return EXIT_BAD_INPUT
     inspection.caught_up_trail(app)
     found = inspection.inspect(app, args.plan, args.as_of, args.known_at)
     kept = found.coverage.checkpoint

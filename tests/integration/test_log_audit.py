@@ -444,3 +444,98 @@ def test_the_auditors_walkthrough_in_the_operations_guide_runs_as_written(
         (TASK, 20, True),
         (TASK, 30, True),
     ]
+
+
+KNOWN_AT = "2026-07-01T00:00:00+07:00"
+
+
+def test_an_inspection_no_kept_checkpoint_covers_yet_says_so_and_succeeds(
+    store: Store, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, err = run(
+        capsys,
+        "audit",
+        "inspect",
+        "--plan",
+        "phuoc-binh-2026",
+        "--as-of",
+        "2026-06-30",
+        "--known-at",
+        KNOWN_AT,
+        "--format",
+        "json",
+    )
+    assert code == 0, err
+    answer = json.loads(out)
+    assert (answer["covered"], answer["checkpoint"]) == (False, None)
+    assert answer["leaves_known"] == len(store.positions())
+    assert answer["corrections_after"] == []
+    code, out, _ = run(
+        capsys,
+        "audit",
+        "inspect",
+        "--plan",
+        "phuoc-binh-2026",
+        "--as-of",
+        "2026-06-30",
+        "--known-at",
+        KNOWN_AT,
+    )
+    assert (
+        f"checkpoint: NOT COVERED: no checkpoint kept yet holds the {len(store.positions())}" in out
+    )
+
+
+@pytest.mark.parametrize(
+    ("argv", "said"),
+    [
+        (("late",), "ONE_OF_REQUIRED"),
+        (("corrections", "--plan", "p", "--agency", "a", "--after", KNOWN_AT), "ONE_OF_REQUIRED"),
+        (
+            (
+                "inspect",
+                "--plan",
+                "phuoc-binh-2026",
+                "--as-of",
+                "2026-06-30",
+                "--known-at",
+                "2026-01-01T00:00:00+07:00",
+            ),
+            "NOT_FOUND",
+        ),
+        (
+            (
+                "inspect",
+                "--plan",
+                "phuoc-binh-2026/task/9",
+                "--as-of",
+                "2026-06-30",
+                "--known-at",
+                KNOWN_AT,
+            ),
+            "NOT_A_PLAN",
+        ),
+    ],
+)
+def test_a_bad_audit_question_on_the_command_line_is_refused_with_its_code(
+    store: Store, capsys: pytest.CaptureFixture[str], argv: tuple[str, ...], said: str
+) -> None:
+    code, _, err = run(capsys, "audit", *argv)
+    assert code == EXIT_BAD_INPUT
+    assert said in err
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ("inspect", "--plan", "p", "--as-of", "30/06/2026", "--known-at", KNOWN_AT),
+        ("inspect", "--plan", "p", "--as-of", "2026-06-30", "--known-at", "2026-07-01T00:00"),
+        ("inspect", "--plan", "p", "--as-of", "2026-06-30"),
+    ],
+)
+def test_a_malformed_day_or_time_or_a_missing_one_is_a_usage_error(
+    capsys: pytest.CaptureFixture[str], argv: tuple[str, ...]
+) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main(["audit", *argv])
+    assert exited.value.code == EXIT_BAD_INPUT
