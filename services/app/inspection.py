@@ -9,6 +9,7 @@ anyone change a number afterwards?" — the same for the API and the command lin
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -130,7 +131,10 @@ def corrections_after(  # noqa: PLR0917 - the request's fields, in its order
     return [found[row["position"]] for row in page], len(rows) > size
 
 
-def every(fetch: Any) -> list[Record]:
+Pages = Callable[[int, int], tuple[list[Record], bool]]  # (after, size) → page, more
+
+
+def every(fetch: Pages) -> list[Record]:
     """Every page of ``fetch(after, size)``, in order."""
     found: list[Record] = []
     more = True

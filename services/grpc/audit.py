@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import Any, cast
 
 import grpc
 from lienthong.v1 import audit_service_pb2 as pb
@@ -76,17 +76,19 @@ def plan_or_agency(check: Checker, plan_id: str, agency_id: str) -> tuple[str, s
     return field, plan_id or agency_id
 
 
-def known_at_of(check: Checker, request: Any) -> dt.datetime:
-    """The request's required ``known_at``."""
-    if not request.HasField("known_at"):
-        check.add("known_at", "is required", "FIELD_REQUIRED")
-    return from_timestamp(request.known_at)
+def required_time(check: Checker, request: Any, field: str) -> dt.datetime:
+    """The time in the request's required ``field``."""
+    if not request.HasField(field):
+        check.add(field, "is required", "FIELD_REQUIRED")
+    return from_timestamp(getattr(request, field))
 
 
 class AuditServicer(audit_service_pb2_grpc.AuditServiceServicer):
-    """ListEvents reads the audit trail view's table (indexed by subject, plan, actor
-    and recorded-at); GetPlanStatusAsOf replays the views up to the time asked; the
-    checkpoint and proofs come from the log's Merkle tree (services.store.tlog)."""
+    """ListEvents and ListCorrections read the audit trail view's table (indexed by
+    subject, plan, actor and recorded-at, and the late reports by plan and actor);
+    GetPlanStatusAsOf replays the views up to the time asked; GetInspection answers
+    from both and the kept checkpoints (services.app.inspection); the checkpoint and
+    proofs come from the log's Merkle tree (services.store.tlog)."""
 
     def __init__(self, app: Ledger) -> None:
         self.app = app
@@ -142,7 +144,7 @@ class AuditServicer(audit_service_pb2_grpc.AuditServiceServicer):
     ) -> pb.GetPlanStatusAsOfResponse:
         check = Checker()
         check.required("plan_id", request.plan_id)
-        known_at = known_at_of(check, request)
+        known_at = required_time(check, request, "known_at")
         as_of = check.date("as_of", request.as_of, required=False)
         check.done()
         day = as_of or known_at.astimezone(dt.UTC).date()
@@ -156,14 +158,13 @@ class AuditServicer(audit_service_pb2_grpc.AuditServiceServicer):
     ) -> pb.ListCorrectionsResponse:
         check = Checker()
         field, value = plan_or_agency(check, request.plan_id, request.agency_id)
-        if not request.HasField("recorded_after"):
-            check.add("recorded_after", "is required", "FIELD_REQUIRED")
+        after_time = required_time(check, request, "recorded_after")
         size, after = (
             pages.page_size(check, request.page_size),
             pages.decode(check, request.page_token),
         )
         check.done()
-        begin = from_timestamp(request.recorded_after) + inspection.INSTANT
+        begin = after_time + inspection.INSTANT
         end = (
             from_timestamp(request.recorded_before) if request.HasField("recorded_before") else None
         )
@@ -181,10 +182,10 @@ class AuditServicer(audit_service_pb2_grpc.AuditServiceServicer):
         check = Checker()
         check.plan("plan_id", request.plan_id)
         day = check.date("as_of", request.as_of)
-        known_at = known_at_of(check, request)
+        known_at = required_time(check, request, "known_at")
         check.done()
         found = await asyncio.to_thread(
-            inspection.inspect, self.app, request.plan_id, day or known_at.date(), known_at
+            inspection.inspect, self.app, request.plan_id, cast("dt.date", day), known_at
         )
         kept = found.coverage.checkpoint
         return pb.GetInspectionResponse(
