@@ -454,8 +454,9 @@ def cmd_audit_late(app: Ledger, args: argparse.Namespace) -> int:
     )
     if args.format == "json":
         emit([json_safe(record) for record in found], "json")
-    for record in found if args.format == "text" else ():
-        print(late_line(record))
+    else:
+        for record in found:
+            print(late_line(record))
     return 0
 
 
@@ -470,8 +471,9 @@ def cmd_audit_corrections(app: Ledger, args: argparse.Namespace) -> int:
     )
     if args.format == "json":
         emit([json_safe(correction) for correction in found], "json")
-    for correction in found if args.format == "text" else ():
-        print("\n".join(correction_lines(correction)))
+    else:
+        for correction in found:
+            print("\n".join(correction_lines(correction)))
     return 0
 
 

@@ -43,7 +43,7 @@ class ListEventsRequest(_message.Message):
     page_size: _builtins.int
     page_token: _builtins.str
     late_only: _builtins.bool
-    """Only late records (AuditEvent.late)."""
+    """Only late reports (AuditEvent.late): per plan or per agency, by index."""
     @_builtins.property
     def start_time(self) -> _timestamp_pb2.Timestamp:
         """Recorded at or after this time, when set."""
@@ -410,7 +410,7 @@ class GetInspectionResponse(_message.Message):
 
     @_builtins.property
     def late_reports(self) -> _containers.RepeatedCompositeFieldContainer[_resources_pb2.AuditEvent]:
-        """The plan's late records recorded up to known_at, oldest first."""
+        """The plan's late reports recorded up to known_at, oldest first."""
 
     @_builtins.property
     def checkpoint_made_at(self) -> _timestamp_pb2.Timestamp: ...
