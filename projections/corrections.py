@@ -18,20 +18,15 @@ import json
 from collections.abc import Iterable
 from typing import Any
 
-Record = dict[str, Any]
-
-REPORT_CORRECTED = "lienthong.task.ReportCorrected"
-MEASUREMENT_CORRECTED = "lienthong.indicator.MeasurementCorrected"
-DEADLINE_CHANGED = "lienthong.task.DeadlineChanged"
-ITEM_AMENDED = ("lienthong.task.Amended", "lienthong.indicator.Amended")
-PLAN_AMENDED = "lienthong.plan.Amended"
-CORRECTION_TOPICS = (
-    REPORT_CORRECTED,
-    MEASUREMENT_CORRECTED,
+from projections.engine.audit_log import (
     DEADLINE_CHANGED,
-    *ITEM_AMENDED,
+    ITEM_AMENDED,
+    MEASUREMENT_CORRECTED,
     PLAN_AMENDED,
+    REPORT_CORRECTED,
+    Record,
 )
+
 REPORTED = "lienthong.task.ProgressReported"
 MEASURED = "lienthong.indicator.Measured"
 DEFINED = ("lienthong.task.Assigned", "lienthong.indicator.Defined")

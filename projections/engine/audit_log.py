@@ -39,6 +39,20 @@ PROVENANCE = {
     "message_id",
 }
 SCAN_LIMIT = 5000
+# The corrections: records that change a number or a definition already on record
+# (what each replaced: projections.corrections).
+REPORT_CORRECTED = "lienthong.task.ReportCorrected"
+MEASUREMENT_CORRECTED = "lienthong.indicator.MeasurementCorrected"
+DEADLINE_CHANGED = "lienthong.task.DeadlineChanged"
+ITEM_AMENDED = ("lienthong.task.Amended", "lienthong.indicator.Amended")
+PLAN_AMENDED = "lienthong.plan.Amended"
+CORRECTION_TOPICS = (
+    REPORT_CORRECTED,
+    MEASUREMENT_CORRECTED,
+    DEADLINE_CHANGED,
+    *ITEM_AMENDED,
+    PLAN_AMENDED,
+)
 
 Record = dict[str, Any]
 Predicate = Callable[[Record], bool]

@@ -17,9 +17,10 @@ from psycopg import sql
 
 from domain.errors import NotFoundError
 from projections.audit_trail import key_of
-from projections.corrections import CORRECTION_TOPICS, corrections
+from projections.corrections import corrections
 from projections.engine.audit_log import Record
 from projections.engine.known_at import rows_known_at
+from projections.engine.live import CORRECTIONS_ONLY, LATE_ONLY
 from projections.engine.runner import ProjectionRunner
 from projections.plans import plan_status
 from projections.views import VIEWS, view_named
@@ -35,7 +36,7 @@ WHERE = {
     "plan_id": sql.SQL("split_part(data->>'subject', '/', 1)"),
     "agency_id": sql.SQL("data->>'actor'"),
 }
-LATE = sql.SQL(" AND data->>'late' = 'true'")  # the late indexes' predicate, word for word
+LATE = sql.SQL(f" AND {LATE_ONLY}")
 EVENTS = sql.SQL(
     "SELECT key, data FROM view_audit_trail.rows WHERE {} = %(value)s AND key > %(after)s"
     " AND (%(begin)s::text IS NULL OR data->>'recorded_at' >= %(begin)s)"
@@ -44,7 +45,7 @@ EVENTS = sql.SQL(
 )
 CORRECTIONS = sql.SQL(
     "SELECT key, data FROM view_audit_trail.rows WHERE {} = %(value)s AND key > %(after)s"
-    " AND data->>'topic' = ANY(%(topics)s)"
+    " AND {}"
     " AND (%(begin)s::text IS NULL OR data->>'recorded_at' >= %(begin)s)"
     " AND (%(end)s::text IS NULL OR data->>'recorded_at' < %(end)s)"
     " ORDER BY key LIMIT %(limit)s"
@@ -108,12 +109,14 @@ def corrections_after(  # noqa: PLR0917 - the request's fields, in its order
     params = {
         "value": value,
         "after": key_of(after),
-        "topics": list(CORRECTION_TOPICS),
         "begin": iso(window[0]),
         "end": iso(window[1]),
         "limit": size + 1,
     }
-    rows = [row["data"] for row in query(app, CORRECTIONS.format(WHERE[field]), params)]
+    rows = [
+        row["data"]
+        for row in query(app, CORRECTIONS.format(WHERE[field], sql.SQL(CORRECTIONS_ONLY)), params)
+    ]
     page = rows[:size]
     if not page:
         return [], False

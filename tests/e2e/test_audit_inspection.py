@@ -22,8 +22,11 @@ from lienthong.v1 import (
     review_service_pb2,
     review_service_pb2_grpc,
 )
+from psycopg import sql
 
 from domain.clock import ward_day
+from projections.engine.live import CORRECTIONS_ONLY
+from services.app import inspection
 from services.app.audit import log_tree, make_checkpoint
 from services.app.notes import Checkpoint, Signer
 from tests.e2e.conftest import ServerThread, routing_channel
@@ -271,6 +274,29 @@ def test_a_bad_audit_question_names_each_bad_field_with_its_reason(
         getattr(audit(channel), method)(request, timeout=TIMEOUT)
     assert raised.value.code() is grpc.StatusCode.INVALID_ARGUMENT
     assert violations(raised.value) == expected
+
+
+@pytest.mark.parametrize(
+    ("statement", "field", "index"),
+    [
+        (inspection.EVENTS, "plan_id", "rows_plan_late"),
+        (inspection.EVENTS, "agency_id", "rows_actor_late"),
+        (inspection.CORRECTIONS, "plan_id", "rows_plan_corrections"),
+        (inspection.CORRECTIONS, "agency_id", "rows_actor_corrections"),
+    ],
+)
+def test_late_reports_and_corrections_are_read_by_their_partial_indexes(
+    server: ServerThread, statement: sql.SQL, field: str, index: str
+) -> None:
+    only = inspection.LATE if statement is inspection.EVENTS else sql.SQL(CORRECTIONS_ONLY)
+    params = {"value": LEAD, "after": "0", "begin": None, "end": None, "limit": 10}
+    with server.app.recorder.datastore.transaction(commit=False) as cursor:  # type: ignore[attr-defined]
+        cursor.execute("SET LOCAL enable_seqscan = off")  # the tables of a test are small
+        cursor.execute(
+            sql.SQL("EXPLAIN ") + statement.format(inspection.WHERE[field], only), params
+        )
+        plan = "\n".join(str(next(iter(row.values()))) for row in cursor.fetchall())
+    assert f"Index Scan using {index} on rows" in plan
 
 
 def test_an_inspection_of_a_plan_not_recorded_by_then_is_not_found(channel: grpc.Channel) -> None:
