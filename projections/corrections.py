@@ -68,8 +68,10 @@ class Subject:
             found.update(corrects_version=body["report_version"], as_of=text(report.get("as_of")))
         elif topic == MEASUREMENT_CORRECTED:
             measured = self.measurements.setdefault(body["measurement_version"], {})
-            for field in ("value", "unit"):
-                changes.append((field, text(measured.get(field)), text(body[field])))
+            for field in ("value", "unit"):  # the value always, the unit if it changed
+                before, after = text(measured.get(field)), text(body[field])
+                if field == "value" or before != after:
+                    changes.append((field, before, after))
                 measured[field] = body[field]
             found.update(
                 corrects_version=body["measurement_version"], period=text(measured.get("period"))

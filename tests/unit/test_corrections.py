@@ -72,7 +72,7 @@ def test_a_corrected_measurement_names_its_period_and_the_value_it_replaced() ->
         ),
     ]
     [found] = corrections(history)
-    assert changes(found) == [("value", "12", "11.5"), ("unit", "%", "%")]
+    assert changes(found) == [("value", "12", "11.5")]  # the unit did not change
     assert (found["corrects_version"], found["period"]) == (2, "2026-Q2")
 
 
