@@ -69,9 +69,9 @@ class Subject:
         elif topic == MEASUREMENT_CORRECTED:
             measured = self.measurements.setdefault(body["measurement_version"], {})
             for field in ("value", "unit"):  # the value always, the unit if it changed
-                before, after = text(measured.get(field)), text(body[field])
-                if field == "value" or before != after:
-                    changes.append((field, before, after))
+                was, now = text(measured.get(field)), text(body[field])
+                if field == "value" or was != now:
+                    changes.append((field, was, now))
                 measured[field] = body[field]
             found.update(
                 corrects_version=body["measurement_version"], period=text(measured.get("period"))
