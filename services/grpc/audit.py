@@ -85,7 +85,7 @@ def required_time(check: Checker, request: Any, field: str) -> dt.datetime:
 
 class AuditServicer(audit_service_pb2_grpc.AuditServiceServicer):
     """ListEvents and ListCorrections read the audit trail view's table (indexed by
-    subject, plan, actor and recorded-at, and the late reports by plan and actor);
+    subject, plan, actor and recorded-at; late reports and corrections by plan and actor);
     GetPlanStatusAsOf replays the views up to the time asked; GetInspection answers
     from both and the kept checkpoints (services.app.inspection); the checkpoint and
     proofs come from the log's Merkle tree (services.store.tlog)."""
