@@ -7,13 +7,21 @@
   first year and the ward's today;
 - a measurement's period starts in a year between :data:`BASELINE_YEARS` before the
   plan's first (a baseline, measured before the plan) and the ward's current year.
+
+A report (a record with an ``as_of`` day: progress, contribution, measurement) is
+late (:func:`lateness`) when the system recorded it more than :data:`LATE_AFTER`
+after the moment it is about: the end of its ``as_of`` ward day, or when it occurred
+if earlier. A report of 31 March sent on 20 April is late even if the agency says it
+"occurred" on 19 April. Any other record (a plan imported months after it was
+issued, a correction, a receipt) has a delay — recorded after it occurred — but is
+never late.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 
-from domain.clock import ward_day
+from domain.clock import WARD_TIME, ward_day
 from domain.context import Context
 from domain.errors import (
     AsOfOutOfRangeError,
@@ -25,6 +33,20 @@ from domain.indicator import check_period
 
 FUTURE_SLACK = dt.timedelta(minutes=5)
 BASELINE_YEARS = 5
+LATE_AFTER = dt.timedelta(days=7)
+
+
+def lateness(
+    occurred_at: dt.datetime, recorded_at: dt.datetime, as_of: dt.date | None
+) -> tuple[int, bool]:
+    """How many whole seconds after the moment it is about a record was recorded, and
+    whether it is a late report (one with an ``as_of`` day, more than
+    :data:`LATE_AFTER`)."""
+    if as_of is None:
+        return int((recorded_at - occurred_at).total_seconds()), False
+    day_ends = dt.datetime.combine(as_of + dt.timedelta(days=1), dt.time(), WARD_TIME)
+    delay = recorded_at - min(occurred_at, day_ends)
+    return int(delay.total_seconds()), delay > LATE_AFTER
 
 
 def check_occurred_at(ctx: Context, first_year: int) -> None:

@@ -397,9 +397,11 @@ class CoordinationClient(ClientBase):
         agency_id: str | None = None,
         start: datetime | None = None,
         end: datetime | None = None,
+        late_only: bool = False,
     ) -> Iterator[resources_pb2.AuditEvent]:
         """The recorded events of exactly one of a subject, a plan or an agency, oldest
-        first, recorded at or after ``start`` and before ``end`` (aware datetimes)."""
+        first, recorded at or after ``start`` and before ``end`` (aware datetimes);
+        only the late reports if ``late_only``."""
         if sum(bool(x) for x in (subject, plan_id, agency_id)) != 1:
             raise ValueError("give exactly one of subject, plan_id and agency_id")
         request = audit_service_pb2.ListEventsRequest(
@@ -409,6 +411,7 @@ class CoordinationClient(ClientBase):
             start_time=None if start is None else timestamp(start),
             end_time=None if end is None else timestamp(end),
             page_size=self.page_size,
+            late_only=late_only,
         )
 
         def fetch(token: str) -> tuple[list[resources_pb2.AuditEvent], str]:
@@ -432,3 +435,47 @@ class CoordinationClient(ClientBase):
             self._audit.GetPlanStatusAsOf, request
         )
         return response.status
+
+    def list_corrections(
+        self,
+        recorded_after: datetime,
+        *,
+        plan_id: str | None = None,
+        agency_id: str | None = None,
+        recorded_before: datetime | None = None,
+    ) -> Iterator[audit_service_pb2.Correction]:
+        """The corrections of exactly one of a plan or an agency recorded after
+        ``recorded_after`` (and before ``recorded_before``), oldest first, each with the
+        values it replaced."""
+        if bool(plan_id) == bool(agency_id):
+            raise ValueError("give exactly one of plan_id and agency_id")
+        request = audit_service_pb2.ListCorrectionsRequest(
+            plan_id=plan_id or "",
+            agency_id=agency_id or "",
+            recorded_after=timestamp(recorded_after),
+            recorded_before=None if recorded_before is None else timestamp(recorded_before),
+            page_size=self.page_size,
+        )
+
+        def fetch(token: str) -> tuple[list[audit_service_pb2.Correction], str]:
+            request.page_token = token
+            page: audit_service_pb2.ListCorrectionsResponse = self._rpc.query(
+                self._audit.ListCorrections, request
+            )
+            return list(page.corrections), page.next_page_token
+
+        return paginate(fetch)
+
+    def get_inspection(
+        self, plan_id: str, as_of: date, known_at: datetime
+    ) -> audit_service_pb2.GetInspectionResponse:
+        """The inspector's one call: the plan's status on ``as_of`` as known at
+        ``known_at``, the corrections recorded after, the late reports known by then
+        and the signed checkpoint that covers them (``covered`` false when none yet)."""
+        request = audit_service_pb2.GetInspectionRequest(
+            plan_id=plan_id, as_of=_day(as_of), known_at=timestamp(known_at)
+        )
+        response: audit_service_pb2.GetInspectionResponse = self._rpc.query(
+            self._audit.GetInspection, request
+        )
+        return response

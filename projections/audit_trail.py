@@ -1,6 +1,7 @@
 """The audit trail view: every recorded event — accepted reports, reviews, and the
 receipts of every accepted and rejected submission — with actor, occurred-at,
-recorded-at, source and body; late reports (recorded long after they occurred) and
+recorded-at, source and body; late reports (``late``, ``delay_seconds``: recorded more
+than a week after the moment they are about, :func:`domain.timing.lateness`) and
 corrections (pointing at what they correct) are visible as such."""
 
 from __future__ import annotations
@@ -10,8 +11,6 @@ from typing import Any
 from projections.engine.audit_log import AuditLog
 from projections.engine.rows import Row, json_safe
 from projections.engine.source import EventSource
-
-LATE_AFTER_SECONDS = 7 * 24 * 3600  # a report recorded more than a week after it happened
 
 
 def key_of(position: int) -> str:
@@ -32,12 +31,9 @@ class AuditTrailView:
 
     def apply(self, position: int, event: Any, /) -> None:
         record = self.log.record(position, event)
-        delay = (record["recorded_at"] - record["occurred_at"]).total_seconds()
         body = record["body"]
         row = {
             **json_safe(record),
-            "delay_seconds": int(delay),
-            "late": delay > LATE_AFTER_SECONDS,
             "corrects": body.get("report_version") or body.get("measurement_version"),
         }
         self.pending[key_of(position)] = row

@@ -14,6 +14,9 @@
     lienthong audit prove-consistency --from A --to B [--format text|json]
     lienthong audit verify --checkpoint FILE [--verifier-key KEY]
     lienthong audit verify-signature (EVENT_ID --agency A | --position N) [--anchors FILE]
+    lienthong audit late (--plan P | --agency A) [--known-at T] [--format text|json]
+    lienthong audit corrections (--plan P | --agency A) --after T [--before T] [--format text|json]
+    lienthong audit inspect --plan P --as-of YYYY-MM-DD --known-at T [--format text|json]
     lienthong pki init [--agencies FILE] [--plans-dir DIR]
     lienthong keys register CERT_FILE… [--anchors FILE]
     lienthong keys revoke KEY_ID --reason TEXT
@@ -63,9 +66,11 @@ from domain.errors import DomainError
 from domain.merkle import ProofError
 from projections.engine.live import LiveViews
 from projections.engine.replay import share_replay
+from projections.engine.rows import json_safe
 from projections.engine.runner import ProjectionRunner, catch_up_all, rebuild_all
 from projections.plans import plan_status, plan_summary
 from projections.views import PLAN_VIEWS, VIEWS, caught_up, view_named
+from services.app import inspection
 from services.app.audit import (
     VerificationError,
     key_file,
@@ -99,7 +104,7 @@ from services.kafka.topics import AGENCY_EVENTS, KafkaSettings, kafka_producer
 from services.kafka.worker import run_worker
 from services.store.database import ConfigurationError, open_database
 from services.supervisor import run_full
-from services.wire.convert import plan_status_message
+from services.wire.convert import Checker, plan_status_message
 from services.wire.receipts import (
     UNSIGNED,
     VERIFIED,
@@ -466,6 +471,153 @@ def cmd_audit_verify_signature(app: Ledger, args: argparse.Namespace) -> int:
     return EXIT_BAD_INPUT if check.outcome == UNSIGNED else EXIT_BAD_SIGNATURE
 
 
+def parse_moment(text: str) -> dt.datetime:
+    try:
+        moment = dt.datetime.fromisoformat(text)
+    except ValueError:
+        moment = None
+    if moment is None or moment.tzinfo is None:
+        msg = f"{text!r} is not a time with its offset, e.g. 2026-07-01T00:00:00+07:00"
+        raise argparse.ArgumentTypeError(msg)
+    return moment
+
+
+def late_line(record: dict[str, Any]) -> str:
+    days = record["delay_seconds"] / 86400
+    return (
+        f"position {record['position']} {record['subject']} {record['topic']}"
+        f" by {record['actor']}: recorded {record['recorded_at'].isoformat()},"
+        f" {days:.1f} days after the moment it is about"
+    )
+
+
+def correction_lines(correction: dict[str, Any]) -> list[str]:
+    what = ", ".join(
+        f"{field} {before or '∅'} → {after or '∅'}"
+        for field, before, after in correction["changes"]
+    )
+    which = [
+        f"of version {correction['corrects_version']}" if correction["corrects_version"] else "",
+        f"as of {correction['as_of']}" if correction["as_of"] else "",
+        f"period {correction['period']}" if correction["period"] else "",
+    ]
+    who = correction["actor"] + (f" ({correction['person']})" if correction["person"] else "")
+    why = "; ".join(x for x in (correction["reason"], correction["document"]) if x)
+    return [
+        (
+            f"position {correction['position']} {correction['subject']} {correction['topic']}"
+            f" by {who} recorded {correction['recorded_at'].isoformat()}"
+        ),
+        f"  {what} {' '.join(w for w in which if w)}".rstrip(),
+        f"  why: {why}",
+    ]
+
+
+def refused(check: Checker) -> bool:
+    """Whether ``check`` found bad arguments (each said on standard error)."""
+    for violation in check.violations:
+        progress(f"error: {violation.reason}: --{violation.field}: {violation.description}")
+    return bool(check.violations)
+
+
+def plan_or_agency(args: argparse.Namespace) -> tuple[str, str] | None:
+    """The one of --plan and --agency given, as the query's (field, value)."""
+    check = Checker()
+    named = check.one_of(plan=args.plan, agency=args.agency)
+    if named == "plan":
+        check.plan("plan", args.plan)
+    if refused(check):
+        return None
+    return ("plan_id", args.plan) if named == "plan" else ("agency_id", args.agency)
+
+
+def cmd_audit_late(app: Ledger, args: argparse.Namespace) -> int:
+    named = plan_or_agency(args)
+    if named is None:
+        return EXIT_BAD_INPUT
+    inspection.caught_up_trail(app)
+    until = args.known_at + inspection.INSTANT if args.known_at else None
+    found = inspection.every(
+        lambda after, size: inspection.events(
+            app, *named, after, (None, until), size, late_only=True
+        )
+    )
+    if args.format == "json":
+        emit([json_safe(record) for record in found], "json")
+    else:
+        for record in found:
+            print(late_line(record))
+    return 0
+
+
+def cmd_audit_corrections(app: Ledger, args: argparse.Namespace) -> int:
+    named = plan_or_agency(args)
+    if named is None:
+        return EXIT_BAD_INPUT
+    inspection.caught_up_trail(app)
+    window = (args.after + inspection.INSTANT, args.before)
+    found = inspection.every(
+        lambda after, size: inspection.corrections_after(app, *named, after, window, size)
+    )
+    if args.format == "json":
+        emit([json_safe(correction) for correction in found], "json")
+    else:
+        for correction in found:
+            print("\n".join(correction_lines(correction)))
+    return 0
+
+
+def cmd_audit_inspect(app: Ledger, args: argparse.Namespace) -> int:
+    check = Checker()
+    check.plan("plan", args.plan)
+    if refused(check):
+        return EXIT_BAD_INPUT
+    inspection.caught_up_trail(app)
+    found = inspection.inspect(app, args.plan, args.as_of, args.known_at)
+    kept = found.coverage.checkpoint
+    checkpoint = (
+        {"tree_size": kept.size, "made_at": kept.made_at.isoformat(), "note": kept.note}
+        if kept
+        else None
+    )
+    if args.format == "json":
+        emit(
+            {
+                "plan": args.plan,
+                "as_of": args.as_of.isoformat(),
+                "known_at": args.known_at.isoformat(),
+                "status": json_safe(found.status),
+                "late_reports": [json_safe(record) for record in found.late_reports],
+                "corrections_after": [json_safe(c) for c in found.corrections_after],
+                "leaves_known": found.coverage.leaves,
+                "covered": kept is not None,
+                "checkpoint": checkpoint,
+            },
+            "json",
+        )
+        return 0
+    print(f"{args.plan} on {args.as_of} as known at {args.known_at.isoformat()}")
+    print("\n".join(render_status(plan_status_message(found.status))))
+    print(f"late reports known by then: {len(found.late_reports)}")
+    for record in found.late_reports:
+        print(f"  {late_line(record)}")
+    print(f"corrections recorded after: {len(found.corrections_after)}")
+    for correction in found.corrections_after:
+        print("\n".join(f"  {line}" for line in correction_lines(correction)))
+    leaves = found.coverage.leaves
+    if kept is None:
+        print(
+            f"checkpoint: NOT COVERED: no checkpoint kept yet holds the {leaves} leaves known then"
+        )
+    else:
+        print(
+            f"checkpoint: tree size {kept.size} (≥ the {leaves} leaves known then),"
+            f" made at {kept.made_at.isoformat()}"
+        )
+        print(kept.note, end="")
+    return 0
+
+
 def roles_from(args: argparse.Namespace) -> dict[str, Any]:
     return roles_of(args.agencies, sorted(args.plans_dir.glob("*.yaml")))
 
@@ -707,26 +859,7 @@ def add_audit_commands(commands: Any) -> None:
     checkpoint.set_defaults(run=cmd_audit_checkpoint)
     verifier = audit_commands.add_parser("verifier-key", help="print the note verifier key")
     verifier.set_defaults(run=cmd_audit_verifier_key)
-    witness = audit_commands.add_parser(
-        "witness-key", help="a witness's side: print its verifier key (made if absent)"
-    )
-    witness.add_argument("--key-file", type=Path, required=True, metavar="FILE")
-    witness.add_argument("--name", default="witness", help="the key's name, for a new key")
-    witness.set_defaults(offline=cmd_audit_witness_key)
-    cosign = audit_commands.add_parser(
-        "cosign", help="a witness's side: check a checkpoint's signature and cosign it"
-    )
-    cosign.add_argument("--key-file", type=Path, required=True, metavar="FILE")
-    cosign.add_argument("--checkpoint", type=Path, required=True, metavar="FILE")
-    cosign.add_argument(
-        "--verifier-key", default="", help="the log's verifier key (default: this log's own)"
-    )
-    cosign.set_defaults(offline=cmd_audit_cosign)
-    adding = audit_commands.add_parser(
-        "add-cosignature", help="keep the witnesses' cosignatures of a checkpoint this log kept"
-    )
-    adding.add_argument("--checkpoint", type=Path, required=True, metavar="FILE")
-    adding.set_defaults(run=cmd_audit_add_cosignature)
+    add_witness_commands(audit_commands)
     status = audit_commands.add_parser(
         "status", help="the tree's size, its lag behind the log, the latest checkpoint's age"
     )
@@ -769,6 +902,63 @@ def add_audit_commands(commands: Any) -> None:
     )
     signature.add_argument("--format", choices=("text", "json"), default="text")
     signature.set_defaults(run=cmd_audit_verify_signature)
+    add_audit_question_commands(audit_commands)
+
+
+def add_witness_commands(audit_commands: Any) -> None:
+    """A witness's side (its key, cosigning) and the log's (keeping cosignatures)."""
+    witness = audit_commands.add_parser(
+        "witness-key", help="a witness's side: print its verifier key (made if absent)"
+    )
+    witness.add_argument("--key-file", type=Path, required=True, metavar="FILE")
+    witness.add_argument("--name", default="witness", help="the key's name, for a new key")
+    witness.set_defaults(offline=cmd_audit_witness_key)
+    cosign = audit_commands.add_parser(
+        "cosign", help="a witness's side: check a checkpoint's signature and cosign it"
+    )
+    cosign.add_argument("--key-file", type=Path, required=True, metavar="FILE")
+    cosign.add_argument("--checkpoint", type=Path, required=True, metavar="FILE")
+    cosign.add_argument(
+        "--verifier-key", default="", help="the log's verifier key (default: this log's own)"
+    )
+    cosign.set_defaults(offline=cmd_audit_cosign)
+    adding = audit_commands.add_parser(
+        "add-cosignature", help="keep the witnesses' cosignatures of a checkpoint this log kept"
+    )
+    adding.add_argument("--checkpoint", type=Path, required=True, metavar="FILE")
+    adding.set_defaults(run=cmd_audit_add_cosignature)
+
+
+def add_audit_question_commands(audit_commands: Any) -> None:
+    """The auditors' questions: late records, corrections, the inspection."""
+    late = audit_commands.add_parser(
+        "late", help="the late records of a plan or by an agency (recorded > a week late)"
+    )
+    late.add_argument("--plan", default="")
+    late.add_argument("--agency", default="")
+    late.add_argument("--known-at", type=parse_moment, help="recorded up to this time only")
+    late.add_argument("--format", choices=("text", "json"), default="text")
+    late.set_defaults(run=cmd_audit_late)
+    corrections = audit_commands.add_parser(
+        "corrections",
+        help="corrections of a plan or by an agency recorded after a time, and what they replaced",
+    )
+    corrections.add_argument("--plan", default="")
+    corrections.add_argument("--agency", default="")
+    corrections.add_argument("--after", type=parse_moment, required=True, metavar="TIME")
+    corrections.add_argument("--before", type=parse_moment, default=None, metavar="TIME")
+    corrections.add_argument("--format", choices=("text", "json"), default="text")
+    corrections.set_defaults(run=cmd_audit_corrections)
+    inspect = audit_commands.add_parser(
+        "inspect",
+        help="a plan's status on a day as known at a time, the corrections after, the late"
+        " records, and the checkpoint that covers it",
+    )
+    inspect.add_argument("--plan", required=True)
+    inspect.add_argument("--as-of", type=parse_date, required=True)
+    inspect.add_argument("--known-at", type=parse_moment, required=True, metavar="TIME")
+    inspect.add_argument("--format", choices=("text", "json"), default="text")
+    inspect.set_defaults(run=cmd_audit_inspect)
 
 
 def add_identity_commands(commands: Any) -> None:

@@ -2,14 +2,16 @@
 subject, actor, times, source and body, filtered by subject, plan, agency or time.
 
 A record is what the audit trail view stores per position and what the relay
-publishes; :meth:`AuditLog.scan` reads the log itself (bounded per call), for the
-streams that follow it past the view.
+publishes, with how long after the moment it is about it was recorded and whether
+that is late (:func:`domain.timing.lateness`); :meth:`AuditLog.scan` reads the log
+itself (bounded per call), for the streams that follow it past the view.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import date
 from typing import Any, cast
 from uuid import UUID
 
@@ -22,6 +24,7 @@ from domain.keys import SigningKey
 from domain.plan import Plan
 from domain.submission import Submission
 from domain.task import Task
+from domain.timing import lateness
 from projections.engine.source import EventSource
 
 PROVENANCE = {
@@ -36,6 +39,20 @@ PROVENANCE = {
     "message_id",
 }
 SCAN_LIMIT = 5000
+# The corrections: records that change a number or a definition already on record
+# (what each replaced: projections.corrections).
+REPORT_CORRECTED = "lienthong.task.ReportCorrected"
+MEASUREMENT_CORRECTED = "lienthong.indicator.MeasurementCorrected"
+DEADLINE_CHANGED = "lienthong.task.DeadlineChanged"
+ITEM_AMENDED = ("lienthong.task.Amended", "lienthong.indicator.Amended")
+PLAN_AMENDED = "lienthong.plan.Amended"
+CORRECTION_TOPICS = (
+    REPORT_CORRECTED,
+    MEASUREMENT_CORRECTED,
+    DEADLINE_CHANGED,
+    *ITEM_AMENDED,
+    PLAN_AMENDED,
+)
 
 Record = dict[str, Any]
 Predicate = Callable[[Record], bool]
@@ -66,11 +83,18 @@ class AuditLog:
         if event.originator_version == 1 and event.originator_id not in self._subjects:
             # an aggregate's first event names its subject: no need to read the store
             self._subjects[event.originator_id] = created_subject(event)
+        body = {k: v for k, v in vars(event).items() if k not in PROVENANCE}
+        as_of = body.get("as_of")
+        delay, late = lateness(
+            event.occurred_at, event.recorded_at, as_of if isinstance(as_of, date) else None
+        )
         return {
             "position": position,
             "subject": self.subject(event.originator_id),
             **event.provenance(),
-            "body": {k: v for k, v in vars(event).items() if k not in PROVENANCE},
+            "body": body,
+            "delay_seconds": delay,
+            "late": late,
         }
 
     def last_position(self) -> int:

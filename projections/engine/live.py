@@ -34,6 +34,7 @@ from typing import Any, cast
 import psycopg
 from psycopg import sql
 
+from projections.engine.audit_log import CORRECTION_TOPICS
 from projections.engine.replay import share_replay
 from projections.engine.rows import Changes, Row
 from projections.engine.runner import (
@@ -53,11 +54,21 @@ from projections.engine.tables import TrackingMovedError, encoded, write_all
 log = logging.getLogger(__name__)
 TABLE_ONLY = frozenset({"audit_trail"})
 Subscriber = Callable[[Changes, int], None]
+# The predicates of the audit trail's partial indexes: a query uses one word for word.
+LATE_ONLY = "data->>'late' = 'true'"
+CORRECTIONS_ONLY = "data->>'topic' IN ({})".format(", ".join(f"'{t}'" for t in CORRECTION_TOPICS))
 AUDIT_INDEXES = {
     "rows_subject": "((data->>'subject'), key)",
     "rows_plan": "((split_part(data->>'subject', '/', 1)), key)",
     "rows_actor": "((data->>'actor'), key)",
     "rows_recorded_at": "((data->>'recorded_at'))",
+    # late reports and corrections, per plan and per agency
+    "rows_plan_late": f"((split_part(data->>'subject', '/', 1)), key) WHERE {LATE_ONLY}",
+    "rows_actor_late": f"((data->>'actor'), key) WHERE {LATE_ONLY}",
+    "rows_plan_corrections": (
+        f"((split_part(data->>'subject', '/', 1)), key) WHERE {CORRECTIONS_ONLY}"
+    ),
+    "rows_actor_corrections": f"((data->>'actor'), key) WHERE {CORRECTIONS_ONLY}",
 }
 
 

@@ -5,18 +5,16 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import Any, cast
 
 import grpc
 from lienthong.v1 import audit_service_pb2 as pb
 from lienthong.v1 import audit_service_pb2_grpc
-from psycopg import sql
 
 from domain.clock import ward_day
 from domain.errors import InvalidValueError, NotFoundError
 from domain.ids import parse_ref
 from domain.merkle import ProofError
-from projections.audit_trail import key_of
 from projections.engine.audit_log import (
     AuditLog,
     Predicate,
@@ -25,9 +23,7 @@ from projections.engine.audit_log import (
     about_subject,
     by_agency,
 )
-from projections.engine.known_at import rows_known_at
-from projections.plans import plan_status
-from projections.views import VIEWS
+from services.app import inspection
 from services.app.audit import key_file, load_signer, log_tree
 from services.app.checkpointer import LogLimits, log_status
 from services.app.ledger import Ledger
@@ -37,6 +33,7 @@ from services.grpc import pages
 from services.wire.convert import (
     Checker,
     audit_message,
+    correction_message,
     from_timestamp,
     plan_status_message,
     timestamp,
@@ -48,14 +45,7 @@ STREAM_BATCH = 200
 
 def target(check: Checker, subject: str, plan_id: str, agency_id: str) -> Predicate:
     """The one filter a request names: a subject, a plan or an agency."""
-    given = [
-        name
-        for name, value in (("subject", subject), ("plan_id", plan_id), ("agency_id", agency_id))
-        if value
-    ]
-    if len(given) != 1:
-        for name in ("subject", "plan_id", "agency_id"):
-            check.add(name, "give exactly one of subject, plan_id and agency_id", "ONE_OF_REQUIRED")
+    if not check.one_of(subject=subject, plan_id=plan_id, agency_id=agency_id):
         return lambda _: False
     if subject:
         check.subject("subject", subject)
@@ -82,58 +72,32 @@ async def follow(
             await asyncio.sleep(POLL_SECONDS)
 
 
-EVENTS = sql.SQL(
-    "SELECT key, data FROM view_audit_trail.rows WHERE {} = %(value)s AND key > %(after)s"
-    " AND (%(begin)s::text IS NULL OR data->>'recorded_at' >= %(begin)s)"
-    " AND (%(end)s::text IS NULL OR data->>'recorded_at' < %(end)s)"
-    " ORDER BY key LIMIT %(limit)s"
-)
-# the expressions the audit trail's table is indexed on (projections.engine.live.AUDIT_INDEXES)
-WHERE = {
-    "subject": sql.SQL("data->>'subject'"),
-    "plan_id": sql.SQL("split_part(data->>'subject', '/', 1)"),
-    "agency_id": sql.SQL("data->>'actor'"),
-}
+def plan_or_agency(check: Checker, plan_id: str, agency_id: str) -> tuple[str, str]:
+    """The one of plan_id and agency_id a request names, as (field, value)."""
+    field = check.one_of(plan_id=plan_id, agency_id=agency_id)
+    if field == "plan_id":
+        check.plan(field, plan_id)
+    return field, plan_id or agency_id
 
 
-def record_of(row: Record) -> Record:
-    """An audit trail row as :func:`~services.wire.convert.audit_message` takes it."""
-    return {
-        **row,
-        "occurred_at": dt.datetime.fromisoformat(row["occurred_at"]),
-        "recorded_at": dt.datetime.fromisoformat(row["recorded_at"]),
-    }
-
-
-def iso(value: dt.datetime | None) -> str | None:
-    return value.astimezone(dt.UTC).isoformat() if value is not None else None
+def required_time(check: Checker, request: Any, field: str) -> dt.datetime:
+    """The time in the request's required ``field``."""
+    if not request.HasField(field):
+        check.add(field, "is required", "FIELD_REQUIRED")
+    return from_timestamp(getattr(request, field))
 
 
 class AuditServicer(audit_service_pb2_grpc.AuditServiceServicer):
-    """ListEvents reads the audit trail view's table (indexed by subject, plan, actor
-    and recorded-at); GetPlanStatusAsOf replays the views up to the time asked; the
-    checkpoint and proofs come from the log's Merkle tree (services.store.tlog)."""
+    """ListEvents and ListCorrections read the audit trail view's table (indexed by
+    subject, plan, actor and recorded-at; late reports and corrections by plan and actor);
+    GetPlanStatusAsOf replays the views up to the time asked; GetInspection answers
+    from both and the kept checkpoints (services.app.inspection); the checkpoint and
+    proofs come from the log's Merkle tree (services.store.tlog)."""
 
     def __init__(self, app: Ledger) -> None:
         self.app = app
         self.log = AuditLog(app)
         self.tree = log_tree(app.recorder)
-
-    def events(
-        self, field: str, value: str, after: int, window: tuple[str | None, str | None], size: int
-    ) -> tuple[list[Record], bool]:
-        """Rows of the audit trail matching, after position ``after``; and whether more."""
-        params = {
-            "value": value,
-            "after": key_of(after),
-            "begin": window[0],
-            "end": window[1],
-            "limit": size + 1,
-        }
-        with self.app.recorder.datastore.transaction(commit=False) as cursor:  # type: ignore[attr-defined]
-            cursor.execute(EVENTS.format(WHERE[field]), params)
-            rows = [record_of(row["data"]) for row in cursor.fetchall()]
-        return rows[:size], len(rows) > size
 
     async def ListEvents(
         self, request: pb.ListEventsRequest, context: grpc.aio.ServicerContext
@@ -157,7 +121,14 @@ class AuditServicer(audit_service_pb2_grpc.AuditServiceServicer):
         begin = from_timestamp(request.start_time) if request.HasField("start_time") else None
         end = from_timestamp(request.end_time) if request.HasField("end_time") else None
         records, more = await asyncio.to_thread(
-            self.events, field, value, after, (iso(begin), iso(end)), size
+            inspection.events,
+            self.app,
+            field,
+            value,
+            after,
+            (begin, end),
+            size,
+            late_only=request.late_only,
         )
         return pb.ListEventsResponse(
             events=[audit_message(r) for r in records],
@@ -172,34 +143,65 @@ class AuditServicer(audit_service_pb2_grpc.AuditServiceServicer):
         ):
             yield pb.StreamLogResponse(event=audit_message(record))
 
-    def status_known_at(self, plan: str, day: dt.date, known_at: dt.datetime) -> dict[str, Any]:
-        names = ("plans", "task_status", "kpi_attainment")
-        views = rows_known_at(self.app, {name: VIEWS[name] for name in names}, known_at, as_of=day)
-        if plan not in views["plans"]:
-            raise NotFoundError(f"plan {plan} was not recorded by then", field="plan_id")
-        with self.app.recorder.datastore.transaction(commit=False) as cursor:  # type: ignore[attr-defined]
-            cursor.execute(
-                "SELECT max(key) AS last FROM view_audit_trail.rows"
-                " WHERE split_part(data->>'subject', '/', 1) = %s AND data->>'recorded_at' <= %s",
-                (plan, iso(known_at)),
-            )
-            found = cursor.fetchone()
-        position = int(found["last"]) if found and found["last"] else 0
-        return plan_status(views, plan, day, position)
-
     async def GetPlanStatusAsOf(
         self, request: pb.GetPlanStatusAsOfRequest, context: grpc.aio.ServicerContext
     ) -> pb.GetPlanStatusAsOfResponse:
         check = Checker()
         check.required("plan_id", request.plan_id)
-        if not request.HasField("known_at"):
-            check.add("known_at", "is required", "FIELD_REQUIRED")
+        known_at = required_time(check, request, "known_at")
         as_of = check.date("as_of", request.as_of, required=False)
         check.done()
-        known_at = from_timestamp(request.known_at)
         day = as_of or ward_day(known_at)
-        status = await asyncio.to_thread(self.status_known_at, request.plan_id, day, known_at)
+        status = await asyncio.to_thread(
+            inspection.status_known_at, self.app, request.plan_id, day, known_at
+        )
         return pb.GetPlanStatusAsOfResponse(status=plan_status_message(status))
+
+    async def ListCorrections(
+        self, request: pb.ListCorrectionsRequest, context: grpc.aio.ServicerContext
+    ) -> pb.ListCorrectionsResponse:
+        check = Checker()
+        field, value = plan_or_agency(check, request.plan_id, request.agency_id)
+        after_time = required_time(check, request, "recorded_after")
+        size, after = (
+            pages.page_size(check, request.page_size),
+            pages.decode(check, request.page_token),
+        )
+        check.done()
+        begin = after_time + inspection.INSTANT
+        end = (
+            from_timestamp(request.recorded_before) if request.HasField("recorded_before") else None
+        )
+        found, more = await asyncio.to_thread(
+            inspection.corrections_after, self.app, field, value, after, (begin, end), size
+        )
+        return pb.ListCorrectionsResponse(
+            corrections=[correction_message(c) for c in found],
+            next_page_token=pages.encode(found[-1]["position"]) if more else "",
+        )
+
+    async def GetInspection(
+        self, request: pb.GetInspectionRequest, context: grpc.aio.ServicerContext
+    ) -> pb.GetInspectionResponse:
+        check = Checker()
+        check.plan("plan_id", request.plan_id)
+        day = check.date("as_of", request.as_of)
+        known_at = required_time(check, request, "known_at")
+        check.done()
+        found = await asyncio.to_thread(
+            inspection.inspect, self.app, request.plan_id, cast("dt.date", day), known_at
+        )
+        kept = found.coverage.checkpoint
+        return pb.GetInspectionResponse(
+            status=plan_status_message(found.status),
+            corrections_after=[correction_message(c) for c in found.corrections_after],
+            late_reports=[audit_message(r) for r in found.late_reports],
+            leaves_known=found.coverage.leaves,
+            covered=kept is not None,
+            checkpoint_note=kept.note if kept else "",
+            checkpoint_tree_size=kept.size if kept else 0,
+            checkpoint_made_at=timestamp(kept.made_at) if kept else None,
+        )
 
     async def GetCheckpoint(
         self, request: pb.GetCheckpointRequest, context: grpc.aio.ServicerContext

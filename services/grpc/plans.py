@@ -38,9 +38,7 @@ T = TypeVar("T")
 
 
 def one_of(check: Checker, plan_id: str, agency_id: str) -> None:
-    if bool(plan_id) == bool(agency_id):
-        for name in ("plan_id", "agency_id"):
-            check.add(name, "give exactly one of plan_id and agency_id", "ONE_OF_REQUIRED")
+    check.one_of(plan_id=plan_id, agency_id=agency_id)
 
 
 def bottleneck_message(found: dict[str, Any]) -> pb.Bottleneck:

@@ -421,3 +421,18 @@ class LogTree:
             )
             rows = cursor.fetchall()
         return [Cosignature(r["key_name"], int(r["key_hash"]), r["line"]) for r in rows]
+
+    def earliest_checkpoint_of(self, size: int) -> Kept | None:
+        """The first checkpoint kept whose tree has at least ``size`` leaves."""
+        found = self._checkpoints("WHERE size >= %s ORDER BY id LIMIT 1", size)
+        return found[0] if found else None
+
+    def leaves_up_to(self, position: int) -> int:
+        """How many leaves the records up to ``position`` are (whether the tree holds
+        them yet or not): one per stored record."""
+        with self.datastore.transaction(commit=False) as cursor:
+            cursor.execute(
+                self.sql("SELECT count(*) AS n FROM {events} WHERE notification_id <= %s"),
+                (position,),
+            )
+            return int(one(cursor)["n"])

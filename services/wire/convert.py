@@ -12,10 +12,10 @@ from typing import Any
 
 from google.protobuf import json_format, struct_pb2, timestamp_pb2
 from google.protobuf.message import Message
-from lienthong.v1 import envelope_pb2, resources_pb2
+from lienthong.v1 import audit_service_pb2, envelope_pb2, resources_pb2
 
 from domain.errors import DomainError
-from domain.ids import Ref, parse_ref
+from domain.ids import Ref, SubjectKind, parse_ref
 from domain.items import ItemStatus
 from domain.text import quote
 from projections.engine.rows import json_safe
@@ -61,6 +61,25 @@ class Checker:
         if not value.strip():
             self.add(field, "is required", "FIELD_REQUIRED")
         return value.strip()
+
+    def one_of(self, **given: str) -> str:
+        """The one field of ``given`` (name → value) that is set; each is refused
+        ``ONE_OF_REQUIRED`` when not exactly one is ("" then)."""
+        named = [name for name, value in given.items() if value]
+        if len(named) != 1:
+            names = " and ".join(", ".join(given).rsplit(", ", 1))
+            for name in given:
+                self.add(name, f"give exactly one of {names}", "ONE_OF_REQUIRED")
+            return ""
+        return named[0]
+
+    def plan(self, field: str, value: str) -> str:
+        """A plan id (required): a subject of the kind plan."""
+        if self.required(field, value):
+            ref = self.reference(field, value)
+            if ref is not None and ref.kind is not SubjectKind.PLAN:
+                self.add(field, f"{quote(value)} is not a plan", "NOT_A_PLAN")
+        return value
 
     def uuid(self, field: str, value: str) -> str:
         try:
@@ -270,4 +289,29 @@ def audit_message(record: dict[str, Any]) -> resources_pb2.AuditEvent:
         channel=record["channel"] or "",
         message_id=record["message_id"] or "",
         body=body,
+        late=record["late"],
+        delay_seconds=record["delay_seconds"],
+    )
+
+
+def correction_message(correction: dict[str, Any]) -> audit_service_pb2.Correction:
+    """A correction (:mod:`projections.corrections`) with its times as datetimes."""
+    return audit_service_pb2.Correction(
+        position=correction["position"],
+        subject=correction["subject"],
+        topic=correction["topic"],
+        actor=correction["actor"] or "",
+        person=correction["person"] or "",
+        recorded_at=timestamp(correction["recorded_at"]),
+        occurred_at=timestamp(correction["occurred_at"]),
+        reason=correction["reason"],
+        document=correction["document"],
+        note=correction["note"],
+        corrects_version=correction["corrects_version"],
+        as_of=correction["as_of"],
+        period=correction["period"],
+        changes=[
+            audit_service_pb2.CorrectedValue(field=field, before=before, after=after)
+            for field, before, after in correction["changes"]
+        ],
     )

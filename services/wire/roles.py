@@ -68,6 +68,7 @@ METHODS: Mapping[str, frozenset[Caller]] = {
     **_rows("WatchService", ("WatchChanges",), READERS),
     **_rows("AuditService", ("ListEvents", "StreamLog"), OVERSIGHT),
     **_rows("AuditService", ("GetPlanStatusAsOf",), OVERSIGHT | {Role.AGENCY}),
+    **_rows("AuditService", ("ListCorrections", "GetInspection"), OVERSIGHT),
     **_rows("AuditService", AUDIT_PROOFS, READERS),
     **_rows("AuditService", ("GetLogStatus",), {Role.AUDITOR, Role.OFFICE, Role.OPERATOR}),
     # Witnesses are known by their note keys, not by who hands their cosignatures in.

@@ -24,7 +24,7 @@ from typing import Any
 import grpc
 import psycopg
 import pytest
-from google.protobuf import timestamp_pb2
+from google.protobuf.timestamp_pb2 import Timestamp
 from google.rpc import error_details_pb2
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from lienthong.v1 import (
@@ -784,7 +784,7 @@ REQUESTS = [
     RequestCase(
         "GetTask: as_known_at in the year 9000, after the server's clock",
         plan_call(
-            "GetTask", name=TASK, as_known_at=timestamp_pb2.Timestamp(seconds=221_845_392_000)
+            "GetTask", name=TASK, as_known_at=Timestamp(seconds=221_845_392_000)
         ),
         "KNOWN_AT_IN_FUTURE",
     ),
@@ -797,6 +797,36 @@ REQUESTS = [
         "GetPlanStatusAsOf: known_at with negative nanos",
         audit_call("GetPlanStatusAsOf", plan_id=PB, known_at=negative_nanos()),
         "TIMESTAMP_OUT_OF_RANGE",
+    ),
+    RequestCase(
+        "ListCorrections: neither a plan nor an agency",
+        audit_call("ListCorrections", recorded_after=Timestamp(seconds=1)),
+        "ONE_OF_REQUIRED",
+    ),
+    RequestCase(
+        "ListCorrections: both a plan and an agency",
+        audit_call("ListCorrections", plan_id=PB, agency_id=OFFICE, recorded_after=Timestamp()),
+        "ONE_OF_REQUIRED",
+    ),
+    RequestCase(
+        "ListCorrections: a task for a plan",
+        audit_call("ListCorrections", plan_id=TASK, recorded_after=Timestamp(seconds=1)),
+        "NOT_A_PLAN",
+    ),
+    RequestCase(
+        "ListCorrections: recorded_after after 9999",
+        audit_call("ListCorrections", plan_id=PB, recorded_after=far_stamp()),
+        "TIMESTAMP_OUT_OF_RANGE",
+    ),
+    RequestCase(
+        "GetInspection: as_of not a day",
+        audit_call("GetInspection", plan_id=PB, as_of="30/06/2026", known_at=Timestamp()),
+        "DATE_INVALID",
+    ),
+    RequestCase(
+        "GetInspection: a task for a plan",
+        audit_call("GetInspection", plan_id=TASK, as_of="2026-06-30", known_at=Timestamp()),
+        "NOT_A_PLAN",
     ),
     RequestCase(
         "AcceptEvidence: a reviewer at a time after 9999",

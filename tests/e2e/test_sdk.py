@@ -106,3 +106,27 @@ def test_the_example_publisher_reports_progress_and_prints_the_verdict(
     done = subprocess.run(command, capture_output=True, text=True, timeout=60, check=False)
     assert done.returncode == 0, done.stderr
     assert "accepted" in done.stdout
+
+
+def test_the_coordination_client_asks_the_auditors_questions(server: ServerThread) -> None:
+    task = f"{PB}/task/24"
+    with AgencyClient(
+        server.address, "phuoc-binh.health-post", identity=identity("phuoc-binh.health-post")
+    ) as lead:
+        reported = lead.report_progress(task, 30, DAY)  # a report of 10 February: late
+        known_at = dt.datetime.now(dt.UTC)
+        corrected = lead.correct_report(task, reported.subject_version, 20, "đếm trùng")
+    assert (reported.outcome, corrected.outcome) == ("accepted", "accepted")
+    with CoordinationClient(
+        server.address, "phuoc-binh.vhxh", identity=identity("phuoc-binh.vhxh")
+    ) as office:
+        late = list(office.list_events(agency_id="phuoc-binh.health-post", late_only=True))
+        changed = list(office.list_corrections(known_at, plan_id=PB))
+        answer = office.get_inspection(PB, dt.date(2026, 6, 30), known_at)
+    assert [e.position for e in late] == [reported.position]
+    assert [(v.field, v.before, v.after) for c in changed for v in c.changes] == [
+        ("percent", "30", "20")
+    ]
+    assert [c.position for c in answer.corrections_after] == [corrected.position]
+    assert [e.position for e in answer.late_reports] == [reported.position]
+    assert (answer.covered, answer.status.position) == (False, reported.position)

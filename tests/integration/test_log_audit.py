@@ -23,6 +23,8 @@ import pytest
 from eventsourcing.postgres import PostgresApplicationRecorder
 from psycopg import sql
 
+from domain.clock import Clock
+from domain.ids import task_id
 from domain.merkle import leaf_hash, root_of, verify_consistency, verify_inclusion
 from services.app.audit import LOG_KEY_FILE_ENV, log_tree
 from services.app.importer import import_plans
@@ -42,6 +44,14 @@ TASK = "phuoc-binh-2026/task/9"  # led by all agencies: the police may report on
 POLICE = Actor(agency="phuoc-binh.police", person="Nguyễn Văn A", channel="test")
 DAY = dt.date(2026, 2, 10)
 WITNESS = "province.example/witness"
+JUNE = dt.datetime(2026, 6, 20, 9, tzinfo=dt.UTC)  # when the store's records are recorded
+JULY = dt.datetime(2026, 7, 15, 9, tzinfo=dt.UTC)  # when the walkthrough's correction is
+
+
+def ticking(start: dt.datetime) -> Clock:
+    """A clock from ``start``, a second later at each reading."""
+    seconds = itertools.count()
+    return lambda: start + dt.timedelta(seconds=next(seconds))
 
 
 def row_leaf(store: Store, position: int) -> bytes:
@@ -99,8 +109,10 @@ def store(
     configured: Database, app: Ledger, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> Store:
     """The four plans, a gap in the log (a transaction that stored nothing), progress
-    reports and a refused one (its rejection receipt is a record too)."""
+    reports of 10 February (late) and a refused one (its rejection receipt is a record
+    too), all recorded on 20 June."""
     monkeypatch.setenv(LOG_KEY_FILE_ENV, str(tmp_path / "log.key"))
+    app.clock = ticking(JUNE)
     import_plans(app, PLANS, REGISTRY)
     tampering = Store(configured, app)
     tampering.execute(
@@ -474,15 +486,21 @@ def test_a_witness_cosigns_a_checkpoint_and_the_log_serves_it_cosigned(
 
 
 def test_the_auditors_walkthrough_in_the_operations_guide_runs_as_written(
-    store: Store, tmp_path: Path
+    store: Store, app: Ledger, tmp_path: Path
 ) -> None:
     guide = OPERATIONS.read_text(encoding="utf-8")
     section = guide.split("## Auditing the log\n")[1].split("\n## ")[0]
     blocks = re.findall(r"```sh\n(.*?)```", section, re.DOTALL)
-    assert len(blocks) == 3
+    assert len(blocks) == 4
     lienthong = str(Path(sys.executable).parent / "lienthong")
     outputs = []
-    for block in blocks:
+    for number, block in enumerate(blocks):
+        if number == 1:  # after the checkpoint of 30 June, a report corrected in July
+            app.clock = ticking(JULY)
+            reports = app.repository.get(task_id(*TASK.split("/task/"))).reports
+            twenty = next(version for version, percent in reports.items() if percent == 20)
+            corrected = {"report_version": twenty, "percent": 15, "reason": "đếm trùng"}
+            execute(app, "report_corrected", TASK, POLICE, corrected)
         ran = subprocess.run(
             [
                 "/bin/bash",
@@ -501,3 +519,117 @@ def test_the_auditors_walkthrough_in_the_operations_guide_runs_as_written(
     assert outputs[1].startswith("verified: ")
     prove, consistency, status = map(json.loads, outputs[2].splitlines())
     assert (prove["tree_size"], len(consistency["hashes"]) > 0, status["lag"]) == (200, True, 0)
+    june = (tmp_path / "checkpoint-2026-06-30.txt").read_text(encoding="utf-8")
+    size = int(june.split("\n")[1])
+    *_, corrections_line, late_line = outputs[3].splitlines()
+    inspected = outputs[3].removesuffix(f"{corrections_line}\n{late_line}\n")
+    assert "late reports known by then: 3" in inspected  # the reports of 10 February
+    assert "corrections recorded after: 1" in inspected
+    assert f"{TASK} lienthong.task.ReportCorrected by phuoc-binh.police (Nguyễn Văn A)" in inspected
+    assert "percent 20 → 15 of version" in inspected
+    assert "why: đếm trùng" in inspected
+    assert f"checkpoint: tree size {size} (≥ the {size} leaves known then)" in inspected
+    assert inspected.endswith(june)  # the very note the auditor saved
+    assert [(c["subject"], c["changes"]) for c in json.loads(corrections_line)] == [
+        (TASK, [["percent", "20", "15"]])
+    ]
+    assert [(r["subject"], r["body"]["percent"], r["late"]) for r in json.loads(late_line)] == [
+        (TASK, 10, True),
+        (TASK, 20, True),
+        (TASK, 30, True),
+    ]
+
+
+KNOWN_AT = "2026-07-01T00:00:00+07:00"
+
+
+def test_an_inspection_no_kept_checkpoint_covers_yet_says_so_and_succeeds(
+    store: Store, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, err = run(
+        capsys,
+        "audit",
+        "inspect",
+        "--plan",
+        "phuoc-binh-2026",
+        "--as-of",
+        "2026-06-30",
+        "--known-at",
+        KNOWN_AT,
+        "--format",
+        "json",
+    )
+    assert code == 0, err
+    answer = json.loads(out)
+    assert (answer["covered"], answer["checkpoint"]) == (False, None)
+    assert answer["leaves_known"] == len(store.positions())
+    assert answer["corrections_after"] == []
+    code, out, _ = run(
+        capsys,
+        "audit",
+        "inspect",
+        "--plan",
+        "phuoc-binh-2026",
+        "--as-of",
+        "2026-06-30",
+        "--known-at",
+        KNOWN_AT,
+    )
+    assert (
+        f"checkpoint: NOT COVERED: no checkpoint kept yet holds the {len(store.positions())}" in out
+    )
+
+
+@pytest.mark.parametrize(
+    ("argv", "said"),
+    [
+        (("late",), "ONE_OF_REQUIRED"),
+        (("corrections", "--plan", "p", "--agency", "a", "--after", KNOWN_AT), "ONE_OF_REQUIRED"),
+        (
+            (
+                "inspect",
+                "--plan",
+                "phuoc-binh-2026",
+                "--as-of",
+                "2026-06-30",
+                "--known-at",
+                "2026-01-01T00:00:00+07:00",
+            ),
+            "NOT_FOUND",
+        ),
+        (
+            (
+                "inspect",
+                "--plan",
+                "phuoc-binh-2026/task/9",
+                "--as-of",
+                "2026-06-30",
+                "--known-at",
+                KNOWN_AT,
+            ),
+            "NOT_A_PLAN",
+        ),
+    ],
+)
+def test_a_bad_audit_question_on_the_command_line_is_refused_with_its_code(
+    store: Store, capsys: pytest.CaptureFixture[str], argv: tuple[str, ...], said: str
+) -> None:
+    code, _, err = run(capsys, "audit", *argv)
+    assert code == EXIT_BAD_INPUT
+    assert said in err
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ("inspect", "--plan", "p", "--as-of", "30/06/2026", "--known-at", KNOWN_AT),
+        ("inspect", "--plan", "p", "--as-of", "2026-06-30", "--known-at", "2026-07-01T00:00"),
+        ("inspect", "--plan", "p", "--as-of", "2026-06-30"),
+    ],
+)
+def test_a_malformed_day_or_time_or_a_missing_one_is_a_usage_error(
+    capsys: pytest.CaptureFixture[str], argv: tuple[str, ...]
+) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main(["audit", *argv])
+    assert exited.value.code == EXIT_BAD_INPUT

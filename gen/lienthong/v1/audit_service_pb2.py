@@ -26,7 +26,7 @@ from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__
 from lienthong.v1 import resources_pb2 as lienthong_dot_v1_dot_resources__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n lienthong/v1/audit_service.proto\x12\x0clienthong.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1clienthong/v1/resources.proto\"\xcd\x01\n\x11ListEventsRequest\x12\x0f\n\x07subject\x18\x01 \x01(\t\x12\x0f\n\x07plan_id\x18\x02 \x01(\t\x12\x11\n\tagency_id\x18\x03 \x01(\t\x12.\n\nstart_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\x08\x65nd_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x11\n\tpage_size\x18\x06 \x01(\x05\x12\x12\n\npage_token\x18\x07 \x01(\t\"W\n\x12ListEventsResponse\x12(\n\x06\x65vents\x18\x01 \x03(\x0b\x32\x18.lienthong.v1.AuditEvent\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\">\n\x10StreamLogRequest\x12\x15\n\rfrom_position\x18\x01 \x01(\x03\x12\x13\n\x0bstop_at_end\x18\x02 \x01(\x08\"<\n\x11StreamLogResponse\x12\'\n\x05\x65vent\x18\x01 \x01(\x0b\x32\x18.lienthong.v1.AuditEvent\"h\n\x18GetPlanStatusAsOfRequest\x12\x0f\n\x07plan_id\x18\x01 \x01(\t\x12,\n\x08known_at\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\r\n\x05\x61s_of\x18\x03 \x01(\t\"E\n\x19GetPlanStatusAsOfResponse\x12(\n\x06status\x18\x01 \x01(\x0b\x32\x18.lienthong.v1.PlanStatus\"\x16\n\x14GetCheckpointRequest\"x\n\x15GetCheckpointResponse\x12\x0c\n\x04note\x18\x01 \x01(\t\x12\x11\n\ttree_size\x18\x02 \x01(\x03\x12\x11\n\troot_hash\x18\x03 \x01(\x0c\x12+\n\x07made_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"?\n\x18GetInclusionProofRequest\x12\x10\n\x08position\x18\x01 \x01(\x03\x12\x11\n\ttree_size\x18\x02 \x01(\x03\"\x86\x01\n\x19GetInclusionProofResponse\x12\x12\n\nleaf_index\x18\x01 \x01(\x03\x12\x11\n\ttree_size\x18\x02 \x01(\x03\x12\x0c\n\x04leaf\x18\x03 \x01(\x0c\x12\x11\n\tleaf_hash\x18\x04 \x01(\x0c\x12\x0e\n\x06hashes\x18\x05 \x03(\x0c\x12\x11\n\troot_hash\x18\x06 \x01(\x0c\"J\n\x1aGetConsistencyProofRequest\x12\x16\n\x0e\x66rom_tree_size\x18\x01 \x01(\x03\x12\x14\n\x0cto_tree_size\x18\x02 \x01(\x03\"[\n\x1bGetConsistencyProofResponse\x12\x0e\n\x06hashes\x18\x01 \x03(\x0c\x12\x16\n\x0e\x66rom_root_hash\x18\x02 \x01(\x0c\x12\x14\n\x0cto_root_hash\x18\x03 \x01(\x0c\"\x15\n\x13GetLogStatusRequest\"\xd5\x01\n\x14GetLogStatusResponse\x12\x11\n\ttree_size\x18\x01 \x01(\x03\x12\x16\n\x0erecords_stored\x18\x02 \x01(\x03\x12\x0b\n\x03lag\x18\x03 \x01(\x03\x12\x1c\n\x14\x63heckpoint_tree_size\x18\x04 \x01(\x03\x12\x36\n\x12\x63heckpoint_made_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x1e\n\x16\x63heckpoint_age_seconds\x18\x06 \x01(\x01\x12\x0f\n\x07healthy\x18\x07 \x01(\x08\"%\n\x15\x41\x64\x64\x43osignatureRequest\x12\x0c\n\x04note\x18\x01 \x01(\t\"9\n\x16\x41\x64\x64\x43osignatureResponse\x12\x0c\n\x04note\x18\x01 \x01(\t\x12\x11\n\twitnesses\x18\x02 \x03(\t2\xf5\x05\n\x0c\x41uditService\x12O\n\nListEvents\x12\x1f.lienthong.v1.ListEventsRequest\x1a .lienthong.v1.ListEventsResponse\x12N\n\tStreamLog\x12\x1e.lienthong.v1.StreamLogRequest\x1a\x1f.lienthong.v1.StreamLogResponse0\x01\x12\x64\n\x11GetPlanStatusAsOf\x12&.lienthong.v1.GetPlanStatusAsOfRequest\x1a\'.lienthong.v1.GetPlanStatusAsOfResponse\x12X\n\rGetCheckpoint\x12\".lienthong.v1.GetCheckpointRequest\x1a#.lienthong.v1.GetCheckpointResponse\x12\x64\n\x11GetInclusionProof\x12&.lienthong.v1.GetInclusionProofRequest\x1a\'.lienthong.v1.GetInclusionProofResponse\x12j\n\x13GetConsistencyProof\x12(.lienthong.v1.GetConsistencyProofRequest\x1a).lienthong.v1.GetConsistencyProofResponse\x12U\n\x0cGetLogStatus\x12!.lienthong.v1.GetLogStatusRequest\x1a\".lienthong.v1.GetLogStatusResponse\x12[\n\x0e\x41\x64\x64\x43osignature\x12#.lienthong.v1.AddCosignatureRequest\x1a$.lienthong.v1.AddCosignatureResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n lienthong/v1/audit_service.proto\x12\x0clienthong.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1clienthong/v1/resources.proto\"\xe0\x01\n\x11ListEventsRequest\x12\x0f\n\x07subject\x18\x01 \x01(\t\x12\x0f\n\x07plan_id\x18\x02 \x01(\t\x12\x11\n\tagency_id\x18\x03 \x01(\t\x12.\n\nstart_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\x08\x65nd_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x11\n\tpage_size\x18\x06 \x01(\x05\x12\x12\n\npage_token\x18\x07 \x01(\t\x12\x11\n\tlate_only\x18\x08 \x01(\x08\"W\n\x12ListEventsResponse\x12(\n\x06\x65vents\x18\x01 \x03(\x0b\x32\x18.lienthong.v1.AuditEvent\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\">\n\x10StreamLogRequest\x12\x15\n\rfrom_position\x18\x01 \x01(\x03\x12\x13\n\x0bstop_at_end\x18\x02 \x01(\x08\"<\n\x11StreamLogResponse\x12\'\n\x05\x65vent\x18\x01 \x01(\x0b\x32\x18.lienthong.v1.AuditEvent\"h\n\x18GetPlanStatusAsOfRequest\x12\x0f\n\x07plan_id\x18\x01 \x01(\t\x12,\n\x08known_at\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\r\n\x05\x61s_of\x18\x03 \x01(\t\"E\n\x19GetPlanStatusAsOfResponse\x12(\n\x06status\x18\x01 \x01(\x0b\x32\x18.lienthong.v1.PlanStatus\"\xcc\x01\n\x16ListCorrectionsRequest\x12\x0f\n\x07plan_id\x18\x01 \x01(\t\x12\x11\n\tagency_id\x18\x02 \x01(\t\x12\x32\n\x0erecorded_after\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x33\n\x0frecorded_before\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x11\n\tpage_size\x18\x05 \x01(\x05\x12\x12\n\npage_token\x18\x06 \x01(\t\"a\n\x17ListCorrectionsResponse\x12-\n\x0b\x63orrections\x18\x01 \x03(\x0b\x32\x18.lienthong.v1.Correction\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\">\n\x0e\x43orrectedValue\x12\r\n\x05\x66ield\x18\x01 \x01(\t\x12\x0e\n\x06\x62\x65\x66ore\x18\x02 \x01(\t\x12\r\n\x05\x61\x66ter\x18\x03 \x01(\t\"\xd7\x02\n\nCorrection\x12\x10\n\x08position\x18\x01 \x01(\x03\x12\x0f\n\x07subject\x18\x02 \x01(\t\x12\r\n\x05topic\x18\x03 \x01(\t\x12\r\n\x05\x61\x63tor\x18\x04 \x01(\t\x12\x0e\n\x06person\x18\x05 \x01(\t\x12/\n\x0brecorded_at\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0boccurred_at\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0e\n\x06reason\x18\x08 \x01(\t\x12\x10\n\x08\x64ocument\x18\t \x01(\t\x12\x0c\n\x04note\x18\n \x01(\t\x12\x18\n\x10\x63orrects_version\x18\x0b \x01(\x03\x12\r\n\x05\x61s_of\x18\x0c \x01(\t\x12\x0e\n\x06period\x18\r \x01(\t\x12-\n\x07\x63hanges\x18\x0e \x03(\x0b\x32\x1c.lienthong.v1.CorrectedValue\"d\n\x14GetInspectionRequest\x12\x0f\n\x07plan_id\x18\x01 \x01(\t\x12\r\n\x05\x61s_of\x18\x02 \x01(\t\x12,\n\x08known_at\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xbc\x02\n\x15GetInspectionResponse\x12(\n\x06status\x18\x01 \x01(\x0b\x32\x18.lienthong.v1.PlanStatus\x12\x33\n\x11\x63orrections_after\x18\x02 \x03(\x0b\x32\x18.lienthong.v1.Correction\x12.\n\x0clate_reports\x18\x03 \x03(\x0b\x32\x18.lienthong.v1.AuditEvent\x12\x14\n\x0cleaves_known\x18\x04 \x01(\x03\x12\x0f\n\x07\x63overed\x18\x05 \x01(\x08\x12\x17\n\x0f\x63heckpoint_note\x18\x06 \x01(\t\x12\x1c\n\x14\x63heckpoint_tree_size\x18\x07 \x01(\x03\x12\x36\n\x12\x63heckpoint_made_at\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\x16\n\x14GetCheckpointRequest\"x\n\x15GetCheckpointResponse\x12\x0c\n\x04note\x18\x01 \x01(\t\x12\x11\n\ttree_size\x18\x02 \x01(\x03\x12\x11\n\troot_hash\x18\x03 \x01(\x0c\x12+\n\x07made_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"?\n\x18GetInclusionProofRequest\x12\x10\n\x08position\x18\x01 \x01(\x03\x12\x11\n\ttree_size\x18\x02 \x01(\x03\"\x86\x01\n\x19GetInclusionProofResponse\x12\x12\n\nleaf_index\x18\x01 \x01(\x03\x12\x11\n\ttree_size\x18\x02 \x01(\x03\x12\x0c\n\x04leaf\x18\x03 \x01(\x0c\x12\x11\n\tleaf_hash\x18\x04 \x01(\x0c\x12\x0e\n\x06hashes\x18\x05 \x03(\x0c\x12\x11\n\troot_hash\x18\x06 \x01(\x0c\"J\n\x1aGetConsistencyProofRequest\x12\x16\n\x0e\x66rom_tree_size\x18\x01 \x01(\x03\x12\x14\n\x0cto_tree_size\x18\x02 \x01(\x03\"[\n\x1bGetConsistencyProofResponse\x12\x0e\n\x06hashes\x18\x01 \x03(\x0c\x12\x16\n\x0e\x66rom_root_hash\x18\x02 \x01(\x0c\x12\x14\n\x0cto_root_hash\x18\x03 \x01(\x0c\"\x15\n\x13GetLogStatusRequest\"\xd5\x01\n\x14GetLogStatusResponse\x12\x11\n\ttree_size\x18\x01 \x01(\x03\x12\x16\n\x0erecords_stored\x18\x02 \x01(\x03\x12\x0b\n\x03lag\x18\x03 \x01(\x03\x12\x1c\n\x14\x63heckpoint_tree_size\x18\x04 \x01(\x03\x12\x36\n\x12\x63heckpoint_made_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x1e\n\x16\x63heckpoint_age_seconds\x18\x06 \x01(\x01\x12\x0f\n\x07healthy\x18\x07 \x01(\x08\"%\n\x15\x41\x64\x64\x43osignatureRequest\x12\x0c\n\x04note\x18\x01 \x01(\t\"9\n\x16\x41\x64\x64\x43osignatureResponse\x12\x0c\n\x04note\x18\x01 \x01(\t\x12\x11\n\twitnesses\x18\x02 \x03(\t2\xaf\x07\n\x0c\x41uditService\x12O\n\nListEvents\x12\x1f.lienthong.v1.ListEventsRequest\x1a .lienthong.v1.ListEventsResponse\x12N\n\tStreamLog\x12\x1e.lienthong.v1.StreamLogRequest\x1a\x1f.lienthong.v1.StreamLogResponse0\x01\x12\x64\n\x11GetPlanStatusAsOf\x12&.lienthong.v1.GetPlanStatusAsOfRequest\x1a\'.lienthong.v1.GetPlanStatusAsOfResponse\x12^\n\x0fListCorrections\x12$.lienthong.v1.ListCorrectionsRequest\x1a%.lienthong.v1.ListCorrectionsResponse\x12X\n\rGetInspection\x12\".lienthong.v1.GetInspectionRequest\x1a#.lienthong.v1.GetInspectionResponse\x12X\n\rGetCheckpoint\x12\".lienthong.v1.GetCheckpointRequest\x1a#.lienthong.v1.GetCheckpointResponse\x12\x64\n\x11GetInclusionProof\x12&.lienthong.v1.GetInclusionProofRequest\x1a\'.lienthong.v1.GetInclusionProofResponse\x12j\n\x13GetConsistencyProof\x12(.lienthong.v1.GetConsistencyProofRequest\x1a).lienthong.v1.GetConsistencyProofResponse\x12U\n\x0cGetLogStatus\x12!.lienthong.v1.GetLogStatusRequest\x1a\".lienthong.v1.GetLogStatusResponse\x12[\n\x0e\x41\x64\x64\x43osignature\x12#.lienthong.v1.AddCosignatureRequest\x1a$.lienthong.v1.AddCosignatureResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -34,37 +34,49 @@ _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'lienthong.v1.audit_service_
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_LISTEVENTSREQUEST']._serialized_start=114
-  _globals['_LISTEVENTSREQUEST']._serialized_end=319
-  _globals['_LISTEVENTSRESPONSE']._serialized_start=321
-  _globals['_LISTEVENTSRESPONSE']._serialized_end=408
-  _globals['_STREAMLOGREQUEST']._serialized_start=410
-  _globals['_STREAMLOGREQUEST']._serialized_end=472
-  _globals['_STREAMLOGRESPONSE']._serialized_start=474
-  _globals['_STREAMLOGRESPONSE']._serialized_end=534
-  _globals['_GETPLANSTATUSASOFREQUEST']._serialized_start=536
-  _globals['_GETPLANSTATUSASOFREQUEST']._serialized_end=640
-  _globals['_GETPLANSTATUSASOFRESPONSE']._serialized_start=642
-  _globals['_GETPLANSTATUSASOFRESPONSE']._serialized_end=711
-  _globals['_GETCHECKPOINTREQUEST']._serialized_start=713
-  _globals['_GETCHECKPOINTREQUEST']._serialized_end=735
-  _globals['_GETCHECKPOINTRESPONSE']._serialized_start=737
-  _globals['_GETCHECKPOINTRESPONSE']._serialized_end=857
-  _globals['_GETINCLUSIONPROOFREQUEST']._serialized_start=859
-  _globals['_GETINCLUSIONPROOFREQUEST']._serialized_end=922
-  _globals['_GETINCLUSIONPROOFRESPONSE']._serialized_start=925
-  _globals['_GETINCLUSIONPROOFRESPONSE']._serialized_end=1059
-  _globals['_GETCONSISTENCYPROOFREQUEST']._serialized_start=1061
-  _globals['_GETCONSISTENCYPROOFREQUEST']._serialized_end=1135
-  _globals['_GETCONSISTENCYPROOFRESPONSE']._serialized_start=1137
-  _globals['_GETCONSISTENCYPROOFRESPONSE']._serialized_end=1228
-  _globals['_GETLOGSTATUSREQUEST']._serialized_start=1230
-  _globals['_GETLOGSTATUSREQUEST']._serialized_end=1251
-  _globals['_GETLOGSTATUSRESPONSE']._serialized_start=1254
-  _globals['_GETLOGSTATUSRESPONSE']._serialized_end=1467
-  _globals['_ADDCOSIGNATUREREQUEST']._serialized_start=1469
-  _globals['_ADDCOSIGNATUREREQUEST']._serialized_end=1506
-  _globals['_ADDCOSIGNATURERESPONSE']._serialized_start=1508
-  _globals['_ADDCOSIGNATURERESPONSE']._serialized_end=1565
-  _globals['_AUDITSERVICE']._serialized_start=1568
-  _globals['_AUDITSERVICE']._serialized_end=2325
+  _globals['_LISTEVENTSREQUEST']._serialized_end=338
+  _globals['_LISTEVENTSRESPONSE']._serialized_start=340
+  _globals['_LISTEVENTSRESPONSE']._serialized_end=427
+  _globals['_STREAMLOGREQUEST']._serialized_start=429
+  _globals['_STREAMLOGREQUEST']._serialized_end=491
+  _globals['_STREAMLOGRESPONSE']._serialized_start=493
+  _globals['_STREAMLOGRESPONSE']._serialized_end=553
+  _globals['_GETPLANSTATUSASOFREQUEST']._serialized_start=555
+  _globals['_GETPLANSTATUSASOFREQUEST']._serialized_end=659
+  _globals['_GETPLANSTATUSASOFRESPONSE']._serialized_start=661
+  _globals['_GETPLANSTATUSASOFRESPONSE']._serialized_end=730
+  _globals['_LISTCORRECTIONSREQUEST']._serialized_start=733
+  _globals['_LISTCORRECTIONSREQUEST']._serialized_end=937
+  _globals['_LISTCORRECTIONSRESPONSE']._serialized_start=939
+  _globals['_LISTCORRECTIONSRESPONSE']._serialized_end=1036
+  _globals['_CORRECTEDVALUE']._serialized_start=1038
+  _globals['_CORRECTEDVALUE']._serialized_end=1100
+  _globals['_CORRECTION']._serialized_start=1103
+  _globals['_CORRECTION']._serialized_end=1446
+  _globals['_GETINSPECTIONREQUEST']._serialized_start=1448
+  _globals['_GETINSPECTIONREQUEST']._serialized_end=1548
+  _globals['_GETINSPECTIONRESPONSE']._serialized_start=1551
+  _globals['_GETINSPECTIONRESPONSE']._serialized_end=1867
+  _globals['_GETCHECKPOINTREQUEST']._serialized_start=1869
+  _globals['_GETCHECKPOINTREQUEST']._serialized_end=1891
+  _globals['_GETCHECKPOINTRESPONSE']._serialized_start=1893
+  _globals['_GETCHECKPOINTRESPONSE']._serialized_end=2013
+  _globals['_GETINCLUSIONPROOFREQUEST']._serialized_start=2015
+  _globals['_GETINCLUSIONPROOFREQUEST']._serialized_end=2078
+  _globals['_GETINCLUSIONPROOFRESPONSE']._serialized_start=2081
+  _globals['_GETINCLUSIONPROOFRESPONSE']._serialized_end=2215
+  _globals['_GETCONSISTENCYPROOFREQUEST']._serialized_start=2217
+  _globals['_GETCONSISTENCYPROOFREQUEST']._serialized_end=2291
+  _globals['_GETCONSISTENCYPROOFRESPONSE']._serialized_start=2293
+  _globals['_GETCONSISTENCYPROOFRESPONSE']._serialized_end=2384
+  _globals['_GETLOGSTATUSREQUEST']._serialized_start=2386
+  _globals['_GETLOGSTATUSREQUEST']._serialized_end=2407
+  _globals['_GETLOGSTATUSRESPONSE']._serialized_start=2410
+  _globals['_GETLOGSTATUSRESPONSE']._serialized_end=2623
+  _globals['_ADDCOSIGNATUREREQUEST']._serialized_start=2625
+  _globals['_ADDCOSIGNATUREREQUEST']._serialized_end=2662
+  _globals['_ADDCOSIGNATURERESPONSE']._serialized_start=2664
+  _globals['_ADDCOSIGNATURERESPONSE']._serialized_end=2721
+  _globals['_AUDITSERVICE']._serialized_start=2724
+  _globals['_AUDITSERVICE']._serialized_end=3667
 # @@protoc_insertion_point(module_scope)

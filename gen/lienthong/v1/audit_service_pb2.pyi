@@ -31,6 +31,7 @@ class ListEventsRequest(_message.Message):
     END_TIME_FIELD_NUMBER: _builtins.int
     PAGE_SIZE_FIELD_NUMBER: _builtins.int
     PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    LATE_ONLY_FIELD_NUMBER: _builtins.int
     subject: _builtins.str
     """Exactly one of subject, plan_id, agency_id.
     "PLAN/task/KEY", "PLAN/indicator/NUMBER" or "PLAN" (the header only).
@@ -41,6 +42,8 @@ class ListEventsRequest(_message.Message):
     """Every event this agency recorded."""
     page_size: _builtins.int
     page_token: _builtins.str
+    late_only: _builtins.bool
+    """Only late reports (AuditEvent.late): per plan or per agency, by index."""
     @_builtins.property
     def start_time(self) -> _timestamp_pb2.Timestamp:
         """Recorded at or after this time, when set."""
@@ -59,10 +62,11 @@ class ListEventsRequest(_message.Message):
         end_time: _timestamp_pb2.Timestamp | None = ...,
         page_size: _builtins.int = ...,
         page_token: _builtins.str = ...,
+        late_only: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["end_time", b"end_time", "start_time", b"start_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["agency_id", b"agency_id", "end_time", b"end_time", "page_size", b"page_size", "page_token", b"page_token", "plan_id", b"plan_id", "start_time", b"start_time", "subject", b"subject"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["agency_id", b"agency_id", "end_time", b"end_time", "late_only", b"late_only", "page_size", b"page_size", "page_token", b"page_token", "plan_id", b"plan_id", "start_time", b"start_time", "subject", b"subject"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -183,6 +187,252 @@ class GetPlanStatusAsOfResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___GetPlanStatusAsOfResponse: _TypeAlias = GetPlanStatusAsOfResponse  # noqa: Y015
+
+@_typing.final
+class ListCorrectionsRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PLAN_ID_FIELD_NUMBER: _builtins.int
+    AGENCY_ID_FIELD_NUMBER: _builtins.int
+    RECORDED_AFTER_FIELD_NUMBER: _builtins.int
+    RECORDED_BEFORE_FIELD_NUMBER: _builtins.int
+    PAGE_SIZE_FIELD_NUMBER: _builtins.int
+    PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    plan_id: _builtins.str
+    """Exactly one of plan_id and agency_id (the agency that recorded the correction)."""
+    agency_id: _builtins.str
+    page_size: _builtins.int
+    page_token: _builtins.str
+    @_builtins.property
+    def recorded_after(self) -> _timestamp_pb2.Timestamp:
+        """Required: corrections recorded after this time."""
+
+    @_builtins.property
+    def recorded_before(self) -> _timestamp_pb2.Timestamp:
+        """Recorded before this time, when set."""
+
+    def __init__(
+        self,
+        *,
+        plan_id: _builtins.str = ...,
+        agency_id: _builtins.str = ...,
+        recorded_after: _timestamp_pb2.Timestamp | None = ...,
+        recorded_before: _timestamp_pb2.Timestamp | None = ...,
+        page_size: _builtins.int = ...,
+        page_token: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["recorded_after", b"recorded_after", "recorded_before", b"recorded_before"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["agency_id", b"agency_id", "page_size", b"page_size", "page_token", b"page_token", "plan_id", b"plan_id", "recorded_after", b"recorded_after", "recorded_before", b"recorded_before"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListCorrectionsRequest: _TypeAlias = ListCorrectionsRequest  # noqa: Y015
+
+@_typing.final
+class ListCorrectionsResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CORRECTIONS_FIELD_NUMBER: _builtins.int
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    next_page_token: _builtins.str
+    @_builtins.property
+    def corrections(self) -> _containers.RepeatedCompositeFieldContainer[Global___Correction]: ...
+    def __init__(
+        self,
+        *,
+        corrections: _abc.Iterable[Global___Correction] | None = ...,
+        next_page_token: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["corrections", b"corrections", "next_page_token", b"next_page_token"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListCorrectionsResponse: _TypeAlias = ListCorrectionsResponse  # noqa: Y015
+
+@_typing.final
+class CorrectedValue(_message.Message):
+    """One value a correction changed. Values are text: numbers in decimal, a field
+    absent before (or dropped) is "", lists and objects are JSON.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    FIELD_FIELD_NUMBER: _builtins.int
+    BEFORE_FIELD_NUMBER: _builtins.int
+    AFTER_FIELD_NUMBER: _builtins.int
+    field: _builtins.str
+    """e.g. "percent", "value", "deadline", or the amended field's name."""
+    before: _builtins.str
+    """The value just before this correction, earlier corrections applied."""
+    after: _builtins.str
+    def __init__(
+        self,
+        *,
+        field: _builtins.str = ...,
+        before: _builtins.str = ...,
+        after: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["after", b"after", "before", b"before", "field", b"field"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CorrectedValue: _TypeAlias = CorrectedValue  # noqa: Y015
+
+@_typing.final
+class Correction(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    POSITION_FIELD_NUMBER: _builtins.int
+    SUBJECT_FIELD_NUMBER: _builtins.int
+    TOPIC_FIELD_NUMBER: _builtins.int
+    ACTOR_FIELD_NUMBER: _builtins.int
+    PERSON_FIELD_NUMBER: _builtins.int
+    RECORDED_AT_FIELD_NUMBER: _builtins.int
+    OCCURRED_AT_FIELD_NUMBER: _builtins.int
+    REASON_FIELD_NUMBER: _builtins.int
+    DOCUMENT_FIELD_NUMBER: _builtins.int
+    NOTE_FIELD_NUMBER: _builtins.int
+    CORRECTS_VERSION_FIELD_NUMBER: _builtins.int
+    AS_OF_FIELD_NUMBER: _builtins.int
+    PERIOD_FIELD_NUMBER: _builtins.int
+    CHANGES_FIELD_NUMBER: _builtins.int
+    position: _builtins.int
+    subject: _builtins.str
+    """"PLAN", "PLAN/task/KEY" or "PLAN/indicator/NUMBER"."""
+    topic: _builtins.str
+    """e.g. "lienthong.task.ReportCorrected"."""
+    actor: _builtins.str
+    person: _builtins.str
+    reason: _builtins.str
+    document: _builtins.str
+    """The document that authorises it (deadline changes, amendments)."""
+    note: _builtins.str
+    corrects_version: _builtins.int
+    """The version of the subject's stream it corrects (a report or a measurement; 0
+    for deadline changes and amendments).
+    """
+    as_of: _builtins.str
+    """The day the corrected report refers to (YYYY-MM-DD), or ""."""
+    period: _builtins.str
+    """The period of the corrected measurement, or ""."""
+    @_builtins.property
+    def recorded_at(self) -> _timestamp_pb2.Timestamp: ...
+    @_builtins.property
+    def occurred_at(self) -> _timestamp_pb2.Timestamp: ...
+    @_builtins.property
+    def changes(self) -> _containers.RepeatedCompositeFieldContainer[Global___CorrectedValue]: ...
+    def __init__(
+        self,
+        *,
+        position: _builtins.int = ...,
+        subject: _builtins.str = ...,
+        topic: _builtins.str = ...,
+        actor: _builtins.str = ...,
+        person: _builtins.str = ...,
+        recorded_at: _timestamp_pb2.Timestamp | None = ...,
+        occurred_at: _timestamp_pb2.Timestamp | None = ...,
+        reason: _builtins.str = ...,
+        document: _builtins.str = ...,
+        note: _builtins.str = ...,
+        corrects_version: _builtins.int = ...,
+        as_of: _builtins.str = ...,
+        period: _builtins.str = ...,
+        changes: _abc.Iterable[Global___CorrectedValue] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["occurred_at", b"occurred_at", "recorded_at", b"recorded_at"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["actor", b"actor", "as_of", b"as_of", "changes", b"changes", "corrects_version", b"corrects_version", "document", b"document", "note", b"note", "occurred_at", b"occurred_at", "period", b"period", "person", b"person", "position", b"position", "reason", b"reason", "recorded_at", b"recorded_at", "subject", b"subject", "topic", b"topic"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___Correction: _TypeAlias = Correction  # noqa: Y015
+
+@_typing.final
+class GetInspectionRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PLAN_ID_FIELD_NUMBER: _builtins.int
+    AS_OF_FIELD_NUMBER: _builtins.int
+    KNOWN_AT_FIELD_NUMBER: _builtins.int
+    plan_id: _builtins.str
+    as_of: _builtins.str
+    """The day the status is judged on, YYYY-MM-DD (required)."""
+    @_builtins.property
+    def known_at(self) -> _timestamp_pb2.Timestamp:
+        """What was recorded up to this time counts (required)."""
+
+    def __init__(
+        self,
+        *,
+        plan_id: _builtins.str = ...,
+        as_of: _builtins.str = ...,
+        known_at: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["known_at", b"known_at"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["as_of", b"as_of", "known_at", b"known_at", "plan_id", b"plan_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetInspectionRequest: _TypeAlias = GetInspectionRequest  # noqa: Y015
+
+@_typing.final
+class GetInspectionResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    STATUS_FIELD_NUMBER: _builtins.int
+    CORRECTIONS_AFTER_FIELD_NUMBER: _builtins.int
+    LATE_REPORTS_FIELD_NUMBER: _builtins.int
+    LEAVES_KNOWN_FIELD_NUMBER: _builtins.int
+    COVERED_FIELD_NUMBER: _builtins.int
+    CHECKPOINT_NOTE_FIELD_NUMBER: _builtins.int
+    CHECKPOINT_TREE_SIZE_FIELD_NUMBER: _builtins.int
+    CHECKPOINT_MADE_AT_FIELD_NUMBER: _builtins.int
+    leaves_known: _builtins.int
+    """How many leaves of the log's tree hold everything recorded up to known_at."""
+    covered: _builtins.bool
+    """Whether a kept checkpoint covers them; if not, the fields below are empty."""
+    checkpoint_note: _builtins.str
+    """The earliest kept signed checkpoint whose tree holds those leaves."""
+    checkpoint_tree_size: _builtins.int
+    @_builtins.property
+    def status(self) -> _resources_pb2.PlanStatus:
+        """The plan's status on as_of, from what was recorded up to known_at."""
+
+    @_builtins.property
+    def corrections_after(self) -> _containers.RepeatedCompositeFieldContainer[Global___Correction]:
+        """Every correction of the plan recorded after known_at, oldest first."""
+
+    @_builtins.property
+    def late_reports(self) -> _containers.RepeatedCompositeFieldContainer[_resources_pb2.AuditEvent]:
+        """The plan's late reports recorded up to known_at, oldest first."""
+
+    @_builtins.property
+    def checkpoint_made_at(self) -> _timestamp_pb2.Timestamp: ...
+    def __init__(
+        self,
+        *,
+        status: _resources_pb2.PlanStatus | None = ...,
+        corrections_after: _abc.Iterable[Global___Correction] | None = ...,
+        late_reports: _abc.Iterable[_resources_pb2.AuditEvent] | None = ...,
+        leaves_known: _builtins.int = ...,
+        covered: _builtins.bool = ...,
+        checkpoint_note: _builtins.str = ...,
+        checkpoint_tree_size: _builtins.int = ...,
+        checkpoint_made_at: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["checkpoint_made_at", b"checkpoint_made_at", "status", b"status"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["checkpoint_made_at", b"checkpoint_made_at", "checkpoint_note", b"checkpoint_note", "checkpoint_tree_size", b"checkpoint_tree_size", "corrections_after", b"corrections_after", "covered", b"covered", "late_reports", b"late_reports", "leaves_known", b"leaves_known", "status", b"status"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetInspectionResponse: _TypeAlias = GetInspectionResponse  # noqa: Y015
 
 @_typing.final
 class GetCheckpointRequest(_message.Message):

@@ -50,6 +50,16 @@ class AuditServiceStub:
                 request_serializer=lienthong_dot_v1_dot_audit__service__pb2.GetPlanStatusAsOfRequest.SerializeToString,
                 response_deserializer=lienthong_dot_v1_dot_audit__service__pb2.GetPlanStatusAsOfResponse.FromString,
                 _registered_method=True)
+        self.ListCorrections = channel.unary_unary(
+                '/lienthong.v1.AuditService/ListCorrections',
+                request_serializer=lienthong_dot_v1_dot_audit__service__pb2.ListCorrectionsRequest.SerializeToString,
+                response_deserializer=lienthong_dot_v1_dot_audit__service__pb2.ListCorrectionsResponse.FromString,
+                _registered_method=True)
+        self.GetInspection = channel.unary_unary(
+                '/lienthong.v1.AuditService/GetInspection',
+                request_serializer=lienthong_dot_v1_dot_audit__service__pb2.GetInspectionRequest.SerializeToString,
+                response_deserializer=lienthong_dot_v1_dot_audit__service__pb2.GetInspectionResponse.FromString,
+                _registered_method=True)
         self.GetCheckpoint = channel.unary_unary(
                 '/lienthong.v1.AuditService/GetCheckpoint',
                 request_serializer=lienthong_dot_v1_dot_audit__service__pb2.GetCheckpointRequest.SerializeToString,
@@ -97,6 +107,23 @@ class AuditServiceServicer:
 
     def GetPlanStatusAsOf(self, request, context):
         """The consolidated status of a plan as it was known at a past time.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListCorrections(self, request, context):
+        """The corrections, deadline changes and amendments of a plan or by an agency
+        recorded after a time: who, when, why, and the values they replaced.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetInspection(self, request, context):
+        """The inspector's one call: a plan's status on a day as known at a time, what was
+        corrected after that time, the late reports known by then, and the signed
+        checkpoint that covers everything recorded by then.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -159,6 +186,16 @@ def add_AuditServiceServicer_to_server(servicer, server):
                     servicer.GetPlanStatusAsOf,
                     request_deserializer=lienthong_dot_v1_dot_audit__service__pb2.GetPlanStatusAsOfRequest.FromString,
                     response_serializer=lienthong_dot_v1_dot_audit__service__pb2.GetPlanStatusAsOfResponse.SerializeToString,
+            ),
+            'ListCorrections': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListCorrections,
+                    request_deserializer=lienthong_dot_v1_dot_audit__service__pb2.ListCorrectionsRequest.FromString,
+                    response_serializer=lienthong_dot_v1_dot_audit__service__pb2.ListCorrectionsResponse.SerializeToString,
+            ),
+            'GetInspection': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetInspection,
+                    request_deserializer=lienthong_dot_v1_dot_audit__service__pb2.GetInspectionRequest.FromString,
+                    response_serializer=lienthong_dot_v1_dot_audit__service__pb2.GetInspectionResponse.SerializeToString,
             ),
             'GetCheckpoint': grpc.unary_unary_rpc_method_handler(
                     servicer.GetCheckpoint,
@@ -268,6 +305,60 @@ class AuditService:
             '/lienthong.v1.AuditService/GetPlanStatusAsOf',
             lienthong_dot_v1_dot_audit__service__pb2.GetPlanStatusAsOfRequest.SerializeToString,
             lienthong_dot_v1_dot_audit__service__pb2.GetPlanStatusAsOfResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListCorrections(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/lienthong.v1.AuditService/ListCorrections',
+            lienthong_dot_v1_dot_audit__service__pb2.ListCorrectionsRequest.SerializeToString,
+            lienthong_dot_v1_dot_audit__service__pb2.ListCorrectionsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetInspection(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/lienthong.v1.AuditService/GetInspection',
+            lienthong_dot_v1_dot_audit__service__pb2.GetInspectionRequest.SerializeToString,
+            lienthong_dot_v1_dot_audit__service__pb2.GetInspectionResponse.FromString,
             options,
             channel_credentials,
             insecure,

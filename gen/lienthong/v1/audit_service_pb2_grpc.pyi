@@ -39,6 +39,15 @@ class AuditServiceStub:
     """The whole log from a position, then live."""
     GetPlanStatusAsOf: _grpc.UnaryUnaryMultiCallable[_audit_service_pb2.GetPlanStatusAsOfRequest, _audit_service_pb2.GetPlanStatusAsOfResponse]
     """The consolidated status of a plan as it was known at a past time."""
+    ListCorrections: _grpc.UnaryUnaryMultiCallable[_audit_service_pb2.ListCorrectionsRequest, _audit_service_pb2.ListCorrectionsResponse]
+    """The corrections, deadline changes and amendments of a plan or by an agency
+    recorded after a time: who, when, why, and the values they replaced.
+    """
+    GetInspection: _grpc.UnaryUnaryMultiCallable[_audit_service_pb2.GetInspectionRequest, _audit_service_pb2.GetInspectionResponse]
+    """The inspector's one call: a plan's status on a day as known at a time, what was
+    corrected after that time, the late reports known by then, and the signed
+    checkpoint that covers everything recorded by then.
+    """
     GetCheckpoint: _grpc.UnaryUnaryMultiCallable[_audit_service_pb2.GetCheckpointRequest, _audit_service_pb2.GetCheckpointResponse]
     """The latest signed checkpoint of the log's Merkle tree (`lienthong audit checkpoint`
     makes them): a C2SP tlog-checkpoint in a C2SP signed-note.
@@ -70,6 +79,15 @@ class AuditServiceAsyncStub(AuditServiceStub):
     """The whole log from a position, then live."""
     GetPlanStatusAsOf: _aio.UnaryUnaryMultiCallable[_audit_service_pb2.GetPlanStatusAsOfRequest, _audit_service_pb2.GetPlanStatusAsOfResponse]  # type: ignore[assignment]
     """The consolidated status of a plan as it was known at a past time."""
+    ListCorrections: _aio.UnaryUnaryMultiCallable[_audit_service_pb2.ListCorrectionsRequest, _audit_service_pb2.ListCorrectionsResponse]  # type: ignore[assignment]
+    """The corrections, deadline changes and amendments of a plan or by an agency
+    recorded after a time: who, when, why, and the values they replaced.
+    """
+    GetInspection: _aio.UnaryUnaryMultiCallable[_audit_service_pb2.GetInspectionRequest, _audit_service_pb2.GetInspectionResponse]  # type: ignore[assignment]
+    """The inspector's one call: a plan's status on a day as known at a time, what was
+    corrected after that time, the late reports known by then, and the signed
+    checkpoint that covers everything recorded by then.
+    """
     GetCheckpoint: _aio.UnaryUnaryMultiCallable[_audit_service_pb2.GetCheckpointRequest, _audit_service_pb2.GetCheckpointResponse]  # type: ignore[assignment]
     """The latest signed checkpoint of the log's Merkle tree (`lienthong audit checkpoint`
     makes them): a C2SP tlog-checkpoint in a C2SP signed-note.
@@ -116,6 +134,27 @@ class AuditServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_audit_service_pb2.GetPlanStatusAsOfResponse, _abc.Awaitable[_audit_service_pb2.GetPlanStatusAsOfResponse]]:
         """The consolidated status of a plan as it was known at a past time."""
+
+    @_abc_1.abstractmethod
+    def ListCorrections(
+        self,
+        request: _audit_service_pb2.ListCorrectionsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_audit_service_pb2.ListCorrectionsResponse, _abc.Awaitable[_audit_service_pb2.ListCorrectionsResponse]]:
+        """The corrections, deadline changes and amendments of a plan or by an agency
+        recorded after a time: who, when, why, and the values they replaced.
+        """
+
+    @_abc_1.abstractmethod
+    def GetInspection(
+        self,
+        request: _audit_service_pb2.GetInspectionRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_audit_service_pb2.GetInspectionResponse, _abc.Awaitable[_audit_service_pb2.GetInspectionResponse]]:
+        """The inspector's one call: a plan's status on a day as known at a time, what was
+        corrected after that time, the late reports known by then, and the signed
+        checkpoint that covers everything recorded by then.
+        """
 
     @_abc_1.abstractmethod
     def GetCheckpoint(

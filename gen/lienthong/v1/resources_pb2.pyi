@@ -707,6 +707,8 @@ class AuditEvent(_message.Message):
     CHANNEL_FIELD_NUMBER: _builtins.int
     MESSAGE_ID_FIELD_NUMBER: _builtins.int
     BODY_FIELD_NUMBER: _builtins.int
+    LATE_FIELD_NUMBER: _builtins.int
+    DELAY_SECONDS_FIELD_NUMBER: _builtins.int
     position: _builtins.int
     """Position (notification id) in the global log."""
     subject: _builtins.str
@@ -719,6 +721,15 @@ class AuditEvent(_message.Message):
     person: _builtins.str
     channel: _builtins.str
     message_id: _builtins.str
+    late: _builtins.bool
+    """A late report: a record with an as_of day (progress, contribution, measurement)
+    recorded more than a week after the end of that ward day, or after it occurred
+    if earlier (docs/views.md). Other records are never late.
+    """
+    delay_seconds: _builtins.int
+    """How many seconds after that moment (other records: after occurred_at) it was
+    recorded; negative when before it.
+    """
     @_builtins.property
     def occurred_at(self) -> _timestamp_pb2.Timestamp: ...
     @_builtins.property
@@ -741,10 +752,12 @@ class AuditEvent(_message.Message):
         channel: _builtins.str = ...,
         message_id: _builtins.str = ...,
         body: _struct_pb2.Struct | None = ...,
+        late: _builtins.bool = ...,
+        delay_seconds: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["body", b"body", "occurred_at", b"occurred_at", "recorded_at", b"recorded_at"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["actor", b"actor", "body", b"body", "channel", b"channel", "message_id", b"message_id", "occurred_at", b"occurred_at", "person", b"person", "position", b"position", "recorded_at", b"recorded_at", "subject", b"subject", "topic", b"topic", "version", b"version"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["actor", b"actor", "body", b"body", "channel", b"channel", "delay_seconds", b"delay_seconds", "late", b"late", "message_id", b"message_id", "occurred_at", b"occurred_at", "person", b"person", "position", b"position", "recorded_at", b"recorded_at", "subject", b"subject", "topic", b"topic", "version", b"version"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
