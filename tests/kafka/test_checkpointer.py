@@ -7,9 +7,6 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 import os
-import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -25,6 +22,7 @@ from services.kafka.topics import LOG_CHECKPOINTS
 from services.store.database import Database
 from services.store.tlog import LogTree
 from tests.commands import execute
+from tests.kafka.processes import CliProcess
 from tests.kafka.test_ingestion import DEADLINE_S, database_url, wait_for
 from tests.kafka_broker import free_port_pair
 
@@ -33,35 +31,11 @@ POLICE = Actor(agency="phuoc-binh.police", person="Nguyễn Văn A", channel="te
 DAY = dt.date(2026, 2, 10)
 
 
-class CheckpointerProcess:
+class CheckpointerProcess(CliProcess):
     """``lienthong checkpointer`` in a process of its own, killable, restartable."""
 
     def __init__(self, env: dict[str, str], log: Path) -> None:
-        self.env = env
-        self.log = log
-        self.process: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        with self.log.open("ab") as out:
-            self.process = subprocess.Popen(
-                [sys.executable, "-m", "services.cli", "checkpointer"],
-                env=self.env,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-            )
-
-    def kill(self) -> None:
-        assert self.process is not None
-        self.process.send_signal(signal.SIGKILL)
-        self.process.wait(timeout=30)
-
-    def stop(self) -> None:
-        if self.process and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.kill()
+        super().__init__("checkpointer", env, log)
 
 
 def covered(tree: LogTree) -> bool:

@@ -6,9 +6,6 @@ from __future__ import annotations
 import datetime as dt
 import os
 import random
-import signal
-import subprocess
-import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -26,6 +23,7 @@ from services.kafka.relay import Relay
 from services.kafka.topics import kafka_producer
 from services.store.database import Database
 from tests.identities import folder, signed
+from tests.kafka.processes import CliProcess
 from tests.kafka_broker import restart
 
 PB = "phuoc-binh-2026"
@@ -48,11 +46,11 @@ def database_url(database: Database) -> str:
     return f"postgresql://{database.user}:{database.password}@{database.host}:{database.port}/{database.dbname}"
 
 
-class Worker:
+class Worker(CliProcess):
     """``lienthong ingest-worker`` in a process of its own, restartable, killable."""
 
     def __init__(self, database: Database, bootstrap: str, prefix: str, log: Path) -> None:
-        self.env = {
+        env = {
             **os.environ,
             "LIENTHONG_DATABASE_URL": database_url(database),
             "LIENTHONG_KAFKA_BOOTSTRAP": bootstrap,
@@ -60,30 +58,7 @@ class Worker:
             "LIENTHONG_INGEST_GROUP": f"{prefix}ingest",
             "LIENTHONG_TRUST_ANCHORS": str(folder() / "ca.pem"),
         }
-        self.log = log
-        self.process: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        with self.log.open("ab") as out:
-            self.process = subprocess.Popen(
-                [sys.executable, "-m", "services.cli", "ingest-worker"],
-                env=self.env,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-            )
-
-    def kill(self) -> None:
-        assert self.process is not None
-        self.process.send_signal(signal.SIGKILL)
-        self.process.wait(timeout=30)
-
-    def stop(self) -> None:
-        if self.process and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.kill()
+        super().__init__("ingest-worker", env, log)
 
 
 @pytest.fixture
