@@ -42,6 +42,11 @@ def _day(value: date | None) -> str:
     return "" if value is None else day(value)
 
 
+def _known(value: datetime | None) -> Any:
+    """``as_known_at`` on the wire: unset (None) for what the store holds now."""
+    return None if value is None else timestamp(value)
+
+
 def _task_key(plan_id: str, task: str) -> str:
     """A task key ("24") from a key or a full name ("PLAN/task/24")."""
     return task.removeprefix(f"{plan_id}/task/")
@@ -231,9 +236,14 @@ class CoordinationClient(ClientBase):
 
     # Plans, tasks, indicators ----------------------------------------------------------
 
-    def list_plans(self, ward_id: str | None = None) -> Iterator[resources_pb2.Plan]:
-        """Every plan (of the ward ``ward_id``, when given)."""
-        request = plan_service_pb2.ListPlansRequest(ward_id=ward_id or "", page_size=self.page_size)
+    def list_plans(
+        self, ward_id: str | None = None, *, as_known_at: datetime | None = None
+    ) -> Iterator[resources_pb2.Plan]:
+        """Every plan (of the ward ``ward_id``, when given), as known at ``as_known_at``
+        (default: now)."""
+        request = plan_service_pb2.ListPlansRequest(
+            ward_id=ward_id or "", page_size=self.page_size, as_known_at=_known(as_known_at)
+        )
 
         def fetch(token: str) -> tuple[list[resources_pb2.Plan], str]:
             request.page_token = token
@@ -244,9 +254,9 @@ class CoordinationClient(ClientBase):
 
         return paginate(fetch)
 
-    def get_plan(self, plan_id: str) -> resources_pb2.Plan:
-        """One plan, summarised."""
-        request = plan_service_pb2.GetPlanRequest(plan_id=plan_id)
+    def get_plan(self, plan_id: str, *, as_known_at: datetime | None = None) -> resources_pb2.Plan:
+        """One plan, summarised, as known at ``as_known_at`` (default: now)."""
+        request = plan_service_pb2.GetPlanRequest(plan_id=plan_id, as_known_at=_known(as_known_at))
         response: plan_service_pb2.GetPlanResponse = self._rpc.query(self._plans.GetPlan, request)
         return response.plan
 
@@ -259,9 +269,11 @@ class CoordinationClient(ClientBase):
         red_flag: bool = False,
         due_before: date | None = None,
         as_of: date | None = None,
+        as_known_at: datetime | None = None,
     ) -> Iterator[resources_pb2.Task]:
         """The tasks of a plan, filtered: those ``agency_id`` leads or helps with, in
-        ``status``, with a red flag (judged on ``as_of``, default today), due before a day."""
+        ``status``, with a red flag, due before a day — on ``as_of`` (default today: what
+        the reports said about that day) as known at ``as_known_at`` (default: now)."""
         request = plan_service_pb2.ListTasksRequest(
             plan_id=plan_id,
             agency_id=agency_id or "",
@@ -269,6 +281,7 @@ class CoordinationClient(ClientBase):
             red_flag=red_flag,
             due_before=_day(due_before),
             as_of=_day(as_of),
+            as_known_at=_known(as_known_at),
             page_size=self.page_size,
         )
 
@@ -281,9 +294,13 @@ class CoordinationClient(ClientBase):
 
         return paginate(fetch)
 
-    def get_task(self, name: str, as_of: date | None = None) -> resources_pb2.Task:
-        """One task by name ("PLAN/task/KEY"), its red flags judged on ``as_of``."""
-        request = plan_service_pb2.GetTaskRequest(name=name, as_of=_day(as_of))
+    def get_task(
+        self, name: str, as_of: date | None = None, *, as_known_at: datetime | None = None
+    ) -> resources_pb2.Task:
+        """One task by name ("PLAN/task/KEY") on ``as_of`` as known at ``as_known_at``."""
+        request = plan_service_pb2.GetTaskRequest(
+            name=name, as_of=_day(as_of), as_known_at=_known(as_known_at)
+        )
         response: plan_service_pb2.GetTaskResponse = self._rpc.query(self._plans.GetTask, request)
         return response.task
 
@@ -293,12 +310,17 @@ class CoordinationClient(ClientBase):
         *,
         agency_id: str | None = None,
         status: ItemStatus | None = None,
+        as_of: date | None = None,
+        as_known_at: datetime | None = None,
     ) -> Iterator[resources_pb2.Indicator]:
-        """The indicators of a plan (those ``agency_id`` leads or monitors, in ``status``)."""
+        """The indicators of a plan (those ``agency_id`` leads or monitors, in
+        ``status``) on ``as_of`` as known at ``as_known_at``."""
         request = plan_service_pb2.ListIndicatorsRequest(
             plan_id=plan_id,
             agency_id=agency_id or "",
             status=item_status(status),
+            as_of=_day(as_of),
+            as_known_at=_known(as_known_at),
             page_size=self.page_size,
         )
 
@@ -311,17 +333,27 @@ class CoordinationClient(ClientBase):
 
         return paginate(fetch)
 
-    def get_indicator(self, name: str) -> resources_pb2.Indicator:
-        """One indicator by name ("PLAN/indicator/NUMBER")."""
-        request = plan_service_pb2.GetIndicatorRequest(name=name)
+    def get_indicator(
+        self, name: str, as_of: date | None = None, *, as_known_at: datetime | None = None
+    ) -> resources_pb2.Indicator:
+        """One indicator by name ("PLAN/indicator/NUMBER") on ``as_of`` as known at
+        ``as_known_at``."""
+        request = plan_service_pb2.GetIndicatorRequest(
+            name=name, as_of=_day(as_of), as_known_at=_known(as_known_at)
+        )
         response: plan_service_pb2.GetIndicatorResponse = self._rpc.query(
             self._plans.GetIndicator, request
         )
         return response.indicator
 
-    def get_plan_status(self, plan_id: str, as_of: date | None = None) -> resources_pb2.PlanStatus:
-        """The consolidated status of a plan, deadlines judged on ``as_of`` (default today)."""
-        request = plan_service_pb2.GetPlanStatusRequest(plan_id=plan_id, as_of=_day(as_of))
+    def get_plan_status(
+        self, plan_id: str, as_of: date | None = None, *, as_known_at: datetime | None = None
+    ) -> resources_pb2.PlanStatus:
+        """The consolidated status of a plan on ``as_of`` (default today) as known at
+        ``as_known_at`` (default: now)."""
+        request = plan_service_pb2.GetPlanStatusRequest(
+            plan_id=plan_id, as_of=_day(as_of), as_known_at=_known(as_known_at)
+        )
         response: plan_service_pb2.GetPlanStatusResponse = self._rpc.query(
             self._plans.GetPlanStatus, request
         )
@@ -334,6 +366,7 @@ class CoordinationClient(ClientBase):
         agency_id: str | None = None,
         as_of: date | None = None,
         include_cleared: bool = False,
+        as_known_at: datetime | None = None,
     ) -> Iterator[resources_pb2.RedFlag]:
         """The red flags up on ``as_of`` (default today) on a plan's items or on the
         items an agency leads — with ``include_cleared``, their whole raise/clear history."""
@@ -341,6 +374,7 @@ class CoordinationClient(ClientBase):
             plan_id=plan_id or "",
             agency_id=agency_id or "",
             as_of=_day(as_of),
+            as_known_at=_known(as_known_at),
             include_cleared=include_cleared,
             page_size=self.page_size,
         )
@@ -355,12 +389,20 @@ class CoordinationClient(ClientBase):
         return paginate(fetch)
 
     def get_dependencies(
-        self, plan_id: str, as_of: date | None = None, window_days: int = 0
+        self,
+        plan_id: str,
+        as_of: date | None = None,
+        window_days: int = 0,
+        *,
+        as_known_at: datetime | None = None,
     ) -> plan_service_pb2.GetDependenciesResponse:
         """Who waits on whom in a plan, what is blocked on ``as_of``, its critical path
         and bottlenecks (``window_days`` 0: the server's default window)."""
         request = plan_service_pb2.GetDependenciesRequest(
-            plan_id=plan_id, as_of=_day(as_of), window_days=window_days
+            plan_id=plan_id,
+            as_of=_day(as_of),
+            window_days=window_days,
+            as_known_at=_known(as_known_at),
         )
         response: plan_service_pb2.GetDependenciesResponse = self._rpc.query(
             self._plans.GetDependencies, request
@@ -368,13 +410,19 @@ class CoordinationClient(ClientBase):
         return response
 
     def list_scorecards(
-        self, *, plan_id: str | None = None, ward_id: str | None = None, as_of: date | None = None
+        self,
+        *,
+        plan_id: str | None = None,
+        ward_id: str | None = None,
+        as_of: date | None = None,
+        as_known_at: datetime | None = None,
     ) -> Iterator[plan_service_pb2.Scorecard]:
         """Agencies ranked by score (best first), each with every part of its score."""
         request = plan_service_pb2.ListScorecardsRequest(
             plan_id=plan_id or "",
             ward_id=ward_id or "",
             as_of=_day(as_of),
+            as_known_at=_known(as_known_at),
             page_size=self.page_size,
         )
 

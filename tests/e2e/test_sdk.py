@@ -130,3 +130,32 @@ def test_the_coordination_client_asks_the_auditors_questions(server: ServerThrea
     assert [c.position for c in answer.corrections_after] == [corrected.position]
     assert [e.position for e in answer.late_reports] == [reported.position]
     assert (answer.covered, answer.status.position) == (False, reported.position)
+
+
+def test_the_coordination_client_reads_a_plan_as_known_at_a_moment(server: ServerThread) -> None:
+    task = f"{PB}/task/24"
+    with AgencyClient(
+        server.address, "phuoc-binh.health-post", identity=identity("phuoc-binh.health-post")
+    ) as lead:
+        reported = lead.report_progress(task, 30, DAY)
+        known_at = dt.datetime.now(dt.UTC)
+        corrected = lead.correct_report(task, reported.subject_version, 20, "đếm trùng")
+    later = DAY + dt.timedelta(days=1)
+    with CoordinationClient(
+        server.address, "phuoc-binh.vhxh", identity=identity("phuoc-binh.vhxh")
+    ) as office:
+        then = office.get_task(task, later, as_known_at=known_at)
+        now = office.get_task(task, later)
+        listed = {t.name: t for t in office.list_tasks(PB, as_of=later, as_known_at=known_at)}
+        status = office.get_plan_status(PB, later, as_known_at=known_at)
+        plans = list(office.list_plans(as_known_at=known_at))
+        plan = office.get_plan(PB, as_known_at=known_at)
+        indicators = list(office.list_indicators(PB, as_of=later, as_known_at=known_at))
+        indicator = office.get_indicator(indicators[0].name, later, as_known_at=known_at)
+        office.get_dependencies(PB, later, as_known_at=known_at)
+        list(office.list_red_flags(plan_id=PB, as_of=later, as_known_at=known_at))
+        cards = list(office.list_scorecards(plan_id=PB, as_of=later, as_known_at=known_at))
+    assert (then.percent, now.percent, listed[task].percent) == (30, 20, 30)
+    assert reported.position <= status.position < corrected.position
+    assert (PB in {p.plan_id for p in plans}, plan.plan_id) == (True, PB)
+    assert (indicator.name, len(cards) > 0) == (indicators[0].name, True)
