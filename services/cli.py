@@ -62,8 +62,9 @@ from typing import Any
 
 import yaml
 
-from domain.errors import DomainError
+from domain.errors import DomainError, NotFoundError
 from domain.merkle import ProofError
+from projections.engine.known_at import rows_known_at
 from projections.engine.live import LiveViews
 from projections.engine.replay import share_replay
 from projections.engine.rows import json_safe
@@ -189,8 +190,19 @@ def cmd_show(app: Ledger, args: argparse.Namespace) -> int:
 
 
 def cmd_status(app: Ledger, args: argparse.Namespace) -> int:
-    views = caught_up(app, PLAN_VIEWS)
+    """As the API answers GetPlanStatus: today from the views caught up; a past day, or
+    a moment, from the log replayed (facts about later days, and records after the
+    moment, left out)."""
+    views = (
+        caught_up(app, PLAN_VIEWS)
+        if args.known_at is None and args.as_of >= ward_today()
+        else rows_known_at(
+            app, {name: VIEWS[name] for name in PLAN_VIEWS}, args.known_at, as_of=args.as_of
+        )
+    )
     for key in args.plans or sorted(views["plans"]):
+        if key not in views["plans"]:
+            raise NotFoundError(f"no plan {key} (by then)", field="plan")
         status = plan_status(views, key, args.as_of)
         if args.format == "json":
             emit(status, "json")
@@ -784,7 +796,19 @@ def build_parser() -> argparse.ArgumentParser:
 
     status = plan_commands.add_parser("status", help="consolidated status of plans")
     status.add_argument("plans", nargs="*", metavar="PLAN")
-    status.add_argument("--as-of", type=parse_date, default=ward_today())
+    status.add_argument(
+        "--as-of",
+        type=parse_date,
+        default=ward_today(),
+        help="the day: what the reports said about it (default: the ward's today)",
+    )
+    status.add_argument(
+        "--known-at",
+        type=parse_moment,
+        default=None,
+        metavar="TIME",
+        help="only what was recorded up to this time (default: everything)",
+    )
     status.add_argument("--format", choices=("text", "json"), default="text")
     status.set_defaults(run=cmd_status)
 

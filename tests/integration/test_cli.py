@@ -3,14 +3,17 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from pathlib import Path
 
 import pytest
 
 from projections.views import VIEWS
+from services.app.ledger import Actor, Ledger
 from services.cli import main
 from services.store.database import DATABASE_URL_ENV, Database
+from tests.commands import execute
 from tests.conftest import PLANS, REGISTRY
 
 
@@ -125,3 +128,31 @@ def test_every_view_rebuilt_in_one_pass_prints_the_digest_of_each(
     assert run(capsys, "projections", "digest", "--all") == (0, rebuilt, "")
     assert run(capsys, "projections", "rebuild")[0] == 2  # a view or --all
     assert run(capsys, "projections", "rebuild", "task_status", "--all")[0] == 2
+
+
+def test_plans_status_on_a_past_day_leaves_out_reports_about_later_days_and_later_records(
+    configured: Database, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert run(capsys, "plans", "import", *map(str, PLANS), "--agencies", str(REGISTRY))[0] == 0
+    app = Ledger(env=configured.eventsourcing_env())
+    lead = Actor("phuoc-binh.vhxh", channel="test")
+    task = "phuoc-binh-2026/task/4"  # due 2026-03-31: overdue, with its percent, after
+    execute(app, "progress_reported", task, lead, {"percent": 10, "as_of": dt.date(2026, 3, 2)})
+    known_at = dt.datetime.now(dt.UTC)
+    execute(app, "progress_reported", task, lead, {"percent": 60, "as_of": dt.date(2026, 5, 4)})
+
+    def percent_of_4(*options: str) -> object:
+        code, out, err = run(
+            capsys, "plans", "status", "phuoc-binh-2026", *options, "--format", "json"
+        )
+        assert code == 0, err
+        status = json.loads(out)
+        return next(i["percent"] for i in status["overdue"] if i["item"].endswith("/task/4"))
+
+    assert percent_of_4("--as-of", "2026-06-30") == 60
+    assert percent_of_4("--as-of", "2026-04-01") == 10
+    assert percent_of_4("--as-of", "2026-06-30", "--known-at", known_at.isoformat()) == 10
+    code, _, err = run(
+        capsys, "plans", "status", "phuoc-binh-2026", "--known-at", "2020-01-01T00:00:00+07:00"
+    )
+    assert (code, "NOT_FOUND" in err) == (2, True)
