@@ -138,6 +138,9 @@ class AuditServicer(audit_service_pb2_grpc.AuditServiceServicer):
     async def StreamLog(
         self, request: pb.StreamLogRequest, context: grpc.aio.ServicerContext
     ) -> AsyncIterator[pb.StreamLogResponse]:
+        check = Checker()
+        check.position("from_position", request.from_position)
+        check.done()
         async for record in follow(
             self.log, request.from_position, lambda _: True, stop_at_end=request.stop_at_end
         ):

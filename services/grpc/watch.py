@@ -74,6 +74,7 @@ class WatchServicer(watch_service_pb2_grpc.WatchServiceServicer):
     ) -> AsyncIterator[pb.WatchChangesResponse]:
         check = Checker()
         chosen = target(check, "", request.plan_id, request.agency_id)
+        check.position("from_position", request.from_position)
         watchable = sorted(n for n, f in self.live.followed.items() if f.in_memory)
         if request.view and request.view not in watchable:
             check.add("view", f"{quote(request.view)} is not one of {', '.join(watchable)}")

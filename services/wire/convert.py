@@ -57,6 +57,12 @@ class Checker:
     def add(self, field: str, description: str, reason: str = "INVALID_VALUE") -> None:
         self.violations.append(Violation(field, description, reason))
 
+    def position(self, field: str, value: int) -> int:
+        """A log position to start from: 0 or more."""
+        if value < 0:
+            self.add(field, f"{value} is not a log position (0 or more)", "POSITION_OUT_OF_RANGE")
+        return value
+
     def required(self, field: str, value: str) -> str:
         if not value.strip():
             self.add(field, "is required", "FIELD_REQUIRED")

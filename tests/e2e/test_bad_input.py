@@ -618,6 +618,14 @@ def watch(**fields: Any) -> Callable[[grpc.Channel], Any]:
     return call
 
 
+def stream_log(**fields: Any) -> Callable[[grpc.Channel], Any]:
+    def call(channel: grpc.Channel) -> Any:
+        request = audit_service_pb2.StreamLogRequest(**fields)
+        return list(audit(channel).StreamLog(request, timeout=TIMEOUT))
+
+    return call
+
+
 def amended(old: bytes, new: bytes) -> bytes:
     """Phước Bình's plan file with its first ``old`` replaced."""
     source = next(p for p in PLANS if p.name.startswith("001")).read_bytes()
@@ -783,9 +791,7 @@ REQUESTS = [
     ),
     RequestCase(
         "GetTask: as_known_at in the year 9000, after the server's clock",
-        plan_call(
-            "GetTask", name=TASK, as_known_at=Timestamp(seconds=221_845_392_000)
-        ),
+        plan_call("GetTask", name=TASK, as_known_at=Timestamp(seconds=221_845_392_000)),
         "KNOWN_AT_IN_FUTURE",
     ),
     RequestCase(
@@ -928,6 +934,16 @@ REQUESTS = [
         grpc.StatusCode.NOT_FOUND,
     ),
     RequestCase("WatchChanges: NUL in the agency", watch(agency_id=NUL), "TEXT_CONTROL_CHARACTER"),
+    RequestCase(
+        "WatchChanges: a position before the log",
+        watch(plan_id=PB, from_position=-1),
+        "POSITION_OUT_OF_RANGE",
+    ),
+    RequestCase(
+        "StreamLog: a position before the log",
+        stream_log(from_position=-5, stop_at_end=True),
+        "POSITION_OUT_OF_RANGE",
+    ),
     RequestCase(
         "ListTasks: bytes that are no request",
         raw("/lienthong.v1.PlanService/ListTasks", b"\xff\xff\xff"),
