@@ -19,8 +19,9 @@ from domain.flags import FlagSpan, ItemState, RedFlag, flag_history, next_state
 from domain.items import TrackedItem
 from domain.plan import Plan
 from projections.engine.replay import AggregateView, Replay
-from projections.engine.rows import Row
+from projections.engine.rows import Row, Views
 from projections.engine.source import EventSource
+from projections.plans import plan_of
 
 
 def same(a: ItemState, b: ItemState) -> bool:
@@ -97,3 +98,34 @@ def item_flags(row: Row, start: date, today: date) -> tuple[list[RedFlag], list[
 def start_of(rows: dict[str, Row], plan: str, today: date) -> date:
     row = rows.get(plan)
     return date.fromisoformat(row["start"]) if row else date(today.year, 1, 1)
+
+
+def flag_spans(views: Views, name: str, today: date) -> list[FlagSpan]:
+    """Every raise and clear of a red flag on an item up to ``today``."""
+    row = views["red_flags"].get(name)
+    if row is None:
+        return []
+    return item_flags(row, start_of(views["red_flags"], plan_of(name), today), today)[1]
+
+
+def raised_flags(
+    views: Views, names: list[str], today: date, *, include_cleared: bool
+) -> list[tuple[str, list[str], FlagSpan]]:
+    """The red flags up on ``today`` on the items ``names`` (with ``include_cleared``,
+    their whole raise/clear history), as (item, its lead, the flag), oldest raise first."""
+    found = []
+    for name in names:
+        lead = views["red_flags"].get(name, {}).get("lead", [])
+        found += [
+            (name, lead, span)
+            for span in flag_spans(views, name, today)
+            if include_cleared or span.cleared_on is None
+        ]
+    return sorted(found, key=lambda f: (f[2].raised_on, f[0], f[2].rule))
+
+
+def led_items(views: Views, agency: str) -> list[str]:
+    """The items ``agency`` leads, in every plan."""
+    return sorted(
+        key for key, row in views["red_flags"].items() if "/" in key and agency in row["lead"]
+    )

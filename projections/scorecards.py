@@ -28,7 +28,8 @@ from domain.ids import task_ref
 from domain.items import ItemStatus
 from domain.task import Task
 from projections.engine.replay import AggregateView
-from projections.engine.rows import Row
+from projections.engine.rows import Row, Views
+from projections.plans import plan_of
 from projections.red_flags import item_flags, start_of
 
 WEIGHTS = {"on_time": 0.4, "acceptance": 0.2, "timeliness": 0.2, "unflagged": 0.2}
@@ -139,3 +140,14 @@ class ScorecardView(AggregateView):
 
     def rows_of(self, task: Task) -> dict[str, Row | None]:
         return {task_ref(task.plan, task.key): None if task.group else row_of(task)}
+
+
+def ranking(views: Views, plans: set[str] | None, today: date) -> list[dict[str, Any]]:
+    """The agencies ranked by score on ``today`` over the tasks of ``plans`` (None:
+    every plan), best first."""
+    rows = {
+        key: row
+        for key, row in views["scorecards"].items()
+        if plans is None or plan_of(key) in plans
+    }
+    return scorecards(rows, views["red_flags"], today)

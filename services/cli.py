@@ -62,14 +62,16 @@ from typing import Any
 
 import yaml
 
-from domain.errors import DomainError, NotFoundError
+from domain.errors import DomainError, InvalidValueError, NotFoundError
 from domain.merkle import ProofError
 from projections.engine.known_at import rows_known_at
 from projections.engine.live import LiveViews
 from projections.engine.replay import share_replay
-from projections.engine.rows import json_safe
+from projections.engine.rows import Views, json_safe
 from projections.engine.runner import ProjectionRunner, catch_up_all, rebuild_all
-from projections.plans import plan_status, plan_summary
+from projections.plans import items_of, plan_status, plan_summary
+from projections.red_flags import led_items, raised_flags
+from projections.scorecards import ranking
 from projections.views import PLAN_VIEWS, VIEWS, caught_up, view_named
 from services.app import inspection
 from services.app.audit import (
@@ -189,25 +191,72 @@ def cmd_show(app: Ledger, args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_status(app: Ledger, args: argparse.Namespace) -> int:
-    """As the API answers GetPlanStatus: today from the views caught up; a past day, or
-    a moment, from the log replayed (facts about later days, and records after the
+def views_on(
+    app: Ledger, names: Sequence[str], as_of: dt.date, known_at: dt.datetime | None
+) -> Views:
+    """The named views as the API reads them: today, the views caught up; a past day,
+    or a moment, the log replayed (facts about later days, and records after the
     moment, left out)."""
-    views = (
-        caught_up(app, PLAN_VIEWS)
-        if args.known_at is None and args.as_of >= ward_today()
-        else rows_known_at(
-            app, {name: VIEWS[name] for name in PLAN_VIEWS}, args.known_at, as_of=args.as_of
-        )
-    )
+    if known_at is None and as_of >= ward_today():
+        return caught_up(app, names)
+    return rows_known_at(app, {name: VIEWS[name] for name in names}, known_at, as_of=as_of)
+
+
+def known_plan(views: Views, plan: str) -> str:
+    if plan not in views["plans"]:
+        raise NotFoundError(f"no plan {plan} (by then)", field="plan")
+    return plan
+
+
+def cmd_status(app: Ledger, args: argparse.Namespace) -> int:
+    views = views_on(app, PLAN_VIEWS, args.as_of, args.known_at)
     for key in args.plans or sorted(views["plans"]):
-        if key not in views["plans"]:
-            raise NotFoundError(f"no plan {key} (by then)", field="plan")
-        status = plan_status(views, key, args.as_of)
+        status = plan_status(views, known_plan(views, key), args.as_of)
         if args.format == "json":
             emit(status, "json")
         else:
             print("\n".join(render_status(plan_status_message(status))))
+    return 0
+
+
+def cmd_flags(app: Ledger, args: argparse.Namespace) -> int:
+    """The red flags up on a day (as ListRedFlags answers), one line each."""
+    views = views_on(app, (*PLAN_VIEWS, "red_flags"), args.as_of, args.known_at)
+    if bool(args.plan) == bool(args.agency):
+        raise InvalidValueError("give exactly one of --plan and --agency", field="plan")
+    names = (
+        [name for name, _ in items_of(views, views["plans"][known_plan(views, args.plan)])]
+        if args.plan
+        else led_items(views, args.agency)
+    )
+    for name, lead, span in raised_flags(
+        views, names, args.as_of, include_cleared=args.include_cleared
+    ):
+        if args.format == "json":
+            emit({"subject": name, "lead": lead, **span.as_row()}, "json")
+        else:
+            cleared = f", cleared {span.cleared_on}" if span.cleared_on else ""
+            print(
+                f"{span.rule} v{span.version} {name} ({', '.join(lead)})"
+                f" since {span.raised_on}{cleared}: {span.message}"
+            )
+    return 0
+
+
+def cmd_scores(app: Ledger, args: argparse.Namespace) -> int:
+    """The agencies ranked by score on a day (as ListScorecards answers), best first."""
+    views = views_on(app, ("plans", "red_flags", "scorecards"), args.as_of, args.known_at)
+    plans = {known_plan(views, args.plan)} if args.plan else None
+    for rank, card in enumerate(ranking(views, plans, args.as_of), 1):
+        if args.format == "json":
+            emit({"rank": rank, **card}, "json")
+        else:
+            parts = " · ".join(
+                f"{name} {part['count']}/{part['of']}"
+                for name, part in card["parts"].items()
+                if part["of"]
+            )
+            print(f"{rank:>3}. {card['agency']:<34} {card['score']:5.1f}  {parts}")
     return 0
 
 
@@ -796,22 +845,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     status = plan_commands.add_parser("status", help="consolidated status of plans")
     status.add_argument("plans", nargs="*", metavar="PLAN")
-    status.add_argument(
-        "--as-of",
-        type=parse_date,
-        default=ward_today(),
-        help="the day: what the reports said about it (default: the ward's today)",
-    )
-    status.add_argument(
-        "--known-at",
-        type=parse_moment,
-        default=None,
-        metavar="TIME",
-        help="only what was recorded up to this time (default: everything)",
-    )
-    status.add_argument("--format", choices=("text", "json"), default="text")
+    add_day_options(status)
     status.set_defaults(run=cmd_status)
 
+    add_judgement_commands(commands)
     add_audit_commands(commands)
     add_identity_commands(commands)
 
@@ -872,6 +909,39 @@ def build_parser() -> argparse.ArgumentParser:
     )
     demo.set_defaults(run=cmd_demo)
     return parser
+
+
+def add_day_options(parser: Any) -> None:
+    """--as-of and --known-at, as every read of the API takes them."""
+    parser.add_argument(
+        "--as-of",
+        type=parse_date,
+        default=ward_today(),
+        help="the day: what the reports said about it (default: the ward's today)",
+    )
+    parser.add_argument(
+        "--known-at",
+        type=parse_moment,
+        default=None,
+        metavar="TIME",
+        help="only what was recorded up to this time (default: everything)",
+    )
+    parser.add_argument("--format", choices=("text", "json"), default="text")
+
+
+def add_judgement_commands(commands: Any) -> None:
+    flags = commands.add_parser("flags", help="the red flags up on a day, on a plan or an agency's")
+    flags.add_argument("--plan", default="")
+    flags.add_argument("--agency", default="", help="the items this agency leads, in every plan")
+    flags.add_argument(
+        "--include-cleared", action="store_true", help="the whole raise/clear history"
+    )
+    add_day_options(flags)
+    flags.set_defaults(run=cmd_flags)
+    scores = commands.add_parser("scores", help="agencies ranked by score on a day")
+    scores.add_argument("--plan", default="", help="only the tasks of this plan")
+    add_day_options(scores)
+    scores.set_defaults(run=cmd_scores)
 
 
 def add_audit_commands(commands: Any) -> None:

@@ -17,14 +17,14 @@ from domain.errors import NotFoundError
 from domain.ids import parse_ref
 from projections.dependencies import blocked, bottlenecks, critical_path, graphs
 from projections.engine.rows import Views
-from projections.plans import items_of, plan_of, plan_status
-from projections.scorecards import scorecards
+from projections.plans import items_of, plan_status
+from projections.red_flags import led_items, raised_flags
+from projections.scorecards import ranking
 from services.grpc import pages
 from services.grpc.reads import (
     Basis,
     Reads,
     flag_message,
-    flag_spans,
     indicator_resource,
     plan_resource,
     task_resource,
@@ -229,24 +229,18 @@ class PlanServicer(RollupQueries, plan_service_pb2_grpc.PlanServiceServicer):
     def red_flags(
         basis: Basis, plan_id: str, agency_id: str, *, include_cleared: bool
     ) -> list[resources_pb2.RedFlag]:
-        views, as_of = basis.views, basis.day
-        if plan_id:
-            names = [name for name, _ in items_of(views, basis.plan(plan_id))]
-        else:
-            names = sorted(
-                key
-                for key, row in views["red_flags"].items()
-                if "/" in key and agency_id in row["lead"]
+        views = basis.views
+        names = (
+            [name for name, _ in items_of(views, basis.plan(plan_id))]
+            if plan_id
+            else led_items(views, agency_id)
+        )
+        return [
+            flag_message(span, name, lead)
+            for name, lead, span in raised_flags(
+                views, names, basis.day, include_cleared=include_cleared
             )
-        flags = []
-        for name in names:
-            lead = views["red_flags"].get(name, {}).get("lead", [])
-            flags += [
-                flag_message(span, name, lead)
-                for span in flag_spans(views, name, as_of)
-                if include_cleared or span.cleared_on is None
-            ]
-        return sorted(flags, key=lambda f: (f.raised_on, f.subject, f.rule))
+        ]
 
     async def ListRedFlags(
         self, request: pb.ListRedFlagsRequest, context: grpc.aio.ServicerContext
@@ -327,13 +321,8 @@ class PlanServicer(RollupQueries, plan_service_pb2_grpc.PlanServiceServicer):
         def ranked() -> list[pb.Scorecard]:
             views = basis.views
             plans = {plan} if plan else ward_plans(views, ward) if ward else None
-            rows = {
-                key: row
-                for key, row in views["scorecards"].items()
-                if plans is None or plan_of(key) in plans
-            }
-            ranking = scorecards(rows, views["red_flags"], basis.day)
-            return [scorecard_message(i + 1, card) for i, card in enumerate(ranking)]
+            cards = ranking(views, plans, basis.day)
+            return [scorecard_message(i + 1, card) for i, card in enumerate(cards)]
 
         cards = basis.cached(("scorecards", plan, ward), None, ranked)
         chunk, token = pages.page(cards, offset, size)

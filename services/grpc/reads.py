@@ -29,7 +29,7 @@ from projections.engine.known_at import rows_known_at
 from projections.engine.live import LiveViews
 from projections.engine.rows import Changes, Row, Views
 from projections.plans import plan_of, plan_summary
-from projections.red_flags import item_flags, start_of
+from projections.red_flags import flag_spans, start_of
 from services.app.clock import utc_now, ward_today
 from services.wire.convert import STATUSES, Checker, from_timestamp, plan_message
 
@@ -56,14 +56,6 @@ def flag_message(span: FlagSpan, subject: str, lead: list[str]) -> resources_pb2
         subject=subject,
         lead=lead,
     )
-
-
-def flag_spans(views: Views, name: str, today: dt.date) -> list[FlagSpan]:
-    """Every raise and clear of a red flag on an item up to ``today``."""
-    row = views["red_flags"].get(name)
-    if row is None:
-        return []
-    return item_flags(row, start_of(views["red_flags"], plan_of(name), today), today)[1]
 
 
 def evidence_messages(row: Row) -> list[resources_pb2.Evidence]:

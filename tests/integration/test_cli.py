@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -156,3 +157,33 @@ def test_plans_status_on_a_past_day_leaves_out_reports_about_later_days_and_late
         capsys, "plans", "status", "phuoc-binh-2026", "--known-at", "2020-01-01T00:00:00+07:00"
     )
     assert (code, "NOT_FOUND" in err) == (2, True)
+
+
+def test_flags_and_scores_read_a_day_for_scripts(
+    configured: Database, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert run(capsys, "plans", "import", *map(str, PLANS), "--agencies", str(REGISTRY))[0] == 0
+    app = Ledger(env=configured.eventsourcing_env())
+    lead = Actor("phuoc-binh.vhxh", channel="test")
+    task = "phuoc-binh-2026/task/4"  # due 2026-03-31
+    execute(app, "progress_reported", task, lead, {"percent": 40, "as_of": dt.date(2026, 3, 2)})
+
+    def lines(*argv: str) -> list[dict[str, Any]]:
+        code, out, err = run(capsys, *argv, "--format", "json")
+        assert code == 0, err
+        return [json.loads(line) for line in out.splitlines()]
+
+    def past_deadline(day: str) -> set[str]:
+        flags = lines("flags", "--plan", "phuoc-binh-2026", "--as-of", day)
+        return {f["subject"] for f in flags if f["rule"] == "PAST_DEADLINE"}
+
+    assert task not in past_deadline("2026-03-31")
+    assert task in past_deadline("2026-04-01")
+    by_agency = lines("flags", "--agency", "phuoc-binh.vhxh", "--as-of", "2026-04-01")
+    assert {f["subject"] for f in by_agency} >= {task}
+    assert all("phuoc-binh.vhxh" in f["lead"] for f in by_agency)
+    cards = lines("scores", "--plan", "phuoc-binh-2026", "--as-of", "2026-04-01")
+    assert [c["rank"] for c in cards] == list(range(1, len(cards) + 1))
+    assert "phuoc-binh.vhxh" in {c["agency"] for c in cards}
+    code, _, err = run(capsys, "flags", "--as-of", "2026-04-01")
+    assert (code, "INVALID_VALUE" in err) == (2, True)
