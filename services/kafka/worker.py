@@ -40,7 +40,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import tempfile
 from collections.abc import Iterable, Sequence
+from pathlib import Path
 from typing import Any, cast
 
 import faust
@@ -213,6 +215,9 @@ def build_worker(
         value_serializer="raw",
         key_serializer="raw",
         store="memory://",
+        # faust keeps nothing there with a memory store, but makes the folder: keep it
+        # out of the working directory
+        datadir=str(Path(tempfile.gettempdir()) / f"lienthong-faust-{settings.group}"),
         web_enabled=False,
         consumer_auto_offset_reset="earliest",
         topic_allow_declare=False,
