@@ -75,6 +75,18 @@ def query(app: Ledger, statement: sql.Composable | str, params: Any) -> list[dic
         return list(cursor.fetchall())
 
 
+def page_params(value: str, after: int, window: Window, size: int) -> dict[str, Any]:
+    """The parameters of a page of records about ``value``: after position ``after``,
+    recorded in ``window``, ``size`` of them (and one more, to tell whether there are)."""
+    return {
+        "value": value,
+        "after": key_of(after),
+        "begin": iso(window[0]),
+        "end": iso(window[1]),
+        "limit": size + 1,
+    }
+
+
 def events(  # noqa: PLR0917 - the request's fields, in its order
     app: Ledger,
     field: str,
@@ -88,13 +100,7 @@ def events(  # noqa: PLR0917 - the request's fields, in its order
     """Records whose ``field`` (subject, plan_id or agency_id) is ``value``, after
     position ``after``, recorded in ``window``, late ones only if ``late_only``; and
     whether there are more."""
-    params = {
-        "value": value,
-        "after": key_of(after),
-        "begin": iso(window[0]),
-        "end": iso(window[1]),
-        "limit": size + 1,
-    }
+    params = page_params(value, after, window, size)
     statement = EVENTS.format(WHERE[field], LATE if late_only else sql.SQL(""))
     rows = [record_of(row["data"]) for row in query(app, statement, params)]
     return rows[:size], len(rows) > size
@@ -106,13 +112,7 @@ def corrections_after(  # noqa: PLR0917 - the request's fields, in its order
     """The corrections (:mod:`projections.corrections`) of a plan (``plan_id``) or by
     an agency (``agency_id``), after position ``after`` and recorded in ``window``,
     each with what it replaced; and whether there are more."""
-    params = {
-        "value": value,
-        "after": key_of(after),
-        "begin": iso(window[0]),
-        "end": iso(window[1]),
-        "limit": size + 1,
-    }
+    params = page_params(value, after, window, size)
     rows = [
         row["data"]
         for row in query(app, CORRECTIONS.format(WHERE[field], sql.SQL(CORRECTIONS_ONLY)), params)
