@@ -34,7 +34,6 @@ Target: p99 ≤ 300 ms. Writes ``bench/results/b4_freshness.json``.
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import signal
 import statistics
 import subprocess
@@ -68,6 +67,7 @@ from bench.serving import (
 )
 from domain.errors import DomainError
 from lienthong_sdk.identity import Signer
+from services.app.clock import ward_today
 from services.app.ledger import Actor, Ledger
 from services.app.submissions import Command, submit
 from services.store.database import parse_database_url
@@ -102,7 +102,7 @@ def writable_tasks(app: Ledger, cache: dict[Any, Any]) -> list[tuple[str, Actor]
 
 
 def report(percent: int) -> dict[str, Any]:
-    return {"percent": percent, "as_of": dt.datetime.now(dt.UTC).date()}
+    return {"percent": percent, "as_of": ward_today()}
 
 
 def background(url: str, rate: int, seconds: float) -> None:
@@ -207,7 +207,7 @@ def grpc_probe(
     )
     envelope.occurred_at.GetCurrentTime()
     envelope.contribution_reported.CopyFrom(
-        envelope_pb2.ContributionReported(percent=50, as_of=dt.date.today().isoformat())  # noqa: DTZ011
+        envelope_pb2.ContributionReported(percent=50, as_of=ward_today().isoformat())
     )
     if signer is not None:
         signer.sign(envelope)

@@ -28,6 +28,7 @@ from lienthong.v1 import (
 )
 
 from lienthong_sdk.identity import canonical_bytes
+from services.app.clock import ward_today
 from tests.identities import signed
 
 PB = "phuoc-binh-2026"
@@ -213,7 +214,7 @@ def test_a_scripted_month_reads_back_as_the_expected_consolidated_status(
     }
     assert list(status.awaiting_completion) == [f"{PB}/task/8"]
     # flags are judged from each item's history: the rejection happened today
-    today = dt.datetime.now(dt.UTC).date().isoformat()
+    today = ward_today().isoformat()
     task = plans.GetTask(
         plan_service_pb2.GetTaskRequest(name=f"{PB}/task/8", as_of=today), timeout=TIMEOUT
     ).task

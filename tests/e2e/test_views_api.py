@@ -4,7 +4,6 @@ changes streamed, and the live views' guard against a second writer."""
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any
 
 import grpc
@@ -21,6 +20,7 @@ from lienthong.v1 import (
     watch_service_pb2_grpc,
 )
 
+from services.app.clock import ward_today
 from tests.e2e.conftest import ServerThread
 from tests.e2e.test_grpc_api import (
     PB,
@@ -34,7 +34,7 @@ from tests.e2e.test_grpc_api import (
     status_of,
 )
 
-TODAY = dt.datetime.now(dt.UTC).date().isoformat()
+TODAY = ward_today().isoformat()  # the server dates records by the ward's day
 
 
 def plans_stub(channel: grpc.Channel) -> plan_service_pb2_grpc.PlanServiceStub:
