@@ -15,7 +15,8 @@ dependencies at its planned pace, and :func:`critical_chain` picks the chain of
 dependencies that sets the latest projected finish:
 
 - A task may start at the earliest on its planned start or the day after the
-  projected finish of its upstreams, whichever is later.
+  projected finish of its upstreams, whichever is later (:func:`release`: on the
+  finish day itself behind an upstream due no earlier than the task).
 - It still needs its planned span's length (``due − start`` days) times the share
   not yet done (none when closed, rounded up to whole days).
 - An open task is projected to finish that many days after today or its earliest
@@ -33,6 +34,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from datetime import date, timedelta
+from functools import cache
 from graphlib import TopologicalSorter
 
 from domain.deadlines import Deadline, DeadlineKind
@@ -128,6 +130,13 @@ def remaining_days(span: PlannedSpan, percent: int, *, closed: bool) -> int:
     return -(-(span.due - span.start).days * (100 - percent) // 100)
 
 
+def release(upstream: Forecast, due: date) -> date:
+    """The earliest day a task due on ``due`` may start behind ``upstream``: the day
+    after the upstream's projected finish — or that very day when the task is due no
+    later than its upstream, as the plan has them finish together."""
+    return upstream.finish + ONE_DAY if upstream.due < due else upstream.finish
+
+
 def forecast(
     spans: Mapping[str, PlannedSpan],
     dependencies: Iterable[Sequence[str]],
@@ -148,7 +157,7 @@ def forecast(
     found: dict[str, Forecast] = {}
     for key in TopologicalSorter({key: upstreams.get(key, ()) for key in dues}).static_order():
         span, due = spans[key], dues[key]
-        start = max([span.start, *(found[up].finish + ONE_DAY for up in upstreams.get(key, ()))])
+        start = max([span.start, *(release(found[up], due) for up in upstreams.get(key, ()))])
         left = remaining_days(span, percent.get(key, 0), closed=key in closed)
         finish = min(today, due) if key in closed else max(today, start) + timedelta(days=left)
         found[key] = Forecast(start, due, left, finish)
@@ -161,12 +170,17 @@ def critical_chain(
     """The chain of declared dependencies that sets the latest projected finish,
     upstream first: of the tasks ``forecasts`` holds that take part in a dependency,
     the one projected to finish last and, before each, its upstream projected to
-    finish last (ties: the earlier key); empty when none takes part."""
+    finish last (ties: the one with the longer chain of upstreams, then the earlier
+    key); empty when none takes part."""
     edges = [edge for edge in dependencies if any(key in forecasts for key in edge)]
     upstreams = upstreams_of(edge for edge in edges if edge[0] in forecasts)
 
+    @cache
+    def depth(key: str) -> int:
+        return 1 + max(map(depth, upstreams.get(key, ())), default=0)
+
     def last(keys: Iterable[str]) -> str:
-        return max(sorted(keys), key=lambda key: forecasts[key].finish)
+        return max(sorted(keys), key=lambda key: (forecasts[key].finish, depth(key)))
 
     if not edges:
         return []

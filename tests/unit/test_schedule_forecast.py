@@ -97,6 +97,15 @@ def test_a_plan_for_2026_read_any_day_of_2026_never_finishes_in_2028() -> None:
         day += timedelta(days=1)
 
 
+def test_a_task_due_with_its_upstream_finishes_with_it() -> None:
+    wording = {"data": "Năm 2026", "records": "Năm 2026", "app": "Năm 2026"}
+    edges = [("data", "records"), ("records", "app")]
+    on_schedule = projected(date(2026, 7, 2), {"data": 50}, wording=wording, dependencies=edges)
+    assert [f.finish for f in on_schedule.values()] == [date(2026, 12, 31)] * 3
+    nothing_done = projected(date(2026, 12, 31), wording=wording, dependencies=edges)
+    assert nothing_done["app"].finish == date(2027, 12, 30)  # a year late, not more
+
+
 def test_a_body_text_duty_is_due_at_the_end_of_the_plans_year() -> None:
     plan = projected(START, wording={"survey": "Quý I/2026", "duty": None}, dependencies=[])
     assert (plan["duty"].start, plan["duty"].due) == (START, date(2026, 12, 31))
