@@ -18,7 +18,7 @@ dependencies that sets the latest projected finish:
   projected finish of its upstreams, whichever is later (:func:`release`: on the
   finish day itself behind an upstream due no earlier than the task).
 - It still needs its planned span's length (``due − start`` days) times the share
-  not yet done (none when closed, rounded up to whole days).
+  not yet done, rounded up to whole days (none when closed).
 - An open task is projected to finish that many days after today or its earliest
   start, whichever is later: a task not yet started whose upstreams are on schedule
   keeps its planned dates. A closed task finished by today (by its due day, as far

@@ -96,7 +96,7 @@ def blocked(row: Row, today: date, window_days: int = 30) -> list[dict[str, str]
         if not up or not down or up["status"] == ItemStatus.COMPLETED.value:
             continue
         due = spans[downstream].due
-        if due and due <= horizon and down["status"] != ItemStatus.COMPLETED.value:
+        if due is not None and due <= horizon and down["status"] != ItemStatus.COMPLETED.value:
             found.append({"downstream": downstream, "upstream": upstream})
     return found
 
@@ -167,7 +167,7 @@ def bottlenecks(rows: list[Row], today: date) -> list[dict[str, Any]]:
         tasks, after, spans = row["tasks"], downstream_of(row), spans_of(row)
         for key, task in tasks.items():
             due = spans[key].due
-            if task["status"] in CLOSED or not due or due >= today:
+            if task["status"] in CLOSED or due is None or due >= today:
                 continue
             seen: set[str] = set()
             stack = list(after.get(key, ()))
