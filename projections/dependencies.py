@@ -1,9 +1,10 @@
-"""The cross-agency dependencies view: a row per plan (its declared dependencies and
-the day its schedule starts) and a row per task (status, due day, percent, lead and
-coordinating units), each a function of its own aggregate alone. :func:`graphs`
-assembles a plan's graph when read — declared dependencies plus lead/coordinating
-relations, and per agency whom it waits on and who waits on it — and the day-dependent
-judgements read it: :func:`blocked`, :func:`critical_path`, :func:`bottlenecks`.
+"""The cross-agency dependencies view: a row per plan (its declared dependencies, its
+year and the day its schedule starts) and a row per task (status, deadline, percent,
+lead and coordinating units), each a function of its own aggregate alone.
+:func:`graphs` assembles a plan's graph when read — declared dependencies plus
+lead/coordinating relations, and per agency whom it waits on and who waits on it — and
+the day-dependent judgements read it on each task's planned span
+(:mod:`domain.schedule`): :func:`blocked`, :func:`critical_path`, :func:`bottlenecks`.
 """
 
 from __future__ import annotations
@@ -11,9 +12,11 @@ from __future__ import annotations
 from datetime import date, timedelta
 from typing import Any
 
+from domain.deadlines import Deadline
 from domain.ids import task_ref
 from domain.items import ItemStatus
 from domain.plan import Plan
+from domain.schedule import Forecast, PlannedSpan, critical_chain, forecast, plan_spans
 from domain.task import Task
 from projections.engine.replay import AggregateView
 from projections.engine.rows import Row
@@ -52,6 +55,7 @@ def graph(plan: Row, tasks: dict[str, Row]) -> Row:
         agencies.setdefault(edge["on"], {"waits_on": [], "waited_by": []})["waited_by"].append(edge)
     return {
         "plan": plan["plan"],
+        "year": plan["year"],
         "start": plan["start"],
         "dependencies": plan["dependencies"],
         "agencies": dict(sorted(agencies.items())),
@@ -72,19 +76,27 @@ def graphs(rows: dict[str, Row], plans: set[str] | None = None) -> dict[str, Row
     }
 
 
+def spans_of(row: Row) -> dict[str, PlannedSpan]:
+    """Each task's planned span in a plan's graph (:func:`domain.schedule.plan_spans`)."""
+    return plan_spans(
+        {key: Deadline.from_dict(task["deadline"]) for key, task in row["tasks"].items()},
+        row["dependencies"],
+        date.fromisoformat(row["start"]),
+        row["year"],
+    )
+
+
 def blocked(row: Row, today: date, window_days: int = 30) -> list[dict[str, str]]:
     """Declared dependencies whose upstream is not completed while the downstream is
-    due within ``window_days`` of ``today``."""
-    horizon = today + timedelta(days=window_days)
+    due (its planned due day) within ``window_days`` of ``today``."""
+    horizon, spans = today + timedelta(days=window_days), spans_of(row)
     found = []
     for upstream, downstream in row["dependencies"]:
         up, down = row["tasks"].get(upstream), row["tasks"].get(downstream)
-        if not up or not down or up["status"] == ItemStatus.COMPLETED.value or not down["due"]:
+        if not up or not down or up["status"] == ItemStatus.COMPLETED.value:
             continue
-        if (
-            date.fromisoformat(down["due"]) <= horizon
-            and down["status"] != ItemStatus.COMPLETED.value
-        ):
+        due = spans[downstream].due
+        if due is not None and due <= horizon and down["status"] != ItemStatus.COMPLETED.value:
             found.append({"downstream": downstream, "upstream": upstream})
     return found
 
@@ -99,62 +111,63 @@ def downstream_of(row: Row) -> dict[str, list[str]]:
     return found
 
 
-def remaining_days(task: Row, start: date) -> int:
-    """The days left on a task at its planned pace: its span from the plan's start to
-    its due day, times the share not yet done (0 when closed; 0 span with no due day)."""
-    if task["status"] in CLOSED or not task["due"]:
-        return 0
-    span = max((date.fromisoformat(task["due"]) - start).days, 1)
-    return int(-(-span * (100 - task["percent"]) // 100))
+def scheduled(task: str, projected: Forecast) -> dict[str, Any]:
+    """A task's entry in a critical path's schedule."""
+    return {
+        "task": task,
+        "start": projected.start.isoformat(),
+        "due": projected.due.isoformat(),
+        "remaining_days": projected.remaining_days,
+        "finish": projected.finish.isoformat(),
+        "slack_days": projected.slack_days,
+    }
 
 
 def critical_path(row: Row, today: date) -> dict[str, Any]:
-    """The chain of declared dependencies that finishes last if each open task, in
-    order, takes the days its planned pace leaves (:func:`remaining_days`): its tasks,
-    the projected finish and the slack against the last task's due day."""
-    start, tasks, after = date.fromisoformat(row["start"]), row["tasks"], downstream_of(row)
-    finish: dict[str, tuple[int, list[str]]] = {}
-
-    def longest(key: str) -> tuple[int, list[str]]:
-        # the DAG is acyclic (the plan refuses cycles); memoised depth-first
-        if key not in finish:
-            own = remaining_days(tasks[key], start) if key in tasks else 0
-            tails = [longest(d) for d in after.get(key, ())]
-            days, tail = max(tails, default=(0, []), key=lambda t: (t[0], len(t[1])))
-            finish[key] = (own + days, [key, *tail])
-        return finish[key]
-
-    roots = sorted({u for u, _ in row["dependencies"]})
-    days, path = max((longest(r) for r in roots), default=(0, []), key=lambda t: (t[0], len(t[1])))
-    if not path:
-        return {"tasks": [], "remaining_days": 0, "finish": None, "due": None, "slack_days": None}
-    due = tasks.get(path[-1], {}).get("due")
-    projected = today + timedelta(days=days)
-    slack = (date.fromisoformat(due) - projected).days if due else None
+    """The chain of declared dependencies projected to finish last on ``today``
+    (:func:`domain.schedule.forecast`, :func:`domain.schedule.critical_chain`): its
+    tasks, the days of work they still need, the projected finish, the last task's
+    due day and the slack against it, and each task's schedule on the chain."""
+    tasks = row["tasks"]
+    forecasts = forecast(
+        spans_of(row),
+        row["dependencies"],
+        today,
+        {key: task["percent"] for key, task in tasks.items()},
+        {key for key, task in tasks.items() if task["status"] in CLOSED},
+    )
+    chain = critical_chain(forecasts, row["dependencies"])
+    if not chain:
+        return {
+            "tasks": [],
+            "remaining_days": 0,
+            "finish": None,
+            "due": None,
+            "slack_days": None,
+            "schedule": [],
+        }
+    last = forecasts[chain[-1]]
     return {
-        "tasks": path,
-        "remaining_days": days,
-        "finish": projected.isoformat(),
-        "due": due,
-        "slack_days": slack,
+        "tasks": chain,
+        "remaining_days": sum(forecasts[key].remaining_days for key in chain),
+        "finish": last.finish.isoformat(),
+        "due": last.due.isoformat(),
+        "slack_days": last.slack_days,
+        "schedule": [scheduled(key, forecasts[key]) for key in chain],
     }
 
 
 def bottlenecks(rows: list[Row], today: date) -> list[dict[str, Any]]:
-    """Agencies whose late tasks (open past their due day) hold up open tasks: per
+    """Agencies whose late tasks (open past their planned due day) hold up open tasks: per
     agency, the late tasks that do, the open tasks downstream of them (through declared
     dependencies, in every plan) and the other agencies that lead them — most held up
     first."""
     held: dict[str, dict[str, set[str]]] = {}
     for row in rows:
-        tasks, after = row["tasks"], downstream_of(row)
+        tasks, after, spans = row["tasks"], downstream_of(row), spans_of(row)
         for key, task in tasks.items():
-            late = (
-                task["status"] not in CLOSED
-                and task["due"]
-                and date.fromisoformat(task["due"]) < today
-            )
-            if not late:
+            due = spans[key].due
+            if task["status"] in CLOSED or due is None or due >= today:
                 continue
             seen: set[str] = set()
             stack = list(after.get(key, ()))
@@ -195,6 +208,7 @@ class DependencyView(AggregateView):
             return {
                 aggregate.key: {
                     "plan": aggregate.key,
+                    "year": aggregate.header["year"],
                     "start": aggregate.start.isoformat(),
                     "dependencies": [list(edge) for edge in sorted(aggregate.dependencies)],
                 }
@@ -204,7 +218,7 @@ class DependencyView(AggregateView):
             "plan": task.plan,
             "key": task.key,
             "status": task.status.value,
-            "due": task.deadline.due.isoformat() if task.deadline.due else None,
+            "deadline": task.deadline.to_dict(),
             "lead": list(task.lead),
             "coordinating": list(task.coordinating),
             "percent": task.percent,

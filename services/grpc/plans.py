@@ -302,6 +302,7 @@ class PlanServicer(RollupQueries, plan_service_pb2_grpc.PlanServiceServicer):
                 finish=path["finish"] or "",
                 due=path["due"] or "",
                 slack_days=path["slack_days"],
+                schedule=[pb.CriticalPath.Task(**entry) for entry in path["schedule"]],
             ),
             bottlenecks=[bottleneck_message(b) for b in bottlenecks([row], as_of)],
             answered_on=basis.message(),

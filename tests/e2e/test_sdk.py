@@ -91,7 +91,9 @@ def test_the_coordination_client_reads_flags_dependencies_and_scorecards(
         dependencies = office.get_dependencies(PB, as_of=dt.date(2026, 4, 2))
         cards = list(office.list_scorecards(plan_id=PB, as_of=dt.date(2026, 4, 2)))
     assert ("PAST_DEADLINE", f"{PB}/task/4") in {(f.rule, f.subject) for f in flags}
-    assert list(dependencies.critical_path.tasks) == ["21", "24"]
+    # 21 is a standing duty ("Thường xuyên"): it has no due day and is on no path
+    assert list(dependencies.critical_path.tasks) == ["24"]
+    assert dependencies.critical_path.schedule[0].due == "2026-12-31"
     assert [c.rank for c in cards] == list(range(1, len(cards) + 1))
 
 

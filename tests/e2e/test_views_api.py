@@ -117,7 +117,12 @@ def test_dependencies_show_blocked_tasks_the_critical_path_and_the_bottleneck(
     )
     assert [(b.downstream_task, b.upstream_task) for b in march.blocked] == [("4", "5")]
     assert list(march.critical_path.tasks) == ["5", "4"]
-    assert march.critical_path.HasField("slack_days")
+    # on 15/03 (before the deadline's change) 5 at 0% needs its whole span, past its
+    # due day 31/03; 4, due the same day, waits for it and finishes with it
+    five, four = march.critical_path.schedule
+    assert (five.task, five.due, four.task, four.due) == ("5", "2026-03-31", "4", "2026-03-31")
+    assert four.start == four.finish == five.finish > five.due
+    assert march.critical_path.slack_days == four.slack_days < 0
     vhxh = next(a for a in march.agencies if a.agency_id == "phuoc-binh.vhxh")
     assert {(w.on_agency_id, w.reason) for w in vhxh.waits_on} >= {
         ("phuoc-binh.all-agencies", "coordination")

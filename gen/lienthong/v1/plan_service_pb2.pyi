@@ -705,22 +705,70 @@ Global___GetDependenciesResponse: _TypeAlias = GetDependenciesResponse  # noqa: 
 class CriticalPath(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
+    @_typing.final
+    class Task(_message.Message):
+        """A task of the chain as projected on the day."""
+
+        DESCRIPTOR: _descriptor.Descriptor
+
+        TASK_FIELD_NUMBER: _builtins.int
+        START_FIELD_NUMBER: _builtins.int
+        DUE_FIELD_NUMBER: _builtins.int
+        REMAINING_DAYS_FIELD_NUMBER: _builtins.int
+        FINISH_FIELD_NUMBER: _builtins.int
+        SLACK_DAYS_FIELD_NUMBER: _builtins.int
+        task: _builtins.str
+        start: _builtins.str
+        """Its earliest start: its planned start, or the day after its upstreams'
+        projected finish when later, YYYY-MM-DD.
+        """
+        due: _builtins.str
+        """Its planned due day, YYYY-MM-DD."""
+        remaining_days: _builtins.int
+        """Days of work it still needs at its planned pace (0 when closed)."""
+        finish: _builtins.str
+        """Its projected finish, YYYY-MM-DD."""
+        slack_days: _builtins.int
+        """due − finish in days (negative: late)."""
+        def __init__(
+            self,
+            *,
+            task: _builtins.str = ...,
+            start: _builtins.str = ...,
+            due: _builtins.str = ...,
+            remaining_days: _builtins.int = ...,
+            finish: _builtins.str = ...,
+            slack_days: _builtins.int = ...,
+        ) -> None: ...
+        _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+        def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+        _ClearFieldArgType: _TypeAlias = _typing.Literal["due", b"due", "finish", b"finish", "remaining_days", b"remaining_days", "slack_days", b"slack_days", "start", b"start", "task", b"task"]  # noqa: Y015
+        def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+        def WhichOneof(self, oneof_group: _Never) -> None: ...
+
     TASKS_FIELD_NUMBER: _builtins.int
     REMAINING_DAYS_FIELD_NUMBER: _builtins.int
     FINISH_FIELD_NUMBER: _builtins.int
     DUE_FIELD_NUMBER: _builtins.int
     SLACK_DAYS_FIELD_NUMBER: _builtins.int
+    SCHEDULE_FIELD_NUMBER: _builtins.int
     remaining_days: _builtins.int
-    """Days the chain still needs at the planned pace."""
+    """Days of work the chain's tasks still need at their planned pace."""
     finish: _builtins.str
     """The projected finish, YYYY-MM-DD."""
     due: _builtins.str
-    """The last task's due day, YYYY-MM-DD; empty when it has none."""
+    """The last task's planned due day, YYYY-MM-DD; empty when there is no path."""
     slack_days: _builtins.int
-    """due − finish in days (negative: late); unset when there is no due day."""
+    """due − finish in days (negative: late); unset when there is no path."""
     @_builtins.property
     def tasks(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
-        """Task keys, upstream first; empty when the plan declares no dependency."""
+        """Task keys, upstream first; empty when the plan declares no dependency between
+        dated tasks (recurring duties are on no path).
+        """
+
+    @_builtins.property
+    def schedule(self) -> _containers.RepeatedCompositeFieldContainer[Global___CriticalPath.Task]:
+        """The chain's tasks, upstream first, each with its own schedule."""
 
     def __init__(
         self,
@@ -730,10 +778,11 @@ class CriticalPath(_message.Message):
         finish: _builtins.str = ...,
         due: _builtins.str = ...,
         slack_days: _builtins.int | None = ...,
+        schedule: _abc.Iterable[Global___CriticalPath.Task] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["_slack_days", b"_slack_days", "slack_days", b"slack_days"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_slack_days", b"_slack_days", "due", b"due", "finish", b"finish", "remaining_days", b"remaining_days", "slack_days", b"slack_days", "tasks", b"tasks"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_slack_days", b"_slack_days", "due", b"due", "finish", b"finish", "remaining_days", b"remaining_days", "schedule", b"schedule", "slack_days", b"slack_days", "tasks", b"tasks"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType__slack_days: _TypeAlias = _typing.Literal["slack_days"]  # noqa: Y015
     _WhichOneofArgType__slack_days: _TypeAlias = _typing.Literal["_slack_days", b"_slack_days"]  # noqa: Y015
