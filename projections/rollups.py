@@ -24,11 +24,25 @@ from projections.red_flags import item_flags, start_of
 
 PERIOD_KINDS = ("monthly", "quarterly", "half_yearly", "yearly")
 DONE = ItemStatus.COMPLETED.value
+UNCONFIRMED_CAP = 99  # the most a task not confirmed complete is credited with
+
+
+def credited_percent(status: str, percent: int) -> int:
+    """The progress a rollup credits a task with: 100 only once its completion is
+    confirmed; 0 while it awaits completion ("Chờ hoàn thiện": its evidence was
+    rejected); otherwise the reported percent, at most 99 — a task reported at 100%
+    awaits evidence ("Chờ minh chứng") and is not done."""
+    if status == DONE:
+        return 100
+    if status == ItemStatus.AWAITING_COMPLETION.value:
+        return 0
+    return min(percent, UNCONFIRMED_CAP)
 
 
 @dataclass(frozen=True)
 class TaskReading:
-    """A task as read on a day: its row, what the schedule expects, its open flags."""
+    """A task as read on a day: its row, what the schedule expects, its open flags
+    (``percent``: the credited percent, :func:`credited_percent`)."""
 
     name: str
     plan: str
@@ -70,7 +84,7 @@ def read_tasks(tasks: dict[str, Row], flags: dict[str, Row], today: date) -> lis
                 plan=row["plan"],
                 lead=tuple(row["lead"]),
                 status=row["status"],
-                percent=row["percent"],
+                percent=credited_percent(row["status"], row["percent"]),
                 expected=expected_by(row, start, today),
                 flags=tuple(up),
             )
