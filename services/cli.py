@@ -258,7 +258,7 @@ def cmd_scores(app: Ledger, args: argparse.Namespace) -> int:
                 for name, part in card["parts"].items()
                 if part["of"]
             )
-            place = f"{rank:>3}." if rank else "  -"
+            place = f"{rank:>3}." if rank else "   -"
             print(f"{place} {card['agency']:<34} {card['score']:5.1f}  {parts}")
     return 0
 
