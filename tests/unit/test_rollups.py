@@ -7,7 +7,14 @@ import itertools
 
 import pytest
 
-from projections.rollups import credited_percent, expected_by, periods, read_tasks, summary
+from projections.rollups import (
+    credited_percent,
+    expected_by,
+    indicators_by_code,
+    periods,
+    read_tasks,
+    summary,
+)
 
 START = dt.date(2026, 1, 15)
 
@@ -77,3 +84,22 @@ def test_a_task_at_100_without_evidence_is_neither_done_nor_100_in_a_summary() -
     found = summary(read_tasks(tasks, {}, dt.date(2026, 6, 1)))
     assert (found["completed"], found["completion_rate"], found["mean_percent"]) == (0, 0.0, 49.5)
     assert found["by_status"] == {"awaiting_completion": 1, "awaiting_evidence": 1}
+
+
+def test_an_indicator_in_cho_hoan_thien_does_not_count_as_meeting_its_target() -> None:
+    def kpi(plan: str, status: str) -> dict[str, object]:
+        period = {"target": "≥ 80%", "value": "85", "standing": "met"}
+        return {
+            "plan": plan,
+            "code": "VNEID",
+            "unit": "%",
+            "status": status,
+            "periods": {"2026": period},
+        }
+
+    kpis = {
+        "a/indicator/1": kpi("a", "awaiting_completion"),
+        "b/indicator/1": kpi("b", "completed"),
+    }
+    vneid = indicators_by_code(kpis, {}, "2026")["VNEID"]
+    assert (vneid["reporting"], vneid["met"]) == (2, 1)
