@@ -134,6 +134,13 @@ class NoPendingClaimError(DomainError):
     kind = "precondition"
 
 
+class KpiTargetNotMetError(DomainError):
+    """An indicator is "Hoàn thành" only when its latest measurement meets its target."""
+
+    code = "KPI_TARGET_NOT_MET"
+    kind = "precondition"
+
+
 class ItemClosedError(DomainError):
     code = "ITEM_CLOSED"
     kind = "precondition"

@@ -4,7 +4,11 @@ Rules: measurements and completion claims come from a lead unit or the monitorin
 unit (the plans call it "đơn vị chủ trì, theo dõi, đánh giá", and often name the
 public as the producer of a KPI and the monitor as who measures it); a
 measurement's unit must match the indicator's; a measurement is changed only by a
-correction that points at it, with a reason.
+correction that points at it, with a reason; an indicator is claimed and confirmed
+"Hoàn thành" only when the latest measurement of its latest measured target year
+meets that year's target (:meth:`Indicator.target_met`), and a completed or claimed
+indicator whose figures fall below it (a lower measurement, a correction) goes back
+to in progress.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from domain.errors import (
     DomainError,
     GroupItemError,
     InvalidValueError,
+    KpiTargetNotMetError,
     NotLeadUnitError,
     UnknownReportError,
     UnrecognisedMeasurementError,
@@ -80,6 +85,7 @@ class Indicator(TrackedItem):
         self.targets: dict[str, Target] = {}
         self.monitor: tuple[str, ...] = ()
         self.measurements: dict[int, tuple[str, str]] = {}
+        self.measured_on: dict[int, date] = {}  # the day each measurement is about
 
     def apply_definition(self, definition: dict[str, Any]) -> None:
         self.merge_definition(definition)
@@ -195,8 +201,11 @@ class Indicator(TrackedItem):
 
         def apply(self, indicator: Indicator) -> None:
             indicator.measurements[self.originator_version] = (self.period, self.value)
+            indicator.measured_on[self.originator_version] = self.as_of
+            indicator.acted_by.add(self.actor)
             if indicator.status is ItemStatus.NOT_STARTED:
                 indicator.status = ItemStatus.IN_PROGRESS
+            indicator.settle_completion()
 
     def correct_measurement(
         self, ctx: Context, *, measurement_version: int, value: str, unit: str, reason: str
@@ -225,11 +234,56 @@ class Indicator(TrackedItem):
         def apply(self, indicator: Indicator) -> None:
             period, _ = indicator.measurements[self.measurement_version]
             indicator.measurements[self.measurement_version] = (period, self.value)
+            indicator.settle_completion()
 
     def latest(self, period: str) -> str | None:
         """The latest measured value for a period, corrections applied."""
         values = [v for _, (p, v) in sorted(self.measurements.items()) if p == period]
         return values[-1] if values else None
+
+    def latest_of_year(self, year: str) -> tuple[str, str] | None:
+        """The latest measurement (period, value) of ``year`` or of a period within it,
+        corrections applied: what the year's target is judged on."""
+        found = [m for _, m in sorted(self.measurements.items()) if m[0].split("-")[0] == year]
+        return found[-1] if found else None
+
+    # Completion ("Hoàn thành") ----------------------------------------------
+
+    def target_met(self) -> tuple[bool, str]:
+        """Whether the latest measurement of the latest measured year that has a target
+        meets that target, and why (the figures, for a refusal)."""
+        years = sorted({period.split("-")[0] for period, _ in self.measurements.values()})
+        targeted = [year for year in years if year in self.targets]
+        if not targeted:
+            return False, f"{self.key} has no measurement for a target period yet"
+        year = targeted[-1]
+        period, value = self.latest_of_year(year) or ("", "")
+        met = self.meets(year, value)
+        verdict = "meets" if met else "does not meet"
+        target = self.targets[year].text
+        return met, f"{self.key}'s latest measurement {value} ({period}) {verdict} {target}"
+
+    def meets(self, year: str, value: str) -> bool:
+        """Whether ``value`` meets the target of ``year`` (not when the target cannot
+        read it, such as a level against a number)."""
+        try:
+            return self.targets[year].is_met(value)
+        except UnrecognisedMeasurementError:
+            return False
+
+    def check_complete(self) -> None:
+        met, why = self.target_met()
+        if not met:
+            raise KpiTargetNotMetError(f"{why}: it is not complete", field="value")
+
+    def settle_completion(self) -> None:
+        """A claimed or completed indicator whose figures no longer meet its target goes
+        back to in progress."""
+        if self.status in (ItemStatus.SUBMITTED, ItemStatus.COMPLETED) and not self.target_met()[0]:
+            self.status = ItemStatus.IN_PROGRESS
+            self.claim = ()
+            self.claimed_by = ""
+            self.completed_on = None
 
     # Shared facts, stored under this aggregate's own topics ------------------
 

@@ -2,9 +2,15 @@
 
 A tracked item moves through these states::
 
-    not_started → in_progress → submitted → completed
-                       ↑
-                       └── awaiting_completion ("Chờ hoàn thiện") ← any evidence rejected
+    not_started → in_progress ────────→ submitted → completed
+                     ↕ 100% reported      ↑
+                  awaiting_evidence ──────┤ claimed with evidence
+                  awaiting_completion ────┘ ← any evidence rejected
+
+"Chờ minh chứng" (awaiting_evidence) and "Chờ hoàn thiện" (awaiting_completion)
+are open: neither counts as done.
+A task reported at 100% is not done: it awaits evidence until its completion is
+claimed with evidence and confirmed (no back door around the evidence rule).
 
 Rules (each violation a specific :mod:`domain.errors` error):
 - completion is claimed by a lead unit and cites at least one evidence reference
@@ -18,7 +24,10 @@ Rules (each violation a specific :mod:`domain.errors` error):
   office reviews; the office's own items are reviewed by the steering committee
   (Ban Chỉ đạo) or the body the plan names in its place;
 - rejected evidence returns the item to "Chờ hoàn thiện": it counts as not done;
-- completion is confirmed by a reviewer once a cited evidence was accepted.
+- completion is confirmed by a reviewer once a cited evidence was accepted;
+- what else an item needs to be complete is its own rule (:meth:`TrackedItem.check_complete`:
+  an indicator's latest measurement meets its target), checked at the claim and again
+  at the confirmation.
 """
 
 from __future__ import annotations
@@ -82,6 +91,7 @@ class ItemStatus(StrEnum):
     SUBMITTED = "submitted"
     COMPLETED = "completed"
     AWAITING_COMPLETION = "awaiting_completion"
+    AWAITING_EVIDENCE = "awaiting_evidence"
     CANCELLED = "cancelled"
 
     @property
@@ -100,6 +110,7 @@ STATUS_LABELS_VI = {
     ItemStatus.SUBMITTED: "Chờ thẩm định",
     ItemStatus.COMPLETED: "Hoàn thành",
     ItemStatus.AWAITING_COMPLETION: "Chờ hoàn thiện",
+    ItemStatus.AWAITING_EVIDENCE: "Chờ minh chứng",
     ItemStatus.CANCELLED: "Đã hủy",
 }
 
@@ -167,6 +178,8 @@ class TrackedItem(Aggregate):
         self.claimed_by = ""  # the unit whose completion claim awaits review
         self.obstacles: dict[str, str] = {}
         self.completed_on: date | None = None  # the day completion was confirmed
+        # the units that acted on the item: reported on it, measured it, submitted evidence
+        self.acted_by: set[str] = set()
 
     KIND: ClassVar[SubjectKind]
 
@@ -263,6 +276,7 @@ class TrackedItem(Aggregate):
             item.evidence[self.sha256] = Evidence(
                 self.sha256, self.uri, self.media_type, self.description, self.actor
             )
+            item.acted_by.add(self.actor)
 
     def _judgeable(
         self, ctx: Context, sha256: str, coordinator: str, steering_committee: str
@@ -367,6 +381,7 @@ class TrackedItem(Aggregate):
             if known.verdict == "rejected":
                 msg = f"evidence {sha256[:12]}… was rejected and cannot support a claim"
                 raise EvidenceRequiredError(msg, field="evidence")
+        self.check_complete()
         self.trigger_event(
             self.CompletionClaimed, evidence=list(evidence), note=note.strip(), **ctx.event_fields()
         )
@@ -391,6 +406,7 @@ class TrackedItem(Aggregate):
         if not any(self.evidence[s].verdict == "accepted" for s in self.claim):
             msg = f"accept at least one evidence cited by the claim on {self.key} first"
             raise EvidenceRequiredError(msg, field="evidence")
+        self.check_complete()
         self.trigger_event(self.CompletionConfirmed, note=note.strip(), **ctx.event_fields())
 
     class CompletionConfirmed(Fact):
@@ -399,6 +415,10 @@ class TrackedItem(Aggregate):
         def apply(self, item: TrackedItem) -> None:
             item.status = ItemStatus.COMPLETED
             item.completed_on = ward_day(self.occurred_at)
+
+    def check_complete(self) -> None:
+        """Refuse completion the item's own figures deny (none for a task: its evidence
+        speaks for it)."""
 
     # Obstacles (khó khăn, vướng mắc) ----------------------------------------
 

@@ -1,10 +1,11 @@
 """A task (nhiệm vụ) of a plan: assigned to lead units, helped by coordinating units.
 
 Rules: only a lead unit reports overall progress or claims completion; a
-coordinating unit reports its own contribution; percent is within 0–100; progress
-goes down only through a correction of an earlier report, with a reason; only the
-coordination office changes the deadline, naming the reason and the document that
-authorises it.
+coordinating unit reports its own contribution; percent is within 0–100; a task
+reported at 100% awaits evidence ("Chờ minh chứng") — it is not done until its
+completion is claimed with evidence and confirmed; progress goes down only through
+a correction of an earlier report, with a reason; only the coordination office
+changes the deadline, naming the reason and the document that authorises it.
 """
 
 from __future__ import annotations
@@ -46,6 +47,8 @@ TASK_FIELDS = (
     "budget_million_vnd",
     "note",
 )
+# The statuses a progress report or correction settles (see Task.settle_progress).
+REPORTED = (ItemStatus.NOT_STARTED, ItemStatus.IN_PROGRESS, ItemStatus.AWAITING_EVIDENCE)
 
 
 def check_percent(percent: int) -> int:
@@ -159,8 +162,8 @@ class Task(TrackedItem):
             task.reports[self.originator_version] = self.percent
             task.report_days[self.originator_version] = self.as_of
             task.last_as_of = self.as_of
-            if task.status is ItemStatus.NOT_STARTED:
-                task.status = ItemStatus.IN_PROGRESS
+            task.acted_by.add(self.actor)
+            task.settle_progress()
 
     def report_contribution(
         self, ctx: Context, *, percent: int, as_of: date, note: str = ""
@@ -184,6 +187,7 @@ class Task(TrackedItem):
         note: str
 
         def apply(self, task: Task) -> None:
+            task.acted_by.add(self.actor)
             if task.status is ItemStatus.NOT_STARTED:
                 task.status = ItemStatus.IN_PROGRESS
 
@@ -221,6 +225,16 @@ class Task(TrackedItem):
                 task.status = ItemStatus.IN_PROGRESS
                 task.claim = ()
                 task.claimed_by = ""
+                task.completed_on = None
+            task.settle_progress()
+
+    def settle_progress(self) -> None:
+        """The status the reported percent leaves a task in, short of a claim: 100%
+        awaits evidence ("Chờ minh chứng"), anything less is in progress. A claim
+        under review, a confirmed completion and "Chờ hoàn thiện" stand as they are."""
+        if self.status in REPORTED:
+            full = self.percent == 100  # noqa: PLR2004
+            self.status = ItemStatus.AWAITING_EVIDENCE if full else ItemStatus.IN_PROGRESS
 
     # Deadline --------------------------------------------------------------
 

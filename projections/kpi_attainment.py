@@ -5,7 +5,10 @@ standing — the 2026 target and the 2030 milestone side by side.
 Standing: ``met``; ``at_risk`` (at least 80% of the way); ``off_track``; ``no_data``;
 ``unjudgeable`` (a recorded value the target cannot read, such as a level against a
 number).
-A measurement of a quarter or month ("2026-Q1") counts towards its year's target.
+A measurement of a quarter or month ("2026-Q1") counts towards its year's target:
+the year's latest measurement (``Indicator.latest_of_year``) is what the target is
+judged on, as completion is (an indicator is "Hoàn thành" only when the latest
+measurement of its latest measured target year is ``met``).
 """
 
 from __future__ import annotations
@@ -21,16 +24,6 @@ from projections.engine.rows import Row
 from projections.plans import indicator_details
 
 AT_RISK = Decimal("0.8")
-
-
-def latest_for_year(indicator: Indicator, year: str) -> tuple[str, str] | None:
-    """The latest measurement (period, value) of ``year`` or of a period within it."""
-    found = [
-        (period, indicator.latest(period))
-        for _, (period, _) in sorted(indicator.measurements.items())
-        if period.split("-")[0] == year
-    ]
-    return (found[-1][0], found[-1][1] or "") if found else None
 
 
 def standing(target: Target, value: str | None) -> tuple[bool | None, str | None, str]:
@@ -52,7 +45,7 @@ def standing(target: Target, value: str | None) -> tuple[bool | None, str | None
 def row_of(indicator: Indicator) -> Row:
     periods = {}
     for period, target in sorted(indicator.targets.items()):
-        measured = latest_for_year(indicator, period)
+        measured = indicator.latest_of_year(period)
         met, ratio, state = standing(target, measured[1] if measured else None)
         periods[period] = {
             "target": target.text,

@@ -24,11 +24,26 @@ from projections.red_flags import item_flags, start_of
 
 PERIOD_KINDS = ("monthly", "quarterly", "half_yearly", "yearly")
 DONE = ItemStatus.COMPLETED.value
+FIXING = ItemStatus.AWAITING_COMPLETION.value  # "Chờ hoàn thiện": counts 0 until fixed
+UNCONFIRMED_CAP = 99  # the most a task not confirmed complete is credited with
+
+
+def credited_percent(status: str, percent: int) -> int:
+    """The progress a rollup credits a task with: 100 only once its completion is
+    confirmed; 0 while it awaits completion ("Chờ hoàn thiện": its evidence was
+    rejected); otherwise the reported percent, at most 99 — a task reported at 100%
+    awaits evidence ("Chờ minh chứng") and is not done."""
+    if status == DONE:
+        return 100
+    if status == FIXING:
+        return 0
+    return min(percent, UNCONFIRMED_CAP)
 
 
 @dataclass(frozen=True)
 class TaskReading:
-    """A task as read on a day: its row, what the schedule expects, its open flags."""
+    """A task as read on a day: its row, what the schedule expects, its open flags
+    (``percent``: the credited percent, :func:`credited_percent`)."""
 
     name: str
     plan: str
@@ -70,7 +85,7 @@ def read_tasks(tasks: dict[str, Row], flags: dict[str, Row], today: date) -> lis
                 plan=row["plan"],
                 lead=tuple(row["lead"]),
                 status=row["status"],
-                percent=row["percent"],
+                percent=credited_percent(row["status"], row["percent"]),
                 expected=expected_by(row, start, today),
                 flags=tuple(up),
             )
@@ -132,10 +147,11 @@ def indicators_by_code(
     kpis: dict[str, Row], flags: dict[str, Row], year: str
 ) -> dict[str, dict[str, Any]]:
     """Indicators that share a code, side by side across wards for ``year``: each ward's
-    target, latest value and standing; how many report, how many meet; the range and
-    mean of the numeric values."""
+    target, latest value and standing; how many report, how many meet (one in "Chờ
+    hoàn thiện" does not until it is fixed); the range and mean of the numeric values."""
     ward = {plan: row.get("ward_id") or plan for plan, row in flags.items() if "/" not in plan}
     coded: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    meeting: Counter[str] = Counter()
     for name, row in sorted(kpis.items()):
         period = row["periods"].get(year)
         if not row.get("code") or period is None:
@@ -150,6 +166,7 @@ def indicators_by_code(
                 "standing": period["standing"],
             }
         )
+        meeting[row["code"]] += period["standing"] == "met" and row["status"] != FIXING
     rolled = {}
     for code, members in sorted(coded.items()):
         values = [v for v in (number(m["value"]) for m in members) if v is not None]
@@ -157,7 +174,7 @@ def indicators_by_code(
             "indicators": members,
             "wards": len({m["ward"] for m in members}),
             "reporting": sum(1 for m in members if m["value"] is not None),
-            "met": sum(1 for m in members if m["standing"] == "met"),
+            "met": meeting[code],
             "min": str(min(values)) if values else None,
             "max": str(max(values)) if values else None,
             "mean": str(round(sum(values) / len(values), 2)) if values else None,

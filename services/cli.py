@@ -71,7 +71,7 @@ from projections.engine.rows import Views, json_safe
 from projections.engine.runner import ProjectionRunner, catch_up_all, rebuild_all
 from projections.plans import items_of, plan_status, plan_summary
 from projections.red_flags import led_items, raised_flags
-from projections.scorecards import ranking
+from projections.scorecards import standings
 from projections.views import PLAN_VIEWS, VIEWS, caught_up, view_named
 from services.app import inspection
 from services.app.audit import (
@@ -244,19 +244,22 @@ def cmd_flags(app: Ledger, args: argparse.Namespace) -> int:
 
 
 def cmd_scores(app: Ledger, args: argparse.Namespace) -> int:
-    """The agencies ranked by score on a day (as ListScorecards answers), best first."""
+    """The units ranked by score on a day (as ListScorecards answers), best first; then
+    the collectives, not ranked ("-", rank 0 in JSON)."""
     views = views_on(app, ("plans", "red_flags", "scorecards"), args.as_of, args.known_at)
     plans = {known_plan(views, args.plan)} if args.plan else None
-    for rank, card in enumerate(ranking(views, plans, args.as_of), 1):
+    units, collectives = standings(views, plans, args.as_of)
+    for rank, card in [*enumerate(units, 1), *((0, card) for card in collectives)]:
         if args.format == "json":
-            emit({"rank": rank, **card}, "json")
+            emit({"rank": rank, **card}, "json")  # rank 0: a collective, not ranked
         else:
             parts = " · ".join(
                 f"{name} {part['count']}/{part['of']}"
                 for name, part in card["parts"].items()
                 if part["of"]
             )
-            print(f"{rank:>3}. {card['agency']:<34} {card['score']:5.1f}  {parts}")
+            place = f"{rank:>3}." if rank else "   -"
+            print(f"{place} {card['agency']:<34} {card['score']:5.1f}  {parts}")
     return 0
 
 
@@ -938,7 +941,7 @@ def add_judgement_commands(commands: Any) -> None:
     )
     add_day_options(flags)
     flags.set_defaults(run=cmd_flags)
-    scores = commands.add_parser("scores", help="agencies ranked by score on a day")
+    scores = commands.add_parser("scores", help="units ranked by score on a day, collectives apart")
     scores.add_argument("--plan", default="", help="only the tasks of this plan")
     add_day_options(scores)
     scores.set_defaults(run=cmd_scores)

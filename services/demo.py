@@ -138,9 +138,9 @@ SCRIPT: tuple[Step, ...] = (
     Step("2026-03-31", "phuoc-binh.ttpvhcc", "indicator_measured", f"{PB}/indicator/3.1", {"value": "62", "unit": "%", "period": "2026-Q1"}),
     Step("2026-03-31", "phuoc-binh.health-post", "indicator_measured", f"{PB}/indicator/7", {"value": "71,5", "unit": "%", "period": "2026-Q1"}),
     Step("2026-03-31", "phuoc-binh.health-post", "indicator_measured", f"{PB}/indicator/7", {"value": "3", "unit": "Thứ bậc", "period": "2026-Q1"}, expect_refusal="UNIT_MISMATCH"),
-    # The health post leads and monitors KPI 7: it claims it, but may not approve itself;
-    # the claim waits for the coordination office.
-    Step("2026-03-31", "phuoc-binh.health-post", "completion_claimed", f"{PB}/indicator/7", evidence=(evidence("pb-sskdt-q1.pdf", "Báo cáo sổ sức khỏe điện tử quý I"),)),
+    # The health post leads and monitors KPI 7: at 71.5% against "≥ 90" it may not claim
+    # it "Hoàn thành", nor may it ever approve itself.
+    Step("2026-03-31", "phuoc-binh.health-post", "completion_claimed", f"{PB}/indicator/7", evidence=(evidence("pb-sskdt-q1.pdf", "Báo cáo sổ sức khỏe điện tử quý I"),), expect_refusal="KPI_TARGET_NOT_MET"),
     Step("2026-03-31", "phuoc-binh.health-post", "evidence_accepted", f"{PB}/indicator/7", {"sha256": sha("pb-sskdt-q1.pdf"), "quality": "good"}, expect_refusal="SELF_REVIEW"),
     # "Các cơ quan, đơn vị" never reports in its own name; its members do.
     Step("2026-03-20", "phuoc-binh.all-agencies", "progress_reported", f"{PB}/task/7", {"percent": 30}, expect_refusal="COLLECTIVE_CANNOT_ACT|AGENCY_NOT_CALLER|KEY_NOT_OF_AGENCY"),

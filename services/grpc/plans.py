@@ -19,7 +19,7 @@ from projections.dependencies import blocked, bottlenecks, critical_path, graphs
 from projections.engine.rows import Views
 from projections.plans import items_of, plan_status
 from projections.red_flags import led_items, raised_flags
-from projections.scorecards import ranking
+from projections.scorecards import standings
 from services.grpc import pages
 from services.grpc.reads import (
     Basis,
@@ -56,6 +56,7 @@ def scorecard_message(rank: int, card: dict[str, Any]) -> pb.Scorecard:
         agency_id=card["agency"],
         score=card["score"],
         tasks=card["tasks"],
+        indicators=card["indicators"],
         open_obstacles=card["open_obstacles"],
         parts=[
             pb.ScorePart(
@@ -319,16 +320,22 @@ class PlanServicer(RollupQueries, plan_service_pb2_grpc.PlanServiceServicer):
         basis = await self.reads.basis(check, request)
         plan, ward = request.plan_id, request.ward_id
 
-        def ranked() -> list[pb.Scorecard]:
+        def ranked() -> tuple[list[pb.Scorecard], list[pb.Scorecard]]:
             views = basis.views
             plans = {plan} if plan else ward_plans(views, ward) if ward else None
-            cards = ranking(views, plans, basis.day)
-            return [scorecard_message(i + 1, card) for i, card in enumerate(cards)]
+            units, collectives = standings(views, plans, basis.day)
+            return (
+                [scorecard_message(i + 1, card) for i, card in enumerate(units)],
+                [scorecard_message(0, card) for card in collectives],
+            )
 
-        cards = basis.cached(("scorecards", plan, ward), None, ranked)
+        cards, apart = basis.cached(("scorecards", plan, ward), None, ranked)
         chunk, token = pages.page(cards, offset, size)
         return pb.ListScorecardsResponse(
-            scorecards=chunk, next_page_token=token, answered_on=basis.message()
+            scorecards=chunk,
+            next_page_token=token,
+            answered_on=basis.message(),
+            collective_cards=[] if offset else apart,
         )
 
     async def ListBottlenecks(

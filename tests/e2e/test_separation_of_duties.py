@@ -99,6 +99,10 @@ def test_a_lead_that_monitors_its_own_kpi_may_not_approve_itself_the_office_does
     channel: grpc.Channel,
 ) -> None:
     kpi = f"{PB}/indicator/7"  # 001 KPI 7: the health post leads and monitors it
+    measured = {"value": "92", "unit": "%", "period": "2026", "as_of": "2026-03-31"}
+    assert publish(channel, envelope(HEALTH_POST, kpi, indicator_measured=measured)).outcome == (
+        ACCEPTED  # ≥ 90: it may be claimed "Hoàn thành"
+    )
     claimed(channel, HEALTH_POST, kpi, REPORT)
     refused(lambda: accept(channel, HEALTH_POST, kpi, REPORT), "SELF_REVIEW")
     refused(lambda: confirm(channel, HEALTH_POST, kpi), "SELF_REVIEW")

@@ -138,15 +138,16 @@ def test_dependencies_show_blocked_tasks_the_critical_path_and_the_bottleneck(
 
 def test_scorecards_rank_every_agency_with_the_parts_of_its_score(channel: grpc.Channel) -> None:
     play_february(channel)
-    cards = (
-        plans_stub(channel)
-        .ListScorecards(
-            plan_service_pb2.ListScorecardsRequest(plan_id=PB, as_of=TODAY, page_size=500),
-            timeout=TIMEOUT,
-        )
-        .scorecards
+    answer = plans_stub(channel).ListScorecards(
+        plan_service_pb2.ListScorecardsRequest(plan_id=PB, as_of=TODAY, page_size=500),
+        timeout=TIMEOUT,
     )
+    cards = answer.scorecards
     assert [c.rank for c in cards] == list(range(1, len(cards) + 1))
+    collectives = {c.agency_id for c in answer.collective_cards}
+    assert "phuoc-binh.related-units" in collectives, "collectives are shown apart"
+    assert not collectives & {c.agency_id for c in cards}, "and not ranked"
+    assert {c.rank for c in answer.collective_cards} == {0}
     assert [c.score for c in cards] == sorted((c.score for c in cards), reverse=True)
     vhxh = next(c for c in cards if c.agency_id == "phuoc-binh.vhxh")
     parts = {p.name: p for p in vhxh.parts}

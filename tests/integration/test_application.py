@@ -10,6 +10,7 @@ import pytest
 
 from domain.errors import DomainError
 from projections.plans import plan_status
+from projections.rollups import by_plan, read_tasks
 from projections.views import PLAN_VIEWS, caught_up
 from services.app.importer import import_plans
 from services.app.ledger import Actor, Ledger
@@ -196,3 +197,55 @@ def test_a_command_with_missing_or_unknown_arguments_names_them(plans: Ledger) -
         )
     assert (unknown.value.code, unknown.value.field) == ("INVALID_VALUE", "mood")
     refused("INVALID_VALUE", lambda: execute(plans, "teleported", subject, office, {}))
+
+
+def test_a_task_reported_at_100_without_evidence_awaits_evidence_and_is_not_done(
+    plans: Ledger,
+) -> None:
+    subject = f"{PB}/task/3"  # VHXH's, due Quý I/2026
+    execute(
+        plans,
+        "progress_reported",
+        subject,
+        actor("phuoc-binh.vhxh"),
+        {"percent": 100, "as_of": DAY},
+    )
+    status = plans.item_status(subject)
+    assert (status["status"], status["status_vi"]) == ("awaiting_evidence", "Chờ minh chứng")
+    views = caught_up(plans, ("task_status", "red_flags"))
+    after_due = dt.date(2026, 4, 15)
+    readings = read_tasks(views["task_status"], views["red_flags"], after_due)
+    reading = next(r for r in readings if r.name == subject)
+    assert (reading.status, reading.percent) == ("awaiting_evidence", 99), "never 100 in a rollup"
+    assert "PAST_DEADLINE" in {flag.rule for flag in reading.flags}, "its flags do not clear"
+    summary = by_plan(readings)[PB]
+    assert (summary["completed"], summary["by_status"]["awaiting_evidence"]) == (0, 1)
+
+
+def test_a_kpi_is_complete_only_while_its_latest_measurement_meets_the_target(
+    plans: Ledger,
+) -> None:
+    post, office = actor("phuoc-binh.health-post"), actor("phuoc-binh.vhxh")
+    subject = f"{PB}/indicator/7"  # ≥ 90 in 2026; the health post leads and monitors it
+
+    def measure(value: str) -> None:
+        execute(plans, "indicator_measured", subject, post, {**MEASURE, "value": value})
+
+    def attainment() -> tuple[str, bool | None]:
+        row = caught_up(plans, ("kpi_attainment",))["kpi_attainment"][subject]
+        return row["status"], row["periods"]["2026"]["met"]
+
+    measure("85")
+    refused(
+        "KPI_TARGET_NOT_MET",
+        lambda: execute(plans, "completion_claimed", subject, post, {}, [EVIDENCE]),
+    )
+    assert attainment() == ("in_progress", False)
+    measure("92")
+    execute(plans, "completion_claimed", subject, post, {}, [EVIDENCE])
+    execute(plans, "evidence_accepted", subject, office, {"sha256": DOC})  # the office reviews
+    execute(plans, "completion_confirmed", subject, office, {})
+    assert attainment() == ("completed", True)
+    correction = {"measurement_version": 3, "value": "88", "unit": "%", "reason": "nhập nhầm"}
+    execute(plans, "measurement_corrected", subject, post, correction)
+    assert attainment() == ("in_progress", False), "back in progress, as kpi_attainment says"

@@ -183,7 +183,11 @@ def test_flags_and_scores_read_a_day_for_scripts(
     assert {f["subject"] for f in by_agency} >= {task}
     assert all("phuoc-binh.vhxh" in f["lead"] for f in by_agency)
     cards = lines("scores", "--plan", "phuoc-binh-2026", "--as-of", "2026-04-01")
-    assert [c["rank"] for c in cards] == list(range(1, len(cards) + 1))
-    assert "phuoc-binh.vhxh" in {c["agency"] for c in cards}
+    ranked = [c for c in cards if c["rank"]]
+    assert [c["rank"] for c in ranked] == list(range(1, len(ranked) + 1))
+    assert "phuoc-binh.vhxh" in {c["agency"] for c in ranked}
+    apart = cards[len(ranked) :]  # the collectives, after the ranking and not ranked
+    assert {c["rank"] for c in apart} == {0}
+    assert "phuoc-binh.related-units" in {c["agency"] for c in apart}
     code, _, err = run(capsys, "flags", "--as-of", "2026-04-01")
     assert (code, "INVALID_VALUE" in err) == (2, True)

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from eventsourcing.persistence import PersistenceError
 
 from projections.audit_trail import AuditTrailView
@@ -26,7 +27,8 @@ from projections.engine.runner import BATCH, ProjectionRunner, Row, catch_up_all
 from projections.engine.tables import TrackingMovedError
 from projections.kpi_attainment import KpiAttainmentView
 from projections.red_flags import RedFlagView, item_flags, start_of
-from projections.scorecards import ScorecardView, scorecards
+from projections.rollups import read_tasks
+from projections.scorecards import ScorecardView, scorecards, standings
 from projections.task_status import TaskStatusView
 from projections.views import VIEWS, caught_up, view_named
 from services.app.importer import import_plans
@@ -447,9 +449,10 @@ def test_scorecards_rank_agencies_and_explain_each_score(plans: Ledger) -> None:
         "weight": 0.4,
     }
     assert (vhxh["parts"]["acceptance"]["count"], vhxh["parts"]["acceptance"]["rate"]) == (1, 1.0)
+    # task 8 is in "Chờ hoàn thiện": it counts 0, in on_time too though not due yet
     assert (centre_card["parts"]["acceptance"]["rate"], centre_card["parts"]["on_time"]["of"]) == (
         0.0,
-        0,
+        1,
     )
     ranking = [card["agency"] for card in scorecards(runner.rows(), flags.rows(), today)]
     assert ranking.index("phuoc-binh.vhxh") < ranking.index("phuoc-binh.ttpvhcc")
@@ -576,8 +579,8 @@ def test_a_task_handed_to_another_lead_unit_leaves_no_score_with_the_old_one(
     assert live.rows()[f"{PB}/task/24"]["lead"] == ["phuoc-binh.police"]
     flags = ProjectionRunner(plans, RedFlagView(plans))
     flags.catch_up()
-    agencies = {card["agency"] for card in scorecards(live.rows(), flags.rows(), DAY)}
-    assert "phuoc-binh.health-post" not in agencies
+    cards = {card["agency"]: card for card in scorecards(live.rows(), flags.rows(), DAY)}
+    assert cards["phuoc-binh.health-post"]["tasks"] == 0  # its KPIs still count for it
     rebuilt = ProjectionRunner(plans, ScorecardView(plans))
     rebuilt.rebuild()
     assert rebuilt.digest() == live.digest()
@@ -709,3 +712,82 @@ def test_a_level_measured_against_a_numeric_target_is_unjudgeable_and_the_view_g
     runner.catch_up()
     period = runner.rows()[subject]["periods"]["2026"]
     assert (period["value"], period["met"], period["standing"]) == ("Khá", None, "unjudgeable")
+
+
+def test_the_unit_that_reports_ranks_ahead_of_silent_units_and_no_collective_is_ranked(
+    plans: Ledger,
+) -> None:
+    post = Actor("phuoc-binh.health-post", channel="test")  # the only unit that reports
+    for month, as_of in enumerate(
+        (dt.date(2026, 1, 31), dt.date(2026, 2, 28), dt.date(2026, 3, 31)), 1
+    ):
+        progress = {"percent": 20 * month, "as_of": as_of}
+        execute(plans, "progress_reported", f"{PB}/task/24", post, progress)
+        for kpi in ("7", "11"):  # both "≥ 90" in 2026, led and monitored by the health post
+            measured = {"value": "91", "unit": "%", "period": f"2026-0{month}", "as_of": as_of}
+            execute(plans, "indicator_measured", f"{PB}/indicator/{kpi}", post, measured)
+    views = caught_up(plans, ("plans", "red_flags", "scorecards"))
+    units, collectives = standings(views, {PB}, dt.date(2026, 4, 10))
+    post_card = units[0]
+    assert post_card["agency"] == "phuoc-binh.health-post"
+    assert all(card["score"] < post_card["score"] for card in units[1:])
+    assert {part: (v["count"], v["of"]) for part, v in post_card["parts"].items()} == {
+        "on_time": (2, 2),  # both KPI milestones met, ahead of their 31/12 due day
+        "acceptance": (0, 0),
+        "timeliness": (9, 9),  # January, February, March for the task and both KPIs
+        "unflagged": (3, 3),
+    }
+    registry = {
+        a["id"]: a for a in yaml.safe_load(REGISTRY.read_text(encoding="utf-8"))["agencies"]
+    }
+    assert not [c["agency"] for c in units if registry[c["agency"]]["kind"] == "collective"]
+    assert "phuoc-binh.related-units" in {card["agency"] for card in collectives}
+    assert all(registry[card["agency"]]["kind"] == "collective" for card in collectives)
+
+
+def test_an_item_in_cho_hoan_thien_counts_0_in_its_units_score_and_in_the_rollups(
+    plans: Ledger,
+) -> None:
+    centre, office = (
+        Actor("phuoc-binh.ttpvhcc", channel="test"),
+        Actor("phuoc-binh.vhxh", channel="test"),
+    )
+    subject, today = f"{PB}/task/8", dt.date(2026, 4, 10)  # 8: "Thường xuyên", no due day
+    unsigned = {
+        "sha256": "e" * 64,
+        "uri": "s3://e",
+        "media_type": "application/pdf",
+        "description": "",
+    }
+    execute(plans, "progress_reported", subject, centre, {"percent": 60, "as_of": DAY})
+
+    def standing() -> tuple[int, dict[str, tuple[int, int]]]:
+        views = caught_up(plans, ("plans", "red_flags", "scorecards", "task_status"))
+        reading = next(
+            r
+            for r in read_tasks(views["task_status"], views["red_flags"], today)
+            if r.name == subject
+        )
+        card = next(c for c in standings(views, {PB}, today)[0] if c["agency"] == centre.agency)
+        return reading.percent, {part: (v["count"], v["of"]) for part, v in card["parts"].items()}
+
+    percent, before = standing()
+    assert percent == 60
+    execute(plans, "completion_claimed", subject, centre, {}, [unsigned])
+    rejection = {"sha256": unsigned["sha256"], "reason": "chưa ký"}
+    execute(plans, "evidence_rejected", subject, office, rejection)
+    percent, after = standing()
+    assert percent == 0, "a rollup credits it 0"
+    assert after == {
+        "on_time": (0, before["on_time"][1] + 1),  # counted though it has no due day
+        "acceptance": (0, 1),
+        "timeliness": (before["timeliness"][0] - 1, before["timeliness"][1]),  # March's report
+        "unflagged": (before["unflagged"][0] - 1, before["unflagged"][1]),
+    }
+    fixed = {**unsigned, "sha256": "f" * 64}
+    execute(plans, "completion_claimed", subject, centre, {}, [fixed])
+    execute(plans, "evidence_accepted", subject, office, {"sha256": fixed["sha256"]})
+    execute(plans, "completion_confirmed", subject, office, {})
+    percent, done = standing()
+    assert percent == 100
+    assert done["on_time"] == (1, before["on_time"][1] + 1)

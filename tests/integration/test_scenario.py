@@ -48,7 +48,7 @@ from projections.rollups import (
     read_tasks,
     reporting_summaries,
 )
-from projections.scorecards import ScorecardView, scorecards
+from projections.scorecards import ScorecardView, scorecards, tally
 from projections.task_status import TaskStatusView
 from services.app.importer import import_plans
 from services.app.ledger import Actor, Ledger
@@ -291,60 +291,75 @@ def test_the_police_are_the_bottleneck_of_the_quarter(views: dict[str, dict[str,
 def test_the_quarter_ranks_the_agencies_and_explains_each_score(
     views: dict[str, dict[str, Row]],
 ) -> None:
-    cards = scorecards(views["scorecards"], views["red_flags"], TODAY)
-    assert [card["agency"] for card in cards] == RANKING
-    by_name = {card["agency"]: card for card in cards}
+    units, collectives = tally(views["scorecards"], views["red_flags"], TODAY)
+    assert [card["agency"] for card in units] == RANKING
+    assert units == scorecards(views["scorecards"], views["red_flags"], TODAY)
+    by_name = {card["agency"]: card for card in units}
     police = by_name["phuoc-binh.police"]
-    # 28 was due 31/03 and is not done; reported in 7 of the 9 task-months since
-    # 15/01 (28 only in February, 27 and 29 every month); 28 carries a flag, 27 and 29 not
+    # 28 was due 31/03 and is not done; of the 12 reports due (Jan, Feb, Mar for 27,
+    # 28, 29 and its indicator), 7 came (28 only in February, 27 and 29 every month,
+    # the indicator never); 28 carries a flag, 27, 29 and the indicator not
     assert {part: (v["count"], v["of"]) for part, v in police["parts"].items()} == {
         "on_time": (0, 1),
         "acceptance": (0, 0),
-        "timeliness": (7, 9),
-        "unflagged": (2, 3),
+        "timeliness": (7, 12),
+        "unflagged": (3, 4),
     }
+    assert (police["tasks"], police["indicators"]) == (3, 1)
     # nothing judged: acceptance is left out and the other weights count in proportion
-    assert police["score"] == round(100 * (0.2 * 7 / 9 + 0.2 * 2 / 3) / 0.8, 1)
+    assert police["score"] == round(100 * (0.2 * 7 / 12 + 0.2 * 3 / 4) / 0.8, 1)
+    # collectives are shown apart: IV.3 of Đa Mai counts for the cell that did it
+    assert [card["agency"] for card in collectives] == COLLECTIVES
+    cells = next(card for card in collectives if card["agency"] == "da-mai.party-cells")
+    assert cells["parts"] == by_name["da-mai.party-cell-1"]["parts"]
 
 
 RANKING = [
     # every report in, nothing due yet, no flag
     "da-mai.mttq",
     "da-mai.party-office",
-    "phuoc-binh.health-post",
+    "phuoc-binh.kindergarten",  # reports the schools' task 26: a member of the collective
     "phuoc-binh.ktht-dt",
-    "phuoc-binh.schools",
     "da-mai.party-building",
-    # III.4 done on time, but no monthly report
+    # III.4 done on time, but no report of Bình Phước's first quarter
     "binh-phuoc.party-office",
-    "phuoc-binh.all-agencies",
-    "da-mai.ubnd",
     "da-mai.steering-committee",
+    # task 24 reported every month, its two KPIs (7, 11) never measured
+    "phuoc-binh.health-post",
+    "da-mai.ubnd",
     "phuoc-binh.office-hdnd-ubnd",
     "phuoc-binh.vhxh",
+    "binh-phuoc.ubnd",
     # silent units: no report, nothing flagged
-    "binh-long.all-agencies",
     "binh-long.party-office",
-    "binh-phuoc.all-agencies",
+    "binh-long.ubnd",
     "binh-phuoc.hdnd",
     "binh-phuoc.mttq",
-    "binh-phuoc.party-advisory-bodies",
     "binh-phuoc.party-building",
-    "binh-phuoc.party-cells",
-    "binh-phuoc.ubnd",
     "da-mai.vhxh",
-    "phuoc-binh.related-units",
+    # IV.3 finished after its deadline, by the cell that claimed it for the collective
+    "da-mai.party-cell-1",
     # the bottleneck's own task is late and flagged
     "phuoc-binh.police",
-    # evidence rejected as low quality
+    # evidence rejected as low quality: task 8 is in "Chờ hoàn thiện" and counts 0
     "phuoc-binh.ttpvhcc",
-    # IV.3 finished after its deadline; the evidence accepted is its member's, the cell
-    # that submitted it (a collective never acts itself), so the collective has none
-    "da-mai.party-cells",
     "binh-long.mttq",
     "binh-long.party-building",
     "binh-long.ttdvth",
     "binh-long.vhxh",
+]
+COLLECTIVES = [
+    "binh-long.all-agencies",
+    "binh-phuoc.all-agencies",
+    "binh-phuoc.party-advisory-bodies",
+    "binh-phuoc.party-cells",
+    "da-mai.party-cells",
+    "phuoc-binh.all-agencies",
+    "phuoc-binh.citizens-enterprises",
+    "phuoc-binh.related-units",
+    "phuoc-binh.schools",
+    "phuoc-binh.telecoms",
+    "phuoc-binh.tthc-agencies",
 ]
 
 

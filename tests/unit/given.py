@@ -73,6 +73,7 @@ STABLE_CODES: dict[type[errors.DomainError], str] = {
     errors.EvidenceAlreadyJudgedError: "EVIDENCE_ALREADY_JUDGED",
     errors.DuplicateEvidenceError: "EVIDENCE_DUPLICATE",
     errors.NoPendingClaimError: "NO_PENDING_COMPLETION_CLAIM",
+    errors.KpiTargetNotMetError: "KPI_TARGET_NOT_MET",
     errors.ItemClosedError: "ITEM_CLOSED",
     errors.GroupItemError: "GROUP_ITEM_NOT_REPORTABLE",
     errors.UnknownReportError: "REPORT_UNKNOWN",
@@ -169,6 +170,17 @@ def given_indicator(*, key: str = "3.1", **definition: Any) -> Indicator:
     definition.setdefault("monitor", [MONITOR])
     indicator = Indicator.define(
         ctx(OFFICE), id=indicator_id(PLAN, key), plan=PLAN, key=key, definition=definition
+    )
+    indicator.collect_events()
+    return indicator
+
+
+def given_measured_indicator(*, value: str = "85", **definition: Any) -> Indicator:
+    """:func:`given_indicator` with a 2026 measurement by its first lead that meets the
+    default target (≥ 80%): an indicator that may be claimed complete."""
+    indicator = given_indicator(**definition)
+    indicator.record_measurement(
+        ctx(indicator.lead[0]), value=value, unit="%", period="2026", as_of=DAY
     )
     indicator.collect_events()
     return indicator

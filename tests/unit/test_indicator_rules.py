@@ -29,6 +29,7 @@ from tests.unit.given import (
     ctx,
     given,
     given_indicator,
+    given_measured_indicator,
     new_events,
     sha,
     then_not_created,
@@ -319,7 +320,7 @@ def test_only_the_lead_or_the_monitor_corrects_a_measurement(unit: str) -> None:
 
 @pytest.mark.parametrize("unit", [LEAD, MONITOR], ids=["the lead", "the monitor"])
 def test_the_lead_or_the_monitor_claims_completion(unit: str) -> None:
-    indicator = given(given_indicator(), evidence(by=unit))
+    indicator = given(given_measured_indicator(), evidence(by=unit))
     assert when(indicator, claim(DOC, by=unit)) == ["CompletionClaimed"]
     assert indicator.status is ItemStatus.SUBMITTED
 
@@ -343,7 +344,7 @@ def test_claiming_an_indicator_complete_needs_evidence() -> None:
 
 @pytest.mark.parametrize("unit", [MONITOR, OFFICE], ids=["the monitor", "the coordinator"])
 def test_the_monitor_or_the_coordination_office_judges_indicator_evidence(unit: str) -> None:
-    indicator = given(given_indicator(), evidence(), claim(DOC))
+    indicator = given(given_measured_indicator(), evidence(), claim(DOC))
     assert when(indicator, accept(by=unit)) == ["EvidenceAccepted"]
     assert when(indicator, confirm(by=unit)) == ["CompletionConfirmed"]
     assert indicator.status is ItemStatus.COMPLETED
@@ -351,26 +352,26 @@ def test_the_monitor_or_the_coordination_office_judges_indicator_evidence(unit: 
 
 @pytest.mark.parametrize("unit", [HELPER, STRANGER])
 def test_nobody_else_judges_indicator_evidence(unit: str) -> None:
-    indicator = given(given_indicator(), evidence(), claim(DOC))
+    indicator = given(given_measured_indicator(), evidence(), claim(DOC))
     then_refused(indicator, accept(by=unit), errors.NotReviewerError, "NOT_REVIEWER")
     then_refused(indicator, reject(by=unit), errors.NotReviewerError, "NOT_REVIEWER")
     then_refused(indicator, confirm(by=unit), errors.NotReviewerError, "NOT_REVIEWER")
 
 
 def test_rejected_indicator_evidence_returns_it_to_awaiting_completion() -> None:
-    indicator = given(given_indicator(), evidence(), claim(DOC))
+    indicator = given(given_measured_indicator(), evidence(), claim(DOC))
     assert when(indicator, reject()) == ["EvidenceRejected", "ReturnedForCompletion"]
     assert indicator.status is ItemStatus.AWAITING_COMPLETION
     assert indicator.status.label_vi == "Chờ hoàn thiện"
 
 
 def test_rejected_indicator_evidence_cannot_support_a_new_claim() -> None:
-    indicator = given(given_indicator(), evidence(), claim(DOC), reject())
+    indicator = given(given_measured_indicator(), evidence(), claim(DOC), reject())
     then_refused(indicator, claim(DOC), errors.EvidenceRequiredError, "EVIDENCE_REQUIRED")
 
 
 def test_confirming_an_indicator_needs_a_pending_claim_and_accepted_evidence() -> None:
-    indicator = given(given_indicator(), evidence())
+    indicator = given(given_measured_indicator(), evidence())
     then_refused(indicator, confirm(), errors.NoPendingClaimError, "NO_PENDING_COMPLETION_CLAIM")
     given(indicator, claim(DOC))
     then_refused(indicator, confirm(), errors.EvidenceRequiredError, "EVIDENCE_REQUIRED")
@@ -423,7 +424,13 @@ def test_every_kind_of_indicator_event_carries_its_provenance() -> None:
         id=indicator_id(PLAN, "6"),
         plan=PLAN,
         key="6",
-        definition={"name": "Phủ sóng 5G", "unit": "%", "lead": [LEAD], "monitor": [MONITOR]},
+        definition={
+            "name": "Phủ sóng 5G",
+            "unit": "%",
+            "targets": [{"period": "2026", "value": "≥ 60%"}],
+            "lead": [LEAD],
+            "monitor": [MONITOR],
+        },
     )
     indicator.record_measurement(by(MONITOR), value="60", unit="%", period="2026", as_of=DAY)
     indicator.correct_measurement(by(LEAD), measurement_version=2, value="61", unit="%", reason="r")
@@ -467,3 +474,63 @@ def test_every_kind_of_indicator_event_carries_its_provenance() -> None:
     assert events[0].recorded_at == dt.datetime(
         2026, 4, 1, 9, 5, tzinfo=events[0].occurred_at.tzinfo
     )
+
+
+# "Hoàn thành" only when the figures meet the target --------------------------------
+
+
+def test_an_indicator_below_its_target_may_not_be_claimed_complete() -> None:
+    indicator = given(given_indicator(), measure("71", period="2026"), evidence())  # ≥ 80%
+    error = then_refused(indicator, claim(DOC), errors.KpiTargetNotMetError, "KPI_TARGET_NOT_MET")
+    assert error.field == "value"
+    assert "71" in error.message
+    assert "≥ 80%" in error.message
+
+
+def test_an_indicator_with_no_measurement_may_not_be_claimed_complete() -> None:
+    indicator = given(given_indicator(), evidence())
+    then_refused(indicator, claim(DOC), errors.KpiTargetNotMetError, "KPI_TARGET_NOT_MET")
+
+
+def test_the_latest_measurement_of_the_year_is_what_completion_is_judged_on() -> None:
+    indicator = given(given_indicator(), measure("85", period="2026-Q1"), evidence())
+    given(indicator, measure("75", period="2026-Q2"))
+    then_refused(indicator, claim(DOC), errors.KpiTargetNotMetError, "KPI_TARGET_NOT_MET")
+    given(indicator, measure("81", period="2026-Q3"))
+    assert when(indicator, claim(DOC)) == ["CompletionClaimed"]
+
+
+def test_a_measurement_with_no_target_for_its_year_leaves_completion_as_it_is() -> None:
+    indicator = given(given_measured_indicator(), evidence(), claim(DOC), accept(), confirm())
+    given(indicator, measure("10", period="2027"))
+    assert indicator.status is ItemStatus.COMPLETED
+
+
+def test_a_completed_indicator_corrected_below_its_target_is_back_in_progress() -> None:
+    indicator = given(given_measured_indicator(), evidence(), claim(DOC), accept(), confirm())
+    assert indicator.status is ItemStatus.COMPLETED
+    assert when(indicator, correct(2, "79")) == ["MeasurementCorrected"]
+    assert (indicator.status, indicator.completed_on) == (ItemStatus.IN_PROGRESS, None)
+    assert indicator.claim == ()
+
+
+def test_a_claim_whose_figures_fall_below_the_target_cannot_be_confirmed() -> None:
+    indicator = given(given_measured_indicator(), evidence(), claim(DOC), accept())
+    given(indicator, measure("60", period="2026-Q4"))
+    assert indicator.status is ItemStatus.IN_PROGRESS
+    then_refused(indicator, confirm(), errors.NoPendingClaimError, "NO_PENDING_COMPLETION_CLAIM")
+
+
+def test_a_claim_is_confirmed_only_if_the_figures_meet_the_target_as_it_stands() -> None:
+    indicator = given(given_measured_indicator(), evidence(), claim(DOC), accept())  # 85
+    given(
+        indicator,
+        lambda i: i.amend(
+            ctx(OFFICE),
+            coordinator=OFFICE,
+            changes={"targets": [{"period": "2026", "value": "≥ 90%"}]},
+            reason="nâng chỉ tiêu",
+            document="QĐ 21",
+        ),
+    )
+    then_refused(indicator, confirm(), errors.KpiTargetNotMetError, "KPI_TARGET_NOT_MET")

@@ -23,6 +23,7 @@ from tests.unit.given import (
     given,
     given_agency,
     given_indicator,
+    given_measured_indicator,
     given_plan,
     given_task,
     plan_header,
@@ -116,7 +117,7 @@ def test_a_member_of_a_collective_lead_judges_the_work_of_another_member() -> No
 
 
 def test_the_lead_of_an_indicator_never_judges_it() -> None:
-    indicator = given(given_indicator(), evidence(), claim())
+    indicator = given(given_measured_indicator(), evidence(), claim())
     refused_as_self_review(indicator, accept(LEAD))
     refused_as_self_review(indicator, reject(LEAD))
     refused_as_self_review(indicator, confirm(LEAD))
@@ -127,7 +128,9 @@ def test_the_lead_of_an_indicator_never_judges_it() -> None:
 
 def kpi_7() -> TrackedItem:
     """The health post leads and monitors its own indicator, and claims it done."""
-    return given(given_indicator(key="7", lead=[LEAD], monitor=[LEAD]), evidence(), claim())
+    return given(
+        given_measured_indicator(key="7", lead=[LEAD], monitor=[LEAD]), evidence(), claim()
+    )
 
 
 def test_a_lead_that_is_also_the_monitor_never_approves_itself() -> None:
@@ -155,18 +158,18 @@ def test_a_monitor_never_judges_evidence_it_submitted() -> None:
 
 
 def test_a_monitor_never_confirms_a_completion_it_claimed() -> None:
-    indicator = given(given_indicator(), evidence(), claim(MONITOR), accept(MONITOR))
+    indicator = given(given_measured_indicator(), evidence(), claim(MONITOR), accept(MONITOR))
     refused_as_self_review(indicator, confirm(MONITOR))
     assert when(indicator, confirm(OFFICE)) == ["CompletionConfirmed"]
 
 
 def test_a_monitor_confirms_a_completion_the_lead_claimed() -> None:
-    indicator = given(given_indicator(), evidence(), claim(), accept(MONITOR))
+    indicator = given(given_measured_indicator(), evidence(), claim(), accept(MONITOR))
     assert when(indicator, confirm(MONITOR)) == ["CompletionConfirmed"]
 
 
 def test_a_claim_sent_back_no_longer_binds_its_author() -> None:
-    indicator = given(given_indicator(), evidence(), claim(MONITOR), reject(OFFICE))
+    indicator = given(given_measured_indicator(), evidence(), claim(MONITOR), reject(OFFICE))
     assert indicator.claimed_by == ""
 
 

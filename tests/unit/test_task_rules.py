@@ -977,3 +977,43 @@ def test_completion_confirmed_after_midnight_in_the_ward_is_completed_on_the_war
     confirming = replace(ctx(OFFICE, day="2026-07-01"), occurred_at=late_night)
     task.confirm_completion(confirming, coordinator=OFFICE)
     assert task.completed_on == dt.date(2026, 7, 1)
+
+
+# 100% is not done: no back door around the evidence rule ---------------------------
+
+
+def test_a_task_reported_at_100_awaits_evidence_and_is_not_done() -> None:
+    task = given(given_task(), progress(100))
+    assert (task.status, task.status.label_vi) == (ItemStatus.AWAITING_EVIDENCE, "Chờ minh chứng")
+    assert not task.status.is_closed, "its flags still apply: the task stays open"
+    assert task.completed_on is None
+
+
+def test_a_task_awaiting_evidence_is_done_only_once_a_claim_with_evidence_is_confirmed() -> None:
+    task = given(given_task(), progress(100), evidence())
+    then_refused(task, confirm(), errors.NoPendingClaimError, "NO_PENDING_COMPLETION_CLAIM")
+    given(task, claim(DOC))
+    assert task.status is ItemStatus.SUBMITTED
+    given(task, accept(), confirm())
+    assert task.status is ItemStatus.COMPLETED
+
+
+def test_a_task_awaiting_evidence_corrected_below_100_is_back_in_progress() -> None:
+    task = given(given_task(), progress(100))
+    assert when(task, correction(2, 80)) == ["ReportCorrected"]
+    assert task.status is ItemStatus.IN_PROGRESS
+    assert when(task, correction(2, 100)) == ["ReportCorrected"]
+    assert task.status is ItemStatus.AWAITING_EVIDENCE
+
+
+def test_a_task_sent_back_for_completion_stays_there_when_reported_at_100() -> None:
+    task = given(given_task(), progress(90), evidence(), claim(DOC), reject())
+    assert when(task, progress(100)) == ["ProgressReported"]
+    assert (task.status, task.status.label_vi) == (ItemStatus.AWAITING_COMPLETION, "Chờ hoàn thiện")
+
+
+def test_a_correction_below_100_forgets_the_day_completion_was_confirmed() -> None:
+    task = completed_task()
+    assert task.completed_on is not None
+    given(task, correction(2, 90))
+    assert (task.status, task.completed_on) == (ItemStatus.IN_PROGRESS, None)

@@ -1031,12 +1031,21 @@ class ListScorecardsResponse(_message.Message):
     SCORECARDS_FIELD_NUMBER: _builtins.int
     NEXT_PAGE_TOKEN_FIELD_NUMBER: _builtins.int
     ANSWERED_ON_FIELD_NUMBER: _builtins.int
+    COLLECTIVE_CARDS_FIELD_NUMBER: _builtins.int
     next_page_token: _builtins.str
     @_builtins.property
-    def scorecards(self) -> _containers.RepeatedCompositeFieldContainer[Global___Scorecard]: ...
+    def scorecards(self) -> _containers.RepeatedCompositeFieldContainer[Global___Scorecard]:
+        """The units, ranked (collectives are not ranked: see collective_cards)."""
+
     @_builtins.property
     def answered_on(self) -> Global___ReadBasis:
         """What the answer was read on."""
+
+    @_builtins.property
+    def collective_cards(self) -> _containers.RepeatedCompositeFieldContainer[Global___Scorecard]:
+        """The collectives ("Các cơ quan, đơn vị"), shown apart and not ranked (rank 0): the
+        figures of the items they lead, by id; on the first page only.
+        """
 
     def __init__(
         self,
@@ -1044,10 +1053,11 @@ class ListScorecardsResponse(_message.Message):
         scorecards: _abc.Iterable[Global___Scorecard] | None = ...,
         next_page_token: _builtins.str = ...,
         answered_on: Global___ReadBasis | None = ...,
+        collective_cards: _abc.Iterable[Global___Scorecard] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["answered_on", b"answered_on"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["answered_on", b"answered_on", "next_page_token", b"next_page_token", "scorecards", b"scorecards"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["answered_on", b"answered_on", "collective_cards", b"collective_cards", "next_page_token", b"next_page_token", "scorecards", b"scorecards"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -1065,15 +1075,18 @@ class Scorecard(_message.Message):
     TASKS_FIELD_NUMBER: _builtins.int
     OPEN_OBSTACLES_FIELD_NUMBER: _builtins.int
     PARTS_FIELD_NUMBER: _builtins.int
+    INDICATORS_FIELD_NUMBER: _builtins.int
     rank: _builtins.int
-    """1 = best."""
+    """1 = best; 0 for a collective (not ranked)."""
     agency_id: _builtins.str
     score: _builtins.float
     """0–100: the weighted mean of the parts' rates (parts with nothing to judge left out)."""
     tasks: _builtins.int
-    """Tasks it leads."""
+    """Tasks it answers for: those it leads, and those of a collective lead it acted on."""
     open_obstacles: _builtins.int
-    """Open obstacles on them (shown, not scored)."""
+    """Open obstacles on its tasks and indicators (shown, not scored)."""
+    indicators: _builtins.int
+    """Indicators (KPIs) it answers for, as tasks."""
     @_builtins.property
     def parts(self) -> _containers.RepeatedCompositeFieldContainer[Global___ScorePart]: ...
     def __init__(
@@ -1085,10 +1098,11 @@ class Scorecard(_message.Message):
         tasks: _builtins.int = ...,
         open_obstacles: _builtins.int = ...,
         parts: _abc.Iterable[Global___ScorePart] | None = ...,
+        indicators: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["agency_id", b"agency_id", "open_obstacles", b"open_obstacles", "parts", b"parts", "rank", b"rank", "score", b"score", "tasks", b"tasks"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["agency_id", b"agency_id", "indicators", b"indicators", "open_obstacles", b"open_obstacles", "parts", b"parts", "rank", b"rank", "score", b"score", "tasks", b"tasks"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -36,6 +36,10 @@ class _ItemStatusEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_ItemStatus
     ITEM_STATUS_AWAITING_COMPLETION: _ItemStatus.ValueType  # 5
     """"Chờ hoàn thiện": evidence was rejected; counts as not done."""
     ITEM_STATUS_CANCELLED: _ItemStatus.ValueType  # 6
+    ITEM_STATUS_AWAITING_EVIDENCE: _ItemStatus.ValueType  # 7
+    """"Chờ minh chứng": a task reported at 100% whose completion is not yet claimed with
+    evidence and confirmed; counts as not done.
+    """
 
 class ItemStatus(_ItemStatus, metaclass=_ItemStatusEnumTypeWrapper):
     """Where a task or indicator stands."""
@@ -49,6 +53,10 @@ ITEM_STATUS_COMPLETED: ItemStatus.ValueType  # 4
 ITEM_STATUS_AWAITING_COMPLETION: ItemStatus.ValueType  # 5
 """"Chờ hoàn thiện": evidence was rejected; counts as not done."""
 ITEM_STATUS_CANCELLED: ItemStatus.ValueType  # 6
+ITEM_STATUS_AWAITING_EVIDENCE: ItemStatus.ValueType  # 7
+""""Chờ minh chứng": a task reported at 100% whose completion is not yet claimed with
+evidence and confirmed; counts as not done.
+"""
 Global___ItemStatus: _TypeAlias = ItemStatus  # noqa: Y015
 
 @_typing.final
