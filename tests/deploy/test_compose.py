@@ -1,14 +1,18 @@
-"""deploy/compose.yaml: it parses (YAML merge keys and all), runs the processes full
+"""deploy/compose.yaml: it parses (YAML merge keys and all) and is valid against the
+Compose Specification's schema (bundled), runs the processes full
 mode needs with commands the command line has, uses only documented settings, checks
 health through the gRPC health service, and takes its secrets from the files the
 throwaway authority makes (``lienthong pki init``)."""
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 from typing import Any
 
+import jsonschema
+import pytest
 import yaml
 
 from services.app.identity import Role
@@ -19,12 +23,23 @@ from tests.deploy.documents import COMPOSE, DEPLOY, ROOT, documented_settings
 
 COMPOSE_FILE: dict[str, Any] = yaml.safe_load(COMPOSE.read_text())
 SERVICES_OF_COMPOSE: dict[str, dict[str, Any]] = COMPOSE_FILE["services"]
+COMPOSE_SPEC = json.loads((DEPLOY / "compose-spec.json").read_text())
 PROCESSES = {
     "api": ["serve", "--via-kafka"],
     "ingest-worker": ["ingest-worker"],
     "relay": ["relay"],
     "checkpointer": ["checkpointer"],
 }
+
+
+def test_the_compose_file_is_valid_against_the_compose_specification() -> None:
+    """The schema `docker compose config` applies, bundled (deploy/compose-spec.json)."""
+    validator = jsonschema.Draft7Validator(COMPOSE_SPEC)
+    validator.validate(COMPOSE_FILE)
+    api = SERVICES_OF_COMPOSE["api"]
+    typo = {**COMPOSE_FILE, "services": {**SERVICES_OF_COMPOSE, "api": {**api, "helthcheck": {}}}}
+    with pytest.raises(jsonschema.ValidationError, match="helthcheck"):
+        validator.validate(typo)
 
 
 def test_the_compose_file_runs_postgresql_kafka_the_topics_and_the_four_processes() -> None:

@@ -123,6 +123,11 @@ def test_kafka_is_three_kraft_nodes_replicating_three_times_with_two_in_sync() -
     listener = kafka["spec"]["kafka"]["listeners"][0]
     assert bootstrap == f"lienthong-kafka-kafka-bootstrap:{listener['port']}"
     assert listener["tls"] is False  # the clients (kafka-python, aiokafka) are set for plaintext
+    # ... so the listener admits Lienthong's pods only, and every process is one of them.
+    (peer,) = listener["networkPolicyPeers"]
+    for workload in WORKLOADS:
+        labels = by_name("Deployment", workload)["spec"]["template"]["metadata"]["labels"]
+        assert peer["podSelector"]["matchLabels"].items() <= labels.items(), workload
 
 
 def test_postgresql_is_three_instances_with_synchronous_replication() -> None:
