@@ -13,7 +13,7 @@ import jsonschema
 import kubernetes_validate
 import pytest
 
-from services.cli import build_parser
+from services.cli import build_parser, emit
 from services.grpc.server import LOG_HEALTH, SERVICES
 from services.kafka.topics import DEFAULT_PARTITIONS, TOPICS
 from tests.deploy.documents import (
@@ -263,3 +263,20 @@ def test_every_container_has_requests_and_limits_from_a_committed_benchmark() ->
             assert cited, f"{path.name} cites no benchmark"
             for name in cited:
                 assert (ROOT / "bench" / "results" / name).is_file(), name
+
+
+def test_the_checkpointers_readiness_reads_what_audit_status_prints(capsys) -> None:
+    """k8s readiness and compose's health check: ``lienthong audit status --format json``
+    piped to a grep for its ``healthy`` field, as ``emit`` prints it."""
+    (container,) = containers(by_name("Deployment", "lienthong-checkpointer"))
+    shell, flag, script = container["readinessProbe"]["exec"]["command"]
+    assert (shell, flag) == ("sh", "-c")
+    (compose,) = documents(ROOT / "deploy" / "compose.yaml")
+    kind, compose_script = compose["services"]["checkpointer"]["healthcheck"]["test"]
+    assert kind == "CMD-SHELL"
+    for text in (script, compose_script):
+        command, pattern = re.fullmatch(r"lienthong (.+) \| grep -q '(.+)'", text).groups()  # type: ignore[union-attr]
+        build_parser().parse_args(command.split())
+        for healthy in (True, False):
+            emit({"tree_size": 3, "lag": 0, "healthy": healthy}, "json")
+            assert (pattern in capsys.readouterr().out) is healthy
