@@ -343,7 +343,10 @@ async def start_server(
     try:
         await asyncio.to_thread(live.catch_up)
     except BaseException:
-        await server.stop(None)  # the port is let go
+        # grpc lets a bound port go only once the server has started and stopped (no
+        # handler is registered yet: nothing is served meanwhile).
+        await server.start()
+        await server.stop(None)
         raise
     live.start(asyncio.get_running_loop())
     forward = forwarding(live) if forwarding is not None else None

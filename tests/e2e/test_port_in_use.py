@@ -3,18 +3,22 @@ instead of sharing the port (grpc's SO_REUSEPORT) and answering beside the first
 
 from __future__ import annotations
 
+import asyncio
 import os
 import socket
 import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from projections.engine.live import LiveViews
 from services.app.ledger import Ledger
+from services.grpc.server import start_server
 from services.store.database import Database
 from tests import identities
-from tests.e2e.conftest import open_tls_channel, prepare
+from tests.e2e.conftest import open_tls_channel, prepare, tls_settings
 from tests.e2e.test_server_process import HANG, LISTENING, database_url, serve_refusal
 
 
@@ -78,3 +82,23 @@ def test_a_name_bound_in_part_is_refused_whole(database: Database, tmp_path: Pat
     assert f"cannot listen on localhost:{port}: address already in use (127.0.0.1:{port})" in (
         printed
     )
+
+
+def test_a_server_that_fails_to_start_lets_its_port_go(
+    app: Ledger, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Bound before the views catch up; when catching up fails, the port is free again."""
+    with socket.socket() as finder:
+        finder.bind(("127.0.0.1", 0))
+        port = finder.getsockname()[1]
+
+    def broken(self: LiveViews) -> None:
+        raise RuntimeError("the views cannot catch up")
+
+    monkeypatch.setattr(LiveViews, "catch_up", broken)
+    with pytest.raises(RuntimeError, match="cannot catch up"):
+        asyncio.run(start_server(app, tls_settings(address=f"127.0.0.1:{port}")))
+    with socket.socket() as again:
+        again.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        again.bind(("127.0.0.1", port))
+        again.listen()
