@@ -30,6 +30,10 @@ test: $(STAMP)  ## the whole test suite (unit + integration on a real PostgreSQL
 unit: $(STAMP)  ## the pure unit tests only (no database)
 	$(BIN)/pytest tests/unit
 
+.PHONY: deploy-check
+deploy-check: $(STAMP)  ## validate deploy/ without a cluster: k8s manifests (bundled schemas, CRDs), compose, topics and settings
+	$(BIN)/pytest -q tests/deploy
+
 lint: $(STAMP)  ## ruff, mypy and the layer contracts (lint-imports)
 	$(BIN)/ruff check .
 	$(BIN)/mypy

@@ -38,10 +38,12 @@ log); without one, Publish applies envelopes in this process.
 from __future__ import annotations
 
 import asyncio
+import errno
 import ipaddress
 import logging
 import os
 import signal
+import socket
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -259,6 +261,57 @@ def not_serving(health_servicer: health.aio.HealthServicer) -> None:
     task.add_done_callback(REPORTING.discard)
 
 
+def port_in_use(address: str) -> str | None:
+    """The first of ``address``'s resolved addresses (``host:port``; port 0 is never in
+    use) that a socket is bound to already, or None. grpc binds what it can of a name
+    that resolves to several addresses (``localhost``: ``::1`` and ``127.0.0.1``) and
+    only warns about the rest; this refuses the whole."""
+    host, _, port = address.rpartition(":")
+    if not port.isdigit() or int(port) == 0:
+        return None
+    try:
+        resolved = socket.getaddrinfo(host.strip("[]") or None, int(port), type=socket.SOCK_STREAM)
+    except OSError:
+        return None  # grpc reports a name it cannot resolve
+    for family, kind, proto, _name, where in resolved:
+        with socket.socket(family, kind, proto) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as grpc binds
+            if family == socket.AF_INET6:
+                probe.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+            try:
+                probe.bind(where)
+            except OSError as error:
+                if error.errno == errno.EADDRINUSE:
+                    return ":".join((str(where[0]), port))
+    return None
+
+
+def bind(server: grpc.aio.Server, address: str, credentials: grpc.ServerCredentials | None) -> int:
+    """Bind ``server`` to ``address`` (without SO_REUSEPORT: a port another process
+    holds is never shared) and return the port; a :class:`ConfigurationError` naming
+    the address when it is in use or cannot be bound."""
+    taken = port_in_use(address)
+    if taken is not None:
+        msg = (
+            f"cannot listen on {address}: address already in use ({taken}); is another "
+            "lienthong serve running? Stop it or set LIENTHONG_GRPC_ADDRESS"
+        )
+        raise ConfigurationError(msg)
+    try:
+        if credentials is None:
+            log.warning("plaintext on %s: callers are anonymous (development only)", address)
+            port = server.add_insecure_port(address)
+        else:
+            port = server.add_secure_port(address, credentials)
+    except RuntimeError as error:  # grpc ≥ 1.50 raises where older ones returned 0
+        msg = f"cannot listen on {address} (in use, or not an address of this host): {error}"
+        raise ConfigurationError(msg) from None
+    if port == 0:
+        msg = f"cannot listen on {address} (in use, or not an address of this host)"
+        raise ConfigurationError(msg)
+    return int(port)
+
+
 async def start_server(
     app: Ledger,
     settings: ServerSettings,
@@ -276,10 +329,6 @@ async def start_server(
     # plaintext development server may have none: it takes no writes).
     anchors_path = settings.trust_anchors or anchors_file()
     anchors = TrustAnchors.load(anchors_path) if anchors_path.is_file() else None
-    live = LiveViews(app, VIEWS)
-    await asyncio.to_thread(live.catch_up)
-    live.start(asyncio.get_running_loop())
-    forward = forwarding(live) if forwarding is not None else None
     limits = [
         ("grpc.max_receive_message_length", settings.max_message_bytes),
         ("grpc.max_send_message_length", settings.max_message_bytes),
@@ -287,6 +336,20 @@ async def start_server(
         ("grpc.so_reuseport", 0),
     ]
     server = grpc.aio.server(options=limits)
+    # Bound before the views catch up (minutes on a large store), so a port in use is
+    # refused at once; nothing is served before server.start().
+    port = bind(server, settings.address, credentials)
+    live = LiveViews(app, VIEWS)
+    try:
+        await asyncio.to_thread(live.catch_up)
+    except BaseException:
+        # grpc lets a bound port go only once the server has started and stopped (no
+        # handler is registered yet: nothing is served meanwhile).
+        await server.start()
+        await server.stop(None)
+        raise
+    live.start(asyncio.get_running_loop())
+    forward = forwarding(live) if forwarding is not None else None
     servicers = (
         (ingest_service_pb2, "IngestService", IngestServicer(app, forward, live, anchors)),
         (plan_service_pb2, "PlanService", PlanServicer(Reads(live))),
@@ -313,13 +376,6 @@ async def start_server(
         reflection.SERVICE_NAME,
     ]
     reflection.enable_server_reflection(names, server)
-    if credentials is None:
-        log.warning("plaintext on %s: callers are anonymous (development only)", settings.address)
-        port = server.add_insecure_port(settings.address)
-    else:
-        port = server.add_secure_port(settings.address, credentials)
-    if port == 0:
-        raise ConfigurationError(f"cannot listen on {settings.address}")
     await server.start()
     for name in ("", *SERVICES):
         await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
