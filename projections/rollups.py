@@ -17,10 +17,10 @@ from datetime import date, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from domain.flags import ItemState, RedFlag, expected_percent, flag_history
+from domain.flags import ItemState, RedFlag, expected_percent
 from domain.items import ItemStatus
 from projections.engine.rows import Row
-from projections.red_flags import item_flags, start_of
+from projections.red_flags import item_flags, start_of, states_of
 
 PERIOD_KINDS = ("monthly", "quarterly", "half_yearly", "yearly")
 DONE = ItemStatus.COMPLETED.value
@@ -62,8 +62,7 @@ def read_tasks(tasks: dict[str, Row], flags: dict[str, Row], today: date) -> lis
         if row["group"]:
             continue
         start = start_of(flags, row["plan"], today)
-        flag_row = flags.get(name)
-        up = item_flags(flag_row, start, today)[0] if flag_row else []
+        up = item_flags(flags, name, today)[0] if name in flags else []
         readings.append(
             TaskReading(
                 name=name,
@@ -203,12 +202,12 @@ def period_summaries(
     """Per period of ``kind`` in ``year`` up to ``today``, for the tasks of ``plan``:
     their status at the period's end (or today), what was completed in it, the flags
     raised in it and those open at its end."""
-    start = start_of(flags, plan, today)
-    items = [
-        [ItemState.from_row(s) for s in row["states"]]
+    names = [
+        name
         for name, row in sorted(flags.items())
         if name.startswith(f"{plan}/task/") and not row["group"]
     ]
+    items = [states_of(flags[name]) for name in names]
     found = []
     for label, first, last in periods(kind, year):
         if first > today:
@@ -218,8 +217,8 @@ def period_summaries(
         raised: Counter[str] = Counter()
         open_at_end: Counter[str] = Counter()
         completed = 0
-        for states in items:
-            for span in flag_history(states, start, end):
+        for name, states in zip(names, items, strict=True):
+            for span in item_flags(flags, name, end)[1]:
                 raised[span.rule] += first <= span.raised_on
                 open_at_end[span.rule] += span.cleared_on is None
             before = in_force(states, first - timedelta(days=1))

@@ -85,8 +85,7 @@ def parts_of(
     start = start_of(flags, row["plan"], today)
     regime = flags.get(row["plan"], {}).get("reporting") or ["monthly"]
     finest = next(kind for kind in FINEST_FIRST if kind in regime)
-    flag_row = flags.get(row["task"])
-    flagged = bool(flag_row and item_flags(flag_row, start, today)[0])
+    flagged = row["task"] in flags and bool(item_flags(flags, row["task"], today)[0])
     judged = row["evidence"][agency]
     return {
         "on_time": (int(on_time), int(counts)),
