@@ -90,6 +90,35 @@ def test_red_flags_list_by_plan_and_agency_with_rule_version_and_history(
     assert fields_of_both_given(plans) == {"plan_id", "agency_id"}
 
 
+def test_missing_reports_name_the_units_owing_each_period_by_plan_and_agency(
+    channel: grpc.Channel,
+) -> None:
+    play_february(channel)
+    plans = plans_stub(channel)
+    on_march_8 = plan_service_pb2.ListMissingReportsRequest(
+        plan_id=PB, as_of="2026-03-08", page_size=500
+    )
+    missing = plans.ListMissingReports(on_march_8, timeout=TIMEOUT).missing
+    assert {m.period for m in missing} == {"2026-01", "2026-02"}  # both monthly reports due
+    assert all(m.plan_id == PB and m.units for m in missing)
+    assert [m.due for m in missing] == sorted(m.due for m in missing)
+    mine = plans.ListMissingReports(
+        plan_service_pb2.ListMissingReportsRequest(agency_id="phuoc-binh.vhxh", as_of="2026-03-08"),
+        timeout=TIMEOUT,
+    ).missing
+    assert mine
+    assert all("phuoc-binh.vhxh" in m.units for m in mine)
+    # the same reports owed show as REPORT_MISSING flags, with their period and units
+    flags = plans.ListRedFlags(
+        plan_service_pb2.ListRedFlagsRequest(plan_id=PB, as_of="2026-03-08", page_size=500),
+        timeout=TIMEOUT,
+    ).flags
+    owed = {(f.subject, f.period, tuple(f.units)) for f in flags if f.rule == "REPORT_MISSING"}
+    assert owed == {(m.subject, m.period, tuple(m.units)) for m in missing}
+    both = plan_service_pb2.ListMissingReportsRequest(plan_id=PB, agency_id="x")
+    assert bad_fields(plans.ListMissingReports, both) == {"plan_id", "agency_id"}
+
+
 def fields_of_both_given(plans: plan_service_pb2_grpc.PlanServiceStub) -> set[str]:
     request = plan_service_pb2.ListRedFlagsRequest(plan_id=PB, agency_id="x", as_of="1/4/2026")
     return bad_fields(plans.ListRedFlags, request) - {"as_of"}

@@ -232,8 +232,7 @@ def flagged(views: dict[str, dict[str, Row]], rule: str) -> set[str]:
     return {
         name
         for name, row in flags.items()
-        if "/" in name
-        and any(f.rule == rule for f in item_flags(flags, name, TODAY)[0])
+        if "/" in name and any(f.rule == rule for f in item_flags(flags, name, TODAY)[0])
     }
 
 
