@@ -69,6 +69,7 @@ SCRIPT_ID = "demo-2026q1"
 CALL_TIMEOUT = 30
 READY_TIMEOUT = 120
 REPORT_DAY = dt.date(2026, 4, 1)  # the morning after the quarter
+MAX_PAGE = 500  # every flag of a plan in one page
 PB = "phuoc-binh-2026"
 DM = "da-mai-2026"
 BP = "binh-phuoc-2026"
@@ -438,7 +439,9 @@ async def play_through(identities: Identities, app: Ledger, out: Callable[[str],
         for line in render_status(reply.status):
             out(line)
         flags = await plans.ListRedFlags(
-            plan_pb.ListRedFlagsRequest(plan_id=plan.plan_id, as_of=REPORT_DAY.isoformat()),
+            plan_pb.ListRedFlagsRequest(
+                plan_id=plan.plan_id, as_of=REPORT_DAY.isoformat(), page_size=MAX_PAGE
+            ),
             timeout=CALL_TIMEOUT,
         )
         for line in render_flags(flags.flags):
@@ -546,14 +549,27 @@ def render_status(status: resources_pb2.PlanStatus) -> Iterator[str]:
 
 
 def render_flags(flags: Sequence[resources_pb2.RedFlag]) -> Iterator[str]:
-    """The red flags up on the report day, one line each."""
+    """The red flags up on the report day, one line each — but the reports owed
+    (REPORT_MISSING), one line per unit owing them: whom the office urges, for what."""
     if not flags:
         yield "  red flags: —"
+    owed: dict[str, list[resources_pb2.RedFlag]] = {}
     for flag in flags:
+        if flag.rule == "REPORT_MISSING":
+            for unit in flag.units:
+                owed.setdefault(unit, []).append(flag)
+            continue
         how = "as days passed" if not flag.raised_at_event else "by " + flag.raised_by
         yield (
             f"  ⚑ {flag.rule} v{flag.rule_version} on {flag.subject.split('/', 1)[1]} "
             f"({', '.join(flag.lead)}) since {flag.raised_on} {how}: {flag.message}"
+        )
+    for unit, missing in sorted(owed.items()):
+        items = sorted({f.subject.split("/", 1)[1] for f in missing})
+        periods = ", ".join(sorted({f.period for f in missing}))
+        yield (
+            f"  ✉ REPORT_MISSING v{missing[0].rule_version}: {unit} owes {len(missing)} "
+            f"report(s) for {periods} on {len(items)} item(s): {', '.join(items)}"
         )
 
 
