@@ -39,7 +39,7 @@ from domain.reporting import (
     periods_due,
     within,
 )
-from domain.schedule import PlannedSpan, planned_span
+from domain.schedule import PlannedSpan, plan_end, planned_span
 from domain.targets import Target
 from domain.task import Task
 
@@ -345,9 +345,22 @@ def until(state: ItemState, came: tuple[date, int] | None) -> tuple[date | None,
     return (came[0], f"{state.base}@v{came[1]}") if came else (None, None)
 
 
+def horizon(span: PlannedSpan, frame: Frame) -> date:
+    """The last day an item owes periodic reports on: the end of its plan's year, or
+    its due day or last milestone if later (a plan for a year asks nothing after)."""
+    milestones = [period_from_label(label).last for label, _ in frame.targets]
+    return max([plan_end(frame.year), *([span.due] if span.due else []), *milestones])
+
+
+def due_periods(span: PlannedSpan, frame: Frame, kind: str, today: date) -> list[Period]:
+    """The periods of ``kind`` in the item's reporting span whose report was due
+    before ``today``."""
+    return periods_due(span.start, horizon(span, frame), kind, today)
+
+
 def report_missing(state: ItemState, frame: Frame, today: date) -> Holds:
     holds: Holds = {}
-    for period in periods_due(span_of(state, frame).start, today, frame.regime, today):
+    for period in due_periods(span_of(state, frame), frame, frame.regime, today):
         hi, cause = until(state, came_in(state.reported, period))
         holds[period.label] = (period.due + ONE_DAY, hi, cause)
     return holds
@@ -365,7 +378,7 @@ def duty_period_unmet(state: ItemState, frame: Frame, today: date) -> Holds:
     if span.recurrence not in PERIODIC_DUTIES:
         return {}
     holds: Holds = {}
-    for period in periods_due(span.start, today, str(span.recurrence), today):
+    for period in due_periods(span, frame, str(span.recurrence), today):
         if lacks_evidence(state, frame, period):
             holds[period.label] = (period.due + ONE_DAY, None, None)  # that period is over
         else:

@@ -4,7 +4,6 @@ changes streamed, and the live views' guard against a second writer."""
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any
 
 import grpc
@@ -21,6 +20,7 @@ from lienthong.v1 import (
     watch_service_pb2_grpc,
 )
 
+from services.app.clock import ward_today
 from tests.e2e.conftest import ServerThread
 from tests.e2e.test_grpc_api import (
     PB,
@@ -34,7 +34,7 @@ from tests.e2e.test_grpc_api import (
     status_of,
 )
 
-TODAY = dt.datetime.now(dt.UTC).date().isoformat()
+TODAY = ward_today().isoformat()  # the server judges on the ward's day, not the UTC one
 
 
 def plans_stub(channel: grpc.Channel) -> plan_service_pb2_grpc.PlanServiceStub:
@@ -68,9 +68,7 @@ def test_red_flags_list_by_plan_and_agency_with_rule_version_and_history(
 ) -> None:
     play_february(channel)
     plans = plans_stub(channel)
-    by_plan = plans.ListRedFlags(
-        plan_service_pb2.ListRedFlagsRequest(plan_id=PB, as_of=TODAY), timeout=TIMEOUT
-    ).flags
+    by_plan = every_flag(plans, plan_service_pb2.ListRedFlagsRequest(plan_id=PB, as_of=TODAY))
     low = [f for f in by_plan if f.rule == "LOW_QUALITY_EVIDENCE"]
     assert [(f.subject, f.rule_version, f.raised_on) for f in low] == [(f"{PB}/task/8", 1, TODAY)]
     by_agency = plans.ListRedFlags(
@@ -80,13 +78,14 @@ def test_red_flags_list_by_plan_and_agency_with_rule_version_and_history(
     assert {(f.subject, f.rule) for f in by_agency} >= {(f"{PB}/task/8", "LOW_QUALITY_EVIDENCE")}
     assert all("phuoc-binh.ttpvhcc" in f.lead for f in by_agency)
     # task 4 (due in Quý I) is past its deadline from 1 April; the whole history shows
-    # its schedule flag raised before and cleared by time when the deadline one came
-    history = plans.ListRedFlags(
+    # its schedule flag raised at the first checkpoint (7 February) and still up
+    history = every_flag(
+        plans,
         plan_service_pb2.ListRedFlagsRequest(plan_id=PB, as_of="2026-04-02", include_cleared=True),
-        timeout=TIMEOUT,
-    ).flags
+    )
     task4 = [(f.rule, f.raised_on, f.cleared_on) for f in history if f.subject == f"{PB}/task/4"]
     assert ("PAST_DEADLINE", "2026-04-01", "") in task4
+    assert ("BEHIND_SCHEDULE", "2026-02-07", "") in task4
     assert fields_of_both_given(plans) == {"plan_id", "agency_id"}
 
 
@@ -117,6 +116,19 @@ def test_missing_reports_name_the_units_owing_each_period_by_plan_and_agency(
     assert owed == {(m.subject, m.period, tuple(m.units)) for m in missing}
     both = plan_service_pb2.ListMissingReportsRequest(plan_id=PB, agency_id="x")
     assert bad_fields(plans.ListMissingReports, both) == {"plan_id", "agency_id"}
+
+
+def every_flag(
+    plans: plan_service_pb2_grpc.PlanServiceStub, request: plan_service_pb2.ListRedFlagsRequest
+) -> list[Any]:
+    """Every page of the flags ``request`` asks for."""
+    found: list[Any] = []
+    while True:
+        page = plans.ListRedFlags(request, timeout=TIMEOUT)
+        found += page.flags
+        if not page.next_page_token:
+            return found
+        request.page_token = page.next_page_token
 
 
 def fields_of_both_given(plans: plan_service_pb2_grpc.PlanServiceStub) -> set[str]:

@@ -350,3 +350,9 @@ def test_a_state_notes_each_reported_month_and_measured_period_with_the_day_it_c
         (("2026-Q1", "50"),),
         ["2026-Q1"],
     )
+
+
+def test_reports_are_owed_only_up_to_the_end_of_the_plans_year() -> None:
+    states = [task(1, dt.date.min, deadline=BODY_TEXT)]
+    owed = raised(states, dt.date(2030, 6, 1), "REPORT_MISSING")
+    assert [period for _, period in owed] == [f"2026-{month:02d}" for month in range(1, 13)]
