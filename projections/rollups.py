@@ -17,7 +17,7 @@ from datetime import date, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from domain.flags import ItemState, RedFlag, expected_percent
+from domain.flags import RedFlag, expected_percent, in_force
 from domain.items import ItemStatus
 from projections.engine.rows import Row
 from projections.red_flags import item_flags, start_of, states_of
@@ -189,11 +189,6 @@ def periods(kind: str, year: int) -> list[tuple[str, date, date]]:
         }[kind]
         found.append((label, first, following - timedelta(days=1)))
     return found
-
-
-def in_force(states: list[ItemState], day: date) -> ItemState | None:
-    found = [s for s in states if s.day <= day]
-    return found[-1] if found else None
 
 
 def period_summaries(
