@@ -308,8 +308,8 @@ def span_of(state: ItemState, frame: Frame) -> PlannedSpan:
 
 
 def past_deadline(state: ItemState, frame: Frame, _today: date) -> Holds:
-    due = span_of(state, frame).due
-    return {"": (due + ONE_DAY, None, None)} if due and state.deadline else {}
+    due = span_of(state, frame).due  # an indicator, a recurring duty: none
+    return {"": (due + ONE_DAY, None, None)} if due else {}
 
 
 def behind_schedule(state: ItemState, frame: Frame, _today: date) -> Holds:
@@ -317,8 +317,8 @@ def behind_schedule(state: ItemState, frame: Frame, _today: date) -> Holds:
     if span.due is None or state.percent is None or state.percent >= BEHIND_RATIO * 100:
         return {}
     days = (span.due - span.start).days
-    # the first day d on which percent < 50 × (d − start) / (due − start)
-    first = span.start + timedelta(days=int(state.percent * days / 50) + 1)
+    # the first day d on which percent < 100 × BEHIND_RATIO × (d − start) / (due − start)
+    first = span.start + timedelta(days=int(state.percent * days / (BEHIND_RATIO * 100)) + 1)
     return {"": (max(min(first, span.due), frame.checkpoint), None, None)}
 
 
@@ -425,8 +425,10 @@ def kpi_off_track(state: ItemState, frame: Frame, _today: date) -> Holds:
 
 
 def kpi_missed(state: ItemState, frame: Frame, _today: date) -> Holds:
+    # a milestone that ended before the plan's first checkpoint (a 2025 result asked
+    # by a 2026 plan) is judged from the checkpoint: nobody could have reported before
     return {
-        label: (period_from_label(label).last + ONE_DAY, None, None)
+        label: (max(period_from_label(label).last + ONE_DAY, frame.checkpoint), None, None)
         for label, target in frame.targets
         if not meets(target, measurement_for(state, period_from_label(label)))
     }
@@ -546,6 +548,11 @@ class FlagSpan:
     period: str = ""  # the period or milestone a per-period flag is about
     units: tuple[str, ...] = ()  # the units a flag urges (REPORT_MISSING, DUTY_PERIOD_UNMET)
 
+    @property
+    def flag(self) -> RedFlag:
+        """The flag as shown while it is up."""
+        return RedFlag(self.rule, self.message, self.version, self.period, self.units)
+
     def as_row(self) -> dict[str, Any]:
         return {
             "rule": self.rule,
@@ -627,8 +634,4 @@ def worded(span: FlagSpan, states: list[ItemState], frame: Frame, today: date) -
 
 def open_flags(states: list[ItemState], frame: Frame, today: date) -> list[RedFlag]:
     """The flags up on ``today``."""
-    return [
-        RedFlag(s.rule, s.message, s.version, s.period, s.units)
-        for s in flag_history(states, frame, today)
-        if s.cleared_on is None
-    ]
+    return [s.flag for s in flag_history(states, frame, today) if s.cleared_on is None]

@@ -131,12 +131,7 @@ def item_flags(
     """The flags up on the item ``name`` on ``today`` and its whole raise/clear history
     up to it (``rows``: the red_flags view's)."""
     history = flag_history(states_of(rows[name]), frame_of(rows, name, today), today)
-    up = [
-        RedFlag(s.rule, s.message, s.version, s.period, s.units)
-        for s in history
-        if s.cleared_on is None
-    ]
-    return up, history
+    return [s.flag for s in history if s.cleared_on is None], history
 
 
 def start_of(rows: dict[str, Row], plan: str, today: date) -> date:

@@ -549,28 +549,44 @@ def render_status(status: resources_pb2.PlanStatus) -> Iterator[str]:
 
 
 def render_flags(flags: Sequence[resources_pb2.RedFlag]) -> Iterator[str]:
-    """The red flags up on the report day, one line each — but the reports owed
-    (REPORT_MISSING), one line per unit owing them: whom the office urges, for what."""
+    """The red flags up on the report day: a flag on one item, a line; flags of one
+    rule on several items of the same lead, one line naming them; the reports owed
+    (REPORT_MISSING), one line per unit owing them — whom the office urges, for what."""
     if not flags:
         yield "  red flags: —"
+    alike: dict[tuple[str, int, str], list[resources_pb2.RedFlag]] = {}
     owed: dict[str, list[resources_pb2.RedFlag]] = {}
     for flag in flags:
         if flag.rule == "REPORT_MISSING":
             for unit in flag.units:
                 owed.setdefault(unit, []).append(flag)
-            continue
-        how = "as days passed" if not flag.raised_at_event else "by " + flag.raised_by
-        yield (
-            f"  ⚑ {flag.rule} v{flag.rule_version} on {flag.subject.split('/', 1)[1]} "
-            f"({', '.join(flag.lead)}) since {flag.raised_on} {how}: {flag.message}"
-        )
+        else:
+            alike.setdefault((flag.rule, flag.rule_version, ", ".join(flag.lead)), []).append(flag)
+    for (rule, version, lead), group in alike.items():
+        flag = group[0]
+        if len(group) == 1:
+            how = "as days passed" if not flag.raised_at_event else "by " + flag.raised_by
+            yield (
+                f"  ⚑ {rule} v{version} on {item_of(flag)} ({lead}) since {flag.raised_on} "
+                f"{how}: {flag.message}"
+            )
+        else:
+            items = ", ".join(sorted({item_of(f) for f in group}))
+            periods = ", ".join(sorted({f.period for f in group if f.period}))
+            during = f" for {periods}" if periods else ""
+            yield f"  ⚑ {rule} v{version} on {items} ({lead}){during} — e.g. {flag.message}"
     for unit, missing in sorted(owed.items()):
-        items = sorted({f.subject.split("/", 1)[1] for f in missing})
+        items = ", ".join(sorted({item_of(f) for f in missing}))
         periods = ", ".join(sorted({f.period for f in missing}))
         yield (
             f"  ✉ REPORT_MISSING v{missing[0].rule_version}: {unit} owes {len(missing)} "
-            f"report(s) for {periods} on {len(items)} item(s): {', '.join(items)}"
+            f"report(s) for {periods} on {items}"
         )
+
+
+def item_of(flag: resources_pb2.RedFlag) -> str:
+    """The item a flag is on, within its plan ("task/3")."""
+    return flag.subject.split("/", 1)[1]
 
 
 def render_office_view(

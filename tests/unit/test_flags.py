@@ -356,3 +356,10 @@ def test_reports_are_owed_only_up_to_the_end_of_the_plans_year() -> None:
     states = [task(1, dt.date.min, deadline=BODY_TEXT)]
     owed = raised(states, dt.date(2030, 6, 1), "REPORT_MISSING")
     assert [period for _, period in owed] == [f"2026-{month:02d}" for month in range(1, 13)]
+
+
+def test_a_milestone_ended_before_the_plan_began_is_judged_from_the_first_checkpoint() -> None:
+    results_of_2025 = Frame.of(START, 2026, ["monthly"], targets=(("2025", parse_target("100%")),))
+    nothing = [indicator(1, dt.date.min)]
+    assert raised(nothing, dt.date(2026, 2, 6), "KPI_MISSED", results_of_2025) == []
+    assert raised(nothing, CHECKPOINT, "KPI_MISSED", results_of_2025) == [(CHECKPOINT, "2025")]
