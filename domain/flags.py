@@ -5,9 +5,10 @@ is a new version.
 
 An item is judged against its plan's :class:`Frame`: the plan's start, year and
 reporting regime, the first reporting checkpoint (:func:`domain.reporting.first_checkpoint`:
-before it no unit could have reported, so nothing is judged against a schedule), the
-due days of the tasks declared upstream of it, its lead units, whether it names a
-product, and an indicator's targets. Its planned span is :func:`domain.schedule.planned_span`.
+until it has passed no unit could be late to report, so nothing is judged against a
+schedule or a milestone), the due days of the tasks declared upstream of it, its lead
+units, whether it names a product, and an indicator's targets. Its planned span is
+:func:`domain.schedule.planned_span`.
 
 Everything here is a pure function of an item's history and a day. An item's history
 is a list of :class:`ItemState` — the state each of its events left it in, from the
@@ -70,7 +71,7 @@ RULES = {
         Rule(
             "BEHIND_SCHEDULE",
             2,
-            "from the plan's first reporting checkpoint on, below 50% of the completion a "
+            "after the plan's first reporting checkpoint, below 50% of the completion a "
             "linear schedule from the task's planned start to its due day expects "
             "(004 III.2.3 b)",
         ),
@@ -82,7 +83,7 @@ RULES = {
         Rule(
             "LATE_FORECAST",
             2,
-            "early warning, from the first checkpoint on: the finish forecast from the "
+            "early warning, after the first checkpoint: the finish forecast from the "
             "latest reports' velocity falls after the due day",
         ),
         Rule(
@@ -101,7 +102,7 @@ RULES = {
         Rule(
             "KPI_OFF_TRACK",
             1,
-            "from the first checkpoint on, the latest measurement is below 50% of the "
+            "after the first checkpoint, the latest measurement is below 50% of the "
             "linear trajectory from the plan's start to the milestone's due day",
         ),
         Rule(
@@ -130,11 +131,17 @@ class Frame:
     plan_start: date
     year: int
     regime: str  # the finest period of the plan's reporting regime
-    checkpoint: date  # the first day anything is judged against a schedule
+    checkpoint: date  # the first report's due day: nothing is judged on a schedule by it
     upstream_dues: tuple[date, ...] = ()  # of the tasks declared upstream of it
     units: tuple[str, ...] = ()  # its lead units: who owes its reports
     product: bool = False  # the item names a product (an expected result)
     targets: tuple[tuple[str, Target], ...] = ()  # an indicator's, by period label
+
+    @property
+    def judged_from(self) -> date:
+        """The first day an item is judged against a schedule or a milestone: the day
+        after the first report was due (as REPORT_MISSING is first raised)."""
+        return self.checkpoint + ONE_DAY
 
     @classmethod
     def of(cls, plan_start: date, year: int, reporting: Sequence[str], **item: Any) -> Frame:
@@ -319,7 +326,7 @@ def behind_schedule(state: ItemState, frame: Frame, _today: date) -> Holds:
     days = (span.due - span.start).days
     # the first day d on which percent < 100 × BEHIND_RATIO × (d − start) / (due − start)
     first = span.start + timedelta(days=int(state.percent * days / (BEHIND_RATIO * 100)) + 1)
-    return {"": (max(min(first, span.due), frame.checkpoint), None, None)}
+    return {"": (max(min(first, span.due), frame.judged_from), None, None)}
 
 
 def late_forecast(state: ItemState, frame: Frame, _today: date) -> Holds:
@@ -327,7 +334,7 @@ def late_forecast(state: ItemState, frame: Frame, _today: date) -> Holds:
     forecast = forecast_finish(state.reports, span.start)
     if span.due is None or forecast is None or forecast <= span.due:
         return {}
-    return {"": (max(state.day, frame.checkpoint), span.due + ONE_DAY, None)}  # then late
+    return {"": (max(state.day, frame.judged_from), span.due + ONE_DAY, None)}  # then late
 
 
 def low_quality_evidence(state: ItemState, _frame: Frame, _today: date) -> Holds:
@@ -420,15 +427,15 @@ def kpi_off_track(state: ItemState, frame: Frame, _today: date) -> Holds:
         # the first day d on which ratio < 0.5 × (d − start) / (milestone end − start)
         days = (milestone.last - frame.plan_start).days
         first = frame.plan_start + timedelta(days=int(ratio / OFF_TRACK_RATIO * days) + 1)
-        holds[label] = (max(first, frame.checkpoint), milestone.last + ONE_DAY, None)
+        holds[label] = (max(first, frame.judged_from), milestone.last + ONE_DAY, None)
     return holds
 
 
 def kpi_missed(state: ItemState, frame: Frame, _today: date) -> Holds:
     # a milestone that ended before the plan's first checkpoint (a 2025 result asked
-    # by a 2026 plan) is judged from the checkpoint: nobody could have reported before
+    # by a 2026 plan) is judged after it: nobody could have reported before
     return {
-        label: (max(period_from_label(label).last + ONE_DAY, frame.checkpoint), None, None)
+        label: (max(period_from_label(label).last + ONE_DAY, frame.judged_from), None, None)
         for label, target in frame.targets
         if not meets(target, measurement_for(state, period_from_label(label)))
     }

@@ -527,9 +527,9 @@ def test_red_flags_rise_and_clear_with_their_causes_and_keep_their_history(
     cleared_by = f"{PB}/task/3@v"
     history = spans(runner.rows(), dt.date(2026, 5, 1))
     assert [h[:3] for h in history] == [
-        # nothing is judged on the schedule before January's report is due (7 February)
-        ("BEHIND_SCHEDULE", "2026-02-07", "2026-04-20"),
-        ("LATE_FORECAST", "2026-02-07", "2026-04-01"),
+        # nothing is judged on the schedule until January's report was due (7 February)
+        ("BEHIND_SCHEDULE", "2026-02-08", "2026-04-20"),
+        ("LATE_FORECAST", "2026-02-08", "2026-04-01"),
         ("REPORT_MISSING", "2026-02-08", "2026-04-20"),
         ("PAST_DEADLINE", "2026-04-01", "2026-04-20"),
         ("LOW_QUALITY_EVIDENCE", "2026-04-10", "2026-04-20"),
@@ -537,8 +537,8 @@ def test_red_flags_rise_and_clear_with_their_causes_and_keep_their_history(
     assert history[1][3] == "time"  # the deadline passing turned the warning into lateness
     assert all(h[3].startswith(cleared_by) for h in (history[0], *history[2:]))
     assert spans(runner.rows(), dt.date(2026, 3, 15)) == [
-        ("BEHIND_SCHEDULE", "2026-02-07", None, ""),
-        ("LATE_FORECAST", "2026-02-07", None, ""),
+        ("BEHIND_SCHEDULE", "2026-02-08", None, ""),
+        ("LATE_FORECAST", "2026-02-08", None, ""),
         ("REPORT_MISSING", "2026-02-08", None, ""),
     ]
     digest = runner.digest()

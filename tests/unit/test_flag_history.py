@@ -41,7 +41,7 @@ def holds_on(rule: str, state: ItemState, day: dt.date) -> bool:
     if rule == "PAST_DEADLINE":
         return day > due
     start = min(START, due)  # the planned span never starts after its due day
-    judged = day >= FRAME.checkpoint  # nothing is judged on the schedule before
+    judged = day > FRAME.checkpoint  # nothing is judged on the schedule by then
     if rule == "BEHIND_SCHEDULE":
         expected = expected_percent(start, due, day)
         return judged and expected > 0 and state.percent < BEHIND_RATIO * expected

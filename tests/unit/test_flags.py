@@ -26,6 +26,7 @@ from tests.unit.given import LEAD, ctx, given_indicator, given_task
 START = dt.date(2026, 1, 1)  # the plan's schedule starts
 MONTHLY = Frame.of(START, 2026, ["monthly", "quarterly"], units=("unit-a",))
 CHECKPOINT = dt.date(2026, 2, 7)  # January's report is due
+JUDGED = dt.date(2026, 2, 8)  # the first day judged on the schedule
 QUARTER_I = parse_deadline("Quý I/2026")  # due 31 March
 BODY_TEXT = parse_deadline(None)  # a duty of the body text: no deadline wording
 
@@ -66,16 +67,16 @@ def test_the_schedule_expects_completion_linearly_from_start_to_due_day(
 
 
 def test_the_first_checkpoint_is_the_due_day_of_the_first_periods_report() -> None:
-    assert MONTHLY.checkpoint == CHECKPOINT
+    assert (MONTHLY.checkpoint, MONTHLY.judged_from) == (CHECKPOINT, JUDGED)
     assert Frame.of(START, 2026, []).checkpoint == dt.date(2026, 4, 7)  # quarterly
 
 
 def test_behind_schedule_is_not_judged_before_the_plans_first_checkpoint() -> None:
     states = [task(1, dt.date.min)]
-    assert raised(states, dt.date(2026, 2, 6), "BEHIND_SCHEDULE") == []
-    [span] = history(states, CHECKPOINT, rule="BEHIND_SCHEDULE")
+    assert raised(states, CHECKPOINT, "BEHIND_SCHEDULE") == []  # January may still come
+    [span] = history(states, JUDGED, rule="BEHIND_SCHEDULE")
     assert (span.raised_on, span.raised_by, span.raised_at_event, span.version) == (
-        CHECKPOINT,
+        JUDGED,
         "p/task/1@v1",
         False,
         2,
@@ -120,7 +121,7 @@ def test_the_early_warning_waits_for_the_checkpoint_and_gives_way_to_past_deadli
     states = [task(1, dt.date.min), task(2, dt.date(2026, 1, 20), 10, reports=reports)]
     [warning] = history(states, dt.date(2026, 4, 5), rule="LATE_FORECAST")
     assert (warning.raised_on, warning.cleared_on, warning.cleared_by) == (
-        CHECKPOINT,
+        JUDGED,
         dt.date(2026, 4, 1),
         TIME,
     )
@@ -167,7 +168,7 @@ def test_a_raise_is_not_credited_to_an_event_of_the_day_after_which_it_stopped()
 def test_a_message_is_worded_in_the_figures_of_the_day_read() -> None:
     states = [task(1, dt.date.min), task(2, dt.date(2026, 3, 2), 20)]
     [span] = history(states, dt.date(2026, 3, 2), rule="BEHIND_SCHEDULE")
-    assert span.raised_on == CHECKPOINT
+    assert span.raised_on == JUDGED
     assert span.message == "20% done, 67.4% expected on 2026-03-02"  # 60 of 89 days
 
 
@@ -358,8 +359,8 @@ def test_reports_are_owed_only_up_to_the_end_of_the_plans_year() -> None:
     assert [period for _, period in owed] == [f"2026-{month:02d}" for month in range(1, 13)]
 
 
-def test_a_milestone_ended_before_the_plan_began_is_judged_from_the_first_checkpoint() -> None:
+def test_a_milestone_ended_before_the_plan_began_is_judged_after_the_first_checkpoint() -> None:
     results_of_2025 = Frame.of(START, 2026, ["monthly"], targets=(("2025", parse_target("100%")),))
     nothing = [indicator(1, dt.date.min)]
-    assert raised(nothing, dt.date(2026, 2, 6), "KPI_MISSED", results_of_2025) == []
-    assert raised(nothing, CHECKPOINT, "KPI_MISSED", results_of_2025) == [(CHECKPOINT, "2025")]
+    assert raised(nothing, CHECKPOINT, "KPI_MISSED", results_of_2025) == []
+    assert raised(nothing, JUDGED, "KPI_MISSED", results_of_2025) == [(JUDGED, "2025")]
