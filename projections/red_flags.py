@@ -112,7 +112,7 @@ def frame_of(rows: dict[str, Row], name: str, today: date) -> Frame:
         for up, down in plan.get("dependencies", [])
         if down == row["key"] and row["kind"] == "task"
     ]
-    deadlines = [states_of(up)[-1].deadline for up in upstream if up and up["states"]]
+    deadlines = [ItemState.from_row(up["states"][-1]).deadline for up in upstream if up]
     dues = [planned_span(d, start, year).due for d in deadlines if d is not None]
     return Frame.of(
         start,

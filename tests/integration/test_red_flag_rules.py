@@ -6,6 +6,7 @@ Bình Phước (000) and Bình Long (004) and the KPIs judged like any other ite
 What happens: only Phước Bình's (001) health post acts — it reports task 24 at the
 end of January, February and March (each the next morning), measures KPI 7 at 92%
 (target "≥ 90") and KPI 11 at 20% (target "≥ 90") each month. Nobody else reports.
+The coordination office declares that task I.6 (Quý II) waits on task 3 (Quý I).
 """
 
 from __future__ import annotations
@@ -38,6 +39,9 @@ def morning_after(day: dt.date) -> Actor:
 @pytest.fixture
 def views(app: Ledger) -> Views:
     import_plans(app, PLANS, REGISTRY)
+    office = Actor(app.plan(PB).coordinator, channel="test")
+    args = {"upstream": "3", "downstream": "I.6", "reason": "cần kết quả trước"}
+    execute(app, "dependency_declared", PB, office, args)
     for day in MONTH_ENDS:
         percent = 10 * day.month
         args = {"percent": percent, "as_of": day}
@@ -89,7 +93,8 @@ def test_after_the_checkpoint_001s_silent_units_owe_januarys_report_and_the_heal
     assert {entry["period"] for entry in owed} == {"2026-01"}
     assert {entry["due"] for entry in owed} == {"2026-02-07"}
     tasks = {entry["item"] for entry in owed if "/task/" in entry["item"]}
-    assert tasks == set(items_of(views, PB, "/task/")) - {f"{PB}/task/24"}
+    # I.6 owes nothing yet: its planned span starts after task 3's due day (31 March)
+    assert tasks == set(items_of(views, PB, "/task/")) - {f"{PB}/task/24", f"{PB}/task/I.6"}
     for entry in owed:
         assert entry["units"] == views["red_flags"][entry["item"]]["lead"]
     assert not any(HEALTH_POST in entry["units"] for entry in owed)
@@ -142,3 +147,16 @@ def test_a_kpi_measured_far_below_its_trajectory_is_off_track_and_one_above_is_n
     after = rules_on(views, [on_track, off_track], YEAR_AFTER)
     assert (off_track, "KPI_MISSED") in after
     assert (on_track, "KPI_MISSED") not in after
+
+
+def test_a_task_waiting_on_an_upstream_is_expected_from_the_day_after_its_due_day(
+    views: Views,
+) -> None:
+    # task I.6 is planned over 1 April – 30 June, after task 3 (due 31 March): at 0% it
+    # is behind from the second day of its span, not from 8 February
+    flags = raised_flags(views, [f"{PB}/task/I.6"], dt.date(2026, 4, 30), include_cleared=True)
+    [behind] = [span for _, _, span in flags if span.rule == "BEHIND_SCHEDULE"]
+    assert (behind.raised_on, behind.message) == (
+        dt.date(2026, 4, 2),
+        "0% done, 32.2% expected on 2026-04-30",  # 29 of 90 days,
+    )

@@ -231,7 +231,7 @@ def flagged(views: dict[str, dict[str, Row]], rule: str) -> set[str]:
     flags = views["red_flags"]
     return {
         name
-        for name, row in flags.items()
+        for name in flags
         if "/" in name and any(f.rule == rule for f in item_flags(flags, name, TODAY)[0])
     }
 
