@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import types
+from dataclasses import replace
 from typing import Any
 
 from hypothesis import given, settings
@@ -22,6 +23,7 @@ from domain.flags import (
     forecast_finish,
     open_flags,
 )
+from domain.reporting import periods
 
 START = dt.date(2026, 1, 1)
 FRAME = Frame.of(START, 2026, ["monthly"])  # the first checkpoint: 7 February
@@ -158,3 +160,42 @@ def test_an_event_takes_effect_on_the_wards_day_not_the_utc_one() -> None:
     before_dawn = types.SimpleNamespace(occurred_at=dt.datetime(2026, 7, 1, 3, tzinfo=ict))
     utc_evening = types.SimpleNamespace(occurred_at=dt.datetime(2026, 6, 30, 20, tzinfo=dt.UTC))
     assert event_day(before_dawn) == event_day(utc_evening) == dt.date(2026, 7, 1)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(
+        st.tuples(st.integers(1, 5), st.integers(0, 160)), max_size=5, unique_by=lambda r: r[0]
+    ),
+    st.one_of(st.none(), st.integers(0, 200)),
+    st.integers(0, 200),
+)
+def test_report_missing_is_up_exactly_while_a_due_periods_report_has_not_come(
+    reports: list[tuple[int, int]], closed_after: int | None, today_offset: int
+) -> None:
+    reported = tuple(
+        (f"2026-{month:02d}", START + dt.timedelta(days=came), 2) for month, came in reports
+    )
+    states = [ItemState("p/task/1@v1", dt.date.min, open=True, percent=0, deadline=QUARTER_I)]
+    states.append(replace(states[0], ref="p/task/1@v2", day=START, reported=reported))
+    if closed_after is not None:
+        day = START + dt.timedelta(days=closed_after)
+        states.append(replace(states[-1], ref="p/task/1@v3", day=day, open=False))
+    today = START + dt.timedelta(days=today_offset)
+    history = [s for s in flag_history(states, FRAME, today) if s.rule == "REPORT_MISSING"]
+    day = START
+    while day <= today:
+        came = {label: arrived for label, arrived, _ in reported}
+        open_ = closed_after is None or day < START + dt.timedelta(days=closed_after)
+        owed = {
+            period.label
+            for period in periods(START, dt.date(2026, 12, 31), "monthly")
+            if open_ and period.due < day and not came.get(period.label, dt.date.max) <= day
+        }
+        up = {
+            s.period
+            for s in history
+            if s.raised_on <= day and (s.cleared_on is None or day < s.cleared_on)
+        }
+        assert up == owed, day
+        day += dt.timedelta(days=1)
