@@ -40,12 +40,11 @@ def morning_after(day: dt.date) -> Actor:
 def views(app: Ledger) -> Views:
     import_plans(app, PLANS, REGISTRY)
     office = Actor(app.plan(PB).coordinator, channel="test")
-    args = {"upstream": "3", "downstream": "I.6", "reason": "cần kết quả trước"}
-    execute(app, "dependency_declared", PB, office, args)
+    chain = {"upstream": "3", "downstream": "I.6", "reason": "cần kết quả trước"}
+    execute(app, "dependency_declared", PB, office, chain)
     for day in MONTH_ENDS:
-        percent = 10 * day.month
-        args = {"percent": percent, "as_of": day}
-        execute(app, "progress_reported", f"{PB}/task/24", morning_after(day), args)
+        report = {"percent": 10 * day.month, "as_of": day}
+        execute(app, "progress_reported", f"{PB}/task/24", morning_after(day), report)
         for kpi, value in (("7", "92"), ("11", "20")):
             args = {"value": value, "unit": "%", "period": day.strftime("%Y-%m"), "as_of": day}
             execute(app, "indicator_measured", f"{PB}/indicator/{kpi}", morning_after(day), args)

@@ -46,7 +46,9 @@ def history(
     return [s for s in flag_history(states, frame, today) if rule is None or s.rule == rule]
 
 
-def raised(states: list[ItemState], today: dt.date, rule: str, frame: Frame = MONTHLY) -> list:
+def raised(
+    states: list[ItemState], today: dt.date, rule: str, frame: Frame = MONTHLY
+) -> list[tuple[dt.date, str]]:
     return [(s.raised_on, s.period) for s in history(states, today, frame, rule)]
 
 
