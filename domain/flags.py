@@ -1,33 +1,53 @@
-"""Red flags, exactly the plans' three rules (Bình Long plan, III.2.3), plus an early
-warning:
+"""Red flags: the plans' three rules (Bình Long plan, III.2.3), the urging of units
+that owe a report (đôn đốc), recurring duties and KPIs judged period by period, and
+an early warning. Each rule has an id and a version (:data:`RULES`); a changed rule
+is a new version.
 
-- ``PAST_DEADLINE`` — past its target date and not done;
-- ``BEHIND_SCHEDULE`` — below 50% of the completion the time-based schedule expects
-  (linear from the plan's start to the deadline);
-- ``LOW_QUALITY_EVIDENCE`` — the latest evidence review judged it low quality;
-- ``LATE_FORECAST`` (early warning) — the finish date forecast from the item's
-  reporting velocity falls after its deadline.
+An item is judged against its plan's :class:`Frame`: the plan's start, year and
+reporting regime, the first reporting checkpoint (:func:`domain.reporting.first_checkpoint`:
+until it has passed no unit could be late to report, so nothing is judged against a
+schedule or a milestone), the due days of the tasks declared upstream of it, its lead
+units, whether it names a product, and an indicator's targets. Its planned span is
+:func:`domain.schedule.planned_span`.
 
 Everything here is a pure function of an item's history and a day. An item's history
 is a list of :class:`ItemState` — the state each of its events left it in, from the
-day that event took effect. Between two events the state is constant, so the day a
-rule starts or stops holding is computed, not polled: :func:`flag_history` gives every
-raise and clear up to a day, with the rule's id and version and the events that
-raised and cleared it, and :func:`red_flags` the flags open on that day.
+day that event took effect. Between two events the state is constant, so the days a
+rule holds are computed, not polled: :func:`flag_history` gives every raise and clear
+up to a day, with the rule's id and version, the period it is about (for the
+per-period rules) and the events that raised and cleared it; a flag's message is
+computed from the item's state on the day it is read (or, once cleared, on its last
+day up).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from typing import Any
 
 from domain.clock import ward_day
+from domain.deadlines import Deadline
+from domain.errors import DomainError
 from domain.items import ItemStatus, Quality, TrackedItem
+from domain.reporting import (
+    Period,
+    finest,
+    first_checkpoint,
+    period_from_label,
+    period_of,
+    periods_due,
+    within,
+)
+from domain.schedule import PlannedSpan, plan_end, planned_span
+from domain.targets import Target
 from domain.task import Task
 
-BEHIND_RATIO = 0.5
-VELOCITY_POINTS = 3  # the forecast uses the latest reports (and the plan's start)
+BEHIND_RATIO = 0.5  # BEHIND_SCHEDULE: below half of the expected percent
+OFF_TRACK_RATIO = 0.5  # KPI_OFF_TRACK: below half of the trajectory's share
+VELOCITY_POINTS = 3  # the forecast uses the latest reports (and the item's start)
+PERIODIC_DUTIES = ("yearly", "quarterly", "monthly")  # judged by DUTY_PERIOD_UNMET
 ONE_DAY = timedelta(days=1)
 TIME = "time"  # what raised or cleared a flag when no event did: a day passing
 
@@ -42,12 +62,18 @@ class Rule:
 RULES = {
     rule.id: rule
     for rule in (
-        Rule("PAST_DEADLINE", 1, "past its target date and not completed (004 III.2.3 a)"),
+        Rule(
+            "PAST_DEADLINE",
+            2,
+            "a task open after its planned due day (the deadline's last day, or the end "
+            "of the plan's year when the wording gives none) (004 III.2.3 a)",
+        ),
         Rule(
             "BEHIND_SCHEDULE",
-            1,
-            "below 50% of the completion the linear schedule from the plan's start "
-            "to the deadline expects (004 III.2.3 b)",
+            2,
+            "after the plan's first reporting checkpoint, below 50% of the completion a "
+            "linear schedule from the task's planned start to its due day expects "
+            "(004 III.2.3 b)",
         ),
         Rule(
             "LOW_QUALITY_EVIDENCE",
@@ -56,9 +82,34 @@ RULES = {
         ),
         Rule(
             "LATE_FORECAST",
+            2,
+            "early warning, after the first checkpoint: the finish forecast from the "
+            "latest reports' velocity falls after the due day",
+        ),
+        Rule(
+            "REPORT_MISSING",
             1,
-            "early warning: the finish forecast from the latest reports' velocity "
-            "falls after the deadline",
+            "a period of the plan's regime overlapping the item's span whose report's due "
+            "day passed with no report of it from its lead units (đôn đốc)",
+        ),
+        Rule(
+            "DUTY_PERIOD_UNMET",
+            1,
+            "a yearly, quarterly or monthly duty's period ended (its grace passed) with no "
+            "progress report in it, or no evidence submitted in it when the duty names a "
+            "product",
+        ),
+        Rule(
+            "KPI_OFF_TRACK",
+            1,
+            "after the first checkpoint, the latest measurement is below 50% of the "
+            "linear trajectory from the plan's start to the milestone's due day",
+        ),
+        Rule(
+            "KPI_MISSED",
+            1,
+            "the milestone's period ended and its latest measurement does not meet the "
+            "target (or there is none)",
         ),
     )
 }
@@ -69,6 +120,38 @@ class RedFlag:
     rule: str
     message: str
     version: int = 1
+    period: str = ""  # the period a per-period flag is about (REPORT_MISSING, …)
+    units: tuple[str, ...] = ()  # the units it urges
+
+
+@dataclass(frozen=True)
+class Frame:
+    """What the plan says about how one of its items is judged."""
+
+    plan_start: date
+    year: int
+    regime: str  # the finest period of the plan's reporting regime
+    checkpoint: date  # the first report's due day: nothing is judged on a schedule by it
+    upstream_dues: tuple[date, ...] = ()  # of the tasks declared upstream of it
+    units: tuple[str, ...] = ()  # its lead units: who owes its reports
+    product: bool = False  # the item names a product (an expected result)
+    targets: tuple[tuple[str, Target], ...] = ()  # an indicator's, by period label
+
+    @property
+    def judged_from(self) -> date:
+        """The first day an item is judged against a schedule or a milestone: the day
+        after the first report was due (as REPORT_MISSING is first raised)."""
+        return self.checkpoint + ONE_DAY
+
+    @classmethod
+    def of(cls, plan_start: date, year: int, reporting: Sequence[str], **item: Any) -> Frame:
+        """The frame of an item of a plan starting on ``plan_start`` that wants the
+        periodic reports ``reporting``."""
+        checkpoint = first_checkpoint(plan_start, reporting)
+        return cls(plan_start, year, finest(reporting), checkpoint, **item)
+
+
+Noted = tuple[tuple[str, date, int], ...]  # (period label, first day it came, event version)
 
 
 @dataclass(frozen=True)
@@ -79,37 +162,54 @@ class ItemState:
     day: date
     open: bool  # neither completed nor cancelled nor a group
     percent: int | None = None  # tasks only
-    due: date | None = None
+    deadline: Deadline | None = None  # tasks only
     low_quality: str | None = None  # the evidence the latest review judged low quality
     reports: tuple[tuple[date, int], ...] = ()  # the latest (day, percent) reports
     status: str = ItemStatus.NOT_STARTED.value
+    reported: Noted = ()  # per period reported (a task: the month of a report's as-of)
+    evidenced: Noted = ()  # per month, the first evidence submitted in it
+    measured: tuple[tuple[str, str], ...] = ()  # (period, latest value), latest last
+
+    @property
+    def base(self) -> str:
+        """The item's reference, without the event version."""
+        return self.ref.rpartition("@")[0]
 
     def as_row(self) -> dict[str, Any]:
+        def noted(entries: Noted) -> list[list[Any]]:
+            return [[label, day.isoformat(), version] for label, day, version in entries]
+
         return {
             "ref": self.ref,
             "day": self.day.isoformat(),
             "open": self.open,
             "percent": self.percent,
-            "due": self.due.isoformat() if self.due else None,
+            "deadline": self.deadline.to_dict() if self.deadline else None,
             "low_quality": self.low_quality,
             "reports": [[day.isoformat(), percent] for day, percent in self.reports],
             "status": self.status,
+            "reported": noted(self.reported),
+            "evidenced": noted(self.evidenced),
+            "measured": [list(m) for m in self.measured],
         }
 
     @classmethod
     def from_row(cls, row: dict[str, Any]) -> ItemState:
-        def day(text: str | None) -> date | None:
-            return date.fromisoformat(text) if text else None
+        def noted(entries: list[list[Any]]) -> Noted:
+            return tuple((label, date.fromisoformat(day), v) for label, day, v in entries)
 
         return cls(
             ref=row["ref"],
             day=date.fromisoformat(row["day"]),
             open=row["open"],
             percent=row["percent"],
-            due=day(row["due"]),
+            deadline=Deadline.from_dict(row["deadline"]) if row["deadline"] else None,
             low_quality=row["low_quality"],
             reports=tuple((date.fromisoformat(d), p) for d, p in row["reports"]),
             status=row["status"],
+            reported=noted(row["reported"]),
+            evidenced=noted(row["evidenced"]),
+            measured=tuple((p, v) for p, v in row["measured"]),
         )
 
 
@@ -124,8 +224,8 @@ def expected_percent(start: date, due: date, today: date) -> float:
 
 def forecast_finish(reports: tuple[tuple[date, int], ...], start: date | None) -> date | None:
     """The day 100% is reached at the velocity from the oldest to the latest of
-    ``reports`` (with one report: from the plan's ``start`` at 0%); None when there is
-    no velocity to judge by."""
+    ``reports`` (with one report: from ``start`` at 0%); None when there is no
+    velocity to judge by."""
     if not reports:
         return None
     points = list(reports) if len(reports) > 1 or start is None else [(start, 0), *reports]
@@ -147,9 +247,17 @@ def event_day(event: Any) -> date:
     return as_of if isinstance(as_of, date) else ward_day(event.occurred_at)
 
 
-def schedule_of(item: TrackedItem) -> tuple[int | None, date | None]:
-    """A task's percent and due day (an indicator has neither)."""
-    return (item.percent, item.deadline.due) if isinstance(item, Task) else (None, None)
+def note(entries: Noted, label: str, day: date, version: int) -> Noted:
+    """``entries`` with ``label`` noted as come on ``day`` (its first coming kept)."""
+    return entries if any(e[0] == label for e in entries) else (*entries, (label, day, version))
+
+
+def latest_measurements(measurements: dict[int, tuple[str, str]]) -> tuple[tuple[str, str], ...]:
+    """Per period its latest value, the period measured last at the end."""
+    latest: dict[str, tuple[int, str]] = {}
+    for version, (period, value) in sorted(measurements.items()):
+        latest[period] = (version, value)
+    return tuple((p, v) for p, (_, v) in sorted(latest.items(), key=lambda kv: kv[1][0]))
 
 
 def next_state(before: ItemState | None, item: TrackedItem, event: Any) -> ItemState:
@@ -157,79 +265,279 @@ def next_state(before: ItemState | None, item: TrackedItem, event: Any) -> ItemS
     # the plan defined the item: it stands from the plan's start; a later state never
     # takes effect before the state it follows
     day = date.min if before is None else max(event_day(event), before.day)
+    came, version = ward_day(event.occurred_at), event.originator_version
+    kind = type(event).__name__
     low = before.low_quality if before else None
     quality = getattr(event, "quality", None)
     if quality is not None and getattr(event, "sha256", None):
         low = event.sha256 if quality == Quality.LOW.value else None
-    percent, due = schedule_of(item)
     reports = before.reports if before else ()
-    if percent is not None and type(event).__name__ in ("ProgressReported", "ReportCorrected"):
-        reports = (*reports, (day, percent))[-VELOCITY_POINTS:]
+    reported = before.reported if before else ()
+    evidenced = before.evidenced if before else ()
+    task = item if isinstance(item, Task) else None
+    if task and kind in ("ProgressReported", "ReportCorrected"):
+        reports = (*reports, (day, task.percent))[-VELOCITY_POINTS:]
+    if task and kind == "ProgressReported":
+        reported = note(reported, period_of(event.as_of, "monthly").label, came, version)
+    if kind == "Measured":
+        reported = note(reported, event.period, came, version)
+    if kind == "EvidenceSubmitted":
+        evidenced = note(evidenced, period_of(came, "monthly").label, came, version)
     return ItemState(
-        ref=f"{item.plan}/{'task' if isinstance(item, Task) else 'indicator'}/{item.key}"
-        f"@v{item.version}",
+        ref=f"{item.ref}@v{item.version}",
         day=day,
         open=not item.group and not item.status.is_closed,
-        percent=percent,
-        due=due,
+        percent=task.percent if task else None,
+        deadline=task.deadline if task else None,
         low_quality=low if not item.status.is_closed else None,
         reports=reports,
         status=item.status.value,
+        reported=reported,
+        evidenced=evidenced,
+        measured=latest_measurements(getattr(item, "measurements", {})),
     )
 
 
-Days = tuple[date, date | None]  # [from, until): the days a rule holds; until None: on
+# The rules ----------------------------------------------------------------------
+# Each judges one open state held forever: per key (the period or milestone a
+# per-period rule is about; "" for the others) the days it holds, [lo, hi) (hi None:
+# on), and the event that ends it (None: a day passing, or the next event).
+
+Hold = tuple[date, date | None, str | None]
+Holds = dict[str, Hold]
 
 
-def past_deadline(_state: ItemState, due: date, _percent: int, _start: date) -> Days | None:
-    return due + ONE_DAY, None
+def span_of(state: ItemState, frame: Frame) -> PlannedSpan:
+    """The item's planned span (an indicator: from the plan's start, no due day)."""
+    if state.deadline is None:
+        return PlannedSpan(frame.plan_start, None)
+    return planned_span(state.deadline, frame.plan_start, frame.year, frame.upstream_dues)
 
 
-def behind_schedule(_state: ItemState, due: date, percent: int, start: date) -> Days | None:
-    if percent >= BEHIND_RATIO * 100:
+def past_deadline(state: ItemState, frame: Frame, _today: date) -> Holds:
+    due = span_of(state, frame).due  # an indicator, a recurring duty: none
+    return {"": (due + ONE_DAY, None, None)} if due else {}
+
+
+def behind_schedule(state: ItemState, frame: Frame, _today: date) -> Holds:
+    span = span_of(state, frame)
+    if span.due is None or state.percent is None or state.percent >= BEHIND_RATIO * 100:
+        return {}
+    days = (span.due - span.start).days
+    # the first day d on which percent < 100 × BEHIND_RATIO × (d − start) / (due − start)
+    first = span.start + timedelta(days=int(state.percent * days / (BEHIND_RATIO * 100)) + 1)
+    return {"": (max(min(first, span.due), frame.judged_from), None, None)}
+
+
+def late_forecast(state: ItemState, frame: Frame, _today: date) -> Holds:
+    span = span_of(state, frame)
+    forecast = forecast_finish(state.reports, span.start)
+    if span.due is None or forecast is None or forecast <= span.due:
+        return {}
+    return {"": (max(state.day, frame.judged_from), span.due + ONE_DAY, None)}  # then late
+
+
+def low_quality_evidence(state: ItemState, _frame: Frame, _today: date) -> Holds:
+    return {"": (state.day, None, None)} if state.low_quality else {}
+
+
+def came_in(entries: Noted, period: Period) -> tuple[date, int] | None:
+    """The first coming of the ``entries`` whose period lies within ``period``."""
+    found = [(day, v) for label, day, v in entries if within(period_from_label(label), period)]
+    return min(found) if found else None
+
+
+def until(state: ItemState, came: tuple[date, int] | None) -> tuple[date | None, str | None]:
+    """Held until the report that came (None: on), and that report's event."""
+    return (came[0], f"{state.base}@v{came[1]}") if came else (None, None)
+
+
+def horizon(span: PlannedSpan, frame: Frame) -> date:
+    """The last day an item owes periodic reports on: the end of its plan's year, or
+    its due day or last milestone if later (a plan for a year asks nothing after)."""
+    milestones = [period_from_label(label).last for label, _ in frame.targets]
+    return max([plan_end(frame.year), *([span.due] if span.due else []), *milestones])
+
+
+def due_periods(span: PlannedSpan, frame: Frame, kind: str, today: date) -> list[Period]:
+    """The periods of ``kind`` in the item's reporting span whose report was due
+    before ``today``."""
+    return periods_due(span.start, horizon(span, frame), kind, today)
+
+
+def report_missing(state: ItemState, frame: Frame, today: date) -> Holds:
+    holds: Holds = {}
+    for period in due_periods(span_of(state, frame), frame, frame.regime, today):
+        hi, cause = until(state, came_in(state.reported, period))
+        holds[period.label] = (period.due + ONE_DAY, hi, cause)
+    return holds
+
+
+def lacks_evidence(state: ItemState, frame: Frame, period: Period) -> bool:
+    """Whether a duty that names a product had no evidence submitted in ``period`` or
+    by its report's due day."""
+    evidence = came_in(state.evidenced, period)
+    return frame.product and (evidence is None or evidence[0] > period.due)
+
+
+def duty_period_unmet(state: ItemState, frame: Frame, today: date) -> Holds:
+    span = span_of(state, frame)
+    if span.recurrence not in PERIODIC_DUTIES:
+        return {}
+    holds: Holds = {}
+    for period in due_periods(span, frame, str(span.recurrence), today):
+        if lacks_evidence(state, frame, period):
+            holds[period.label] = (period.due + ONE_DAY, None, None)  # that period is over
+        else:
+            hi, cause = until(state, came_in(state.reported, period))
+            holds[period.label] = (period.due + ONE_DAY, hi, cause)
+    return holds
+
+
+def measurement_for(state: ItemState, milestone: Period) -> str | None:
+    """The latest value measured for a period starting by the milestone's end."""
+    found = [v for p, v in state.measured if period_from_label(p).first <= milestone.last]
+    return found[-1] if found else None
+
+
+def attainment(target: Target, value: str) -> float | None:
+    """How far ``value`` goes towards ``target`` (None: the target cannot read it)."""
+    try:
+        ratio = target.attainment(value)
+    except DomainError:
         return None
-    if due <= start:
-        return due, None
-    # the first day d on which percent < 50 × (d − start) / (due − start)
-    first = start + timedelta(days=int(percent * (due - start).days / 50) + 1)
-    return min(first, due), None
+    return None if ratio is None else float(ratio)
 
 
-def late_forecast(state: ItemState, due: date, _percent: int, start: date) -> Days | None:
-    forecast = forecast_finish(state.reports, start)
-    late = forecast is not None and forecast > due
-    return (state.day, due + ONE_DAY) if late else None  # past the due day it is late
+def meets(target: Target, value: str | None) -> bool:
+    try:
+        return value is not None and target.is_met(value)
+    except DomainError:
+        return False  # a value the target cannot read does not meet it
 
 
-SCHEDULE_RULES = {
+def kpi_off_track(state: ItemState, frame: Frame, _today: date) -> Holds:
+    holds: Holds = {}
+    for label, target in frame.targets:
+        milestone = period_from_label(label)
+        value = measurement_for(state, milestone)
+        ratio = None if value is None else attainment(target, value)
+        if ratio is None or ratio >= OFF_TRACK_RATIO:
+            continue
+        # the first day d on which ratio < 0.5 × (d − start) / (milestone end − start)
+        days = (milestone.last - frame.plan_start).days
+        first = frame.plan_start + timedelta(days=int(ratio / OFF_TRACK_RATIO * days) + 1)
+        holds[label] = (max(first, frame.judged_from), milestone.last + ONE_DAY, None)
+    return holds
+
+
+def kpi_missed(state: ItemState, frame: Frame, _today: date) -> Holds:
+    # a milestone that ended before the plan's first checkpoint (a 2025 result asked
+    # by a 2026 plan) is judged after it: nobody could have reported before
+    return {
+        label: (max(period_from_label(label).last + ONE_DAY, frame.judged_from), None, None)
+        for label, target in frame.targets
+        if not meets(target, measurement_for(state, period_from_label(label)))
+    }
+
+
+JUDGES: dict[str, Callable[[ItemState, Frame, date], Holds]] = {
     "PAST_DEADLINE": past_deadline,
     "BEHIND_SCHEDULE": behind_schedule,
+    "LOW_QUALITY_EVIDENCE": low_quality_evidence,
     "LATE_FORECAST": late_forecast,
+    "REPORT_MISSING": report_missing,
+    "DUTY_PERIOD_UNMET": duty_period_unmet,
+    "KPI_OFF_TRACK": kpi_off_track,
+    "KPI_MISSED": kpi_missed,
+}
+PER_ITEM_UNITS = ("REPORT_MISSING", "DUTY_PERIOD_UNMET")  # flags that urge the leads
+
+
+def judge(state: ItemState, frame: Frame, today: date) -> dict[tuple[str, str], Hold]:
+    """Per (rule, key), the days it holds for ``state`` held forever."""
+    if not state.open:
+        return {}
+    return {
+        (rule, key): hold
+        for rule, judged in JUDGES.items()
+        for key, hold in judged(state, frame, today).items()
+    }
+
+
+def holds_on(state: ItemState, frame: Frame, flag: tuple[str, str], day: date) -> bool:
+    hold = judge(state, frame, day).get(flag)
+    return hold is not None and hold[0] <= day and (hold[1] is None or day < hold[1])
+
+
+# Messages -----------------------------------------------------------------------
+
+
+def past_deadline_message(_key: str, state: ItemState, frame: Frame, day: date) -> str:
+    return f"{state.percent}% done on {day}, due {span_of(state, frame).due}"
+
+
+def behind_message(_key: str, state: ItemState, frame: Frame, day: date) -> str:
+    span = span_of(state, frame)
+    expected = expected_percent(span.start, span.due or day, day)
+    return f"{state.percent}% done, {expected:.1f}% expected on {day}"
+
+
+def forecast_message(_key: str, state: ItemState, frame: Frame, _day: date) -> str:
+    span = span_of(state, frame)
+    forecast = forecast_finish(state.reports, span.start)
+    return f"at the reported pace it finishes {forecast}, due {span.due}"
+
+
+def low_quality_message(_key: str, state: ItemState, _frame: Frame, _day: date) -> str:
+    return f"evidence {(state.low_quality or '')[:12]}… judged low quality"
+
+
+def owing(frame: Frame) -> str:
+    return ", ".join(frame.units) or "its lead units"
+
+
+def missing_message(key: str, _state: ItemState, frame: Frame, _day: date) -> str:
+    return f"no report for {key} (due {period_from_label(key).due}) from {owing(frame)}"
+
+
+def unmet_message(key: str, state: ItemState, frame: Frame, _day: date) -> str:
+    period, recurrence = period_from_label(key), span_of(state, frame).recurrence
+    if lacks_evidence(state, frame, period):
+        return f"{recurrence} duty: no evidence submitted in {key} (by {period.due})"
+    return f"{recurrence} duty: no progress report in {key} from {owing(frame)}"
+
+
+def missed_message(key: str, state: ItemState, frame: Frame, _day: date) -> str:
+    value = measurement_for(state, period_from_label(key))
+    measured = f"latest measured {value}" if value is not None else "nothing measured"
+    return f"{key} target {dict(frame.targets)[key].text} not met: {measured}"
+
+
+def off_track_message(key: str, state: ItemState, frame: Frame, day: date) -> str:
+    target, milestone = dict(frame.targets)[key], period_from_label(key)
+    value = measurement_for(state, milestone)
+    share = (day - frame.plan_start).days / max((milestone.last - frame.plan_start).days, 1)
+    ratio = attainment(target, str(value))
+    return (
+        f"measured {value} against {target.text} for {key}: {ratio or 0:.0%} of the target, "
+        f"{OFF_TRACK_RATIO * share:.0%} at least expected on {day}"
+    )
+
+
+WORDINGS: dict[str, Callable[[str, ItemState, Frame, date], str]] = {
+    "PAST_DEADLINE": past_deadline_message,
+    "BEHIND_SCHEDULE": behind_message,
+    "LOW_QUALITY_EVIDENCE": low_quality_message,
+    "LATE_FORECAST": forecast_message,
+    "REPORT_MISSING": missing_message,
+    "DUTY_PERIOD_UNMET": unmet_message,
+    "KPI_OFF_TRACK": off_track_message,
+    "KPI_MISSED": missed_message,
 }
 
 
-def onset(rule: str, state: ItemState, start: date) -> Days | None:
-    """The days ``rule`` holds for ``state`` held forever, or None."""
-    if not state.open:
-        return None
-    if rule == "LOW_QUALITY_EVIDENCE":
-        return (state.day, None) if state.low_quality else None
-    if state.due is None or state.percent is None:
-        return None
-    return SCHEDULE_RULES[rule](state, state.due, state.percent, start)
-
-
-def message(rule: str, state: ItemState, start: date, today: date) -> str:
-    """Why ``rule`` holds for ``state`` on ``today``."""
-    if rule == "PAST_DEADLINE":
-        return f"due {state.due}"
-    if rule == "BEHIND_SCHEDULE" and state.due:
-        expected = expected_percent(start, state.due, today)
-        return f"{state.percent}% done, {expected:.1f}% expected on {today}"
-    if rule == "LATE_FORECAST":
-        forecast = forecast_finish(state.reports, start)
-        return f"at the reported pace it finishes {forecast}, due {state.due}"
-    return f"evidence {(state.low_quality or '')[:12]}… judged low quality"
+# The history --------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -240,10 +548,17 @@ class FlagSpan:
     version: int
     raised_on: date
     raised_by: str  # the event whose state raised it ("…@vN"); the clock raised it if
-    raised_at_event: bool  # False: a day passed with that state (a deadline, a schedule)
-    message: str
+    raised_at_event: bool  # False: a day passing with that state (a deadline, a schedule)
+    message: str = ""
     cleared_on: date | None = None
     cleared_by: str | None = None  # the event that cleared it, or TIME
+    period: str = ""  # the period or milestone a per-period flag is about
+    units: tuple[str, ...] = ()  # the units a flag urges (REPORT_MISSING, DUTY_PERIOD_UNMET)
+
+    @property
+    def flag(self) -> RedFlag:
+        """The flag as shown while it is up."""
+        return RedFlag(self.rule, self.message, self.version, self.period, self.units)
 
     def as_row(self) -> dict[str, Any]:
         return {
@@ -255,64 +570,75 @@ class FlagSpan:
             "message": self.message,
             "cleared_on": self.cleared_on.isoformat() if self.cleared_on else None,
             "cleared_by": self.cleared_by,
+            "period": self.period,
+            "units": list(self.units),
         }
 
 
-def flag_history(states: list[ItemState], start: date, today: date) -> list[FlagSpan]:
-    """Every raise and clear of every rule up to ``today`` (inclusive), oldest first."""
+def credited(group: list[ItemState], frame: Frame, flag: tuple[str, str], *, holding: bool) -> str:
+    """The event of a day's ``group`` a change is credited to: the first from which
+    ``flag`` held (``holding``), or did not, through the end of that day."""
+    day = group[-1].day
+    first = len(group) - 1
+    while first > 0 and holds_on(group[first - 1], frame, flag, day) == holding:
+        first -= 1
+    return group[first].ref
+
+
+def in_force(states: list[ItemState], day: date) -> ItemState | None:
+    """The state ``states`` had on ``day``."""
+    found = [s for s in states if s.day <= day]
+    return found[-1] if found else None
+
+
+def flag_history(states: list[ItemState], frame: Frame, today: date) -> list[FlagSpan]:
+    """Every raise and clear of every rule up to ``today`` (inclusive), oldest first;
+    each message in the figures of ``today`` (a cleared flag: of its last day up)."""
+    days: list[list[ItemState]] = []
+    for state in (s for s in states if s.day <= today):
+        if days and days[-1][-1].day == state.day:
+            days[-1].append(state)
+        else:
+            days.append([state])
     spans: list[FlagSpan] = []
-    for rule, version in ((r.id, r.version) for r in RULES.values()):
-        current: FlagSpan | None = None
-        for index, state in enumerate(states):
-            if state.day > today:
-                break
-            following = states[index + 1] if index + 1 < len(states) else None
-            if following is not None and following.day == state.day:
-                continue  # a later event of the same day decides that day
-            ends = min(following.day, today + ONE_DAY) if following else today + ONE_DAY
-            held = onset(rule, state, start)
-            lo, hi = (max(held[0], state.day), min(held[1] or ends, ends)) if held else (ends, ends)
-            if current is not None and not (lo == state.day and lo < hi):
-                # the flag was up when this state began and this state does not hold it
-                spans.append(replace(current, cleared_on=state.day, cleared_by=state.ref))
-                current = None
-            if lo < hi and current is None:
-                current = FlagSpan(
-                    rule,
-                    version,
-                    lo,
-                    state.ref,
-                    lo == state.day,
-                    message(rule, state, start, lo),
-                )
-            if current is not None and hi < ends:  # stops holding within this state
-                spans.append(replace(current, cleared_on=hi, cleared_by=TIME))
-                current = None
-        if current is not None:
-            spans.append(current)
-    return sorted(spans, key=lambda s: (s.raised_on, s.rule))
-
-
-def open_flags(states: list[ItemState], start: date, today: date) -> list[RedFlag]:
-    """The flags up on ``today``."""
-    return [
-        RedFlag(s.rule, s.message, s.version)
-        for s in flag_history(states, start, today)
-        if s.cleared_on is None
-    ]
-
-
-def red_flags(item: TrackedItem, plan_start: date, today: date) -> list[RedFlag]:
-    """The red flags ``item`` shows on ``today``, judged from its current state alone
-    (no forecast: that needs its reports' days)."""
-    low = [e.sha256 for e in item.evidence.values() if e.quality is Quality.LOW]
-    percent, due = schedule_of(item)
-    state = ItemState(
-        ref="",
-        day=date.min,
-        open=not item.group and not item.status.is_closed,
-        percent=percent,
-        due=due,
-        low_quality=low[-1] if low else None,
+    up: dict[tuple[str, str], FlagSpan] = {}
+    for index, group in enumerate(days):
+        state, start = group[-1], group[-1].day
+        ends = days[index + 1][-1].day if index + 1 < len(days) else today + ONE_DAY
+        held = {
+            flag: (max(lo, start), min(hi or ends, ends), cause)
+            for flag, (lo, hi, cause) in judge(state, frame, today).items()
+            if max(lo, start) < min(hi or ends, ends)
+        }
+        for flag in [f for f in up if held.get(f, (None,))[0] != start]:
+            cleared = credited(group, frame, flag, holding=False)
+            spans.append(replace(up.pop(flag), cleared_on=start, cleared_by=cleared))
+        for flag, (lo, hi, cause) in held.items():
+            rule, key = flag
+            if flag not in up:
+                at_event = lo == start
+                by = credited(group, frame, flag, holding=True) if at_event else state.ref
+                units = frame.units if rule in PER_ITEM_UNITS else ()
+                version = RULES[rule].version
+                up[flag] = FlagSpan(rule, version, lo, by, at_event, period=key, units=units)
+            if hi < ends:  # stops holding within this state
+                spans.append(replace(up.pop(flag), cleared_on=hi, cleared_by=cause or TIME))
+    spans += up.values()
+    return sorted(
+        (worded(span, states, frame, today) for span in spans),
+        key=lambda s: (s.raised_on, s.rule, s.period),
     )
-    return open_flags([state], plan_start, today)
+
+
+def worded(span: FlagSpan, states: list[ItemState], frame: Frame, today: date) -> FlagSpan:
+    """``span`` with its message in the figures of ``today`` or of its last day up."""
+    day = span.cleared_on - ONE_DAY if span.cleared_on else today
+    state = in_force(states, day)
+    if state is None:
+        return span
+    return replace(span, message=WORDINGS[span.rule](span.period, state, frame, day))
+
+
+def open_flags(states: list[ItemState], frame: Frame, today: date) -> list[RedFlag]:
+    """The flags up on ``today``."""
+    return [s.flag for s in flag_history(states, frame, today) if s.cleared_on is None]

@@ -95,3 +95,19 @@ def periods_due(first: date, last: date, kind: str, today: date) -> list[Period]
     """The periods of ``kind`` overlapping ``first``…``last`` whose report's due day
     has passed by ``today``."""
     return [p for p in periods(first, min(last, today), kind) if p.due < today]
+
+
+def period_from_label(label: str) -> Period:
+    """The period a label names (``2026-03``, ``2026-Q1``, ``2026-H1``, ``2026``)."""
+    year, _, part = label.partition("-")
+    if not part:
+        return period_of(date(int(year), 1, 1), "yearly")
+    if part[0] in "QH":
+        kind = "quarterly" if part[0] == "Q" else "half_yearly"
+        return period_of(date(int(year), (int(part[1:]) - 1) * MONTHS[kind] + 1, 1), kind)
+    return period_of(date(int(year), int(part), 1), "monthly")
+
+
+def within(inner: Period, outer: Period) -> bool:
+    """Whether ``inner`` lies within, or equals, ``outer``."""
+    return outer.first <= inner.first and inner.last <= outer.last

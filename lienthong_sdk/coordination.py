@@ -388,6 +388,33 @@ class CoordinationClient(ClientBase):
 
         return paginate(fetch)
 
+    def list_missing_reports(
+        self,
+        *,
+        plan_id: str | None = None,
+        agency_id: str | None = None,
+        as_of: date | None = None,
+        as_known_at: datetime | None = None,
+    ) -> Iterator[plan_service_pb2.MissingReport]:
+        """The reports owed on ``as_of`` (default today), per item of a plan or led by
+        an agency and per reporting period due and not reported — with the units owing."""
+        request = plan_service_pb2.ListMissingReportsRequest(
+            plan_id=plan_id or "",
+            agency_id=agency_id or "",
+            as_of=_day(as_of),
+            as_known_at=_known(as_known_at),
+            page_size=self.page_size,
+        )
+
+        def fetch(token: str) -> tuple[list[plan_service_pb2.MissingReport], str]:
+            request.page_token = token
+            page: plan_service_pb2.ListMissingReportsResponse = self._rpc.query(
+                self._plans.ListMissingReports, request
+            )
+            return list(page.missing), page.next_page_token
+
+        return paginate(fetch)
+
     def get_dependencies(
         self,
         plan_id: str,

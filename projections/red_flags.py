@@ -1,7 +1,8 @@
 """The red flags view: per task and indicator, the states its events left it in, from
 which every raise and clear of the plans' rules — with the rule's id and version and
 the events that raised and cleared it — is computed for any day (:func:`item_flags`);
-per plan, the day its time-based schedule starts.
+per plan, the day its time-based schedule starts, its year, reporting regime and
+declared dependencies, from which each item's :class:`~domain.flags.Frame` is read.
 
 Rows hold no clock: a deadline passing raises a flag without an event, so the history
 up to a day is a pure function of the stored states and that day (see
@@ -15,13 +16,15 @@ from datetime import date
 from typing import Any, cast
 from uuid import UUID
 
-from domain.flags import FlagSpan, ItemState, RedFlag, flag_history, next_state
+from domain.flags import FlagSpan, Frame, ItemState, RedFlag, flag_history, next_state
 from domain.items import TrackedItem
 from domain.plan import Plan
+from domain.reporting import period_from_label
+from domain.schedule import planned_span
+from domain.targets import Target
 from projections.engine.replay import AggregateView, Replay
 from projections.engine.rows import Row, Views
 from projections.engine.source import EventSource
-from projections.plans import plan_of
 
 
 def same(a: ItemState, b: ItemState) -> bool:
@@ -73,9 +76,12 @@ class RedFlagView(AggregateView):
                 "ward_id": aggregate.header.get("ward_id"),
                 "ward": aggregate.header.get("ward"),
                 "reporting": list(aggregate.header.get("reporting", [])),
+                "year": aggregate.header.get("year"),
+                "dependencies": sorted([up, down] for up, down in aggregate.dependencies),
             }
             return {aggregate.key: row}
         kind = "indicator" if type(aggregate).__name__ == "Indicator" else "task"
+        targets = getattr(aggregate, "targets", {})
         return {
             f"{aggregate.plan}/{kind}/{aggregate.key}": {
                 "plan": aggregate.plan,
@@ -83,16 +89,49 @@ class RedFlagView(AggregateView):
                 "key": aggregate.key,
                 "group": aggregate.group,
                 "lead": list(aggregate.lead),
+                "product": bool(aggregate.definition.get("expected_result")),
+                "targets": {period: t.to_dict() for period, t in sorted(targets.items())},
                 "states": [s.as_row() for s in self.states[aggregate.id]],
             }
         }
 
 
-def item_flags(row: Row, start: date, today: date) -> tuple[list[RedFlag], list[FlagSpan]]:
-    """The flags up on ``today`` and the whole raise/clear history up to it."""
-    history = flag_history([ItemState.from_row(s) for s in row["states"]], start, today)
-    up = [RedFlag(s.rule, s.message, s.version) for s in history if s.cleared_on is None]
-    return up, history
+def states_of(row: Row) -> list[ItemState]:
+    return [ItemState.from_row(s) for s in row["states"]]
+
+
+def frame_of(rows: dict[str, Row], name: str, today: date) -> Frame:
+    """How the item ``name`` is judged: its plan's start, year and regime, the planned
+    due days of the tasks declared upstream of it, its lead, product and targets."""
+    row = rows[name]
+    plan = rows.get(row["plan"], {})
+    start = start_of(rows, row["plan"], today)
+    year = plan.get("year") or start.year
+    upstream = [
+        rows.get(f"{row['plan']}/task/{up}")
+        for up, down in plan.get("dependencies", [])
+        if down == row["key"] and row["kind"] == "task"
+    ]
+    deadlines = [ItemState.from_row(up["states"][-1]).deadline for up in upstream if up]
+    dues = [planned_span(d, start, year).due for d in deadlines if d is not None]
+    return Frame.of(
+        start,
+        year,
+        plan.get("reporting", []),
+        upstream_dues=tuple(d for d in dues if d is not None),
+        units=tuple(row["lead"]),
+        product=row["product"],
+        targets=tuple((p, Target.from_dict(t)) for p, t in row["targets"].items()),
+    )
+
+
+def item_flags(
+    rows: dict[str, Row], name: str, today: date
+) -> tuple[list[RedFlag], list[FlagSpan]]:
+    """The flags up on the item ``name`` on ``today`` and its whole raise/clear history
+    up to it (``rows``: the red_flags view's)."""
+    history = flag_history(states_of(rows[name]), frame_of(rows, name, today), today)
+    return [s.flag for s in history if s.cleared_on is None], history
 
 
 def start_of(rows: dict[str, Row], plan: str, today: date) -> date:
@@ -102,10 +141,9 @@ def start_of(rows: dict[str, Row], plan: str, today: date) -> date:
 
 def flag_spans(views: Views, name: str, today: date) -> list[FlagSpan]:
     """Every raise and clear of a red flag on an item up to ``today``."""
-    row = views["red_flags"].get(name)
-    if row is None:
+    if name not in views["red_flags"]:
         return []
-    return item_flags(row, start_of(views["red_flags"], plan_of(name), today), today)[1]
+    return item_flags(views["red_flags"], name, today)[1]
 
 
 def raised_flags(
@@ -129,3 +167,34 @@ def led_items(views: Views, agency: str) -> list[str]:
     return sorted(
         key for key, row in views["red_flags"].items() if "/" in key and agency in row["lead"]
     )
+
+
+def missing_reports(
+    views: Views, today: date, *, plans: set[str] | None = None, agency: str | None = None
+) -> list[dict[str, Any]]:
+    """The reports owed on ``today`` (đôn đốc): per item of ``plans`` (every plan when
+    None), or led by ``agency``, and per period whose report's due day has passed with
+    no report of it — the item, its plan, the units owing, the period and its due day;
+    by due day, then item."""
+    rows = views["red_flags"]
+    names = sorted(
+        name
+        for name, row in rows.items()
+        if "/" in name
+        and not row["group"]
+        and (plans is None or row["plan"] in plans)
+        and (agency is None or agency in row["lead"])
+    )
+    found = [
+        {
+            "item": name,
+            "plan": rows[name]["plan"],
+            "units": list(span.units),
+            "period": span.period,
+            "due": period_from_label(span.period).due.isoformat(),
+        }
+        for name in names
+        for span in item_flags(rows, name, today)[1]
+        if span.rule == "REPORT_MISSING" and span.cleared_on is None
+    ]
+    return sorted(found, key=lambda entry: (entry["due"], entry["item"]))

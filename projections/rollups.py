@@ -17,10 +17,10 @@ from datetime import date, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from domain.flags import ItemState, RedFlag, expected_percent, flag_history
+from domain.flags import RedFlag, expected_percent, in_force
 from domain.items import ItemStatus
 from projections.engine.rows import Row
-from projections.red_flags import item_flags, start_of
+from projections.red_flags import item_flags, start_of, states_of
 
 PERIOD_KINDS = ("monthly", "quarterly", "half_yearly", "yearly")
 DONE = ItemStatus.COMPLETED.value
@@ -77,8 +77,7 @@ def read_tasks(tasks: dict[str, Row], flags: dict[str, Row], today: date) -> lis
         if row["group"]:
             continue
         start = start_of(flags, row["plan"], today)
-        flag_row = flags.get(name)
-        up = item_flags(flag_row, start, today)[0] if flag_row else []
+        up = item_flags(flags, name, today)[0] if name in flags else []
         readings.append(
             TaskReading(
                 name=name,
@@ -209,23 +208,18 @@ def periods(kind: str, year: int) -> list[tuple[str, date, date]]:
     return found
 
 
-def in_force(states: list[ItemState], day: date) -> ItemState | None:
-    found = [s for s in states if s.day <= day]
-    return found[-1] if found else None
-
-
 def period_summaries(
     flags: dict[str, Row], plan: str, kind: str, year: int, today: date
 ) -> list[dict[str, Any]]:
     """Per period of ``kind`` in ``year`` up to ``today``, for the tasks of ``plan``:
     their status at the period's end (or today), what was completed in it, the flags
     raised in it and those open at its end."""
-    start = start_of(flags, plan, today)
-    items = [
-        [ItemState.from_row(s) for s in row["states"]]
+    names = [
+        name
         for name, row in sorted(flags.items())
         if name.startswith(f"{plan}/task/") and not row["group"]
     ]
+    items = [states_of(flags[name]) for name in names]
     found = []
     for label, first, last in periods(kind, year):
         if first > today:
@@ -235,8 +229,8 @@ def period_summaries(
         raised: Counter[str] = Counter()
         open_at_end: Counter[str] = Counter()
         completed = 0
-        for states in items:
-            for span in flag_history(states, start, end):
+        for name, states in zip(names, items, strict=True):
+            for span in item_flags(flags, name, end)[1]:
                 raised[span.rule] += first <= span.raised_on
                 open_at_end[span.rule] += span.cleared_on is None
             before = in_force(states, first - timedelta(days=1))

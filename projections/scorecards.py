@@ -177,9 +177,8 @@ def item_parts(name: str, row: Row, flags: dict[str, Row], today: date) -> dict[
     on_time = (
         task_on_time(row, today) if row["kind"] == "task" else milestones_on_time(row, start, today)
     )
-    flag_row = flags.get(name)
-    flagged = bool(flag_row and item_flags(flag_row, start, today)[0])
-    judgeable = today >= first_checkpoint(start, regime)
+    flagged = name in flags and bool(item_flags(flags, name, today)[0])
+    judgeable = today > first_checkpoint(start, regime)  # as the flags are
     return {
         "on_time": on_time,
         "timeliness": timeliness(row, start, finest(regime), today),

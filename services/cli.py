@@ -70,7 +70,7 @@ from projections.engine.replay import share_replay
 from projections.engine.rows import Views, json_safe
 from projections.engine.runner import ProjectionRunner, catch_up_all, rebuild_all
 from projections.plans import items_of, plan_status, plan_summary
-from projections.red_flags import led_items, raised_flags
+from projections.red_flags import led_items, missing_reports, raised_flags
 from projections.scorecards import standings
 from projections.views import PLAN_VIEWS, VIEWS, caught_up, view_named
 from services.app import inspection
@@ -219,11 +219,17 @@ def cmd_status(app: Ledger, args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_flags(app: Ledger, args: argparse.Namespace) -> int:
-    """The red flags up on a day (as ListRedFlags answers), one line each."""
+def items_views(app: Ledger, args: argparse.Namespace) -> Views:
+    """The views a read of a plan's items, or an agency's, is answered from."""
     views = views_on(app, (*PLAN_VIEWS, "red_flags"), args.as_of, args.known_at)
     if bool(args.plan) == bool(args.agency):
         raise InvalidValueError("give exactly one of --plan and --agency", field="plan")
+    return views
+
+
+def cmd_flags(app: Ledger, args: argparse.Namespace) -> int:
+    """The red flags up on a day (as ListRedFlags answers), one line each."""
+    views = items_views(app, args)
     names = (
         [name for name, _ in items_of(views, views["plans"][known_plan(views, args.plan)])]
         if args.plan
@@ -239,6 +245,20 @@ def cmd_flags(app: Ledger, args: argparse.Namespace) -> int:
             print(
                 f"{span.rule} v{span.version} {name} ({', '.join(lead)})"
                 f" since {span.raised_on}{cleared}: {span.message}"
+            )
+    return 0
+
+
+def cmd_missing(app: Ledger, args: argparse.Namespace) -> int:
+    """The reports owed on a day (as ListMissingReports answers), one line each."""
+    views = items_views(app, args)
+    plans = {known_plan(views, args.plan)} if args.plan else None
+    for found in missing_reports(views, args.as_of, plans=plans, agency=args.agency or None):
+        if args.format == "json":
+            emit(found, "json")
+        else:
+            print(
+                f"{found['item']} {found['period']} due {found['due']}: {', '.join(found['units'])}"
             )
     return 0
 
@@ -941,6 +961,13 @@ def add_judgement_commands(commands: Any) -> None:
     )
     add_day_options(flags)
     flags.set_defaults(run=cmd_flags)
+    missing = commands.add_parser(
+        "missing", help="the reports owed on a day (đôn đốc), on a plan or an agency's"
+    )
+    missing.add_argument("--plan", default="")
+    missing.add_argument("--agency", default="", help="the items this agency leads, in every plan")
+    add_day_options(missing)
+    missing.set_defaults(run=cmd_missing)
     scores = commands.add_parser("scores", help="units ranked by score on a day, collectives apart")
     scores.add_argument("--plan", default="", help="only the tasks of this plan")
     add_day_options(scores)

@@ -69,6 +69,7 @@ SCRIPT_ID = "demo-2026q1"
 CALL_TIMEOUT = 30
 READY_TIMEOUT = 120
 REPORT_DAY = dt.date(2026, 4, 1)  # the morning after the quarter
+MAX_PAGE = 500  # every flag of a plan in one page
 PB = "phuoc-binh-2026"
 DM = "da-mai-2026"
 BP = "binh-phuoc-2026"
@@ -438,7 +439,9 @@ async def play_through(identities: Identities, app: Ledger, out: Callable[[str],
         for line in render_status(reply.status):
             out(line)
         flags = await plans.ListRedFlags(
-            plan_pb.ListRedFlagsRequest(plan_id=plan.plan_id, as_of=REPORT_DAY.isoformat()),
+            plan_pb.ListRedFlagsRequest(
+                plan_id=plan.plan_id, as_of=REPORT_DAY.isoformat(), page_size=MAX_PAGE
+            ),
             timeout=CALL_TIMEOUT,
         )
         for line in render_flags(flags.flags):
@@ -546,15 +549,44 @@ def render_status(status: resources_pb2.PlanStatus) -> Iterator[str]:
 
 
 def render_flags(flags: Sequence[resources_pb2.RedFlag]) -> Iterator[str]:
-    """The red flags up on the report day, one line each."""
+    """The red flags up on the report day: a flag on one item, a line; flags of one
+    rule on several items of the same lead, one line naming them; the reports owed
+    (REPORT_MISSING), one line per unit owing them — whom the office urges, for what."""
     if not flags:
         yield "  red flags: —"
+    alike: dict[tuple[str, int, str], list[resources_pb2.RedFlag]] = {}
+    owed: dict[str, list[resources_pb2.RedFlag]] = {}
     for flag in flags:
-        how = "as days passed" if not flag.raised_at_event else "by " + flag.raised_by
+        if flag.rule == "REPORT_MISSING":
+            for unit in flag.units:
+                owed.setdefault(unit, []).append(flag)
+        else:
+            alike.setdefault((flag.rule, flag.rule_version, ", ".join(flag.lead)), []).append(flag)
+    for (rule, version, lead), group in alike.items():
+        flag = group[0]
+        if len(group) == 1:
+            how = "as days passed" if not flag.raised_at_event else "by " + flag.raised_by
+            yield (
+                f"  ⚑ {rule} v{version} on {item_of(flag)} ({lead}) since {flag.raised_on} "
+                f"{how}: {flag.message}"
+            )
+        else:
+            items = ", ".join(sorted({item_of(f) for f in group}))
+            periods = ", ".join(sorted({f.period for f in group if f.period}))
+            during = f" for {periods}" if periods else ""
+            yield f"  ⚑ {rule} v{version} on {items} ({lead}){during} — e.g. {flag.message}"
+    for unit, missing in sorted(owed.items()):
+        items = ", ".join(sorted({item_of(f) for f in missing}))
+        periods = ", ".join(sorted({f.period for f in missing}))
         yield (
-            f"  ⚑ {flag.rule} v{flag.rule_version} on {flag.subject.split('/', 1)[1]} "
-            f"({', '.join(flag.lead)}) since {flag.raised_on} {how}: {flag.message}"
+            f"  ✉ REPORT_MISSING v{missing[0].rule_version}: {unit} owes {len(missing)} "
+            f"report(s) for {periods} on {items}"
         )
+
+
+def item_of(flag: resources_pb2.RedFlag) -> str:
+    """The item a flag is on, within its plan ("task/3")."""
+    return flag.subject.split("/", 1)[1]
 
 
 def render_office_view(

@@ -18,7 +18,7 @@ from domain.ids import parse_ref
 from projections.dependencies import blocked, bottlenecks, critical_path, graphs
 from projections.engine.rows import Views
 from projections.plans import items_of, plan_status
-from projections.red_flags import led_items, raised_flags
+from projections.red_flags import led_items, missing_reports, raised_flags
 from projections.scorecards import standings
 from services.grpc import pages
 from services.grpc.reads import (
@@ -259,6 +259,40 @@ class PlanServicer(RollupQueries, plan_service_pb2_grpc.PlanServiceServicer):
         chunk, token = pages.page(flags, offset, size)
         return pb.ListRedFlagsResponse(
             flags=chunk, next_page_token=token, answered_on=basis.message()
+        )
+
+    @staticmethod
+    def missing_reports(basis: Basis, plan_id: str, agency_id: str) -> list[pb.MissingReport]:
+        plans = {basis.plan(plan_id)["plan"]} if plan_id else None
+        return [
+            pb.MissingReport(
+                subject=found["item"],
+                plan_id=found["plan"],
+                units=found["units"],
+                period=found["period"],
+                due=found["due"],
+            )
+            for found in missing_reports(
+                basis.views, basis.day, plans=plans, agency=agency_id or None
+            )
+        ]
+
+    async def ListMissingReports(
+        self, request: pb.ListMissingReportsRequest, context: grpc.aio.ServicerContext
+    ) -> pb.ListMissingReportsResponse:
+        check = Checker()
+        one_of(check, request.plan_id, request.agency_id)
+        size, offset = pages.paging(check, request)
+        basis = await self.reads.basis(check, request)
+        plan, agency = request.plan_id, request.agency_id
+        missing = basis.cached(
+            ("missing", plan, agency),
+            plan or None,
+            lambda: self.missing_reports(basis, plan, agency),
+        )
+        chunk, token = pages.page(missing, offset, size)
+        return pb.ListMissingReportsResponse(
+            missing=chunk, next_page_token=token, answered_on=basis.message()
         )
 
     # Dependencies, scorecards, bottlenecks -------------------------------------------

@@ -55,6 +55,8 @@ def flag_message(span: FlagSpan, subject: str, lead: list[str]) -> resources_pb2
         cleared_by=span.cleared_by or "",
         subject=subject,
         lead=lead,
+        period=span.period,
+        units=span.units,
     )
 
 

@@ -43,6 +43,7 @@ PLAN_METHODS = (
     "ListRollups",
     "ListIndicatorRollups",
     "ListPeriodSummaries",
+    "ListMissingReports",
 )
 # The log's public, verifiable parts: anyone may check a proof.
 AUDIT_PROOFS = ("GetCheckpoint", "GetInclusionProof", "GetConsistencyProof")

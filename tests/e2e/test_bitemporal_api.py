@@ -128,6 +128,7 @@ READS: list[Read] = [
     ("ListRollups", lambda: pb.ListRollupsRequest(by=pb.ROLLUP_BY_PLAN)),
     ("ListIndicatorRollups", lambda: pb.ListIndicatorRollupsRequest(code="FULL_ONLINE_SERVICES")),
     ("ListPeriodSummaries", lambda: pb.ListPeriodSummariesRequest(plan_id=PB)),
+    ("ListMissingReports", lambda: pb.ListMissingReportsRequest(plan_id=PB)),
 ]
 
 

@@ -90,7 +90,16 @@ def test_the_coordination_client_reads_flags_dependencies_and_scorecards(
         flags = list(office.list_red_flags(plan_id=PB, as_of=dt.date(2026, 4, 2)))
         dependencies = office.get_dependencies(PB, as_of=dt.date(2026, 4, 2))
         cards = list(office.list_scorecards(plan_id=PB, as_of=dt.date(2026, 4, 2)))
+        owed = list(
+            office.list_missing_reports(agency_id="phuoc-binh.vhxh", as_of=dt.date(2026, 4, 2))
+        )
     assert ("PAST_DEADLINE", f"{PB}/task/4") in {(f.rule, f.subject) for f in flags}
+    # every page read: the reports owed are the REPORT_MISSING flags of VHXH's items
+    assert {(m.subject, m.period) for m in owed} == {
+        (f.subject, f.period)
+        for f in flags
+        if f.rule == "REPORT_MISSING" and "phuoc-binh.vhxh" in f.units
+    }
     # 21 is a standing duty ("Thường xuyên"): it has no due day and is on no path
     assert list(dependencies.critical_path.tasks) == ["24"]
     assert dependencies.critical_path.schedule[0].due == "2026-12-31"

@@ -68,9 +68,7 @@ def test_red_flags_list_by_plan_and_agency_with_rule_version_and_history(
 ) -> None:
     play_february(channel)
     plans = plans_stub(channel)
-    by_plan = plans.ListRedFlags(
-        plan_service_pb2.ListRedFlagsRequest(plan_id=PB, as_of=TODAY), timeout=TIMEOUT
-    ).flags
+    by_plan = every_flag(plans, plan_service_pb2.ListRedFlagsRequest(plan_id=PB, as_of=TODAY))
     low = [f for f in by_plan if f.rule == "LOW_QUALITY_EVIDENCE"]
     assert [(f.subject, f.rule_version, f.raised_on) for f in low] == [(f"{PB}/task/8", 1, TODAY)]
     by_agency = plans.ListRedFlags(
@@ -80,14 +78,57 @@ def test_red_flags_list_by_plan_and_agency_with_rule_version_and_history(
     assert {(f.subject, f.rule) for f in by_agency} >= {(f"{PB}/task/8", "LOW_QUALITY_EVIDENCE")}
     assert all("phuoc-binh.ttpvhcc" in f.lead for f in by_agency)
     # task 4 (due in Quý I) is past its deadline from 1 April; the whole history shows
-    # its schedule flag raised before and cleared by time when the deadline one came
-    history = plans.ListRedFlags(
+    # its schedule flag raised after the first checkpoint (7 February) and still up
+    history = every_flag(
+        plans,
         plan_service_pb2.ListRedFlagsRequest(plan_id=PB, as_of="2026-04-02", include_cleared=True),
-        timeout=TIMEOUT,
-    ).flags
+    )
     task4 = [(f.rule, f.raised_on, f.cleared_on) for f in history if f.subject == f"{PB}/task/4"]
     assert ("PAST_DEADLINE", "2026-04-01", "") in task4
+    assert ("BEHIND_SCHEDULE", "2026-02-08", "") in task4
     assert fields_of_both_given(plans) == {"plan_id", "agency_id"}
+
+
+def test_missing_reports_name_the_units_owing_each_period_by_plan_and_agency(
+    channel: grpc.Channel,
+) -> None:
+    play_february(channel)
+    plans = plans_stub(channel)
+    on_march_8 = plan_service_pb2.ListMissingReportsRequest(
+        plan_id=PB, as_of="2026-03-08", page_size=500
+    )
+    missing = plans.ListMissingReports(on_march_8, timeout=TIMEOUT).missing
+    assert {m.period for m in missing} == {"2026-01", "2026-02"}  # both monthly reports due
+    assert all(m.plan_id == PB and m.units for m in missing)
+    assert [m.due for m in missing] == sorted(m.due for m in missing)
+    mine = plans.ListMissingReports(
+        plan_service_pb2.ListMissingReportsRequest(agency_id="phuoc-binh.vhxh", as_of="2026-03-08"),
+        timeout=TIMEOUT,
+    ).missing
+    assert mine
+    assert all("phuoc-binh.vhxh" in m.units for m in mine)
+    # the same reports owed show as REPORT_MISSING flags, with their period and units
+    flags = plans.ListRedFlags(
+        plan_service_pb2.ListRedFlagsRequest(plan_id=PB, as_of="2026-03-08", page_size=500),
+        timeout=TIMEOUT,
+    ).flags
+    owed = {(f.subject, f.period, tuple(f.units)) for f in flags if f.rule == "REPORT_MISSING"}
+    assert owed == {(m.subject, m.period, tuple(m.units)) for m in missing}
+    both = plan_service_pb2.ListMissingReportsRequest(plan_id=PB, agency_id="x")
+    assert bad_fields(plans.ListMissingReports, both) == {"plan_id", "agency_id"}
+
+
+def every_flag(
+    plans: plan_service_pb2_grpc.PlanServiceStub, request: plan_service_pb2.ListRedFlagsRequest
+) -> list[Any]:
+    """Every page of the flags ``request`` asks for."""
+    found: list[Any] = []
+    while True:
+        page = plans.ListRedFlags(request, timeout=TIMEOUT)
+        found += page.flags
+        if not page.next_page_token:
+            return found
+        request.page_token = page.next_page_token
 
 
 def fields_of_both_given(plans: plan_service_pb2_grpc.PlanServiceStub) -> set[str]:

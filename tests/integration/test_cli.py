@@ -191,3 +191,32 @@ def test_flags_and_scores_read_a_day_for_scripts(
     assert "phuoc-binh.related-units" in {c["agency"] for c in apart}
     code, _, err = run(capsys, "flags", "--as-of", "2026-04-01")
     assert (code, "INVALID_VALUE" in err) == (2, True)
+
+
+def test_missing_lists_the_reports_owed_on_a_day_and_drops_one_that_came(
+    configured: Database, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert run(capsys, "plans", "import", *map(str, PLANS), "--agencies", str(REGISTRY))[0] == 0
+    app = Ledger(env=configured.eventsourcing_env())
+    task = "phuoc-binh-2026/task/4"  # led by VHXH; 001 reports monthly from 15 January
+
+    def owed(*argv: str) -> list[dict[str, Any]]:
+        code, out, err = run(capsys, "missing", *argv, "--format", "json")
+        assert code == 0, err
+        return [json.loads(line) for line in out.splitlines()]
+
+    assert owed("--plan", "phuoc-binh-2026", "--as-of", "2026-02-07") == []
+    january = {"item": task, "plan": "phuoc-binh-2026", "units": ["phuoc-binh.vhxh"]}
+    assert january | {"period": "2026-01", "due": "2026-02-07"} in owed(
+        "--agency", "phuoc-binh.vhxh", "--as-of", "2026-02-08"
+    )
+    sent = dt.datetime(2026, 2, 1, 9, tzinfo=dt.UTC)  # in time: due by 7 February
+    lead = Actor("phuoc-binh.vhxh", channel="test", occurred_at=sent)
+    execute(app, "progress_reported", task, lead, {"percent": 10, "as_of": dt.date(2026, 1, 31)})
+    items = {m["item"] for m in owed("--agency", "phuoc-binh.vhxh", "--as-of", "2026-02-08")}
+    assert task not in items
+    assert items  # its other items are still owed
+    code, out, _ = run(capsys, "missing", "--plan", "phuoc-binh-2026", "--as-of", "2026-02-08")
+    assert (code, "2026-01 due 2026-02-07: phuoc-binh.vhxh" in out) == (0, True)
+    code, _, err = run(capsys, "missing", "--as-of", "2026-02-08")
+    assert (code, "INVALID_VALUE" in err) == (2, True)

@@ -26,7 +26,7 @@ from projections.engine.rows import Changes
 from projections.engine.runner import BATCH, ProjectionRunner, Row, catch_up_all, rebuild_all
 from projections.engine.tables import TrackingMovedError
 from projections.kpi_attainment import KpiAttainmentView
-from projections.red_flags import RedFlagView, item_flags, start_of
+from projections.red_flags import RedFlagView, item_flags
 from projections.rollups import read_tasks
 from projections.scorecards import ScorecardView, scorecards, standings
 from projections.task_status import TaskStatusView
@@ -503,8 +503,7 @@ def evidence(letter: str, description: str) -> dict[str, str]:
 
 
 def spans(rows: dict[str, Any], today: dt.date) -> list[tuple[str, str, str | None, str]]:
-    row = rows[f"{PB}/task/3"]
-    _, history = item_flags(row, start_of(rows, PB, today), today)
+    _, history = item_flags(rows, f"{PB}/task/3", today)
     return [
         (s.rule, str(s.raised_on), str(s.cleared_on) if s.cleared_on else None, s.cleared_by or "")
         for s in history
@@ -519,28 +518,31 @@ def test_red_flags_rise_and_clear_with_their_causes_and_keep_their_history(
     runner.catch_up(batch=40)
     rows = runner.rows()
     assert rows[PB]["start"] == "2026-01-15"
-    up, _ = item_flags(rows[f"{PB}/task/3"], dt.date(2026, 1, 15), dt.date(2026, 4, 12))
-    assert {(f.rule, f.version) for f in up} == {
-        ("PAST_DEADLINE", 1),
-        ("BEHIND_SCHEDULE", 1),
-        ("LOW_QUALITY_EVIDENCE", 1),
+    up, _ = item_flags(rows, f"{PB}/task/3", dt.date(2026, 4, 12))
+    assert {(f.rule, f.version, f.period) for f in up} == {
+        ("PAST_DEADLINE", 2, ""),
+        ("BEHIND_SCHEDULE", 2, ""),
+        ("LOW_QUALITY_EVIDENCE", 1, ""),
+        ("REPORT_MISSING", 1, "2026-01"),  # its reports are about February and March
     }
     completes_task_3(plans)
     runner.catch_up(batch=40)
     cleared_by = f"{PB}/task/3@v"
     history = spans(runner.rows(), dt.date(2026, 5, 1))
     assert [h[:3] for h in history] == [
-        # 0% the day after the plan's start (15 January) is already below half the schedule
-        ("BEHIND_SCHEDULE", "2026-01-16", "2026-04-20"),
-        ("LATE_FORECAST", "2026-02-01", "2026-04-01"),
+        # nothing is judged on the schedule until January's report was due (7 February)
+        ("BEHIND_SCHEDULE", "2026-02-08", "2026-04-20"),
+        ("LATE_FORECAST", "2026-02-08", "2026-04-01"),
+        ("REPORT_MISSING", "2026-02-08", "2026-04-20"),
         ("PAST_DEADLINE", "2026-04-01", "2026-04-20"),
         ("LOW_QUALITY_EVIDENCE", "2026-04-10", "2026-04-20"),
     ]
     assert history[1][3] == "time"  # the deadline passing turned the warning into lateness
-    assert all(h[3].startswith(cleared_by) for h in (history[0], history[2], history[3]))
+    assert all(h[3].startswith(cleared_by) for h in (history[0], *history[2:]))
     assert spans(runner.rows(), dt.date(2026, 3, 15)) == [
-        ("BEHIND_SCHEDULE", "2026-01-16", None, ""),
-        ("LATE_FORECAST", "2026-02-01", None, ""),
+        ("BEHIND_SCHEDULE", "2026-02-08", None, ""),
+        ("LATE_FORECAST", "2026-02-08", None, ""),
+        ("REPORT_MISSING", "2026-02-08", None, ""),
     ]
     digest = runner.digest()
     rebuilt = ProjectionRunner(plans, RedFlagView(plans))

@@ -5,15 +5,17 @@ from __future__ import annotations
 
 import datetime as dt
 import types
+from dataclasses import replace
 from typing import Any
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from domain.deadlines import parse_deadline
 from domain.flags import (
     BEHIND_RATIO,
-    TIME,
     FlagSpan,
+    Frame,
     ItemState,
     event_day,
     expected_percent,
@@ -21,9 +23,12 @@ from domain.flags import (
     forecast_finish,
     open_flags,
 )
+from domain.reporting import periods
 
 START = dt.date(2026, 1, 1)
-DUE = dt.date(2026, 3, 31)
+FRAME = Frame.of(START, 2026, ["monthly"])  # the first checkpoint: 7 February
+QUARTER_I = parse_deadline("Quý I/2026")
+RULES = ("PAST_DEADLINE", "BEHIND_SCHEDULE", "LOW_QUALITY_EVIDENCE", "LATE_FORECAST")
 
 
 def holds_on(rule: str, state: ItemState, day: dt.date) -> bool:
@@ -32,15 +37,18 @@ def holds_on(rule: str, state: ItemState, day: dt.date) -> bool:
         return False
     if rule == "LOW_QUALITY_EVIDENCE":
         return state.low_quality is not None
-    if state.due is None or state.percent is None:
+    due = state.deadline.due if state.deadline else None
+    if due is None or state.percent is None:
         return False
     if rule == "PAST_DEADLINE":
-        return day > state.due
+        return day > due
+    start = min(START, due)  # the planned span never starts after its due day
+    judged = day > FRAME.checkpoint  # nothing is judged on the schedule by then
     if rule == "BEHIND_SCHEDULE":
-        expected = expected_percent(START, state.due, day)
-        return expected > 0 and state.percent < BEHIND_RATIO * expected
-    forecast = forecast_finish(state.reports, START)
-    return forecast is not None and forecast > state.due and day <= state.due
+        expected = expected_percent(start, due, day)
+        return judged and expected > 0 and state.percent < BEHIND_RATIO * expected
+    forecast = forecast_finish(state.reports, start)
+    return judged and forecast is not None and forecast > due and day <= due
 
 
 def in_force(states: list[ItemState], day: dt.date) -> ItemState | None:
@@ -52,7 +60,7 @@ def up_on(history: list[FlagSpan], day: dt.date) -> set[str]:
     return {
         s.rule
         for s in history
-        if s.raised_on <= day and (s.cleared_on is None or day < s.cleared_on)
+        if s.rule in RULES and s.raised_on <= day and (s.cleared_on is None or day < s.cleared_on)
     }
 
 
@@ -62,7 +70,14 @@ states_strategy = st.lists(
         st.integers(0, 150),
         st.booleans(),
         st.integers(0, 100),
-        st.sampled_from([DUE, dt.date(2026, 2, 1), START, None]),
+        st.sampled_from(
+            [
+                QUARTER_I,
+                parse_deadline("trước ngày 01/02/2026"),
+                parse_deadline("trước ngày 01/01/2026"),
+                parse_deadline("Thường xuyên"),
+            ]
+        ),
         st.sampled_from([None, "ab" * 32]),
         st.sampled_from(
             [
@@ -94,23 +109,15 @@ def test_the_history_shows_a_flag_up_exactly_on_the_days_its_rule_holds(
 ) -> None:
     states = build(raw)
     today = START + dt.timedelta(days=today_offset)
-    history = flag_history(states, START, today)
+    history = flag_history(states, FRAME, today)
     day = START
     while day <= today:
         state = in_force(states, day)
-        expected = {
-            rule
-            for rule in (
-                "PAST_DEADLINE",
-                "BEHIND_SCHEDULE",
-                "LOW_QUALITY_EVIDENCE",
-                "LATE_FORECAST",
-            )
-            if state is not None and holds_on(rule, state, day)
-        }
+        expected = {rule for rule in RULES if state is not None and holds_on(rule, state, day)}
         assert up_on(history, day) == expected, day
         day += dt.timedelta(days=1)
-    assert {f.rule for f in open_flags(states, START, today)} == up_on(history, today)
+    up = {f.rule for f in open_flags(states, FRAME, today) if f.rule in RULES}
+    assert up == up_on(history, today)
     assert all(
         s.raised_on <= today
         and (s.cleared_on is None or s.cleared_on <= today + dt.timedelta(days=1))
@@ -118,15 +125,13 @@ def test_the_history_shows_a_flag_up_exactly_on_the_days_its_rule_holds(
     )
 
 
-def state(version: int, day: dt.date, **fields: object) -> ItemState:
-    base = {"open": True, "percent": 0, "due": DUE}
-    return ItemState(f"p/task/1@v{version}", day, **{**base, **fields})  # type: ignore[arg-type]
-
-
 def test_a_deadline_passing_raises_a_flag_by_time_and_completion_clears_it() -> None:
-    states = [state(1, START), state(2, dt.date(2026, 4, 10), percent=100, open=False)]
+    states = [
+        ItemState("p/task/1@v1", dt.date.min, open=True, percent=0, deadline=QUARTER_I),
+        ItemState("p/task/1@v2", dt.date(2026, 4, 10), open=False, percent=100),
+    ]
     [span] = [
-        s for s in flag_history(states, START, dt.date(2026, 5, 1)) if s.rule == "PAST_DEADLINE"
+        s for s in flag_history(states, FRAME, dt.date(2026, 5, 1)) if s.rule == "PAST_DEADLINE"
     ]
     assert (span.raised_on, span.raised_by, span.raised_at_event) == (
         dt.date(2026, 4, 1),
@@ -136,36 +141,8 @@ def test_a_deadline_passing_raises_a_flag_by_time_and_completion_clears_it() -> 
     assert (span.cleared_on, span.cleared_by, span.version) == (
         dt.date(2026, 4, 10),
         "p/task/1@v2",
-        1,
+        2,
     )
-
-
-def test_a_low_quality_review_raises_at_its_event_and_a_good_one_clears_it() -> None:
-    states = [
-        state(1, START, percent=60),
-        state(2, dt.date(2026, 1, 20), percent=60, low_quality="ab" * 32),
-        state(3, dt.date(2026, 2, 3), percent=60),
-    ]
-    [span] = flag_history(states, START, dt.date(2026, 2, 10))
-    assert (span.rule, span.raised_on, span.raised_by, span.raised_at_event) == (
-        "LOW_QUALITY_EVIDENCE",
-        dt.date(2026, 1, 20),
-        "p/task/1@v2",
-        True,
-    )
-    assert (span.cleared_on, span.cleared_by) == (dt.date(2026, 2, 3), "p/task/1@v3")
-
-
-def test_the_early_warning_gives_way_to_past_deadline_when_the_day_passes() -> None:
-    states = [state(1, dt.date(2026, 3, 1), percent=60, reports=((dt.date(2026, 3, 1), 60),))]
-    history = flag_history(states, START, dt.date(2026, 4, 5))
-    warning = next(s for s in history if s.rule == "LATE_FORECAST")
-    assert (warning.raised_on, warning.cleared_on, warning.cleared_by) == (
-        dt.date(2026, 3, 1),
-        dt.date(2026, 4, 1),
-        TIME,
-    )
-    assert next(s for s in history if s.rule == "PAST_DEADLINE").raised_on == dt.date(2026, 4, 1)
 
 
 def test_the_forecast_extends_the_latest_reports_velocity_to_100_percent() -> None:
@@ -183,3 +160,42 @@ def test_an_event_takes_effect_on_the_wards_day_not_the_utc_one() -> None:
     before_dawn = types.SimpleNamespace(occurred_at=dt.datetime(2026, 7, 1, 3, tzinfo=ict))
     utc_evening = types.SimpleNamespace(occurred_at=dt.datetime(2026, 6, 30, 20, tzinfo=dt.UTC))
     assert event_day(before_dawn) == event_day(utc_evening) == dt.date(2026, 7, 1)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(
+        st.tuples(st.integers(1, 5), st.integers(0, 160)), max_size=5, unique_by=lambda r: r[0]
+    ),
+    st.one_of(st.none(), st.integers(0, 200)),
+    st.integers(0, 200),
+)
+def test_report_missing_is_up_exactly_while_a_due_periods_report_has_not_come(
+    reports: list[tuple[int, int]], closed_after: int | None, today_offset: int
+) -> None:
+    reported = tuple(
+        (f"2026-{month:02d}", START + dt.timedelta(days=came), 2) for month, came in reports
+    )
+    states = [ItemState("p/task/1@v1", dt.date.min, open=True, percent=0, deadline=QUARTER_I)]
+    states.append(replace(states[0], ref="p/task/1@v2", day=START, reported=reported))
+    if closed_after is not None:
+        day = START + dt.timedelta(days=closed_after)
+        states.append(replace(states[-1], ref="p/task/1@v3", day=day, open=False))
+    today = START + dt.timedelta(days=today_offset)
+    history = [s for s in flag_history(states, FRAME, today) if s.rule == "REPORT_MISSING"]
+    day = START
+    while day <= today:
+        came = {label: arrived for label, arrived, _ in reported}
+        open_ = closed_after is None or day < START + dt.timedelta(days=closed_after)
+        owed = {
+            period.label
+            for period in periods(START, dt.date(2026, 12, 31), "monthly")
+            if open_ and period.due < day and not came.get(period.label, dt.date.max) <= day
+        }
+        up = {
+            s.period
+            for s in history
+            if s.raised_on <= day and (s.cleared_on is None or day < s.cleared_on)
+        }
+        assert up == owed, day
+        day += dt.timedelta(days=1)

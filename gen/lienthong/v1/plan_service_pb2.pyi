@@ -1630,3 +1630,112 @@ class PeriodSummary(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___PeriodSummary: _TypeAlias = PeriodSummary  # noqa: Y015
+
+@_typing.final
+class ListMissingReportsRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PLAN_ID_FIELD_NUMBER: _builtins.int
+    AGENCY_ID_FIELD_NUMBER: _builtins.int
+    AS_OF_FIELD_NUMBER: _builtins.int
+    PAGE_SIZE_FIELD_NUMBER: _builtins.int
+    PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    AS_KNOWN_AT_FIELD_NUMBER: _builtins.int
+    plan_id: _builtins.str
+    """Exactly one of plan_id and agency_id (the items that agency leads, in every plan)."""
+    agency_id: _builtins.str
+    as_of: _builtins.str
+    """The day the reports are owed on, YYYY-MM-DD (default: today, or the ward's day at
+    as_known_at); facts about later days are left out.
+    """
+    page_size: _builtins.int
+    page_token: _builtins.str
+    @_builtins.property
+    def as_known_at(self) -> _timestamp_pb2.Timestamp:
+        """Read as the store knew it at this time (default: now); not after the server's clock."""
+
+    def __init__(
+        self,
+        *,
+        plan_id: _builtins.str = ...,
+        agency_id: _builtins.str = ...,
+        as_of: _builtins.str = ...,
+        page_size: _builtins.int = ...,
+        page_token: _builtins.str = ...,
+        as_known_at: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["as_known_at", b"as_known_at"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["agency_id", b"agency_id", "as_known_at", b"as_known_at", "as_of", b"as_of", "page_size", b"page_size", "page_token", b"page_token", "plan_id", b"plan_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListMissingReportsRequest: _TypeAlias = ListMissingReportsRequest  # noqa: Y015
+
+@_typing.final
+class ListMissingReportsResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    MISSING_FIELD_NUMBER: _builtins.int
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    ANSWERED_ON_FIELD_NUMBER: _builtins.int
+    next_page_token: _builtins.str
+    @_builtins.property
+    def missing(self) -> _containers.RepeatedCompositeFieldContainer[Global___MissingReport]: ...
+    @_builtins.property
+    def answered_on(self) -> Global___ReadBasis:
+        """What the answer was read on."""
+
+    def __init__(
+        self,
+        *,
+        missing: _abc.Iterable[Global___MissingReport] | None = ...,
+        next_page_token: _builtins.str = ...,
+        answered_on: Global___ReadBasis | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["answered_on", b"answered_on"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["answered_on", b"answered_on", "missing", b"missing", "next_page_token", b"next_page_token"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListMissingReportsResponse: _TypeAlias = ListMissingReportsResponse  # noqa: Y015
+
+@_typing.final
+class MissingReport(_message.Message):
+    """A report owed: an item's report of one period, due and not come."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SUBJECT_FIELD_NUMBER: _builtins.int
+    PLAN_ID_FIELD_NUMBER: _builtins.int
+    UNITS_FIELD_NUMBER: _builtins.int
+    PERIOD_FIELD_NUMBER: _builtins.int
+    DUE_FIELD_NUMBER: _builtins.int
+    subject: _builtins.str
+    """The item ("PLAN/task/KEY" or "PLAN/indicator/NUMBER")."""
+    plan_id: _builtins.str
+    period: _builtins.str
+    """The reporting period, e.g. "2026-03", "2026-Q1"."""
+    due: _builtins.str
+    """The day its report was due, YYYY-MM-DD (the period's last day + 7 days)."""
+    @_builtins.property
+    def units(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """The units owing it: the item's lead units."""
+
+    def __init__(
+        self,
+        *,
+        subject: _builtins.str = ...,
+        plan_id: _builtins.str = ...,
+        units: _abc.Iterable[_builtins.str] | None = ...,
+        period: _builtins.str = ...,
+        due: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["due", b"due", "period", b"period", "plan_id", b"plan_id", "subject", b"subject", "units", b"units"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___MissingReport: _TypeAlias = MissingReport  # noqa: Y015

@@ -116,6 +116,11 @@ class PlanServiceStub:
                 request_serializer=lienthong_dot_v1_dot_plan__service__pb2.ListPeriodSummariesRequest.SerializeToString,
                 response_deserializer=lienthong_dot_v1_dot_plan__service__pb2.ListPeriodSummariesResponse.FromString,
                 _registered_method=True)
+        self.ListMissingReports = channel.unary_unary(
+                '/lienthong.v1.PlanService/ListMissingReports',
+                request_serializer=lienthong_dot_v1_dot_plan__service__pb2.ListMissingReportsRequest.SerializeToString,
+                response_deserializer=lienthong_dot_v1_dot_plan__service__pb2.ListMissingReportsResponse.FromString,
+                _registered_method=True)
 
 
 class PlanServiceServicer:
@@ -226,6 +231,15 @@ class PlanServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListMissingReports(self, request, context):
+        """The reports owed on a day (đôn đốc): per item of a plan, or led by an agency, and
+        per period of its plan's reporting regime whose report's due day has passed with
+        no report of it — the units owing; by due day, then item.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_PlanServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -298,6 +312,11 @@ def add_PlanServiceServicer_to_server(servicer, server):
                     servicer.ListPeriodSummaries,
                     request_deserializer=lienthong_dot_v1_dot_plan__service__pb2.ListPeriodSummariesRequest.FromString,
                     response_serializer=lienthong_dot_v1_dot_plan__service__pb2.ListPeriodSummariesResponse.SerializeToString,
+            ),
+            'ListMissingReports': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListMissingReports,
+                    request_deserializer=lienthong_dot_v1_dot_plan__service__pb2.ListMissingReportsRequest.FromString,
+                    response_serializer=lienthong_dot_v1_dot_plan__service__pb2.ListMissingReportsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -690,6 +709,33 @@ class PlanService:
             '/lienthong.v1.PlanService/ListPeriodSummaries',
             lienthong_dot_v1_dot_plan__service__pb2.ListPeriodSummariesRequest.SerializeToString,
             lienthong_dot_v1_dot_plan__service__pb2.ListPeriodSummariesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListMissingReports(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/lienthong.v1.PlanService/ListMissingReports',
+            lienthong_dot_v1_dot_plan__service__pb2.ListMissingReportsRequest.SerializeToString,
+            lienthong_dot_v1_dot_plan__service__pb2.ListMissingReportsResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -70,6 +70,11 @@ class PlanServiceStub:
     """Indicators that share a code, side by side across wards."""
     ListPeriodSummaries: _grpc.UnaryUnaryMultiCallable[_plan_service_pb2.ListPeriodSummariesRequest, _plan_service_pb2.ListPeriodSummariesResponse]
     """Per month, quarter, half-year or year of a plan: what its tasks did in each period."""
+    ListMissingReports: _grpc.UnaryUnaryMultiCallable[_plan_service_pb2.ListMissingReportsRequest, _plan_service_pb2.ListMissingReportsResponse]
+    """The reports owed on a day (đôn đốc): per item of a plan, or led by an agency, and
+    per period of its plan's reporting regime whose report's due day has passed with
+    no report of it — the units owing; by due day, then item.
+    """
 
 @_typing.type_check_only
 class PlanServiceAsyncStub(PlanServiceStub):
@@ -113,6 +118,11 @@ class PlanServiceAsyncStub(PlanServiceStub):
     """Indicators that share a code, side by side across wards."""
     ListPeriodSummaries: _aio.UnaryUnaryMultiCallable[_plan_service_pb2.ListPeriodSummariesRequest, _plan_service_pb2.ListPeriodSummariesResponse]  # type: ignore[assignment]
     """Per month, quarter, half-year or year of a plan: what its tasks did in each period."""
+    ListMissingReports: _aio.UnaryUnaryMultiCallable[_plan_service_pb2.ListMissingReportsRequest, _plan_service_pb2.ListMissingReportsResponse]  # type: ignore[assignment]
+    """The reports owed on a day (đôn đốc): per item of a plan, or led by an agency, and
+    per period of its plan's reporting regime whose report's due day has passed with
+    no report of it — the units owing; by due day, then item.
+    """
 
 class PlanServiceServicer(metaclass=_abc_1.ABCMeta):
     """Plans, their tasks and indicators, and their consolidated status.
@@ -237,5 +247,16 @@ class PlanServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_plan_service_pb2.ListPeriodSummariesResponse, _abc.Awaitable[_plan_service_pb2.ListPeriodSummariesResponse]]:
         """Per month, quarter, half-year or year of a plan: what its tasks did in each period."""
+
+    @_abc_1.abstractmethod
+    def ListMissingReports(
+        self,
+        request: _plan_service_pb2.ListMissingReportsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_plan_service_pb2.ListMissingReportsResponse, _abc.Awaitable[_plan_service_pb2.ListMissingReportsResponse]]:
+        """The reports owed on a day (đôn đốc): per item of a plan, or led by an agency, and
+        per period of its plan's reporting regime whose report's due day has passed with
+        no report of it — the units owing; by due day, then item.
+        """
 
 def add_PlanServiceServicer_to_server(servicer: PlanServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

@@ -225,8 +225,12 @@ class RedFlag(_message.Message):
     CLEARED_BY_FIELD_NUMBER: _builtins.int
     SUBJECT_FIELD_NUMBER: _builtins.int
     LEAD_FIELD_NUMBER: _builtins.int
+    PERIOD_FIELD_NUMBER: _builtins.int
+    UNITS_FIELD_NUMBER: _builtins.int
     rule: _builtins.str
-    """e.g. "PAST_DEADLINE", "BEHIND_SCHEDULE", "LOW_QUALITY_EVIDENCE", "LATE_FORECAST"."""
+    """"PAST_DEADLINE", "BEHIND_SCHEDULE", "LOW_QUALITY_EVIDENCE", "LATE_FORECAST",
+    "REPORT_MISSING", "DUTY_PERIOD_UNMET", "KPI_OFF_TRACK" or "KPI_MISSED" (docs/views.md).
+    """
     message: _builtins.str
     rule_version: _builtins.int
     """The version of the rule that raised it."""
@@ -242,9 +246,18 @@ class RedFlag(_message.Message):
     """The event that cleared it, or "time" when a day passing did."""
     subject: _builtins.str
     """The item it is raised on ("PLAN/task/KEY" or "PLAN/indicator/NUMBER")."""
+    period: _builtins.str
+    """The period a per-period flag is about ("2026-03", "2026-Q1", "2026"): the
+    reporting period of REPORT_MISSING, the duty's period of DUTY_PERIOD_UNMET, the
+    target's period of KPI_OFF_TRACK and KPI_MISSED; empty for the others.
+    """
     @_builtins.property
     def lead(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
         """The item's lead units."""
+
+    @_builtins.property
+    def units(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """The units a flag urges (REPORT_MISSING, DUTY_PERIOD_UNMET): the item's lead units."""
 
     def __init__(
         self,
@@ -259,10 +272,12 @@ class RedFlag(_message.Message):
         cleared_by: _builtins.str = ...,
         subject: _builtins.str = ...,
         lead: _abc.Iterable[_builtins.str] | None = ...,
+        period: _builtins.str = ...,
+        units: _abc.Iterable[_builtins.str] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["cleared_by", b"cleared_by", "cleared_on", b"cleared_on", "lead", b"lead", "message", b"message", "raised_at_event", b"raised_at_event", "raised_by", b"raised_by", "raised_on", b"raised_on", "rule", b"rule", "rule_version", b"rule_version", "subject", b"subject"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["cleared_by", b"cleared_by", "cleared_on", b"cleared_on", "lead", b"lead", "message", b"message", "period", b"period", "raised_at_event", b"raised_at_event", "raised_by", b"raised_by", "raised_on", b"raised_on", "rule", b"rule", "rule_version", b"rule_version", "subject", b"subject", "units", b"units"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
