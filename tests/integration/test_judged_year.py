@@ -175,7 +175,7 @@ def test_nothing_is_judged_against_the_schedule_before_the_plans_first_checkpoin
     year: Played, plan: str
 ) -> None:
     header = year.app.plan(plan)
-    checkpoint = first_checkpoint(header.start, header.header["reporting"])
+    checkpoint = first_checkpoint(header.start, header.header.get("reporting", []))
     early = [
         (item, span.rule, span.raised_on)
         for item, _, span in flags_on(year.views, plan, checkpoint, include_cleared=True)

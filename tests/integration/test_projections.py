@@ -719,10 +719,12 @@ def test_a_level_measured_against_a_numeric_target_is_unjudgeable_and_the_view_g
 def test_the_unit_that_reports_ranks_ahead_of_silent_units_and_no_collective_is_ranked(
     plans: Ledger,
 ) -> None:
-    post = Actor("phuoc-binh.health-post", channel="test")  # the only unit that reports
     for month, as_of in enumerate(
         (dt.date(2026, 1, 31), dt.date(2026, 2, 28), dt.date(2026, 3, 31)), 1
     ):
+        # the only unit that reports, each month on its last day
+        moment = dt.datetime.combine(as_of, dt.time(9), dt.UTC)
+        post = Actor("phuoc-binh.health-post", channel="test", occurred_at=moment)
         progress = {"percent": 20 * month, "as_of": as_of}
         execute(plans, "progress_reported", f"{PB}/task/24", post, progress)
         for kpi in ("7", "11"):  # both "≥ 90" in 2026, led and monitored by the health post
@@ -784,8 +786,10 @@ def test_an_item_in_cho_hoan_thien_counts_0_in_its_units_score_and_in_the_rollup
         "on_time": (0, before["on_time"][1] + 1),  # counted though it has no due day
         "acceptance": (0, 1),
         "timeliness": (before["timeliness"][0] - 1, before["timeliness"][1]),  # March's report
-        "unflagged": (before["unflagged"][0] - 1, before["unflagged"][1]),
+        # every item of the centre already owes January's report (REPORT_MISSING)
+        "unflagged": (0, before["unflagged"][1]),
     }
+    assert before["unflagged"][0] == 0
     fixed = {**unsigned, "sha256": "f" * 64}
     execute(plans, "completion_claimed", subject, centre, {}, [fixed])
     execute(plans, "evidence_accepted", subject, office, {"sha256": fixed["sha256"]})

@@ -307,16 +307,16 @@ def test_the_quarter_ranks_the_agencies_and_explains_each_score(
     police = by_name["phuoc-binh.police"]
     # 28 was due 31/03 and is not done; of the 12 reports due (Jan, Feb, Mar for 27,
     # 28, 29 and its indicator), 7 came (28 only in February, 27 and 29 every month,
-    # the indicator never); 28 carries a flag, 27, 29 and the indicator not
+    # the indicator never); 28 (late) and the indicator (its reports owed) carry flags
     assert {part: (v["count"], v["of"]) for part, v in police["parts"].items()} == {
         "on_time": (0, 1),
         "acceptance": (0, 0),
         "timeliness": (7, 12),
-        "unflagged": (3, 4),
+        "unflagged": (2, 4),
     }
     assert (police["tasks"], police["indicators"]) == (3, 1)
     # nothing judged: acceptance is left out and the other weights count in proportion
-    assert police["score"] == round(100 * (0.2 * 7 / 12 + 0.2 * 3 / 4) / 0.8, 1)
+    assert police["score"] == round(100 * (0.4 * 0 + 0.2 * 7 / 12 + 0.2 * 2 / 4) / 0.8, 1)
     # collectives are shown apart: IV.3 of Đa Mai counts for the cell that did it
     assert [card["agency"] for card in collectives] == COLLECTIVES
     cells = next(card for card in collectives if card["agency"] == "da-mai.party-cells")
@@ -329,33 +329,33 @@ RANKING = [
     "da-mai.party-office",
     "phuoc-binh.kindergarten",  # reports the schools' task 26: a member of the collective
     "phuoc-binh.ktht-dt",
-    "da-mai.party-building",
     # III.4 done on time, but no report of Bình Phước's first quarter
     "binh-phuoc.party-office",
+    "da-mai.party-building",
+    "phuoc-binh.vhxh",
+    "da-mai.ubnd",
+    # IV.3 finished after its deadline, by the cell that claimed it for the collective
+    "da-mai.party-cell-1",
     "da-mai.steering-committee",
     # task 24 reported every month, its two KPIs (7, 11) never measured
     "phuoc-binh.health-post",
-    "da-mai.ubnd",
+    # the bottleneck's own task is late and flagged
+    "phuoc-binh.police",
     "phuoc-binh.office-hdnd-ubnd",
-    "phuoc-binh.vhxh",
+    # evidence rejected as low quality: task 8 is in "Chờ hoàn thiện" and counts 0
+    "phuoc-binh.ttpvhcc",
     "binh-phuoc.ubnd",
-    # silent units: no report, nothing flagged
+    # silent units: no report, every item owes its reports (REPORT_MISSING)
+    "binh-long.mttq",
+    "binh-long.party-building",
     "binh-long.party-office",
+    "binh-long.ttdvth",
     "binh-long.ubnd",
+    "binh-long.vhxh",
     "binh-phuoc.hdnd",
     "binh-phuoc.mttq",
     "binh-phuoc.party-building",
     "da-mai.vhxh",
-    # IV.3 finished after its deadline, by the cell that claimed it for the collective
-    "da-mai.party-cell-1",
-    # the bottleneck's own task is late and flagged
-    "phuoc-binh.police",
-    # evidence rejected as low quality: task 8 is in "Chờ hoàn thiện" and counts 0
-    "phuoc-binh.ttpvhcc",
-    "binh-long.mttq",
-    "binh-long.party-building",
-    "binh-long.ttdvth",
-    "binh-long.vhxh",
 ]
 COLLECTIVES = [
     "binh-long.all-agencies",

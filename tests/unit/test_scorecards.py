@@ -115,8 +115,11 @@ def test_a_collective_is_not_ranked_its_item_counts_for_the_members_that_acted()
 
 def test_nothing_counts_as_unflagged_before_the_first_checkpoint() -> None:
     rows = {"p/task/1": task(["a"])}
-    assert parts(tally(rows, PLAN, dt.date(2026, 2, 6))[0][0])["unflagged"] == (0, 0)
-    assert parts(tally(rows, PLAN, dt.date(2026, 2, 7))[0][0])["unflagged"] == (1, 1)  # 7/2: due
+    assert parts(tally(rows, PLAN, dt.date(2026, 2, 7))[0][0])["unflagged"] == (0, 0)  # 7/2: due
+    assert parts(tally(rows, PLAN, dt.date(2026, 2, 8))[0][0])["unflagged"] == (
+        1,
+        1,
+    )  # judged from the day after, as the flags
 
 
 def test_an_item_in_cho_hoan_thien_counts_0_and_a_cancelled_one_for_nobody() -> None:
