@@ -321,6 +321,8 @@ def past_deadline(state: ItemState, frame: Frame, _today: date) -> Holds:
 
 def behind_schedule(state: ItemState, frame: Frame, _today: date) -> Holds:
     span = span_of(state, frame)
+    if not state.reports:
+        return {}  # a percent nobody reported is not judged: the report is owed (REPORT_MISSING)
     if span.due is None or state.percent is None or state.percent >= BEHIND_RATIO * 100:
         return {}
     days = (span.due - span.start).days

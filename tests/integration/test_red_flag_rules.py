@@ -6,7 +6,8 @@ Bình Phước (000) and Bình Long (004) and the KPIs judged like any other ite
 What happens: only Phước Bình's (001) health post acts — it reports task 24 at the
 end of January, February and March (each the next morning), measures KPI 7 at 92%
 (target "≥ 90") and KPI 11 at 20% (target "≥ 90") each month. Nobody else reports.
-The coordination office declares that task I.6 (Quý II) waits on task 3 (Quý I).
+The coordination office declares that task I.6 (Quý II) waits on task 3 (Quý I);
+on 1 April, the day I.6's planned span starts, its lead (VHXH) reports it at 0%.
 """
 
 from __future__ import annotations
@@ -42,6 +43,10 @@ def views(app: Ledger) -> Views:
     office = Actor(app.plan(PB).coordinator, channel="test")
     chain = {"upstream": "3", "downstream": "I.6", "reason": "cần kết quả trước"}
     execute(app, "dependency_declared", PB, office, chain)
+    april = dt.datetime.combine(dt.date(2026, 4, 1), dt.time(2), dt.UTC)
+    started = {"percent": 0, "as_of": dt.date(2026, 4, 1)}
+    vhxh = Actor("phuoc-binh.vhxh", channel="test", occurred_at=april)
+    execute(app, "progress_reported", f"{PB}/task/I.6", vhxh, started)
     for day in MONTH_ENDS:
         report = {"percent": 10 * day.month, "as_of": day}
         execute(app, "progress_reported", f"{PB}/task/24", morning_after(day), report)
@@ -76,13 +81,16 @@ def test_nothing_is_judged_on_001s_schedule_until_its_first_monthly_report_was_d
     ]
     assert early == []
     after = checkpoint + dt.timedelta(days=1)
-    behind = {
+    up = raised_flags(views, names, after, include_cleared=False)
+    owed = {
         (name, span.raised_on, span.raised_at_event)
-        for name, _, span in raised_flags(views, names, after, include_cleared=False)
-        if span.rule == "BEHIND_SCHEDULE"
+        for name, _, span in up
+        if span.rule == "REPORT_MISSING"
     }
-    assert behind  # tasks at 0% are behind the day after, raised by the day passing
-    assert {(on, at_event) for _, on, at_event in behind} == {(after, False)}
+    assert owed  # the silent items owe January's report the day after, raised by the day passing
+    assert {(on, at_event) for _, on, at_event in owed} == {(after, False)}
+    # and are not judged behind on a 0% nobody reported
+    assert not [name for name, _, span in up if span.rule == "BEHIND_SCHEDULE"]
 
 
 def test_after_the_checkpoint_001s_silent_units_owe_januarys_report_and_the_health_post_not(
@@ -151,8 +159,8 @@ def test_a_kpi_measured_far_below_its_trajectory_is_off_track_and_one_above_is_n
 def test_a_task_waiting_on_an_upstream_is_expected_from_the_day_after_its_due_day(
     views: Views,
 ) -> None:
-    # task I.6 is planned over 1 April – 30 June, after task 3 (due 31 March): at 0% it
-    # is behind from the second day of its span, not from 8 February
+    # task I.6 is planned over 1 April – 30 June, after task 3 (due 31 March): reported
+    # at 0% on 1 April, it is behind from the second day of its span, not from 8 February
     flags = raised_flags(views, [f"{PB}/task/I.6"], dt.date(2026, 4, 30), include_cleared=True)
     [behind] = [span for _, _, span in flags if span.rule == "BEHIND_SCHEDULE"]
     assert (behind.raised_on, behind.message) == (

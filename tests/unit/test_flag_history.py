@@ -44,9 +44,10 @@ def holds_on(rule: str, state: ItemState, day: dt.date) -> bool:
         return day > due
     start = min(START, due)  # the planned span never starts after its due day
     judged = day > FRAME.checkpoint  # nothing is judged on the schedule by then
-    if rule == "BEHIND_SCHEDULE":
+    if rule == "BEHIND_SCHEDULE":  # a percent nobody reported is not judged
         expected = expected_percent(start, due, day)
-        return judged and expected > 0 and state.percent < BEHIND_RATIO * expected
+        reported = bool(state.reports)
+        return reported and judged and expected > 0 and state.percent < BEHIND_RATIO * expected
     forecast = forecast_finish(state.reports, start)
     return judged and forecast is not None and forecast > due and day <= due
 

@@ -32,7 +32,13 @@ BODY_TEXT = parse_deadline(None)  # a duty of the body text: no deadline wording
 
 
 def task(version: int, day: dt.date, percent: int = 0, **fields: object) -> ItemState:
-    base: dict[str, object] = {"open": True, "percent": percent, "deadline": QUARTER_I}
+    """A task's state, its ``percent`` reported on ``day`` unless ``reports`` says otherwise."""
+    base: dict[str, object] = {
+        "open": True,
+        "percent": percent,
+        "deadline": QUARTER_I,
+        "reports": ((day, percent),),
+    }
     return ItemState(f"p/task/1@v{version}", day, **{**base, **fields})  # type: ignore[arg-type]
 
 
@@ -99,6 +105,12 @@ def test_behind_schedule_holds_below_half_of_the_expected_percent() -> None:
     mid_february = dt.date(2026, 2, 15)  # about 50% expected: 25% is the line
     assert raised([task(1, dt.date.min, 20)], mid_february, "BEHIND_SCHEDULE") != []
     assert raised([task(1, dt.date.min, 30)], mid_february, "BEHIND_SCHEDULE") == []
+
+
+def test_a_task_nobody_reported_is_owed_a_report_not_judged_behind() -> None:
+    silent = [task(1, dt.date.min, 0, reports=())]
+    assert raised(silent, dt.date(2026, 3, 15), "BEHIND_SCHEDULE") == []
+    assert raised(silent, dt.date(2026, 3, 15), "REPORT_MISSING") != []
 
 
 def test_past_deadline_is_raised_the_day_after_the_due_day() -> None:
