@@ -32,6 +32,11 @@ committed offset says nothing; only the positions above matter.
 Every record's signature is verified against the trust anchors (loaded when the
 worker starts: ``LIENTHONG_TRUST_ANCHORS``, see :mod:`services.app.identity`).
 
+Every verdict is counted (``lienthong_submissions_total``) and logged with the
+submission's event id and subject; each held partition's lag (what its high
+watermark holds beyond the store's next offset) is ``lienthong_kafka_consumer_lag_records``
+(:mod:`services.metrics`).
+
 Settings: :class:`services.kafka.topics.KafkaSettings`.
 """
 
@@ -49,8 +54,11 @@ from faust.types import TP
 
 from services.app.identity import TrustAnchors
 from services.app.ledger import Ledger
-from services.kafka.ingest import BatchIngestor, Record, tracking_name
+from services.app.submissions import Verdict
+from services.kafka.ingest import BatchIngestor, Record, decode, tracking_name
 from services.kafka.topics import AGENCY_EVENTS, KafkaSettings
+from services.logs import log_verdict, logging_config
+from services.metrics import CONSUMER_LAG, count_verdict
 from services.store.database import STORE_ERRORS
 from services.store.recorder import OffsetGapError, stored_offsets
 
@@ -161,6 +169,23 @@ class Positions:
         topic, _, partition = error.name.rpartition(":")
         self.lost(TP(topic, int(partition)))
 
+    def observe_lag(self) -> None:
+        """Each positioned partition's lag behind its high watermark, as last fetched."""
+        CONSUMER_LAG.clear()
+        for tp, expected in self.expected.items():
+            highwater = self.app.consumer.highwater(tp)
+            if highwater is not None:
+                CONSUMER_LAG.labels(str(tp.partition)).set(max(0, highwater - expected))
+
+
+def decided(record: Record, verdict: Verdict) -> None:
+    """Count a record's verdict and log it with its event id and subject."""
+    count_verdict(verdict.outcome, verdict.reason_code)
+    subject = decode(record).command.subject
+    log_verdict(
+        log, verdict.event_id, subject, verdict.outcome, verdict.reason_code, origin=record.origin
+    )
+
 
 class Storer:
     """Positions, admits and stores batches, retrying through database and broker outages."""
@@ -197,6 +222,8 @@ class Storer:
             ingestor = positions.ingestor
             results = await asyncio.to_thread(ingestor.ingest, admitted, positions.log_starts)
             positions.stored(admitted)
+        for record, verdict in results:
+            decided(record, verdict)
         rejected = sum(1 for _, verdict in results if verdict.outcome == "rejected")
         log.info("stored %d record(s), %d rejected", len(results), rejected)
 
@@ -234,6 +261,7 @@ def build_worker(
     async def keep_positioned() -> None:
         if positions.unpositioned:
             await storer.store([])
+        positions.observe_lag()
 
     worker.timer(POSITION_EVERY_SECONDS)(keep_positioned)
 
@@ -252,4 +280,6 @@ def build_worker(
 def run_worker(app: Ledger, settings: KafkaSettings) -> None:
     """Run the ingest worker until SIGINT or SIGTERM."""
     worker = build_worker(app, settings)
-    faust.Worker(worker, loglevel="INFO").execute_from_commandline()
+    faust.Worker(
+        worker, loglevel="INFO", logging_config=logging_config(logging.INFO)
+    ).execute_from_commandline()
