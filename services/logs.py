@@ -84,6 +84,8 @@ def logging_config(level: int | str) -> dict[str, Any]:
             }
         },
         "root": {"level": level, "handlers": ["stderr"]},
+        # kafka-python's connection chatter: its warnings are enough
+        "loggers": {"kafka": {"level": "WARNING"}},
     }
 
 

@@ -51,11 +51,13 @@ from typing import Any, cast
 import faust
 from aiokafka.errors import KafkaError
 from faust.types import TP
+from google.protobuf.message import DecodeError
+from lienthong.v1 import envelope_pb2
 
 from services.app.identity import TrustAnchors
 from services.app.ledger import Ledger
 from services.app.submissions import Verdict
-from services.kafka.ingest import BatchIngestor, Record, decode, tracking_name
+from services.kafka.ingest import BatchIngestor, Record, tracking_name
 from services.kafka.topics import AGENCY_EVENTS, KafkaSettings
 from services.logs import log_verdict, logging_config
 from services.metrics import CONSUMER_LAG, count_verdict
@@ -178,10 +180,18 @@ class Positions:
                 CONSUMER_LAG.labels(str(tp.partition)).set(max(0, highwater - expected))
 
 
+def subject_of(record: Record) -> str:
+    """The subject a record's envelope names (empty when it is no envelope)."""
+    try:
+        return str(envelope_pb2.AgencyEventEnvelope.FromString(record.value).subject)
+    except DecodeError:
+        return ""
+
+
 def decided(record: Record, verdict: Verdict) -> None:
     """Count a record's verdict and log it with its event id and subject."""
     count_verdict(verdict.outcome, verdict.reason_code)
-    subject = decode(record).command.subject
+    subject = subject_of(record)
     log_verdict(
         log, verdict.event_id, subject, verdict.outcome, verdict.reason_code, origin=record.origin
     )
