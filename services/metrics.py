@@ -18,6 +18,7 @@ never ids.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import time
@@ -135,16 +136,15 @@ def refusal_reason(context: grpc.aio.ServicerContext) -> str | None:
     return None
 
 
-def finished(method: str, context: grpc.aio.ServicerContext, started: float, failed: bool) -> None:
-    code = context.code()
-    if isinstance(code, grpc.StatusCode):
-        name = code.name
-    elif code is None:
-        name = "UNKNOWN" if failed else "OK"
-    else:  # grpc.aio keeps the numeric value
-        name = next((c.name for c in grpc.StatusCode if c.value[0] == code), str(code))
+def finished(
+    method: str, context: grpc.aio.ServicerContext, started: float, ending: str
+) -> None:
+    """Observe a call's duration under its status code (``ending`` when it set none:
+    OK, CANCELLED or UNKNOWN), and count its refusal by reason."""
+    code = context.code()  # a grpc.StatusCode once set (abort, set_code)
+    name = code.name if code is not None else ending
     REQUEST_SECONDS.labels(method, name).observe(time.perf_counter() - started)
-    reason = refusal_reason(context) if failed else None
+    reason = refusal_reason(context) if name != "OK" else None
     if reason:
         REFUSALS.labels(method, reason).inc()
 
@@ -154,26 +154,34 @@ Behaviour = Callable[..., Any]
 
 def timed_unary(method: str, behaviour: Behaviour) -> Behaviour:
     async def call(request: Any, context: grpc.aio.ServicerContext) -> Any:
-        started, failed = time.perf_counter(), True
+        started, ending = time.perf_counter(), "UNKNOWN"
         try:
             response = await behaviour(request, context)
-            failed = False
+        except asyncio.CancelledError:
+            ending = "CANCELLED"
+            raise
+        else:
+            ending = "OK"
             return response
         finally:
-            finished(method, context, started, failed)
+            finished(method, context, started, ending)
 
     return call
 
 
 def timed_stream(method: str, behaviour: Behaviour) -> Behaviour:
     async def call(request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
-        started, failed = time.perf_counter(), True
+        started, ending = time.perf_counter(), "UNKNOWN"
         try:
             async for response in behaviour(request, context):
                 yield response
-            failed = False
+        except (asyncio.CancelledError, GeneratorExit):  # the caller went away
+            ending = "CANCELLED"
+            raise
+        else:
+            ending = "OK"
         finally:
-            finished(method, context, started, failed)
+            finished(method, context, started, ending)
 
     return call
 
