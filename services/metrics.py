@@ -19,6 +19,7 @@ never ids.
 from __future__ import annotations
 
 import asyncio
+import inspect
 import logging
 import os
 import time
@@ -152,7 +153,7 @@ def finished(
 Behaviour = Callable[..., Any]
 
 
-def timed_unary(method: str, behaviour: Behaviour) -> Behaviour:
+def timed_coroutine(method: str, behaviour: Behaviour) -> Behaviour:
     async def call(request: Any, context: grpc.aio.ServicerContext) -> Any:
         started, ending = time.perf_counter(), "UNKNOWN"
         try:
@@ -169,7 +170,7 @@ def timed_unary(method: str, behaviour: Behaviour) -> Behaviour:
     return call
 
 
-def timed_stream(method: str, behaviour: Behaviour) -> Behaviour:
+def timed_generator(method: str, behaviour: Behaviour) -> Behaviour:
     async def call(request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
         started, ending = time.perf_counter(), "UNKNOWN"
         try:
@@ -204,10 +205,12 @@ class MetricsInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
             + "_"
             + ("stream" if handler.response_streaming else "unary")
         )
-        wrap = timed_stream if handler.response_streaming else timed_unary
+        behaviour = getattr(handler, kind)
+        # a streaming response is an async generator, or a coroutine that writes it
+        wrap = timed_generator if inspect.isasyncgenfunction(behaviour) else timed_coroutine
         make = getattr(grpc, f"{kind}_rpc_method_handler")
         return make(
-            wrap(method, getattr(handler, kind)),
+            wrap(method, behaviour),
             request_deserializer=handler.request_deserializer,
             response_serializer=handler.response_serializer,
         )
