@@ -18,7 +18,6 @@ import json
 import logging
 import logging.config
 import os
-import sys
 from collections.abc import Mapping
 from typing import Any
 
@@ -62,14 +61,6 @@ class TextFormatter(logging.Formatter):
         return f"{line} {fields}" if fields else line
 
 
-class StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
-    """Writes each line to the standard error of the moment (a test may swap it)."""
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.stream = sys.stderr
-        super().emit(record)
-
-
 def log_format() -> str:
     value = os.environ.get(FORMAT_ENV, "json").strip().lower() or "json"
     if value not in FORMATS:
@@ -86,7 +77,13 @@ def logging_config(level: int | str) -> dict[str, Any]:
         "disable_existing_loggers": False,
         "formatters": {"lienthong": {"()": formatter}},
         "handlers": {
-            "stderr": {"()": StderrHandler, "formatter": "lienthong"}
+            # the process's own standard error, never a stand-in put in sys.stderr
+            # (faust's worker logs what is printed there; a test captures it)
+            "stderr": {
+                "class": "logging.StreamHandler",
+                "formatter": "lienthong",
+                "stream": "ext://sys.__stderr__",
+            }
         },
         "root": {"level": level, "handlers": ["stderr"]},
         # kafka-python's connection chatter: its warnings are enough
