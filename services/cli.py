@@ -127,6 +127,7 @@ EXIT_LOG_FAILS = 4
 OPERATOR_ENV = "LIENTHONG_OPERATOR"
 KEY_REGISTERED = "lienthong.signing_key.Registered"
 ANCHORS_HELP = "trust anchors, PEM (default: LIENTHONG_TRUST_ANCHORS)"
+log = logging.getLogger(__name__)
 
 
 def operator() -> Actor:
@@ -790,7 +791,7 @@ def cmd_relay(app: Ledger, _: argparse.Namespace) -> int:
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())
-    progress(f"relaying the log to {settings.bootstrap}")
+    log.info("relaying the log to %s", settings.bootstrap)
     Relay(app, kafka_producer(settings.bootstrap), settings.prefix).run(stop.is_set)
     return 0
 
@@ -803,7 +804,7 @@ def cmd_checkpointer(app: Ledger, _: argparse.Namespace) -> int:
     )
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: checkpointer.stop())
-    progress(f"following the log's tree; checkpoints to {settings.bootstrap}")
+    log.info("following the log's tree; checkpoints to %s", settings.bootstrap)
     run_checkpointer(app, checkpointer, lambda: kafka_producer(settings.bootstrap), settings.prefix)
     return 0
 

@@ -183,6 +183,9 @@ def test_publish_in_full_mode_goes_through_kafka_and_returns_the_stores_verdict(
     log_key = load_signer(full_mode_log_key(tmp_path)).verifier()
     assert Checkpoint.parse(log_key.verify(first.value.decode())).size > 0
     every_child_serves_its_metrics(json_lines(tmp_path / "full.log"))
+    # every line is JSON but the address the API prints for scripts
+    text = (tmp_path / "full.log").read_text(errors="replace").splitlines()
+    assert all(LISTENING.search(line) for line in text if line and not line.startswith("{"))
     # every child logs JSON lines; a submission's carry its event id and subject
     about = [line for line in json_lines(tmp_path / "full.log") if "event_id" in line]
     lines = {(line["logger"], line["event_id"], line["subject"]) for line in about}
