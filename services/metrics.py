@@ -109,7 +109,8 @@ def serve_metrics(process: str) -> int | None:
         msg = f"cannot serve metrics on {host}:{port} ({ADDRESS_ENV}): {error}"
         raise ConfigurationError(msg) from None
     bound = int(server.server_port)
-    log.info("metrics on http://%s:%d/metrics", host, bound, extra={"command": process})
+    shown = f"[{host}]" if ":" in host else host  # an IPv6 address
+    log.info("metrics on http://%s:%d/metrics", shown, bound, extra={"command": process})
     return bound
 
 
