@@ -105,6 +105,8 @@ from services.kafka.relay import Relay
 from services.kafka.submit import KafkaSubmitter
 from services.kafka.topics import AGENCY_EVENTS, KafkaSettings, kafka_producer
 from services.kafka.worker import run_worker
+from services.logs import setup_logging
+from services.metrics import serve_metrics
 from services.store.database import ConfigurationError, open_database
 from services.supervisor import run_full
 from services.wire.convert import Checker, plan_status_message
@@ -125,6 +127,7 @@ EXIT_LOG_FAILS = 4
 OPERATOR_ENV = "LIENTHONG_OPERATOR"
 KEY_REGISTERED = "lienthong.signing_key.Registered"
 ANCHORS_HELP = "trust anchors, PEM (default: LIENTHONG_TRUST_ANCHORS)"
+log = logging.getLogger(__name__)
 
 
 def operator() -> Actor:
@@ -284,6 +287,7 @@ def cmd_scores(app: Ledger, args: argparse.Namespace) -> int:
 
 
 def cmd_serve(app: Ledger, args: argparse.Namespace) -> int:
+    serve_metrics("serve")
     forwarding, checkpointer = None, None
     if not args.via_kafka:  # embedded: the tree's follower runs in the server (no Kafka)
         checkpointer = Checkpointer(
@@ -799,28 +803,31 @@ def cmd_keys_enrol(app: Ledger, args: argparse.Namespace) -> int:
 
 
 def cmd_ingest_worker(app: Ledger, _: argparse.Namespace) -> int:
+    serve_metrics("ingest-worker")
     run_worker(app, KafkaSettings.from_env())
     return 0
 
 
 def cmd_relay(app: Ledger, _: argparse.Namespace) -> int:
+    serve_metrics("relay")
     settings = KafkaSettings.from_env()
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())
-    progress(f"relaying the log to {settings.bootstrap}")
+    log.info("relaying the log to %s", settings.bootstrap)
     Relay(app, kafka_producer(settings.bootstrap), settings.prefix).run(stop.is_set)
     return 0
 
 
 def cmd_checkpointer(app: Ledger, _: argparse.Namespace) -> int:
+    serve_metrics("checkpointer")
     settings = KafkaSettings.from_env()
     checkpointer = Checkpointer(
         log_tree(app.recorder), load_signer(key_file()), LogLimits.from_env()
     )
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: checkpointer.stop())
-    progress(f"following the log's tree; checkpoints to {settings.bootstrap}")
+    log.info("following the log's tree; checkpoints to %s", settings.bootstrap)
     run_checkpointer(app, checkpointer, lambda: kafka_producer(settings.bootstrap), settings.prefix)
     return 0
 
@@ -1122,9 +1129,19 @@ def add_identity_commands(commands: Any) -> None:
     enrol.set_defaults(run=cmd_keys_enrol)
 
 
+# The long-running processes: they log at INFO, and serve their metrics.
+PROCESSES = (cmd_serve, cmd_ingest_worker, cmd_relay, cmd_checkpointer, cmd_run)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING)
+    # A long-running process logs what it does; a command only its warnings (or -v).
+    process = getattr(args, "run", None) in PROCESSES
+    try:
+        setup_logging(logging.INFO if args.verbose or process else logging.WARNING)
+    except ConfigurationError as error:
+        print(f"error: CONFIGURATION: {error}", file=sys.stderr)
+        return EXIT_BAD_INPUT
     offline: Callable[[argparse.Namespace], int] | None = getattr(args, "offline", None)
     if offline is not None:  # needs no store
         return offline(args)

@@ -6,12 +6,17 @@ Run it against an external PostgreSQL and Kafka (``LIENTHONG_DATABASE_URL``,
 crashed PostgreSQL back (:mod:`services.store.database`); every child reads the same
 environment. A child that exits is started again after a backoff (doubling from
 :data:`RESTART_FIRST_SECONDS` to :data:`RESTART_MAX_SECONDS`, back to the first once
-it has run :data:`STABLE_SECONDS`), each exit and restart logged on standard error. On
-SIGINT/SIGTERM every child is stopped.
+it has run :data:`STABLE_SECONDS`), each exit and restart logged (``child``, ``pid``).
+On SIGINT/SIGTERM every child is stopped.
+
+Each child serves its own metrics, on the port ``LIENTHONG_METRICS_ADDRESS`` gives
+its command (:mod:`services.metrics`), and logs its own JSON lines to the standard
+error they share (:mod:`services.logs`).
 """
 
 from __future__ import annotations
 
+import logging
 import signal
 import subprocess
 import sys
@@ -30,15 +35,11 @@ POLL_SECONDS = 0.5
 RESTART_FIRST_SECONDS = 0.5
 RESTART_MAX_SECONDS = 30.0
 STABLE_SECONDS = 60.0
+log = logging.getLogger(__name__)
 
 
 def start(command: Sequence[str]) -> subprocess.Popen[bytes]:
     return subprocess.Popen([sys.executable, "-m", "services.cli", *command])  # noqa: S603 - our own CLI
-
-
-def say(line: str) -> None:
-    sys.stderr.write(f"lienthong: {line}\n")
-    sys.stderr.flush()
 
 
 class Child:
@@ -58,16 +59,25 @@ class Child:
         if self.due is None:
             if now - self.started >= STABLE_SECONDS:
                 self.delay = RESTART_FIRST_SECONDS
-            say(
-                f"{self.name} (pid {self.process.pid}) exited with {self.process.returncode};"
-                f" starting it again in {self.delay:g} s"
+            log.warning(
+                "%s (pid %d) exited with %s; starting it again in %g s",
+                self.name,
+                self.process.pid,
+                self.process.returncode,
+                self.delay,
+                extra={"child": self.name, "pid": self.process.pid},
             )
             self.due = now + self.delay
             self.delay = min(self.delay * 2, RESTART_MAX_SECONDS)
         elif now >= self.due:
             self.process = start(self.command)
             self.started, self.due = now, None
-            say(f"{self.name} started again (pid {self.process.pid})")
+            log.warning(
+                "%s started again (pid %d)",
+                self.name,
+                self.process.pid,
+                extra={"child": self.name, "pid": self.process.pid},
+            )
 
 
 def stop_all(children: Sequence[subprocess.Popen[bytes]]) -> None:

@@ -21,6 +21,7 @@ import pytest
 from psycopg import sql
 
 from services.app.ledger import Ledger
+from services.metrics import ADDRESS_ENV
 from services.store.database import (
     DATABASE_URL_ENV,
     Database,
@@ -29,6 +30,9 @@ from services.store.database import (
     parse_database_url,
 )
 
+# The processes the tests start (several at once, beside other runs) each pick a free
+# port for their metrics, and log which.
+os.environ.setdefault(ADDRESS_ENV, "127.0.0.1:0")
 ROOT = Path(__file__).resolve().parent.parent
 PLANS = sorted((ROOT / "data" / "plans").glob("*.yaml"))
 REGISTRY = ROOT / "data" / "agencies.yaml"

@@ -9,7 +9,9 @@ When PostgreSQL is away it logs the failure and tries again with backoff (from
 :data:`RETRY_FIRST_SECONDS`, doubling, at most :data:`RETRY_MAX_SECONDS`).
 
 :func:`log_status` is what the follower's lag and the latest checkpoint's age are;
-:meth:`LogStatus.healthy` says whether they are within the limits.
+:meth:`LogStatus.healthy` says whether they are within the limits. The checkpointer
+exports them after every step (``lienthong_tree_lag_records``,
+``lienthong_checkpoint_age_seconds``, ``lienthong_log_records``: :mod:`services.metrics`).
 
 Settings (environment variables):
 
@@ -32,6 +34,7 @@ from dataclasses import dataclass
 
 from services.app.audit import sign_head
 from services.app.notes import Signer
+from services.metrics import observe_log
 from services.store.database import STORE_ERRORS, ConfigurationError
 from services.store.tlog import Kept, LogTree
 
@@ -125,6 +128,8 @@ class Checkpointer:
         while not self.stopping.is_set():
             try:
                 self.step()
+                status = log_status(self.tree)
+                observe_log(status.lag, status.stored, status.age_seconds)
                 then()
             except passing:
                 if self.stopping.is_set():

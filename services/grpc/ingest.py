@@ -6,11 +6,16 @@ Who sends it: a caller authenticated by its certificate (:func:`current_caller`)
 only send in its own name — another agency's envelope is refused as
 ``AGENCY_NOT_CALLER`` (recorded, keyed unverified). Embedded mode then verifies the
 envelope's signature (:func:`~services.wire.envelopes.verified`); full mode leaves
-that to the ingest worker, which verifies every record whichever channel brought it."""
+that to the ingest worker, which verifies every record whichever channel brought it.
+
+Every verdict is logged with the submission's event id and subject; those decided
+here (all in embedded mode, the refusals before Kafka in full mode) are counted in
+``lienthong_submissions_total`` (:mod:`services.metrics`)."""
 
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator, Callable
 
 import grpc
@@ -23,6 +28,8 @@ from services.app.ledger import Ledger
 from services.app.submissions import Command, Verdict, record_invalid, submit
 from services.grpc.callers import current_caller
 from services.grpc.errors import RejectedError
+from services.logs import log_verdict
+from services.metrics import count_verdict
 from services.wire.convert import verdict_message
 from services.wire.envelopes import Received, receive, refused, verified
 
@@ -31,6 +38,7 @@ Forward = Callable[[Command, bytes], Verdict]  # a command and its envelope's by
 # Full mode's forward, made once the server's live views are there (they tell it when
 # the log moved: a verdict recorded elsewhere is then looked for).
 Forwarding = Callable[[LiveViews], Forward]
+log = logging.getLogger(__name__)
 
 
 class IngestServicer(ingest_service_pb2_grpc.IngestServiceServicer):
@@ -74,9 +82,15 @@ class IngestServicer(ingest_service_pb2_grpc.IngestServiceServicer):
         the views hold what it recorded (bounded), so the publisher reads its own write."""
         received = await asyncio.to_thread(self.received, envelope)
         try:
-            return received, await self.apply(envelope, received)
+            verdict = await self.apply(envelope, received)
         finally:
             await self.live.settle()
+        if self.forward is None or received.refusal is not None:
+            count_verdict(verdict.outcome, verdict.reason_code)
+        log_verdict(
+            log, verdict.event_id, received.command.subject, verdict.outcome, verdict.reason_code
+        )
+        return received, verdict
 
     async def apply(
         self, envelope: envelope_pb2.AgencyEventEnvelope, received: Received

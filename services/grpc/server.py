@@ -74,6 +74,7 @@ from services.grpc.plans import PlanServicer
 from services.grpc.reads import Reads
 from services.grpc.review import ReviewServicer
 from services.grpc.watch import WatchServicer
+from services.metrics import VIEW_LAG, MetricsInterceptor, observe_log
 from services.store.database import ConfigurationError
 from services.store.tlog import LogTree
 
@@ -223,17 +224,27 @@ class RunningServer:
             await asyncio.to_thread(self.following.join)
 
 
+def observe_views(live: LiveViews) -> None:
+    """Each view's lag behind the log (``lienthong_view_lag_records``)."""
+    last = live.app.recorder.max_notification_id() or 0
+    for name, followed in live.followed.items():
+        VIEW_LAG.labels(name).set(max(0, last - followed.position))
+
+
 async def report_log_health(
-    health_servicer: health.aio.HealthServicer, tree: LogTree, limits: LogLimits
+    health_servicer: health.aio.HealthServicer, tree: LogTree, limits: LogLimits, live: LiveViews
 ) -> None:
-    """Set :data:`LOG_HEALTH` from the tree's lag and the latest checkpoint's age."""
+    """Set :data:`LOG_HEALTH` from the tree's lag and the latest checkpoint's age; the
+    log's and the views' metrics too."""
     try:
         status = await asyncio.to_thread(log_status, tree)
+        await asyncio.to_thread(observe_views, live)
     except Exception:
         log.exception("the log's status is unknown: not serving it")
         healthy = False
     else:
         healthy = status.healthy(limits)
+        observe_log(status.lag, status.stored, status.age_seconds)
     serving = health_pb2.HealthCheckResponse.SERVING
     await health_servicer.set(
         LOG_HEALTH, serving if healthy else health_pb2.HealthCheckResponse.NOT_SERVING
@@ -241,12 +252,12 @@ async def report_log_health(
 
 
 async def watch_log_health(
-    health_servicer: health.aio.HealthServicer, tree: LogTree, limits: LogLimits
+    health_servicer: health.aio.HealthServicer, tree: LogTree, limits: LogLimits, live: LiveViews
 ) -> None:
     """:func:`report_log_health` every :data:`LOG_HEALTH_SECONDS`, until cancelled."""
     while True:
         await asyncio.sleep(LOG_HEALTH_SECONDS)
-        await report_log_health(health_servicer, tree, limits)
+        await report_log_health(health_servicer, tree, limits, live)
 
 
 def not_serving(health_servicer: health.aio.HealthServicer) -> None:
@@ -335,7 +346,7 @@ async def start_server(
         # A port another server holds is refused, not shared with it.
         ("grpc.so_reuseport", 0),
     ]
-    server = grpc.aio.server(options=limits)
+    server = grpc.aio.server(options=limits, interceptors=[MetricsInterceptor()])
     # Bound before the views catch up (minutes on a large store), so a port in use is
     # refused at once; nothing is served before server.start().
     port = bind(server, settings.address, credentials)
@@ -382,9 +393,9 @@ async def start_server(
     live.on_stop.append(lambda _: not_serving(health_servicer))
     tree, log_limits = await asyncio.to_thread(log_tree, app.recorder), LogLimits.from_env()
     following = checkpointer.start() if checkpointer is not None else None
-    await report_log_health(health_servicer, tree, log_limits)
+    await report_log_health(health_servicer, tree, log_limits, live)
     watching = asyncio.get_running_loop().create_task(
-        watch_log_health(health_servicer, tree, log_limits)
+        watch_log_health(health_servicer, tree, log_limits, live)
     )
     log.info("serving %s on port %d", ", ".join(SERVICES), port)
     return RunningServer(server, port, health_servicer, live, watching, checkpointer, following)

@@ -10,6 +10,10 @@ its tracked position; what it published but had not tracked yet is published aga
 and consumers dedupe by ``position``. When PostgreSQL or the broker is away, the relay
 logs the failure and tries again with backoff (from :data:`RETRY_FIRST_SECONDS`,
 doubling, at most :data:`RETRY_MAX_SECONDS`) until it is back.
+
+What it published is ``lienthong_relay_published_total``, what it has yet to publish
+``lienthong_relay_lag_records`` (:mod:`services.metrics`); a submission's receipt
+published is logged with its event id and subject.
 """
 
 from __future__ import annotations
@@ -27,6 +31,8 @@ from domain.submission import Submission
 from projections.engine.audit_log import AuditLog
 from services.app.ledger import Ledger
 from services.kafka.topics import AGENCY_EVENTS_REJECTED, COORDINATION_EVENTS, Producer
+from services.logs import submission_log
+from services.metrics import RELAY_LAG, RELAYED
 from services.store.database import STORE_ERRORS
 from services.wire.convert import audit_message
 
@@ -53,13 +59,17 @@ class Relay:
 
     def step(self, limit: int = BATCH) -> int:
         """Publish the next events of the log; returns how many."""
-        notifications = self.app.recorder.select_notifications(self.position() + 1, limit)
+        tracked = self.position()
+        notifications = self.app.recorder.select_notifications(tracked + 1, limit)
         for notification in notifications:
             event = cast("Fact", self.app.mapper.to_domain_event(notification))
             self.publish(notification.id, event)
         if notifications:
             self.producer.flush()
             self.recorder.insert_tracking(Tracking(self.tracking, notifications[-1].id))
+            RELAYED.inc(len(notifications))
+            tracked = notifications[-1].id
+        RELAY_LAG.set(max(0, (self.app.recorder.max_notification_id() or 0) - tracked))
         return len(notifications)
 
     def publish(self, position: int, event: Fact) -> None:
@@ -68,6 +78,11 @@ class Relay:
         key = record["subject"].encode()
         value = audit_message(record).SerializeToString()
         self.producer.send(self.prefix + COORDINATION_EVENTS, value=value, key=key, headers=headers)
+        if isinstance(event, Submission.Accepted | Submission.Rejected):
+            outcome = "rejected" if isinstance(event, Submission.Rejected) else "accepted"
+            submission_log(log, event.event_id, event.subject, position=position).info(
+                "published the receipt of a submission %s", outcome, extra={"outcome": outcome}
+            )
         if isinstance(event, Submission.Rejected):
             refusal = [
                 ("reason_code", event.reason_code.encode()),

@@ -32,6 +32,11 @@ committed offset says nothing; only the positions above matter.
 Every record's signature is verified against the trust anchors (loaded when the
 worker starts: ``LIENTHONG_TRUST_ANCHORS``, see :mod:`services.app.identity`).
 
+Every verdict is counted (``lienthong_submissions_total``) and logged with the
+submission's event id and subject; each held partition's lag (what its high
+watermark holds beyond the store's next offset) is ``lienthong_kafka_consumer_lag_records``
+(:mod:`services.metrics`).
+
 Settings: :class:`services.kafka.topics.KafkaSettings`.
 """
 
@@ -48,11 +53,16 @@ from typing import Any, cast
 import faust
 from aiokafka.errors import KafkaError
 from faust.types import TP
+from google.protobuf.message import DecodeError
+from lienthong.v1 import envelope_pb2
 
 from services.app.identity import TrustAnchors
 from services.app.ledger import Ledger
+from services.app.submissions import Verdict
 from services.kafka.ingest import BatchIngestor, Record, tracking_name
 from services.kafka.topics import AGENCY_EVENTS, KafkaSettings
+from services.logs import log_verdict, logging_config
+from services.metrics import CONSUMER_LAG, count_verdict
 from services.store.database import STORE_ERRORS
 from services.store.recorder import OffsetGapError, stored_offsets
 
@@ -163,6 +173,31 @@ class Positions:
         topic, _, partition = error.name.rpartition(":")
         self.lost(TP(topic, int(partition)))
 
+    def observe_lag(self) -> None:
+        """Each positioned partition's lag behind its high watermark, as last fetched."""
+        CONSUMER_LAG.clear()
+        for tp, expected in self.expected.items():
+            highwater = self.app.consumer.highwater(tp)
+            if highwater is not None:
+                CONSUMER_LAG.labels(str(tp.partition)).set(max(0, highwater - expected))
+
+
+def subject_of(record: Record) -> str:
+    """The subject a record's envelope names (empty when it is no envelope)."""
+    try:
+        return str(envelope_pb2.AgencyEventEnvelope.FromString(record.value).subject)
+    except DecodeError:
+        return ""
+
+
+def decided(record: Record, verdict: Verdict) -> None:
+    """Count a record's verdict and log it with its event id and subject."""
+    count_verdict(verdict.outcome, verdict.reason_code)
+    subject = subject_of(record)
+    log_verdict(
+        log, verdict.event_id, subject, verdict.outcome, verdict.reason_code, origin=record.origin
+    )
+
 
 class Storer:
     """Positions, admits and stores batches, retrying through database and broker outages."""
@@ -199,6 +234,8 @@ class Storer:
             ingestor = positions.ingestor
             results = await asyncio.to_thread(ingestor.ingest, admitted, positions.log_starts)
             positions.stored(admitted)
+        for record, verdict in results:
+            decided(record, verdict)
         rejected = sum(1 for _, verdict in results if verdict.outcome == "rejected")
         log.info("stored %d record(s), %d rejected", len(results), rejected)
 
@@ -239,6 +276,7 @@ def build_worker(
     async def keep_positioned() -> None:
         if positions.unpositioned:
             await storer.store([])
+        positions.observe_lag()
 
     worker.timer(POSITION_EVERY_SECONDS)(keep_positioned)
 
@@ -257,4 +295,6 @@ def build_worker(
 def run_worker(app: Ledger, settings: KafkaSettings) -> None:
     """Run the ingest worker until SIGINT or SIGTERM."""
     worker = build_worker(app, settings)
-    faust.Worker(worker, loglevel="INFO").execute_from_commandline()
+    faust.Worker(
+        worker, loglevel="INFO", logging_config=logging_config(logging.INFO)
+    ).execute_from_commandline()

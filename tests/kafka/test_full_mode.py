@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import itertools
+import json
 import os
 import re
 import signal
@@ -17,6 +18,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 from uuid import UUID
 
 import grpc
@@ -51,6 +53,7 @@ from tests.kafka.test_ingestion import (
     receipt_count,
     wait_for,
 )
+from tests.metrics import labelled, scrape, value
 
 READY_S = 120
 HEALTH = "phuoc-binh.health-post"
@@ -179,6 +182,61 @@ def test_publish_in_full_mode_goes_through_kafka_and_returns_the_stores_verdict(
     checkpoints.close()
     log_key = load_signer(full_mode_log_key(tmp_path)).verifier()
     assert Checkpoint.parse(log_key.verify(first.value.decode())).size > 0
+    every_child_serves_its_metrics(json_lines(tmp_path / "full.log"))
+    # every line is JSON but the address the API prints for scripts
+    text = (tmp_path / "full.log").read_text(errors="replace").splitlines()
+    assert all(LISTENING.search(line) for line in text if line and not line.startswith("{"))
+    # every child logs JSON lines; a submission's carry its event id and subject
+    about = [line for line in json_lines(tmp_path / "full.log") if "event_id" in line]
+    lines = {(line["logger"], line["event_id"], line["subject"]) for line in about}
+    assert ("services.kafka.worker", accepted.event_id, f"{PB}/task/24") in lines
+    assert ("services.kafka.worker", refused.event_id, f"{PB}/task/28") in lines
+    assert ("services.kafka.relay", accepted.event_id, f"{PB}/task/24") in lines
+
+
+def json_lines(log: Path) -> list[dict[str, Any]]:
+    """The JSON lines of a log (the children's; the rest is what they print)."""
+    return [
+        json.loads(line)
+        for line in log.read_text(errors="replace").splitlines()
+        if line.startswith("{")
+    ]
+
+
+def every_child_serves_its_metrics(lines: list[dict[str, Any]]) -> None:
+    """Each child of full mode, scraped on the port it logged, serves its metrics:
+    after one accepted and three rejected envelopes, once the log is followed."""
+    ports = {
+        line["command"]: int(line["message"].rsplit(":", 1)[1].split("/")[0])
+        for line in lines
+        if line["logger"] == "services.metrics"
+    }
+    assert set(ports) == {"serve", "ingest-worker", "relay", "checkpointer"}
+    serve = scrape(ports["serve"])
+    publish = "/lienthong.v1.IngestService/Publish"
+    assert value(serve, "lienthong_grpc_request_duration_seconds_count", method=publish, code="OK")
+    assert value(serve, "lienthong_grpc_refusals_total", method=publish, reason="NOT_LEAD_UNIT")
+    assert labelled(serve, "lienthong_view_lag_records")
+
+    def settled() -> bool:
+        worker, relay = scrape(ports["ingest-worker"]), scrape(ports["relay"])
+        checkpointer = scrape(ports["checkpointer"])
+        lags = labelled(worker, "lienthong_kafka_consumer_lag_records")
+        return (
+            value(worker, "lienthong_submissions_total", outcome="accepted", reason="") == 1
+            and value(
+                worker, "lienthong_submissions_total", outcome="rejected", reason="NOT_LEAD_UNIT"
+            )
+            == 1
+            and len(lags) == 6
+            and not any(lags.values())  # the six partitions, none behind
+            and (value(relay, "lienthong_relay_published_total") or 0) > 0
+            and value(relay, "lienthong_relay_lag_records") == 0
+            and value(checkpointer, "lienthong_tree_lag_records") == 0
+            and (value(checkpointer, "lienthong_checkpoint_age_seconds") or -1) >= 0
+        )
+
+    wait_for(settled, "every child's metrics", deadline_s=60)
 
 
 @contextmanager
