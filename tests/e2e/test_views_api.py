@@ -77,15 +77,17 @@ def test_red_flags_list_by_plan_and_agency_with_rule_version_and_history(
     ).flags
     assert {(f.subject, f.rule) for f in by_agency} >= {(f"{PB}/task/8", "LOW_QUALITY_EVIDENCE")}
     assert all("phuoc-binh.ttpvhcc" in f.lead for f in by_agency)
-    # task 4 (due in Quý I) is past its deadline from 1 April; the whole history shows
-    # its schedule flag raised after the first checkpoint (7 February) and still up
+    # task 4 (due in Quý I, never reported) is past its deadline from 1 April; the whole
+    # history shows the reports it owes from the day after the first checkpoint (7
+    # February), still up, and no schedule judged on a percent nobody reported
     history = every_flag(
         plans,
         plan_service_pb2.ListRedFlagsRequest(plan_id=PB, as_of="2026-04-02", include_cleared=True),
     )
     task4 = [(f.rule, f.raised_on, f.cleared_on) for f in history if f.subject == f"{PB}/task/4"]
     assert ("PAST_DEADLINE", "2026-04-01", "") in task4
-    assert ("BEHIND_SCHEDULE", "2026-02-08", "") in task4
+    assert ("REPORT_MISSING", "2026-02-08", "") in task4
+    assert "BEHIND_SCHEDULE" not in {rule for rule, _, _ in task4}
     assert fields_of_both_given(plans) == {"plan_id", "agency_id"}
 
 
