@@ -53,6 +53,10 @@ class UnrecognisedTargetError(InvalidValueError):
     code = "TARGET_UNRECOGNISED"
 
 
+class DuplicateTargetError(InvalidValueError):
+    code = "TARGET_DUPLICATE"
+
+
 class UnrecognisedUnitError(InvalidValueError):
     code = "UNIT_UNRECOGNISED"
 

@@ -24,6 +24,7 @@ from eventsourcing.domain import Aggregate
 from domain.context import Context
 from domain.errors import (
     DomainError,
+    DuplicateTargetError,
     GroupItemError,
     InvalidValueError,
     KpiTargetNotMetError,
@@ -64,14 +65,21 @@ def check_period(period: str) -> str:
 
 
 def parse_targets(targets: list[dict[str, Any]]) -> dict[str, Target]:
-    """Targets by period, parsed from their original wording."""
-    parsed = {}
+    """Targets by period, parsed from their original wording; one per period."""
+    parsed: dict[str, Target] = {}
     for target in targets:
         period = str(target.get("period", ""))
         if not PERIOD.match(period):
             msg = f"target period {period!r} is not a year or a period of one"
             raise InvalidValueError(msg, field="targets.period")
-        parsed[period] = parse_target(str(target.get("value", "")))
+        value = str(target.get("value", ""))
+        if period in parsed:
+            msg = (
+                f"two targets for {period}: {parsed[period].text!r} and {value!r} "
+                "(one target a period; amend the plan to change it)"
+            )
+            raise DuplicateTargetError(msg, field="targets.period")
+        parsed[period] = parse_target(value)
     return parsed
 
 

@@ -93,7 +93,13 @@ from services.app.identity import (
     registered_key,
     revoke_key,
 )
-from services.app.importer import ImportFailedError, import_plans
+from services.app.importer import (
+    AGENCIES_ENV,
+    DEFAULT_REGISTRY,
+    ImportFailedError,
+    import_plans,
+    registries_from_env,
+)
 from services.app.ledger import Actor, Ledger
 from services.app.notes import NoteError, Signer, Verifier
 from services.app.pki import init_pki, roles_of
@@ -119,7 +125,6 @@ from services.wire.receipts import (
     verify_receipt,
 )
 
-DEFAULT_REGISTRY = Path("data/agencies.yaml")
 DEFAULT_PLANS = Path("data/plans")
 EXIT_BAD_INPUT = 2
 EXIT_BAD_SIGNATURE = 3
@@ -152,7 +157,7 @@ def cmd_import(app: Ledger, args: argparse.Namespace) -> int:
         report = import_plans(
             app,
             args.paths,
-            args.agencies,
+            args.agencies or registries_from_env(),
             reason=args.reason,
             progress=progress,
             authorised_by=operator(),
@@ -302,6 +307,8 @@ def cmd_serve(app: Ledger, args: argparse.Namespace) -> int:
     settings = ServerSettings.from_env()
     if args.plaintext:
         settings = dataclasses.replace(settings, plaintext=True)
+    if args.address:
+        settings = dataclasses.replace(settings, address=args.address)
     asyncio.run(serve(app, settings, forwarding, checkpointer))
     return 0
 
@@ -859,7 +866,11 @@ def build_parser() -> argparse.ArgumentParser:
     importing = plan_commands.add_parser("import", help="import plan files (all or nothing)")
     importing.add_argument("paths", nargs="+", type=Path, metavar="PATH")
     importing.add_argument(
-        "--agencies", type=Path, default=DEFAULT_REGISTRY, help="the agency registry"
+        "--agencies",
+        type=Path,
+        action="append",
+        help=f"an agency registry file; repeat for several, read as one (default: "
+        f"${AGENCIES_ENV}, else {DEFAULT_REGISTRY})",
     )
     importing.add_argument("--reason", default="", help="why the plans changed (for amendments)")
     importing.add_argument("--format", choices=("text", "json"), default="text")
@@ -892,6 +903,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--plaintext",
         action="store_true",
         help="development only, on loopback: no TLS, anonymous read-only callers",
+    )
+    serving.add_argument(
+        "--address",
+        metavar="HOST:PORT",
+        help="where to listen (default: $LIENTHONG_GRPC_ADDRESS, else 127.0.0.1:50051)",
     )
     serving.set_defaults(run=cmd_serve)
 

@@ -462,7 +462,7 @@ def tls_settings(registry: Path, folder: Path) -> ServerSettings:
     certificate, trusting the authority's client certificates."""
     return ServerSettings(
         address="127.0.0.1:0",
-        registry=registry,
+        registry=(registry,),
         certificate=folder / "server.pem",
         private_key=folder / "server.key",
         trust_anchors=anchors_file(),

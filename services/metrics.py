@@ -138,9 +138,7 @@ def refusal_reason(context: grpc.aio.ServicerContext) -> str | None:
     return None
 
 
-def finished(
-    method: str, context: grpc.aio.ServicerContext, started: float, ending: str
-) -> None:
+def finished(method: str, context: grpc.aio.ServicerContext, started: float, ending: str) -> None:
     """Observe a call's duration under its status code (``ending`` when it set none:
     OK, CANCELLED or UNKNOWN), and count its refusal by reason."""
     code = context.code()  # a grpc.StatusCode once set (abort, set_code)

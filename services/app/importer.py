@@ -5,6 +5,7 @@ record amendments (not a new plan) when a file changed, and nothing when it didn
 from __future__ import annotations
 
 import datetime as dt
+import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,6 +26,18 @@ from services.app.ledger import Actor, Ledger
 from services.app.planfile import PlanFile, Problem, Registry, read_plan, read_registry
 
 REGISTRY_ACTOR = "system.registry"
+AGENCIES_ENV = "LIENTHONG_AGENCIES"
+DEFAULT_REGISTRY = Path("data/agencies.yaml")
+
+
+def registries_from_env() -> tuple[Path, ...]:
+    """The agency registry files ``LIENTHONG_AGENCIES`` names (several separated by
+    ``os.pathsep``, read as one), else :data:`DEFAULT_REGISTRY`."""
+    value = os.environ.get(AGENCIES_ENV, "")
+    named = tuple(Path(part.strip()) for part in value.split(os.pathsep) if part.strip())
+    return named or (DEFAULT_REGISTRY,)
+
+
 Progress = Callable[[str], None]
 
 
@@ -85,7 +98,7 @@ class Batch:
 
 
 def read_all(
-    paths: Sequence[Path], registry_path: Path
+    paths: Sequence[Path], registry_path: Path | Sequence[Path]
 ) -> tuple[Registry, list[PlanFile], list[Problem]]:
     registry = read_registry(registry_path)
     files = [read_plan(path, registry) for path in paths]
@@ -110,7 +123,7 @@ def read_all(
 def import_plans(
     app: Ledger,
     paths: Sequence[Path],
-    registry_path: Path,
+    registry_path: Path | Sequence[Path],
     *,
     reason: str = "",
     progress: Progress = lambda _: None,
@@ -124,7 +137,7 @@ def import_plans(
     acts as each plan's own coordination office, and ``authorised_by`` (an operator:
     ``Actor(agency="operator:NAME", channel="cli")``) is recorded as the person who
     authorised it, through its channel."""
-    progress(f"checking {len(paths)} plan file(s) against {registry_path}")
+    progress(f"checking {len(paths)} plan file(s) against the agency registry")
     registry, files, problems = read_all(paths, registry_path)
     if problems:
         raise ImportFailedError(problems)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -337,22 +337,44 @@ class Registry:
     problems: list[Problem]
 
 
-def read_registry(path: Path) -> Registry:
+def registry_entries(path: Path) -> tuple[Reader, list[Any]]:
+    """One registry file's reader (its problems so far) and its list of agencies."""
     data, lines, problems = read_yaml(path)
     reader = Reader(str(path), lines, problems)
+    if not isinstance(data, dict):
+        if not problems:
+            reader.problem((), "FIELD_TYPE", "the registry must be a mapping")
+        return reader, []
+    if data.get("format") != REGISTRY_FORMAT:
+        reader.problem(("format",), "FORMAT_UNSUPPORTED", f"must be {REGISTRY_FORMAT}")
+    raw = data.get("agencies")
+    if not isinstance(raw, list):
+        reader.problem(("agencies",), "FIELD_REQUIRED", "must be a list of agencies")
+        return reader, []
+    reader.unique(raw, "id", "agencies")
+    return reader, raw
+
+
+def read_registry(paths: Path | Sequence[Path]) -> Registry:
+    """The agencies of one registry file, or of several read as one (a province's and
+    each ward's): an id stated in two of them is a problem, and a collective's members
+    may be in any of them."""
+    files = [paths] if isinstance(paths, Path) else list(paths)
     agencies: dict[str, dict[str, Any]] = {}
-    if isinstance(data, dict):
-        if data.get("format") != REGISTRY_FORMAT:
-            reader.problem(("format",), "FORMAT_UNSUPPORTED", f"must be {REGISTRY_FORMAT}")
-        raw = data.get("agencies")
-        if not isinstance(raw, list):
-            reader.problem(("agencies",), "FIELD_REQUIRED", "must be a list of agencies")
-            raw = []
-        reader.unique(raw, "id", "agencies")
+    found_in: dict[str, str] = {}
+    read = [registry_entries(path) for path in files]
+    for reader, raw in read:
         for index, item in enumerate(raw):
             record = reader.record(item, ("agencies", index), AGENCY)
-            if "id" in record:
-                agencies[record["id"]] = prune(record)
+            key = record.get("id")
+            if key is None:
+                continue
+            if found_in.setdefault(key, reader.file) != reader.file:
+                message = f"{key!r} is also in {found_in[key]}"
+                reader.problem(("agencies", index, "id"), "DUPLICATE_KEY", message)
+            else:
+                agencies[key] = prune(record)
+    for reader, raw in read:
         for index, item in enumerate(raw):
             for member in item.get("members", []) if isinstance(item, dict) else []:
                 if member not in agencies:
@@ -361,9 +383,8 @@ def read_registry(path: Path) -> Registry:
                         "UNKNOWN_AGENCY",
                         f"{member!r} is not in the registry",
                     )
-    elif not problems:
-        reader.problem((), "FIELD_TYPE", "the registry must be a mapping")
-    return Registry(str(path), agencies, reader.problems)
+    problems = [problem for reader, _ in read for problem in reader.problems]
+    return Registry(", ".join(str(path) for path in files), agencies, problems)
 
 
 # Plan files -----------------------------------------------------------------

@@ -77,7 +77,11 @@ def judge_args(check: Checker, request: Any) -> dict[str, Any]:
 
 class ReviewServicer(review_service_pb2_grpc.ReviewServiceServicer):
     def __init__(
-        self, app: Ledger, registry: Path, live: LiveViews, anchors: TrustAnchors | None = None
+        self,
+        app: Ledger,
+        registry: tuple[Path, ...],
+        live: LiveViews,
+        anchors: TrustAnchors | None = None,
     ) -> None:
         self.app = app
         self.registry = registry

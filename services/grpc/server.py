@@ -13,7 +13,7 @@ Settings (environment variables):
 - ``LIENTHONG_GRPC_GRACE_SECONDS`` — how long in-flight calls may finish on shutdown
   (default 10);
 - ``LIENTHONG_AGENCIES`` — the agency registry used by ReviewService.AmendPlan
-  (default ``data/agencies.yaml``);
+  (default ``data/agencies.yaml``; several files separated by ``:``, read as one);
 - ``LIENTHONG_TLS_CERT`` / ``LIENTHONG_TLS_KEY`` — the server's certificate and key
   (PEM; default ``server.pem`` / ``server.key`` in ``$LIENTHONG_PKI_DIR``, itself
   ``.lienthong/pki`` by default); ``LIENTHONG_TRUST_ANCHORS`` — the authorities whose
@@ -65,6 +65,7 @@ from projections.views import VIEWS
 from services.app.audit import log_tree
 from services.app.checkpointer import Checkpointer, LogLimits, log_status
 from services.app.identity import TRUST_ANCHORS_ENV, TrustAnchors, anchors_file, pki_dir
+from services.app.importer import DEFAULT_REGISTRY, registries_from_env
 from services.app.ledger import Ledger
 from services.grpc.audit import AuditServicer
 from services.grpc.auth import DEFAULT_BURST, DEFAULT_RATE, Gate, RateLimiter
@@ -101,7 +102,7 @@ class ServerSettings:
     address: str = "127.0.0.1:50051"
     max_message_bytes: int = 4 * 1024 * 1024
     grace_seconds: float = 10.0
-    registry: Path = Path("data/agencies.yaml")
+    registry: tuple[Path, ...] = (DEFAULT_REGISTRY,)
     # TLS (mutual): the server's certificate and key, and the authorities whose client
     # certificates it trusts; defaults in the PKI folder (services.app.identity).
     certificate: Path | None = None
@@ -130,7 +131,7 @@ class ServerSettings:
                 grace_seconds=float(
                     os.environ.get("LIENTHONG_GRPC_GRACE_SECONDS", defaults.grace_seconds)
                 ),
-                registry=Path(os.environ.get("LIENTHONG_AGENCIES", str(defaults.registry))),
+                registry=registries_from_env(),
                 certificate=path(TLS_CERT_ENV),
                 private_key=path(TLS_KEY_ENV),
                 trust_anchors=path(TRUST_ANCHORS_ENV),

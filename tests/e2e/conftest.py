@@ -50,7 +50,7 @@ def tls_settings(**overrides: Any) -> ServerSettings:
     folder = identities.folder()
     settings = ServerSettings(
         address="127.0.0.1:0",
-        registry=REGISTRY,
+        registry=(REGISTRY,),
         rate_per_second=1e6,
         rate_burst=1e6,
         certificate=folder / "server.pem",

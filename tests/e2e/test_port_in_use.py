@@ -102,3 +102,21 @@ def test_a_server_that_fails_to_start_lets_its_port_go(
         again.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         again.bind(("127.0.0.1", port))
         again.listen()
+
+
+def test_serve_address_overrides_the_setting(database: Database, tmp_path: Path) -> None:
+    """``lienthong serve --address HOST:PORT`` listens where it says, whatever
+    ``LIENTHONG_GRPC_ADDRESS`` says (a held port shows where it tried)."""
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        address = f"127.0.0.1:{holder.getsockname()[1]}"
+        printed = serve_refusal(
+            database,
+            tmp_path,
+            "--address",
+            address,
+            LIENTHONG_PKI_DIR=str(identities.folder()),
+            LIENTHONG_GRPC_ADDRESS="127.0.0.1:0",
+        )
+    assert f"cannot listen on {address}: address already in use" in printed

@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from projections.views import VIEWS
 from services.app.ledger import Actor, Ledger
@@ -220,3 +222,47 @@ def test_missing_lists_the_reports_owed_on_a_day_and_drops_one_that_came(
     assert (code, "2026-01 due 2026-02-07: phuoc-binh.vhxh" in out) == (0, True)
     code, _, err = run(capsys, "missing", "--as-of", "2026-02-08")
     assert (code, "INVALID_VALUE" in err) == (2, True)
+
+
+def split_registry(folder: Path) -> tuple[Path, Path]:
+    """The registry as two files: Phước Bình's agencies, and every other ward's."""
+    registry = yaml.safe_load(REGISTRY.read_text(encoding="utf-8"))
+    ours = [a for a in registry["agencies"] if a["id"].startswith("phuoc-binh.")]
+    others = [a for a in registry["agencies"] if not a["id"].startswith("phuoc-binh.")]
+    paths = folder / "phuoc-binh.yaml", folder / "others.yaml"
+    for path, agencies in zip(paths, (ours, others), strict=True):
+        document = {**registry, "agencies": agencies}
+        path.write_text(yaml.safe_dump(document, allow_unicode=True), encoding="utf-8")
+    return paths
+
+
+def test_plans_import_reads_several_registries_as_one(
+    configured: Database, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    ours, others = split_registry(tmp_path)
+    args = ["plans", "import", *map(str, PLANS), "--agencies", str(ours), "--agencies", str(others)]
+    code, _, err = run(capsys, *args)
+    assert code == 0, err
+    code, out, _ = run(capsys, "plans", "list", "--format", "json")
+    assert len(out.splitlines()) == 4
+
+
+def test_plans_import_reads_lienthong_agencies_and_refuses_an_agency_in_two_registries(
+    configured: Database,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    ours, _ = split_registry(tmp_path)
+    # Phước Bình's agencies alone do not cover the other wards' plans
+    monkeypatch.setenv("LIENTHONG_AGENCIES", str(ours))
+    code, out, _ = run(capsys, "plans", "import", *map(str, PLANS), "--format", "json")
+    assert code == 2
+    assert "UNKNOWN_AGENCY" in {p["code"] for p in json.loads(out)["problems"]}
+    # the whole registry beside Phước Bình's: its agencies are stated twice
+    monkeypatch.setenv("LIENTHONG_AGENCIES", os.pathsep.join((str(REGISTRY), str(ours))))
+    code, out, _ = run(capsys, "plans", "import", *map(str, PLANS), "--format", "json")
+    assert code == 2
+    twice = [p for p in json.loads(out)["problems"] if p["code"] == "DUPLICATE_KEY"]
+    assert twice
+    assert all(p["file"] == str(ours) and str(REGISTRY) in p["message"] for p in twice)

@@ -57,6 +57,7 @@ STABLE_CODES: dict[type[errors.DomainError], str] = {
     errors.InvalidValueError: "INVALID_VALUE",
     errors.UnrecognisedDeadlineError: "DEADLINE_UNRECOGNISED",
     errors.UnrecognisedTargetError: "TARGET_UNRECOGNISED",
+    errors.DuplicateTargetError: "TARGET_DUPLICATE",
     errors.UnrecognisedUnitError: "UNIT_UNRECOGNISED",
     errors.PercentOutOfRangeError: "PERCENT_OUT_OF_RANGE",
     errors.UnitMismatchError: "UNIT_MISMATCH",

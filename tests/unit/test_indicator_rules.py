@@ -138,6 +138,15 @@ def test_defining_refuses_a_target_period_that_is_no_period() -> None:
     assert error.field == "targets.period"
 
 
+def test_defining_refuses_two_targets_for_one_period() -> None:
+    twice = [{"period": "2026", "value": "≥ 80%"}, {"period": "2026", "value": "≥ 90%"}]
+    error = then_not_created(
+        lambda: given_indicator(targets=twice), errors.DuplicateTargetError, "TARGET_DUPLICATE"
+    )
+    assert error.field == "targets.period"
+    assert "'≥ 80%' and '≥ 90%'" in str(error)
+
+
 # Who measures ----------------------------------------------------------------------
 
 

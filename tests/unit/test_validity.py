@@ -97,7 +97,10 @@ def test_an_answer_is_never_about_a_day_before_what_it_answers() -> None:
     )
     task.confirm_completion(ctx(OFFICE, day="2026-04-03"), coordinator=OFFICE)
     task.raise_obstacle(
-        ctx(HELPER, day="2026-05-09"), obstacle_id="o1", kind=ObstacleKind.DIFFICULTY, description="d"
+        ctx(HELPER, day="2026-05-09"),
+        obstacle_id="o1",
+        kind=ObstacleKind.DIFFICULTY,
+        description="d",
     )
     task.resolve_obstacle(
         ctx(OFFICE, day="2026-05-01"), obstacle_id="o1", coordinator=OFFICE, resolution="r"
