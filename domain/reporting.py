@@ -20,7 +20,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-from domain.errors import InvalidValueError
+from domain.clock import ward_day
+from domain.context import Context
+from domain.errors import InvalidValueError, PeriodOutOfRangeError
 from domain.timing import LATE_AFTER
 
 REGIMES = ("monthly", "quarterly", "half_yearly", "yearly")  # finest first
@@ -106,6 +108,15 @@ def period_from_label(label: str) -> Period:
         kind = "quarterly" if part[0] == "Q" else "half_yearly"
         return period_of(date(int(year), (int(part[1:]) - 1) * MONTHS[kind] + 1, 1), kind)
     return period_of(date(int(year), int(part), 1), "monthly")
+
+
+def check_period_begun(period: str, ctx: Context) -> None:
+    """A measurement's period (a valid label) has begun by the ward's today: nobody
+    measures a month, a quarter or a year that has not started."""
+    today, begins = ward_day(ctx.recorded_at), period_from_label(period).first
+    if begins > today:
+        msg = f"period {period} begins on {begins}, after the ward's today, {today}"
+        raise PeriodOutOfRangeError(msg, field="period")
 
 
 def within(inner: Period, outer: Period) -> bool:

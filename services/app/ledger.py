@@ -26,6 +26,7 @@ from domain.ids import Ref, SubjectKind, agency_id, parse_ref, plan_id
 from domain.indicator import Indicator
 from domain.items import TrackedItem
 from domain.plan import Plan
+from domain.reporting import check_period_begun
 from domain.task import Task
 from domain.timing import check_as_of, check_occurred_at, check_period_year
 from services.app.clock import utc_now
@@ -68,6 +69,7 @@ def check_timing(ctx: Context, plan: Plan, args: dict[str, Any]) -> None:
         check_as_of(args["as_of"], ctx, first_year)
     if "period" in args:
         check_period_year(str(args["period"]), ctx, first_year)
+        check_period_begun(str(args["period"]), ctx)
 
 
 class Ledger(Application[UUID]):

@@ -44,6 +44,7 @@ from psycopg import sql
 
 from projections.engine.runner import ProjectionRunner
 from projections.views import VIEWS
+from services.app.clock import ward_today
 from services.app.ledger import Actor, Ledger
 from services.kafka.ingest import BatchIngestor, Record
 from services.store.database import Database, ensure_database
@@ -169,6 +170,13 @@ def progress(**fields: Any) -> envelope_pb2.AgencyEventEnvelope:
 def measured(**fields: Any) -> envelope_pb2.AgencyEventEnvelope:
     values = {"value": "71,5", "unit": "%", "period": "2026-02", "as_of": "2026-02-28"}
     return envelope(INDICATOR, indicator_measured={**values, **fields})
+
+
+def next_month() -> str:
+    """The ward's next month, a period nobody can have measured yet."""
+    today = ward_today()
+    following = dt.date(today.year + today.month // 12, today.month % 12 + 1, 1)
+    return following.strftime("%Y-%m")
 
 
 def with_evidence(count: int = 1, **fields: str) -> envelope_pb2.AgencyEventEnvelope:
@@ -446,6 +454,7 @@ ENVELOPES = [
     ),
     case("a period 1900", lambda: measured(period="1900"), "PERIOD_OUT_OF_RANGE"),
     case("a period 2099-Q1", lambda: measured(period="2099-Q1"), "PERIOD_OUT_OF_RANGE"),
+    case("next month's period", lambda: measured(period=next_month()), "PERIOD_OUT_OF_RANGE"),
     case("a percent of 101", lambda: progress(percent=101), "PERCENT_OUT_OF_RANGE"),
     case("a negative percent", lambda: progress(percent=-1), "PERCENT_OUT_OF_RANGE"),
     EnvelopeCase(

@@ -8,6 +8,7 @@ import pytest
 
 from domain import errors
 from domain.context import Context
+from domain.reporting import check_period_begun
 from domain.timing import check_as_of, check_occurred_at, check_period_year
 
 NOW = dt.datetime(2026, 6, 30, 20, 0, tzinfo=dt.UTC)  # already 1 July in the wards
@@ -63,6 +64,17 @@ def test_a_report_on_a_day_outside_the_plans_life_so_far_is_refused(day: dt.date
 @pytest.mark.parametrize("period", ["2021", "2025", "2026-Q3", "2026-12"])
 def test_a_measurement_period_may_be_a_baseline_or_of_this_year(period: str) -> None:
     check_period_year(period, at(NOW), FIRST_YEAR)
+
+
+@pytest.mark.parametrize("period", ["2026", "2026-H2", "2026-Q3", "2026-07", "2025-12"])
+def test_a_measurement_period_that_has_begun_in_the_ward_is_accepted(period: str) -> None:
+    check_period_begun(period, at(NOW))  # 1 July in the wards, 30 June in UTC
+
+
+@pytest.mark.parametrize("period", ["2026-08", "2026-Q4", "2026-12", "2035"])
+def test_a_measurement_period_that_has_not_begun_is_refused(period: str) -> None:
+    with pytest.raises(errors.PeriodOutOfRangeError, match="begins on"):
+        check_period_begun(period, at(NOW))
 
 
 @pytest.mark.parametrize("period", ["1900", "2020-H2", "2027", "2099-Q1"])
