@@ -6,7 +6,8 @@
 - a report's ``as_of`` (the day it refers to) lies between 1 January of the plan's
   first year and the ward's today;
 - a measurement's period starts in a year between :data:`BASELINE_YEARS` before the
-  plan's first (a baseline, measured before the plan) and the ward's current year.
+  plan's first (a baseline, measured before the plan) and the ward's current year (and
+  has begun by the ward's today: :func:`domain.reporting.check_period_begun`).
 
 A report (a record with an ``as_of`` day: progress, contribution, measurement) is
 late (:func:`lateness`) when the system recorded it more than :data:`LATE_AFTER`

@@ -62,6 +62,7 @@ def indicator_details(indicator: Indicator) -> Row:
         "parent": d.get("parent", ""),
         "section": d.get("section", ""),
         "title": d.get("name", ""),
+        "note": d.get("note", ""),
         "targets": [
             {
                 "period": str(t["period"]),
@@ -81,6 +82,7 @@ def row_of(plan: Plan) -> Row:
     return {
         "plan": plan.key,
         "header": json_safe({k: v for k, v in plan.header.items() if k != "budget"}),
+        "budget": json_safe(plan.header.get("budget")),
         "tasks": list(plan.tasks),
         "indicators": list(plan.indicators),
         "dependencies": [list(edge) for edge in sorted(plan.dependencies)],

@@ -40,7 +40,7 @@ RECORDED_BY = "SELECT max(key) AS last FROM view_audit_trail.rows WHERE data->>'
 
 
 def plan_resource(views: Views, plan: Row) -> resources_pb2.Plan:
-    return plan_message(plan_summary(views, plan), plan["header"])
+    return plan_message(plan_summary(views, plan), plan["header"], plan.get("budget"))
 
 
 def flag_message(span: FlagSpan, subject: str, lead: list[str]) -> resources_pb2.RedFlag:
@@ -127,6 +127,8 @@ def indicator_resource(
         open_obstacles=row["open_obstacles"],
         version=row["version"],
         red_flags=[flag_message(s, name, row["lead"]) for s in spans if s.cleared_on is None],
+        code=row["code"] or "",
+        note=row["note"],
         attainment=[
             resources_pb2.Attainment(
                 period=period,

@@ -225,7 +225,26 @@ def verdict_message(verdict: Verdict) -> envelope_pb2.Verdict:
 # Resources -----------------------------------------------------------------------
 
 
-def plan_message(summary: dict[str, Any], header: dict[str, Any]) -> resources_pb2.Plan:
+def budget_message(budget: dict[str, Any] | None) -> resources_pb2.Budget | None:
+    if not budget:
+        return None
+    return resources_pb2.Budget(
+        unit=budget.get("unit", ""),
+        total=str(budget["total"]),
+        items=[
+            resources_pb2.BudgetItem(
+                number=str(item.get("number", "")),
+                text=item.get("text", ""),
+                amount=str(item["amount"]),
+            )
+            for item in budget["items"]
+        ],
+    )
+
+
+def plan_message(
+    summary: dict[str, Any], header: dict[str, Any], budget: dict[str, Any] | None = None
+) -> resources_pb2.Plan:
     return resources_pb2.Plan(
         plan_id=summary["plan_id"],
         ward=header["ward"],
@@ -242,6 +261,8 @@ def plan_message(summary: dict[str, Any], header: dict[str, Any]) -> resources_p
         duty_count=summary["duties"],
         bases=header.get("bases", []),
         issued_on=header.get("issued_on") or "",
+        reporting=header.get("reporting", []),
+        budget=budget_message(budget),
     )
 
 

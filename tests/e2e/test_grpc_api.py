@@ -492,6 +492,34 @@ def test_a_correction_names_the_version_its_report_verdict_gave(channel: grpc.Ch
     )
 
 
+def test_a_plan_reads_back_its_reporting_regime_and_budget(channel: grpc.Channel) -> None:
+    plans = plan_service_pb2_grpc.PlanServiceStub(channel)
+    plan = plans.GetPlan(plan_service_pb2.GetPlanRequest(plan_id=PB), timeout=TIMEOUT).plan
+    assert list(plan.reporting) == ["monthly", "quarterly", "yearly"]
+    # Appendix II: 14 items, 8,073 triệu đồng
+    assert (plan.budget.unit, plan.budget.total, len(plan.budget.items)) == (
+        "triệu đồng",
+        "8073",
+        14,
+    )
+    assert sum(int(item.amount) for item in plan.budget.items) == 8073
+    assert plan.budget.items[10].text.startswith("Đầu tư các thiết bị khoa học công nghệ")
+    bp = plans.GetPlan(plan_service_pb2.GetPlanRequest(plan_id="binh-phuoc-2026"), timeout=TIMEOUT)
+    assert (list(bp.plan.reporting), bp.plan.HasField("budget")) == ([], False)
+
+
+def test_an_indicator_reads_back_its_shared_code_and_note(channel: grpc.Channel) -> None:
+    plans = plan_service_pb2_grpc.PlanServiceStub(channel)
+    name = "binh-phuoc-2026/indicator/1.1.a"  # "The plan names no lead unit for this target."
+    request = plan_service_pb2.GetIndicatorRequest(name=name)
+    indicator = plans.GetIndicator(request, timeout=TIMEOUT).indicator
+    assert indicator.note.startswith("First unnumbered bullet of 1.1.")
+    shared = plans.GetIndicator(
+        plan_service_pb2.GetIndicatorRequest(name=f"{PB}/indicator/7"), timeout=TIMEOUT
+    ).indicator
+    assert shared.code == "EHEALTH_RECORD"
+
+
 def test_an_unknown_plan_is_not_found_on_its_plan_id(channel: grpc.Channel) -> None:
     plans = plan_service_pb2_grpc.PlanServiceStub(channel)
     with pytest.raises(grpc.RpcError) as raised:

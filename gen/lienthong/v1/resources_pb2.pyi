@@ -118,6 +118,8 @@ class Plan(_message.Message):
     DUTY_COUNT_FIELD_NUMBER: _builtins.int
     BASES_FIELD_NUMBER: _builtins.int
     ISSUED_ON_FIELD_NUMBER: _builtins.int
+    REPORTING_FIELD_NUMBER: _builtins.int
+    BUDGET_FIELD_NUMBER: _builtins.int
     plan_id: _builtins.str
     """e.g. "phuoc-binh-2026"."""
     ward: _builtins.str
@@ -141,6 +143,16 @@ class Plan(_message.Message):
     """YYYY-MM-DD, empty when not printed."""
     @_builtins.property
     def bases(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
+    @_builtins.property
+    def reporting(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """The periodic reports the plan asks for: monthly, quarterly, half_yearly, yearly;
+        empty when it states none (units are then followed quarterly, docs/views.md).
+        """
+
+    @_builtins.property
+    def budget(self) -> Global___Budget:
+        """The plan's budget appendix as printed; unset when it has none."""
+
     def __init__(
         self,
         *,
@@ -159,14 +171,74 @@ class Plan(_message.Message):
         duty_count: _builtins.int = ...,
         bases: _abc.Iterable[_builtins.str] | None = ...,
         issued_on: _builtins.str = ...,
+        reporting: _abc.Iterable[_builtins.str] | None = ...,
+        budget: Global___Budget | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["budget", b"budget"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["bases", b"bases", "coordinator", b"coordinator", "duty_count", b"duty_count", "indicator_count", b"indicator_count", "issued_on", b"issued_on", "issuer", b"issuer", "number", b"number", "plan_id", b"plan_id", "province", b"province", "task_count", b"task_count", "task_sub_item_count", b"task_sub_item_count", "title", b"title", "ward", b"ward", "ward_id", b"ward_id", "year", b"year"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["bases", b"bases", "budget", b"budget", "coordinator", b"coordinator", "duty_count", b"duty_count", "indicator_count", b"indicator_count", "issued_on", b"issued_on", "issuer", b"issuer", "number", b"number", "plan_id", b"plan_id", "province", b"province", "reporting", b"reporting", "task_count", b"task_count", "task_sub_item_count", b"task_sub_item_count", "title", b"title", "ward", b"ward", "ward_id", b"ward_id", "year", b"year"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___Plan: _TypeAlias = Plan  # noqa: Y015
+
+@_typing.final
+class Budget(_message.Message):
+    """A plan's budget appendix (e.g. Phước Bình's Appendix II): its items and their sum."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    UNIT_FIELD_NUMBER: _builtins.int
+    TOTAL_FIELD_NUMBER: _builtins.int
+    ITEMS_FIELD_NUMBER: _builtins.int
+    unit: _builtins.str
+    """As printed, e.g. "triệu đồng"."""
+    total: _builtins.str
+    """Decimal, e.g. "8073": the items add up to it (checked on import)."""
+    @_builtins.property
+    def items(self) -> _containers.RepeatedCompositeFieldContainer[Global___BudgetItem]: ...
+    def __init__(
+        self,
+        *,
+        unit: _builtins.str = ...,
+        total: _builtins.str = ...,
+        items: _abc.Iterable[Global___BudgetItem] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["items", b"items", "total", b"total", "unit", b"unit"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___Budget: _TypeAlias = Budget  # noqa: Y015
+
+@_typing.final
+class BudgetItem(_message.Message):
+    """One line of a budget appendix."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    NUMBER_FIELD_NUMBER: _builtins.int
+    TEXT_FIELD_NUMBER: _builtins.int
+    AMOUNT_FIELD_NUMBER: _builtins.int
+    number: _builtins.str
+    text: _builtins.str
+    amount: _builtins.str
+    """Decimal, in the budget's unit."""
+    def __init__(
+        self,
+        *,
+        number: _builtins.str = ...,
+        text: _builtins.str = ...,
+        amount: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["amount", b"amount", "number", b"number", "text", b"text"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___BudgetItem: _TypeAlias = BudgetItem  # noqa: Y015
 
 @_typing.final
 class Evidence(_message.Message):
@@ -471,6 +543,8 @@ class Indicator(_message.Message):
     VERSION_FIELD_NUMBER: _builtins.int
     RED_FLAGS_FIELD_NUMBER: _builtins.int
     ATTAINMENT_FIELD_NUMBER: _builtins.int
+    CODE_FIELD_NUMBER: _builtins.int
+    NOTE_FIELD_NUMBER: _builtins.int
     name: _builtins.str
     """"PLAN/indicator/NUMBER"."""
     plan_id: _builtins.str
@@ -483,6 +557,10 @@ class Indicator(_message.Message):
     status: Global___ItemStatus.ValueType
     status_label: _builtins.str
     version: _builtins.int
+    code: _builtins.str
+    """The code indicators of several wards share (e.g. "VNEID"), empty when none."""
+    note: _builtins.str
+    """The plan file's note on the indicator (how it was read from the plan), if any."""
     @_builtins.property
     def targets(self) -> _containers.RepeatedCompositeFieldContainer[Global___Target]: ...
     @_builtins.property
@@ -523,10 +601,12 @@ class Indicator(_message.Message):
         version: _builtins.int = ...,
         red_flags: _abc.Iterable[Global___RedFlag] | None = ...,
         attainment: _abc.Iterable[Global___Attainment] | None = ...,
+        code: _builtins.str = ...,
+        note: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["attainment", b"attainment", "evidence", b"evidence", "group", b"group", "lead", b"lead", "measurements", b"measurements", "monitor", b"monitor", "name", b"name", "number", b"number", "open_obstacles", b"open_obstacles", "parent", b"parent", "plan_id", b"plan_id", "red_flags", b"red_flags", "section", b"section", "status", b"status", "status_label", b"status_label", "targets", b"targets", "title", b"title", "unit", b"unit", "version", b"version"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["attainment", b"attainment", "code", b"code", "evidence", b"evidence", "group", b"group", "lead", b"lead", "measurements", b"measurements", "monitor", b"monitor", "name", b"name", "note", b"note", "number", b"number", "open_obstacles", b"open_obstacles", "parent", b"parent", "plan_id", b"plan_id", "red_flags", b"red_flags", "section", b"section", "status", b"status", "status_label", b"status_label", "targets", b"targets", "title", b"title", "unit", b"unit", "version", b"version"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
