@@ -2,8 +2,9 @@
 
 A plan states a deadline as a quarter ("Quý I/2026"), a half year ("6 tháng đầu
 năm 2026"), a year ("Năm 2026"), a date ("trước ngày 15/02/2026"), a recurring duty
-("Thường xuyên", "Hằng năm") or a reference to a higher plan ("Theo Kế hoạch của UBND
-tỉnh năm 2026"). :func:`parse_deadline` turns that wording into a :class:`Deadline`
+("Thường xuyên", "Hằng năm", "Định kỳ 3 tháng, 6 tháng, 1 năm hoặc đột xuất", "chu kỳ
+2,5 năm", "đột xuất") or a reference to a higher plan ("Theo Kế hoạch của UBND tỉnh
+năm 2026"). :func:`parse_deadline` turns that wording into a :class:`Deadline`
 whose ``due`` is the last day the item may be done on, and keeps the wording itself.
 
 Matching ignores case, repeated spaces and a trailing full stop; the captured parts
@@ -48,8 +49,14 @@ class Recurrence(StrEnum):
 
     CONTINUOUS = "continuous"
     YEARLY = "yearly"
+    HALF_YEARLY = "half_yearly"
     QUARTERLY = "quarterly"
     MONTHLY = "monthly"
+    CYCLE = "cycle"  # every ``Deadline.every_months`` months ("chu kỳ 2,5 năm")
+    AD_HOC = "ad_hoc"  # when asked ("đột xuất"), on no calendar
+
+
+FINEST_FIRST = (Recurrence.MONTHLY, Recurrence.QUARTERLY, Recurrence.HALF_YEARLY, Recurrence.YEARLY)
 
 
 @dataclass(frozen=True)
@@ -58,7 +65,10 @@ class Deadline:
 
     ``due`` is the last day the item may be done on (``None`` when the wording
     names no end: recurring, unspecified, or deferred without a year). ``starts``
-    is set only for a recurring duty that begins in a stated year.
+    is set only for a recurring duty that begins in a stated year. A recurring duty
+    may state several cycles ("định kỳ hàng tháng, 3 tháng, 6 tháng, 1 năm"): they
+    are all in ``recurrences`` (finest first, then ``ad_hoc`` when it may also come
+    "đột xuất"), and ``recurrence`` is the finest — the one it is judged by.
     """
 
     text: str
@@ -68,6 +78,8 @@ class Deadline:
     recurrence: Recurrence | None = None
     authority: str | None = None
     qualifier: str | None = None
+    recurrences: tuple[Recurrence, ...] = ()
+    every_months: int | None = None  # for a Recurrence.CYCLE
 
     def to_dict(self) -> dict[str, str | None]:
         """Plain JSON-safe form; dates as ISO ``YYYY-MM-DD``."""
@@ -79,6 +91,8 @@ class Deadline:
             "recurrence": None if self.recurrence is None else self.recurrence.value,
             "authority": self.authority,
             "qualifier": self.qualifier,
+            "recurrences": ",".join(r.value for r in self.recurrences) or None,
+            "every_months": None if self.every_months is None else str(self.every_months),
         }
 
     @classmethod
@@ -96,6 +110,10 @@ class Deadline:
                 recurrence=_recurrence(data.get("recurrence")),
                 authority=data.get("authority"),
                 qualifier=data.get("qualifier"),
+                recurrences=tuple(
+                    Recurrence(r) for r in (data.get("recurrences") or "").split(",") if r
+                ),
+                every_months=_months(data.get("every_months")),
             )
         except (KeyError, TypeError, ValueError) as exc:
             message = f"malformed deadline record {dict(data)!r}: {exc}"
@@ -158,6 +176,10 @@ def _from_iso(text: str | None) -> date | None:
     return None if text is None else date.fromisoformat(text)
 
 
+def _months(value: str | None) -> int | None:
+    return None if value is None else int(value)
+
+
 def _recurrence(value: str | None) -> Recurrence | None:
     return None if value is None else Recurrence(value)
 
@@ -175,6 +197,53 @@ def _recurring(recurrence: Recurrence) -> Builder:
         return Deadline(original, DeadlineKind.RECURRING, recurrence=recurrence)
 
     return build
+
+
+_CYCLE_WORDS = (  # the words of one cycle, and the cycle they name
+    (r"(?:3 tháng|(?:h[àằ]ng |mỗi )?quý)", Recurrence.QUARTERLY),
+    (r"(?:6 tháng|nửa năm)", Recurrence.HALF_YEARLY),
+    (r"(?:12 tháng|(?:h[àằ]ng |mỗi |1 |một )?năm)", Recurrence.YEARLY),
+    (r"(?:(?:h[àằ]ng |mỗi |1 |một )?tháng)", Recurrence.MONTHLY),
+)
+_CYCLE = "(?:" + "|".join(words for words, _ in _CYCLE_WORDS) + ")"
+_AND = r"\s*(?:,|và|hoặc)\s*"
+_AD_HOC = "đột xuất"
+
+
+def _cycles(original: str, match: re.Match[str]) -> Deadline:
+    """One or several cycles ("định kỳ 3 tháng, 6 tháng, 1 năm hoặc đột xuất")."""
+    stated = set()
+    for part in re.split(_AND, match["cycles"], flags=re.IGNORECASE):
+        stated |= {r for words, r in _CYCLE_WORDS if re.fullmatch(words, part, re.IGNORECASE)}
+    regular = tuple(r for r in FINEST_FIRST if r in stated)
+    ad_hoc = (Recurrence.AD_HOC,) if match["ad_hoc"] else ()
+    return Deadline(
+        original,
+        DeadlineKind.RECURRING,
+        recurrence=regular[0],
+        recurrences=regular + ad_hoc,
+    )
+
+
+def _ad_hoc(original: str, _match: re.Match[str]) -> Deadline:
+    only = Recurrence.AD_HOC
+    return Deadline(original, DeadlineKind.RECURRING, recurrence=only, recurrences=(only,))
+
+
+def _cycle_of_years(original: str, match: re.Match[str]) -> Deadline:
+    """ "chu kỳ 2,5 năm": every 30 months."""
+    count = float(match["count"].replace(",", "."))
+    months = round(count * (12 if match["unit"].lower() == "năm" else 1))
+    if months <= 0:
+        message = f"deadline {original!r} names a cycle of no length"
+        raise UnrecognisedDeadlineError(message)
+    return Deadline(
+        original,
+        DeadlineKind.RECURRING,
+        recurrence=Recurrence.CYCLE,
+        recurrences=(Recurrence.CYCLE,),
+        every_months=months,
+    )
 
 
 def _recurring_from(original: str, match: re.Match[str]) -> Deadline:
@@ -237,9 +306,13 @@ def _rule(pattern: str, build: Builder) -> tuple[re.Pattern[str], Builder]:
 # Order matters: the first full match wins.
 _RULES: tuple[tuple[re.Pattern[str], Builder], ...] = (
     _rule(r"(?:nhiệm vụ )?thường xuyên", _recurring(Recurrence.CONTINUOUS)),
-    _rule(rf"{_EACH} năm", _recurring(Recurrence.YEARLY)),
-    _rule(rf"{_EACH} quý", _recurring(Recurrence.QUARTERLY)),
-    _rule(rf"{_EACH} tháng(?:\s*,\s*quý)?", _recurring(Recurrence.MONTHLY)),
+    _rule(
+        rf"(?:(?:định kỳ|theo) )?(?P<cycles>{_CYCLE}(?:{_AND}{_CYCLE})*)"
+        rf"(?P<ad_hoc>{_AND}{_AD_HOC})?",
+        _cycles,
+    ),
+    _rule(rf"(?:(?:báo cáo|kiểm tra|thực hiện) )?{_AD_HOC}", _ad_hoc),
+    _rule(r"(?:theo )?chu kỳ (?P<count>\d+(?:[,.]\d+)?) (?P<unit>năm|tháng)", _cycle_of_years),
     _rule(rf"(?:từ )?năm {_YEAR} và các năm tiếp theo", _recurring_from),
     _rule(rf"quý (?P<quarter>[ivx]+|\d+){_SLASH}{_YEAR}{_REST}", _quarter),
     _rule(rf"6 tháng (?P<half>đầu|cuối) năm {_YEAR}{_REST}", _half_year),

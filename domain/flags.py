@@ -47,7 +47,7 @@ from domain.task import Task
 BEHIND_RATIO = 0.5  # BEHIND_SCHEDULE: below half of the expected percent
 OFF_TRACK_RATIO = 0.5  # KPI_OFF_TRACK: below half of the trajectory's share
 VELOCITY_POINTS = 3  # the forecast uses the latest reports (and the item's start)
-PERIODIC_DUTIES = ("yearly", "quarterly", "monthly")  # judged by DUTY_PERIOD_UNMET
+PERIODIC_DUTIES = ("yearly", "half_yearly", "quarterly", "monthly")  # judged by DUTY_PERIOD_UNMET
 ONE_DAY = timedelta(days=1)
 TIME = "time"  # what raised or cleared a flag when no event did: a day passing
 

@@ -48,6 +48,8 @@ def task_details(task: Task) -> Row:
         "expected_result": d.get("expected_result", ""),
         "deadline_kind": deadline.kind.value,
         "recurrence": deadline.recurrence.value if deadline.recurrence else "",
+        "recurrences": [r.value for r in deadline.recurrences],
+        "every_months": deadline.every_months or 0,
         "authority": deadline.authority or "",
         "evidence_items": evidence_rows(task),
     }

@@ -90,6 +90,8 @@ def task_resource(
             due=row["due"] or "",
             recurrence=row["recurrence"],
             authority=row["authority"],
+            recurrences=row["recurrences"],
+            every_months=row["every_months"],
         ),
         status=STATUSES[ItemStatus(row["status"])],
         status_label=ItemStatus(row["status"]).label_vi,

@@ -46,6 +46,44 @@ def test_a_recurring_duty_has_no_due_date(text: str, recurrence: Recurrence) -> 
     assert deadline.starts is None
 
 
+@pytest.mark.parametrize(
+    ("text", "recurrences"),
+    [
+        ("hàng năm hoặc đột xuất", (R.YEARLY, R.AD_HOC)),
+        (
+            "Định kỳ 3 tháng, 6 tháng, 1 năm hoặc đột xuất",
+            (R.QUARTERLY, R.HALF_YEARLY, R.YEARLY, R.AD_HOC),
+        ),
+        (
+            "định kỳ hàng tháng, 3 tháng, 6 tháng, 1 năm",
+            (R.MONTHLY, R.QUARTERLY, R.HALF_YEARLY, R.YEARLY),
+        ),
+        ("theo tháng, quý, 6 tháng, 1 năm", (R.MONTHLY, R.QUARTERLY, R.HALF_YEARLY, R.YEARLY)),
+        ("hàng tháng, quý", (R.MONTHLY, R.QUARTERLY)),
+        ("6 tháng và 1 năm", (R.HALF_YEARLY, R.YEARLY)),
+        ("Đột xuất", (R.AD_HOC,)),
+    ],
+)
+def test_a_duty_on_several_cycles_is_judged_by_its_finest(
+    text: str, recurrences: tuple[Recurrence, ...]
+) -> None:
+    deadline = parse_deadline(text)
+    assert (deadline.kind, deadline.due, deadline.authority) == (K.RECURRING, None, None)
+    assert deadline.recurrences == recurrences
+    assert deadline.recurrence is recurrences[0]
+    assert Deadline.from_dict(deadline.to_dict()) == deadline
+
+
+def test_a_cycle_of_years_recurs_every_so_many_months() -> None:
+    deadline = parse_deadline("chu kỳ 2,5 năm")
+    assert (deadline.kind, deadline.recurrence, deadline.every_months) == (
+        K.RECURRING,
+        R.CYCLE,
+        30,
+    )
+    assert Deadline.from_dict(deadline.to_dict()) == deadline
+
+
 def test_a_duty_for_this_year_and_the_years_after_recurs_yearly_from_it() -> None:
     deadline = parse_deadline("Năm 2026 và các năm tiếp theo.")
     assert deadline.kind is K.RECURRING
@@ -235,6 +273,8 @@ def test_the_plain_form_uses_iso_dates() -> None:
         "recurrence": None,
         "authority": None,
         "qualifier": None,
+        "recurrences": None,
+        "every_months": None,
     }
 
 

@@ -70,6 +70,8 @@ class Deadline(_message.Message):
     DUE_FIELD_NUMBER: _builtins.int
     RECURRENCE_FIELD_NUMBER: _builtins.int
     AUTHORITY_FIELD_NUMBER: _builtins.int
+    RECURRENCES_FIELD_NUMBER: _builtins.int
+    EVERY_MONTHS_FIELD_NUMBER: _builtins.int
     text: _builtins.str
     """The original wording, e.g. "Quý I/2026"."""
     kind: _builtins.str
@@ -77,9 +79,17 @@ class Deadline(_message.Message):
     due: _builtins.str
     """The last day it may be done on, YYYY-MM-DD; empty when none."""
     recurrence: _builtins.str
-    """For recurring deadlines: continuous, yearly, quarterly or monthly."""
+    """For recurring deadlines, the cycle it is judged by (the finest it states):
+    continuous, monthly, quarterly, half_yearly, yearly, cycle or ad_hoc.
+    """
     authority: _builtins.str
     """For deferred deadlines: the document it defers to."""
+    every_months: _builtins.int
+    """For a cycle of months or years ("chu kỳ 2,5 năm": 30); 0 otherwise."""
+    @_builtins.property
+    def recurrences(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Every cycle the wording states, finest first, then ad_hoc ("hoặc đột xuất")."""
+
     def __init__(
         self,
         *,
@@ -88,10 +98,12 @@ class Deadline(_message.Message):
         due: _builtins.str = ...,
         recurrence: _builtins.str = ...,
         authority: _builtins.str = ...,
+        recurrences: _abc.Iterable[_builtins.str] | None = ...,
+        every_months: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["authority", b"authority", "due", b"due", "kind", b"kind", "recurrence", b"recurrence", "text", b"text"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["authority", b"authority", "due", b"due", "every_months", b"every_months", "kind", b"kind", "recurrence", b"recurrence", "recurrences", b"recurrences", "text", b"text"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
