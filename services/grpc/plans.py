@@ -243,20 +243,32 @@ class PlanServicer(RollupQueries, plan_service_pb2_grpc.PlanServiceServicer):
             )
         ]
 
-    async def ListRedFlags(
-        self, request: pb.ListRedFlagsRequest, context: grpc.aio.ServicerContext
-    ) -> pb.ListRedFlagsResponse:
+    async def item_page(
+        self, request: Any, key: tuple[Any, ...], build: Callable[[Basis], list[Any]]
+    ) -> tuple[list[Any], str, Basis]:
+        """A page of what ``build`` lists on the items of a plan or of an agency (the
+        request names one), computed once per basis and ``key``."""
         check = Checker()
         one_of(check, request.plan_id, request.agency_id)
         size, offset = pages.paging(check, request)
         basis = await self.reads.basis(check, request)
-        plan, agency, cleared = request.plan_id, request.agency_id, request.include_cleared
-        flags = basis.cached(
-            ("flags", plan, agency, cleared),
-            plan or None,
-            lambda: self.red_flags(basis, plan, agency, include_cleared=cleared),
+        found = basis.cached(
+            (*key, request.plan_id, request.agency_id),
+            request.plan_id or None,
+            lambda: build(basis),
         )
-        chunk, token = pages.page(flags, offset, size)
+        chunk, token = pages.page(found, offset, size)
+        return chunk, token, basis
+
+    async def ListRedFlags(
+        self, request: pb.ListRedFlagsRequest, context: grpc.aio.ServicerContext
+    ) -> pb.ListRedFlagsResponse:
+        plan, agency, cleared = request.plan_id, request.agency_id, request.include_cleared
+        chunk, token, basis = await self.item_page(
+            request,
+            ("flags", cleared),
+            lambda basis: self.red_flags(basis, plan, agency, include_cleared=cleared),
+        )
         return pb.ListRedFlagsResponse(
             flags=chunk, next_page_token=token, answered_on=basis.message()
         )
@@ -280,17 +292,10 @@ class PlanServicer(RollupQueries, plan_service_pb2_grpc.PlanServiceServicer):
     async def ListMissingReports(
         self, request: pb.ListMissingReportsRequest, context: grpc.aio.ServicerContext
     ) -> pb.ListMissingReportsResponse:
-        check = Checker()
-        one_of(check, request.plan_id, request.agency_id)
-        size, offset = pages.paging(check, request)
-        basis = await self.reads.basis(check, request)
         plan, agency = request.plan_id, request.agency_id
-        missing = basis.cached(
-            ("missing", plan, agency),
-            plan or None,
-            lambda: self.missing_reports(basis, plan, agency),
+        chunk, token, basis = await self.item_page(
+            request, ("missing",), lambda basis: self.missing_reports(basis, plan, agency)
         )
-        chunk, token = pages.page(missing, offset, size)
         return pb.ListMissingReportsResponse(
             missing=chunk, next_page_token=token, answered_on=basis.message()
         )
