@@ -64,6 +64,7 @@ import yaml
 
 from domain.errors import DomainError, InvalidValueError, NotFoundError
 from domain.merkle import ProofError
+from domain.messages import vietnamese
 from projections.engine.known_at import rows_known_at
 from projections.engine.live import LiveViews
 from projections.engine.replay import share_replay
@@ -1166,7 +1167,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         with open_database() as database:
             return run(Ledger(env=database.eventsourcing_env()), args)
     except DomainError as error:
-        print(f"error: {error.code}: {error.message}", file=sys.stderr)
+        print(f"error: {error.code}: {vietnamese(error.code)} — {error.message}", file=sys.stderr)
         return EXIT_BAD_INPUT
     except ConfigurationError as error:
         print(f"error: CONFIGURATION: {error}", file=sys.stderr)

@@ -37,6 +37,7 @@ from google.rpc import code_pb2, error_details_pb2, status_pb2
 from lienthong.v1 import envelope_pb2
 
 from domain.errors import DomainError
+from domain.messages import LOCALE, vietnamese
 from domain.text import QUOTE_CHARS, bounded
 from projections.engine.live import ViewsStoppedError
 from services.app.submissions import TryAgainError, Verdict, VerdictPendingError
@@ -72,6 +73,14 @@ class RejectedError(Exception):
 def status_for(
     code: grpc.StatusCode, message: str, details: Sequence[Message]
 ) -> status_pb2.Status:
+    """The status; when a detail names the refusal's code, Vietnamese first: the message
+    begins with the code's sentence (``domain.messages``), which a ``LocalizedMessage``
+    (vi-VN) also carries alone, then the English detail."""
+    reasons = [d.reason for d in details if isinstance(d, error_details_pb2.ErrorInfo)]
+    if reasons:
+        said = vietnamese(reasons[0])
+        message = f"{said} — {message}"
+        details = [*details, error_details_pb2.LocalizedMessage(locale=LOCALE, message=said)]
     status = status_pb2.Status(code=getattr(code_pb2, code.name), message=bounded(message))
     for detail in details:
         status.details.add().Pack(detail)
