@@ -37,7 +37,10 @@ VIETNAMESE: dict[str, str] = {
     "PERCENT_OUT_OF_RANGE": "Tỷ lệ phần trăm phải từ 0 đến 100",
     "VIEWS_STOPPED": "Đã ghi nhận, nhưng các bảng tổng hợp đang dừng; cần quản trị viên xử lý",
     "VERDICT_PENDING": "Báo cáo đã nhận nhưng chưa có kết quả xử lý; gửi lại với cùng mã sự kiện",
-    "SUBJECT_CONTENDED": "Chưa ghi nhận: đối tượng đang được cập nhật; gửi lại với cùng mã sau ít phút",
+    "SUBJECT_CONTENDED": (
+        "Chưa ghi nhận: đối tượng đang được cập nhật; gửi lại với cùng mã sau "
+        "ít phút"
+    ),
     "STORE_BUSY": "Chưa ghi nhận: kho dữ liệu đang bận; gửi lại với cùng mã sau ít phút",
     # A plan file.
     "FILE_UNREADABLE": "Không đọc được tệp, hoặc tệp không phải UTF-8",
@@ -65,12 +68,27 @@ VIETNAMESE: dict[str, str] = {
     "OCCURRED_AT_BEFORE_PLAN": "Thời điểm phát sinh trước năm đầu của kế hoạch",
     "AS_OF_OUT_OF_RANGE": "Ngày báo cáo nằm ngoài thời gian của kế hoạch hoặc sau hôm nay",
     "PERIOD_OUT_OF_RANGE": "Kỳ số đo nằm ngoài phạm vi hoặc chưa bắt đầu",
-    "NOT_LEAD_UNIT": "Chỉ đơn vị chủ trì mới báo cáo tiến độ chung, đề nghị hoàn thành hoặc điều chỉnh báo cáo",
-    "NOT_PARTICIPANT": "Chỉ đơn vị chủ trì hoặc phối hợp mới báo cáo phần việc, nộp minh chứng hoặc nêu vướng mắc",
-    "NOT_REVIEWER": "Chỉ đơn vị theo dõi, văn phòng điều phối hoặc ban chỉ đạo mới đánh giá minh chứng hoặc xác nhận hoàn thành",
+    "NOT_LEAD_UNIT": (
+        "Chỉ đơn vị chủ trì mới báo cáo tiến độ chung, đề nghị hoàn thành hoặc "
+        "điều chỉnh báo cáo"
+    ),
+    "NOT_PARTICIPANT": (
+        "Chỉ đơn vị chủ trì hoặc phối hợp mới báo cáo phần việc, nộp minh "
+        "chứng hoặc nêu vướng mắc"
+    ),
+    "NOT_REVIEWER": (
+        "Chỉ đơn vị theo dõi, văn phòng điều phối hoặc ban chỉ đạo mới đánh "
+        "giá minh chứng hoặc xác nhận hoàn thành"
+    ),
     "SELF_REVIEW": "Không ai tự đánh giá công việc của mình",
-    "COLLECTIVE_CANNOT_ACT": "Một tập thể (“Các cơ quan, đơn vị”) không tự hành động; chỉ từng thành viên hành động",
-    "NOT_COORDINATOR": "Chỉ văn phòng điều phối của kế hoạch mới thay đổi thời hạn, quan hệ phụ thuộc hoặc kế hoạch",
+    "COLLECTIVE_CANNOT_ACT": (
+        "Một tập thể (“Các cơ quan, đơn vị”) không tự hành động; chỉ từng "
+        "thành viên hành động"
+    ),
+    "NOT_COORDINATOR": (
+        "Chỉ văn phòng điều phối của kế hoạch mới thay đổi thời hạn, quan hệ "
+        "phụ thuộc hoặc kế hoạch"
+    ),
     "PROGRESS_DECREASE_NEEDS_CORRECTION": "Tiến độ chỉ giảm qua một điều chỉnh có lý do",
     "EVIDENCE_REQUIRED": "Hoàn thành cần có minh chứng",
     "EVIDENCE_ALREADY_JUDGED": "Minh chứng đã được chấp nhận hoặc từ chối",
@@ -105,7 +123,10 @@ VIETNAMESE: dict[str, str] = {
     "NOTE_MALFORMED": "Không phải một điểm kiểm tra có chữ ký của nhật ký",
     "LOG_SIGNATURE_INVALID": "Chữ ký của nhật ký không hợp lệ",
     "CHECKPOINT_UNKNOWN": "Nhật ký không lưu điểm kiểm tra có kích thước này",
-    "CHECKPOINT_MISMATCH": "Điểm kiểm tra khác với điểm nhật ký đã lưu: nhật ký đã bị viết lại hoặc điểm kiểm tra bị sửa",
+    "CHECKPOINT_MISMATCH": (
+        "Điểm kiểm tra khác với điểm nhật ký đã lưu: nhật ký đã bị viết lại "
+        "hoặc điểm kiểm tra bị sửa"
+    ),
     "COSIGNATURE_MISSING": "Điểm kiểm tra không có chữ ký đồng xác nhận",
     "WITNESS_UNKNOWN": "Chữ ký của một bên chứng kiến không được cấu hình",
     "COSIGNATURE_INVALID": "Chữ ký đồng xác nhận không hợp lệ",

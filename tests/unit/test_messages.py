@@ -24,7 +24,8 @@ def test_the_table_holds_no_code_the_page_does_not_document() -> None:
 def test_every_sentence_is_nfc_and_on_one_line() -> None:
     for code, said in VIETNAMESE.items():
         assert said == unicodedata.normalize("NFC", said), code
-        assert "\n" not in said and said.strip() == said, code
+        assert "\n" not in said, code
+        assert said.strip() == said, code
 
 
 def test_an_unknown_code_reads_as_the_generic_sentence() -> None:
@@ -42,4 +43,5 @@ def test_a_refusal_status_says_the_vietnamese_sentence_first_and_as_a_localized_
 
 def test_a_status_without_a_code_is_left_as_it_is() -> None:
     status = status_for(grpc.StatusCode.UNAVAILABLE, "down", [])
-    assert status.message == "down" and not status.details
+    assert status.message == "down"
+    assert not status.details
