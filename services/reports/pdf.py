@@ -56,19 +56,20 @@ def text(value: Cell) -> str:
     return escape(str(value))
 
 
-def grid(rows: list[list[Paragraph]], widths: list[float]) -> Table:
-    table = Table(rows, colWidths=widths, repeatRows=1)
-    table.setStyle(
-        TableStyle(
-            [
-                ("GRID", (0, 0), (-1, -1), 0.4, colors.grey),
-                ("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#DDEBF7")),
-                ("VALIGN", (0, 0), (-1, -1), "TOP"),
-                ("LEFTPADDING", (0, 0), (-1, -1), 3),
-                ("RIGHTPADDING", (0, 0), (-1, -1), 3),
-            ]
-        )
-    )
+def grid(rows: list[list[Paragraph]], widths: list[float], *, head: bool = True) -> Table:
+    """A table of paragraphs; with ``head``, its first row shaded and repeated on
+    every page the table runs over."""
+    table = Table(rows, colWidths=widths, repeatRows=1 if head else 0)
+    style = [
+        ("FONTNAME", (0, 0), (-1, -1), FONT),  # else Helvetica, never embedded
+        ("GRID", (0, 0), (-1, -1), 0.4, colors.grey),
+        ("VALIGN", (0, 0), (-1, -1), "TOP"),
+        ("LEFTPADDING", (0, 0), (-1, -1), 3),
+        ("RIGHTPADDING", (0, 0), (-1, -1), 3),
+    ]
+    if head:
+        style.append(("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#DDEBF7")))
+    table.setStyle(TableStyle(style))
     return table
 
 
@@ -105,6 +106,8 @@ def render_pdf(report: Report) -> bytes:
         title=f"{report.title} — {report.subtitle}",
         author="Lienthong",
         invariant=True,
+        initialFontName=FONT,  # else every page names Helvetica, a font it never embeds
+        initialFontSize=8,
     )
     story: list[Flowable] = [
         Paragraph(text(report.title), style["title"]),
@@ -115,7 +118,8 @@ def render_pdf(report: Report) -> bytes:
         for label, value in report.header
     ]
     usable = PAGE[0] - 2 * MARGIN
-    story += [grid(info, [usable * 0.22, usable * 0.78]), Spacer(1, 4 * mm)]
+    if info:
+        story += [grid(info, [usable * 0.22, usable * 0.78], head=False), Spacer(1, 4 * mm)]
     for table in report.tables:
         story += section(table, style)
     document.build(story, onFirstPage=page_number, onLaterPages=page_number)
