@@ -9,6 +9,7 @@ import datetime as dt
 import io
 import re
 from collections.abc import Callable
+from pathlib import Path
 
 import grpc
 import pytest
@@ -19,9 +20,11 @@ from openpyxl import load_workbook
 from pypdf import PdfReader
 
 from domain.keys import Role
+from lienthong_sdk.client import AgencyClient, CoordinationClient
 from services.app.clock import utc_now
 from tests.e2e.conftest import ServerThread
 from tests.e2e.test_grpc_api import detail, status_of
+from tests.identities import identity
 
 PB = "phuoc-binh-2026"
 TIMEOUT = 60
@@ -133,3 +136,20 @@ def test_a_known_at_in_the_future_and_an_unknown_plan_are_refused(
         )
     assert raised.value.code() == grpc.StatusCode.NOT_FOUND
     assert detail(status_of(raised.value), error_details_pb2.ErrorInfo).reason == "NOT_FOUND"
+
+
+def test_the_sdk_fetches_the_report_with_what_an_agency_just_reported(
+    server: ServerThread, tmp_path: Path
+) -> None:
+    health = "phuoc-binh.health-post"
+    with AgencyClient(server.address, health, identity=identity(health)) as lead:
+        reported = lead.report_progress(f"{PB}/task/24", 35, dt.date(2026, 2, 10))
+    assert reported.outcome == "accepted"
+    with CoordinationClient(server.address, OFFICE, identity=identity(OFFICE)) as office:
+        answer = office.get_report(PB, "2026-Q1", "xlsx", save_to=tmp_path)
+    assert answer.position >= reported.position
+    saved = tmp_path / f"bao-cao-{PB}-2026-Q1.xlsx"
+    assert saved.read_bytes() == answer.content
+    tasks = load_workbook(saved)["II. Nhiệm vụ"]
+    (row,) = [r for r in tasks.iter_rows(values_only=True) if r[1] == "24"]
+    assert (row[0], row[3], row[6]) == ("Đang thực hiện", "Trạm Y tế phường Phước Bình", 35)
