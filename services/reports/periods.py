@@ -10,7 +10,7 @@ import re
 from domain.errors import InvalidValueError, PeriodOutOfRangeError
 from domain.reporting import Period, period_from_label
 
-LABEL = re.compile(r"^(\d{4})(?:-(0[1-9]|1[0-2])|-Q([1-4])|-H([12]))?$")
+LABEL = re.compile(r"([0-9]{4})(?:-(0[1-9]|1[0-2])|-Q([1-4])|-H([12]))?")
 FIRST_YEAR, LAST_YEAR = 1970, 2199  # the days every view can compute a status for
 FORMATS = {
     "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
@@ -41,7 +41,7 @@ def check_known_at(known_at: dt.datetime | None, now: dt.datetime, field: str = 
 
 def parse_period(label: str, field: str = "period") -> Period:
     """The period ``label`` names; refused ``REPORT_PERIOD_INVALID`` when it names none."""
-    found = LABEL.match(label)
+    found = LABEL.fullmatch(label)
     if found is None or not FIRST_YEAR <= int(found.group(1)) <= LAST_YEAR:
         shown = label if len(label) <= 20 else label[:20] + "…"  # noqa: PLR2004
         msg = (
