@@ -6,13 +6,14 @@ that position only, so a report built again as known at the same time is the sam
 :func:`report_on_store` builds a report on a store for a process that does not
 follow the log (the command line, the demo): the audit trail caught up, the views
 replayed up to the position as of the report's day. The API server builds it on the
-views it replays itself (``services.grpc.reports``) and :func:`extras`.
+views it replays itself (``services.grpc.reports``), with :func:`report_from`.
 """
 
 from __future__ import annotations
 
 import base64
 import datetime as dt
+from collections.abc import Iterable
 from typing import Any
 
 from domain.clock import ward_day
@@ -36,7 +37,7 @@ PLAN_RECORDS = (
 )
 AGENCY_RECORDS = (
     "SELECT data FROM view_audit_trail.rows"
-    " WHERE data->>'subject' LIKE 'agency/%%' AND key <= %s ORDER BY key"
+    " WHERE data->>'subject' = ANY(%s) AND key <= %s ORDER BY key"
 )
 
 
@@ -66,10 +67,11 @@ def plan_records(app: EventSource, plan: str, position: int) -> list[dict[str, A
     ]
 
 
-def agency_names(app: EventSource, position: int) -> dict[str, str]:
-    """Each agency's Vietnamese name as recorded up to ``position``."""
+def agency_names(app: EventSource, position: int, agencies: Iterable[str]) -> dict[str, str]:
+    """The Vietnamese name of each of ``agencies`` as recorded up to ``position``."""
     names: dict[str, str] = {}
-    for row in query(app, AGENCY_RECORDS, (key_of(position),)):
+    subjects = sorted(f"agency/{agency}" for agency in set(agencies))
+    for row in query(app, AGENCY_RECORDS, (subjects, key_of(position))):
         record = row["data"]
         agency = record["subject"].removeprefix("agency/")
         body = record["body"]
@@ -89,16 +91,17 @@ def covering_checkpoint(app: EventSource, position: int) -> Checkpoint | None:
     return Checkpoint(kept.size, base64.b64encode(kept.root).decode())
 
 
-def extras(
-    app: EventSource, plan: str, position: int
-) -> tuple[list[dict[str, Any]], dict[str, str], Checkpoint | None]:
-    """The plan's records, the agencies' names and the covering checkpoint, up to
-    ``position``."""
-    return (
-        plan_records(app, plan, position),
-        agency_names(app, position),
-        covering_checkpoint(app, position),
-    )
+def named_agencies(views: Views, plan: str, records: Iterable[dict[str, Any]]) -> set[str]:
+    """Every agency a report of ``plan`` may name: its coordinator, the units its
+    items name, who acted on them."""
+    found = {str(views["plans"].get(plan, {}).get("header", {}).get("coordinator") or "")}
+    for view in ("task_status", "kpi_attainment"):
+        for key, row in views[view].items():
+            if key.startswith(f"{plan}/"):
+                for field in ("lead", "coordinating", "monitor"):
+                    found.update(row.get(field) or ())
+    found.update(record["actor"] for record in records)
+    return found - {""}
 
 
 def report_from(  # noqa: PLR0917 - the basis, field by field
@@ -110,7 +113,9 @@ def report_from(  # noqa: PLR0917 - the basis, field by field
     position: int,
     known_at: dt.datetime | None,
 ) -> Report:
-    records, names, checkpoint = extras(app, plan, position)
+    records = plan_records(app, plan, position)
+    names = agency_names(app, position, named_agencies(views, plan, records))
+    checkpoint = covering_checkpoint(app, position)
     basis = Basis(views, day, position, known_at, checkpoint, records, names)
     return build_report(plan, period, basis)
 
