@@ -15,6 +15,8 @@ from lienthong.v1 import (
     audit_service_pb2_grpc,
     plan_service_pb2,
     plan_service_pb2_grpc,
+    reports_pb2,
+    reports_pb2_grpc,
     resources_pb2,
     review_service_pb2,
     review_service_pb2_grpc,
@@ -87,6 +89,7 @@ class CoordinationClient(ClientBase):
         self._review = review_service_pb2_grpc.ReviewServiceStub(self.channel)
         self._plans = plan_service_pb2_grpc.PlanServiceStub(self.channel)
         self._audit = audit_service_pb2_grpc.AuditServiceStub(self.channel)
+        self._reports = reports_pb2_grpc.ReportServiceStub(self.channel)
 
     def _reviewer(self) -> review_service_pb2.Reviewer:
         return review_service_pb2.Reviewer(
@@ -553,4 +556,27 @@ class CoordinationClient(ClientBase):
         response: audit_service_pb2.GetInspectionResponse = self._rpc.query(
             self._audit.GetInspection, request
         )
+        return response
+
+    def get_report(
+        self,
+        plan_id: str,
+        period: str,
+        fmt: Literal["xlsx", "pdf"] = "pdf",
+        *,
+        known_at: datetime | None = None,
+        save_to: Path | None = None,
+    ) -> reports_pb2.GetReportResponse:
+        """The plan's periodic report for ``period`` ("2026-03", "2026-Q1", "2026-H1",
+        "2026") in Vietnamese, as an XLSX or PDF file (``content``, ``filename``,
+        ``media_type``), from what was recorded up to ``known_at`` (default: now),
+        stamped with the log position and the signed checkpoint it covers; written
+        to ``save_to`` (a folder: under its ``filename``) when given."""
+        request = reports_pb2.GetReportRequest(
+            plan_id=plan_id, period=period, format=fmt, known_at=_known(known_at)
+        )
+        response: reports_pb2.GetReportResponse = self._rpc.query(self._reports.GetReport, request)
+        if save_to is not None:
+            path = save_to / response.filename if save_to.is_dir() else save_to
+            path.write_bytes(response.content)
         return response

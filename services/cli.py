@@ -17,6 +17,8 @@
     lienthong audit late (--plan P | --agency A) [--known-at T] [--format text|json]
     lienthong audit corrections (--plan P | --agency A) --after T [--before T] [--format text|json]
     lienthong audit inspect --plan P --as-of YYYY-MM-DD --known-at T [--format text|json]
+    lienthong report --plan P --period 2026-Q1|2026-03|2026-H1|2026 --format xlsx|pdf
+                     [--known-at T] [--output FILE]
     lienthong pki init [--agencies FILE] [--plans-dir DIR]
     lienthong keys register CERT_FILE… [--anchors FILE]
     lienthong keys revoke KEY_ID --reason TEXT
@@ -114,6 +116,9 @@ from services.kafka.topics import AGENCY_EVENTS, KafkaSettings, kafka_producer
 from services.kafka.worker import run_worker
 from services.logs import setup_logging
 from services.metrics import serve_metrics
+from services.reports import render
+from services.reports.gather import report_on_store
+from services.reports.periods import check_format, parse_period
 from services.store.database import ConfigurationError, open_database
 from services.supervisor import run_full
 from services.wire.convert import Checker, plan_status_message
@@ -289,6 +294,22 @@ def cmd_scores(app: Ledger, args: argparse.Namespace) -> int:
             )
             place = f"{rank:>3}." if rank else "   -"
             print(f"{place} {card['agency']:<34} {card['score']:5.1f}  {parts}")
+    return 0
+
+
+def cmd_report(app: Ledger, args: argparse.Namespace) -> int:
+    """A plan's periodic report, in Vietnamese, as an XLSX or PDF file."""
+    fmt, period = check_format(args.format), parse_period(args.period)
+    report = report_on_store(app, args.plan, period, args.known_at)
+    output: Path = args.output or Path(report.filename(fmt))
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_bytes(render(report, fmt))
+    kept = report.checkpoint
+    covered = f"checkpoint {kept.size} leaves, root {kept.root}" if kept else "no checkpoint yet"
+    print(
+        f"{output}: {args.plan} {period.label} as of {report.as_of}, "
+        f"log position {report.position}, {covered}"
+    )
     return 0
 
 
@@ -891,6 +912,7 @@ def build_parser() -> argparse.ArgumentParser:
     status.set_defaults(run=cmd_status)
 
     add_judgement_commands(commands)
+    add_report_command(commands)
     add_audit_commands(commands)
     add_identity_commands(commands)
 
@@ -996,6 +1018,29 @@ def add_judgement_commands(commands: Any) -> None:
     scores.add_argument("--plan", default="", help="only the tasks of this plan")
     add_day_options(scores)
     scores.set_defaults(run=cmd_scores)
+
+
+def add_report_command(commands: Any) -> None:
+    report = commands.add_parser(
+        "report", help="a plan's periodic report in Vietnamese (báo cáo định kỳ), XLSX or PDF"
+    )
+    report.add_argument("--plan", required=True)
+    report.add_argument(
+        "--period", required=True, help="a month 2026-03, a quarter 2026-Q1, 2026-H1 or 2026"
+    )
+    report.add_argument("--format", default="xlsx", help="xlsx (default) or pdf")
+    report.add_argument(
+        "--known-at",
+        "--as-known-at",
+        type=parse_moment,
+        default=None,
+        metavar="TIME",
+        help="only what was recorded up to this time (default: everything recorded)",
+    )
+    report.add_argument(
+        "--output", type=Path, default=None, help="the file (default: bao-cao-PLAN-PERIOD.FORMAT)"
+    )
+    report.set_defaults(run=cmd_report)
 
 
 def add_audit_commands(commands: Any) -> None:

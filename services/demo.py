@@ -25,6 +25,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import hashlib
+import os
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -47,6 +48,7 @@ from domain.clock import WARD_TIME
 from domain.ids import NAMESPACE
 from domain.items import ItemStatus
 from domain.keys import KeyAlreadyRegisteredError, Role
+from domain.reporting import period_from_label
 from domain.submission import submission_id
 from lienthong_sdk.identity import Identity, Signer
 from services.app.audit import (
@@ -64,6 +66,9 @@ from services.app.ledger import Actor, Ledger
 from services.app.pki import identity_files, init_pki, roles_of
 from services.app.submissions import receipt_of
 from services.grpc.server import ServerSettings, start_server
+from services.reports import FORMATS, render
+from services.reports.gather import report_on_store
+from services.store.database import DATA_DIR_ENV, DEFAULT_DATA_DIR
 
 SCRIPT_ID = "demo-2026q1"
 CALL_TIMEOUT = 30
@@ -76,6 +81,8 @@ BP = "binh-phuoc-2026"
 BL = "binh-long-2026"
 OPERATOR = Actor(agency="operator:demo", channel="cli")  # who registers the agencies' keys
 READER = "phuoc-binh.vhxh"  # the coordination office reads the status back
+REPORTS_DIR_ENV = "LIENTHONG_REPORTS_DIR"
+REPORT_PERIOD = "2026-Q1"  # the demo ends with each plan's report of its quarter
 
 
 def sha(name: str) -> str:
@@ -509,6 +516,31 @@ def play(
     identities = enrol(app, plans, registry, out)
     asyncio.run(play_over_the_wire(app, registry, identities, out, target))
     checkpoint_and_verify(app, out)
+    write_reports(app, reports_dir(), out)
+
+
+def reports_dir() -> Path:
+    """Where the demo writes its reports: ``$LIENTHONG_REPORTS_DIR``, else ``reports``
+    in the data directory (``.lienthong/reports``)."""
+    named = os.environ.get(REPORTS_DIR_ENV, "").strip()
+    return (
+        Path(named) if named else Path(os.environ.get(DATA_DIR_ENV, DEFAULT_DATA_DIR)) / "reports"
+    )
+
+
+def write_reports(app: Ledger, folder: Path, out: Callable[[str], None]) -> None:
+    """The quarter's report of each plan, as XLSX and PDF, into ``folder`` — as
+    ``lienthong report`` writes them, covered by the checkpoint just made."""
+    out(f"The quarter's reports (báo cáo quý I/2026), as XLSX and PDF, into {folder} …")
+    folder.mkdir(parents=True, exist_ok=True)
+    period = period_from_label(REPORT_PERIOD)
+    for plan in sorted(app.plan_keys()):
+        report = report_on_store(app, plan, period, None)
+        for fmt in FORMATS:
+            path = folder / report.filename(fmt)
+            path.write_bytes(render(report, fmt))
+            out(f"  {path}")
+    out(f"  e.g. lienthong report --plan {PB} --period {REPORT_PERIOD} --format pdf")
 
 
 def checkpoint_and_verify(app: Ledger, out: Callable[[str], None]) -> None:

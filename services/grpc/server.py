@@ -56,6 +56,7 @@ from lienthong.v1 import (
     audit_service_pb2,
     ingest_service_pb2,
     plan_service_pb2,
+    reports_pb2,
     review_service_pb2,
     watch_service_pb2,
 )
@@ -73,6 +74,7 @@ from services.grpc.errors import guarded
 from services.grpc.ingest import Forwarding, IngestServicer
 from services.grpc.plans import PlanServicer
 from services.grpc.reads import Reads
+from services.grpc.reports import ReportServicer
 from services.grpc.review import ReviewServicer
 from services.grpc.watch import WatchServicer
 from services.metrics import VIEW_LAG, MetricsInterceptor, observe_log
@@ -93,6 +95,7 @@ SERVICES = [
         (review_service_pb2, "ReviewService"),
         (audit_service_pb2, "AuditService"),
         (watch_service_pb2, "WatchService"),
+        (reports_pb2, "ReportService"),
     )
 ]
 
@@ -362,9 +365,11 @@ async def start_server(
         raise
     live.start(asyncio.get_running_loop())
     forward = forwarding(live) if forwarding is not None else None
+    reads = Reads(live)  # PlanService's and ReportService's reads share their replays
     servicers = (
         (ingest_service_pb2, "IngestService", IngestServicer(app, forward, live, anchors)),
-        (plan_service_pb2, "PlanService", PlanServicer(Reads(live))),
+        (plan_service_pb2, "PlanService", PlanServicer(reads)),
+        (reports_pb2, "ReportService", ReportServicer(reads)),
         (
             review_service_pb2,
             "ReviewService",

@@ -1,6 +1,6 @@
 """The role matrix: which role may call which method, and send which envelope kind.
 
-One table (:data:`METHODS`) over every RPC of the five Lienthong services, one
+One table (:data:`METHODS`) over every RPC of the six Lienthong services, one
 (:data:`ENVELOPE_KINDS`) over every kind of envelope; ``docs/roles.md`` shows both
 (a unit test keeps it equal to them). The server's authentication
 (:mod:`services.grpc.auth`) enforces :data:`METHODS` on every call; the ingest paths
@@ -67,6 +67,8 @@ METHODS: Mapping[str, frozenset[Caller]] = {
     ),
     **_rows("PlanService", PLAN_METHODS, READERS),
     **_rows("WatchService", ("WatchChanges",), READERS),
+    # A periodic report holds what PlanService's reads answer: the same callers.
+    **_rows("ReportService", ("GetReport",), READERS),
     **_rows("AuditService", ("ListEvents", "StreamLog"), OVERSIGHT),
     **_rows("AuditService", ("GetPlanStatusAsOf",), OVERSIGHT | {Role.AGENCY}),
     **_rows("AuditService", ("ListCorrections", "GetInspection"), OVERSIGHT),

@@ -1,4 +1,4 @@
-"""The role matrix, cell by cell, over real mutual TLS: every method of the five
+"""The role matrix, cell by cell, over real mutual TLS: every method of the six
 services called as every role (with that role's certificate from the tests'
 authority), and anonymously over a plaintext development server. Generated from the
 table itself (``services/wire/roles.py``, which ``docs/roles.md`` shows): a cell the
@@ -34,6 +34,7 @@ from lienthong.v1 import (
     ingest_service_pb2,
     plan_service_pb2,
     plan_service_pb2_grpc,
+    reports_pb2,
     review_service_pb2,
     review_service_pb2_grpc,
     watch_service_pb2,
@@ -76,6 +77,7 @@ SERVICES = [
         (plan_service_pb2, "PlanService"),
         (watch_service_pb2, "WatchService"),
         (audit_service_pb2, "AuditService"),
+        (reports_pb2, "ReportService"),
     )
 ]
 DESCRIPTORS: dict[str, MethodDescriptor] = {

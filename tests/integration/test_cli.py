@@ -84,9 +84,18 @@ def test_the_demo_plays_its_quarter_once_and_prints_the_status(
     monkeypatch.setenv("LIENTHONG_PKI_DIR", str(tmp_path / "pki"))
     monkeypatch.delenv("LIENTHONG_TRUST_ANCHORS", raising=False)
     monkeypatch.setenv("LIENTHONG_LOG_KEY_FILE", str(tmp_path / "log-signing.key"))
+    monkeypatch.setenv("LIENTHONG_REPORTS_DIR", str(tmp_path / "reports"))
     code, out, _ = run(capsys, "demo")
     assert code == 0
     assert "Chờ hoàn thiện: task/8" in out
+    # It ends with the quarter's report of each seed plan, as XLSX and PDF, and where.
+    written = sorted(p.name for p in (tmp_path / "reports").iterdir())
+    assert written == sorted(
+        f"bao-cao-{plan}-2026-Q1.{fmt}"
+        for plan in ("binh-long-2026", "binh-phuoc-2026", "da-mai-2026", "phuoc-binh-2026")
+        for fmt in ("xlsx", "pdf")
+    )
+    assert f"into {tmp_path / 'reports'}" in out
     assert "refused DEPENDENCY_CYCLE" in out
     # It ends as an auditor would: a checkpoint, and the store verified against it.
     assert "\n  lienthong.local/log\n" in out

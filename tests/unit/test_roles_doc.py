@@ -10,6 +10,7 @@ from lienthong.v1 import (
     envelope_pb2,
     ingest_service_pb2,
     plan_service_pb2,
+    reports_pb2,
     review_service_pb2,
     watch_service_pb2,
 )
@@ -61,13 +62,14 @@ def test_the_envelope_table_is_the_matrix() -> None:
             assert cell == ("✓" if may_send(Role(column), kind) else "✗"), (kind, column)
 
 
-def test_the_matrix_names_every_method_of_the_five_services() -> None:
+def test_the_matrix_names_every_method_of_the_six_services() -> None:
     methods = {
         f"{service.full_name}/{method.name}"
         for module in (
             audit_service_pb2,
             ingest_service_pb2,
             plan_service_pb2,
+            reports_pb2,
             review_service_pb2,
             watch_service_pb2,
         )
