@@ -843,6 +843,26 @@ def cmd_run(_app: Ledger, _: argparse.Namespace) -> int:
     return run_full()
 
 
+def cmd_dashboard(args: argparse.Namespace) -> int:
+    """The dashboard (a client of the API through the SDK) until SIGINT/SIGTERM."""
+    from dashboard.app import serve as serve_dashboard  # noqa: PLC0415 - only this command needs it
+    from dashboard.settings import DashboardSettings, SettingsError  # noqa: PLC0415
+
+    settings = DashboardSettings.from_env()
+    if args.address:
+        settings = dataclasses.replace(settings, address=args.address)
+    if args.api:
+        settings = dataclasses.replace(settings, api=args.api)
+    try:
+        settings.check()
+    except SettingsError as error:
+        print(f"error: CONFIGURATION: {error}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    print(f"Dashboard on http://{settings.address}/ reading {settings.api} as {settings.certificate}")
+    serve_dashboard(settings)
+    return 0
+
+
 def cmd_demo(app: Ledger, args: argparse.Namespace) -> int:
     play(app, args.plans_dir, args.agencies, print, args.target)
     return 0
@@ -954,7 +974,21 @@ def build_parser() -> argparse.ArgumentParser:
         help="play against this running API (e.g. full mode) instead of an in-process one",
     )
     demo.set_defaults(run=cmd_demo)
+    add_dashboard_command(commands)
     return parser
+
+
+def add_dashboard_command(commands: Any) -> None:
+    dashboard = commands.add_parser(
+        "dashboard", help="the read-only live dashboard (a client of the gRPC API)"
+    )
+    dashboard.add_argument(
+        "--address", default="", help="HOST:PORT to listen on (LIENTHONG_DASHBOARD_ADDRESS)"
+    )
+    dashboard.add_argument(
+        "--api", default="", help="HOST:PORT of the gRPC API (LIENTHONG_DASHBOARD_API)"
+    )
+    dashboard.set_defaults(offline=cmd_dashboard)
 
 
 def add_day_options(parser: Any) -> None:
