@@ -36,7 +36,7 @@ from lienthong_sdk import CoordinationClient, Identity, LienthongError
 
 log = logging.getLogger(__name__)
 STATIC = Path(__file__).parent / "static"
-PARTS = ("overview", "flags", "graph", "ranking", "missing")
+PARTS = ("overview", "graph", "flags", "ranking", "missing")
 AGENT = "dashboard"  # the dashboard reviews nothing: its agency id is never sent
 HEARTBEAT_SECONDS = 15.0
 
@@ -48,14 +48,17 @@ def templates() -> Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    env.globals["status_vi"] = data.STATUS_VI
+    env.globals["summarise"] = data.flag_summary
+    env.globals["owed_by_unit"] = data.owed_by_unit
     return env
 
 
 class Dashboard:
     """The application's state: one SDK client (its channel shared by every request)."""
 
-    def __init__(self, settings: DashboardSettings, client: CoordinationClient | None = None) -> None:
+    def __init__(
+        self, settings: DashboardSettings, client: CoordinationClient | None = None
+    ) -> None:
         self.settings = settings
         if client is None:
             identity = Identity.from_files(settings.certificate, settings.key, settings.authority)
@@ -71,7 +74,9 @@ class Dashboard:
             return date.fromisoformat(text)
         except ValueError:
             raise LienthongError(
-                "INVALID_ARGUMENT", f"as_of: {text!r} is not a day YYYY-MM-DD", reason="INVALID_VALUE"
+                "INVALID_ARGUMENT",
+                f"as_of: {text!r} is not a day YYYY-MM-DD",
+                reason="INVALID_VALUE",
             ) from None
 
     async def read(self, fetch: Callable[..., Any], *args: Any) -> Any:

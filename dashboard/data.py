@@ -45,7 +45,7 @@ def status_name(value: int) -> str:
 
 
 def item_of(subject: str) -> str:
-    """"task/3" of "PLAN/task/3"."""
+    """ "task/3" of "PLAN/task/3"."""
     return subject.split("/", 1)[1] if "/" in subject else subject
 
 
@@ -92,7 +92,12 @@ def plan_card(client: CoordinationClient, plan_id: str, as_of: date | None) -> P
             {"code": name, "label": STATUS_VI[name], "count": count, "share": round(share, 1)}
         )
     card.overdue = [
-        {"item": item_of(o.name), "lead": list(o.lead), "deadline": o.deadline, "percent": o.percent}
+        {
+            "item": item_of(o.name),
+            "lead": list(o.lead),
+            "deadline": o.deadline,
+            "percent": o.percent,
+        }
         for o in status.overdue
     ]
     return card
@@ -111,6 +116,34 @@ def red_flags(client: CoordinationClient, plan_id: str, as_of: date | None) -> l
             "version": f.rule_version,
         }
         for f in client.list_red_flags(plan_id=plan_id, as_of=as_of)
+    ]
+
+
+def flag_summary(flags: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """How many flags of each rule are up, most first."""
+    counts: dict[str, int] = {}
+    for flag in flags:
+        counts[flag["rule"]] = counts.get(flag["rule"], 0) + 1
+    return [
+        {"rule": rule, "label": RULE_VI.get(rule, rule), "count": count}
+        for rule, count in sorted(counts.items(), key=lambda rc: (-rc[1], rc[0]))
+    ]
+
+
+def owed_by_unit(missing: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The reports owed, per unit to urge: how many, for which periods."""
+    units: dict[str, list[dict[str, Any]]] = {}
+    for entry in missing:
+        for unit in entry["units"]:
+            units.setdefault(unit, []).append(entry)
+    return [
+        {
+            "unit": unit,
+            "count": len(owed),
+            "periods": sorted({e["period"] for e in owed}),
+            "oldest_due": min(e["due"] for e in owed),
+        }
+        for unit, owed in sorted(units.items(), key=lambda u: (-len(u[1]), u[0]))
     ]
 
 
@@ -149,7 +182,7 @@ def ranking(client: CoordinationClient, plan_id: str, as_of: date | None) -> lis
 
 
 def task_key(name: str) -> str:
-    """"24" of "PLAN/task/24" or "24"."""
+    """ "24" of "PLAN/task/24" or "24"."""
     return name.rsplit("/", 1)[-1]
 
 

@@ -5,6 +5,7 @@ amber, the critical path's arrows thick."""
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -86,13 +87,16 @@ def layout(
         row = rows.get(column, 0)
         rows[column] = row + 1
         kind = (
-            "bottleneck" if key in late
-            else "held" if key in held
-            else "critical" if key in on_path
+            "bottleneck"
+            if key in late
+            else "held"
+            if key in held
+            else "critical"
+            if key in on_path
             else "task"
         )
         nodes[key] = Node(key, MARGIN + column * COLUMN, MARGIN + row * ROW, kind)
-    path_edges = set(zip(critical, critical[1:], strict=False))
+    path_edges = set(itertools.pairwise(critical))
     graph = Graph(bottlenecks=bottlenecks, critical=critical)
     for up, down in sorted(edges, key=lambda e: (sort_key(e[0]), sort_key(e[1]))):
         a, b = nodes[up], nodes[down]
@@ -100,7 +104,13 @@ def layout(
         x2, y2 = b.x, b.y + NODE_H // 2
         middle = (x1 + x2) // 2
         path = f"M{x1},{y1} C{middle},{y1} {middle},{y2} {x2 - 6},{y2}"
-        kind = "critical" if (up, down) in path_edges else "blocked" if (up, down) in blocked else "edge"
+        kind = (
+            "critical"
+            if (up, down) in path_edges
+            else "blocked"
+            if (up, down) in blocked
+            else "edge"
+        )
         graph.edges.append(Edge(up, down, path, kind))
     graph.nodes = list(nodes.values())
     graph.width = MARGIN * 2 + (max(columns.values(), default=0) + 1) * COLUMN

@@ -59,7 +59,11 @@ class DashboardSettings:
     def check(self) -> None:
         """Refuse settings the dashboard cannot start with, naming the setting."""
         split_address(self.address)
-        for env, path in ((CERT_ENV, self.certificate), (KEY_ENV, self.key), (CA_ENV, self.authority)):
+        for env, path in (
+            (CERT_ENV, self.certificate),
+            (KEY_ENV, self.key),
+            (CA_ENV, self.authority),
+        ):
             if not path.is_file():
                 raise SettingsError(
                     f"{env}: {path} is not a file (make one with `lienthong pki init`)"

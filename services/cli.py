@@ -108,6 +108,7 @@ from services.demo import play, render_status
 from services.grpc.server import ServerSettings, serve
 from services.kafka.checkpoints import run_checkpointer
 from services.kafka.relay import Relay
+from services.kafka.reminders import Reminders
 from services.kafka.submit import KafkaSubmitter
 from services.kafka.topics import AGENCY_EVENTS, KafkaSettings, kafka_producer
 from services.kafka.worker import run_worker
@@ -826,6 +827,17 @@ def cmd_relay(app: Ledger, _: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_reminders(app: Ledger, _: argparse.Namespace) -> int:
+    serve_metrics("reminders")
+    settings = KafkaSettings.from_env()
+    stop = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stop.set())
+    log.info("publishing reminders (REPORT_MISSING) to %s", settings.bootstrap)
+    Reminders(app, kafka_producer(settings.bootstrap), settings.prefix).run(stop.is_set)
+    return 0
+
+
 def cmd_checkpointer(app: Ledger, _: argparse.Namespace) -> int:
     serve_metrics("checkpointer")
     settings = KafkaSettings.from_env()
@@ -858,7 +870,9 @@ def cmd_dashboard(args: argparse.Namespace) -> int:
     except SettingsError as error:
         print(f"error: CONFIGURATION: {error}", file=sys.stderr)
         return EXIT_BAD_INPUT
-    print(f"Dashboard on http://{settings.address}/ reading {settings.api} as {settings.certificate}")
+    print(
+        f"Dashboard on http://{settings.address}/ reading {settings.api} as {settings.certificate}"
+    )
     serve_dashboard(settings)
     return 0
 
@@ -979,6 +993,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def add_dashboard_command(commands: Any) -> None:
+    reminding = commands.add_parser(
+        "reminders", help="publish reminders of the reports units owe (REPORT_MISSING) to Kafka"
+    )
+    reminding.set_defaults(run=cmd_reminders)
     dashboard = commands.add_parser(
         "dashboard", help="the read-only live dashboard (a client of the gRPC API)"
     )
@@ -1180,7 +1198,7 @@ def add_identity_commands(commands: Any) -> None:
 
 
 # The long-running processes: they log at INFO, and serve their metrics.
-PROCESSES = (cmd_serve, cmd_ingest_worker, cmd_relay, cmd_checkpointer, cmd_run)
+PROCESSES = (cmd_serve, cmd_ingest_worker, cmd_relay, cmd_checkpointer, cmd_run, cmd_reminders)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

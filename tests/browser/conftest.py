@@ -87,7 +87,9 @@ def dashboard(server: ServerThread) -> Iterator[RunningDashboard]:
 def chromium_paths() -> tuple[str, str]:
     browser, driver = shutil.which("chromium"), shutil.which("chromedriver")
     if browser is None or driver is None:
-        pytest.fail("Chromium and its driver are missing: run `make browser` (Debian: chromium, chromium-driver)")
+        pytest.fail(
+            "Chromium and its driver are missing: run `make browser` (Debian: chromium, chromium-driver)"
+        )
     return browser, driver
 
 

@@ -21,14 +21,18 @@ from tests.e2e.conftest import ServerThread
 
 PLAN = "phuoc-binh-2026"
 WAIT_SECONDS = 30
-SCREENSHOT_ENV = "LIENTHONG_DASHBOARD_SCREENSHOT"  # where to copy the screenshot (docs/dashboard.png)
+SCREENSHOT_ENV = (
+    "LIENTHONG_DASHBOARD_SCREENSHOT"  # where to copy the screenshot (docs/dashboard.png)
+)
 
 
 def declare_late_dependency(server: ServerThread) -> None:
     """Task 24 (the health post's) waits on task 3 (the office's, due in Quý I/2026):
     on 1 June 2026 the office is the plan's bottleneck."""
     office = identities.identity("phuoc-binh.vhxh")
-    with CoordinationClient(server.address, "phuoc-binh.vhxh", "Trần Thị B", identity=office) as client:
+    with CoordinationClient(
+        server.address, "phuoc-binh.vhxh", "Trần Thị B", identity=office
+    ) as client:
         verdict = client.declare_dependency(PLAN, "3", "24", "Sổ sức khỏe cần hạ tầng số")
     assert verdict.outcome == "accepted", verdict
 
@@ -45,7 +49,13 @@ def test_the_overview_lists_every_plan_in_vietnamese(
     cards = browser.find_elements(By.CSS_SELECTOR, ".plan-card")
     assert {c.get_attribute("data-plan") for c in cards} >= {PLAN, "da-mai-2026"}
     body = text_of(browser)
-    for label in ("Tổng quan các kế hoạch", "Chưa triển khai", "Hoàn thành", "Chờ hoàn thiện", "Quá hạn"):
+    for label in (
+        "Tổng quan các kế hoạch",
+        "Chưa triển khai",
+        "Hoàn thành",
+        "Chờ hoàn thiện",
+        "Quá hạn",
+    ):
         assert label in body
     bars = browser.find_elements(By.CSS_SELECTOR, f'.plan-card[data-plan="{PLAN}"] svg.bars .bar')
     assert len(bars) == 7
@@ -67,7 +77,9 @@ def test_a_plan_shows_flags_with_reasons_the_bottleneck_the_ranking_and_reports_
     assert "Quá hạn" in past.text
     assert past.find_element(By.CSS_SELECTOR, ".reason").text.strip()
     # The dependency graph: task 3 late, holding up task 24 → highlighted as the bottleneck.
-    bottleneck = browser.find_element(By.CSS_SELECTOR, '#dependency-graph .node.bottleneck[data-task="3"]')
+    bottleneck = browser.find_element(
+        By.CSS_SELECTOR, '#dependency-graph .node.bottleneck[data-task="3"]'
+    )
     fill = bottleneck.find_element(By.TAG_NAME, "rect").value_of_css_property("fill")
     assert fill == "rgb(215, 38, 61)"
     assert browser.find_elements(By.CSS_SELECTOR, '#dependency-graph .node.held[data-task="24"]')
@@ -76,7 +88,9 @@ def test_a_plan_shows_flags_with_reasons_the_bottleneck_the_ranking_and_reports_
     # The ranking, each score with its parts.
     cards = browser.find_elements(By.CSS_SELECTOR, "tr.scorecard")
     assert cards
-    parts = {p.get_attribute("data-part") for p in cards[0].find_elements(By.CSS_SELECTOR, "[data-part]")}
+    parts = {
+        p.get_attribute("data-part") for p in cards[0].find_elements(By.CSS_SELECTOR, "[data-part]")
+    }
     assert parts == {"on_time", "acceptance", "timeliness", "unflagged"}
     assert "Đúng hạn" in cards[0].text
     # The reports owed (REPORT_MISSING), with the units to urge.
@@ -101,12 +115,16 @@ def test_a_report_sent_through_the_api_shows_up_live(
     wait.until(lambda b: "on" in (b.find_element(By.ID, "live").get_attribute("class") or ""))
     before = in_progress_count(browser)
     health_post = identities.identity("phuoc-binh.health-post")
-    with AgencyClient(server.address, "phuoc-binh.health-post", "Nguyễn Văn A", identity=health_post) as client:
+    with AgencyClient(
+        server.address, "phuoc-binh.health-post", "Nguyễn Văn A", identity=health_post
+    ) as client:
         verdict = client.report_progress(f"{PLAN}/task/24", 35, dt.date(2026, 5, 2))
     assert verdict.outcome == "accepted", verdict
     subject = f"{PLAN}/task/24"
     wait.until(
-        lambda b: any(subject in e.text for e in b.find_elements(By.CSS_SELECTOR, "#activity li.event"))
+        lambda b: any(
+            subject in e.text for e in b.find_elements(By.CSS_SELECTOR, "#activity li.event")
+        )
     )
     wait.until(lambda b: in_progress_count(b) == before + 1)
     assert "Trực tiếp" in browser.find_element(By.ID, "live").text

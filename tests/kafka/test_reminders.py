@@ -1,0 +1,108 @@
+"""Reminders on the real broker: the REPORT_MISSING flags up on a day become one
+``lienthong.v1.Reminder`` per unit owing, keyed by its agency id, on ``reminders``;
+a restarted publisher repeats none of them; the next period's reminders add to them."""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from pathlib import Path
+
+from kafka import KafkaConsumer, TopicPartition
+from lienthong.v1 import reminders_pb2
+
+from projections.red_flags import missing_reports
+from projections.views import caught_up
+from services.app.ledger import Ledger
+from services.kafka.reminders import Reminders
+from services.kafka.topics import REMINDERS, kafka_producer
+
+DEADLINE_S = 60.0
+PLAN = "phuoc-binh-2026"
+
+
+class Day:
+    """The ward's day as the publisher reads it, moved by the test."""
+
+    def __init__(self, day: dt.date) -> None:
+        self.day = day
+
+    def __call__(self) -> dt.date:
+        return self.day
+
+
+def records_on(bootstrap: str, topic: str) -> int:
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap)
+    partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic)]
+    count = sum(consumer.end_offsets(partitions).values())
+    consumer.close()
+    return count
+
+
+def consume(bootstrap: str, topic: str, expected: int) -> list[tuple[str, reminders_pb2.Reminder]]:
+    """(key, reminder) of the topic's records, once ``expected`` of them were read."""
+    consumer = KafkaConsumer(
+        topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest", consumer_timeout_ms=1000
+    )
+    found: list[tuple[str, reminders_pb2.Reminder]] = []
+    deadline = time.monotonic() + DEADLINE_S
+    while len(found) < expected and time.monotonic() < deadline:
+        found += [
+            (record.key.decode(), reminders_pb2.Reminder.FromString(record.value))
+            for record in consumer
+        ]
+    consumer.close()
+    return found
+
+
+def owed_on(store: Ledger, day: dt.date) -> set[tuple[str, str, str]]:
+    """(item, period, unit) of every report owed on ``day``, as ListMissingReports lists them."""
+    views = caught_up(store, ["red_flags"])
+    return {(m["item"], m["period"], u) for m in missing_reports(views, day) for u in m["units"]}
+
+
+def test_report_missing_becomes_a_reminder_per_unit_and_a_restart_repeats_none(
+    store: Ledger, broker: tuple[Path, int, str], prefix: str
+) -> None:
+    bootstrap, topic = broker[2], prefix + REMINDERS
+    day = Day(dt.date(2026, 1, 5))  # no report is due yet
+    publisher = Reminders(store, kafka_producer(bootstrap), prefix, today=day)
+    assert publisher.step() == 0
+    assert records_on(bootstrap, topic) == 0
+
+    day.day = dt.date(2026, 2, 10)  # January's reports were due on 7 February
+    expected = owed_on(store, day.day)
+    assert (f"{PLAN}/task/24", "2026-01", "phuoc-binh.health-post") in expected
+    published = publisher.step()
+    assert published == len(expected)
+    records = consume(bootstrap, topic, published)
+    assert {(r.subject, r.period, r.agency_id) for _, r in records} == expected
+    assert len({r.reminder_id for _, r in records}) == len(records) == published
+    for key, reminder in records:
+        assert key == reminder.agency_id
+        assert reminder.code == "REPORT_MISSING"
+        assert reminder.due == "2026-02-07"
+    health = next(
+        r
+        for _, r in records
+        if r.subject == f"{PLAN}/task/24" and r.agency_id == "phuoc-binh.health-post"
+    )
+    assert health.text == (
+        "Đề nghị phuoc-binh.health-post gửi báo cáo tháng 01/2026 về nhiệm vụ 24 của kế hoạch "
+        f"{PLAN}: hạn nộp ngày 07/02/2026 đã qua mà chưa nhận được báo cáo."
+    )
+    assert health.flag_id == f"{PLAN}/task/24#REPORT_MISSING@2026-01@2026-02-08"
+
+    # A restart (a new publisher, a new producer, the same store): nothing again.
+    restarted = Reminders(store, kafka_producer(bootstrap), prefix, today=day)
+    assert restarted.step() == 0
+    assert records_on(bootstrap, topic) == published
+
+    # The next month's reports fall due: only those are added.
+    day.day = dt.date(2026, 3, 10)
+    later = owed_on(store, day.day)
+    added = restarted.step()
+    assert added == len(later - expected) > 0
+    every = consume(bootstrap, topic, published + added)
+    assert len({r.reminder_id for _, r in every}) == len(every) == published + added
+    assert {(r.subject, r.period, r.agency_id) for _, r in every} == expected | later
