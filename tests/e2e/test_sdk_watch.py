@@ -48,7 +48,9 @@ def test_watch_streams_a_plans_events_until_cancelled(server: ServerThread) -> N
 
 def test_watching_an_unknown_plan_raises_not_found(server: ServerThread) -> None:
     auditor = identities.identity("auditor", Role.AUDITOR)
-    with CoordinationClient(server.address, "auditor", identity=auditor) as client:
-        with pytest.raises(LienthongError) as refused:
-            list(client.watch(plan_id="no-such-plan"))
+    with (
+        CoordinationClient(server.address, "auditor", identity=auditor) as client,
+        pytest.raises(LienthongError) as refused,
+    ):
+        list(client.watch(plan_id="no-such-plan"))
     assert refused.value.code == "NOT_FOUND"
