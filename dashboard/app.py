@@ -110,9 +110,12 @@ class Dashboard:
         plan_id = request.path_params["plan"]
         try:
             as_of = self.as_of(request)
-            values: dict[str, Any] = {}
+            # The graph first: the log position it covers is where the live stream
+            # starts, so nothing recorded while the other parts are read is missed.
+            values: dict[str, Any] = await self.part("graph", plan_id, as_of)
             for name in PARTS:
-                values |= await self.part(name, plan_id, as_of)
+                if name not in values:
+                    values |= await self.part(name, plan_id, as_of)
         except LienthongError as error:
             return self.refused(error)
         return self.render("plan.html", plan_id=plan_id, as_of=as_of, parts=PARTS, **values)
@@ -136,18 +139,22 @@ class Dashboard:
 
     async def live(self, request: Request) -> Response:
         """Server-Sent Events: ``change`` for every event recorded on the plan (its
-        position, subject and topic), as WatchService streams them."""
-        plan_id = request.path_params["plan"]
+        position, subject and topic), as WatchService streams them — from ``?from=N``
+        (the position the page was read at, + 1) or after the last one a reconnecting
+        browser saw (``Last-Event-ID``), else from now."""
+        plan_id, start = request.path_params["plan"], request.query_params.get("from", "")
+        seen = request.headers.get("last-event-id", "")  # a reconnecting EventSource
+        first = max(int(start) if start.isdigit() else 0, int(seen) + 1 if seen.isdigit() else 0)
         return StreamingResponse(
-            self.events(request, plan_id),
+            self.events(request, plan_id, first),
             media_type="text/event-stream",
             headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
         )
 
-    async def events(self, request: Request, plan_id: str) -> AsyncIterator[str]:
+    async def events(self, request: Request, plan_id: str, start: int) -> AsyncIterator[str]:
         loop = asyncio.get_running_loop()
         queue: asyncio.Queue[dict[str, Any] | None] = asyncio.Queue()
-        watch = self.client.watch(plan_id=plan_id)
+        watch = self.client.watch(plan_id=plan_id, from_position=start)
 
         def follow() -> None:
             try:
@@ -177,7 +184,8 @@ class Dashboard:
                     continue
                 if change is None:
                     return
-                yield f"event: change\ndata: {json.dumps(change, ensure_ascii=False)}\n\n"
+                data = json.dumps(change, ensure_ascii=False)
+                yield f"id: {change['position']}\nevent: change\ndata: {data}\n\n"
         finally:
             watch.cancel()
 

@@ -188,7 +188,7 @@ def task_key(name: str) -> str:
 
 def dependencies(client: CoordinationClient, plan_id: str, as_of: date | None) -> Graph:
     answer = client.get_dependencies(plan_id, as_of)
-    return layout(
+    graph = layout(
         [(task_key(d.upstream_task), task_key(d.downstream_task)) for d in answer.dependencies],
         late={task_key(t) for b in answer.bottlenecks for t in b.late_tasks},
         held={task_key(t) for b in answer.bottlenecks for t in b.held_tasks},
@@ -204,3 +204,5 @@ def dependencies(client: CoordinationClient, plan_id: str, as_of: date | None) -
             for b in answer.bottlenecks
         ],
     )
+    graph.position = answer.answered_on.position
+    return graph

@@ -40,6 +40,7 @@ class Graph:
     height: int = 0
     bottlenecks: list[dict[str, Any]] = field(default_factory=list)
     critical: list[str] = field(default_factory=list)
+    position: int = 0  # the log position the answer covers
 
 
 def depths(edges: list[tuple[str, str]]) -> dict[str, int]:
