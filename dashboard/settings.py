@@ -58,7 +58,10 @@ class DashboardSettings:
 
     def check(self) -> None:
         """Refuse settings the dashboard cannot start with, naming the setting."""
-        split_address(self.address)
+        try:
+            split_address(self.address)
+        except SettingsError as error:
+            raise SettingsError(f"{ADDRESS_ENV} (--address): {error}") from None
         for env, path in (
             (CERT_ENV, self.certificate),
             (KEY_ENV, self.key),
