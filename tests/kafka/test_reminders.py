@@ -1,6 +1,8 @@
 """Reminders on the real broker: the REPORT_MISSING flags up on a day become one
 ``lienthong.v1.Reminder`` per unit owing, keyed by its agency id, on ``reminders``;
-a restarted publisher repeats none of them; the next period's reminders add to them."""
+a restarted publisher repeats none of them; the next period's reminders add to them
+(a report sent in the meantime clears its flag: it is not reminded of again); a batch
+the broker took but the store did not track goes out again under the same ids."""
 
 from __future__ import annotations
 
@@ -8,14 +10,18 @@ import datetime as dt
 import time
 from pathlib import Path
 
+import pytest
 from kafka import KafkaConsumer, TopicPartition
+from kafka.errors import KafkaTimeoutError
 from lienthong.v1 import reminders_pb2
 
+from domain.clock import WARD_TIME
 from projections.red_flags import missing_reports
 from projections.views import caught_up
-from services.app.ledger import Ledger
+from services.app.ledger import Actor, Ledger
 from services.kafka.reminders import Reminders
 from services.kafka.topics import REMINDERS, kafka_producer
+from tests.commands import execute
 
 DEADLINE_S = 60.0
 PLAN = "phuoc-binh-2026"
@@ -98,11 +104,61 @@ def test_report_missing_becomes_a_reminder_per_unit_and_a_restart_repeats_none(
     assert restarted.step() == 0
     assert records_on(bootstrap, topic) == published
 
+    # The office sends task 3's January report late, on 20 February: that flag clears.
+    office = Actor("phuoc-binh.vhxh", occurred_at=dt.datetime(2026, 2, 20, 9, tzinfo=WARD_TIME))
+    task3 = f"{PLAN}/task/3"
+    execute(
+        store, "progress_reported", task3, office, {"percent": 20, "as_of": dt.date(2026, 1, 31)}
+    )
+    assert (task3, "2026-01", "phuoc-binh.vhxh") in expected
+
     # The next month's reports fall due: only those are added.
     day.day = dt.date(2026, 3, 10)
     later = owed_on(store, day.day)
+    assert (task3, "2026-01", "phuoc-binh.vhxh") not in later
+    assert (task3, "2026-02", "phuoc-binh.vhxh") in later
     added = restarted.step()
     assert added == len(later - expected) > 0
     every = consume(bootstrap, topic, published + added)
     assert len({r.reminder_id for _, r in every}) == len(every) == published + added
     assert {(r.subject, r.period, r.agency_id) for _, r in every} == expected | later
+
+
+class FailingFlush:
+    """A producer whose first flush fails after the records were handed over (the
+    broker may have them; the publisher cannot know)."""
+
+    def __init__(self, bootstrap: str) -> None:
+        self.producer = kafka_producer(bootstrap)
+        self.failed = False
+
+    def send(self, topic: str, **kwargs: object) -> object:
+        return self.producer.send(topic, **kwargs)  # type: ignore[arg-type]
+
+    def flush(self, timeout: float | None = None) -> None:
+        self.producer.flush(timeout)
+        if not self.failed:
+            self.failed = True
+            raise KafkaTimeoutError("flush timed out (simulated)")
+
+    def close(self, timeout: float | None = None) -> None:
+        self.producer.close(timeout)
+
+
+def test_a_batch_published_but_not_tracked_is_sent_again_under_the_same_ids(
+    store: Ledger, broker: tuple[Path, int, str], prefix: str
+) -> None:
+    bootstrap, topic = broker[2], prefix + REMINDERS
+    day = Day(dt.date(2026, 2, 10))
+    expected = owed_on(store, day.day)
+    publisher = Reminders(store, FailingFlush(bootstrap), prefix, today=day)
+    with pytest.raises(KafkaTimeoutError):
+        publisher.step()
+    assert publisher.sent() == set()  # nothing tracked
+    assert publisher.step() == len(expected)  # so the same batch goes out again
+    records = consume(bootstrap, topic, 2 * len(expected))
+    assert len(records) == 2 * len(expected)
+    ids = [r.reminder_id for _, r in records]
+    assert len(set(ids)) == len(expected)  # each twice, under the same id: consumers dedupe
+    assert publisher.sent() == set(ids)
+    assert publisher.step(force=True) == 0
