@@ -113,9 +113,9 @@ class Dashboard:
             # The graph first: the log position it covers is where the live stream
             # starts, so nothing recorded while the other parts are read is missed.
             values: dict[str, Any] = await self.part("graph", plan_id, as_of)
-            for name in PARTS:
-                if name not in values:
-                    values |= await self.part(name, plan_id, as_of)
+            rest = [self.part(name, plan_id, as_of) for name in PARTS if name != "graph"]
+            for part in await asyncio.gather(*rest):
+                values |= part
         except LienthongError as error:
             return self.refused(error)
         return self.render("plan.html", plan_id=plan_id, as_of=as_of, parts=PARTS, **values)

@@ -130,9 +130,11 @@ def test_a_report_sent_through_the_api_shows_up_live(
     assert "Trực tiếp" in browser.find_element(By.ID, "live").text
 
 
-def test_a_bad_day_is_refused_with_its_code(
+def test_a_bad_day_and_an_unknown_plan_are_refused_with_their_codes(
     dashboard: RunningDashboard, browser: webdriver.Chrome
 ) -> None:
     browser.get(f"{dashboard.url}/plans/{PLAN}?as_of=hôm-qua")
     assert "INVALID_VALUE" in browser.find_element(By.CSS_SELECTOR, "code.code").text
     assert "Không hiển thị được" in text_of(browser)
+    browser.get(f"{dashboard.url}/plans/no-such-plan")
+    assert browser.find_element(By.CSS_SELECTOR, "code.code").text == "NOT_FOUND"
