@@ -185,7 +185,14 @@ class Reminders:
             self.producer.flush()
             self.track(new)
             REMINDED.inc(len(new))
-            log.info("published %d reminder(s) to %s", len(new), self.topic)
+        log.info(
+            "reminders pass on %s at log position %d: %d owed, %d new published to %s",
+            today,
+            basis[0],
+            len(already) + len(new),
+            len(new),
+            self.topic,
+        )
         self.last = basis
         return len(new)
 

@@ -7,6 +7,7 @@ the broker took but the store did not track goes out again under the same ids.""
 from __future__ import annotations
 
 import datetime as dt
+import os
 import time
 from pathlib import Path
 
@@ -18,10 +19,14 @@ from lienthong.v1 import reminders_pb2
 from domain.clock import WARD_TIME
 from projections.red_flags import missing_reports
 from projections.views import caught_up
+from services.app.clock import ward_today
 from services.app.ledger import Actor, Ledger
 from services.kafka.reminders import Reminders
 from services.kafka.topics import REMINDERS, kafka_producer
+from services.store.database import Database
 from tests.commands import execute
+from tests.kafka.processes import CliProcess
+from tests.kafka.test_ingestion import database_url, wait_for
 
 DEADLINE_S = 60.0
 PLAN = "phuoc-binh-2026"
@@ -162,3 +167,38 @@ def test_a_batch_published_but_not_tracked_is_sent_again_under_the_same_ids(
     assert len(set(ids)) == len(expected)  # each twice, under the same id: consumers dedupe
     assert publisher.sent() == set(ids)
     assert publisher.step(force=True) == 0
+
+
+def test_the_reminders_process_publishes_what_is_owed_today_and_after_a_kill_nothing_again(
+    store: Ledger, database: Database, broker: tuple[Path, int, str], prefix: str, tmp_path: Path
+) -> None:
+    bootstrap, topic = broker[2], prefix + REMINDERS
+    expected = owed_on(store, ward_today())  # the process reads the ward's real day
+    tracker = Reminders(store, kafka_producer(bootstrap), prefix)
+    env = {
+        **os.environ,
+        "LIENTHONG_DATABASE_URL": database_url(database),
+        "LIENTHONG_KAFKA_BOOTSTRAP": bootstrap,
+        "LIENTHONG_TOPIC_PREFIX": prefix,
+        "LIENTHONG_REMINDERS_SECONDS": "0.2",
+    }
+    log = tmp_path / "reminders.log"
+    process = CliProcess("reminders", env, log)
+    process.start()
+    try:
+        wait_for(lambda: len(tracker.sent()) == len(expected), "every reminder owed tracked")
+        process.kill()
+        before = passes(log)
+        process.start()
+        wait_for(lambda: passes(log) > before, "a pass of the restarted process")
+    finally:
+        process.stop()
+    assert records_on(bootstrap, topic) == len(expected)
+    records = consume(bootstrap, topic, len(expected))
+    assert {(r.subject, r.period, r.agency_id) for _, r in records} == expected
+
+
+def passes(log: Path) -> int:
+    """How many passes the process logged (one after each start, then when the log or
+    the day moves)."""
+    return log.read_text(encoding="utf-8", errors="replace").count("reminders pass on")
