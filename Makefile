@@ -24,8 +24,17 @@ demo: $(STAMP)  ## import the four ward plans and play a scripted quarter over g
 demo-kafka: $(STAMP)  ## the same quarter through Kafka: a local broker and full mode (needs Java and Maven)
 	deploy/demo-kafka.sh
 
-test: $(STAMP)  ## the whole test suite (unit + integration on a real PostgreSQL)
+test: $(STAMP) browser  ## the whole test suite (unit + integration on a real PostgreSQL, the dashboard in Chromium)
 	$(BIN)/pytest
+
+.PHONY: browser dashboard
+browser:  ## install Debian's chromium and chromium-driver for the dashboard's browser tests, when missing
+	command -v chromium >/dev/null && command -v chromedriver >/dev/null || \
+		{ sudo=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+		  $$sudo apt-get update -qq && $$sudo apt-get install -y -qq chromium chromium-driver; }
+
+dashboard: $(STAMP)  ## the live dashboard on 127.0.0.1:8057, reading the API of `make serve` as the auditor
+	$(BIN)/lienthong dashboard
 
 unit: $(STAMP)  ## the pure unit tests only (no database)
 	$(BIN)/pytest tests/unit

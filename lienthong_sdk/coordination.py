@@ -20,12 +20,15 @@ from lienthong.v1 import (
     resources_pb2,
     review_service_pb2,
     review_service_pb2_grpc,
+    watch_service_pb2,
+    watch_service_pb2_grpc,
 )
 
 from lienthong_sdk._rpc import ClientBase, paginate
 from lienthong_sdk.envelopes import Quality, day, quality_value, timestamp
 from lienthong_sdk.identity import Identity
 from lienthong_sdk.verdicts import AmendmentVerdict, Verdict
+from lienthong_sdk.watch import Watch
 
 ItemStatus = Literal[
     "not_started", "in_progress", "submitted", "completed", "awaiting_completion", "cancelled"
@@ -90,6 +93,7 @@ class CoordinationClient(ClientBase):
         self._plans = plan_service_pb2_grpc.PlanServiceStub(self.channel)
         self._audit = audit_service_pb2_grpc.AuditServiceStub(self.channel)
         self._reports = reports_pb2_grpc.ReportServiceStub(self.channel)
+        self._watch = watch_service_pb2_grpc.WatchServiceStub(self.channel)
 
     def _reviewer(self) -> review_service_pb2.Reviewer:
         return review_service_pb2.Reviewer(
@@ -464,6 +468,30 @@ class CoordinationClient(ClientBase):
             return list(page.scorecards), page.next_page_token
 
         return paginate(fetch)
+
+    # Live -------------------------------------------------------------------------------
+
+    def watch(
+        self,
+        *,
+        plan_id: str | None = None,
+        agency_id: str | None = None,
+        view: str | None = None,
+        initial_rows: bool = False,
+        from_position: int = 0,
+    ) -> Watch:
+        """Follow a plan or an agency live (``WatchService.WatchChanges``): the events
+        recorded from now on (or from ``from_position``), or, with ``view``, that view's
+        rows as they change (``initial_rows``: every row as it stands first). The stream
+        has no deadline; :meth:`Watch.cancel` ends it."""
+        request = watch_service_pb2.WatchChangesRequest(
+            plan_id=plan_id or "",
+            agency_id=agency_id or "",
+            view=view or "",
+            initial_rows=initial_rows,
+            from_position=from_position,
+        )
+        return Watch(self._watch.WatchChanges(request))
 
     # The audit log ----------------------------------------------------------------------
 

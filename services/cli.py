@@ -111,6 +111,7 @@ from services.demo import play, render_status
 from services.grpc.server import ServerSettings, serve
 from services.kafka.checkpoints import run_checkpointer
 from services.kafka.relay import Relay
+from services.kafka.reminders import Reminders
 from services.kafka.submit import KafkaSubmitter
 from services.kafka.topics import AGENCY_EVENTS, KafkaSettings, kafka_producer
 from services.kafka.worker import run_worker
@@ -848,6 +849,17 @@ def cmd_relay(app: Ledger, _: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_reminders(app: Ledger, _: argparse.Namespace) -> int:
+    serve_metrics("reminders")
+    settings = KafkaSettings.from_env()
+    stop = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stop.set())
+    log.info("publishing reminders (REPORT_MISSING) to %s", settings.bootstrap)
+    Reminders(app, kafka_producer(settings.bootstrap), settings.prefix).run(stop.is_set)
+    return 0
+
+
 def cmd_checkpointer(app: Ledger, _: argparse.Namespace) -> int:
     serve_metrics("checkpointer")
     settings = KafkaSettings.from_env()
@@ -863,6 +875,28 @@ def cmd_checkpointer(app: Ledger, _: argparse.Namespace) -> int:
 
 def cmd_run(_app: Ledger, _: argparse.Namespace) -> int:
     return run_full()
+
+
+def cmd_dashboard(args: argparse.Namespace) -> int:
+    """The dashboard (a client of the API through the SDK) until SIGINT/SIGTERM."""
+    from dashboard.app import serve as serve_dashboard  # noqa: PLC0415 - only this command needs it
+    from dashboard.settings import DashboardSettings, SettingsError  # noqa: PLC0415
+
+    settings = DashboardSettings.from_env()
+    if args.address:
+        settings = dataclasses.replace(settings, address=args.address)
+    if args.api:
+        settings = dataclasses.replace(settings, api=args.api)
+    try:
+        settings.check()
+    except SettingsError as error:
+        print(f"error: CONFIGURATION: {error}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    print(
+        f"Dashboard on http://{settings.address}/ reading {settings.api} as {settings.certificate}"
+    )
+    serve_dashboard(settings)
+    return 0
 
 
 def cmd_demo(app: Ledger, args: argparse.Namespace) -> int:
@@ -977,7 +1011,25 @@ def build_parser() -> argparse.ArgumentParser:
         help="play against this running API (e.g. full mode) instead of an in-process one",
     )
     demo.set_defaults(run=cmd_demo)
+    add_dashboard_command(commands)
     return parser
+
+
+def add_dashboard_command(commands: Any) -> None:
+    reminding = commands.add_parser(
+        "reminders", help="publish reminders of the reports units owe (REPORT_MISSING) to Kafka"
+    )
+    reminding.set_defaults(run=cmd_reminders)
+    dashboard = commands.add_parser(
+        "dashboard", help="the read-only live dashboard (a client of the gRPC API)"
+    )
+    dashboard.add_argument(
+        "--address", default="", help="HOST:PORT to listen on (LIENTHONG_DASHBOARD_ADDRESS)"
+    )
+    dashboard.add_argument(
+        "--api", default="", help="HOST:PORT of the gRPC API (LIENTHONG_DASHBOARD_API)"
+    )
+    dashboard.set_defaults(offline=cmd_dashboard)
 
 
 def add_day_options(parser: Any) -> None:
@@ -1192,7 +1244,7 @@ def add_identity_commands(commands: Any) -> None:
 
 
 # The long-running processes: they log at INFO, and serve their metrics.
-PROCESSES = (cmd_serve, cmd_ingest_worker, cmd_relay, cmd_checkpointer, cmd_run)
+PROCESSES = (cmd_serve, cmd_ingest_worker, cmd_relay, cmd_checkpointer, cmd_run, cmd_reminders)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

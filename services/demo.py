@@ -44,6 +44,7 @@ from lienthong.v1 import plan_service_pb2_grpc as plan_pb_grpc
 from lienthong.v1 import review_service_pb2 as review_pb
 from lienthong.v1 import review_service_pb2_grpc as review_pb_grpc
 
+from dashboard.settings import DashboardSettings
 from domain.clock import WARD_TIME
 from domain.ids import NAMESPACE
 from domain.items import ItemStatus
@@ -517,6 +518,7 @@ def play(
     asyncio.run(play_over_the_wire(app, registry, identities, out, target))
     checkpoint_and_verify(app, out)
     write_reports(app, reports_dir(), out)
+    out(f"Dashboard: `make serve`, then `make dashboard` → http://{DashboardSettings.from_env().address}/")
 
 
 def reports_dir() -> Path:

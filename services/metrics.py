@@ -5,7 +5,7 @@ Every long-running process (``lienthong serve`` — embedded or ``--via-kafka`` 
 (``GET /metrics``, the Prometheus text format) at one address derived from one
 setting, ``LIENTHONG_METRICS_ADDRESS`` (``HOST:PORT``, default
 ``127.0.0.1:9460``: loopback only). ``PORT`` is the base: each process adds its own
-offset (:data:`PORT_OFFSETS`: serve +0, ingest-worker +1, relay +2, checkpointer +3),
+offset (:data:`PORT_OFFSETS`: serve +0, ingest-worker +1, relay +2, checkpointer +3, reminders +4),
 so the four children of ``lienthong run`` each have a port of their own. Port 0:
 every process picks a free port (and says which on standard error). ``off``: no
 endpoint. A port that cannot be bound stops the process (a configuration error).
@@ -34,7 +34,7 @@ from services.store.database import ConfigurationError
 
 ADDRESS_ENV = "LIENTHONG_METRICS_ADDRESS"
 DEFAULT_ADDRESS = "127.0.0.1:9460"
-PORT_OFFSETS = {"serve": 0, "ingest-worker": 1, "relay": 2, "checkpointer": 3}
+PORT_OFFSETS = {"serve": 0, "ingest-worker": 1, "relay": 2, "checkpointer": 3, "reminders": 4}
 STATUS_DETAILS_KEY = "grpc-status-details-bin"
 log = logging.getLogger(__name__)
 
@@ -78,6 +78,10 @@ RELAY_LAG = Gauge(
 )
 RELAYED = Counter(
     "lienthong_relay_published_total", "Log records the outbound relay published to Kafka."
+)
+REMINDED = Counter(
+    "lienthong_reminders_published_total",
+    "Reminders (REPORT_MISSING, per unit) published to the reminders topic.",
 )
 
 

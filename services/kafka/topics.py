@@ -28,7 +28,11 @@ COORDINATION_EVENTS = "coordination-events"
 LOG_CHECKPOINTS = "log-checkpoints"
 """Outbound: every signed checkpoint of the log as kept (the note's text, UTF-8), keyed
 by the log's origin, its tree size in the ``tree_size`` header."""
-TOPICS = (AGENCY_EVENTS, AGENCY_EVENTS_REJECTED, COORDINATION_EVENTS, LOG_CHECKPOINTS)
+REMINDERS = "reminders"
+"""Outbound: reminders (đôn đốc) to units that owe a report, as ``lienthong.v1.Reminder``
+keyed by the unit's agency id, derived from the log's REPORT_MISSING flags
+(``lienthong reminders``)."""
+TOPICS = (AGENCY_EVENTS, AGENCY_EVENTS_REJECTED, COORDINATION_EVENTS, LOG_CHECKPOINTS, REMINDERS)
 DEFAULT_PARTITIONS = 6
 PREFIX_ENV = "LIENTHONG_TOPIC_PREFIX"
 

@@ -38,6 +38,7 @@ WORKLOADS = [
     "lienthong-api",
     "lienthong-ingest-worker",
     "lienthong-relay",
+    "lienthong-reminders",
     "lienthong-checkpointer",
 ]
 HEALTH_NAMES = {"", *SERVICES, LOG_HEALTH}

@@ -100,6 +100,7 @@ def test_the_demo_plays_its_quarter_once_and_prints_the_status(
     # It ends as an auditor would: a checkpoint, and the store verified against it.
     assert "\n  lienthong.local/log\n" in out
     assert "every leaf recomputed" in out
+    assert "make dashboard` → http://127.0.0.1:8057/" in out
     kept = tmp_path / "demo-checkpoint.note"
     assert run(capsys, "audit", "verify", "--checkpoint", str(kept))[0] == 0
     code, again, _ = run(capsys, "demo")
