@@ -42,6 +42,10 @@ VIETNAMESE: dict[str, str] = {
         "ít phút"
     ),
     "STORE_BUSY": "Chưa ghi nhận: kho dữ liệu đang bận; gửi lại với cùng mã sau ít phút",
+    "REPORT_PERIOD_INVALID": (
+        "Kỳ báo cáo không hợp lệ (tháng 2026-03, quý 2026-Q1, 6 tháng 2026-H1, năm 2026)"
+    ),
+    "REPORT_FORMAT_UNSUPPORTED": "Định dạng báo cáo không được hỗ trợ (chỉ xlsx hoặc pdf)",
     # A plan file.
     "FILE_UNREADABLE": "Không đọc được tệp, hoặc tệp không phải UTF-8",
     "YAML_SYNTAX": "Tệp không đúng cú pháp YAML",
