@@ -22,6 +22,7 @@ from psycopg import sql
 from pypdf import PdfReader
 
 from domain.clock import ward_day
+from domain.messages import vietnamese
 from domain.reporting import period_from_label, period_of
 from services.app.clock import utc_now
 from services.app.importer import import_plans
@@ -331,5 +332,5 @@ def test_the_report_command_writes_the_file_and_refuses_bad_input_with_codes(
         assert err.startswith(f"error: {expected}: "), (args, err)
     code, _, err = run(capsys, "report", "--plan", "nowhere-2026", "--period", "2026-Q1")
     assert code == 2
-    assert err.startswith("error: NOT_FOUND: plan nowhere-2026")
+    assert err.startswith(f"error: NOT_FOUND: {vietnamese('NOT_FOUND')} — plan nowhere-2026")
     assert not (tmp_path / "x").exists()
