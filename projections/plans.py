@@ -142,7 +142,7 @@ def plan_status(views: Views, plan_id: str, today: dt.date, position: int = 0) -
     return {
         "plan_id": plan_id,
         "ward": plan["header"]["ward"],
-        "number": plan["header"]["number"],
+        "number": plan["header"].get("number", ""),
         "as_of": today.isoformat(),
         "items": len(reportable),
         "by_status": by_status,
@@ -172,7 +172,7 @@ def plan_summary(views: Views, plan: Row) -> dict[str, Any]:
         "plan_id": key,
         "ward": header["ward"],
         "ward_id": header["ward_id"],
-        "number": header["number"],
+        "number": header.get("number", ""),
         "year": header["year"],
         "coordinator": header["coordinator"],
         "indicators": len(plan["indicators"]),

@@ -250,7 +250,7 @@ def plan_message(
         ward=header["ward"],
         ward_id=header["ward_id"],
         province=header.get("province", ""),
-        number=header["number"],
+        number=header.get("number", ""),
         title=header.get("title", ""),
         year=header["year"],
         issuer=header.get("issuer", ""),
