@@ -5,6 +5,11 @@ standing — the 2026 target and the 2030 milestone side by side.
 Standing: ``met``; ``at_risk`` (at least 80% of the way); ``off_track``; ``no_data``;
 ``unjudgeable`` (a recorded value the target cannot read, such as a level against a
 number).
+Each period is a milestone (2025, 2030, … 2045 on one indicator), due on the last day
+of its period and judged on its own. A target judged by review (a commitment "X", a
+wording not machine-judged) is ``met`` once evidence submitted by its report's due
+day was accepted, else ``awaiting_review``. A compound target ("100% & > 50%") has a
+standing per part (``parts``) and is met when every part is.
 A measurement of a quarter or month ("2026-Q1") counts towards its year's target:
 the year's latest measurement (``Indicator.latest_of_year``) is what the target is
 judged on, as completion is (an indicator is "Hoàn thành" only when the latest
@@ -18,6 +23,7 @@ from decimal import Decimal
 from domain.errors import UnrecognisedMeasurementError
 from domain.ids import indicator_ref
 from domain.indicator import Indicator
+from domain.reporting import period_from_label
 from domain.targets import Target
 from projections.engine.replay import AggregateView
 from projections.engine.rows import Row
@@ -42,11 +48,38 @@ def standing(target: Target, value: str | None) -> tuple[bool | None, str | None
     return False, str(ratio) if ratio is not None else None, "at_risk" if at_risk else "off_track"
 
 
+def part_standings(target: Target, value: str | None) -> list[Row]:
+    """A compound target's parts beside their measured values."""
+    if not target.parts:
+        return []
+    try:
+        values: list[str | None] = list(target.split(value)) if value is not None else []
+    except UnrecognisedMeasurementError:
+        values = []
+    values += [None] * (len(target.parts) - len(values))
+    return [
+        {"target": part.text.strip(), "value": v, "standing": standing(part, v)[2]}
+        for part, v in zip(target.parts, values, strict=True)
+    ]
+
+
+def reviewed(indicator: Indicator, period: str) -> bool:
+    """Evidence submitted by the period's report due day was accepted."""
+    due = period_from_label(period).due
+    return any(
+        e.verdict == "accepted" and e.submitted_on is not None and e.submitted_on <= due
+        for e in indicator.evidence.values()
+    )
+
+
 def row_of(indicator: Indicator) -> Row:
     periods = {}
     for period, target in sorted(indicator.targets.items()):
         measured = indicator.latest_of_year(period)
         met, ratio, state = standing(target, measured[1] if measured else None)
+        if target.by_evidence:
+            met = reviewed(indicator, period)
+            ratio, state = None, "met" if met else "awaiting_review"
         periods[period] = {
             "target": target.text,
             "comparator": target.comparator.value,
@@ -55,6 +88,9 @@ def row_of(indicator: Indicator) -> Row:
             "met": met,
             "attainment": ratio,
             "standing": state,
+            "due": period_from_label(period).last.isoformat(),
+            "machine_judged": target.machine_judged,
+            "parts": part_standings(target, measured[1] if measured else None),
         }
     return {
         "plan": indicator.plan,

@@ -15,6 +15,8 @@ from domain.ids import indicator_ref, task_ref
 from domain.indicator import Indicator
 from domain.items import ItemStatus, TrackedItem
 from domain.plan import Plan
+from domain.reporting import period_from_label
+from domain.targets import Target
 from domain.task import Task
 from projections.engine.replay import AggregateView
 from projections.engine.rows import Row, Views, json_safe
@@ -50,9 +52,32 @@ def task_details(task: Task) -> Row:
         "recurrence": deadline.recurrence.value if deadline.recurrence else "",
         "recurrences": [r.value for r in deadline.recurrences],
         "every_months": deadline.every_months or 0,
+        "review": deadline.review or "",
         "authority": deadline.authority or "",
         "evidence_items": evidence_rows(task),
     }
+
+
+def target_row(target: Target, printed: dict[str, Any]) -> Row:
+    """A milestone: period → printed wording → what is read in it, and its due day."""
+    period = str(printed["period"])
+    return {
+        "period": period,
+        "value": printed["value"],
+        "comparator": target.comparator.value,
+        "by": printed.get("by") or "",
+        "machine_judged": target.machine_judged,
+        "due": milestone_due(period),
+        "parts": [
+            {"value": part.text.strip(), "comparator": part.comparator.value}
+            for part in target.parts
+        ],
+    }
+
+
+def milestone_due(period: str) -> str:
+    """A milestone's due day: the last day of its period."""
+    return period_from_label(period).last.isoformat()
 
 
 def indicator_details(indicator: Indicator) -> Row:
@@ -66,14 +91,10 @@ def indicator_details(indicator: Indicator) -> Row:
         "title": d.get("name", ""),
         "note": d.get("note", ""),
         "targets": [
-            {
-                "period": str(t["period"]),
-                "value": t["value"],
-                "comparator": indicator.targets[str(t["period"])].comparator.value,
-                "by": t.get("by") or "",
-            }
-            for t in d.get("targets", [])
+            target_row(indicator.targets[str(t["period"])], t) for t in d.get("targets", [])
         ],
+        "same_as": d.get("same_as", ""),
+        "printed_number": d.get("printed_number", ""),
         "measurements": [[p, indicator.latest(p) or ""] for p in periods],
         "evidence_items": evidence_rows(indicator),
         "open_obstacles": sorted(indicator.obstacles),

@@ -92,6 +92,7 @@ def task_resource(
             authority=row["authority"],
             recurrences=row["recurrences"],
             every_months=row["every_months"],
+            review=row.get("review") or "",
         ),
         status=STATUSES[ItemStatus(row["status"])],
         status_label=ItemStatus(row["status"]).label_vi,
@@ -103,6 +104,19 @@ def task_resource(
         flag_history=[flag_message(s, name, row["lead"]) for s in spans] if history else [],
         expected_percent=expected_percent(start, due, today) if due else 0.0,
         last_report_as_of=row["last_report_as_of"] or "",
+    )
+
+
+def target_message(target: Row) -> resources_pb2.Target:
+    """A milestone as printed, with what the system reads in it."""
+    return resources_pb2.Target(
+        period=target["period"],
+        value=target["value"],
+        comparator=target["comparator"],
+        by=target["by"],
+        machine_judged=target.get("machine_judged", True),
+        due=target.get("due", ""),
+        parts=[resources_pb2.TargetPart(**part) for part in target.get("parts", [])],
     )
 
 
@@ -119,7 +133,7 @@ def indicator_resource(
         section=row["section"],
         title=row["title"],
         unit=row["unit"] or "",
-        targets=[resources_pb2.Target(**t) for t in row["targets"]],
+        targets=[target_message(t) for t in row["targets"]],
         lead=row["lead"],
         monitor=row["monitor"],
         status=STATUSES[ItemStatus(row["status"])],
@@ -131,6 +145,8 @@ def indicator_resource(
         red_flags=[flag_message(s, name, row["lead"]) for s in spans if s.cleared_on is None],
         code=row["code"] or "",
         note=row["note"],
+        same_as=row.get("same_as") or "",
+        printed_number=row.get("printed_number") or "",
         attainment=[
             resources_pb2.Attainment(
                 period=period,
@@ -140,6 +156,14 @@ def indicator_resource(
                 value=p["value"] or "",
                 standing=p["standing"],
                 ratio=p["attainment"] or "",
+                due=p.get("due") or "",
+                machine_judged=p.get("machine_judged", True),
+                parts=[
+                    resources_pb2.PartAttainment(
+                        target=part["target"], value=part["value"] or "", standing=part["standing"]
+                    )
+                    for part in p.get("parts", [])
+                ],
             )
             for period, p in row["periods"].items()
         ],
