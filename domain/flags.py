@@ -115,7 +115,8 @@ RULES = {
             "each milestone on its own: its period ended and its latest measurement does not "
             "meet its target (or there is none; a compound target: a part is not met), or, "
             "for a milestone judged by evidence (a commitment 'X', a wording not "
-            "machine-judged), no evidence submitted by its report's due day was accepted",
+            "machine-judged), no evidence submitted after the previous milestone's report "
+            "due day and by its own was accepted",
         ),
     )
 }
@@ -439,16 +440,28 @@ def meets(target: Target, value: str | None) -> bool:
         return False  # a value the target cannot read does not meet it
 
 
-def evidenced_by(state: ItemState, milestone: Period) -> bool:
-    """Evidence submitted by the milestone's report due day was accepted."""
-    return any(day <= milestone.due for day in state.accepted)
+def evidence_window(frame: Frame, milestone: Period) -> tuple[date, date]:
+    """The days evidence for a milestone is submitted in: after the previous
+    milestone's report due day (the first: any day) up to its own."""
+    before = [
+        period_from_label(label).due
+        for label, _ in frame.targets
+        if period_from_label(label).last < milestone.last
+    ]
+    return (max(before) + ONE_DAY if before else date.min), milestone.due
 
 
-def milestone_met(state: ItemState, target: Target, milestone: Period) -> bool:
-    """A milestone judged by evidence is met by accepted evidence; any other by its
-    latest measurement (a compound one: every part)."""
+def evidenced_by(state: ItemState, frame: Frame, milestone: Period) -> bool:
+    """Evidence submitted in the milestone's window was accepted."""
+    first, last = evidence_window(frame, milestone)
+    return any(first <= day <= last for day in state.accepted)
+
+
+def milestone_met(state: ItemState, frame: Frame, target: Target, milestone: Period) -> bool:
+    """A milestone judged by evidence is met by accepted evidence submitted for it; any
+    other by its latest measurement (a compound one: every part)."""
     if target.by_evidence:
-        return evidenced_by(state, milestone)
+        return evidenced_by(state, frame, milestone)
     return meets(target, measurement_for(state, milestone))
 
 
@@ -516,7 +529,7 @@ def kpi_missed(state: ItemState, frame: Frame, _today: date) -> Holds:
     return {
         label: (max(period_from_label(label).last + ONE_DAY, frame.judged_from), None, None)
         for label, target in frame.targets
-        if not milestone_met(state, target, period_from_label(label))
+        if not milestone_met(state, frame, target, period_from_label(label))
     }
 
 
@@ -592,7 +605,7 @@ def missed_message(key: str, state: ItemState, frame: Frame, _day: date) -> str:
     if target.by_evidence:
         return (
             f"{key} target {target.text} (due {milestone.last}) not met: no accepted "
-            f"evidence submitted by {milestone.due}"
+            f"evidence submitted from {evidence_window(frame, milestone)[0]} to {milestone.due}"
         )
     value = measurement_for(state, milestone)
     if value is None:
