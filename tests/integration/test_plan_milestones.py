@@ -5,8 +5,10 @@ bending beside the four seed plans, and read back as printed."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
+import pytest
 import yaml
 
 from projections.rollups import indicators_by_code
@@ -14,6 +16,8 @@ from projections.views import VIEWS, caught_up
 from services.app.importer import import_plans
 from services.app.ledger import Ledger
 from services.app.planfile import read_plan, read_registry
+from services.cli import main
+from services.store.database import Database
 from tests.conftest import PLANS, REGISTRY, ROOT
 
 FIXTURE = ROOT / "tests" / "fixtures" / "plans" / "binh-phuoc-2025-2045.yaml"
@@ -133,3 +137,17 @@ def test_a_budget_item_naming_a_task_not_in_the_plan_is_a_problem(tmp_path: Path
     edited.write_text(text, encoding="utf-8")
     problems = read_plan(edited, read_registry(REGISTRY)).problems
     assert [(p.field, p.code) for p in problems] == [("budget.items[0].tasks", "UNKNOWN_ITEM")]
+
+
+def test_plans_import_lists_the_wordings_not_machine_judged_as_warnings(
+    configured: Database, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = main(["plans", "import", str(FIXTURE), "--agencies", str(REGISTRY), "--format", "json"])
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    result = json.loads(out)
+    assert result["stored"] is True
+    assert [w["code"] for w in result["warnings"]] == ["TARGET_NOT_MACHINE_JUDGED"] * 4
+    warned = [line for line in err.splitlines() if line.startswith("WARNING ")]
+    assert len(warned) == 4
+    assert "'6G >30%'" in warned[1]
