@@ -293,6 +293,8 @@ def next_state(before: ItemState | None, item: TrackedItem, event: Any) -> ItemS
         reported = note(reported, event.period, came, version)
     if kind == "EvidenceSubmitted":
         evidenced = note(evidenced, period_of(came, "monthly").label, came, version)
+        if getattr(item, "qualitative", False):  # nothing to measure: evidence is its report
+            reported = note(reported, period_of(came, "monthly").label, came, version)
     return ItemState(
         ref=f"{item.ref}@v{item.version}",
         day=day,

@@ -171,3 +171,15 @@ def test_a_compound_target_is_judged_per_part(decade: Played) -> None:
         ("> 50%", "at_risk"),  # 40 is 80% of the way: not met
     ]
     assert row["2030"]["standing"] == "met"
+
+
+def test_evidence_is_the_report_of_a_qualitative_commitment(decade: Played) -> None:
+    missing = kpi_flags(decade.views, ARCHIVE, dt.date(2026, 1, 10), "REPORT_MISSING")
+    periods = {s.period: s for s in missing}
+    # nothing came in the first half of 2025; the evidence submitted on 10 December
+    # 2025 is the report of the second half
+    assert (periods["2025-H1"].raised_on, periods["2025-H1"].cleared_on) == (
+        dt.date(2025, 7, 8),
+        None,
+    )
+    assert "2025-H2" not in periods
