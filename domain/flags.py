@@ -510,6 +510,22 @@ def trajectories(frame: Frame) -> list[tuple[str, Target, date, Decimal | None]]
     return found
 
 
+def expected_figure(frame: Frame, label: str, day: date) -> Decimal | None:
+    """The figure the linear trajectory to milestone ``label`` expects on ``day`` (from
+    the previous milestone's figure, or 0, at its start); None before the trajectory
+    starts, or for a milestone on none (judged by evidence, a level, a lower bound)."""
+    for found, target, start, base in trajectories(frame):
+        if found != label or target.value is None or day <= start:
+            continue
+        if target.comparator not in TRAJECTORY:
+            return None
+        end = period_from_label(label).last
+        share = Decimal(min((day - start).days, (end - start).days)) / Decimal((end - start).days)
+        origin = base if base is not None else Decimal(0)
+        return round(origin + (target.value - origin) * share, 2)
+    return None
+
+
 def kpi_off_track(state: ItemState, frame: Frame, _today: date) -> Holds:
     holds: Holds = {}
     for label, target, start, base in trajectories(frame):

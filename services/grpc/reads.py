@@ -23,8 +23,9 @@ from lienthong.v1 import plan_service_pb2, resources_pb2
 
 from domain.clock import ward_day
 from domain.errors import NotFoundError
-from domain.flags import FlagSpan, expected_percent
+from domain.flags import FlagSpan, Frame, expected_figure, expected_percent
 from domain.items import ItemStatus
+from domain.targets import read_target
 from projections.engine.known_at import rows_known_at
 from projections.engine.live import LiveViews
 from projections.engine.rows import Changes, Row, Views
@@ -120,6 +121,17 @@ def target_message(target: Row) -> resources_pb2.Target:
     )
 
 
+def expected_by_now(views: Views, row: Row, period: str, today: dt.date) -> str:
+    """What the trajectory to the milestone ``period`` expects on ``today`` ("" when
+    nothing)."""
+    plan = views["plans"].get(row["plan"])
+    start = dt.date.fromisoformat(plan["start"]) if plan else today
+    targets = tuple((label, read_target(p["target"])) for label, p in row["periods"].items())
+    frame = Frame(start, today.year, "", start, targets=targets)
+    figure = expected_figure(frame, period, today)
+    return "" if figure is None else str(figure)
+
+
 def indicator_resource(
     views: Views, name: str, row: Row, today: dt.date
 ) -> resources_pb2.Indicator:
@@ -158,6 +170,7 @@ def indicator_resource(
                 ratio=p["attainment"] or "",
                 due=p.get("due") or "",
                 machine_judged=p.get("machine_judged", True),
+                expected=expected_by_now(views, row, period, today),
                 parts=[
                     resources_pb2.PartAttainment(
                         target=part["target"], value=part["value"] or "", standing=part["standing"]

@@ -91,6 +91,10 @@ def test_each_milestone_reads_back_as_printed_with_its_reading(channel: grpc.Cha
     share = indicators["1.5"].targets[0]
     assert [(p.value, p.comparator) for p in share.parts] == [("2,5%", ">="), ("3% GRDP", ">=")]
     assert [a.due for a in signature.attainment] == [t.due for t in signature.targets]
+    expected = {a.period: a.expected for a in signature.attainment}
+    # read between 2026 and 2030: 2025's trajectory (from 0) is run, 2045's not begun
+    assert (expected["2025"], expected["2045"]) == ("40.00", "")
+    assert 40 < float(expected["2030"]) < 70
     assert (indicators["2.1"].same_as, indicators["3#2"].printed_number) == ("1.1", "3")
     assert (list(signature.lead), list(signature.monitor)) == (
         ["binh-phuoc.ubnd"],

@@ -5,6 +5,7 @@ figures of the day read and the event a raise is credited to."""
 from __future__ import annotations
 
 import datetime as dt
+from decimal import Decimal
 
 import pytest
 
@@ -15,6 +16,7 @@ from domain.flags import (
     FlagSpan,
     Frame,
     ItemState,
+    expected_figure,
     expected_percent,
     flag_history,
     kpi_off_track,
@@ -444,3 +446,16 @@ def test_the_trajectory_between_milestones_starts_from_the_previous_one() -> Non
     assert kpi_off_track(state, frame, dt.date(2029, 1, 1)) == {
         "2030": (dt.date(2028, 1, 1), dt.date(2031, 1, 1), None)
     }
+
+
+def test_expected_by_now_follows_the_way_from_the_previous_milestone() -> None:
+    frame = Frame.of(
+        START,
+        2026,
+        ["monthly"],
+        targets=(("2026", parse_target("≥ 50%")), ("2030", parse_target("≥ 90%"))),
+    )
+    assert expected_figure(frame, "2030", dt.date(2026, 12, 31)) is None  # not begun
+    assert expected_figure(frame, "2030", dt.date(2028, 12, 31)) == Decimal("70.01")
+    assert expected_figure(frame, "2030", dt.date(2031, 6, 1)) == Decimal("90.00")
+    assert expected_figure(frame, "2026", dt.date(2026, 7, 2)) == Decimal("25.00")

@@ -717,6 +717,7 @@ class Attainment(_message.Message):
     DUE_FIELD_NUMBER: _builtins.int
     MACHINE_JUDGED_FIELD_NUMBER: _builtins.int
     PARTS_FIELD_NUMBER: _builtins.int
+    EXPECTED_FIELD_NUMBER: _builtins.int
     period: _builtins.str
     target: _builtins.str
     comparator: _builtins.str
@@ -733,6 +734,12 @@ class Attainment(_message.Message):
     """The milestone's due day, YYYY-MM-DD."""
     machine_judged: _builtins.bool
     """False for a target judged only by review (its standing: met or awaiting_review)."""
+    expected: _builtins.str
+    """"Expected by now": the figure a linear trajectory from the previous milestone's
+    figure (0 for the first) to this one's expects on the day read, as a decimal;
+    empty before its trajectory starts or for a milestone on none (a commitment, a
+    level, a wording not machine-judged, an upper bound).
+    """
     @_builtins.property
     def parts(self) -> _containers.RepeatedCompositeFieldContainer[Global___PartAttainment]:
         """A compound target: each part's wording, measured value and standing."""
@@ -750,10 +757,11 @@ class Attainment(_message.Message):
         due: _builtins.str = ...,
         machine_judged: _builtins.bool = ...,
         parts: _abc.Iterable[Global___PartAttainment] | None = ...,
+        expected: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["comparator", b"comparator", "due", b"due", "machine_judged", b"machine_judged", "measured_period", b"measured_period", "parts", b"parts", "period", b"period", "ratio", b"ratio", "standing", b"standing", "target", b"target", "value", b"value"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["comparator", b"comparator", "due", b"due", "expected", b"expected", "machine_judged", b"machine_judged", "measured_period", b"measured_period", "parts", b"parts", "period", b"period", "ratio", b"ratio", "standing", b"standing", "target", b"target", "value", b"value"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
