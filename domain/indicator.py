@@ -25,10 +25,10 @@ from domain.context import Context
 from domain.errors import (
     DomainError,
     DuplicateTargetError,
-    GroupItemError,
     InvalidValueError,
     KpiTargetNotMetError,
     NotLeadUnitError,
+    NotMeasuredError,
     UnknownReportError,
     UnrecognisedMeasurementError,
     reject_unknown_fields,
@@ -176,7 +176,7 @@ class Indicator(TrackedItem):
         """The measured value in its stored form; refused with field ``value``."""
         if self.unit is None:  # groups are refused before; qualitative indicators here
             msg = f"{self.key} has no unit: it is judged by accepted evidence, not measured"
-            raise GroupItemError(msg, field="unit")
+            raise NotMeasuredError(msg, field="value")
         check_measurement_unit(self.unit, unit)
         if "&" in value and any(t.comparator is Comparator.COMPOUND for t in self.targets.values()):
             return " & ".join(self._check_value(part, unit) for part in value.split("&"))

@@ -30,7 +30,7 @@ from projections.views import VIEWS, caught_up
 from services.app.importer import import_plans
 from services.app.ledger import Actor, Ledger
 from services.store.database import Database, ensure_database
-from tests.commands import execute
+from tests.commands import RefusedError, execute
 from tests.conftest import REGISTRY, ROOT
 
 FIXTURE = ROOT / "tests" / "fixtures" / "plans" / "binh-phuoc-2025-2045.yaml"
@@ -183,3 +183,10 @@ def test_evidence_is_the_report_of_a_qualitative_commitment(decade: Played) -> N
         None,
     )
     assert "2025-H2" not in periods
+
+
+def test_a_qualitative_commitment_is_not_measured(decade: Played) -> None:
+    args = {"value": "1", "unit": "%", "period": "2035-06", "as_of": END}
+    with pytest.raises(RefusedError) as refused:
+        execute(decade.app, "indicator_measured", ARCHIVE, as_(BUILDING, Clock().to(END)), args)
+    assert refused.value.code == "INDICATOR_NOT_MEASURED"

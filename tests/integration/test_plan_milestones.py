@@ -151,3 +151,36 @@ def test_plans_import_lists_the_wordings_not_machine_judged_as_warnings(
     warned = [line for line in err.splitlines() if line.startswith("WARNING ")]
     assert len(warned) == 4
     assert "'6G >30%'" in warned[1]
+
+
+def test_a_wording_not_machine_judged_is_amended_later_to_a_figure(
+    app: Ledger, tmp_path: Path
+) -> None:
+    import_plans(app, [FIXTURE], REGISTRY)
+    edited = tmp_path / FIXTURE.name
+    text = FIXTURE.read_text(encoding="utf-8")
+    edited.write_text(text.replace('value: "6G >30%"', 'value: "> 30%"'), encoding="utf-8")
+    report = import_plans(app, [edited], REGISTRY, reason="Kết luận của Ban Thường vụ")
+    assert (report.plans[0]["action"], report.plans[0]["items_amended"]) == ("amended", 1)
+    assert len(report.warnings) == 3
+    target = app.item(f"{PLAN}/indicator/1.2").targets["2035"]
+    assert (target.text, target.comparator.value, target.machine_judged) == ("> 30%", ">", True)
+
+
+def test_a_same_as_naming_no_other_indicator_is_a_problem(tmp_path: Path) -> None:
+    text = FIXTURE.read_text(encoding="utf-8").replace('same_as: "1.1"', 'same_as: "9.9"')
+    edited = tmp_path / "plan.yaml"
+    edited.write_text(text, encoding="utf-8")
+    problems = read_plan(edited, read_registry(REGISTRY)).problems
+    assert [(p.field, p.code) for p in problems] == [("indicators[6].same_as", "UNKNOWN_ITEM")]
+
+
+def test_only_an_indicator_judged_by_evidence_may_leave_out_its_unit(tmp_path: Path) -> None:
+    text = FIXTURE.read_text(encoding="utf-8").replace(
+        '    unit: "%"\n    targets:\n      - {period: "2025", value: "100% & > 50%"}',
+        '    targets:\n      - {period: "2025", value: "100% & > 50%"}',
+    )
+    edited = tmp_path / "plan.yaml"
+    edited.write_text(text, encoding="utf-8")
+    problems = read_plan(edited, read_registry(REGISTRY)).problems
+    assert [(p.field, p.code) for p in problems] == [("indicators[4].unit", "FIELD_REQUIRED")]
