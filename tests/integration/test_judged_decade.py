@@ -26,6 +26,7 @@ from psycopg import sql
 from domain.flags import FlagSpan
 from projections.engine.rows import Views
 from projections.red_flags import raised_flags
+from projections.scorecards import ranking
 from projections.views import VIEWS, caught_up
 from services.app.importer import import_plans
 from services.app.ledger import Actor, Ledger
@@ -190,3 +191,12 @@ def test_a_qualitative_commitment_is_not_measured(decade: Played) -> None:
     with pytest.raises(RefusedError) as refused:
         execute(decade.app, "indicator_measured", ARCHIVE, as_(BUILDING, Clock().to(END)), args)
     assert refused.value.code == "INDICATOR_NOT_MEASURED"
+
+
+def test_the_scorecard_counts_the_commitment_met_by_evidence_as_a_milestone_on_time(
+    decade: Played,
+) -> None:
+    [building] = [c for c in ranking(decade.views, {PLAN}, END) if c["agency"] == BUILDING]
+    # 1.3's 2025 commitment met by the evidence accepted for it; its 2030 one missed
+    assert (building["parts"]["on_time"]["count"], building["parts"]["on_time"]["of"]) == (1, 2)
+    assert building["parts"]["acceptance"]["rate"] == 1.0
