@@ -8,6 +8,7 @@ command line both answer with."""
 from __future__ import annotations
 
 import datetime as dt
+from decimal import Decimal
 from typing import Any
 
 from domain.errors import NotFoundError
@@ -69,10 +70,24 @@ def target_row(target: Target, printed: dict[str, Any]) -> Row:
         "machine_judged": target.machine_judged,
         "due": milestone_due(period),
         "parts": [
-            {"value": part.text.strip(), "comparator": part.comparator.value}
+            {
+                "value": part.text.strip(),
+                "comparator": part.comparator.value,
+                "figure": figure(part.value),
+                "percent": part.percent,
+            }
             for part in target.parts
         ],
+        "figure": figure(target.value),
+        "upper": figure(target.upper),
+        "level": target.level or "",
+        "percent": target.percent,
     }
+
+
+def figure(number: Decimal | None) -> str:
+    """A figure read in a target, as a decimal string ("" when none)."""
+    return "" if number is None else str(number)
 
 
 def milestone_due(period: str) -> str:

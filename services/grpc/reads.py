@@ -118,6 +118,10 @@ def target_message(target: Row) -> resources_pb2.Target:
         machine_judged=target.get("machine_judged", True),
         due=target.get("due", ""),
         parts=[resources_pb2.TargetPart(**part) for part in target.get("parts", [])],
+        figure=target.get("figure", ""),
+        upper=target.get("upper", ""),
+        level=target.get("level", ""),
+        percent=target.get("percent", False),
     )
 
 

@@ -87,7 +87,18 @@ def test_each_milestone_reads_back_as_printed_with_its_reading(channel: grpc.Cha
     assert archive.unit == ""
     online = indicators["1.4"].targets[0]
     assert (online.value, online.comparator) == ("100% & > 50%", "compound")
-    assert [(p.value, p.comparator) for p in online.parts] == [("100%", ">="), ("> 50%", ">")]
+    assert [(p.value, p.comparator, p.figure) for p in online.parts] == [
+        ("100%", ">=", "100"),
+        ("> 50%", ">", "50"),
+    ]
+    assert [(t.figure, t.percent) for t in signature.targets] == [
+        ("40", True),
+        ("70", True),
+        ("80", True),
+        ("90", True),
+        ("100", True),
+    ]
+    assert {t.figure for t in coverage.targets} == {""}
     share = indicators["1.5"].targets[0]
     assert [(p.value, p.comparator) for p in share.parts] == [("2,5%", ">="), ("3% GRDP", ">=")]
     assert [a.due for a in signature.attainment] == [t.due for t in signature.targets]

@@ -536,6 +536,10 @@ class Target(_message.Message):
     MACHINE_JUDGED_FIELD_NUMBER: _builtins.int
     DUE_FIELD_NUMBER: _builtins.int
     PARTS_FIELD_NUMBER: _builtins.int
+    FIGURE_FIELD_NUMBER: _builtins.int
+    UPPER_FIELD_NUMBER: _builtins.int
+    LEVEL_FIELD_NUMBER: _builtins.int
+    PERCENT_FIELD_NUMBER: _builtins.int
     period: _builtins.str
     value: _builtins.str
     """The original wording, e.g. "≥ 80%"."""
@@ -549,6 +553,17 @@ class Target(_message.Message):
     """
     due: _builtins.str
     """The milestone's due day, YYYY-MM-DD: the end of its period."""
+    figure: _builtins.str
+    """The figure read in the wording, as a decimal ("≥ 80%": "80"; a range: its lower
+    bound); empty when it states none (a level, a capability, a commitment, a
+    compound target — see its parts —, a wording not machine-judged).
+    """
+    upper: _builtins.str
+    """A range's upper bound ("15–17%": "17"); empty otherwise."""
+    level: _builtins.str
+    """A level target's level ("Mức Khá": "khá"); empty otherwise."""
+    percent: _builtins.bool
+    """Whether the figure is a percentage."""
     @_builtins.property
     def parts(self) -> _containers.RepeatedCompositeFieldContainer[Global___TargetPart]:
         """A compound target's measures ("100% & > 50%"), in order; empty otherwise."""
@@ -563,10 +578,14 @@ class Target(_message.Message):
         machine_judged: _builtins.bool = ...,
         due: _builtins.str = ...,
         parts: _abc.Iterable[Global___TargetPart] | None = ...,
+        figure: _builtins.str = ...,
+        upper: _builtins.str = ...,
+        level: _builtins.str = ...,
+        percent: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["by", b"by", "comparator", b"comparator", "due", b"due", "machine_judged", b"machine_judged", "parts", b"parts", "period", b"period", "value", b"value"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["by", b"by", "comparator", b"comparator", "due", b"due", "figure", b"figure", "level", b"level", "machine_judged", b"machine_judged", "parts", b"parts", "percent", b"percent", "period", b"period", "upper", b"upper", "value", b"value"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -580,18 +599,25 @@ class TargetPart(_message.Message):
 
     VALUE_FIELD_NUMBER: _builtins.int
     COMPARATOR_FIELD_NUMBER: _builtins.int
+    FIGURE_FIELD_NUMBER: _builtins.int
+    PERCENT_FIELD_NUMBER: _builtins.int
     value: _builtins.str
     """As printed, e.g. "> 50%"."""
     comparator: _builtins.str
+    figure: _builtins.str
+    """The figure read in it, as a decimal ("> 50%": "50")."""
+    percent: _builtins.bool
     def __init__(
         self,
         *,
         value: _builtins.str = ...,
         comparator: _builtins.str = ...,
+        figure: _builtins.str = ...,
+        percent: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["comparator", b"comparator", "value", b"value"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["comparator", b"comparator", "figure", b"figure", "percent", b"percent", "value", b"value"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
