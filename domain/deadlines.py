@@ -80,10 +80,12 @@ class Deadline:
     qualifier: str | None = None
     recurrences: tuple[Recurrence, ...] = ()
     every_months: int | None = None  # for a Recurrence.CYCLE
+    # a review it names: "mid_term" (sơ kết, giữa kỳ) or "end_of_term" (tổng kết, cuối kỳ)
+    review: str | None = None
 
     def to_dict(self) -> dict[str, str | None]:
-        """Plain JSON-safe form; dates as ISO ``YYYY-MM-DD``."""
-        return {
+        """Plain JSON-safe form; dates as ISO ``YYYY-MM-DD`` (``review`` only when set)."""
+        data = {
             "text": self.text,
             "kind": self.kind.value,
             "due": _iso(self.due),
@@ -94,6 +96,7 @@ class Deadline:
             "recurrences": ",".join(r.value for r in self.recurrences) or None,
             "every_months": None if self.every_months is None else str(self.every_months),
         }
+        return data if self.review is None else {**data, "review": self.review}
 
     @classmethod
     def from_dict(cls, data: Mapping[str, str | None]) -> Deadline:
@@ -114,6 +117,7 @@ class Deadline:
                     Recurrence(r) for r in (data.get("recurrences") or "").split(",") if r
                 ),
                 every_months=_months(data.get("every_months")),
+                review=data.get("review"),
             )
         except (KeyError, TypeError, ValueError) as exc:
             message = f"malformed deadline record {dict(data)!r}: {exc}"
@@ -299,6 +303,27 @@ def _phased(original: str, match: re.Match[str]) -> Deadline:
     return Deadline(original, DeadlineKind.DEFERRED, due=due, authority=authority)
 
 
+MID_TERM, END_OF_TERM = "mid_term", "end_of_term"
+_REVIEWS = {
+    "sơ kết": MID_TERM,
+    "giữa kỳ": MID_TERM,
+    "tổng kết": END_OF_TERM,
+    "cuối kỳ": END_OF_TERM,
+}
+
+
+def _review(original: str, match: re.Match[str]) -> Deadline:
+    """A mid-term or end-of-term review ("Sơ kết giữa kỳ năm 2030", "Tổng kết"): due at
+    the end of the year it names, else when the plan's span is judged (unspecified)."""
+    review = _REVIEWS[(match["review"] or match["bare"]).lower()]
+    if (match["term"] or "").lower() in _REVIEWS:
+        review = _REVIEWS[match["term"].lower()]
+    if match["year"] is None:
+        return Deadline(original, DeadlineKind.UNSPECIFIED, review=review)
+    due = period_end(_year(original, match))
+    return Deadline(original, DeadlineKind.YEAR, due=due, review=review)
+
+
 def _rule(pattern: str, build: Builder) -> tuple[re.Pattern[str], Builder]:
     return re.compile(pattern, re.IGNORECASE), build
 
@@ -319,5 +344,12 @@ _RULES: tuple[tuple[re.Pattern[str], Builder], ...] = (
     _rule(rf"(?:phân kỳ )?năm {_YEAR} theo (?P<authority>.+)", _phased),
     _rule(rf"(?:trong |đến hết |hết )?năm {_YEAR}{_REST}", _year_end),
     _rule(rf"(?:(?P<before>trước|đến|chậm nhất) )?(?:ngày )?{_DATE}{_REST}", _on_date),
+    _rule(
+        r"(?:(?:tổ chức|hội nghị) )?(?:(?P<review>sơ kết|tổng kết)"
+        r"(?: (?P<term>giữa kỳ|cuối kỳ|\d+ năm))?|(?P<bare>giữa kỳ|cuối kỳ))"
+        r"(?: (?:thực hiện )?(?:kế hoạch|chương trình|nghị quyết))?"
+        rf"(?: \(?(?:vào )?(?:cuối )?năm {_YEAR}\)?)?",
+        _review,
+    ),
     _rule(r"(?:thực hiện )?theo (?P<authority>.+)", _deferred),
 )

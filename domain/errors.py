@@ -155,6 +155,14 @@ class GroupItemError(DomainError):
     kind = "precondition"
 
 
+class NotMeasuredError(DomainError):
+    """A qualitative indicator (every milestone a commitment "X" or a wording not
+    machine-judged) is judged by accepted evidence: it takes no measurement."""
+
+    code = "INDICATOR_NOT_MEASURED"
+    kind = "precondition"
+
+
 class UnknownReportError(DomainError):
     code = "REPORT_UNKNOWN"
     kind = "not_found"

@@ -25,6 +25,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, timedelta
+from decimal import Decimal
 from typing import Any
 
 from domain.clock import ward_day
@@ -41,7 +42,7 @@ from domain.reporting import (
     within,
 )
 from domain.schedule import PlannedSpan, plan_end, planned_span
-from domain.targets import Target
+from domain.targets import Comparator, Target, parse_number
 from domain.task import Task
 
 BEHIND_RATIO = 0.5  # BEHIND_SCHEDULE: below half of the expected percent
@@ -101,15 +102,21 @@ RULES = {
         ),
         Rule(
             "KPI_OFF_TRACK",
-            1,
-            "after the first checkpoint, the latest measurement is below 50% of the "
-            "linear trajectory from the plan's start to the milestone's due day",
+            2,
+            "after the first checkpoint, between the previous milestone's end (the plan's "
+            "start for the first) and this milestone's end, the latest measurement has made "
+            "less than 50% of the progress a linear trajectory from the previous milestone's "
+            "figure (0 when none is comparable) to this one's expects by now; milestones "
+            "judged by evidence are not on a trajectory",
         ),
         Rule(
             "KPI_MISSED",
-            1,
-            "the milestone's period ended and its latest measurement does not meet the "
-            "target (or there is none)",
+            2,
+            "each milestone on its own: its period ended and its latest measurement does not "
+            "meet its target (or there is none; a compound target: a part is not met), or, "
+            "for a milestone judged by evidence (a commitment 'X', a wording not "
+            "machine-judged), no evidence submitted after the previous milestone's report "
+            "due day and by its own was accepted",
         ),
     )
 }
@@ -169,6 +176,7 @@ class ItemState:
     reported: Noted = ()  # per period reported (a task: the month of a report's as-of)
     evidenced: Noted = ()  # per month, the first evidence submitted in it
     measured: tuple[tuple[str, str], ...] = ()  # (period, latest value), latest last
+    accepted: tuple[date, ...] = ()  # the days accepted evidence was submitted on
 
     @property
     def base(self) -> str:
@@ -191,6 +199,7 @@ class ItemState:
             "reported": noted(self.reported),
             "evidenced": noted(self.evidenced),
             "measured": [list(m) for m in self.measured],
+            "accepted": [day.isoformat() for day in self.accepted],
         }
 
     @classmethod
@@ -210,6 +219,7 @@ class ItemState:
             reported=noted(row["reported"]),
             evidenced=noted(row["evidenced"]),
             measured=tuple((p, v) for p, v in row["measured"]),
+            accepted=tuple(date.fromisoformat(d) for d in row.get("accepted", [])),
         )
 
 
@@ -283,6 +293,8 @@ def next_state(before: ItemState | None, item: TrackedItem, event: Any) -> ItemS
         reported = note(reported, event.period, came, version)
     if kind == "EvidenceSubmitted":
         evidenced = note(evidenced, period_of(came, "monthly").label, came, version)
+        if getattr(item, "qualitative", False):  # nothing to measure: evidence is its report
+            reported = note(reported, period_of(came, "monthly").label, came, version)
     return ItemState(
         ref=f"{item.ref}@v{item.version}",
         day=day,
@@ -295,6 +307,18 @@ def next_state(before: ItemState | None, item: TrackedItem, event: Any) -> ItemS
         reported=reported,
         evidenced=evidenced,
         measured=latest_measurements(getattr(item, "measurements", {})),
+        accepted=accepted_days(item),
+    )
+
+
+def accepted_days(item: TrackedItem) -> tuple[date, ...]:
+    """The days the item's accepted evidence was submitted on, earliest first."""
+    return tuple(
+        sorted(
+            e.submitted_on
+            for e in item.evidence.values()
+            if e.verdict == "accepted" and e.submitted_on is not None
+        )
     )
 
 
@@ -418,17 +442,101 @@ def meets(target: Target, value: str | None) -> bool:
         return False  # a value the target cannot read does not meet it
 
 
+def evidence_window(frame: Frame, milestone: Period) -> tuple[date, date]:
+    """The days evidence for a milestone is submitted in: after the previous
+    milestone's report due day (the first: any day) up to its own."""
+    before = [
+        period_from_label(label).due
+        for label, _ in frame.targets
+        if period_from_label(label).last < milestone.last
+    ]
+    return (max(before) + ONE_DAY if before else date.min), milestone.due
+
+
+def evidenced_by(state: ItemState, frame: Frame, milestone: Period) -> bool:
+    """Evidence submitted in the milestone's window was accepted."""
+    first, last = evidence_window(frame, milestone)
+    return any(first <= day <= last for day in state.accepted)
+
+
+def milestone_met(state: ItemState, frame: Frame, target: Target, milestone: Period) -> bool:
+    """A milestone judged by evidence is met by accepted evidence submitted for it; any
+    other by its latest measurement (a compound one: every part)."""
+    if target.by_evidence:
+        return evidenced_by(state, frame, milestone)
+    return meets(target, measurement_for(state, milestone))
+
+
+TRAJECTORY = frozenset({Comparator.GE, Comparator.GT, Comparator.EQ, Comparator.RANGE})
+
+
+def baseline(previous: Target | None, target: Target) -> Decimal | None:
+    """The previous milestone's figure, where the trajectory to ``target`` starts from
+    it (both rising figures on one scale); None: from 0 (the attainment ratio)."""
+    comparable = (
+        previous is not None
+        and previous.comparator in TRAJECTORY
+        and target.comparator in TRAJECTORY
+        and previous.percent == target.percent
+        and previous.value is not None
+        and target.value is not None
+        and previous.value < target.value
+    )
+    return previous.value if comparable and previous is not None else None
+
+
+def progress(target: Target, base: Decimal | None, value: str) -> float | None:
+    """The share of the way from the baseline to the target ``value`` has come."""
+    if base is None or target.value is None:
+        return attainment(target, value)
+    try:
+        measured = parse_number(value)
+    except DomainError:
+        return None
+    return float((measured - base) / (target.value - base))
+
+
+def trajectories(frame: Frame) -> list[tuple[str, Target, date, Decimal | None]]:
+    """Per milestone on a trajectory: its label, target, the day its trajectory starts
+    (the previous milestone's end, else the plan's start) and its baseline figure."""
+    found = []
+    previous: tuple[Period, Target] | None = None
+    for label, target in sorted(frame.targets, key=lambda lt: period_from_label(lt[0]).last):
+        milestone = period_from_label(label)
+        if not target.by_evidence:
+            start = previous[0].last if previous else frame.plan_start
+            found.append((label, target, start, baseline(previous and previous[1], target)))
+        previous = (milestone, target)
+    return found
+
+
+def expected_figure(frame: Frame, label: str, day: date) -> Decimal | None:
+    """The figure the linear trajectory to milestone ``label`` expects on ``day`` (from
+    the previous milestone's figure, or 0, at its start); None before the trajectory
+    starts, or for a milestone on none (judged by evidence, a level, a lower bound)."""
+    for found, target, start, base in trajectories(frame):
+        if found != label or target.value is None or day <= start:
+            continue
+        if target.comparator not in TRAJECTORY:
+            return None
+        end = period_from_label(label).last
+        share = Decimal(min((day - start).days, (end - start).days)) / Decimal((end - start).days)
+        origin = base if base is not None else Decimal(0)
+        return round(origin + (target.value - origin) * share, 2)
+    return None
+
+
 def kpi_off_track(state: ItemState, frame: Frame, _today: date) -> Holds:
     holds: Holds = {}
-    for label, target in frame.targets:
+    for label, target, start, base in trajectories(frame):
         milestone = period_from_label(label)
         value = measurement_for(state, milestone)
-        ratio = None if value is None else attainment(target, value)
-        if ratio is None or ratio >= OFF_TRACK_RATIO:
+        share = None if value is None else progress(target, base, value)
+        if share is None or share >= OFF_TRACK_RATIO:
             continue
-        # the first day d on which ratio < 0.5 × (d − start) / (milestone end − start)
-        days = (milestone.last - frame.plan_start).days
-        first = frame.plan_start + timedelta(days=int(ratio / OFF_TRACK_RATIO * days) + 1)
+        # the first day d on which share < 0.5 × (d − start) / (milestone end − start)
+        days = (milestone.last - start).days
+        first = start + timedelta(days=max(int(share / OFF_TRACK_RATIO * days), 0) + 1)
         holds[label] = (max(first, frame.judged_from), milestone.last + ONE_DAY, None)
     return holds
 
@@ -439,7 +547,7 @@ def kpi_missed(state: ItemState, frame: Frame, _today: date) -> Holds:
     return {
         label: (max(period_from_label(label).last + ONE_DAY, frame.judged_from), None, None)
         for label, target in frame.targets
-        if not meets(target, measurement_for(state, period_from_label(label)))
+        if not milestone_met(state, frame, target, period_from_label(label))
     }
 
 
@@ -511,18 +619,42 @@ def unmet_message(key: str, state: ItemState, frame: Frame, _day: date) -> str:
 
 
 def missed_message(key: str, state: ItemState, frame: Frame, _day: date) -> str:
-    value = measurement_for(state, period_from_label(key))
-    measured = f"latest measured {value}" if value is not None else "nothing measured"
-    return f"{key} target {dict(frame.targets)[key].text} not met: {measured}"
+    target, milestone = dict(frame.targets)[key], period_from_label(key)
+    if target.by_evidence:
+        return (
+            f"{key} target {target.text} (due {milestone.last}) not met: no accepted "
+            f"evidence submitted from {evidence_window(frame, milestone)[0]} to {milestone.due}"
+        )
+    value = measurement_for(state, milestone)
+    if value is None:
+        return f"{key} target {target.text} not met: nothing measured"
+    unmet = [
+        f"{part.text.strip()} (measured {measured})"
+        for part, measured in zip(target.parts, parts_of(target, value), strict=False)
+        if not meets(part, measured)
+    ]
+    which = f"; parts not met: {', '.join(unmet)}" if unmet else ""
+    return f"{key} target {target.text} not met: latest measured {value}{which}"
+
+
+def parts_of(target: Target, value: str) -> list[str]:
+    """A compound target's measured value a part ([] when it is not one, or unreadable)."""
+    try:
+        return target.split(value) if target.parts else []
+    except DomainError:
+        return []
 
 
 def off_track_message(key: str, state: ItemState, frame: Frame, day: date) -> str:
-    target, milestone = dict(frame.targets)[key], period_from_label(key)
+    found = {label: (target, start, base) for label, target, start, base in trajectories(frame)}
+    target, start, base = found[key]
+    milestone = period_from_label(key)
     value = measurement_for(state, milestone)
-    share = (day - frame.plan_start).days / max((milestone.last - frame.plan_start).days, 1)
-    ratio = attainment(target, str(value))
+    share = (day - start).days / max((milestone.last - start).days, 1)
+    made = progress(target, base, str(value))
+    way = "of the target" if base is None else f"of the way from {base}"
     return (
-        f"measured {value} against {target.text} for {key}: {ratio or 0:.0%} of the target, "
+        f"measured {value} against {target.text} for {key}: {made or 0:.0%} {way}, "
         f"{OFF_TRACK_RATIO * share:.0%} at least expected on {day}"
     )
 

@@ -25,10 +25,10 @@ from domain.context import Context
 from domain.errors import (
     DomainError,
     DuplicateTargetError,
-    GroupItemError,
     InvalidValueError,
     KpiTargetNotMetError,
     NotLeadUnitError,
+    NotMeasuredError,
     UnknownReportError,
     UnrecognisedMeasurementError,
     reject_unknown_fields,
@@ -36,7 +36,7 @@ from domain.errors import (
 from domain.facts import Fact, topical
 from domain.ids import SubjectKind
 from domain.items import ItemStatus, TrackedItem, require_reason
-from domain.targets import Target, parse_level, parse_number, parse_target
+from domain.targets import Comparator, Target, parse_level, parse_number, read_target
 from domain.units import Unit, UnitKind, check_measurement_unit, parse_unit
 
 INDICATOR_FIELDS = (
@@ -52,6 +52,8 @@ INDICATOR_FIELDS = (
     "monitor",
     "monitor_text",
     "note",
+    "same_as",
+    "printed_number",
 )
 PERIOD = re.compile(r"^\d{4}(?:-(?:Q[1-4]|H[12]|0[1-9]|1[0-2]))?$")
 
@@ -65,7 +67,9 @@ def check_period(period: str) -> str:
 
 
 def parse_targets(targets: list[dict[str, Any]]) -> dict[str, Target]:
-    """Targets by period, parsed from their original wording; one per period."""
+    """Targets (milestones) by period, read from their original wording; one per
+    period. A wording the system cannot read is kept as not machine-judged
+    (:func:`domain.targets.read_target`)."""
     parsed: dict[str, Target] = {}
     for target in targets:
         period = str(target.get("period", ""))
@@ -79,7 +83,7 @@ def parse_targets(targets: list[dict[str, Any]]) -> dict[str, Target]:
                 "(one target a period; amend the plan to change it)"
             )
             raise DuplicateTargetError(msg, field="targets.period")
-        parsed[period] = parse_target(value)
+        parsed[period] = read_target(value)
     return parsed
 
 
@@ -108,15 +112,23 @@ class Indicator(TrackedItem):
     def monitors(self) -> tuple[str, ...]:
         return self.monitor
 
+    @property
+    def qualitative(self) -> bool:
+        """Every target is judged by review of evidence (a commitment "X", or a
+        wording not machine-judged): nothing to measure."""
+        return bool(self.targets) and all(t.by_evidence for t in self.targets.values())
+
     @classmethod
     def check_definition(cls, definition: dict[str, Any]) -> None:
-        """An indicator that is not a group needs a unit; targets must be readable."""
+        """An indicator that is not a group needs a unit, unless every target is
+        qualitative (judged by evidence); targets must be one a period."""
         reject_unknown_fields(definition, INDICATOR_FIELDS, "indicator")
+        targets = parse_targets(definition.get("targets", []))
+        qualitative = bool(targets) and all(t.by_evidence for t in targets.values())
         if definition.get("unit"):
             parse_unit(definition["unit"])
-        elif not definition.get("group"):
+        elif not definition.get("group") and not qualitative:
             raise InvalidValueError("an indicator needs a unit", field="unit")
-        parse_targets(definition.get("targets", []))
 
     @property
     def participants(self) -> tuple[str, ...]:
@@ -162,9 +174,12 @@ class Indicator(TrackedItem):
 
     def _check_value(self, value: str, unit: str) -> str:
         """The measured value in its stored form; refused with field ``value``."""
-        if self.unit is None:  # only groups have no unit, and they are refused before
-            raise GroupItemError(f"{self.key} has no unit", field="unit")
+        if self.unit is None:  # groups are refused before; qualitative indicators here
+            msg = f"{self.key} has no unit: it is judged by accepted evidence, not measured"
+            raise NotMeasuredError(msg, field="value")
         check_measurement_unit(self.unit, unit)
+        if "&" in value and any(t.comparator is Comparator.COMPOUND for t in self.targets.values()):
+            return " & ".join(self._check_value(part, unit) for part in value.split("&"))
         try:
             if self.unit.kind is UnitKind.LEVEL:
                 parse_level(value)
@@ -260,6 +275,8 @@ class Indicator(TrackedItem):
     def target_met(self) -> tuple[bool, str]:
         """Whether the latest measurement of the latest measured year that has a target
         meets that target, and why (the figures, for a refusal)."""
+        if self.qualitative:
+            return True, f"{self.key} is judged by review of its evidence"
         years = sorted({period.split("-")[0] for period, _ in self.measurements.values()})
         targeted = [year for year in years if year in self.targets]
         if not targeted:

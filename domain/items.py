@@ -137,6 +137,7 @@ class Evidence:
     submitted_by: str
     verdict: str | None = None
     quality: Quality | None = None
+    submitted_on: date | None = None  # the ward's day it was submitted
 
 
 def require_reason(reason: str, field: str = "reason") -> str:
@@ -274,7 +275,12 @@ class TrackedItem(Aggregate):
 
         def apply(self, item: TrackedItem) -> None:
             item.evidence[self.sha256] = Evidence(
-                self.sha256, self.uri, self.media_type, self.description, self.actor
+                self.sha256,
+                self.uri,
+                self.media_type,
+                self.description,
+                self.actor,
+                submitted_on=ward_day(self.occurred_at),
             )
             item.acted_by.add(self.actor)
 

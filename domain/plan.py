@@ -43,6 +43,9 @@ PLAN_FIELDS = (
     "reporting",
     "note",
     "budget",
+    "end_year",
+    "default_lead",
+    "default_monitor",
 )
 REPORTING = ("monthly", "quarterly", "half_yearly", "yearly")
 

@@ -16,6 +16,16 @@ Decisions, so readers need not guess:
 * A lone closing parenthesis at the end ("95)") is OCR garbling and is ignored.
 * A measurement is read on the target's own scale: for "≥ 80%" a measured 85 or
   "85%" means 85 per cent.
+* A cell marked only "X" is a qualitative commitment (:attr:`Comparator.COMMITMENT`):
+  no number, met by evidence a reviewer accepted.
+* One cell holding two measures joined by "&" ("100% & > 50%", "2,5%& 3% GRDP") is a
+  compound target (:attr:`Comparator.COMPOUND`): each part is read on its own and
+  judged on its own; the whole is met when every part is; a measurement of it gives
+  one value a part, in order, joined by "&" ("100 & 62").
+* :func:`read_target` never refuses a wording: one it cannot read is kept verbatim
+  as a target that is not machine-judged (:attr:`Comparator.REVIEW`) — judged by
+  review of its evidence, never reinterpreted ("Đảm bảo khả năng 6G >30%" is not a
+  yes/no capability).
 """
 
 from __future__ import annotations
@@ -26,7 +36,7 @@ import unicodedata
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from enum import StrEnum
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from domain.errors import UnrecognisedMeasurementError, UnrecognisedTargetError
 
@@ -40,6 +50,7 @@ __all__ = [
     "parse_level",
     "parse_number",
     "parse_target",
+    "read_target",
 ]
 
 
@@ -54,6 +65,9 @@ class Comparator(StrEnum):
     RANGE = "range"
     LEVEL = "level"
     CAPABILITY = "capability"
+    COMMITMENT = "commitment"  # "X": met by accepted evidence
+    COMPOUND = "compound"  # "100% & > 50%": every part met
+    REVIEW = "review"  # a wording the system cannot read: not machine-judged
 
 
 LEVELS: tuple[str, ...] = ("yếu", "trung bình", "khá", "tốt", "xuất sắc")
@@ -87,6 +101,28 @@ class Target:
     upper: Decimal | None = None
     level: str | None = None
     percent: bool = False
+    parts: tuple[Target, ...] = ()
+
+    @property
+    def machine_judged(self) -> bool:
+        """Whether the system reads the wording (False: judged only by review)."""
+        return self.comparator is not Comparator.REVIEW
+
+    @property
+    def by_evidence(self) -> bool:
+        """Judged by accepted evidence rather than by a measured figure."""
+        return self.comparator in {Comparator.COMMITMENT, Comparator.REVIEW}
+
+    def split(self, measured: Decimal | str) -> list[str]:
+        """A compound target's measurement, one value a part ("100 & 62")."""
+        values = [v.strip() for v in str(measured).split("&")]
+        if len(values) != len(self.parts) or not all(values):
+            message = (
+                f"{measured!r} does not give one value for each of the {len(self.parts)} "
+                f"parts of {self.text!r}, joined by '&'"
+            )
+            raise UnrecognisedMeasurementError(message)
+        return values
 
     def __post_init__(self) -> None:
         """Refuse a target whose parts contradict its comparator."""
@@ -108,6 +144,11 @@ class Target:
             return _measured_rank(measured) >= _rank(self._level)
         if self.comparator is Comparator.CAPABILITY:
             return _is_truthy(measured)
+        if self.comparator is Comparator.COMPOUND:
+            return all(p.is_met(v) for p, v in zip(self.parts, self.split(measured), strict=True))
+        if self.by_evidence:
+            message = f"target {self.text!r} is judged by review of evidence, not by a figure"
+            raise UnrecognisedMeasurementError(message)
         number = _measured_number(measured)
         if self.comparator is Comparator.RANGE:
             return self._value <= number <= _needed(self.upper, self.text)
@@ -125,14 +166,23 @@ class Target:
             return Decimal(_measured_rank(measured)) / Decimal(_rank(self._level))
         if self.comparator is Comparator.CAPABILITY:
             return Decimal(1) if _is_truthy(measured) else Decimal(0)
+        if self.comparator is Comparator.COMPOUND:
+            ratios = [
+                p.attainment(v) for p, v in zip(self.parts, self.split(measured), strict=True)
+            ]
+            return None if None in ratios else min(r for r in ratios if r is not None)
+        if self.by_evidence:
+            message = f"target {self.text!r} is judged by review of evidence, not by a figure"
+            raise UnrecognisedMeasurementError(message)
         number = _measured_number(measured)
         if self.comparator in {Comparator.LE, Comparator.LT}:
             return _ratio(self._value, number)
         return _ratio(number, self._value)
 
-    def to_dict(self) -> dict[str, str | bool | None]:
-        """Plain JSON-safe form; numbers as decimal strings."""
-        return {
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-safe form; numbers as decimal strings (``parts`` only when
+        compound)."""
+        data: dict[str, Any] = {
             "text": self.text,
             "comparator": self.comparator.value,
             "value": _str_or_none(self.value),
@@ -140,15 +190,20 @@ class Target:
             "level": self.level,
             "percent": self.percent,
         }
+        if self.parts:
+            data["parts"] = [part.to_dict() for part in self.parts]
+        return data
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, str | bool | None]) -> Target:
+    def from_dict(cls, data: Mapping[str, Any]) -> Target:
         """Rebuild a target from :meth:`to_dict` output.
 
         Raises :class:`UnrecognisedTargetError` when ``data`` is malformed.
         """
         try:
+            parts = tuple(cls.from_dict(part) for part in data.get("parts") or ())
             return cls(
+                parts=parts,
                 text=_field(data, "text") or "",
                 comparator=Comparator(_field(data, "comparator") or ""),
                 value=_decimal_or_none(_field(data, "value")),
@@ -172,12 +227,30 @@ class Target:
         return self.level
 
 
+def read_target(text: str) -> Target:
+    """A target as a plan words it, never refused: a wording :func:`parse_target`
+    cannot read is kept verbatim as a :attr:`Comparator.REVIEW` target (not
+    machine-judged)."""
+    try:
+        return parse_target(text)
+    except UnrecognisedTargetError:
+        return Target(text, Comparator.REVIEW)
+
+
 def parse_target(text: str) -> Target:
     """Read a target as a plan words it.
 
     Raises :class:`UnrecognisedTargetError` naming the text when not understood.
     """
     cleaned = _clean(text)
+    if cleaned.lower() == "x":
+        return Target(text, Comparator.COMMITMENT)
+    if "&" in cleaned:
+        parts = tuple(parse_target(part) for part in cleaned.split("&"))
+        if any(p.comparator in {Comparator.COMMITMENT, Comparator.COMPOUND} for p in parts):
+            message = f"target {text!r} joins parts that are not measures"
+            raise UnrecognisedTargetError(message)
+        return Target(text, Comparator.COMPOUND, parts=parts)
     if _CAPABILITY.fullmatch(cleaned):
         return Target(text, Comparator.CAPABILITY)
     level = _LEVEL.fullmatch(cleaned)
@@ -246,7 +319,9 @@ _LEVEL_PATTERN = "|".join(LEVELS)
 
 # A rank among the first N ("nhóm 10 xã/phường dẫn đầu"): the measured rank is at most N.
 _TOP_N = re.compile(r"(?:thuộc )?(?:nhóm|top) (?P<num>\d+)(?: [^\d]*)? dẫn đầu", re.IGNORECASE)
-_CAPABILITY = re.compile(r"(?:đảm bảo|bảo đảm) khả năng(?: .*)?", re.IGNORECASE)
+# "Đảm bảo khả năng …" with no figure: a figure or comparison in it ("Đảm bảo khả năng
+# 6G >30%") is a measure this system cannot read, not a yes/no capability
+_CAPABILITY = re.compile(r"(?:đảm bảo|bảo đảm) khả năng(?: [^\d%<>=≥≤]*)?", re.IGNORECASE)
 _LEVEL = re.compile(
     r"(?:(?:đạt|xếp loại|xếp hạng|xếp|loại|mức|nhóm|hạng) )*"
     rf"(?P<level>{_LEVEL_PATTERN})(?: trở lên)?",
@@ -373,6 +448,8 @@ def _ratio(numerator: Decimal, denominator: Decimal) -> Decimal | None:
 
 def _inconsistency(target: Target) -> str | None:
     """What is wrong with the target's parts, if anything."""
+    if (target.comparator is Comparator.COMPOUND) != bool(target.parts):
+        return "a compound target, and only one, has parts"
     numeric = target.comparator in _NUMERIC or target.comparator is Comparator.RANGE
     if numeric and target.value is None:
         return "a numeric target needs a value"
@@ -400,7 +477,7 @@ def _decimal_or_none(text: str | None) -> Decimal | None:
     return None if text is None else Decimal(text)
 
 
-def _field(data: Mapping[str, str | bool | None], key: str) -> str | None:
+def _field(data: Mapping[str, Any], key: str) -> str | None:
     value = data.get(key)
     if value is not None and not isinstance(value, str):
         message = f"field {key!r} must be text, not {value!r}"
@@ -408,7 +485,7 @@ def _field(data: Mapping[str, str | bool | None], key: str) -> str | None:
     return value
 
 
-def _flag(data: Mapping[str, str | bool | None], key: str) -> bool:
+def _flag(data: Mapping[str, Any], key: str) -> bool:
     value = data.get(key, False)
     if not isinstance(value, bool):
         message = f"field {key!r} must be true or false, not {value!r}"

@@ -208,7 +208,8 @@ class DependencyView(AggregateView):
             return {
                 aggregate.key: {
                     "plan": aggregate.key,
-                    "year": aggregate.header["year"],
+                    # a plan spanning years (2025–2045) is scheduled to its last
+                    "year": aggregate.header.get("end_year") or aggregate.header["year"],
                     "start": aggregate.start.isoformat(),
                     "dependencies": [list(edge) for edge in sorted(aggregate.dependencies)],
                 }

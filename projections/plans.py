@@ -8,6 +8,7 @@ command line both answer with."""
 from __future__ import annotations
 
 import datetime as dt
+from decimal import Decimal
 from typing import Any
 
 from domain.errors import NotFoundError
@@ -15,6 +16,8 @@ from domain.ids import indicator_ref, task_ref
 from domain.indicator import Indicator
 from domain.items import ItemStatus, TrackedItem
 from domain.plan import Plan
+from domain.reporting import period_from_label
+from domain.targets import Target
 from domain.task import Task
 from projections.engine.replay import AggregateView
 from projections.engine.rows import Row, Views, json_safe
@@ -50,9 +53,46 @@ def task_details(task: Task) -> Row:
         "recurrence": deadline.recurrence.value if deadline.recurrence else "",
         "recurrences": [r.value for r in deadline.recurrences],
         "every_months": deadline.every_months or 0,
+        "review": deadline.review or "",
         "authority": deadline.authority or "",
         "evidence_items": evidence_rows(task),
     }
+
+
+def target_row(target: Target, printed: dict[str, Any]) -> Row:
+    """A milestone: period → printed wording → what is read in it, and its due day."""
+    period = str(printed["period"])
+    return {
+        "period": period,
+        "value": printed["value"],
+        "comparator": target.comparator.value,
+        "by": printed.get("by") or "",
+        "machine_judged": target.machine_judged,
+        "due": milestone_due(period),
+        "parts": [
+            {
+                "value": part.text.strip(),
+                "comparator": part.comparator.value,
+                "figure": figure(part.value),
+                "percent": part.percent,
+            }
+            for part in target.parts
+        ],
+        "figure": figure(target.value),
+        "upper": figure(target.upper),
+        "level": target.level or "",
+        "percent": target.percent,
+    }
+
+
+def figure(number: Decimal | None) -> str:
+    """A figure read in a target, as a decimal string ("" when none)."""
+    return "" if number is None else str(number)
+
+
+def milestone_due(period: str) -> str:
+    """A milestone's due day: the last day of its period."""
+    return period_from_label(period).last.isoformat()
 
 
 def indicator_details(indicator: Indicator) -> Row:
@@ -66,14 +106,10 @@ def indicator_details(indicator: Indicator) -> Row:
         "title": d.get("name", ""),
         "note": d.get("note", ""),
         "targets": [
-            {
-                "period": str(t["period"]),
-                "value": t["value"],
-                "comparator": indicator.targets[str(t["period"])].comparator.value,
-                "by": t.get("by") or "",
-            }
-            for t in d.get("targets", [])
+            target_row(indicator.targets[str(t["period"])], t) for t in d.get("targets", [])
         ],
+        "same_as": d.get("same_as", ""),
+        "printed_number": d.get("printed_number", ""),
         "measurements": [[p, indicator.latest(p) or ""] for p in periods],
         "evidence_items": evidence_rows(indicator),
         "open_obstacles": sorted(indicator.obstacles),
@@ -142,7 +178,7 @@ def plan_status(views: Views, plan_id: str, today: dt.date, position: int = 0) -
     return {
         "plan_id": plan_id,
         "ward": plan["header"]["ward"],
-        "number": plan["header"]["number"],
+        "number": plan["header"].get("number", ""),
         "as_of": today.isoformat(),
         "items": len(reportable),
         "by_status": by_status,
@@ -172,7 +208,7 @@ def plan_summary(views: Views, plan: Row) -> dict[str, Any]:
         "plan_id": key,
         "ward": header["ward"],
         "ward_id": header["ward_id"],
-        "number": header["number"],
+        "number": header.get("number", ""),
         "year": header["year"],
         "coordinator": header["coordinator"],
         "indicators": len(plan["indicators"]),

@@ -76,7 +76,7 @@ class RedFlagView(AggregateView):
                 "ward_id": aggregate.header.get("ward_id"),
                 "ward": aggregate.header.get("ward"),
                 "reporting": list(aggregate.header.get("reporting", [])),
-                "year": aggregate.header.get("year"),
+                "year": aggregate.header.get("end_year") or aggregate.header.get("year"),
                 "dependencies": sorted([up, down] for up, down in aggregate.dependencies),
             }
             return {aggregate.key: row}

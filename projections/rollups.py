@@ -153,8 +153,8 @@ def indicators_by_code(
     meeting: Counter[str] = Counter()
     for name, row in sorted(kpis.items()):
         period = row["periods"].get(year)
-        if not row.get("code") or period is None:
-            continue
+        if not row.get("code") or period is None or row.get("same_as"):
+            continue  # a repeated printing (same_as) is counted once, under its first
         coded[row["code"]].append(
             {
                 "indicator": name,

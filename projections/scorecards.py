@@ -41,10 +41,18 @@ from datetime import date
 from typing import Any
 
 from domain.agency import Agency, AgencyKind
+from domain.flags import Frame, evidence_window
 from domain.ids import indicator_ref, task_ref
 from domain.indicator import Indicator, check_period
 from domain.items import ItemStatus, TrackedItem
-from domain.reporting import Period, finest, first_checkpoint, period_of, periods_due
+from domain.reporting import (
+    Period,
+    finest,
+    first_checkpoint,
+    period_from_label,
+    period_of,
+    periods_due,
+)
 from domain.task import Task
 from projections.engine.replay import AggregateView
 from projections.engine.rows import Row, Views
@@ -93,6 +101,19 @@ def task_row(task: Task) -> Row:
     }
 
 
+def reviews(indicator: Indicator, period: str) -> list[list[Any]]:
+    """A milestone judged by evidence (a commitment "X", a wording not machine-judged):
+    the days the evidence accepted for it was submitted on, each meeting it."""
+    frame = Frame(date.min, 0, "", date.min, targets=tuple(indicator.targets.items()))
+    first, last = evidence_window(frame, period_from_label(period))
+    days = sorted(
+        e.submitted_on
+        for e in indicator.evidence.values()
+        if e.verdict == "accepted" and e.submitted_on is not None
+    )
+    return [[day.isoformat(), True] for day in days if first <= day <= last]
+
+
 def indicator_row(indicator: Indicator) -> Row:
     """Per target period (a milestone): its due day and every measurement of its year
     in the order recorded — the day it is about and whether it meets the target."""
@@ -104,11 +125,20 @@ def indicator_row(indicator: Indicator) -> Row:
                 [indicator.measured_on[version].isoformat(), indicator.meets(period, value)]
                 for version, (of, value) in measured
                 if of.split("-")[0] == period
-            ],
+            ]
+            if not target.by_evidence
+            else reviews(indicator, period),
         }
-        for period in sorted(indicator.targets)
+        for period, target in sorted(indicator.targets.items())
     }
-    spans = sorted({period_span(of) for of, _ in indicator.measurements.values()})
+    spans = sorted(
+        {period_span(of) for of, _ in indicator.measurements.values()}
+        | {  # an indicator judged by evidence only reports by submitting it
+            period_of(e.submitted_on, "monthly")
+            for e in indicator.evidence.values()
+            if indicator.qualitative and e.submitted_on is not None
+        }
+    )
     return {
         "kind": "indicator",
         **common_fields(indicator),

@@ -176,6 +176,8 @@ def cmd_import(app: Ledger, args: argparse.Namespace) -> int:
             print(problem, file=sys.stderr)
         print(f"{len(failed.problems)} problem(s); nothing was stored", file=sys.stderr)
         return EXIT_BAD_INPUT
+    for warning in report.warnings:
+        print(f"WARNING {warning}", file=sys.stderr)
     if args.format == "json":
         emit({"stored": True, **report.as_dict()}, "json")
     else:

@@ -55,10 +55,13 @@ class ImportReport:
     agencies_registered: int = 0
     agencies_updated: int = 0
     events: int = 0
+    # what was stored but a person should look at (targets not machine-judged)
+    warnings: list[Problem] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         return {
             "plans": self.plans,
+            "warnings": [w.as_dict() for w in self.warnings],
             "agencies_registered": self.agencies_registered,
             "agencies_updated": self.agencies_updated,
             "events": self.events,
@@ -141,7 +144,7 @@ def import_plans(
     registry, files, problems = read_all(paths, registry_path)
     if problems:
         raise ImportFailedError(problems)
-    report = ImportReport()
+    report = ImportReport(warnings=sorted(w for f in files for w in f.warnings))
     batch = Batch(app, reason, actor, authorised_by)
     problems = []
     _register_agencies(batch, registry, report)
@@ -218,7 +221,7 @@ def _prepare_plan(batch: Batch, plan_file: PlanFile, reason: str) -> dict[str, A
     plan = batch.app.plan(key)
     coordinator = plan.coordinator
     ctx = batch.context(coordinator, message_id)
-    document = f"{header['number']} ({Path(plan_file.file).name})"
+    document = f"{header.get('number', '')} ({Path(plan_file.file).name})".strip()
     changed = plan.amend(
         ctx, header=header, tasks=task_keys, indicators=numbers, reason=reason, document=document
     )

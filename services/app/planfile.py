@@ -24,6 +24,7 @@ from domain.ids import SLUG
 from domain.indicator import parse_targets
 from domain.items import prune
 from domain.plan import REPORTING
+from domain.targets import read_target
 from domain.text import character_problem
 from domain.units import parse_unit
 
@@ -188,16 +189,19 @@ HEADER: dict[str, Spec] = {
     "ward": Spec(nonempty_text, required=True),
     "ward_id": Spec(slug, required=True),
     "province": Spec(nonempty_text, required=True),
-    "number": Spec(nonempty_text, required=True),
+    "number": Spec(text),
     "issuer": Spec(slug, required=True),
-    "issued_on": Spec(date_or_null, required=True),
+    "issued_on": Spec(date_or_null),
     "year": Spec(year, required=True),
+    "end_year": Spec(year),
     "title": Spec(nonempty_text, required=True),
     "coordinator": Spec(slug, required=True),
     "steering_committee": Spec(slug),
     "bases": Spec(text_list, required=True),
     "source": Spec(nonempty_text, required=True),
     "reporting": Spec(reporting, required=True),
+    "default_lead": Spec(text_list),
+    "default_monitor": Spec(text_list),
     "note": Spec(text),
 }
 INDICATOR: dict[str, Spec] = {
@@ -214,6 +218,8 @@ INDICATOR: dict[str, Spec] = {
     "monitor": Spec(text_list),
     "monitor_text": Spec(text),
     "note": Spec(text),
+    "same_as": Spec(nonempty_text),
+    "printed_number": Spec(nonempty_text),
 }
 TASK: dict[str, Spec] = {
     "key": Spec(nonempty_text, required=True),
@@ -264,10 +270,18 @@ class Reader:
     file: str
     lines: LineMap
     problems: list[Problem] = field(default_factory=list)
+    warnings: list[Problem] = field(default_factory=list)
 
     def problem(self, path: Path_, code: str, message: str) -> None:
+        self.problems.append(self._at(path, code, message))
+
+    def warning(self, path: Path_, code: str, message: str) -> None:
+        """Something the import stores but a person should look at (listed, not refused)."""
+        self.warnings.append(self._at(path, code, message))
+
+    def _at(self, path: Path_, code: str, message: str) -> Problem:
         name = ".".join(str(p) if isinstance(p, str) else f"[{p}]" for p in path).replace(".[", "[")
-        self.problems.append(Problem(self.file, self.lines.line(path), name or "-", code, message))
+        return Problem(self.file, self.lines.line(path), name or "-", code, message)
 
     def record(self, value: Any, path: Path_, specs: dict[str, Spec]) -> dict[str, Any]:
         """Check one mapping against its field specs; return its valid fields."""
@@ -401,6 +415,7 @@ class PlanFile:
     indicators: list[dict[str, Any]]
     tasks: list[dict[str, Any]]
     problems: list[Problem]
+    warnings: list[Problem] = field(default_factory=list)
 
     def document(self) -> dict[str, Any]:
         """The normalised file: what a round trip through the store gives back."""
@@ -428,9 +443,14 @@ def _budget(reader: Reader, value: Any) -> dict[str, Any] | None:
         and not number(value.get("total"))
         and isinstance(value.get("items"), list)
         and all(isinstance(i, dict) and not number(i.get("amount")) for i in value["items"])
+        and all(not text_list(i.get("tasks", [])) for i in value["items"])
     )
     if not ok:
-        reader.problem(("budget",), "FIELD_TYPE", "must have a total and items with amounts")
+        reader.problem(
+            ("budget",),
+            "FIELD_TYPE",
+            "must have a total and items with amounts (and, optionally, the task keys they fund)",
+        )
         return None
     total = sum(i["amount"] for i in value["items"])
     if total != value["total"]:
@@ -459,6 +479,16 @@ def _check_agencies(reader: Reader, path: Path_, ids: list[str], registry: Regis
             )
 
 
+def _qualitative(targets: Any) -> bool:
+    """Every target a commitment ("X") or a wording not machine-judged: no unit needed."""
+    if not isinstance(targets, list) or not targets:
+        return False
+    values = [t.get("value") for t in targets if isinstance(t, dict)]
+    return len(values) == len(targets) and all(
+        isinstance(v, str) and read_target(v).by_evidence for v in values
+    )
+
+
 def _check_indicator(reader: Reader, index: int, item: dict[str, Any], registry: Registry) -> None:
     path: Path_ = ("indicators", index)
     for name in ("lead", "monitor"):
@@ -467,11 +497,16 @@ def _check_indicator(reader: Reader, index: int, item: dict[str, Any], registry:
         return
     if not item.get("lead"):
         reader.problem((*path, "lead"), "FIELD_REQUIRED", "an indicator needs a lead unit")
-    if not item.get("unit"):
-        reader.problem((*path, "unit"), "FIELD_REQUIRED", "an indicator needs a unit")
-    else:
+    if item.get("unit"):
         reader.domain((*path, "unit"), lambda: parse_unit(item["unit"]))
-    targets = item.get("targets")
+    elif not _qualitative(item.get("targets")):
+        reader.problem((*path, "unit"), "FIELD_REQUIRED", "an indicator needs a unit")
+    _check_targets(reader, path, item.get("targets"))
+
+
+def _check_targets(reader: Reader, path: Path_, targets: Any) -> None:
+    """Targets (milestones): one a period, each readable or kept as not machine-judged
+    (a warning); ``by`` a deadline wording."""
     if (
         not isinstance(targets, list)
         or not targets
@@ -479,6 +514,7 @@ def _check_indicator(reader: Reader, index: int, item: dict[str, Any], registry:
     ):
         reader.problem((*path, "targets"), "FIELD_REQUIRED", "needs a list of {period, value}")
         return
+    seen: dict[str, int] = {}
     for t_index, target in enumerate(targets):
         t_path = (*path, "targets", t_index)
         unknown = set(target) - {"period", "value", "by"}
@@ -487,8 +523,29 @@ def _check_indicator(reader: Reader, index: int, item: dict[str, Any], registry:
                 t_path, "FIELD_UNKNOWN", f"unknown target fields: {', '.join(sorted(unknown))}"
             )
         reader.domain((*t_path, "value"), partial(parse_targets, [target]))
+        _warn_unjudged(reader, t_path, target)
         if target.get("by") is not None:
             reader.domain((*t_path, "by"), partial(parse_deadline, target["by"]))
+        period = str(target.get("period", ""))
+        if period in seen:
+            reader.problem(
+                (*t_path, "period"),
+                "TARGET_DUPLICATE",
+                f"two targets for {period} (also at [{seen[period]}]): one target a period",
+            )
+        seen.setdefault(period, t_index)
+
+
+def _warn_unjudged(reader: Reader, t_path: Path_, target: dict[str, Any]) -> None:
+    wording = target.get("value")
+    if isinstance(wording, str) and not read_target(wording).machine_judged:
+        reader.warning(
+            (*t_path, "value"),
+            "TARGET_NOT_MACHINE_JUDGED",
+            f"target {wording!r} for {target.get('period')} is kept as printed and judged "
+            "by review of its evidence (a wording this system does not read); amend the "
+            "plan to give it a figure",
+        )
 
 
 def _check_task(reader: Reader, index: int, item: dict[str, Any], registry: Registry) -> None:
@@ -524,6 +581,7 @@ def _read_header(reader: Reader, data: dict[str, Any], registry: Registry) -> di
     for name in ("issuer", "coordinator", "steering_committee"):
         if name in header:
             _check_agencies(reader, ("plan", name), [header[name]], registry)
+    _check_span_and_defaults(reader, header, registry)
     for name in ("coordinator", "steering_committee"):
         if registry.agencies.get(str(header.get(name, "")), {}).get("kind") == "collective":
             msg = f"{header[name]!r} is a collective, which never acts in its own name"
@@ -531,12 +589,23 @@ def _read_header(reader: Reader, data: dict[str, Any], registry: Registry) -> di
     return header
 
 
+def _check_span_and_defaults(reader: Reader, header: dict[str, Any], registry: Registry) -> None:
+    """The default lead and monitor are registered agencies; a span ends after it starts."""
+    for name in ("default_lead", "default_monitor"):
+        _check_agencies(reader, ("plan", name), header.get(name, []), registry)
+    if header.get("end_year") is not None and header["end_year"] < header.get("year", 0):
+        message = f"the plan's span ends ({header['end_year']}) before it starts ({header['year']})"
+        reader.problem(("plan", "end_year"), "FIELD_TYPE", message)
+
+
 def read_plan(path: Path, registry: Registry) -> PlanFile:
     """Read and check a plan file against the registry; never raises on bad content."""
     data, lines, problems = read_yaml(path)
     reader = Reader(str(path), lines, problems)
     raw = path.read_bytes() if not problems else b""
-    result = PlanFile(str(path), hashlib.sha256(raw).hexdigest(), "", {}, [], [], reader.problems)
+    result = PlanFile(
+        str(path), hashlib.sha256(raw).hexdigest(), "", {}, [], [], reader.problems, reader.warnings
+    )
     if not isinstance(data, dict):
         if not problems:
             reader.problem((), "FIELD_TYPE", "a plan file must be a mapping")
@@ -545,7 +614,7 @@ def read_plan(path: Path, registry: Registry) -> PlanFile:
     result.key = header.pop("id", "")
     budget = _budget(reader, data.get("budget"))
     result.header = prune({**header, "budget": budget})
-    result.indicators = _items(reader, data, "indicators", INDICATOR)
+    result.indicators = _defaults(_items(reader, data, "indicators", INDICATOR), header)
     result.tasks = _items(reader, data, "tasks", TASK)
     for index, indicator in enumerate(result.indicators):
         _check_indicator(reader, index, indicator, registry)
@@ -553,4 +622,47 @@ def read_plan(path: Path, registry: Registry) -> PlanFile:
         _check_task(reader, index, task, registry)
     _check_parents(reader, result.indicators, "indicators", "number")
     _check_parents(reader, result.tasks, "tasks", "key")
+    _check_same_as(reader, result.indicators)
+    _check_budget_tasks(reader, budget, result.tasks)
     return result
+
+
+def _defaults(indicators: list[dict[str, Any]], header: dict[str, Any]) -> list[dict[str, Any]]:
+    """Rows that name no lead (monitor) take the plan's ``default_lead``
+    (``default_monitor``); groups name none."""
+    for indicator in indicators:
+        if indicator.get("group"):
+            continue
+        for name in ("lead", "monitor"):
+            default = header.get(f"default_{name}")
+            if default and not indicator.get(name):
+                indicator[name] = list(default)
+    return indicators
+
+
+def _check_same_as(reader: Reader, indicators: list[dict[str, Any]]) -> None:
+    """``same_as`` names another indicator of the plan, itself not a repeat."""
+    by_number = {item.get("number"): item for item in indicators}
+    for index, item in enumerate(indicators):
+        same = item.get("same_as")
+        if same is None:
+            continue
+        original = by_number.get(same)
+        if original is None or same == item.get("number"):
+            message = f"no other indicator {same!r} in the plan"
+            reader.problem(("indicators", index, "same_as"), "UNKNOWN_ITEM", message)
+        elif original.get("same_as") is not None or original.get("group") or item.get("group"):
+            message = f"{same!r} is itself a repeat or a group: name the first printing"
+            reader.problem(("indicators", index, "same_as"), "FIELD_TYPE", message)
+
+
+def _check_budget_tasks(
+    reader: Reader, budget: dict[str, Any] | None, tasks: list[dict[str, Any]]
+) -> None:
+    """A budget item's ``tasks`` are keys of the plan's tasks."""
+    keys = {task.get("key") for task in tasks}
+    for index, item in enumerate((budget or {}).get("items", [])):
+        for key in item.get("tasks", []):
+            if key not in keys:
+                message = f"no task {key!r} in the plan"
+                reader.problem(("budget", "items", index, "tasks"), "UNKNOWN_ITEM", message)

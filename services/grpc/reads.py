@@ -23,8 +23,9 @@ from lienthong.v1 import plan_service_pb2, resources_pb2
 
 from domain.clock import ward_day
 from domain.errors import NotFoundError
-from domain.flags import FlagSpan, expected_percent
+from domain.flags import FlagSpan, Frame, expected_figure, expected_percent
 from domain.items import ItemStatus
+from domain.targets import read_target
 from projections.engine.known_at import rows_known_at
 from projections.engine.live import LiveViews
 from projections.engine.rows import Changes, Row, Views
@@ -92,6 +93,7 @@ def task_resource(
             authority=row["authority"],
             recurrences=row["recurrences"],
             every_months=row["every_months"],
+            review=row.get("review") or "",
         ),
         status=STATUSES[ItemStatus(row["status"])],
         status_label=ItemStatus(row["status"]).label_vi,
@@ -104,6 +106,34 @@ def task_resource(
         expected_percent=expected_percent(start, due, today) if due else 0.0,
         last_report_as_of=row["last_report_as_of"] or "",
     )
+
+
+def target_message(target: Row) -> resources_pb2.Target:
+    """A milestone as printed, with what the system reads in it."""
+    return resources_pb2.Target(
+        period=target["period"],
+        value=target["value"],
+        comparator=target["comparator"],
+        by=target["by"],
+        machine_judged=target.get("machine_judged", True),
+        due=target.get("due", ""),
+        parts=[resources_pb2.TargetPart(**part) for part in target.get("parts", [])],
+        figure=target.get("figure", ""),
+        upper=target.get("upper", ""),
+        level=target.get("level", ""),
+        percent=target.get("percent", False),
+    )
+
+
+def expected_by_now(views: Views, row: Row, period: str, today: dt.date) -> str:
+    """What the trajectory to the milestone ``period`` expects on ``today`` ("" when
+    nothing)."""
+    plan = views["plans"].get(row["plan"])
+    start = dt.date.fromisoformat(plan["start"]) if plan else today
+    targets = tuple((label, read_target(p["target"])) for label, p in row["periods"].items())
+    frame = Frame(start, today.year, "", start, targets=targets)
+    figure = expected_figure(frame, period, today)
+    return "" if figure is None else str(figure)
 
 
 def indicator_resource(
@@ -119,7 +149,7 @@ def indicator_resource(
         section=row["section"],
         title=row["title"],
         unit=row["unit"] or "",
-        targets=[resources_pb2.Target(**t) for t in row["targets"]],
+        targets=[target_message(t) for t in row["targets"]],
         lead=row["lead"],
         monitor=row["monitor"],
         status=STATUSES[ItemStatus(row["status"])],
@@ -131,6 +161,8 @@ def indicator_resource(
         red_flags=[flag_message(s, name, row["lead"]) for s in spans if s.cleared_on is None],
         code=row["code"] or "",
         note=row["note"],
+        same_as=row.get("same_as") or "",
+        printed_number=row.get("printed_number") or "",
         attainment=[
             resources_pb2.Attainment(
                 period=period,
@@ -140,6 +172,15 @@ def indicator_resource(
                 value=p["value"] or "",
                 standing=p["standing"],
                 ratio=p["attainment"] or "",
+                due=p.get("due") or "",
+                machine_judged=p.get("machine_judged", True),
+                expected=expected_by_now(views, row, period, today),
+                parts=[
+                    resources_pb2.PartAttainment(
+                        target=part["target"], value=part["value"] or "", standing=part["standing"]
+                    )
+                    for part in p.get("parts", [])
+                ],
             )
             for period, p in row["periods"].items()
         ],

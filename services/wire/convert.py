@@ -236,6 +236,7 @@ def budget_message(budget: dict[str, Any] | None) -> resources_pb2.Budget | None
                 number=str(item.get("number", "")),
                 text=item.get("text", ""),
                 amount=str(item["amount"]),
+                tasks=item.get("tasks", []),
             )
             for item in budget["items"]
         ],
@@ -250,7 +251,7 @@ def plan_message(
         ward=header["ward"],
         ward_id=header["ward_id"],
         province=header.get("province", ""),
-        number=header["number"],
+        number=header.get("number", ""),
         title=header.get("title", ""),
         year=header["year"],
         issuer=header.get("issuer", ""),
@@ -263,6 +264,9 @@ def plan_message(
         issued_on=header.get("issued_on") or "",
         reporting=header.get("reporting", []),
         budget=budget_message(budget),
+        end_year=header.get("end_year") or 0,
+        default_lead=header.get("default_lead", []),
+        default_monitor=header.get("default_monitor", []),
     )
 
 

@@ -201,8 +201,17 @@ def test_kpi_attainment_sets_the_2026_target_beside_the_2030_milestone(plans: Le
         "met": False,
         "attainment": str(Decimal(58) / Decimal(60)),
         "standing": "at_risk",
+        "due": "2026-12-31",
+        "machine_judged": True,
+        "parts": [],
     }
-    assert (vneid["2030"]["target"], vneid["2030"]["standing"]) == ("≥ 80", "no_data")
+    # the 2030 milestone is judged on the latest figure so far, due on its own day
+    assert [vneid["2030"][k] for k in ("target", "measured_period", "standing", "due")] == [
+        "≥ 80",
+        "2026-Q1",
+        "off_track",
+        "2030-12-31",
+    ]
     assert runner.rows()["da-mai-2026/indicator/E.14"]["periods"]["2026"]["standing"] == "met"
     digest = runner.digest()
     rebuilt = ProjectionRunner(plans, KpiAttainmentView(plans))

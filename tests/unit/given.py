@@ -77,6 +77,7 @@ STABLE_CODES: dict[type[errors.DomainError], str] = {
     errors.KpiTargetNotMetError: "KPI_TARGET_NOT_MET",
     errors.ItemClosedError: "ITEM_CLOSED",
     errors.GroupItemError: "GROUP_ITEM_NOT_REPORTABLE",
+    errors.NotMeasuredError: "INDICATOR_NOT_MEASURED",
     errors.UnknownReportError: "REPORT_UNKNOWN",
     errors.UnknownObstacleError: "OBSTACLE_UNKNOWN",
     errors.DependencyCycleError: "DEPENDENCY_CYCLE",

@@ -308,3 +308,22 @@ def test_a_parsed_deadline_survives_its_plain_form(text: str) -> None:
     deadline = parse_deadline(text)
     plain = json.loads(json.dumps(deadline.to_dict()))
     assert Deadline.from_dict(plain) == deadline
+
+
+@pytest.mark.parametrize(
+    ("text", "kind", "due", "review"),
+    [
+        ("Sơ kết giữa kỳ năm 2030", "year", date(2030, 12, 31), "mid_term"),
+        ("Sơ kết 5 năm (năm 2030)", "year", date(2030, 12, 31), "mid_term"),
+        ("Tổng kết năm 2045", "year", date(2045, 12, 31), "end_of_term"),
+        ("Giữa kỳ", "unspecified", None, "mid_term"),
+        ("Cuối kỳ", "unspecified", None, "end_of_term"),
+        ("Tổng kết", "unspecified", None, "end_of_term"),
+    ],
+)
+def test_mid_term_and_end_of_term_reviews_are_recognised(
+    text: str, kind: str, due: date | None, review: str
+) -> None:
+    deadline = parse_deadline(text)
+    assert (deadline.kind.value, deadline.due, deadline.review) == (kind, due, review)
+    assert Deadline.from_dict(deadline.to_dict()) == deadline

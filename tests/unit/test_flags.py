@@ -5,6 +5,7 @@ figures of the day read and the event a raise is credited to."""
 from __future__ import annotations
 
 import datetime as dt
+from decimal import Decimal
 
 import pytest
 
@@ -15,8 +16,10 @@ from domain.flags import (
     FlagSpan,
     Frame,
     ItemState,
+    expected_figure,
     expected_percent,
     flag_history,
+    kpi_off_track,
     next_state,
     open_flags,
 )
@@ -339,8 +342,8 @@ def test_every_rule_has_an_id_and_a_version() -> None:
         "LATE_FORECAST": 2,
         "REPORT_MISSING": 1,
         "DUTY_PERIOD_UNMET": 1,
-        "KPI_OFF_TRACK": 1,
-        "KPI_MISSED": 1,
+        "KPI_OFF_TRACK": 2,
+        "KPI_MISSED": 2,
     }
 
 
@@ -378,3 +381,81 @@ def test_a_milestone_ended_before_the_plan_began_is_judged_after_the_first_check
     nothing = [indicator(1, dt.date.min)]
     assert raised(nothing, CHECKPOINT, "KPI_MISSED", results_of_2025) == []
     assert raised(nothing, JUDGED, "KPI_MISSED", results_of_2025) == [(JUDGED, "2025")]
+
+
+MILESTONES = Frame.of(
+    START,
+    2026,
+    ["monthly"],
+    targets=(
+        ("2026", parse_target("≥ 50%")),
+        ("2030", parse_target("≥ 90%")),
+        ("2027", parse_target("X")),
+        ("2028", parse_target("100% & > 50%")),
+    ),
+)
+
+
+def test_each_milestone_is_missed_on_its_own_due_day() -> None:
+    states = [indicator(1, dt.date.min, measured=(("2026-11", "60"),))]
+    # 2026 is met; the commitment (2027) and the compound (2028) are missed when each ends
+    assert raised(states, dt.date(2029, 1, 15), "KPI_MISSED", MILESTONES) == [
+        (dt.date(2028, 1, 1), "2027"),
+        (dt.date(2029, 1, 1), "2028"),
+    ]
+
+
+def test_a_commitment_is_met_by_evidence_accepted_that_was_submitted_in_time() -> None:
+    states = [
+        indicator(1, dt.date.min, measured=(("2026-11", "60"),)),
+        indicator(
+            2,
+            dt.date(2028, 1, 10),
+            measured=(("2026-11", "60"),),
+            accepted=(dt.date(2027, 12, 20),),
+        ),
+    ]
+    [span] = history(states, dt.date(2028, 2, 1), MILESTONES, "KPI_MISSED")
+    assert (span.period, span.raised_on, span.cleared_on) == (
+        "2027",
+        dt.date(2028, 1, 1),
+        dt.date(2028, 1, 10),
+    )
+
+
+def test_a_compound_target_is_judged_per_part() -> None:
+    states = [indicator(1, dt.date.min, measured=(("2028-06", "100 & 40"),))]
+    [span] = [
+        s
+        for s in history(states, dt.date(2029, 1, 15), MILESTONES, "KPI_MISSED")
+        if s.period == "2028"
+    ]
+    assert span.message.endswith("parts not met: > 50% (measured 40)")
+
+
+def test_the_trajectory_between_milestones_starts_from_the_previous_one() -> None:
+    frame = Frame.of(
+        START,
+        2026,
+        ["monthly"],
+        targets=(("2026", parse_target("≥ 50%")), ("2030", parse_target("≥ 90%"))),
+    )
+    state = indicator(1, dt.date.min, measured=(("2027-06", "55"),))
+    # 2030's trajectory runs from 2026's end and from its 50%: 55 has made 12.5% of the
+    # way to 90, half the expected share a year in (55 is 61% of 90: on track from 0)
+    assert kpi_off_track(state, frame, dt.date(2029, 1, 1)) == {
+        "2030": (dt.date(2028, 1, 1), dt.date(2031, 1, 1), None)
+    }
+
+
+def test_expected_by_now_follows_the_way_from_the_previous_milestone() -> None:
+    frame = Frame.of(
+        START,
+        2026,
+        ["monthly"],
+        targets=(("2026", parse_target("≥ 50%")), ("2030", parse_target("≥ 90%"))),
+    )
+    assert expected_figure(frame, "2030", dt.date(2026, 12, 31)) is None  # not begun
+    assert expected_figure(frame, "2030", dt.date(2028, 12, 31)) == Decimal("70.01")
+    assert expected_figure(frame, "2030", dt.date(2031, 6, 1)) == Decimal("90.00")
+    assert expected_figure(frame, "2026", dt.date(2026, 7, 2)) == Decimal("25.00")

@@ -121,12 +121,19 @@ def test_defining_refuses_a_unit_it_cannot_read() -> None:
     )
 
 
-def test_defining_refuses_a_target_it_cannot_read() -> None:
-    then_not_created(
-        lambda: given_indicator(targets=[{"period": "2026", "value": "càng nhiều càng tốt"}]),
-        errors.UnrecognisedTargetError,
-        "TARGET_UNRECOGNISED",
-    )
+def test_a_target_it_cannot_read_is_kept_as_printed_and_not_machine_judged() -> None:
+    wording = "Đảm bảo khả năng 6G >30%"
+    indicator = given_indicator(targets=[{"period": "2026", "value": wording}])
+    target = indicator.targets["2026"]
+    assert target.text == wording
+    assert target.comparator.value == "review"
+    assert target.machine_judged is False
+
+
+def test_a_qualitative_indicator_needs_no_unit_and_is_not_measured() -> None:
+    indicator = given_indicator(unit=None, targets=[{"period": "2026", "value": "X"}])
+    assert indicator.qualitative
+    assert indicator.target_met()[0]
 
 
 def test_defining_refuses_a_target_period_that_is_no_period() -> None:
@@ -543,3 +550,15 @@ def test_a_claim_is_confirmed_only_if_the_figures_meet_the_target_as_it_stands()
         ),
     )
     then_refused(indicator, confirm(), errors.KpiTargetNotMetError, "KPI_TARGET_NOT_MET")
+
+
+def test_a_compound_target_is_measured_one_value_a_part_and_judged_per_part() -> None:
+    indicator = given_indicator(targets=[{"period": "2026", "value": "100% & > 50%"}])
+    indicator.record_measurement(
+        ctx(indicator.lead[0]), value="100 & 62", unit="%", period="2026", as_of=DAY
+    )
+    assert indicator.latest("2026") == "100 & 62"
+    target = indicator.targets["2026"]
+    assert [p.is_met(v) for p, v in zip(target.parts, ["100", "40"], strict=True)] == [True, False]
+    assert indicator.meets("2026", "100 & 62")
+    assert not indicator.meets("2026", "100 & 40")

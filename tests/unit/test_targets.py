@@ -17,6 +17,7 @@ from domain.targets import (
     parse_level,
     parse_number,
     parse_target,
+    read_target,
 )
 
 C = Comparator
@@ -322,3 +323,41 @@ def test_a_place_among_the_leading_n_is_a_rank_of_at_most_n() -> None:
 def test_heading_towards_a_figure_means_at_least_that_figure() -> None:
     target = parse_target("tiến tới 100%")
     assert (target.comparator, target.value, target.percent) == (Comparator.GE, Decimal(100), True)
+
+
+@pytest.mark.parametrize("text", ["6G >30%", "Có > 95%", "Đảm bảo khả năng 6G >30%"])
+def test_a_wording_with_an_unknown_qualifier_is_kept_not_machine_judged(text: str) -> None:
+    target = read_target(text)
+    assert target.text == text
+    assert target.comparator is C.REVIEW
+    assert not target.machine_judged
+    with pytest.raises(UnrecognisedMeasurementError):
+        target.is_met("40")
+
+
+def test_a_capability_with_a_figure_is_not_read_as_yes_or_no() -> None:
+    with pytest.raises(UnrecognisedTargetError):
+        parse_target("Đảm bảo khả năng 6G >30%")
+
+
+def test_a_cell_marked_x_is_a_commitment_judged_by_evidence() -> None:
+    target = read_target("X")
+    assert target.comparator is C.COMMITMENT
+    assert target.by_evidence
+    assert target.machine_judged
+
+
+@pytest.mark.parametrize(
+    ("text", "parts"),
+    [
+        ("100% & > 50%", [(C.GE, N(100)), (C.GT, N(50))]),
+        ("2,5%& 3% GRDP", [(C.GE, N("2.5")), (C.GE, N(3))]),
+    ],
+)
+def test_a_compound_target_keeps_each_measure(text: str, parts: list[tuple[C, Decimal]]) -> None:
+    target = read_target(text)
+    assert target.comparator is C.COMPOUND
+    assert target.text == text
+    assert [(p.comparator, p.value) for p in target.parts] == parts
+    assert Target.from_dict(target.to_dict()) == target
+    assert target.is_met("2,5 & 3") is (text.startswith("2,5"))

@@ -72,6 +72,7 @@ class Deadline(_message.Message):
     AUTHORITY_FIELD_NUMBER: _builtins.int
     RECURRENCES_FIELD_NUMBER: _builtins.int
     EVERY_MONTHS_FIELD_NUMBER: _builtins.int
+    REVIEW_FIELD_NUMBER: _builtins.int
     text: _builtins.str
     """The original wording, e.g. "Quý I/2026"."""
     kind: _builtins.str
@@ -86,6 +87,10 @@ class Deadline(_message.Message):
     """For deferred deadlines: the document it defers to."""
     every_months: _builtins.int
     """For a cycle of months or years ("chu kỳ 2,5 năm": 30); 0 otherwise."""
+    review: _builtins.str
+    """A review the wording names: mid_term ("sơ kết", "giữa kỳ") or end_of_term
+    ("tổng kết", "cuối kỳ"); empty otherwise.
+    """
     @_builtins.property
     def recurrences(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
         """Every cycle the wording states, finest first, then ad_hoc ("hoặc đột xuất")."""
@@ -100,10 +105,11 @@ class Deadline(_message.Message):
         authority: _builtins.str = ...,
         recurrences: _abc.Iterable[_builtins.str] | None = ...,
         every_months: _builtins.int = ...,
+        review: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["authority", b"authority", "due", b"due", "every_months", b"every_months", "kind", b"kind", "recurrence", b"recurrence", "recurrences", b"recurrences", "text", b"text"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["authority", b"authority", "due", b"due", "every_months", b"every_months", "kind", b"kind", "recurrence", b"recurrence", "recurrences", b"recurrences", "review", b"review", "text", b"text"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -132,6 +138,9 @@ class Plan(_message.Message):
     ISSUED_ON_FIELD_NUMBER: _builtins.int
     REPORTING_FIELD_NUMBER: _builtins.int
     BUDGET_FIELD_NUMBER: _builtins.int
+    END_YEAR_FIELD_NUMBER: _builtins.int
+    DEFAULT_LEAD_FIELD_NUMBER: _builtins.int
+    DEFAULT_MONITOR_FIELD_NUMBER: _builtins.int
     plan_id: _builtins.str
     """e.g. "phuoc-binh-2026"."""
     ward: _builtins.str
@@ -153,6 +162,8 @@ class Plan(_message.Message):
     """Duties the plan assigns in its body text."""
     issued_on: _builtins.str
     """YYYY-MM-DD, empty when not printed."""
+    end_year: _builtins.int
+    """The last year of a plan that spans years (2025–2045: 2045); 0 for a plan of one year."""
     @_builtins.property
     def bases(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
     @_builtins.property
@@ -165,6 +176,12 @@ class Plan(_message.Message):
     def budget(self) -> Global___Budget:
         """The plan's budget appendix as printed; unset when it has none."""
 
+    @_builtins.property
+    def default_lead(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Agency ids that lead (monitor) the indicators whose rows name none."""
+
+    @_builtins.property
+    def default_monitor(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
     def __init__(
         self,
         *,
@@ -185,10 +202,13 @@ class Plan(_message.Message):
         issued_on: _builtins.str = ...,
         reporting: _abc.Iterable[_builtins.str] | None = ...,
         budget: Global___Budget | None = ...,
+        end_year: _builtins.int = ...,
+        default_lead: _abc.Iterable[_builtins.str] | None = ...,
+        default_monitor: _abc.Iterable[_builtins.str] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["budget", b"budget"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["bases", b"bases", "budget", b"budget", "coordinator", b"coordinator", "duty_count", b"duty_count", "indicator_count", b"indicator_count", "issued_on", b"issued_on", "issuer", b"issuer", "number", b"number", "plan_id", b"plan_id", "province", b"province", "reporting", b"reporting", "task_count", b"task_count", "task_sub_item_count", b"task_sub_item_count", "title", b"title", "ward", b"ward", "ward_id", b"ward_id", "year", b"year"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["bases", b"bases", "budget", b"budget", "coordinator", b"coordinator", "default_lead", b"default_lead", "default_monitor", b"default_monitor", "duty_count", b"duty_count", "end_year", b"end_year", "indicator_count", b"indicator_count", "issued_on", b"issued_on", "issuer", b"issuer", "number", b"number", "plan_id", b"plan_id", "province", b"province", "reporting", b"reporting", "task_count", b"task_count", "task_sub_item_count", b"task_sub_item_count", "title", b"title", "ward", b"ward", "ward_id", b"ward_id", "year", b"year"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -233,20 +253,26 @@ class BudgetItem(_message.Message):
     NUMBER_FIELD_NUMBER: _builtins.int
     TEXT_FIELD_NUMBER: _builtins.int
     AMOUNT_FIELD_NUMBER: _builtins.int
+    TASKS_FIELD_NUMBER: _builtins.int
     number: _builtins.str
     text: _builtins.str
     amount: _builtins.str
     """Decimal, in the budget's unit."""
+    @_builtins.property
+    def tasks(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """The keys of the tasks it funds; empty when the plan links it to none."""
+
     def __init__(
         self,
         *,
         number: _builtins.str = ...,
         text: _builtins.str = ...,
         amount: _builtins.str = ...,
+        tasks: _abc.Iterable[_builtins.str] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["amount", b"amount", "number", b"number", "text", b"text"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["amount", b"amount", "number", b"number", "tasks", b"tasks", "text", b"text"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -507,6 +533,13 @@ class Target(_message.Message):
     VALUE_FIELD_NUMBER: _builtins.int
     COMPARATOR_FIELD_NUMBER: _builtins.int
     BY_FIELD_NUMBER: _builtins.int
+    MACHINE_JUDGED_FIELD_NUMBER: _builtins.int
+    DUE_FIELD_NUMBER: _builtins.int
+    PARTS_FIELD_NUMBER: _builtins.int
+    FIGURE_FIELD_NUMBER: _builtins.int
+    UPPER_FIELD_NUMBER: _builtins.int
+    LEVEL_FIELD_NUMBER: _builtins.int
+    PERCENT_FIELD_NUMBER: _builtins.int
     period: _builtins.str
     value: _builtins.str
     """The original wording, e.g. "≥ 80%"."""
@@ -514,6 +547,27 @@ class Target(_message.Message):
     """>=, >, =, <=, <, range, level or capability."""
     by: _builtins.str
     """Optional deadline wording, e.g. "trước ngày 01/01/2026"."""
+    machine_judged: _builtins.bool
+    """False for a wording the system does not read ("6G >30%"): kept as printed and
+    judged by review of its evidence (comparator "review").
+    """
+    due: _builtins.str
+    """The milestone's due day, YYYY-MM-DD: the end of its period."""
+    figure: _builtins.str
+    """The figure read in the wording, as a decimal ("≥ 80%": "80"; a range: its lower
+    bound); empty when it states none (a level, a capability, a commitment, a
+    compound target — see its parts —, a wording not machine-judged).
+    """
+    upper: _builtins.str
+    """A range's upper bound ("15–17%": "17"); empty otherwise."""
+    level: _builtins.str
+    """A level target's level ("Mức Khá": "khá"); empty otherwise."""
+    percent: _builtins.bool
+    """Whether the figure is a percentage."""
+    @_builtins.property
+    def parts(self) -> _containers.RepeatedCompositeFieldContainer[Global___TargetPart]:
+        """A compound target's measures ("100% & > 50%"), in order; empty otherwise."""
+
     def __init__(
         self,
         *,
@@ -521,14 +575,53 @@ class Target(_message.Message):
         value: _builtins.str = ...,
         comparator: _builtins.str = ...,
         by: _builtins.str = ...,
+        machine_judged: _builtins.bool = ...,
+        due: _builtins.str = ...,
+        parts: _abc.Iterable[Global___TargetPart] | None = ...,
+        figure: _builtins.str = ...,
+        upper: _builtins.str = ...,
+        level: _builtins.str = ...,
+        percent: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["by", b"by", "comparator", b"comparator", "period", b"period", "value", b"value"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["by", b"by", "comparator", b"comparator", "due", b"due", "figure", b"figure", "level", b"level", "machine_judged", b"machine_judged", "parts", b"parts", "percent", b"percent", "period", b"period", "upper", b"upper", "value", b"value"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___Target: _TypeAlias = Target  # noqa: Y015
+
+@_typing.final
+class TargetPart(_message.Message):
+    """One measure of a compound target."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    VALUE_FIELD_NUMBER: _builtins.int
+    COMPARATOR_FIELD_NUMBER: _builtins.int
+    FIGURE_FIELD_NUMBER: _builtins.int
+    PERCENT_FIELD_NUMBER: _builtins.int
+    value: _builtins.str
+    """As printed, e.g. "> 50%"."""
+    comparator: _builtins.str
+    figure: _builtins.str
+    """The figure read in it, as a decimal ("> 50%": "50")."""
+    percent: _builtins.bool
+    def __init__(
+        self,
+        *,
+        value: _builtins.str = ...,
+        comparator: _builtins.str = ...,
+        figure: _builtins.str = ...,
+        percent: _builtins.bool = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["comparator", b"comparator", "figure", b"figure", "percent", b"percent", "value", b"value"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___TargetPart: _TypeAlias = TargetPart  # noqa: Y015
 
 @_typing.final
 class Indicator(_message.Message):
@@ -557,6 +650,8 @@ class Indicator(_message.Message):
     ATTAINMENT_FIELD_NUMBER: _builtins.int
     CODE_FIELD_NUMBER: _builtins.int
     NOTE_FIELD_NUMBER: _builtins.int
+    SAME_AS_FIELD_NUMBER: _builtins.int
+    PRINTED_NUMBER_FIELD_NUMBER: _builtins.int
     name: _builtins.str
     """"PLAN/indicator/NUMBER"."""
     plan_id: _builtins.str
@@ -573,6 +668,12 @@ class Indicator(_message.Message):
     """The code indicators of several wards share (e.g. "VNEID"), empty when none."""
     note: _builtins.str
     """The plan file's note on the indicator (how it was read from the plan), if any."""
+    same_as: _builtins.str
+    """The number of the indicator this row repeats (printed twice in the plan): counted
+    once in rollups, under that one; empty for a first printing.
+    """
+    printed_number: _builtins.str
+    """The number as printed, when ``number`` had to be qualified to be unique."""
     @_builtins.property
     def targets(self) -> _containers.RepeatedCompositeFieldContainer[Global___Target]: ...
     @_builtins.property
@@ -615,10 +716,12 @@ class Indicator(_message.Message):
         attainment: _abc.Iterable[Global___Attainment] | None = ...,
         code: _builtins.str = ...,
         note: _builtins.str = ...,
+        same_as: _builtins.str = ...,
+        printed_number: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["attainment", b"attainment", "code", b"code", "evidence", b"evidence", "group", b"group", "lead", b"lead", "measurements", b"measurements", "monitor", b"monitor", "name", b"name", "note", b"note", "number", b"number", "open_obstacles", b"open_obstacles", "parent", b"parent", "plan_id", b"plan_id", "red_flags", b"red_flags", "section", b"section", "status", b"status", "status_label", b"status_label", "targets", b"targets", "title", b"title", "unit", b"unit", "version", b"version"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["attainment", b"attainment", "code", b"code", "evidence", b"evidence", "group", b"group", "lead", b"lead", "measurements", b"measurements", "monitor", b"monitor", "name", b"name", "note", b"note", "number", b"number", "open_obstacles", b"open_obstacles", "parent", b"parent", "plan_id", b"plan_id", "printed_number", b"printed_number", "red_flags", b"red_flags", "same_as", b"same_as", "section", b"section", "status", b"status", "status_label", b"status_label", "targets", b"targets", "title", b"title", "unit", b"unit", "version", b"version"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -637,6 +740,10 @@ class Attainment(_message.Message):
     VALUE_FIELD_NUMBER: _builtins.int
     STANDING_FIELD_NUMBER: _builtins.int
     RATIO_FIELD_NUMBER: _builtins.int
+    DUE_FIELD_NUMBER: _builtins.int
+    MACHINE_JUDGED_FIELD_NUMBER: _builtins.int
+    PARTS_FIELD_NUMBER: _builtins.int
+    EXPECTED_FIELD_NUMBER: _builtins.int
     period: _builtins.str
     target: _builtins.str
     comparator: _builtins.str
@@ -644,9 +751,25 @@ class Attainment(_message.Message):
     """The period of the measurement that counts (e.g. "2026-Q1"); empty when none."""
     value: _builtins.str
     standing: _builtins.str
-    """met, at_risk, off_track or no_data."""
+    """met, at_risk, off_track, no_data, unjudgeable, or for a target judged by review
+    (machine_judged false, a commitment "X"): met or awaiting_review.
+    """
     ratio: _builtins.str
     """value ÷ target, as a decimal; empty when it has no meaning."""
+    due: _builtins.str
+    """The milestone's due day, YYYY-MM-DD."""
+    machine_judged: _builtins.bool
+    """False for a target judged only by review (its standing: met or awaiting_review)."""
+    expected: _builtins.str
+    """"Expected by now": the figure a linear trajectory from the previous milestone's
+    figure (0 for the first) to this one's expects on the day read, as a decimal;
+    empty before its trajectory starts or for a milestone on none (a commitment, a
+    level, a wording not machine-judged, an upper bound).
+    """
+    @_builtins.property
+    def parts(self) -> _containers.RepeatedCompositeFieldContainer[Global___PartAttainment]:
+        """A compound target: each part's wording, measured value and standing."""
+
     def __init__(
         self,
         *,
@@ -657,14 +780,46 @@ class Attainment(_message.Message):
         value: _builtins.str = ...,
         standing: _builtins.str = ...,
         ratio: _builtins.str = ...,
+        due: _builtins.str = ...,
+        machine_judged: _builtins.bool = ...,
+        parts: _abc.Iterable[Global___PartAttainment] | None = ...,
+        expected: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["comparator", b"comparator", "measured_period", b"measured_period", "period", b"period", "ratio", b"ratio", "standing", b"standing", "target", b"target", "value", b"value"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["comparator", b"comparator", "due", b"due", "expected", b"expected", "machine_judged", b"machine_judged", "measured_period", b"measured_period", "parts", b"parts", "period", b"period", "ratio", b"ratio", "standing", b"standing", "target", b"target", "value", b"value"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___Attainment: _TypeAlias = Attainment  # noqa: Y015
+
+@_typing.final
+class PartAttainment(_message.Message):
+    """One part of a compound target beside its measured value."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TARGET_FIELD_NUMBER: _builtins.int
+    VALUE_FIELD_NUMBER: _builtins.int
+    STANDING_FIELD_NUMBER: _builtins.int
+    target: _builtins.str
+    value: _builtins.str
+    standing: _builtins.str
+    """met, at_risk, off_track, no_data or unjudgeable."""
+    def __init__(
+        self,
+        *,
+        target: _builtins.str = ...,
+        value: _builtins.str = ...,
+        standing: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["standing", b"standing", "target", b"target", "value", b"value"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___PartAttainment: _TypeAlias = PartAttainment  # noqa: Y015
 
 @_typing.final
 class StatusCount(_message.Message):
