@@ -55,6 +55,11 @@ VIETNAMESE: dict[str, str] = {
     "FIELD_UNKNOWN": "Trường không có trong định dạng",
     "DUPLICATE_KEY": "Hai mục trùng mã",
     "UNKNOWN_AGENCY": "Đơn vị không có trong danh mục cơ quan, đơn vị",
+    "UNKNOWN_ITEM": "Mục được tham chiếu không có trong kế hoạch",
+    "TARGET_NOT_MACHINE_JUDGED": (
+        "Chỉ tiêu ghi theo cách hệ thống không tự đánh giá được; "
+        "giữ nguyên văn, đánh giá qua minh chứng"
+    ),
     "UNKNOWN_PARENT": "Mục cha của mục con không có trong kế hoạch",
     "BUDGET_MISMATCH": "Các khoản kinh phí không khớp với tổng kinh phí",
     "PLAN_DUPLICATE": "Hai tệp cùng chứa một kế hoạch",
@@ -64,6 +69,7 @@ VIETNAMESE: dict[str, str] = {
     "TARGET_UNRECOGNISED": "Không hiểu cách ghi chỉ tiêu",
     "TARGET_DUPLICATE": "Chỉ tiêu có hai mục tiêu cho cùng một kỳ",
     "UNIT_UNRECOGNISED": "Không hiểu đơn vị tính",
+    "INDICATOR_NOT_MEASURED": "Chỉ tiêu này được đánh giá qua minh chứng, không qua số đo",
     "UNIT_MISMATCH": "Đơn vị tính của số đo khác đơn vị của chỉ tiêu",
     "REASON_REQUIRED": "Điều chỉnh hoặc từ chối phải nêu lý do",
     "MEASUREMENT_UNRECOGNISED": "Không đọc được số đo so với chỉ tiêu",
