@@ -37,8 +37,10 @@ from domain.reporting import (
     finest,
     first_checkpoint,
     period_from_label,
+    period_name,
     period_of,
     periods_due,
+    vn_date,
     within,
 )
 from domain.schedule import PlannedSpan, plan_end, planned_span
@@ -583,58 +585,91 @@ def holds_on(state: ItemState, frame: Frame, flag: tuple[str, str], day: date) -
 # Messages -----------------------------------------------------------------------
 
 
+RECURRENCE_WORDS = {
+    "yearly": "hằng năm",
+    "half_yearly": "6 tháng",
+    "quarterly": "hằng quý",
+    "monthly": "hằng tháng",
+    "continuous": "thường xuyên",
+    "cycle": "theo chu kỳ",
+    "ad_hoc": "đột xuất",
+}
+"""A recurring duty's cycle as a flag's message says it (``domain.deadlines.Recurrence``)."""
+
+
+def in_words(period: Period) -> str:
+    """A period inside a sentence: "quý I năm 2026", "tháng 2 năm 2026"."""
+    name = period_name(period)
+    return name[0].lower() + name[1:]
+
+
+def on(day: date | None) -> str:
+    """A day in a message, as the ward writes it; "chưa xác định" when there is none."""
+    return vn_date(day) if day is not None else "chưa xác định"
+
+
+def percent(value: float) -> str:
+    """A percent with one decimal, in the Vietnamese way: 67,4."""
+    return f"{value:.1f}".replace(".", ",")
+
+
 def past_deadline_message(_key: str, state: ItemState, frame: Frame, day: date) -> str:
-    return f"{state.percent}% done on {day}, due {span_of(state, frame).due}"
+    due = on(span_of(state, frame).due)
+    return f"Quá hạn: đạt {state.percent}% vào ngày {vn_date(day)}, hạn {due}"
 
 
 def behind_message(_key: str, state: ItemState, frame: Frame, day: date) -> str:
     span = span_of(state, frame)
     expected = expected_percent(span.start, span.due or day, day)
-    return f"{state.percent}% done, {expected:.1f}% expected on {day}"
+    return f"Chậm tiến độ: đạt {state.percent}%, cần {percent(expected)}% vào ngày {vn_date(day)}"
 
 
 def forecast_message(_key: str, state: ItemState, frame: Frame, _day: date) -> str:
     span = span_of(state, frame)
     forecast = forecast_finish(state.reports, span.start)
-    return f"at the reported pace it finishes {forecast}, due {span.due}"
+    return f"Theo tốc độ đã báo cáo, dự kiến xong ngày {on(forecast)}, hạn {on(span.due)}"
 
 
 def low_quality_message(_key: str, state: ItemState, _frame: Frame, _day: date) -> str:
-    return f"evidence {(state.low_quality or '')[:12]}… judged low quality"
+    return f"Minh chứng {(state.low_quality or '')[:12]}… bị đánh giá chất lượng thấp"
 
 
 def owing(frame: Frame) -> str:
-    return ", ".join(frame.units) or "its lead units"
+    return ", ".join(frame.units) or "các đơn vị chủ trì"
 
 
 def missing_message(key: str, _state: ItemState, frame: Frame, _day: date) -> str:
-    return f"no report for {key} (due {period_from_label(key).due}) from {owing(frame)}"
+    period = period_from_label(key)
+    return f"Chưa báo cáo {in_words(period)} (hạn {vn_date(period.due)}): {owing(frame)}"
 
 
 def unmet_message(key: str, state: ItemState, frame: Frame, _day: date) -> str:
     period, recurrence = period_from_label(key), span_of(state, frame).recurrence
+    duty = f"Nhiệm vụ {RECURRENCE_WORDS.get(recurrence or '', 'định kỳ')}"
     if lacks_evidence(state, frame, period):
-        return f"{recurrence} duty: no evidence submitted in {key} (by {period.due})"
-    return f"{recurrence} duty: no progress report in {key} from {owing(frame)}"
+        return f"{duty}: chưa nộp minh chứng {in_words(period)} (hạn {vn_date(period.due)})"
+    return f"{duty}: chưa báo cáo tiến độ {in_words(period)}: {owing(frame)}"
 
 
 def missed_message(key: str, state: ItemState, frame: Frame, _day: date) -> str:
     target, milestone = dict(frame.targets)[key], period_from_label(key)
     if target.by_evidence:
         return (
-            f"{key} target {target.text} (due {milestone.last}) not met: no accepted "
-            f"evidence submitted from {evidence_window(frame, milestone)[0]} to {milestone.due}"
+            f"Chỉ tiêu {in_words(milestone)} “{target.text}” "
+            f"(hạn {vn_date(milestone.last)}) chưa đạt: không có "
+            f"minh chứng được chấp nhận nộp từ {vn_date(evidence_window(frame, milestone)[0])} "
+            f"đến {vn_date(milestone.due)}"
         )
     value = measurement_for(state, milestone)
     if value is None:
-        return f"{key} target {target.text} not met: nothing measured"
+        return f"Chỉ tiêu {in_words(milestone)} “{target.text}” chưa đạt: chưa có số đo"
     unmet = [
-        f"{part.text.strip()} (measured {measured})"
+        f"{part.text.strip()} (đo được {measured})"
         for part, measured in zip(target.parts, parts_of(target, value), strict=False)
         if not meets(part, measured)
     ]
-    which = f"; parts not met: {', '.join(unmet)}" if unmet else ""
-    return f"{key} target {target.text} not met: latest measured {value}{which}"
+    which = f"; phần chưa đạt: {', '.join(unmet)}" if unmet else ""
+    return f"Chỉ tiêu {in_words(milestone)} “{target.text}” chưa đạt: số đo mới nhất {value}{which}"
 
 
 def parts_of(target: Target, value: str) -> list[str]:
@@ -652,10 +687,12 @@ def off_track_message(key: str, state: ItemState, frame: Frame, day: date) -> st
     value = measurement_for(state, milestone)
     share = (day - start).days / max((milestone.last - start).days, 1)
     made = progress(target, base, str(value))
-    way = "of the target" if base is None else f"of the way from {base}"
+    way = "chỉ tiêu" if base is None else f"chặng đường từ {base}"
     return (
-        f"measured {value} against {target.text} for {key}: {made or 0:.0%} {way}, "
-        f"{OFF_TRACK_RATIO * share:.0%} at least expected on {day}"
+        f"Chệch hướng: số đo {value} so với chỉ tiêu {target.text} "
+        f"{in_words(milestone)}: đạt "
+        f"{made or 0:.0%} {way}, cần ít nhất {OFF_TRACK_RATIO * share:.0%} "
+        f"vào ngày {vn_date(day)}"
     )
 
 

@@ -122,3 +122,24 @@ def check_period_begun(period: str, ctx: Context) -> None:
 def within(inner: Period, outer: Period) -> bool:
     """Whether ``inner`` lies within, or equals, ``outer``."""
     return outer.first <= inner.first and inner.last <= outer.last
+
+
+ROMAN = ("I", "II", "III", "IV")
+
+
+def period_name(period: Period) -> str:
+    """The period as the ward's documents name it: "Quý I năm 2026", "Tháng 3 năm 2026",
+    "6 tháng đầu năm 2026", "Năm 2026"."""
+    year, month = period.first.year, period.first.month
+    if period.kind == "monthly":
+        return f"Tháng {month} năm {year}"
+    if period.kind == "quarterly":
+        return f"Quý {ROMAN[(month - 1) // 3]} năm {year}"
+    if period.kind == "half_yearly":
+        return f"6 tháng {'đầu' if month == 1 else 'cuối'} năm {year}"
+    return f"Năm {year}"
+
+
+def vn_date(day: date) -> str:
+    """A day as the ward writes it: 07/02/2026."""
+    return day.strftime("%d/%m/%Y")

@@ -21,13 +21,12 @@ from typing import Any
 
 from domain.clock import ward_day
 from domain.items import ItemStatus
-from domain.reporting import Period
+from domain.reporting import Period, period_name, vn_date
 from projections.corrections import corrections
 from projections.engine.rows import Row, Views
 from projections.plans import is_overdue, items_of, plan_row
 from projections.red_flags import missing_reports, raised_flags
 from projections.scorecards import WEIGHTS, standings
-from services.reports.periods import period_name, vn_date
 
 Cell = str | int | float
 STATUS_ORDER = (

@@ -16,7 +16,6 @@ FORMATS = {
     "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
     "pdf": "application/pdf",
 }
-ROMAN = ("I", "II", "III", "IV")
 
 
 class ReportPeriodInvalidError(InvalidValueError):
@@ -69,19 +68,3 @@ def report_day(period: Period, today: dt.date, field: str = "period") -> dt.date
         msg = f"period {period.label} begins on {period.first}, after the ward's day {today}"
         raise PeriodOutOfRangeError(msg, field=field)
     return min(period.last, today)
-
-
-def period_name(period: Period) -> str:
-    """The period as a report's title names it: "Quý I năm 2026"."""
-    year, month = period.first.year, period.first.month
-    if period.kind == "monthly":
-        return f"Tháng {month} năm {year}"
-    if period.kind == "quarterly":
-        return f"Quý {ROMAN[(month - 1) // 3]} năm {year}"
-    if period.kind == "half_yearly":
-        return f"6 tháng {'đầu' if month == 1 else 'cuối'} năm {year}"
-    return f"Năm {year}"
-
-
-def vn_date(day: dt.date) -> str:
-    return day.strftime("%d/%m/%Y")

@@ -122,7 +122,7 @@ def test_a_missed_early_milestone_is_flagged_when_its_due_day_passes(decade: Pla
         None,
     )
     assert missed.version == 2
-    assert missed.flag.message == "2025 target ≥ 40% not met: latest measured 30"
+    assert missed.flag.message == "Chỉ tiêu năm 2025 “≥ 40%” chưa đạt: số đo mới nhất 30"
 
 
 def test_later_milestones_are_not_judged_before_their_own_due_day(decade: Played) -> None:
@@ -149,7 +149,7 @@ def test_between_milestones_the_trajectory_from_the_previous_one_is_expected(
         ("2035", dt.date(2032, 12, 31), None),
     ]
     on_the_way = kpi_flags(decade.views, SIGNATURE, dt.date(2028, 1, 1), "KPI_OFF_TRACK")
-    assert "17% of the way from 40" in on_the_way[-1].flag.message
+    assert "17% chặng đường từ 40" in on_the_way[-1].flag.message
 
 
 def test_a_qualitative_commitment_is_met_by_accepted_evidence(decade: Played) -> None:
@@ -165,7 +165,7 @@ def test_a_qualitative_commitment_is_met_by_accepted_evidence(decade: Played) ->
 def test_a_compound_target_is_judged_per_part(decade: Played) -> None:
     missed = kpi_flags(decade.views, ONLINE, END, "KPI_MISSED")
     assert [(s.period, s.raised_on) for s in missed] == [("2025", dt.date(2026, 1, 1))]
-    assert missed[0].flag.message.endswith("parts not met: > 50% (measured 40)")
+    assert missed[0].flag.message.endswith("phần chưa đạt: > 50% (đo được 40)")
     row = decade.views["kpi_attainment"][ONLINE]["periods"]
     assert [(p["target"], p["standing"]) for p in row["2025"]["parts"]] == [
         ("100%", "met"),

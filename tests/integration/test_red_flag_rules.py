@@ -113,7 +113,7 @@ def test_after_the_checkpoint_001s_silent_units_owe_januarys_report_and_the_heal
         ("phuoc-binh.vhxh",),
         dt.date(2026, 2, 8),
     )
-    assert missing.message == "no report for 2026-01 (due 2026-02-07) from phuoc-binh.vhxh"
+    assert missing.message == "Chưa báo cáo tháng 1 năm 2026 (hạn 07/02/2026): phuoc-binh.vhxh"
 
 
 @pytest.mark.parametrize("plan", [BP, BL])
@@ -149,7 +149,8 @@ def test_a_kpi_measured_far_below_its_trajectory_is_off_track_and_one_above_is_n
     # start (15 January) to the milestone (31 December) after 156 of its 350 days
     assert (off.period, off.raised_on, off.cleared_on) == ("2026", dt.date(2026, 6, 20), None)
     assert off.message == (
-        "measured 20 against ≥ 90 for 2026: 22% of the target, 24% at least expected on 2026-07-01"
+        "Chệch hướng: số đo 20 so với chỉ tiêu ≥ 90 năm 2026: đạt 22% chỉ tiêu, "
+        "cần ít nhất 24% vào ngày 01/07/2026"
     )
     after = rules_on(views, [on_track, off_track], YEAR_AFTER)
     assert (off_track, "KPI_MISSED") in after

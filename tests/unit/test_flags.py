@@ -123,7 +123,7 @@ def test_past_deadline_is_raised_the_day_after_the_due_day() -> None:
     assert (span.raised_on, span.version, span.message) == (
         dt.date(2026, 4, 1),
         2,
-        "90% done on 2026-04-01, due 2026-03-31",
+        "Quá hạn: đạt 90% vào ngày 01/04/2026, hạn 31/03/2026",
     )
 
 
@@ -186,7 +186,7 @@ def test_a_message_is_worded_in_the_figures_of_the_day_read() -> None:
     states = [task(1, dt.date.min), task(2, dt.date(2026, 3, 2), 20)]
     [span] = history(states, dt.date(2026, 3, 2), rule="BEHIND_SCHEDULE")
     assert span.raised_on == JUDGED
-    assert span.message == "20% done, 67.4% expected on 2026-03-02"  # 60 of 89 days
+    assert span.message == "Chậm tiến độ: đạt 20%, cần 67,4% vào ngày 02/03/2026"  # 60 of 89 days
 
 
 def test_report_missing_is_raised_per_period_the_day_after_its_report_was_due() -> None:
@@ -200,7 +200,7 @@ def test_report_missing_is_raised_per_period_the_day_after_its_report_was_due() 
         ("unit-a",),
         1,
     )
-    assert span.message == "no report for 2026-02 (due 2026-03-07) from unit-a"
+    assert span.message == "Chưa báo cáo tháng 2 năm 2026 (hạn 07/03/2026): unit-a"
 
 
 def test_report_missing_clears_when_the_late_report_arrives_crediting_it() -> None:
@@ -246,7 +246,7 @@ def test_a_yearly_duty_with_no_report_in_its_year_is_flagged_after_the_grace() -
     assert raised(states, dt.date(2027, 1, 7), "DUTY_PERIOD_UNMET") == []
     [span] = history(states, dt.date(2027, 1, 8), rule="DUTY_PERIOD_UNMET")
     assert (span.period, span.raised_on, span.units) == ("2026", dt.date(2027, 1, 8), ("unit-a",))
-    assert span.message == "yearly duty: no progress report in 2026 from unit-a"
+    assert span.message == "Nhiệm vụ hằng năm: chưa báo cáo tiến độ năm 2026: unit-a"
     assert raised(states, dt.date(2027, 1, 8), "PAST_DEADLINE") == []  # no due day to miss
 
 
@@ -257,7 +257,7 @@ def test_a_quarterly_duty_that_names_a_product_needs_evidence_in_the_quarter() -
     [span] = history(states, dt.date(2026, 4, 20), product, rule="DUTY_PERIOD_UNMET")
     assert (span.period, span.message) == (
         "2026-Q1",
-        "quarterly duty: no evidence submitted in 2026-Q1 (by 2026-04-07)",
+        "Nhiệm vụ hằng quý: chưa nộp minh chứng quý I năm 2026 (hạn 07/04/2026)",
     )
     evidenced = (("2026-03", dt.date(2026, 3, 3), 3),)
     with_evidence = [
@@ -295,7 +295,8 @@ def test_a_kpi_below_half_its_trajectory_is_off_track_from_the_day_it_falls_behi
         False,
     )
     assert span.message == (
-        "measured 20 against ≥ 90% for 2026: 22% of the target, 25% at least expected on 2026-07-01"
+        "Chệch hướng: số đo 20 so với chỉ tiêu ≥ 90% năm 2026: đạt 22% chỉ tiêu, "
+        "cần ít nhất 25% vào ngày 01/07/2026"
     )
 
 
@@ -314,7 +315,7 @@ def test_a_kpi_not_met_when_its_milestone_ends_is_missed_and_off_track_gives_way
         dt.date(2027, 1, 1),
         "2026",
     )
-    assert missed.message == "2026 target ≥ 90% not met: latest measured 20"
+    assert missed.message == "Chỉ tiêu năm 2026 “≥ 90%” chưa đạt: số đo mới nhất 20"
 
 
 def test_a_kpi_nobody_measured_is_missed_and_one_that_met_its_target_is_not() -> None:
@@ -430,7 +431,7 @@ def test_a_compound_target_is_judged_per_part() -> None:
         for s in history(states, dt.date(2029, 1, 15), MILESTONES, "KPI_MISSED")
         if s.period == "2028"
     ]
-    assert span.message.endswith("parts not met: > 50% (measured 40)")
+    assert span.message.endswith("phần chưa đạt: > 50% (đo được 40)")
 
 
 def test_the_trajectory_between_milestones_starts_from_the_previous_one() -> None:

@@ -7,11 +7,11 @@ import datetime as dt
 import pytest
 
 from domain.errors import DomainError
+from domain.reporting import period_name
 from services.reports.periods import (
     check_format,
     check_known_at,
     parse_period,
-    period_name,
     report_day,
 )
 
