@@ -69,6 +69,7 @@ POM="$HERE/pom.xml"
 TOPICS_PY="$HERE/topics.py"
 CLUSTER_ID_FILE="$KAFKA_HOME_DIR/cluster.id"
 LOG_ROTATE_BYTES=$((10 * 1024 * 1024))
+QUORUM_LOST_GRACE=5
 
 client_port() { printf '%s\n' "$((PORT + 2 * ($1 - 1)))"; }
 controller_port() { printf '%s\n' "$((PORT + 2 * ($1 - 1) + 1))"; }
@@ -307,6 +308,16 @@ start() {
     local -a pids=()
     prepare
     started=$SECONDS
+    # Format the nodes' storage side by side (a JVM each); launch formats any that failed.
+    for ((n = 1; n <= BROKERS; n++)); do
+        node "$n"
+        if ! broker_pid >/dev/null && [[ ! -f "$DATA/meta.properties" ]]; then
+            mkdir -p "$NODE_DIR"
+            write_config
+            (format_storage || true) &
+        fi
+    done
+    wait
     for ((n = 1; n <= BROKERS; n++)); do
         node "$n"
         launch
@@ -369,10 +380,12 @@ stop_node() {  # the current node, cleanly
 }
 
 stop() {
-    local n pid
+    local n pid left lost_at="" deadline
     local -a pids=()
-    # SIGTERM to every node at once: nodes stopped one after the other would leave the
-    # last ones without a quorum, waiting for it until the deadline.
+    # SIGTERM to every node at once. A node's controlled shutdown needs the quorum (a
+    # majority of the nodes): once a majority has exited, the others wait for it in
+    # vain, so they get QUORUM_LOST_GRACE seconds, then SIGKILL (their logs are
+    # recovered at the next start; every acknowledged record is on a majority).
     for ((n = 1; n <= BROKERS; n++)); do
         node "$n"
         if pid="$(broker_pid)"; then
@@ -381,9 +394,24 @@ stop() {
             kill -TERM "$pid" 2>/dev/null || true
         fi
     done
+    deadline=$((SECONDS + STOP_TIMEOUT))
+    while :; do
+        left=0
+        for pid in "${pids[@]}"; do alive "$pid" && left=$((left + 1)); done
+        ((left == 0)) && break
+        if ((BROKERS > 1 && left <= BROKERS / 2)) && [[ -z "$lost_at" ]]; then lost_at=$SECONDS; fi
+        if ((SECONDS >= deadline)) || [[ -n "$lost_at" && $((SECONDS - lost_at)) -ge $QUORUM_LOST_GRACE ]]; then
+            for pid in "${pids[@]}"; do
+                if alive "$pid"; then
+                    say "the broker (pid $pid) did not stop (no quorum left, or ${STOP_TIMEOUT} s): SIGKILL"
+                    kill -KILL "$pid" 2>/dev/null || true
+                fi
+            done
+        fi
+        sleep 0.1
+    done
     for ((n = 1; n <= BROKERS; n++)); do
         node "$n"
-        if [[ -n "${pids[n]:-}" ]]; then stop_pid "${pids[n]}"; fi
         rm -f "$PID_FILE"
     done
     if ((${#pids[@]} == 0)); then say "not running (home $KAFKA_HOME_DIR)"; else say "stopped"; fi
