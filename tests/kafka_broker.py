@@ -139,7 +139,9 @@ def cluster_sh(
             check=False,
         )
     except subprocess.TimeoutExpired as timeout:
-        raise BrokerError(f"kafka.sh {' '.join(args)} took longer than {timeout_s:g} s") from timeout
+        raise BrokerError(
+            f"kafka.sh {' '.join(args)} took longer than {timeout_s:g} s"
+        ) from timeout
     if done.returncode != 0:
         raise BrokerError(
             f"kafka.sh {' '.join(args)} failed with status {done.returncode}"
