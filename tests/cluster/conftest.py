@@ -32,7 +32,6 @@ from tests.kafka_broker import (
     kill_node,
     node_bootstrap,
     running_cluster,
-    start_node,
 )
 
 ENABLE_ENV = "LIENTHONG_TEST_CLUSTER"
@@ -65,9 +64,6 @@ class Cluster:
 
     def kill(self, node: int) -> None:
         kill_node(self.home, self.port, node)
-
-    def start(self, node: int) -> None:
-        start_node(self.home, self.port, node)
 
     def start_all(self) -> None:
         """Start every node that is not running; returns once all brokers are registered."""

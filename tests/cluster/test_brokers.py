@@ -5,7 +5,7 @@ event id is stored exactly once."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -47,7 +47,11 @@ def leads_nothing(cluster: Cluster, topic: str, node: int) -> bool:
 
 
 def run_with_a_node_killed(
-    cluster: Cluster, database: Database, prefix: str, victim_of: object, seed: int
+    cluster: Cluster,
+    database: Database,
+    prefix: str,
+    victim_of: Callable[[Cluster, str], int],
+    seed: int,
 ) -> tuple[int, list[object]]:
     """Produce half the envelopes, kill the node ``victim_of(cluster, topic)`` names once
     the run is under way, produce the other half while it is down, and wait for a receipt
@@ -57,7 +61,7 @@ def run_with_a_node_killed(
     second = many_envelopes(ENVELOPES // 2, seed=seed + 1)
     produce(cluster.bootstrap, topic, [keyed(m) for m in first])
     wait_for(lambda: receipt_count(database) >= ENVELOPES // 6, "the run under way")
-    victim = victim_of(cluster, topic)  # type: ignore[operator]
+    victim = victim_of(cluster, topic)
     cluster.kill(victim)
     # Producers and the worker go on with the two others (acks=all: 2 in sync suffice).
     produce(cluster.bootstrap, topic, [keyed(m) for m in second])
@@ -73,7 +77,7 @@ def cluster_node_running(cluster: Cluster, node: int) -> bool:
 
 def a_leader_not_the_controller(cluster: Cluster, topic: str) -> int:
     controller = active_controller(cluster.bootstrap)
-    leaders = {p["leader"] for p in replicas(cluster.bootstrap, [topic]).values()}
+    leaders = {int(p["leader"]) for p in replicas(cluster.bootstrap, [topic]).values()}
     candidates = sorted(leaders - {controller})
     assert candidates, f"every partition of {topic} is led by the controller {controller}"
     return candidates[0]
