@@ -1,7 +1,8 @@
 """A broker, and the active controller, killed (-9) mid-run in a 3-broker cluster, with the
-ingest worker in its own process on a real PostgreSQL: the pipeline goes on while the
-node is down (writes acknowledged by the two others, partitions led by them), and every
-event id is stored exactly once."""
+ingest worker and the relay in processes of their own on a real PostgreSQL: the pipeline
+goes on while the node is down (writes acknowledged by the two others, partitions led by
+them), every event id is stored exactly once, and the relay delivers every position of
+the log to ``coordination-events``."""
 
 from __future__ import annotations
 
@@ -12,10 +13,16 @@ import pytest
 
 from deploy.kafka.topics import active_controller, replicas
 from services.app.ledger import Ledger
-from services.kafka.topics import AGENCY_EVENTS
+from services.kafka.topics import AGENCY_EVENTS, COORDINATION_EVENTS
 from services.store.database import Database
 from tests.cluster.conftest import Cluster
-from tests.kafka.test_faults import assert_every_event_id_once, receipt_count
+from tests.kafka.test_faults import (
+    Relay,
+    assert_every_event_id_once,
+    deduplicated,
+    receipt_count,
+    relay_position,
+)
 from tests.kafka.test_ingestion import Worker, keyed, many_envelopes, produce, wait_for
 
 ENVELOPES = 3_000
@@ -27,7 +34,10 @@ def worker(
 ) -> Iterator[Worker]:
     running = Worker(database, cluster.bootstrap, prefix, tmp_path / "worker.log")
     running.start()
+    relay = Relay({**running.env}, tmp_path / "relay.log")
+    relay.start()
     yield running
+    relay.stop()
     running.stop()
 
 
@@ -46,8 +56,9 @@ def leads_nothing(cluster: Cluster, topic: str, node: int) -> bool:
         return False
 
 
-def run_with_a_node_killed(
+def run_with_a_node_killed(  # noqa: PLR0917
     cluster: Cluster,
+    store: Ledger,
     database: Database,
     prefix: str,
     victim_of: Callable[[Cluster, str], int],
@@ -55,7 +66,8 @@ def run_with_a_node_killed(
 ) -> tuple[int, list[object]]:
     """Produce half the envelopes, kill the node ``victim_of(cluster, topic)`` names once
     the run is under way, produce the other half while it is down, and wait for a receipt
-    per envelope while it is still down. The victim and what was sent."""
+    per envelope, and for every position of the log relayed once (after dropping the
+    repeats), while it is still down. The victim and what was sent."""
     topic = f"{prefix}{AGENCY_EVENTS}"
     first = many_envelopes(ENVELOPES // 2, seed=seed)
     second = many_envelopes(ENVELOPES // 2, seed=seed + 1)
@@ -66,6 +78,10 @@ def run_with_a_node_killed(
     # Producers and the worker go on with the two others (acks=all: 2 in sync suffice).
     produce(cluster.bootstrap, topic, [keyed(m) for m in second])
     wait_for(lambda: receipt_count(database) >= ENVELOPES, "a receipt per envelope")
+    last = store.recorder.max_notification_id() or 0
+    wait_for(lambda: relay_position(store, prefix) >= last, "the whole log relayed")
+    seen = deduplicated(cluster.bootstrap, f"{prefix}{COORDINATION_EVENTS}", last)
+    assert sorted(p for positions in seen.values() for p in positions) == list(range(1, last + 1))
     assert not cluster_node_running(cluster, victim)  # all the while without it
     return victim, [*first, *second]
 
@@ -89,18 +105,20 @@ def the_active_controller(cluster: Cluster, topic: str) -> int:
 
 
 def test_kill_9_of_a_broker_leading_partitions_mid_run_loses_and_doubles_nothing(
-    worker: Worker, database: Database, cluster: Cluster, prefix: str
+    worker: Worker, store: Ledger, database: Database, cluster: Cluster, prefix: str
 ) -> None:
     victim, sent = run_with_a_node_killed(
-        cluster, database, prefix, a_leader_not_the_controller, seed=31
+        cluster, store, database, prefix, a_leader_not_the_controller, seed=31
     )
     assert leads_nothing(cluster, f"{prefix}{AGENCY_EVENTS}", victim)
     assert_every_event_id_once(database, sent)
 
 
 def test_kill_9_of_the_active_controller_mid_run_loses_and_doubles_nothing(
-    worker: Worker, database: Database, cluster: Cluster, prefix: str
+    worker: Worker, store: Ledger, database: Database, cluster: Cluster, prefix: str
 ) -> None:
-    victim, sent = run_with_a_node_killed(cluster, database, prefix, the_active_controller, seed=41)
+    victim, sent = run_with_a_node_killed(
+        cluster, store, database, prefix, the_active_controller, seed=41
+    )
     assert controller_other_than(cluster, victim)  # a new controller was elected
     assert_every_event_id_once(database, sent)
