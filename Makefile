@@ -39,6 +39,10 @@ dashboard: $(STAMP)  ## the live dashboard on 127.0.0.1:8057, reading the API of
 unit: $(STAMP)  ## the pure unit tests only (no database)
 	$(BIN)/pytest tests/unit
 
+.PHONY: test-cluster
+test-cluster: $(STAMP)  ## a 3-broker Kafka cluster: a broker and the active controller killed mid-run, three ingest workers in one group (skipped by make test)
+	LIENTHONG_TEST_CLUSTER=1 $(BIN)/pytest -q tests/cluster
+
 .PHONY: deploy-check
 deploy-check: $(STAMP)  ## validate deploy/ without a cluster: k8s manifests (bundled schemas, CRDs), compose, topics and settings
 	$(BIN)/pytest -q tests/deploy
@@ -86,11 +90,11 @@ serve: $(STAMP)  ## run the gRPC API on the embedded PostgreSQL over mutual TLS 
 kafka-fetch:  ## fetch Apache Kafka from Maven Central into .kafka/libs (needs Maven and Java 17)
 	deploy/kafka/kafka.sh fetch
 
-kafka-start: $(STAMP)  ## start the local single-node Kafka broker (LIENTHONG_KAFKA_PORT, default 19092) and create the topics
+kafka-start: $(STAMP)  ## start the local Kafka broker (LIENTHONG_KAFKA_PORT, default 19092; LIENTHONG_KAFKA_BROKERS=3: a cluster) and create the topics
 	deploy/kafka/kafka.sh start
 	deploy/kafka/kafka.sh topics
 
-kafka-stop:  ## stop the local Kafka broker
+kafka-stop:  ## stop the local Kafka broker (LIENTHONG_KAFKA_BROKERS=3: every node of the cluster)
 	deploy/kafka/kafka.sh stop
 
 format: $(STAMP)  ## apply ruff's formatter and fixes

@@ -110,3 +110,94 @@ def free_port_pair() -> int:
                     continue
         return port
     raise BrokerError("no two consecutive free ports on 127.0.0.1")
+
+
+# ---------------------------------------------------------------------------- cluster
+# ``kafka.sh`` with LIENTHONG_KAFKA_BROKERS=3: node N (1..3) listens on port + 2(N-1) for
+# clients and on the next port for the controllers, its files in ``home/broker-N``.
+
+CLUSTER_BROKERS = 3
+
+
+def cluster_env(home: Path, port: int, brokers: int = CLUSTER_BROKERS) -> dict[str, str]:
+    env = broker_env(home, port)
+    env["LIENTHONG_KAFKA_BROKERS"] = str(brokers)
+    return env
+
+
+def cluster_sh(
+    args: list[str], home: Path, port: int, timeout_s: float, brokers: int = CLUSTER_BROKERS
+) -> str:
+    """Run ``kafka.sh ARGS`` for the cluster of ``home``; its output, or BrokerError."""
+    try:
+        done = subprocess.run(
+            [str(SCRIPT), *args],
+            env=cluster_env(home, port, brokers),
+            capture_output=True,
+            text=True,
+            timeout=timeout_s,
+            check=False,
+        )
+    except subprocess.TimeoutExpired as timeout:
+        raise BrokerError(
+            f"kafka.sh {' '.join(args)} took longer than {timeout_s:g} s"
+        ) from timeout
+    if done.returncode != 0:
+        raise BrokerError(
+            f"kafka.sh {' '.join(args)} failed with status {done.returncode}"
+            f" (logs: {home}/broker-N/broker.log):\n{done.stdout}{done.stderr}"
+        )
+    return done.stdout
+
+
+def cluster_bootstrap(port: int, brokers: int = CLUSTER_BROKERS) -> str:
+    return ",".join(bootstrap_of(port + 2 * n) for n in range(brokers))
+
+
+def node_bootstrap(port: int, node: int) -> str:
+    """The client address of node ``node`` (1-based) of the cluster at ``port``."""
+    return bootstrap_of(port + 2 * (node - 1))
+
+
+@contextmanager
+def running_cluster(home: Path, port: int, brokers: int = CLUSTER_BROKERS) -> Iterator[str]:
+    """A cluster of ``brokers`` nodes (each broker and controller) for the duration of
+    the block; yields the bootstrap list and always stops every node."""
+    try:
+        cluster_sh(["start"], home, port, START_TIMEOUT_S, brokers)
+        yield cluster_bootstrap(port, brokers)
+    finally:
+        cluster_sh(["stop"], home, port, STOP_TIMEOUT_S, brokers)
+
+
+def kill_node(home: Path, port: int, node: int) -> None:
+    """SIGKILL node ``node`` of the cluster: a crash."""
+    cluster_sh(["kill", str(node)], home, port, STOP_TIMEOUT_S)
+
+
+def start_node(home: Path, port: int, node: int) -> None:
+    """Start node ``node`` again on its data; returns once every broker is registered."""
+    cluster_sh(["start-broker", str(node)], home, port, START_TIMEOUT_S)
+
+
+def free_port_run(count: int) -> int:
+    """A port P such that P .. P + count - 1 are free on 127.0.0.1 right now."""
+    for _ in range(100):
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as first:
+            first.bind(("127.0.0.1", 0))
+            port = int(first.getsockname()[1])
+        if port + count > 65536:
+            continue
+        probes: list[socket.socket] = []
+        try:
+            for candidate in range(port, port + count):
+                probe = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+                probes.append(probe)
+                probe.bind(("127.0.0.1", candidate))
+        except OSError:
+            continue
+        finally:
+            for probe in probes:
+                probe.close()
+        return port
+    raise BrokerError(f"no {count} consecutive free ports on 127.0.0.1")

@@ -1,10 +1,11 @@
 # ruff: noqa: INP001
 # (a folder of scripts, not a package; the tests import it as deploy.kafka.topics)
-"""The Kafka topics Lienthong uses, and a readiness check of a broker.
+"""The Kafka topics Lienthong uses, a readiness check of a broker, and what the tests of
+a cluster ask it (the active controller, the leaders, the replicas out of sync).
 
-Used by ``deploy/kafka/kafka.sh`` (``python deploy/kafka/topics.py ready|ensure``) and by
-the tests. Topics are created with kafka-python's admin client; creating them again
-changes nothing.
+Used by ``deploy/kafka/kafka.sh`` (``python deploy/kafka/topics.py
+ready|ensure|controller``) and by the tests. Topics are created with kafka-python's
+admin client; creating them again changes nothing.
 """
 
 from __future__ import annotations
@@ -60,11 +61,12 @@ def wait_until_ready(
     *,
     pid: int | None = None,
     cluster_id: str | None = None,
+    brokers: int = 1,
 ) -> None:
-    """Return once the broker at ``bootstrap`` answers a metadata request listing a
-    broker and a controller; raise :class:`BrokerNotReadyError` after ``deadline_s``
-    seconds, or at once when the process ``pid`` (if given) has exited or the broker
-    answering belongs to another cluster than ``cluster_id`` (if given)."""
+    """Return once the broker at ``bootstrap`` answers a metadata request listing at
+    least ``brokers`` brokers and a controller; raise :class:`BrokerNotReadyError` after
+    ``deadline_s`` seconds, or at once when the process ``pid`` (if given) has exited or
+    the broker answering belongs to another cluster than ``cluster_id`` (if given)."""
     deadline = time.monotonic() + deadline_s
     last_problem = "no answer yet"
     while True:
@@ -87,9 +89,12 @@ def wait_until_ready(
                         f"{bootstrap} is the broker of cluster {cluster.get('cluster_id')},"
                         f" not of {cluster_id}: another broker holds the port"
                     )
-                if cluster.get("brokers") and cluster.get("controller_id", -1) >= 0:
+                listed = sum(1 for b in cluster.get("brokers") or [] if not b.get("is_fenced"))
+                if listed >= max(brokers, 1) and cluster.get("controller_id", -1) >= 0:
                     return
-                last_problem = f"no broker or controller in the metadata yet: {cluster}"
+                last_problem = (
+                    f"{listed} of {brokers} broker(s), or no controller, in the metadata: {cluster}"
+                )
             except KafkaError as error:
                 last_problem = str(error)
             finally:
@@ -117,10 +122,15 @@ def ensure_topics(
     *,
     timeout_s: float = 30.0,
     prefix: str = "",
+    replication_factor: int = 1,
+    min_insync_replicas: int = 1,
 ) -> list[str]:
     """Create Lienthong's topics that do not exist yet (all with ``partitions``
-    partitions, replication factor 1) and wait until every partition has a leader.
-    ``prefix`` goes before every name (``LIENTHONG_TOPIC_PREFIX`` of the services).
+    partitions, ``replication_factor`` replicas, ``min_insync_replicas`` of them needed
+    to acknowledge a write with ``acks=all``) and wait until every partition has a
+    leader. ``prefix`` goes before every name (``LIENTHONG_TOPIC_PREFIX`` of the
+    services). A cluster of three brokers: 3 and 2, so that one broker may be lost
+    without losing an acknowledged record or refusing writes.
 
     Returns the names of the topics this call created (empty when all were there).
     Raises :class:`TopicError` when a topic cannot be created or already exists with
@@ -131,7 +141,14 @@ def ensure_topics(
     try:
         # A dict of options: kafka-python 3.x documents lists of NewTopic as deprecated.
         response = admin.create_topics(
-            {name: {"num_partitions": partitions, "replication_factor": 1} for name in names},
+            {
+                name: {
+                    "num_partitions": partitions,
+                    "replication_factor": replication_factor,
+                    "configs": {"min.insync.replicas": str(min_insync_replicas)},
+                }
+                for name in names
+            },
             timeout_ms=int(timeout_s * 1000),
             raise_errors=False,
         )
@@ -152,14 +169,50 @@ def ensure_topics(
     return created
 
 
+def active_controller(bootstrap: str) -> int:
+    """The node id of the active controller: the leader of the KRaft metadata quorum
+    (DescribeQuorum, which a broker forwards to the controllers)."""
+    admin = _admin(bootstrap)
+    try:
+        quorum = admin.describe_metadata_quorum()
+    finally:
+        admin.close()
+    partition = quorum["topics"][0]["partitions"][0]
+    if partition.get("error"):
+        raise KafkaError(str(partition["error"]))
+    return int(partition["leader_id"])
+
+
+def replicas(bootstrap: str, topics: Sequence[str]) -> dict[tuple[str, int], dict[str, Any]]:
+    """Per (topic, partition): its ``leader``, ``replicas`` and ``isr`` (node ids)."""
+    admin = _admin(bootstrap)
+    try:
+        described = admin.describe_topics(list(topics))
+    finally:
+        admin.close()
+    return {
+        (str(topic["name"]), int(partition["partition_index"])): {
+            "leader": int(partition["leader_id"]),
+            "replicas": [int(n) for n in partition["replica_nodes"]],
+            "isr": [int(n) for n in partition["isr_nodes"]],
+        }
+        for topic in described
+        if topic.get("error_code", 0) == 0
+        for partition in topic.get("partitions") or []
+    }
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="topics.py", description=__doc__)
-    parser.add_argument("command", choices=["ready", "ensure"])
+    parser.add_argument("command", choices=["ready", "ensure", "controller"])
     parser.add_argument("--bootstrap", default="127.0.0.1:19092")
     parser.add_argument("--deadline", type=float, default=60.0, help="seconds (ready)")
     parser.add_argument("--pid", type=int, help="fail at once when this process exits")
     parser.add_argument("--cluster-id", help="fail when another cluster answers")
+    parser.add_argument("--brokers", type=int, default=1, help="brokers to wait for (ready)")
     parser.add_argument("--partitions", type=int, default=DEFAULT_PARTITIONS)
+    parser.add_argument("--replication-factor", type=int, default=1)
+    parser.add_argument("--min-insync-replicas", type=int, default=1)
     parser.add_argument(
         "--prefix",
         default=os.environ.get(PREFIX_ENV, ""),
@@ -172,14 +225,28 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "ready":
             wait_until_ready(
-                args.bootstrap, args.deadline, pid=args.pid, cluster_id=args.cluster_id
+                args.bootstrap,
+                args.deadline,
+                pid=args.pid,
+                cluster_id=args.cluster_id,
+                brokers=args.brokers,
             )
             out.write(f"broker at {args.bootstrap} is ready\n")
+        elif args.command == "controller":
+            out.write(f"{active_controller(args.bootstrap)}\n")
         else:
-            created = ensure_topics(args.bootstrap, args.partitions, prefix=args.prefix)
+            created = ensure_topics(
+                args.bootstrap,
+                args.partitions,
+                prefix=args.prefix,
+                replication_factor=args.replication_factor,
+                min_insync_replicas=args.min_insync_replicas,
+            )
             existing = [args.prefix + name for name in TOPICS if args.prefix + name not in created]
             out.write(
-                f"topics on {args.bootstrap} ({args.partitions} partitions): "
+                f"topics on {args.bootstrap} ({args.partitions} partitions,"
+                f" {args.replication_factor} replicas, min.insync.replicas"
+                f" {args.min_insync_replicas}): "
                 f"created {', '.join(created) or 'none'}; "
                 f"already there {', '.join(existing) or 'none'}\n"
             )
