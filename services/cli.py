@@ -840,24 +840,26 @@ def cmd_ingest_worker(app: Ledger, _: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_relay(app: Ledger, _: argparse.Namespace) -> int:
-    serve_metrics("relay")
+def publishing(command: str, doing: str) -> tuple[KafkaSettings, threading.Event]:
+    """A publisher's start: its metrics served, Kafka's settings, and the event SIGINT
+    or SIGTERM sets to stop it."""
+    serve_metrics(command)
     settings = KafkaSettings.from_env()
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())
-    log.info("relaying the log to %s", settings.bootstrap)
+    log.info("%s to %s", doing, settings.bootstrap)
+    return settings, stop
+
+
+def cmd_relay(app: Ledger, _: argparse.Namespace) -> int:
+    settings, stop = publishing("relay", "relaying the log")
     Relay(app, kafka_producer(settings.bootstrap), settings.prefix).run(stop.is_set)
     return 0
 
 
 def cmd_reminders(app: Ledger, _: argparse.Namespace) -> int:
-    serve_metrics("reminders")
-    settings = KafkaSettings.from_env()
-    stop = threading.Event()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(signum, lambda *_: stop.set())
-    log.info("publishing reminders (REPORT_MISSING) to %s", settings.bootstrap)
+    settings, stop = publishing("reminders", "publishing reminders (REPORT_MISSING)")
     Reminders(app, kafka_producer(settings.bootstrap), settings.prefix).run(stop.is_set)
     return 0
 
