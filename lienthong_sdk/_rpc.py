@@ -166,7 +166,25 @@ def verdict_of(message: envelope_pb2.Verdict) -> Verdict:
         raise LienthongError("UNKNOWN", str(error), reason="VERDICT_WITHOUT_OUTCOME") from None
 
 
-class ClientBase:
+class Closing:
+    """``with``: ``close()`` on the way out, however the block ends."""
+
+    def close(self) -> None:
+        raise NotImplementedError
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+class ClientBase(Closing):
     """A client over one :class:`Connection`; a context manager that closes it. With
     an ``identity`` it calls over mutual TLS and signs what it sends."""
 
@@ -199,14 +217,3 @@ class ClientBase:
         """Close the channel if this client opened it."""
         if self._rpc.owns_channel:
             self._rpc.channel.close()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        kind: type[BaseException] | None,
-        error: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.close()

@@ -4,16 +4,16 @@ prefer a topic to gRPC. Same bytes as ``IngestService``; the verdict lands in th
 
 from __future__ import annotations
 
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 
 from lienthong.v1 import envelope_pb2
 
+from lienthong_sdk._rpc import Closing
 from lienthong_sdk.identity import Signer
 from services.kafka.topics import AGENCY_EVENTS, kafka_producer
 
 
-class KafkaPublisher:
+class KafkaPublisher(Closing):
     """An idempotent producer (acks=all) keyed by subject, so a subject's events stay in
     order. With a ``signer`` (``Identity.signer()``), every envelope that is not signed
     yet is signed before it is sent: the topic's consumers refuse unsigned ones (the
@@ -45,14 +45,3 @@ class KafkaPublisher:
     def close(self) -> None:
         self.producer.flush(timeout=self.timeout)
         self.producer.close()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        kind: type[BaseException] | None,
-        error: BaseException | None,
-        trace: TracebackType | None,
-    ) -> None:
-        self.close()

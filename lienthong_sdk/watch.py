@@ -4,17 +4,16 @@ changed rows, that the caller iterates and may cancel from another thread."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 
 import grpc
 from lienthong.v1 import watch_service_pb2
 
-from lienthong_sdk._rpc import status_of
+from lienthong_sdk._rpc import Closing, status_of
 from lienthong_sdk.verdicts import LienthongError
 
 
-class Watch:
+class Watch(Closing):
     """An open ``WatchChanges`` stream: iterate it for each
     ``lienthong.v1.WatchChangesResponse``; :meth:`cancel` (from any thread) ends the
     iteration quietly. A refusal (an unknown plan, a view that is not watched) or a
@@ -32,18 +31,11 @@ class Watch:
                 return
             raise LienthongError.from_status(status_of(error)) from None
 
+    def close(self) -> None:
+        """The same as :meth:`cancel` (``with`` calls it)."""
+        self.cancel()
+
     def cancel(self) -> None:
         """End the stream (the server stops sending)."""
         self.cancelled = True
         self._call.cancel()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        kind: type[BaseException] | None,
-        error: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.cancel()
