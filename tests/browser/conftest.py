@@ -23,21 +23,13 @@ from selenium.webdriver.chrome.service import Service
 from dashboard.app import create_app
 from dashboard.settings import DashboardSettings
 from domain.keys import Role
-from services.app.ledger import Ledger
 from services.app.pki import identity_files
 from tests import identities
-from tests.e2e.conftest import START_TIMEOUT, ServerThread, prepare
+from tests.e2e import conftest as e2e
+from tests.e2e.conftest import START_TIMEOUT, ServerThread
 
+server = e2e.server  # the real API server over mutual TLS, the plans imported
 AS_OF = "2026-06-01"  # the day the tests' pages are judged on
-
-
-@pytest.fixture
-def server(app: Ledger) -> Iterator[ServerThread]:
-    prepare(app)
-    running = ServerThread(app)
-    running.start()
-    yield running
-    running.stop()
 
 
 @dataclass
