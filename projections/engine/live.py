@@ -40,6 +40,7 @@ from dataclasses import dataclass, field
 from typing import Any, cast
 
 import psycopg
+from eventsourcing.persistence import ProgrammingError
 from psycopg import sql
 
 from projections.engine.audit_log import CORRECTION_TOPICS
@@ -169,7 +170,9 @@ class LiveViews:
         primary never made the table)."""
         try:
             return followed.runner.table.snapshot(with_rows=True)
-        except psycopg.errors.UndefinedTable:
+        except (psycopg.errors.UndefinedTable, ProgrammingError) as error:
+            if not isinstance(error.__cause__ or error, psycopg.errors.UndefinedTable):
+                raise
             return 0, {}
 
     def ensure_audit_indexes(self) -> None:
