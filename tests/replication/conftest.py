@@ -76,10 +76,16 @@ def standby_app(pair: Pair, primary_app: Ledger) -> Iterator[Ledger]:
     app.close()
 
 
-def wait_until(condition: Callable[[], bool], what: str, deadline: float = DEADLINE) -> None:
-    """Until ``condition()`` holds; fails naming ``what`` after ``deadline`` seconds."""
+def wait_until(
+    condition: Callable[[], bool],
+    what: str,
+    deadline: float = DEADLINE,
+    detail: Callable[[], str] = str,
+) -> None:
+    """Until ``condition()`` holds; fails naming ``what`` (and ``detail()``) after
+    ``deadline`` seconds."""
     end = time.monotonic() + deadline
     while not condition():
         if time.monotonic() > end:
-            pytest.fail(f"not within {deadline:.0f} s: {what}")
+            pytest.fail(f"not within {deadline:.0f} s: {what}\n{detail()}")
         time.sleep(0.05)
