@@ -26,6 +26,7 @@
                          [--synchronous remote_apply|on|remote_write|local|off]
     lienthong db promote --data DIR [--port N] [--listen ADDRS]
     lienthong db stop --data DIR
+    lienthong national rollup --provinces PREFIX,PREFIX… [--bootstrap HOST:PORT]
     lienthong serve
     lienthong ingest-worker
     lienthong relay
@@ -111,6 +112,7 @@ from services.app.witness import add_cosignatures, cosigned, witness_keys
 from services.demo import play, render_status
 from services.grpc.server import ServerSettings, serve
 from services.kafka.checkpoints import run_checkpointer
+from services.kafka.national import NationalRollup, read_to_end
 from services.kafka.relay import Relay
 from services.kafka.submit import KafkaSubmitter
 from services.kafka.topics import AGENCY_EVENTS, KafkaSettings, kafka_producer
@@ -754,6 +756,17 @@ def cmd_db_stop(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_national_rollup(args: argparse.Namespace) -> int:
+    prefixes = [p.strip() for p in args.provinces.split(",") if p.strip()]
+    try:
+        rollup = NationalRollup(prefixes)
+        read_to_end(args.bootstrap or KafkaSettings.from_env().bootstrap, rollup)
+    except ValueError as error:
+        raise ConfigurationError(str(error)) from None
+    emit(rollup.summary(), "json")
+    return 0
+
+
 def cmd_pki_init(args: argparse.Namespace) -> int:
     folder = pki_dir()
     if init_pki(folder, roles_from(args)):
@@ -930,6 +943,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_audit_commands(commands)
     add_identity_commands(commands)
     add_replication_commands(commands)
+    add_national_commands(commands)
 
     serving = commands.add_parser("serve", help="run the gRPC API until SIGINT/SIGTERM")
     serving.add_argument(
@@ -1221,6 +1235,26 @@ def add_replication_commands(commands: Any) -> None:
     stop = db_commands.add_parser("stop", help="stop the server in DIR (a standby, say)")
     stop.add_argument("--data", type=Path, required=True)
     stop.set_defaults(offline=cmd_db_stop)
+
+
+def add_national_commands(commands: Any) -> None:
+    national = commands.add_parser("national", help="the nation's view of every province")
+    national_commands = national.add_subparsers(dest="national_command", required=True)
+    rollup = national_commands.add_parser(
+        "rollup",
+        help="read every province's coordination-events to its end; print the national "
+        "rollup (JSON)",
+    )
+    rollup.add_argument(
+        "--provinces",
+        required=True,
+        metavar="PREFIX,PREFIX…",
+        help="the provinces' LIENTHONG_TOPIC_PREFIX values, comma-separated",
+    )
+    rollup.add_argument(
+        "--bootstrap", default="", help="the Kafka cluster (default: LIENTHONG_KAFKA_BOOTSTRAP)"
+    )
+    rollup.set_defaults(offline=cmd_national_rollup)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
