@@ -25,7 +25,7 @@
     lienthong db standby --from URL --data DIR [--name NAME] [--port N] [--listen ADDRS]
                          [--synchronous remote_apply|on|remote_write|local|off]
     lienthong db promote --data DIR [--port N] [--listen ADDRS]
-    lienthong db stop --data DIR
+    lienthong db stop|start --data DIR
     lienthong national rollup --provinces PREFIX,PREFIX… [--bootstrap HOST:PORT]
     lienthong serve
     lienthong ingest-worker
@@ -756,6 +756,11 @@ def cmd_db_stop(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_db_start(args: argparse.Namespace) -> int:
+    replication.Instance(args.data).start(as_configured=True)
+    return 0
+
+
 def cmd_national_rollup(args: argparse.Namespace) -> int:
     prefixes = [p.strip() for p in args.provinces.split(",") if p.strip()]
     try:
@@ -1235,6 +1240,11 @@ def add_replication_commands(commands: Any) -> None:
     stop = db_commands.add_parser("stop", help="stop the server in DIR (a standby, say)")
     stop.add_argument("--data", type=Path, required=True)
     stop.set_defaults(offline=cmd_db_stop)
+    start = db_commands.add_parser(
+        "start", help="start the standby in DIR again (a reboot), as it was made"
+    )
+    start.add_argument("--data", type=Path, required=True)
+    start.set_defaults(offline=cmd_db_start)
 
 
 def add_national_commands(commands: Any) -> None:

@@ -129,7 +129,10 @@ class Instance:
     def database(self, dbname: str = "postgres", user: str = "postgres") -> Database:
         """Connection settings of ``dbname`` on this server (through its socket unless
         it listens on TCP)."""
-        host = self.listen.split(",")[0].strip() if self.listen else str(self.sockets.resolve())
+        host = str(self.sockets.resolve())
+        if self.listen:
+            first = self.listen.split(",")[0].strip()
+            host = {"*": "127.0.0.1", "0.0.0.0": "127.0.0.1", "::": "::1"}.get(first, first)  # noqa: S104
         return Database(host=host, port=self.port, user=user, password="", dbname=dbname)
 
     def init(self) -> None:
@@ -141,13 +144,15 @@ class Instance:
             "initdb",
         )  # fmt: skip
 
-    def start(self) -> None:
+    def start(self, *, as_configured: bool = False) -> None:
         """Start the server and wait until it accepts connections (a standby: read-only
-        ones)."""
+        ones); ``as_configured``: with the port and addresses its configuration names
+        (a standby made by :func:`make_standby` names its own), not this object's."""
         hand_over(self.sockets)
         options = f'-p {self.port} -k {self.sockets.resolve()} -h "{self.listen}"'
+        given = [] if as_configured else ["-o", options]
         run(
-            [pg_bin("pg_ctl"), "-D", str(self.data), "-o", options,
+            [pg_bin("pg_ctl"), "-D", str(self.data), *given,
              "-l", str(self.data / "server.log"), "-w", "-t", str(START_SECONDS), "start"],
             f"starting PostgreSQL in {self.data}",
         )  # fmt: skip
@@ -274,6 +279,10 @@ def make_standby(
         "hot_standby": "on",
         "hot_standby_feedback": "on",  # the primary keeps rows a standby query reads
         "synchronous_standby_names": "",  # a copy of the primary's: not the standby's
+        # where it listens, kept for a restart (lienthong db start)
+        "port": str(standby.port),
+        "listen_addresses": standby.listen,
+        "unix_socket_directories": str(standby.sockets.resolve()),
     }
     with (standby.data / "postgresql.auto.conf").open("a") as conf:
         for key, value in settings.items():

@@ -1,6 +1,7 @@
-"""``lienthong db standby|promote|stop`` on a real primary: a standby that streams,
-that the primary's commits wait for (a row committed on the primary is on the
-standby when the commit returns), promoted to take writes, then stopped."""
+"""``lienthong db standby|promote|stop|start`` on a real primary: a standby that
+streams, that the primary's commits wait for (a row committed on the primary is on the
+standby when the commit returns), promoted to take writes, stopped and started again
+where it listened."""
 
 from __future__ import annotations
 
@@ -72,3 +73,5 @@ def test_db_standby_makes_a_synchronous_hot_standby_that_db_promote_makes_the_pr
 
     assert main(["db", "stop", "--data", str(data)]) == 0
     assert Instance(data).pid() is None
+    assert main(["db", "start", "--data", str(data)]) == 0  # where it was made to listen
+    assert one(promoted, "SELECT count(*) FROM acknowledged") == 2
