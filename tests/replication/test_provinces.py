@@ -12,8 +12,10 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
+import psycopg
 import pytest
 from lienthong.v1 import resources_pb2
+from psycopg import sql
 
 from deploy.kafka.topics import ensure_topics
 from services.app.importer import import_plans
@@ -44,16 +46,32 @@ def bootstrap() -> Iterator[str]:
         yield address
 
 
-def province(postgres: Database, plans: list[Path]) -> Ledger:
-    """A province's store: a database of its own with its ward plans."""
-    database = ensure_database(postgres, f"test_province_{uuid.uuid4().hex[:10]}")
+@pytest.fixture
+def provinces(postgres: Database) -> Iterator[dict[str, Database]]:
+    """A database of its own for each province's store (dropped afterwards)."""
+    databases = {
+        name: ensure_database(postgres, f"test_province_{name}_{uuid.uuid4().hex[:10]}")
+        for name in PROVINCES
+    }
+    yield databases
+    with psycopg.connect(postgres.conninfo(), autocommit=True) as conn:
+        for database in databases.values():
+            conn.execute(
+                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
+                    sql.Identifier(database.dbname)
+                )
+            )
+
+
+def province(database: Database, plans: list[Path]) -> Ledger:
+    """A province's store with its ward plans."""
     app = Ledger(env=database.eventsourcing_env())
     import_plans(app, plans, REGISTRY)
     return app
 
 
 def test_two_provinces_on_one_cluster_make_one_national_rollup(
-    postgres: Database, bootstrap: str, capsys: pytest.CaptureFixture[str]
+    provinces: dict[str, Database], bootstrap: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
     run = uuid.uuid4().hex[:6]
     prefixes = {name: f"{name}{run}." for name in PROVINCES}
@@ -62,7 +80,7 @@ def test_two_provinces_on_one_cluster_make_one_national_rollup(
     try:
         for name, (plans, task, lead, percent) in PROVINCES.items():
             ensure_topics(bootstrap, 2, prefix=prefixes[name])
-            app = stores[name] = province(postgres, plans)
+            app = stores[name] = province(provinces[name], plans)
             execute(
                 app,
                 "progress_reported",
