@@ -40,7 +40,7 @@ from dataclasses import dataclass, field
 from typing import Any, cast
 
 import psycopg
-from eventsourcing.persistence import ProgrammingError
+from eventsourcing.persistence import InterfaceError, OperationalError, ProgrammingError
 from psycopg import sql
 
 from projections.engine.audit_log import CORRECTION_TOPICS
@@ -127,6 +127,10 @@ class LiveViews:
         self.stopping = threading.Event()
         self.thread: threading.Thread | None = None
         self.wait_seconds = POLL_SECONDS if read_only else 1.0
+        # read-only, the store's failures (as the library raises them) are waited out
+        self.retried: tuple[type[Exception], ...] = (
+            (OperationalError, InterfaceError) if read_only else ()
+        )
         self.failure: ViewsStoppedError | None = None  # set (on the loop) when they stop
         self.on_stop: list[Callable[[ViewsStoppedError], None]] = []
 
@@ -218,6 +222,10 @@ class LiveViews:
                     else:
                         log.exception("live views: the database failed; resuming from the tables")
                         self.reload(self.followed)
+                except self.retried:  # read-only: the standby away (restarted, say)
+                    if stop_on_error:
+                        raise
+                    log.exception("live views: the read store failed; trying again")
                 except Exception as error:
                     if stop_on_error:
                         raise

@@ -129,3 +129,26 @@ def view_tables(instance: Instance) -> list[str]:
             "SELECT nspname FROM pg_namespace WHERE nspname LIKE 'view_%' ORDER BY 1"
         ).fetchall()
     return [row[0] for row in rows]
+
+
+def test_the_standbys_server_outlives_a_restart_of_the_standby(
+    pair: Pair, primary_app: Ledger, server: StandbyServer
+) -> None:
+    pair.standby.stop()
+    pair.standby.start(as_configured=True)  # (meanwhile the primary's commits would wait)
+    verdict = submit(
+        primary_app,
+        Command(
+            str(uuid.uuid4()),
+            "progress_reported",
+            f"{PB}/task/24",
+            Actor(agency=HEALTH, channel="test"),
+            {"percent": 20, "as_of": dt.date(2026, 2, 10)},
+        ),
+    )
+    assert verdict.outcome == "accepted"
+    with open_tls_channel(server.address, READER) as channel:
+        wait_until(
+            lambda: in_progress(channel) >= (1, verdict.position),
+            "the standby's server, its standby restarted, shows the acknowledged report",
+        )
