@@ -24,6 +24,11 @@
     lienthong keys revoke KEY_ID --reason TEXT
     lienthong keys list [--agency A] [--format text|json]
     lienthong keys enrol [--agencies FILE] [--plans-dir DIR] [--anchors FILE]
+    lienthong db standby --from URL --data DIR [--name NAME] [--port N] [--listen ADDRS]
+                         [--synchronous remote_apply|on|remote_write|local|off]
+    lienthong db promote --data DIR [--port N] [--listen ADDRS]
+    lienthong db stop|start --data DIR
+    lienthong national rollup --provinces PREFIX,PREFIX… [--bootstrap HOST:PORT]
     lienthong serve
     lienthong ingest-worker
     lienthong relay
@@ -110,6 +115,7 @@ from services.app.witness import add_cosignatures, cosigned, witness_keys
 from services.demo import play, render_status
 from services.grpc.server import ServerSettings, serve
 from services.kafka.checkpoints import run_checkpointer
+from services.kafka.national import NationalRollup, read_to_end
 from services.kafka.relay import Relay
 from services.kafka.reminders import Reminders
 from services.kafka.submit import KafkaSubmitter
@@ -120,7 +126,14 @@ from services.metrics import serve_metrics
 from services.reports import render
 from services.reports.gather import report_on_store
 from services.reports.periods import check_format, parse_period
-from services.store.database import ConfigurationError, open_database
+from services.store import replication
+from services.store.database import (
+    ConfigurationError,
+    database_url,
+    open_database,
+    parse_database_url,
+    read_database,
+)
 from services.supervisor import run_full
 from services.wire.convert import Checker, plan_status_message
 from services.wire.receipts import (
@@ -329,12 +342,14 @@ def cmd_serve(app: Ledger, args: argparse.Namespace) -> int:
         forwarding = KafkaSubmitter.following(
             app, producer, kafka.topic(AGENCY_EVENTS), kafka.verdict_wait_seconds
         )
+    read = read_database()  # a hot standby the views read the log from, or the primary
+    source = Ledger(env=read.eventsourcing_env(read_only=True)) if read is not None else None
     settings = ServerSettings.from_env()
     if args.plaintext:
         settings = dataclasses.replace(settings, plaintext=True)
     if args.address:
         settings = dataclasses.replace(settings, address=args.address)
-    asyncio.run(serve(app, settings, forwarding, checkpointer))
+    asyncio.run(serve(app, settings, forwarding, checkpointer, source))
     return 0
 
 
@@ -742,6 +757,46 @@ def roles_from(args: argparse.Namespace) -> dict[str, Any]:
     return roles_of(args.agencies, sorted(args.plans_dir.glob("*.yaml")))
 
 
+def instance_of(args: argparse.Namespace) -> replication.Instance:
+    return replication.Instance(args.data, port=args.port, listen=args.listen)
+
+
+def cmd_db_standby(args: argparse.Namespace) -> int:
+    primary = parse_database_url(args.source, "--from")
+    standby = replication.make_standby(
+        primary, instance_of(args), args.name, synchronous=args.synchronous
+    )
+    print(database_url(standby.database(primary.dbname)))
+    return 0
+
+
+def cmd_db_promote(args: argparse.Namespace) -> int:
+    promoted = replication.promote(instance_of(args))
+    print(database_url(promoted.database(args.dbname)))
+    return 0
+
+
+def cmd_db_stop(args: argparse.Namespace) -> int:
+    replication.Instance(args.data).stop()
+    return 0
+
+
+def cmd_db_start(args: argparse.Namespace) -> int:
+    replication.Instance(args.data).start(as_configured=True)
+    return 0
+
+
+def cmd_national_rollup(args: argparse.Namespace) -> int:
+    prefixes = [p.strip() for p in args.provinces.split(",") if p.strip()]
+    try:
+        rollup = NationalRollup(prefixes)
+        read_to_end(args.bootstrap or KafkaSettings.from_env().bootstrap, rollup)
+    except ValueError as error:
+        raise ConfigurationError(str(error)) from None
+    emit(rollup.summary(), "json")
+    return 0
+
+
 def cmd_pki_init(args: argparse.Namespace) -> int:
     folder = pki_dir()
     if init_pki(folder, roles_from(args)):
@@ -916,10 +971,7 @@ def parse_date(text: str) -> dt.date:
         raise argparse.ArgumentTypeError(msg) from None
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="lienthong", description=__doc__.split("\n\n")[0])
-    parser.add_argument("-v", "--verbose", action="store_true", help="log what the program does")
-    commands = parser.add_subparsers(dest="command", required=True)
+def add_plans_commands(commands: Any) -> None:
     plans = commands.add_parser("plans", help="import, list and inspect ward plans")
     plan_commands = plans.add_subparsers(dest="plans_command", required=True)
 
@@ -949,10 +1001,18 @@ def build_parser() -> argparse.ArgumentParser:
     add_day_options(status)
     status.set_defaults(run=cmd_status)
 
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="lienthong", description=__doc__.split("\n\n")[0])
+    parser.add_argument("-v", "--verbose", action="store_true", help="log what the program does")
+    commands = parser.add_subparsers(dest="command", required=True)
+    add_plans_commands(commands)
     add_judgement_commands(commands)
     add_report_command(commands)
     add_audit_commands(commands)
     add_identity_commands(commands)
+    add_replication_commands(commands)
+    add_national_commands(commands)
 
     serving = commands.add_parser("serve", help="run the gRPC API until SIGINT/SIGTERM")
     serving.add_argument(
@@ -1251,6 +1311,67 @@ def add_identity_commands(commands: Any) -> None:
 PROCESSES = (cmd_serve, cmd_ingest_worker, cmd_relay, cmd_checkpointer, cmd_run, cmd_reminders)
 
 
+def add_replication_commands(commands: Any) -> None:
+    db = commands.add_parser("db", help="a hot standby of the store: make, promote, stop")
+    db_commands = db.add_subparsers(dest="db_command", required=True)
+    standby = db_commands.add_parser(
+        "standby",
+        help="make and start a hot standby of a primary (pg_basebackup -R, a slot), "
+        "then make the primary's commits wait for it; prints its URL",
+    )
+    standby.add_argument("--from", dest="source", required=True, metavar="URL")
+    standby.add_argument("--name", default="standby1", help="its name (and slot's) at the primary")
+    standby.add_argument(
+        "--synchronous",
+        default=replication.DEFAULT_SYNCHRONOUS,
+        choices=replication.SYNCHRONOUS_LEVELS,
+        help="the primary's synchronous_commit (off: asynchronous, nothing waited for)",
+    )
+    promote = db_commands.add_parser(
+        "promote", help="make the standby in DIR the primary (the primary died); prints its URL"
+    )
+    promote.add_argument("--dbname", default="lienthong", help="the database named in the URL")
+    for command in (standby, promote):
+        command.add_argument("--data", type=Path, required=True, help="the standby's data folder")
+        command.add_argument("--port", type=int, default=5432, help="its port (default 5432)")
+        command.add_argument(
+            "--listen",
+            default="",
+            metavar="ADDRS",
+            help="TCP addresses to listen on (default: none, its Unix socket in DIR only)",
+        )
+    standby.set_defaults(offline=cmd_db_standby)
+    promote.set_defaults(offline=cmd_db_promote)
+    stop = db_commands.add_parser("stop", help="stop the server in DIR (a standby, say)")
+    stop.add_argument("--data", type=Path, required=True)
+    stop.set_defaults(offline=cmd_db_stop)
+    start = db_commands.add_parser(
+        "start", help="start the standby in DIR again (a reboot), as it was made"
+    )
+    start.add_argument("--data", type=Path, required=True)
+    start.set_defaults(offline=cmd_db_start)
+
+
+def add_national_commands(commands: Any) -> None:
+    national = commands.add_parser("national", help="the nation's view of every province")
+    national_commands = national.add_subparsers(dest="national_command", required=True)
+    rollup = national_commands.add_parser(
+        "rollup",
+        help="read every province's coordination-events to its end; print the national "
+        "rollup (JSON)",
+    )
+    rollup.add_argument(
+        "--provinces",
+        required=True,
+        metavar="PREFIX,PREFIX…",
+        help="the provinces' LIENTHONG_TOPIC_PREFIX values, comma-separated",
+    )
+    rollup.add_argument(
+        "--bootstrap", default="", help="the Kafka cluster (default: LIENTHONG_KAFKA_BOOTSTRAP)"
+    )
+    rollup.set_defaults(offline=cmd_national_rollup)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     # A long-running process logs what it does; a command only its warnings (or -v).
@@ -1261,10 +1382,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: CONFIGURATION: {error}", file=sys.stderr)
         return EXIT_BAD_INPUT
     offline: Callable[[argparse.Namespace], int] | None = getattr(args, "offline", None)
-    if offline is not None:  # needs no store
-        return offline(args)
-    run: Callable[[Ledger, argparse.Namespace], int] = args.run
     try:
+        if offline is not None:  # needs no store
+            return offline(args)
+        run: Callable[[Ledger, argparse.Namespace], int] = args.run
         with open_database() as database:
             return run(Ledger(env=database.eventsourcing_env()), args)
     except DomainError as error:
@@ -1273,6 +1394,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigurationError as error:
         print(f"error: CONFIGURATION: {error}", file=sys.stderr)
         return EXIT_BAD_INPUT
+    except replication.ReplicationError as error:
+        print(f"error: REPLICATION: {error}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

@@ -20,6 +20,13 @@ updates the in-memory rows, wakes whoever waits for a position and tells the
 subscribers (Watch streams): queries served on the loop always see rows as a whole
 batch left them, in step with what was committed. Views too large for memory (the
 audit trail) are kept in their tables only.
+
+Read-only (``read_only``: the log is read from a hot standby, which takes no writes and
+no LISTEN): each view starts from its table as replicated from the primary (empty when
+nobody writes it there: the whole log is applied), then follows the log by polling
+every :data:`POLL_SECONDS`, keeping its rows in memory only — nothing is written. The
+views kept in their tables only are not followed: they are read as the primary's
+followers write them (docs/operations.md "Replication and failover").
 """
 
 from __future__ import annotations
@@ -27,11 +34,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
-from collections.abc import Callable, Collection, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, cast
 
 import psycopg
+from eventsourcing.persistence import InterfaceError, OperationalError, ProgrammingError
 from psycopg import sql
 
 from projections.engine.audit_log import CORRECTION_TOPICS
@@ -53,6 +62,7 @@ from projections.engine.tables import TrackingMovedError, encoded, write_all
 
 log = logging.getLogger(__name__)
 TABLE_ONLY = frozenset({"audit_trail"})
+POLL_SECONDS = 0.1  # read-only: how often the log is looked at (a standby has no NOTIFY)
 Subscriber = Callable[[Changes, int], None]
 # The predicates of the audit trail's partial indexes: a query uses one word for word.
 LATE_ONLY = "data->>'late' = 'true'"
@@ -94,9 +104,15 @@ class LiveViews:
         app: EventSource,
         views: Mapping[str, ViewFactory],
         table_only: Collection[str] = TABLE_ONLY,
+        *,
+        read_only: bool = False,
     ) -> None:
-        """Follow ``views``; those named in ``table_only`` keep no rows in memory."""
+        """Follow ``views``; those named in ``table_only`` keep no rows in memory
+        (``read_only``: they are not followed, and the others write nothing)."""
         self.app = app
+        self.read_only = read_only
+        if read_only:
+            views = {name: view for name, view in views.items() if name not in table_only}
         self.factories = views
         self.followed = {
             name: Followed(self.runner(name), in_memory=name not in table_only) for name in views
@@ -110,7 +126,11 @@ class LiveViews:
         self.waiters: list[tuple[int, asyncio.Future[None]]] = []
         self.stopping = threading.Event()
         self.thread: threading.Thread | None = None
-        self.wait_seconds = 1.0
+        self.wait_seconds = POLL_SECONDS if read_only else 1.0
+        # read-only, the store's failures (as the library raises them) are waited out
+        self.retried: tuple[type[Exception], ...] = (
+            (OperationalError, InterfaceError) if read_only else ()
+        )
         self.failure: ViewsStoppedError | None = None  # set (on the loop) when they stop
         self.on_stop: list[Callable[[ViewsStoppedError], None]] = []
 
@@ -129,6 +149,11 @@ class LiveViews:
 
     def catch_up(self) -> None:
         """Bring every view up to the log, then read its rows and position."""
+        if self.read_only:
+            for followed in self.followed.values():
+                followed.position, followed.rows = self.replicated(followed)
+            self.step()
+            return
         try:
             catch_up_all([followed.runner for followed in self.followed.values()])
         except TrackingMovedError as moved:
@@ -142,6 +167,17 @@ class LiveViews:
                 )
         self.ensure_audit_indexes()
         self.position = min((f.position for f in self.followed.values()), default=0)
+
+    @staticmethod
+    def replicated(followed: Followed) -> tuple[int, dict[str, Row]]:
+        """A view's position and rows as its table holds them (nothing when the
+        primary never made the table)."""
+        try:
+            return followed.runner.table.snapshot(with_rows=True)
+        except (psycopg.errors.UndefinedTable, ProgrammingError) as error:
+            if not isinstance(error.__cause__ or error, psycopg.errors.UndefinedTable):
+                raise
+            return 0, {}
 
     def ensure_audit_indexes(self) -> None:
         if "audit_trail" not in self.followed:
@@ -174,26 +210,51 @@ class LiveViews:
         its table and followed from there. When an event cannot be applied, the views
         stop for good, loudly (:meth:`halt`) — or, ``stop_on_error``, the error
         propagates (every table keeps the last batch committed)."""
-        recorder = postgres_recorder(self.app)
-        pool_settings = cast("dict[str, Any]", recorder.datastore.pool.kwargs)
-        settings = {k: v for k, v in pool_settings.items() if k != "row_factory"}
-        with psycopg.connect(**settings, autocommit=True) as listener:
-            listener.execute(sql.SQL("LISTEN {}").format(sql.Identifier(recorder.channel_name)))
+        with self.wakeups() as wait:
             while not self.stopping.is_set():
                 try:
                     self.step()
                 except psycopg.OperationalError:
                     if stop_on_error:
                         raise
-                    log.exception("live views: the database failed; resuming from the tables")
-                    self.reload(self.followed)
+                    if self.read_only:  # nothing was applied: the rows stand, try again
+                        log.exception("live views: the read store failed; trying again")
+                    else:
+                        log.exception("live views: the database failed; resuming from the tables")
+                        self.reload(self.followed)
+                except self.retried:  # read-only: the standby away (restarted, say)
+                    if stop_on_error:
+                        raise
+                    log.exception("live views: the read store failed; trying again")
                 except Exception as error:
                     if stop_on_error:
                         raise
                     self.halt(error)
                     return
+                wait()
+
+    @contextmanager
+    def wakeups(self) -> Iterator[Callable[[], None]]:
+        """What the follower waits on between steps: a NOTIFY of the log (or
+        ``wait_seconds``); read-only, ``wait_seconds`` (a standby cannot LISTEN)."""
+        if self.read_only:
+
+            def pause() -> None:
+                self.stopping.wait(self.wait_seconds)
+
+            yield pause
+            return
+        recorder = postgres_recorder(self.app)
+        pool_settings = cast("dict[str, Any]", recorder.datastore.pool.kwargs)
+        settings = {k: v for k, v in pool_settings.items() if k != "row_factory"}
+        with psycopg.connect(**settings, autocommit=True) as listener:
+            listener.execute(sql.SQL("LISTEN {}").format(sql.Identifier(recorder.channel_name)))
+
+            def wait() -> None:
                 for _ in listener.notifies(timeout=self.wait_seconds, stop_after=1):
                     pass
+
+            yield wait
 
     def halt(self, error: Exception) -> None:
         """The views met an event they cannot apply: they stop where their tables are,
@@ -243,15 +304,16 @@ class LiveViews:
 
     def commit(self, changes: Changes, last: int) -> None:
         """Every view's changed rows and new position in one transaction (none of
-        them when another writer moved one: :class:`TrackingMovedError`); then the
-        changes go to the loop."""
-        write_all(
-            [
-                (followed.runner.table, encoded(changes[name]), followed.position)
-                for name, followed in self.followed.items()
-            ],
-            last,
-        )
+        them when another writer moved one: :class:`TrackingMovedError`; read-only,
+        nothing written); then the changes go to the loop."""
+        if not self.read_only:
+            write_all(
+                [
+                    (followed.runner.table, encoded(changes[name]), followed.position)
+                    for name, followed in self.followed.items()
+                ],
+                last,
+            )
         for followed in self.followed.values():
             followed.position = max(followed.position, last)
         in_memory = {k: v for k, v in changes.items() if v and self.followed[k].in_memory}

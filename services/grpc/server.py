@@ -62,6 +62,7 @@ from lienthong.v1 import (
 )
 
 from projections.engine.live import LiveViews
+from projections.engine.source import EventSource
 from projections.views import VIEWS
 from services.app.audit import log_tree
 from services.app.checkpointer import Checkpointer, LogLimits, log_status
@@ -332,9 +333,13 @@ async def start_server(
     settings: ServerSettings,
     forwarding: Forwarding | None = None,
     checkpointer: Checkpointer | None = None,
+    source: EventSource | None = None,
 ) -> RunningServer:
     """Catch the views up, build, bind and start the server; returns it with the port
-    it listens on. The views then follow the log for as long as it runs.
+    it listens on. The views then follow the log for as long as it runs — read from
+    ``source`` when given (a hot standby: ``LIENTHONG_READ_DATABASE_URL``), polled
+    and kept in memory only (:class:`~projections.engine.live.LiveViews` read-only);
+    writes still go to ``app``.
     ``forwarding`` (full mode) makes, from the live views, the forward that takes
     Publish's envelopes elsewhere and brings back their verdicts. ``checkpointer``
     (embedded mode) runs in a thread for as long as the server does. Health reports
@@ -354,7 +359,7 @@ async def start_server(
     # Bound before the views catch up (minutes on a large store), so a port in use is
     # refused at once; nothing is served before server.start().
     port = bind(server, settings.address, credentials)
-    live = LiveViews(app, VIEWS)
+    live = LiveViews(source or app, VIEWS, read_only=source is not None)
     try:
         await asyncio.to_thread(live.catch_up)
     except BaseException:
@@ -412,9 +417,10 @@ async def serve(
     settings: ServerSettings,
     forwarding: Forwarding | None = None,
     checkpointer: Checkpointer | None = None,
+    source: EventSource | None = None,
 ) -> None:
     """Serve until SIGINT or SIGTERM, then let in-flight calls finish."""
-    running = await start_server(app, settings, forwarding, checkpointer)
+    running = await start_server(app, settings, forwarding, checkpointer, source)
     print(f"lienthong: gRPC API on {settings.address.rsplit(':', 1)[0]}:{running.port}", flush=True)  # noqa: T201
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

@@ -6,6 +6,8 @@ Settings (environment variables):
 
 - ``LIENTHONG_DATABASE_URL`` — ``postgresql://user:password@host:port/dbname``; when
   set, that server is used and nothing is started.
+- ``LIENTHONG_READ_DATABASE_URL`` — where the API server's views read the log (a hot
+  standby of the primary, :mod:`services.store.replication`); default: the primary.
 - ``LIENTHONG_DATA_DIR`` — where the embedded server keeps its data (default
   ``.lienthong`` in the working directory).
 - ``LIENTHONG_STATEMENT_TIMEOUT_SECONDS``, ``LIENTHONG_LOCK_TIMEOUT_SECONDS``,
@@ -33,7 +35,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, unquote, urlparse
+from urllib.parse import parse_qs, quote, unquote, urlparse
 
 import psycopg
 from eventsourcing.persistence import PersistenceError
@@ -42,6 +44,7 @@ from psycopg import sql
 from services.store.recorder import STATEMENT_TIMEOUT
 
 DATABASE_URL_ENV = "LIENTHONG_DATABASE_URL"
+READ_DATABASE_URL_ENV = "LIENTHONG_READ_DATABASE_URL"
 DATA_DIR_ENV = "LIENTHONG_DATA_DIR"
 DEFAULT_DATA_DIR = ".lienthong"
 EMBEDDED_DBNAME = "lienthong"
@@ -109,11 +112,11 @@ class Database:
         )
 
     def eventsourcing_env(
-        self, schema: str = "", timeouts: Timeouts | None = None
+        self, schema: str = "", timeouts: Timeouts | None = None, *, read_only: bool = False
     ) -> dict[str, str]:
         """Settings for an ``eventsourcing`` application on this database (its
         persistence: :class:`services.store.recorder.Factory`); ``timeouts`` by
-        default from the environment."""
+        default from the environment; ``read_only`` (a hot standby): no tables made."""
         limits = timeouts or Timeouts.from_env()
         env = {
             "PERSISTENCE_MODULE": "services.store.recorder:Factory",
@@ -125,25 +128,23 @@ class Database:
             "POSTGRES_USER": self.user,
             "POSTGRES_PASSWORD": self.password,
             "POSTGRES_DBNAME": self.dbname,
-            "CREATE_TABLE": "y",
+            "CREATE_TABLE": "n" if read_only else "y",
         }
         if schema:
             env["POSTGRES_SCHEMA"] = schema
         return env
 
 
-def parse_database_url(url: str) -> Database:
+def parse_database_url(url: str, setting: str = DATABASE_URL_ENV) -> Database:
     """Parse ``postgresql://user:password@host:port/dbname`` (``?host=/socket/dir`` allowed)."""
     parsed = urlparse(url)
     if parsed.scheme not in ("postgresql", "postgres"):
-        msg = (
-            f"{DATABASE_URL_ENV} must start with postgresql://, got {parsed.scheme or 'nothing'}://"
-        )
+        msg = f"{setting} must start with postgresql://, got {parsed.scheme or 'nothing'}://"
         raise ConfigurationError(msg)
     host = parse_qs(parsed.query).get("host", [parsed.hostname or ""])[0]
     dbname = parsed.path.lstrip("/")
     if not host or not dbname:
-        msg = f"{DATABASE_URL_ENV} needs a host and a database name: {url!r}"
+        msg = f"{setting} needs a host and a database name: {url!r}"
         raise ConfigurationError(msg)
     return Database(
         host=host,
@@ -152,6 +153,26 @@ def parse_database_url(url: str) -> Database:
         password=unquote(parsed.password or ""),
         dbname=dbname,
     )
+
+
+def database_url(database: Database) -> str:
+    """``database`` as a ``postgresql://`` URL (a socket folder as ``?host=``)."""
+    credentials = quote(database.user, safe="")
+    if database.password:
+        credentials += ":" + quote(database.password, safe="")
+    if database.host.startswith("/"):
+        return (
+            f"postgresql://{credentials}@:{database.port}/{database.dbname}"
+            f"?host={quote(database.host)}"
+        )
+    return f"postgresql://{credentials}@{database.host}:{database.port}/{database.dbname}"
+
+
+def read_database() -> Database | None:
+    """The database the API server's views read (``LIENTHONG_READ_DATABASE_URL``), or
+    None: the primary's."""
+    url = os.environ.get(READ_DATABASE_URL_ENV, "").strip()
+    return parse_database_url(url, READ_DATABASE_URL_ENV) if url else None
 
 
 def ensure_database(admin: Database, dbname: str) -> Database:
