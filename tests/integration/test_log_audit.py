@@ -26,6 +26,7 @@ from psycopg import sql
 from domain.clock import Clock
 from domain.ids import task_id
 from domain.merkle import leaf_hash, root_of, verify_consistency, verify_inclusion
+from domain.messages import vietnamese
 from services.app.audit import LOG_KEY_FILE_ENV, log_tree
 from services.app.importer import import_plans
 from services.app.ledger import Actor, Ledger
@@ -468,7 +469,10 @@ def test_a_witness_cosigns_a_checkpoint_and_the_log_serves_it_cosigned(
     code, _, err = run(capsys, "audit", "add-cosignature", "--checkpoint", str(saved))
     assert (code, err.strip()) == (
         EXIT_BAD_INPUT,
-        "error: COSIGNATURE_MISSING: the note carries no witness's signature",
+        (
+            f"error: COSIGNATURE_MISSING: {vietnamese('COSIGNATURE_MISSING')} — "
+            "the note carries no witness's signature"
+        ),
     )
     other = Signer.generate("lienthong.local/log").verifier()
     code, _, err = run(

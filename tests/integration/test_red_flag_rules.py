@@ -166,5 +166,5 @@ def test_a_task_waiting_on_an_upstream_is_expected_from_the_day_after_its_due_da
     [behind] = [span for _, _, span in flags if span.rule == "BEHIND_SCHEDULE"]
     assert (behind.raised_on, behind.message) == (
         dt.date(2026, 4, 2),
-        "0% done, 32.2% expected on 2026-04-30",  # 29 of 90 days,
+        "Chậm tiến độ: đạt 0%, cần 32,2% vào ngày 30/04/2026",  # 29 of 90 days
     )
