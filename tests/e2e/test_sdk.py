@@ -42,6 +42,8 @@ def test_a_refusal_comes_back_as_a_rejected_verdict(server: ServerThread) -> Non
     ) as client:
         verdict = client.report_progress(f"{PB}/task/24", 10, DAY)
     assert (verdict.outcome, verdict.reason_code) == ("rejected", "NOT_LEAD_UNIT")
+    # Vietnamese first, then the detail the receipt keeps
+    assert verdict.message.startswith(vietnamese("NOT_LEAD_UNIT") + " — ")
 
 
 def test_an_invalid_request_raises_with_every_field_violation(server: ServerThread) -> None:

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 import yaml
 
+from domain.messages import vietnamese
 from projections.views import VIEWS
 from services.app.ledger import Actor, Ledger
 from services.cli import main
@@ -60,7 +61,8 @@ def test_importing_a_bad_file_exits_2_and_prints_every_problem(
     assert result["stored"] is False
     fields = {p["field"] for p in result["problems"]}
     assert {"plan.id", "plan.ward", "plan.coordinator", "tasks"} <= fields
-    assert f"{bad}:3: plan.id: FIELD_TYPE" in err
+    # each problem line: CODE: the Vietnamese sentence — the detail
+    assert f"{bad}:3: plan.id: FIELD_TYPE: {vietnamese('FIELD_TYPE')} — " in err
     code, out, _ = run(capsys, "plans", "list", "--format", "json")
     assert (code, out) == (0, "")
 

@@ -27,6 +27,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from kafka import KafkaConsumer, TopicPartition
 from lienthong.v1 import envelope_pb2, ingest_service_pb2, ingest_service_pb2_grpc, resources_pb2
 
+from domain.messages import vietnamese
 from domain.submission import Submission
 from lienthong_sdk import envelopes
 from lienthong_sdk.client import AgencyClient
@@ -144,6 +145,9 @@ def test_publish_in_full_mode_goes_through_kafka_and_returns_the_stores_verdict(
     assert (accepted.outcome, accepted.subject_version) == ("accepted", 2)
     assert accepted.position == store.position(store.item(f"{PB}/task/24").id, 2)
     assert (refused.outcome, refused.reason_code) == ("rejected", "NOT_LEAD_UNIT")
+    # read from the receipt, the refusal is said Vietnamese first, as over gRPC
+    assert refused.message.startswith(vietnamese("NOT_LEAD_UNIT") + " — ")
+    assert unsigned.message.startswith(vietnamese("SIGNATURE_MISSING") + " — ")
     assert (unsigned.outcome, unsigned.reason_code) == ("rejected", "SIGNATURE_MISSING")
     assert (impostor.outcome, impostor.reason_code) == ("rejected", "KEY_NOT_OF_AGENCY")
     assert store.item_status(f"{PB}/task/24")["percent"] == 30
