@@ -146,3 +146,12 @@ VIETNAMESE: dict[str, str] = {
 def vietnamese(code: str) -> str:
     """The Vietnamese sentence for ``code``; the generic one for a code not (yet) in the table."""
     return VIETNAMESE.get(code, VIETNAMESE["DOMAIN_ERROR"])
+
+
+def vietnamese_first(code: str, detail: str) -> str:
+    """What a person reads of a refusal or a warning: ``code``'s Vietnamese sentence,
+    then the detail (the detail alone when it already begins with the sentence)."""
+    said = vietnamese(code)
+    if not detail:
+        return said
+    return detail if detail.startswith(said) else f"{said} — {detail}"

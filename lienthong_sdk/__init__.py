@@ -21,6 +21,7 @@ from lienthong_sdk.client import (
 )
 from lienthong_sdk.evidence import Evidence
 from lienthong_sdk.identity import Identity, Signer, canonical_bytes
+from lienthong_sdk.verdicts import PlanFileWarning
 
 __all__ = [
     "AgencyClient",
@@ -29,6 +30,7 @@ __all__ = [
     "Evidence",
     "Identity",
     "LienthongError",
+    "PlanFileWarning",
     "Signer",
     "Verdict",
     "canonical_bytes",

@@ -27,7 +27,7 @@ from lienthong.v1 import (
 from lienthong_sdk._rpc import ClientBase, paginate
 from lienthong_sdk.envelopes import Quality, day, quality_value, timestamp
 from lienthong_sdk.identity import Identity
-from lienthong_sdk.verdicts import AmendmentVerdict, Verdict
+from lienthong_sdk.verdicts import AmendmentVerdict, PlanFileWarning, Verdict
 from lienthong_sdk.watch import Watch
 
 ItemStatus = Literal[
@@ -239,7 +239,11 @@ class CoordinationClient(ClientBase):
         verdict, response = self._rpc.submit(self._review.AmendPlan, self._signed(request))
         action = response.action if response is not None else ""
         events = response.events if response is not None else 0
-        return AmendmentVerdict(**vars(verdict), action=action, events=events)
+        warnings = tuple(
+            PlanFileWarning(code=w.code, field=w.field, message=w.message, line=w.line)
+            for w in (response.warnings if response is not None else ())
+        )
+        return AmendmentVerdict(**vars(verdict), action=action, events=events, warnings=warnings)
 
     # Plans, tasks, indicators ----------------------------------------------------------
 

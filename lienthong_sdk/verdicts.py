@@ -67,12 +67,26 @@ class Verdict:
 
 
 @dataclass(frozen=True)
+class PlanFileWarning:
+    """Something stored that a person should look at (a target not machine-judged):
+    ``code`` the stable machine code, ``field`` where (``plan_file:LINE:FIELD``),
+    ``message`` the Vietnamese sentence then the detail, ``line`` the file's line."""
+
+    code: str
+    field: str
+    message: str
+    line: int = 0
+
+
+@dataclass(frozen=True)
 class AmendmentVerdict(Verdict):
     """The verdict on a plan amendment, with what it did: ``action`` is "issued",
-    "amended" or "unchanged" and ``events`` how many events it recorded."""
+    "amended" or "unchanged", ``events`` how many events it recorded and ``warnings``
+    what the plan file holds that a person should look at (empty on a retry)."""
 
     action: str = ""
     events: int = 0
+    warnings: tuple[PlanFileWarning, ...] = ()
 
 
 class LienthongError(Exception):

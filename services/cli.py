@@ -125,6 +125,7 @@ from services.logs import setup_logging
 from services.metrics import serve_metrics
 from services.reports import render
 from services.reports.gather import report_on_store
+from services.reports.model import PARTS as SCORE_PARTS
 from services.reports.periods import check_format, parse_period
 from services.store import replication
 from services.store.database import (
@@ -271,10 +272,10 @@ def cmd_flags(app: Ledger, args: argparse.Namespace) -> int:
         if args.format == "json":
             emit({"subject": name, "lead": lead, **span.as_row()}, "json")
         else:
-            cleared = f", cleared {span.cleared_on}" if span.cleared_on else ""
+            cleared = f", gỡ ngày {span.cleared_on}" if span.cleared_on else ""
             print(
-                f"{span.rule} v{span.version} {name} ({', '.join(lead)})"
-                f" since {span.raised_on}{cleared}: {span.message}"
+                f"{span.rule} v{span.version} {name} (chủ trì: {', '.join(lead)})"
+                f" từ ngày {span.raised_on}{cleared}: {span.message}"
             )
     return 0
 
@@ -288,23 +289,27 @@ def cmd_missing(app: Ledger, args: argparse.Namespace) -> int:
             emit(found, "json")
         else:
             print(
-                f"{found['item']} {found['period']} due {found['due']}: {', '.join(found['units'])}"
+                f"{found['item']} kỳ {found['period']} hạn {found['due']}: "
+                f"{', '.join(found['units'])}"
             )
     return 0
 
 
 def cmd_scores(app: Ledger, args: argparse.Namespace) -> int:
     """The units ranked by score on a day (as ListScorecards answers), best first; then
-    the collectives, not ranked ("-", rank 0 in JSON)."""
+    the collectives, not ranked ("-", rank 0 in JSON). Read by people: a header of
+    Vietnamese column labels and each part's Vietnamese name (the JSON keys stay)."""
     views = views_on(app, ("plans", "red_flags", "scorecards"), args.as_of, args.known_at)
     plans = {known_plan(views, args.plan)} if args.plan else None
     units, collectives = standings(views, plans, args.as_of)
+    if args.format != "json" and (units or collectives):
+        print(f"{'Hạng':>4} {'Đơn vị':<34} {'Điểm':>5}  Thành phần")
     for rank, card in [*enumerate(units, 1), *((0, card) for card in collectives)]:
         if args.format == "json":
             emit({"rank": rank, **card}, "json")  # rank 0: a collective, not ranked
         else:
             parts = " · ".join(
-                f"{name} {part['count']}/{part['of']}"
+                f"{SCORE_PARTS.get(name, name)} {part['count']}/{part['of']}"
                 for name, part in card["parts"].items()
                 if part["of"]
             )

@@ -564,22 +564,23 @@ def checkpoint_and_verify(app: Ledger, out: Callable[[str], None]) -> None:
 def render_status(status: resources_pb2.PlanStatus) -> Iterator[str]:
     """A plan's consolidated status as a few readable lines."""
     yield ""
-    yield f"{status.ward} — Kế hoạch {status.number} ({status.plan_id}), as of {status.as_of}"
+    yield f"{status.ward} — Kế hoạch {status.number} ({status.plan_id}), tính đến {status.as_of}"
     counts = " · ".join(f"{label(c.status)} {c.count}" for c in status.by_status if c.count)
-    yield f"  {status.item_count} items: {counts}"
+    yield f"  {status.item_count} mục: {counts}"
     short = {name: name.removeprefix(f"{status.plan_id}/") for name in status.awaiting_completion}
     yield f"  Chờ hoàn thiện: {', '.join(short.values()) or '—'}"
     late = [
         f"{o.name.removeprefix(status.plan_id + '/')} ({', '.join(o.lead)}; {o.deadline}; {o.percent}%)"
         for o in status.overdue
     ]
-    yield f"  overdue: {'; '.join(late) or '—'}"
-    yield f"  open obstacles: {status.open_obstacles}"
+    yield f"  Quá hạn: {'; '.join(late) or '—'}"
+    yield f"  Vướng mắc chưa xử lý: {status.open_obstacles}"
     if status.dependencies:
         waits = [
-            f"task {d.downstream_task} waits on task {d.upstream_task}" for d in status.dependencies
+            f"nhiệm vụ {d.downstream_task} chờ nhiệm vụ {d.upstream_task}"
+            for d in status.dependencies
         ]
-        yield f"  dependencies: {', '.join(waits)}"
+        yield f"  Phụ thuộc: {', '.join(waits)}"
 
 
 def render_flags(flags: Sequence[resources_pb2.RedFlag]) -> Iterator[str]:

@@ -6,7 +6,7 @@ Every long-running process (``lienthong serve`` — embedded or ``--via-kafka`` 
 setting, ``LIENTHONG_METRICS_ADDRESS`` (``HOST:PORT``, default
 ``127.0.0.1:9460``: loopback only). ``PORT`` is the base: each process adds its own
 offset (:data:`PORT_OFFSETS`: serve +0, ingest-worker +1, relay +2, checkpointer +3, reminders +4),
-so the four children of ``lienthong run`` each have a port of their own. Port 0:
+so the five children of ``lienthong run`` each have a port of their own. Port 0:
 every process picks a free port (and says which on standard error). ``off``: no
 endpoint. A port that cannot be bound stops the process (a configuration error).
 

@@ -1,5 +1,5 @@
-"""Full mode: the API (publishing through Kafka), the ingest worker, the relay and the
-checkpointer, as child processes of one command.
+"""Full mode: the API (publishing through Kafka), the ingest worker, the relay, the
+checkpointer and the reminders, as child processes of one command.
 
 Run it against an external PostgreSQL and Kafka (``LIENTHONG_DATABASE_URL``,
 ``LIENTHONG_KAFKA_BOOTSTRAP``), or on the embedded default, whose watchdog brings a
@@ -29,6 +29,7 @@ CHILDREN: tuple[tuple[str, ...], ...] = (
     ("ingest-worker",),
     ("relay",),
     ("checkpointer",),
+    ("reminders",),
 )
 STOP_SECONDS = 30.0
 POLL_SECONDS = 0.5
@@ -93,7 +94,7 @@ def stop_all(children: Sequence[subprocess.Popen[bytes]]) -> None:
 
 
 def run_full() -> int:
-    """Run the four processes, restarting any that exits, until a signal arrives."""
+    """Run the five processes, restarting any that exits, until a signal arrives."""
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())

@@ -23,6 +23,7 @@ from domain.errors import DomainError
 from domain.ids import SLUG
 from domain.indicator import parse_targets
 from domain.items import prune
+from domain.messages import vietnamese_first
 from domain.plan import REPORTING
 from domain.targets import read_target
 from domain.text import character_problem
@@ -46,7 +47,12 @@ class Problem:
     message: str
 
     def __str__(self) -> str:
-        return f"{self.file}:{self.line}: {self.field}: {self.code}: {self.message}"
+        return f"{self.file}:{self.line}: {self.field}: {self.code}: {self.said}"
+
+    @property
+    def said(self) -> str:
+        """What a person reads: the code's Vietnamese sentence, then the detail."""
+        return vietnamese_first(self.code, self.message)
 
     def as_dict(self) -> dict[str, Any]:
         return {

@@ -242,5 +242,13 @@ class ReviewServicer(review_service_pb2_grpc.ReviewServiceServicer):
         position = self.app.position(plan.id, plan.version)
         verdict = Verdict(cmd.event_id, "accepted", position=position)
         return pb.AmendPlanResponse(
-            verdict=verdict_message(verdict), action=report.plans[0]["action"], events=report.events
+            verdict=verdict_message(verdict),
+            action=report.plans[0]["action"],
+            events=report.events,
+            warnings=[
+                pb.PlanFileWarning(
+                    code=w.code, field=f"plan_file:{w.line}:{w.field}", message=w.said, line=w.line
+                )
+                for w in report.warnings
+            ],
         )

@@ -4,7 +4,8 @@ It follows the log with its own tracking (``relay:coordination-events``) and
 publishes every recorded event, as a ``lienthong.v1.AuditEvent`` with its message id
 and log position, to ``coordination-events`` (keyed by subject, so each subject's
 events stay in order). A rejection receipt also copies the bytes it refused to
-``agency-events.rejected``, with the reason in the headers. There is no dual write:
+``agency-events.rejected``, with the reason in the headers (``reason_code``, and
+``message``: the code's Vietnamese sentence, then the receipt's detail). There is no dual write:
 everything published is derived from the log. After a restart the relay resumes after
 its tracked position; what it published but had not tracked yet is published again,
 and consumers dedupe by ``position``. When PostgreSQL or the broker is away, the relay
@@ -27,6 +28,7 @@ from eventsourcing.persistence import ProcessRecorder, Tracking
 from kafka.errors import KafkaError
 
 from domain.facts import Fact
+from domain.messages import vietnamese_first
 from domain.submission import Submission
 from projections.engine.audit_log import AuditLog
 from services.app.ledger import Ledger
@@ -87,6 +89,8 @@ class Relay:
             refusal = [
                 ("reason_code", event.reason_code.encode()),
                 ("origin", event.origin.encode()),
+                # for whoever reads it: Vietnamese first, then the receipt's detail
+                ("message", vietnamese_first(event.reason_code, event.message).encode()),
             ]
             raw = base64.b64decode(event.raw)
             self.producer.send(

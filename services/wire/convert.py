@@ -17,6 +17,7 @@ from lienthong.v1 import audit_service_pb2, envelope_pb2, resources_pb2
 from domain.errors import DomainError
 from domain.ids import Ref, SubjectKind, parse_ref
 from domain.items import ItemStatus
+from domain.messages import vietnamese_first
 from domain.text import quote
 from projections.engine.rows import json_safe
 from services.app.submissions import Verdict
@@ -211,12 +212,17 @@ def evidence_of(
 
 
 def verdict_message(verdict: Verdict) -> envelope_pb2.Verdict:
+    """The verdict on the wire; a refusal's message Vietnamese first (its code's
+    sentence, then the detail its receipt keeps)."""
+    message = verdict.message
+    if verdict.reason_code:
+        message = vietnamese_first(verdict.reason_code, message)
     return envelope_pb2.Verdict(
         event_id=verdict.event_id,
         outcome=OUTCOMES[verdict.outcome],
         position=verdict.position,
         reason_code=verdict.reason_code,
-        message=verdict.message,
+        message=message,
         first_outcome=OUTCOMES[verdict.first_outcome],
         subject_version=verdict.subject_version,
     )

@@ -19,6 +19,7 @@ from services.app.identity import Role
 from services.app.pki import init_pki
 from services.cli import build_parser
 from services.grpc.server import LOG_HEALTH, SERVICES
+from services.supervisor import CHILDREN
 from tests.deploy.documents import COMPOSE, DEPLOY, ROOT, documented_settings
 
 COMPOSE_FILE: dict[str, Any] = yaml.safe_load(COMPOSE.read_text())
@@ -29,6 +30,7 @@ PROCESSES = {
     "ingest-worker": ["ingest-worker"],
     "relay": ["relay"],
     "checkpointer": ["checkpointer"],
+    "reminders": ["reminders"],
 }
 
 
@@ -42,8 +44,10 @@ def test_the_compose_file_is_valid_against_the_compose_specification() -> None:
         validator.validate(typo)
 
 
-def test_the_compose_file_runs_postgresql_kafka_the_topics_and_the_four_processes() -> None:
+def test_the_compose_file_runs_postgresql_kafka_the_topics_and_the_five_processes() -> None:
     assert set(SERVICES_OF_COMPOSE) == {"postgres", "kafka", "topics", *PROCESSES}
+    # the processes of full mode (`lienthong run`), each a service of its own
+    assert sorted(PROCESSES.values()) == sorted(list(command) for command in CHILDREN)
     parser = build_parser()
     for name, command in PROCESSES.items():
         service = SERVICES_OF_COMPOSE[name]

@@ -8,6 +8,7 @@ import sys
 
 import pytest
 
+from domain.messages import vietnamese
 from lienthong_sdk import envelopes
 from lienthong_sdk.client import AgencyClient, CoordinationClient, LienthongError
 from tests.e2e.conftest import ServerThread
@@ -41,6 +42,8 @@ def test_a_refusal_comes_back_as_a_rejected_verdict(server: ServerThread) -> Non
     ) as client:
         verdict = client.report_progress(f"{PB}/task/24", 10, DAY)
     assert (verdict.outcome, verdict.reason_code) == ("rejected", "NOT_LEAD_UNIT")
+    # Vietnamese first, then the detail the receipt keeps
+    assert verdict.message.startswith(vietnamese("NOT_LEAD_UNIT") + " — ")
 
 
 def test_an_invalid_request_raises_with_every_field_violation(server: ServerThread) -> None:
@@ -170,3 +173,28 @@ def test_the_coordination_client_reads_a_plan_as_known_at_a_moment(server: Serve
     assert reported.position <= status.position < corrected.position
     assert (PB in {p.plan_id for p in plans}, plan.plan_id) == (True, PB)
     assert (indicator.name, len(cards) > 0) == (indicators[0].name, True)
+
+
+def test_an_amendment_with_a_wording_not_machine_judged_returns_its_warning(
+    server: ServerThread,
+) -> None:
+    from tests.conftest import PLANS  # noqa: PLC0415
+
+    source = next(p for p in PLANS if p.name.startswith("001")).read_text(encoding="utf-8")
+    lines = source.splitlines(keepends=True)
+    line = next(i for i, text in enumerate(lines, 1) if 'value: "90"' in text)
+    lines[line - 1] = lines[line - 1].replace('value: "90"', 'value: "6G >30%"')
+    edited = "".join(lines).encode()
+    with CoordinationClient(
+        server.address, "phuoc-binh.vhxh", identity=identity("phuoc-binh.vhxh")
+    ) as office:
+        verdict = office.amend_plan(edited, "Rà soát chỉ tiêu")
+    assert (verdict.outcome, verdict.action) == ("accepted", "amended")
+    (warning,) = verdict.warnings
+    assert warning.code == "TARGET_NOT_MACHINE_JUDGED"
+    assert warning.line == line
+    assert warning.field.startswith(f"plan_file:{line}:indicators[")
+    assert warning.field.endswith("].targets[0].value")
+    # Vietnamese first, then the detail naming the wording
+    assert warning.message.startswith(vietnamese("TARGET_NOT_MACHINE_JUDGED") + " — ")
+    assert "'6G >30%'" in warning.message

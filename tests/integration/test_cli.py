@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 import yaml
 
+from domain.messages import vietnamese
 from projections.views import VIEWS
 from services.app.ledger import Actor, Ledger
 from services.cli import main
@@ -60,7 +61,8 @@ def test_importing_a_bad_file_exits_2_and_prints_every_problem(
     assert result["stored"] is False
     fields = {p["field"] for p in result["problems"]}
     assert {"plan.id", "plan.ward", "plan.coordinator", "tasks"} <= fields
-    assert f"{bad}:3: plan.id: FIELD_TYPE" in err
+    # each problem line: CODE: the Vietnamese sentence — the detail
+    assert f"{bad}:3: plan.id: FIELD_TYPE: {vietnamese('FIELD_TYPE')} — " in err
     code, out, _ = run(capsys, "plans", "list", "--format", "json")
     assert (code, out) == (0, "")
 
@@ -205,6 +207,39 @@ def test_flags_and_scores_read_a_day_for_scripts(
     assert (code, "INVALID_VALUE" in err) == (2, True)
 
 
+def test_flags_scores_and_status_read_by_people_carry_vietnamese_labels(
+    configured: Database, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The human outputs: Vietnamese labels (the JSON keys stay as scripts read them)."""
+    assert run(capsys, "plans", "import", *map(str, PLANS), "--agencies", str(REGISTRY))[0] == 0
+    day = ("--as-of", "2026-04-01")
+    code, out, err = run(capsys, "flags", "--plan", "phuoc-binh-2026", *day)
+    assert code == 0, err
+    late = next(line for line in out.splitlines() if "PAST_DEADLINE" in line)
+    assert " (chủ trì: " in late
+    assert " từ ngày 2026-" in late
+    code, out, err = run(capsys, "scores", "--plan", "phuoc-binh-2026", *day)
+    assert code == 0, err
+    header, first, *_ = out.splitlines()
+    assert header.split() == ["Hạng", "Đơn", "vị", "Điểm", "Thành", "phần"]
+    assert first.lstrip().startswith("1.")
+    assert "Báo cáo đúng kỳ 0/" in first  # the report's names of the parts
+    assert not {"on_time", "acceptance", "timeliness", "unflagged"} & set(out.split())
+    code, out, err = run(capsys, "plans", "status", "phuoc-binh-2026", *day)
+    assert code == 0, err
+    assert "tính đến 2026-04-01" in out
+    assert "  Quá hạn: " in out
+    assert "  Vướng mắc chưa xử lý: " in out
+    code, out, err = run(capsys, "scores", "--plan", "phuoc-binh-2026", *day, "--format", "json")
+    assert code == 0, err
+    assert set(json.loads(out.splitlines()[0])["parts"]) == {
+        "on_time",
+        "acceptance",
+        "timeliness",
+        "unflagged",
+    }
+
+
 def test_missing_lists_the_reports_owed_on_a_day_and_drops_one_that_came(
     configured: Database, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -229,7 +264,7 @@ def test_missing_lists_the_reports_owed_on_a_day_and_drops_one_that_came(
     assert task not in items
     assert items  # its other items are still owed
     code, out, _ = run(capsys, "missing", "--plan", "phuoc-binh-2026", "--as-of", "2026-02-08")
-    assert (code, "2026-01 due 2026-02-07: phuoc-binh.vhxh" in out) == (0, True)
+    assert (code, "kỳ 2026-01 hạn 2026-02-07: phuoc-binh.vhxh" in out) == (0, True)
     code, _, err = run(capsys, "missing", "--as-of", "2026-02-08")
     assert (code, "INVALID_VALUE" in err) == (2, True)
 

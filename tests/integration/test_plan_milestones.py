@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from domain.messages import vietnamese
 from projections.rollups import indicators_by_code
 from projections.views import VIEWS, caught_up
 from services.app.importer import import_plans
@@ -151,6 +152,10 @@ def test_plans_import_lists_the_wordings_not_machine_judged_as_warnings(
     warned = [line for line in err.splitlines() if line.startswith("WARNING ")]
     assert len(warned) == 4
     assert "'6G >30%'" in warned[1]
+    # CODE: the Vietnamese sentence — the detail; the JSON keeps the detail alone
+    said = vietnamese("TARGET_NOT_MACHINE_JUDGED")
+    assert all(f": TARGET_NOT_MACHINE_JUDGED: {said} — target '" in line for line in warned)
+    assert all(w["message"].startswith("target '") for w in result["warnings"])
 
 
 def test_a_wording_not_machine_judged_is_amended_later_to_a_figure(

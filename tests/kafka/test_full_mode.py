@@ -1,5 +1,5 @@
 """Full mode on a real broker: ``lienthong run`` — the API publishing through Kafka, the
-ingest worker and the relay — answers Publish with the store's verdict; the API's wait
+ingest worker, the relay, the checkpointer and the reminders — answers Publish with the store's verdict; the API's wait
 for that verdict is woken by its live views, not a timer."""
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from kafka import KafkaConsumer, TopicPartition
 from lienthong.v1 import envelope_pb2, ingest_service_pb2, ingest_service_pb2_grpc, resources_pb2
 
+from domain.messages import vietnamese
 from domain.submission import Submission
 from lienthong_sdk import envelopes
 from lienthong_sdk.client import AgencyClient
@@ -39,8 +40,9 @@ from services.grpc.ingest import Forwarding
 from services.grpc.server import start_server
 from services.kafka import submit
 from services.kafka.submit import KafkaSubmitter
-from services.kafka.topics import kafka_producer
+from services.kafka.topics import REMINDERS, kafka_producer
 from services.store.database import Database
+from services.supervisor import CHILDREN
 from tests.e2e.conftest import tls_settings
 from tests.identities import folder, identity, signer
 from tests.kafka.test_ingestion import (
@@ -143,6 +145,9 @@ def test_publish_in_full_mode_goes_through_kafka_and_returns_the_stores_verdict(
     assert (accepted.outcome, accepted.subject_version) == ("accepted", 2)
     assert accepted.position == store.position(store.item(f"{PB}/task/24").id, 2)
     assert (refused.outcome, refused.reason_code) == ("rejected", "NOT_LEAD_UNIT")
+    # read from the receipt, the refusal is said Vietnamese first, as over gRPC
+    assert refused.message.startswith(vietnamese("NOT_LEAD_UNIT") + " — ")
+    assert unsigned.message.startswith(vietnamese("SIGNATURE_MISSING") + " — ")
     assert (unsigned.outcome, unsigned.reason_code) == ("rejected", "SIGNATURE_MISSING")
     assert (impostor.outcome, impostor.reason_code) == ("rejected", "KEY_NOT_OF_AGENCY")
     assert store.item_status(f"{PB}/task/24")["percent"] == 30
@@ -182,7 +187,7 @@ def test_publish_in_full_mode_goes_through_kafka_and_returns_the_stores_verdict(
     checkpoints.close()
     log_key = load_signer(full_mode_log_key(tmp_path)).verifier()
     assert Checkpoint.parse(log_key.verify(first.value.decode())).size > 0
-    every_child_serves_its_metrics(json_lines(tmp_path / "full.log"))
+    every_child_serves_its_metrics(tmp_path / "full.log", broker[2], prefix)
     # every line is JSON but the address the API prints for scripts
     text = (tmp_path / "full.log").read_text(errors="replace").splitlines()
     assert all(LISTENING.search(line) for line in text if line and not line.startswith("{"))
@@ -203,15 +208,18 @@ def json_lines(log: Path) -> list[dict[str, Any]]:
     ]
 
 
-def every_child_serves_its_metrics(lines: list[dict[str, Any]]) -> None:
-    """Each child of full mode, scraped on the port it logged, serves its metrics:
-    after one accepted and three rejected envelopes, once the log is followed."""
+def every_child_serves_its_metrics(log: Path, bootstrap: str, prefix: str) -> None:
+    """Each child of full mode (the supervisor's five), scraped on the port it logged,
+    serves its metrics: after one accepted and three rejected envelopes, once the log
+    is followed; the reminders child counts what it put on the reminders topic."""
+    lines = json_lines(log)
     ports = {
         line["command"]: int(line["message"].rsplit(":", 1)[1].split("/")[0])
         for line in lines
         if line["logger"] == "services.metrics"
     }
-    assert set(ports) == {"serve", "ingest-worker", "relay", "checkpointer"}
+    assert set(ports) == {command[0] for command in CHILDREN}
+    assert set(ports) == {"serve", "ingest-worker", "relay", "checkpointer", "reminders"}
     serve = scrape(ports["serve"])
     publish = "/lienthong.v1.IngestService/Publish"
     assert value(serve, "lienthong_grpc_request_duration_seconds_count", method=publish, code="OK")
@@ -237,6 +245,17 @@ def every_child_serves_its_metrics(lines: list[dict[str, Any]]) -> None:
         )
 
     wait_for(settled, "every child's metrics", deadline_s=60)
+
+    # the reminders child made a pass over the log, and its counter is what the topic holds
+    def reminders_passed() -> bool:
+        return any(line["message"].startswith("reminders pass") for line in json_lines(log))
+
+    def reminders_counted() -> bool:
+        reminded = value(scrape(ports["reminders"]), "lienthong_reminders_published_total")
+        return reminded == records_on(bootstrap, f"{prefix}{REMINDERS}")
+
+    wait_for(reminders_passed, "the reminders child's first pass", deadline_s=60)
+    wait_for(reminders_counted, "the reminders counted as the topic holds them", deadline_s=60)
 
 
 @contextmanager

@@ -17,6 +17,7 @@ from kafka import KafkaConsumer, KafkaProducer
 from lienthong.v1 import envelope_pb2, resources_pb2
 from psycopg import sql
 
+from domain.messages import vietnamese
 from domain.submission import Submission
 from services.app.ledger import Ledger
 from services.kafka.relay import Relay
@@ -244,6 +245,11 @@ def test_poison_in_the_middle_of_a_partition_is_rejected_and_the_rest_accepted(
         b"NOT_FOUND",
         b"NOT_LEAD_UNIT",
     }
+    # whoever reads a copy reads its refusal Vietnamese first, then the receipt's detail
+    for copy in copies:
+        headers = dict(copy.headers)
+        said = vietnamese(headers["reason_code"].decode())
+        assert headers["message"].decode().startswith(f"{said} — ")
 
 
 def many_envelopes(count: int, seed: int) -> list[envelope_pb2.AgencyEventEnvelope]:

@@ -3,9 +3,11 @@
 isort:skip_file
 """
 
+from collections import abc as _abc
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
+from google.protobuf.internal import containers as _containers
 from lienthong.v1 import envelope_pb2 as _envelope_pb2
 import builtins as _builtins
 import sys
@@ -466,22 +468,67 @@ class AmendPlanResponse(_message.Message):
     VERDICT_FIELD_NUMBER: _builtins.int
     ACTION_FIELD_NUMBER: _builtins.int
     EVENTS_FIELD_NUMBER: _builtins.int
+    WARNINGS_FIELD_NUMBER: _builtins.int
     action: _builtins.str
     """issued, amended or unchanged."""
     events: _builtins.int
     @_builtins.property
     def verdict(self) -> _envelope_pb2.Verdict: ...
+    @_builtins.property
+    def warnings(self) -> _containers.RepeatedCompositeFieldContainer[Global___PlanFileWarning]:
+        """What was stored but a person should look at (`plans import` prints the same as
+        WARNING lines): e.g. a target wording not machine-judged. Empty on a retry that
+        returns the first verdict.
+        """
+
     def __init__(
         self,
         *,
         verdict: _envelope_pb2.Verdict | None = ...,
         action: _builtins.str = ...,
         events: _builtins.int = ...,
+        warnings: _abc.Iterable[Global___PlanFileWarning] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["verdict", b"verdict"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["action", b"action", "events", b"events", "verdict", b"verdict"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["action", b"action", "events", b"events", "verdict", b"verdict", "warnings", b"warnings"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___AmendPlanResponse: _TypeAlias = AmendPlanResponse  # noqa: Y015
+
+@_typing.final
+class PlanFileWarning(_message.Message):
+    """One warning about an accepted plan file, shaped like a refusal's field violation."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CODE_FIELD_NUMBER: _builtins.int
+    FIELD_FIELD_NUMBER: _builtins.int
+    MESSAGE_FIELD_NUMBER: _builtins.int
+    LINE_FIELD_NUMBER: _builtins.int
+    code: _builtins.str
+    """The stable machine code (docs/errors.md), e.g. TARGET_NOT_MACHINE_JUDGED."""
+    field: _builtins.str
+    """Where, as a refusal's field violation names it: `plan_file:LINE:FIELD`
+    (e.g. `plan_file:42:indicators[2].targets[0].value`).
+    """
+    message: _builtins.str
+    """For a person: the code's Vietnamese sentence, then the detail."""
+    line: _builtins.int
+    """The line of the plan file (1-based)."""
+    def __init__(
+        self,
+        *,
+        code: _builtins.str = ...,
+        field: _builtins.str = ...,
+        message: _builtins.str = ...,
+        line: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["code", b"code", "field", b"field", "line", b"line", "message", b"message"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___PlanFileWarning: _TypeAlias = PlanFileWarning  # noqa: Y015
