@@ -22,22 +22,6 @@ STATUS_VI = {
     "cancelled": "Đã hủy",
 }
 STATUS_ORDER = tuple(STATUS_VI)
-RULE_VI = {
-    "PAST_DEADLINE": "Quá hạn",
-    "BEHIND_SCHEDULE": "Chậm tiến độ",
-    "LOW_QUALITY_EVIDENCE": "Minh chứng chưa đạt",
-    "LATE_FORECAST": "Dự báo trễ hạn",
-    "REPORT_MISSING": "Thiếu báo cáo",
-    "DUTY_PERIOD_UNMET": "Chưa thực hiện nhiệm vụ định kỳ",
-    "KPI_OFF_TRACK": "Chỉ tiêu chệch hướng",
-    "KPI_MISSED": "Không đạt chỉ tiêu",
-}
-PART_VI = {
-    "on_time": "Đúng hạn",
-    "acceptance": "Minh chứng được chấp nhận",
-    "timeliness": "Báo cáo kịp thời",
-    "unflagged": "Không bị cảnh báo",
-}
 
 
 def status_name(value: int) -> str:
@@ -107,7 +91,7 @@ def red_flags(client: CoordinationClient, plan_id: str, as_of: date | None) -> l
     return [
         {
             "rule": f.rule,
-            "label": RULE_VI.get(f.rule, f.rule),
+            "label": f.rule_title or f.rule,
             "message": f.message,
             "item": item_of(f.subject),
             "lead": list(f.lead),
@@ -122,10 +106,12 @@ def red_flags(client: CoordinationClient, plan_id: str, as_of: date | None) -> l
 def flag_summary(flags: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """How many flags of each rule are up, most first."""
     counts: dict[str, int] = {}
+    labels: dict[str, str] = {}
     for flag in flags:
         counts[flag["rule"]] = counts.get(flag["rule"], 0) + 1
+        labels[flag["rule"]] = flag["label"]
     return [
-        {"rule": rule, "label": RULE_VI.get(rule, rule), "count": count}
+        {"rule": rule, "label": labels[rule], "count": count}
         for rule, count in sorted(counts.items(), key=lambda rc: (-rc[1], rc[0]))
     ]
 
@@ -168,7 +154,7 @@ def ranking(client: CoordinationClient, plan_id: str, as_of: date | None) -> lis
             "parts": [
                 {
                     "code": p.name,
-                    "label": PART_VI.get(p.name, p.name),
+                    "label": p.title or p.name,
                     "count": p.count,
                     "of": p.of,
                     "rate": round(100 * p.rate, 1) if p.HasField("rate") else None,

@@ -60,6 +60,7 @@ class Rule:
     id: str
     version: int
     text: str
+    title: str  # what the ward calls it (Vietnamese), shown beside the id
 
 
 RULES = {
@@ -70,6 +71,7 @@ RULES = {
             2,
             "a task open after its planned due day (the deadline's last day, or the end "
             "of the plan's year when the wording gives none) (004 III.2.3 a)",
+            title="Quá hạn",
         ),
         Rule(
             "BEHIND_SCHEDULE",
@@ -77,23 +79,27 @@ RULES = {
             "after the plan's first reporting checkpoint, below 50% of the completion a "
             "linear schedule from the task's planned start to its due day expects "
             "(004 III.2.3 b)",
+            title="Chậm tiến độ",
         ),
         Rule(
             "LOW_QUALITY_EVIDENCE",
             1,
             "the latest evidence review judged it low quality (004 III.2.3 c)",
+            title="Minh chứng chất lượng thấp",
         ),
         Rule(
             "LATE_FORECAST",
             2,
             "early warning, after the first checkpoint: the finish forecast from the "
             "latest reports' velocity falls after the due day",
+            title="Dự báo trễ hạn",
         ),
         Rule(
             "REPORT_MISSING",
             1,
             "a period of the plan's regime overlapping the item's span whose report's due "
             "day passed with no report of it from its lead units (đôn đốc)",
+            title="Chưa báo cáo",
         ),
         Rule(
             "DUTY_PERIOD_UNMET",
@@ -101,6 +107,7 @@ RULES = {
             "a yearly, quarterly or monthly duty's period ended (its grace passed) with no "
             "progress report in it, or no evidence submitted in it when the duty names a "
             "product",
+            title="Nhiệm vụ định kỳ chưa thực hiện",
         ),
         Rule(
             "KPI_OFF_TRACK",
@@ -110,6 +117,7 @@ RULES = {
             "less than 50% of the progress a linear trajectory from the previous milestone's "
             "figure (0 when none is comparable) to this one's expects by now; milestones "
             "judged by evidence are not on a trajectory",
+            title="Chỉ tiêu chệch hướng",
         ),
         Rule(
             "KPI_MISSED",
@@ -119,9 +127,15 @@ RULES = {
             "for a milestone judged by evidence (a commitment 'X', a wording not "
             "machine-judged), no evidence submitted after the previous milestone's report "
             "due day and by its own was accepted",
+            title="Chỉ tiêu không đạt",
         ),
     )
 }
+
+
+def rule_title(rule: str) -> str:
+    """What the ward calls ``rule`` (its id when no rule has it)."""
+    return RULES[rule].title if rule in RULES else rule
 
 
 @dataclass(frozen=True)

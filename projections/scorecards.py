@@ -60,6 +60,13 @@ from projections.plans import plan_of
 from projections.red_flags import item_flags, start_of
 
 WEIGHTS = {"on_time": 0.4, "acceptance": 0.2, "timeliness": 0.2, "unflagged": 0.2}
+PART_TITLES = {
+    "on_time": "Đúng hạn",
+    "acceptance": "Minh chứng được chấp nhận",
+    "timeliness": "Báo cáo đúng kỳ",
+    "unflagged": "Không có cờ đỏ",
+}
+"""What the ward calls each part of a score (Vietnamese), shown beside its name."""
 AGENCY = "agency:"  # the key prefix of an agency's row ("agency:ID")
 Part = tuple[int, int]
 

@@ -79,7 +79,7 @@ from projections.engine.rows import Views, json_safe
 from projections.engine.runner import ProjectionRunner, catch_up_all, rebuild_all
 from projections.plans import items_of, plan_status, plan_summary
 from projections.red_flags import led_items, missing_reports, raised_flags
-from projections.scorecards import standings
+from projections.scorecards import PART_TITLES, standings
 from projections.views import PLAN_VIEWS, VIEWS, caught_up, view_named
 from services.app import inspection
 from services.app.audit import (
@@ -125,7 +125,6 @@ from services.logs import setup_logging
 from services.metrics import serve_metrics
 from services.reports import render
 from services.reports.gather import report_on_store
-from services.reports.model import PARTS as SCORE_PARTS
 from services.reports.periods import check_format, parse_period
 from services.store import replication
 from services.store.database import (
@@ -309,7 +308,7 @@ def cmd_scores(app: Ledger, args: argparse.Namespace) -> int:
             emit({"rank": rank, **card}, "json")  # rank 0: a collective, not ranked
         else:
             parts = " · ".join(
-                f"{SCORE_PARTS.get(name, name)} {part['count']}/{part['of']}"
+                f"{PART_TITLES.get(name, name)} {part['count']}/{part['of']}"
                 for name, part in card["parts"].items()
                 if part["of"]
             )

@@ -19,7 +19,7 @@ from projections.dependencies import blocked, bottlenecks, critical_path, graphs
 from projections.engine.rows import Views
 from projections.plans import items_of, plan_status
 from projections.red_flags import led_items, missing_reports, raised_flags
-from projections.scorecards import standings
+from projections.scorecards import PART_TITLES, standings
 from services.grpc import pages
 from services.grpc.reads import (
     Basis,
@@ -65,6 +65,7 @@ def scorecard_message(rank: int, card: dict[str, Any]) -> pb.Scorecard:
                 of=part["of"],
                 rate=part["rate"],
                 weight=part["weight"],
+                title=PART_TITLES.get(name, name),
             )
             for name, part in card["parts"].items()
         ],

@@ -23,7 +23,7 @@ from lienthong.v1 import plan_service_pb2, resources_pb2
 
 from domain.clock import ward_day
 from domain.errors import NotFoundError
-from domain.flags import FlagSpan, Frame, expected_figure, expected_percent
+from domain.flags import FlagSpan, Frame, expected_figure, expected_percent, rule_title
 from domain.items import ItemStatus
 from domain.targets import read_target
 from projections.engine.known_at import rows_known_at
@@ -58,6 +58,7 @@ def flag_message(span: FlagSpan, subject: str, lead: list[str]) -> resources_pb2
         lead=lead,
         period=span.period,
         units=span.units,
+        rule_title=rule_title(span.rule),
     )
 
 

@@ -20,12 +20,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from domain.clock import ward_day
+from domain.flags import rule_title
 from domain.items import ItemStatus
 from domain.reporting import Period, period_name, vn_date
 from projections.corrections import corrections
 from projections.engine.rows import Row, Views
 from projections.plans import is_overdue, items_of, plan_row
 from projections.red_flags import missing_reports, raised_flags
+from projections.scorecards import PART_TITLES as PARTS
 from projections.scorecards import WEIGHTS, standings
 
 Cell = str | int | float
@@ -44,22 +46,6 @@ STANDINGS = {
     "off_track": "Chưa đạt",
     "no_data": "Chưa có số liệu",
     "unjudgeable": "Không so sánh được",
-}
-RULES = {
-    "PAST_DEADLINE": "Quá hạn",
-    "BEHIND_SCHEDULE": "Chậm tiến độ (dưới 50% so với kế hoạch)",
-    "LOW_QUALITY_EVIDENCE": "Minh chứng chất lượng thấp",
-    "LATE_FORECAST": "Cảnh báo sớm: dự báo trễ hạn",
-    "REPORT_MISSING": "Chưa báo cáo",
-    "DUTY_PERIOD_UNMET": "Nhiệm vụ định kỳ chưa thực hiện trong kỳ",
-    "KPI_OFF_TRACK": "Chỉ tiêu chệch hướng",
-    "KPI_MISSED": "Chỉ tiêu không đạt",
-}
-PARTS = {
-    "on_time": "Đúng hạn",
-    "acceptance": "Minh chứng được chấp nhận",
-    "timeliness": "Báo cáo đúng kỳ",
-    "unflagged": "Không có cờ đỏ",
 }
 CORRECTIONS = {
     "lienthong.task.ReportCorrected": "Đính chính báo cáo tiến độ",
@@ -277,7 +263,7 @@ def task_table(
 ) -> Table:
     flagged: dict[str, list[str]] = {}
     for name, _, span in flags:
-        flagged.setdefault(name, []).append(RULES.get(span.rule, span.rule))
+        flagged.setdefault(name, []).append(rule_title(span.rule))
     order = {status.value: i for i, status in enumerate(STATUS_ORDER)}
     ranked = sorted(enumerate(tasks), key=lambda t: (order[t[1][1]["status"]], t[0]))
     rows = [
@@ -342,7 +328,7 @@ def flag_table(
             short(name),
             text.get(name, ""),
             units(lead),
-            RULES.get(span.rule, span.rule),
+            rule_title(span.rule),
             f"{span.rule} v{span.version}",
             span.period or NONE,
             vn_date(span.raised_on),

@@ -1119,6 +1119,7 @@ class ScorePart(_message.Message):
     OF_FIELD_NUMBER: _builtins.int
     RATE_FIELD_NUMBER: _builtins.int
     WEIGHT_FIELD_NUMBER: _builtins.int
+    TITLE_FIELD_NUMBER: _builtins.int
     name: _builtins.str
     """on_time, acceptance, timeliness, unflagged, ..."""
     count: _builtins.int
@@ -1126,6 +1127,8 @@ class ScorePart(_message.Message):
     rate: _builtins.float
     """count ÷ of; unset when there is nothing to judge."""
     weight: _builtins.float
+    title: _builtins.str
+    """What the ward calls the part ("Đúng hạn", "Báo cáo đúng kỳ"), to show beside its name."""
     def __init__(
         self,
         *,
@@ -1134,10 +1137,11 @@ class ScorePart(_message.Message):
         of: _builtins.int = ...,
         rate: _builtins.float | None = ...,
         weight: _builtins.float = ...,
+        title: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["_rate", b"_rate", "rate", b"rate"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_rate", b"_rate", "count", b"count", "name", b"name", "of", b"of", "rate", b"rate", "weight", b"weight"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_rate", b"_rate", "count", b"count", "name", b"name", "of", b"of", "rate", b"rate", "title", b"title", "weight", b"weight"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType__rate: _TypeAlias = _typing.Literal["rate"]  # noqa: Y015
     _WhichOneofArgType__rate: _TypeAlias = _typing.Literal["_rate", b"_rate"]  # noqa: Y015

@@ -337,6 +337,7 @@ class RedFlag(_message.Message):
     LEAD_FIELD_NUMBER: _builtins.int
     PERIOD_FIELD_NUMBER: _builtins.int
     UNITS_FIELD_NUMBER: _builtins.int
+    RULE_TITLE_FIELD_NUMBER: _builtins.int
     rule: _builtins.str
     """"PAST_DEADLINE", "BEHIND_SCHEDULE", "LOW_QUALITY_EVIDENCE", "LATE_FORECAST",
     "REPORT_MISSING", "DUTY_PERIOD_UNMET", "KPI_OFF_TRACK" or "KPI_MISSED" (docs/views.md).
@@ -361,6 +362,8 @@ class RedFlag(_message.Message):
     reporting period of REPORT_MISSING, the duty's period of DUTY_PERIOD_UNMET, the
     target's period of KPI_OFF_TRACK and KPI_MISSED; empty for the others.
     """
+    rule_title: _builtins.str
+    """What the ward calls the rule ("Quá hạn", "Chưa báo cáo"), to show beside its id."""
     @_builtins.property
     def lead(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
         """The item's lead units."""
@@ -384,10 +387,11 @@ class RedFlag(_message.Message):
         lead: _abc.Iterable[_builtins.str] | None = ...,
         period: _builtins.str = ...,
         units: _abc.Iterable[_builtins.str] | None = ...,
+        rule_title: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["cleared_by", b"cleared_by", "cleared_on", b"cleared_on", "lead", b"lead", "message", b"message", "period", b"period", "raised_at_event", b"raised_at_event", "raised_by", b"raised_by", "raised_on", b"raised_on", "rule", b"rule", "rule_version", b"rule_version", "subject", b"subject", "units", b"units"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["cleared_by", b"cleared_by", "cleared_on", b"cleared_on", "lead", b"lead", "message", b"message", "period", b"period", "raised_at_event", b"raised_at_event", "raised_by", b"raised_by", "raised_on", b"raised_on", "rule", b"rule", "rule_title", b"rule_title", "rule_version", b"rule_version", "subject", b"subject", "units", b"units"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
