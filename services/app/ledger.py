@@ -16,6 +16,8 @@ from uuid import UUID, uuid4
 from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import ApplicationRecorder, JSONTranscoder, Transcoding
+from eventsourcing.persistence import IntegrityError as PersistenceIntegrityError
+from eventsourcing.persistence import InternalError as PersistenceInternalError
 
 from domain.agency import Agency
 from domain.clock import Clock
@@ -72,6 +74,16 @@ def check_timing(ctx: Context, plan: Plan, args: dict[str, Any]) -> None:
         check_period_begun(str(args["period"]), ctx)
 
 
+CREATE_ATTEMPTS = 10  # processes starting together: each may lose to each other once
+
+
+def concurrent_ddl(error: Exception) -> bool:
+    """Did PostgreSQL refuse a table's creation only because another process created it
+    at the same moment?"""
+    said = str(error)
+    return "tuple concurrently updated" in said or "pg_type_typname_nsp_index" in said
+
+
 class Ledger(Application[UUID]):
     """The system of record for ward plans and everything reported against them."""
 
@@ -85,8 +97,21 @@ class Ledger(Application[UUID]):
 
     def construct_recorder(self) -> ApplicationRecorder:
         """A process recorder: events, plus the upstream positions (Kafka offsets) they
-        came from, written in the same transaction."""
-        return self.factory.process_recorder()
+        came from, written in the same transaction.
+
+        Processes that start together (the children of ``lienthong run``) create the
+        tables together: PostgreSQL may refuse one of two concurrent ``CREATE … IF NOT
+        EXISTS`` on its catalog ("tuple concurrently updated", a duplicate ``pg_type``
+        row); the statements are idempotent, so the loser runs them again once the
+        winner has committed."""
+        attempt = 1
+        while True:
+            try:
+                return self.factory.process_recorder()
+            except (PersistenceInternalError, PersistenceIntegrityError) as error:
+                if attempt == CREATE_ATTEMPTS or not concurrent_ddl(error):
+                    raise
+                attempt += 1
 
     def register_transcodings(self, transcoder: JSONTranscoder) -> None:
         super().register_transcodings(transcoder)

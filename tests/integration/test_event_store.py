@@ -5,6 +5,11 @@ keeps one global order with explicit topics."""
 from __future__ import annotations
 
 import datetime as dt
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 from eventsourcing.persistence import IntegrityError
@@ -94,3 +99,38 @@ def test_the_log_keeps_one_global_order_under_explicit_topics(app: Ledger) -> No
     assert [n.id for n in notifications] == sorted(n.id for n in notifications)
     assert [n.originator_id for n in notifications] == [task_id("pb", k) for k in ("1", "2", "3")]
     assert {n.topic for n in notifications} == {"lienthong.task.Assigned"}
+
+
+STARTING_TOGETHER = 8
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_processes_starting_together_on_an_empty_database_all_get_their_tables(
+    database: Database,
+) -> None:
+    """The children of full mode create the store's tables at the same moment: every one
+    of them starts (none dies on PostgreSQL's catalog), and the store works after."""
+    env = {**os.environ, "LEDGER_ENV": json.dumps(database.eventsourcing_env())}
+    script = (
+        "import json, os; from services.app.ledger import Ledger; "
+        "Ledger(env=json.loads(os.environ['LEDGER_ENV'])).close()"
+    )
+    children = [
+        subprocess.Popen(
+            [sys.executable, "-c", script],
+            env=env,
+            cwd=ROOT,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(STARTING_TOGETHER)
+    ]
+    failed = [
+        err for child in children if (err := child.communicate(timeout=120)[1]) and child.returncode
+    ]
+    assert not failed, failed[0]
+    app = Ledger(env=database.eventsourcing_env())
+    try:
+        assert app.recorder.max_notification_id() in (None, 0)
+    finally:
+        app.close()
