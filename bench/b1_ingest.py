@@ -187,7 +187,7 @@ def run_worker(
     try:
         if idle_first:
             worker.start()
-            wait_for_log(worker, "the store holds")
+            wait_for_log(worker, "positioned at offset")
             idle = rss_kib(worker.pid)[0]
             say(f"worker joined the group; resident memory at rest {idle / 1024:.0f} MiB")
             produce_rate = produce(broker.bootstrap, topic, keyed, len(keyed))
