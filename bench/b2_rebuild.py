@@ -17,7 +17,7 @@ views are whatever :data:`projections.views.VIEWS` holds when the benchmark runs
   same store (a whole million would take it a quarter of an hour); the subject's rate
   over the same first events is reported beside it.
 
-Target: ≥ 30,000 events/s for the rebuild of every view. Writes
+Target: ≥ 20,000 events/s for the rebuild of every view (issue 17; 30,000 before). Writes
 ``bench/results/b2_rebuild.json``.
 
     python -m bench.b2_rebuild                       # 1,000,000 events, seed 57
@@ -49,7 +49,7 @@ from projections.views import VIEWS
 from services.app.ledger import Ledger
 from services.store.database import Database, embedded_server
 
-TARGET = 30_000
+TARGET = 20_000  # issue 17 (architecture.md: 30,000)
 BASELINE_NAME = "b2_baseline"
 SHOW_EVERY = 100_000  # events between two progress lines
 
