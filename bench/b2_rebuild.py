@@ -44,7 +44,13 @@ from psycopg.types.json import Jsonb
 from bench.b2_store import ensure_store
 from bench.harness import Result, say
 from projections.engine.replay import share_replay
-from projections.engine.runner import BATCH, ProjectionRunner, Row, View, catch_up_all
+from projections.engine.runner import (
+    REBUILD_BATCH,
+    ProjectionRunner,
+    Row,
+    View,
+    catch_up_all,
+)
 from projections.views import VIEWS
 from services.app.ledger import Ledger
 from services.store.database import Database, embedded_server
@@ -305,7 +311,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=57)
     parser.add_argument("--baseline-events", type=int, default=5_000)
     parser.add_argument("--per-view-events", type=int, default=50_000)
-    parser.add_argument("--batch", type=int, default=BATCH)
+    parser.add_argument("--batch", type=int, default=REBUILD_BATCH)
     run(parser.parse_args(argv))
     return 0
 
