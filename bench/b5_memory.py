@@ -14,8 +14,10 @@ The province (issue 17, part 4): ``--wards`` synthetic wards (default 100, copie
 from the four seed plans as :mod:`bench.dataset` does) with a month of history at
 the national rate per ward (1.7 million events a month over ~3,300 wards: ~515
 envelopes per ward, so 51,500 for 100 wards), stored through the real worker. The
-server's figures: seconds from starting ``lienthong serve`` to its health service
-answering SERVING, resident memory at rest (``VmRSS`` once SERVING, before any
+server starts twice — first on a store whose views were never built (it builds every
+view from the log before it listens), then again with the views in their tables,
+caught up — and each time its figures are: seconds from starting ``lienthong serve``
+to its health service answering SERVING, resident memory at rest (``VmRSS`` once SERVING, before any
 query, and again after the queries) and its peak (``VmHWM``, after answering every
 plan). Targets: start ≤ 10 s and ≤ 500 MiB resident (the peak). The worker's figures
 (peak against at rest, bytes per active subject) are recorded without a target.
@@ -37,7 +39,7 @@ import grpc
 from lienthong.v1 import plan_service_pb2, plan_service_pb2_grpc
 
 from bench import serving
-from bench.b1_ingest import run_worker, seeded, signing
+from bench.b1_ingest import IngestRun, run_worker, seeded, signing
 from bench.dataset import Dataset, Outcome, Spec, wards_for
 from bench.harness import (
     Every,
@@ -94,6 +96,46 @@ def serve_them(db: Database, plans: list[str]) -> dict[str, Any]:
         "query_errors": errors,
         "query_seconds": round(seconds, 1),
     }
+
+
+def server_rows(  # noqa: PLR0917 - one server's rows
+    result: Result, served: dict[str, Any], how: str, wards: int, plans: int, run: IngestRun
+) -> None:
+    """The table rows (and targets) of one start of the API server."""
+    if "error" in served:
+        started = result.target(f"API server starts ({how})", 0, ">=", 1)
+        result.row(
+            f"API server, {how}: did not start on this store (see notes)",
+            "-",
+            "-",
+            f"start ≤ {TARGET_START_SECONDS:g} s, ≤ {TARGET_RSS_MIB:g} MiB",
+            started,
+        )
+        return
+    start_met = result.target(
+        f"{how}: start to SERVING", served["start_seconds"], "<=", TARGET_START_SECONDS, "s"
+    )
+    rss_met = result.target(
+        f"{how}: API server peak resident", served["peak_rss_mib"], "<=", TARGET_RSS_MIB, "MiB"
+    )
+    result.row(
+        f"API server, {wards} wards ({plans:,} plans, {run.records:,} envelopes), {how}:"
+        f" SERVING after {served['start_seconds']:g} s",
+        "-",
+        "-",
+        f"start ≤ {TARGET_START_SECONDS:g} s",
+        start_met,
+    )
+    rest = mib(run.idle_rss_kib)
+    result.row(
+        f"API server, {wards} wards, {how}: peak {served['peak_rss_mib']:,.0f} MiB"
+        f" (at rest {served['rss_after_start_mib']:,.0f} MiB after start,"
+        f" {served['rss_after_serving_mib']:,.0f} MiB after serving)",
+        f"worker at rest {rest:,.0f} MiB",
+        f"{served['peak_rss_mib'] / max(0.1, rest):.1f}×",
+        f"≤ {TARGET_RSS_MIB:g} MiB resident",
+        rss_met,
+    )
 
 
 def server_pid(address: str) -> int:
@@ -176,45 +218,16 @@ def main(argv: list[str] | None = None) -> int:
         )
         if not args.no_server:
             plans = [dataset.world.plan_file(i).key for i in range(spec.wards)]
-            try:
-                served = serve_them(db, plans)
-            except RuntimeError as error:  # the server did not come up: keep the worker's figures
-                served = {"error": str(error)}
-                result.notes.append(f"lienthong serve failed on this store: {error}")
-            result.figures["api_server"] = served
-            if "error" in served:
-                started = result.target("API server starts", 0, ">=", 1)
-                result.row(
-                    "API server: did not start on this store (see notes)",
-                    "-",
-                    "-",
-                    "start ≤ 10 s, ≤ 500 MiB",
-                    started,
-                )
-            else:
-                start_met = result.target(
-                    "start to SERVING", served["start_seconds"], "<=", TARGET_START_SECONDS, "s"
-                )
-                rss_met = result.target(
-                    "API server peak resident", served["peak_rss_mib"], "<=", TARGET_RSS_MIB, "MiB"
-                )
-                result.row(
-                    f"API server, {spec.wards} wards ({len(plans):,} plans, {run.records:,}"
-                    f" envelopes): SERVING after {served['start_seconds']:g} s",
-                    "-",
-                    "-",
-                    f"start ≤ {TARGET_START_SECONDS:g} s",
-                    start_met,
-                )
-                result.row(
-                    f"API server, {spec.wards} wards: peak {served['peak_rss_mib']:,.0f} MiB"
-                    f" (at rest {served['rss_after_start_mib']:,.0f} MiB after start,"
-                    f" {served['rss_after_serving_mib']:,.0f} MiB after serving)",
-                    f"worker at rest {mib(run.idle_rss_kib):,.0f} MiB",
-                    f"{served['peak_rss_mib'] / max(0.1, mib(run.idle_rss_kib)):.1f}×",
-                    f"≤ {TARGET_RSS_MIB:g} MiB resident",
-                    rss_met,
-                )
+            # First start: no view in PostgreSQL yet, the server builds every one from
+            # the log. Restart: the views are in their tables, caught up to the log.
+            for key, how in (("api_server", "first start"), ("api_server_restart", "restart")):
+                try:
+                    served = serve_them(db, plans)
+                except RuntimeError as error:  # did not come up: keep the worker's figures
+                    served = {"error": str(error)}
+                    result.notes.append(f"lienthong serve ({how}) failed on this store: {error}")
+                result.figures[key] = served
+                server_rows(result, served, how, spec.wards, len(plans), run)
         result.settings = {
             "worker": "python -m services.cli ingest-worker",
             "server": "lienthong serve",
