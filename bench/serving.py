@@ -222,7 +222,8 @@ PROFILE_ENV = "BENCH_PROFILE_SERVER"  # a file: py-spy samples the server as it 
 
 
 def start_profile(pid: int) -> subprocess.Popen[bytes] | None:
-    """py-spy (when installed, and ``BENCH_PROFILE_SERVER`` names an output file)
+    """py-spy (when installed, and ``BENCH_PROFILE_SERVER`` names an output file: one
+    ``<file>.<pid>`` per server)
     sampling ``pid`` for its first ``BENCH_PROFILE_SECONDS`` (60), as raw stacks."""
     output = os.environ.get(PROFILE_ENV)
     spy = Path(sys.executable).parent / "py-spy"
@@ -230,7 +231,7 @@ def start_profile(pid: int) -> subprocess.Popen[bytes] | None:
         return None
     seconds = os.environ.get("BENCH_PROFILE_SECONDS", "60")
     record = [str(spy), "record", "--pid", str(pid), "-d", seconds, "-r", "50", "-f", "raw"]
-    return subprocess.Popen([*record, "-o", output])  # noqa: S603
+    return subprocess.Popen([*record, "-o", f"{output}.{pid}"])  # noqa: S603
 
 
 def api_server(db: Database, pki: Path | None = None) -> Any:
