@@ -300,7 +300,7 @@ NOTES = [
         "red flags' next state ~15 µs; the replay's mutate and the row functions of "
         "the aggregate views ~10 µs each per view, recomputed for every aggregate a "
         "batch touches (≈ every event: 1,000,000 events over ~95,000 subjects). "
-        "30,000 events/s leaves 33 µs per event for all of it, decoding included."
+        "20,000 events/s leaves 50 µs per event for all of it, decoding included."
     ),
 ]
 
