@@ -26,9 +26,10 @@ section. Signing happens while the dataset is generated, outside it: it is the
 agency's cost. B6 (``bench/b6_signatures.py``) states both per envelope.
 ``--unsigned`` runs the same load without signatures (``bench/results/b1_ingest_unsigned.json``).
 
-Targets (``../shared/architecture.md``): ≥ 20,000 events/s, ≥ 25× the naive loop, ≥ 10%
-of COPY. "Events" are the agencies' envelopes (each one submission); the rows the
-store writes per envelope (domain events and the receipt) are reported too, and the
+Targets: ≥ 6,000 envelopes/s with signatures verified and ≥ 20× the naive loop (issue
+17; ``../shared/architecture.md`` asked 20,000 events/s and 25×), ≥ 10% of COPY.
+"Events" are the agencies' envelopes (each one submission); the rows the store writes
+per envelope (domain events and the receipt) are reported too, and the
 COPY ratio compares rows with rows.
 
     python -m bench.b1_ingest [--subjects 20000] [--events 200000] [--naive 3000] [--unsigned]
@@ -78,8 +79,8 @@ from services.store.database import Database
 PARTITIONS = 6
 POLL_SECONDS = 0.25
 STALL_SECONDS = 180.0  # no progress for this long: the run failed
-TARGET_RATE = 20_000.0
-TARGET_NAIVE = 25.0
+TARGET_RATE = 6_000.0  # issue 17, signatures verified (architecture.md: 20,000)
+TARGET_NAIVE = 20.0  # issue 17 (architecture.md: 25×)
 TARGET_COPY = 0.10
 WORKER_BATCH = "5000"  # LIENTHONG_INGEST_BATCH for the measured worker
 
@@ -187,7 +188,7 @@ def run_worker(
     try:
         if idle_first:
             worker.start()
-            wait_for_log(worker, "the store holds")
+            wait_for_log(worker, "positioned at offset")
             idle = rss_kib(worker.pid)[0]
             say(f"worker joined the group; resident memory at rest {idle / 1024:.0f} MiB")
             produce_rate = produce(broker.bootstrap, topic, keyed, len(keyed))
@@ -431,12 +432,12 @@ def main(argv: list[str] | None = None) -> int:
         met_rate = result.target("envelopes/s", round(rate, 1), ">=", TARGET_RATE, "envelopes/s")
         met_naive = result.target("× naive loop", round(naive_ratio, 2), ">=", TARGET_NAIVE)
         met_copy = result.target("share of COPY", round(copy_ratio, 4), ">=", TARGET_COPY)
-        result.row(f"{rate:,.0f} envelopes/s", "-", "-", "≥ 20,000/s", met_rate)
+        result.row(f"{rate:,.0f} envelopes/s", "-", "-", f"≥ {TARGET_RATE:,.0f}/s", met_rate)
         result.row(
             f"{rate:,.0f} envelopes/s",
             f"naive loop {naive['records_per_s']:,.0f}/s",
             f"{naive_ratio:.1f}×",
-            "≥ 25×",
+            f"≥ {TARGET_NAIVE:g}×",
             met_naive,
         )
         result.row(

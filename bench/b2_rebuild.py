@@ -17,7 +17,7 @@ views are whatever :data:`projections.views.VIEWS` holds when the benchmark runs
   same store (a whole million would take it a quarter of an hour); the subject's rate
   over the same first events is reported beside it.
 
-Target: ≥ 30,000 events/s for the rebuild of every view. Writes
+Target: ≥ 20,000 events/s for the rebuild of every view (issue 17; 30,000 before). Writes
 ``bench/results/b2_rebuild.json``.
 
     python -m bench.b2_rebuild                       # 1,000,000 events, seed 57
@@ -44,12 +44,18 @@ from psycopg.types.json import Jsonb
 from bench.b2_store import ensure_store
 from bench.harness import Result, say
 from projections.engine.replay import share_replay
-from projections.engine.runner import BATCH, ProjectionRunner, Row, View, catch_up_all
+from projections.engine.runner import (
+    REBUILD_BATCH,
+    ProjectionRunner,
+    Row,
+    View,
+    catch_up_all,
+)
 from projections.views import VIEWS
 from services.app.ledger import Ledger
 from services.store.database import Database, embedded_server
 
-TARGET = 30_000
+TARGET = 20_000  # issue 17 (architecture.md: 30,000)
 BASELINE_NAME = "b2_baseline"
 SHOW_EVERY = 100_000  # events between two progress lines
 
@@ -294,7 +300,7 @@ NOTES = [
         "red flags' next state ~15 µs; the replay's mutate and the row functions of "
         "the aggregate views ~10 µs each per view, recomputed for every aggregate a "
         "batch touches (≈ every event: 1,000,000 events over ~95,000 subjects). "
-        "30,000 events/s leaves 33 µs per event for all of it, decoding included."
+        "20,000 events/s leaves 50 µs per event for all of it, decoding included."
     ),
 ]
 
@@ -305,7 +311,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=57)
     parser.add_argument("--baseline-events", type=int, default=5_000)
     parser.add_argument("--per-view-events", type=int, default=50_000)
-    parser.add_argument("--batch", type=int, default=BATCH)
+    parser.add_argument("--batch", type=int, default=REBUILD_BATCH)
     run(parser.parse_args(argv))
     return 0
 

@@ -203,16 +203,35 @@ def server_process(
     address = f"127.0.0.1:{free_port()}"
     full_env = {**os.environ, **(env or {}), "LIENTHONG_GRPC_ADDRESS": address}
     process = subprocess.Popen(command, env=full_env, cwd=ROOT)  # noqa: S603
+    profiler = start_profile(process.pid)
     try:
         wait_serving(address, process, who)
         yield address
     finally:
+        if profiler is not None:
+            profiler.wait()
         process.terminate()
         try:
             process.wait(timeout=30)
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+
+
+PROFILE_ENV = "BENCH_PROFILE_SERVER"  # a file: py-spy samples the server as it starts
+
+
+def start_profile(pid: int) -> subprocess.Popen[bytes] | None:
+    """py-spy (when installed, and ``BENCH_PROFILE_SERVER`` names an output file: one
+    ``<file>.<pid>`` per server)
+    sampling ``pid`` for its first ``BENCH_PROFILE_SECONDS`` (60), as raw stacks."""
+    output = os.environ.get(PROFILE_ENV)
+    spy = Path(sys.executable).parent / "py-spy"
+    if not output or not spy.exists():
+        return None
+    seconds = os.environ.get("BENCH_PROFILE_SECONDS", "60")
+    record = [str(spy), "record", "--pid", str(pid), "-d", seconds, "-r", "50", "-f", "raw"]
+    return subprocess.Popen([*record, "-o", f"{output}.{pid}"])  # noqa: S603
 
 
 def api_server(db: Database, pki: Path | None = None) -> Any:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
+from functools import lru_cache
 from uuid import UUID, uuid5
 
 from eventsourcing.domain import Aggregate
@@ -85,8 +86,10 @@ class KeyAlreadyRegisteredError(DomainError):
     kind = "conflict"
 
 
+@lru_cache(maxsize=1 << 14)
 def signing_key_id(key_id: str) -> UUID:
-    """The aggregate id of the key ``key_id``."""
+    """The aggregate id of the key ``key_id`` (remembered: every signed envelope asks,
+    several times)."""
     return uuid5(NAMESPACE, f"signing-key:{key_id}")
 
 

@@ -38,8 +38,7 @@ VIETNAMESE: dict[str, str] = {
     "VIEWS_STOPPED": "Đã ghi nhận, nhưng các bảng tổng hợp đang dừng; cần quản trị viên xử lý",
     "VERDICT_PENDING": "Báo cáo đã nhận nhưng chưa có kết quả xử lý; gửi lại với cùng mã sự kiện",
     "SUBJECT_CONTENDED": (
-        "Chưa ghi nhận: đối tượng đang được cập nhật; gửi lại với cùng mã sau "
-        "ít phút"
+        "Chưa ghi nhận: đối tượng đang được cập nhật; gửi lại với cùng mã sau ít phút"
     ),
     "STORE_BUSY": "Chưa ghi nhận: kho dữ liệu đang bận; gửi lại với cùng mã sau ít phút",
     "REPORT_PERIOD_INVALID": (
@@ -79,12 +78,10 @@ VIETNAMESE: dict[str, str] = {
     "AS_OF_OUT_OF_RANGE": "Ngày báo cáo nằm ngoài thời gian của kế hoạch hoặc sau hôm nay",
     "PERIOD_OUT_OF_RANGE": "Kỳ số đo nằm ngoài phạm vi hoặc chưa bắt đầu",
     "NOT_LEAD_UNIT": (
-        "Chỉ đơn vị chủ trì mới báo cáo tiến độ chung, đề nghị hoàn thành hoặc "
-        "điều chỉnh báo cáo"
+        "Chỉ đơn vị chủ trì mới báo cáo tiến độ chung, đề nghị hoàn thành hoặc điều chỉnh báo cáo"
     ),
     "NOT_PARTICIPANT": (
-        "Chỉ đơn vị chủ trì hoặc phối hợp mới báo cáo phần việc, nộp minh "
-        "chứng hoặc nêu vướng mắc"
+        "Chỉ đơn vị chủ trì hoặc phối hợp mới báo cáo phần việc, nộp minh chứng hoặc nêu vướng mắc"
     ),
     "NOT_REVIEWER": (
         "Chỉ đơn vị theo dõi, văn phòng điều phối hoặc ban chỉ đạo mới đánh "
@@ -92,8 +89,7 @@ VIETNAMESE: dict[str, str] = {
     ),
     "SELF_REVIEW": "Không ai tự đánh giá công việc của mình",
     "COLLECTIVE_CANNOT_ACT": (
-        "Một tập thể (“Các cơ quan, đơn vị”) không tự hành động; chỉ từng "
-        "thành viên hành động"
+        "Một tập thể (“Các cơ quan, đơn vị”) không tự hành động; chỉ từng thành viên hành động"
     ),
     "NOT_COORDINATOR": (
         "Chỉ văn phòng điều phối của kế hoạch mới thay đổi thời hạn, quan hệ "

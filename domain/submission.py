@@ -11,6 +11,7 @@ submission with the same key and payload finds the receipt and gets the verdict
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Any
 from uuid import UUID, uuid5
 
@@ -21,9 +22,11 @@ from domain.facts import Fact
 from domain.ids import NAMESPACE
 
 
+@lru_cache(maxsize=1 << 16)
 def submission_id(scope: str, key: str) -> UUID:
     """The receipt id of the submission keyed ``key`` within ``scope`` (the length of
-    ``scope`` keeps every pair apart, whatever characters they hold)."""
+    ``scope`` keeps every pair apart, whatever characters they hold; remembered: the
+    ingest asks for each envelope's several times within its batch)."""
     return uuid5(NAMESPACE, f"submission:{len(scope)}:{scope}:{key}")
 
 

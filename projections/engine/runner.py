@@ -39,6 +39,10 @@ from projections.engine.source import EventSource
 from projections.engine.tables import ViewTable, encoded, write_all
 
 BATCH = 5000
+# Events per batch when every view is rebuilt from zero: an aggregate a batch touches
+# has its rows computed and encoded once per batch, so fewer, larger batches do less
+# of that work (B2, 100,000 events: 15% less CPU than at 5,000, the same digests).
+REBUILD_BATCH = 20_000
 MAX_POSITION = 2**63 - 1
 Progress = Callable[[int, int], None]
 
@@ -289,4 +293,4 @@ def rebuild_all(runners: Sequence[ProjectionRunner], progress: Progress = quiet)
     """Drop every runner's view and apply the whole log to all of them in one pass."""
     for runner in runners:
         runner.drop()
-    return catch_up_all(runners, progress)
+    return catch_up_all(runners, progress, REBUILD_BATCH)

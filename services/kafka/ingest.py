@@ -259,7 +259,7 @@ class BatchIngestor:
     def _refreshed(self, batch: list[Decoded]) -> Cache:
         """The cache, holding every aggregate ``batch`` needs as the store has it now:
         the signing keys, the subjects and their plans, then the agencies of the
-        subjects' units."""
+        subjects' units and of the records' actors."""
         needed: set[UUID] = set()
         for decoded in batch:
             if decoded.refusal is None:
@@ -268,7 +268,9 @@ class BatchIngestor:
                 if signed is not None and len(signed.key_id) == KEY_ID_LENGTH:
                     needed.add(signing_key_id(signed.key_id))
         self._catch_up(needed)
-        units: set[str] = set()
+        # The agencies of the subjects' units, and the acting agencies themselves (a
+        # command checks its actor's record: without it here, one query per record).
+        units = {d.command.actor.agency for d in batch if d.refusal is None}
         for aggregate_id in needed:
             item = self.aggregates.get(aggregate_id)
             if isinstance(item, TrackedItem):
