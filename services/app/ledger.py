@@ -81,7 +81,15 @@ def concurrent_ddl(error: Exception) -> bool:
     """Did PostgreSQL refuse a table's creation only because another process created it
     at the same moment?"""
     said = str(error)
-    return "tuple concurrently updated" in said or "pg_type_typname_nsp_index" in said
+    return any(
+        sign in said
+        for sign in (
+            "tuple concurrently updated",
+            "pg_type_typname_nsp_index",
+            # both saw no tracking table and inserted its migration row: one did
+            "Failed to record tracking for __migration__",
+        )
+    )
 
 
 class Ledger(Application[UUID]):
@@ -102,8 +110,8 @@ class Ledger(Application[UUID]):
         Processes that start together (the children of ``lienthong run``) create the
         tables together: PostgreSQL may refuse one of two concurrent ``CREATE … IF NOT
         EXISTS`` on its catalog ("tuple concurrently updated", a duplicate ``pg_type``
-        row); the statements are idempotent, so the loser runs them again once the
-        winner has committed."""
+        row), and the library's migration row is inserted by one only; the statements are
+        idempotent, so the loser runs them again once the winner has committed."""
         attempt = 1
         while True:
             try:
