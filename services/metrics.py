@@ -194,6 +194,10 @@ class MetricsInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
     """Times every call (``lienthong_grpc_request_duration_seconds``) and counts its
     refusal by reason (``lienthong_grpc_refusals_total``); unknown methods pass."""
 
+    def __init__(self) -> None:
+        # a method's handler is the same object call after call: wrapped once
+        self.wrapped: dict[str, tuple[grpc.RpcMethodHandler, grpc.RpcMethodHandler]] = {}
+
     async def intercept_service(
         self,
         continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
@@ -203,6 +207,9 @@ class MetricsInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
         if handler is None:
             return handler
         method = handler_call_details.method
+        known = self.wrapped.get(method)
+        if known is not None and known[0] is handler:
+            return known[1]
         kind = (
             ("stream" if handler.request_streaming else "unary")
             + "_"
@@ -212,8 +219,10 @@ class MetricsInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
         # a streaming response is an async generator, or a coroutine that writes it
         wrap = timed_generator if inspect.isasyncgenfunction(behaviour) else timed_coroutine
         make = getattr(grpc, f"{kind}_rpc_method_handler")
-        return make(
+        timed = make(
             wrap(method, behaviour),
             request_deserializer=handler.request_deserializer,
             response_serializer=handler.response_serializer,
         )
+        self.wrapped[method] = (handler, timed)
+        return timed
