@@ -42,6 +42,10 @@ from domain.merkle import (
 from services.store.recorder import events_table
 
 BATCH = 5000
+# a stored record as the tree hashes it (row_leaf): the columns, from the events table
+LEAF_SELECT = (
+    "SELECT notification_id, originator_id, originator_version, topic, state FROM {events}"
+)
 TABLES = (
     (
         "CREATE TABLE IF NOT EXISTS {nodes} (level int2 NOT NULL, idx int8 NOT NULL,"
@@ -329,8 +333,7 @@ class LogTree:
             with self.datastore.transaction(commit=False) as cursor:
                 cursor.execute(
                     self.sql(
-                        "SELECT notification_id, originator_id, originator_version, topic, state"
-                        " FROM {events} WHERE notification_id > %s"
+                        LEAF_SELECT + " WHERE notification_id > %s"
                         " ORDER BY notification_id LIMIT %s"
                     ),
                     (after, BATCH),
@@ -346,10 +349,7 @@ class LogTree:
         """The leaf bytes of the stored record at ``position``, read from the events table."""
         with self.datastore.transaction(commit=False) as cursor:
             cursor.execute(
-                self.sql(
-                    "SELECT notification_id, originator_id, originator_version, topic, state"
-                    " FROM {events} WHERE notification_id = %s"
-                ),
+                self.sql(LEAF_SELECT + " WHERE notification_id = %s"),
                 (position,),
             )
             row = cursor.fetchone()
