@@ -1,0 +1,141 @@
+"""What a background process's health service answers (``lienthong ingest-worker``,
+``relay``, ``reminders``, ``checkpointer``): whether it is doing its job.
+
+The process's loop tells its :class:`Vitals` how it goes — :meth:`~Vitals.done` when a
+step went through end to end (a batch stored and its offsets committed, a page of the
+log published and tracked, a pass of reminders, a checkpoint published; the worker:
+its partitions assigned), :meth:`~Vitals.beat` when it comes round without a step to
+do, :meth:`~Vitals.failed` when a step failed, :meth:`~Vitals.stopped` when it stops —
+and a thread of its own asks the store every :data:`STORE_CHECK_SECONDS` whether it
+answers (:meth:`~Vitals.check_store`). The process is serving (:meth:`~Vitals.serving`)
+when all of these hold:
+
+- it has done a first step (the worker: its consumer was assigned its partitions);
+- it has not stopped;
+- the store answered its last check, within :data:`STORE_STALE_SECONDS` (a check that
+  hangs counts as an unreachable store);
+- no step failed on the store since the last step done (the last batch committed);
+- no step has failed on the broker (or timed out) for longer than the grace
+  (:data:`GRACE_SECONDS`): a broker that is away briefly (a restart, a leader moving)
+  is ridden out without a word;
+- its loop came round within its period and the grace (a loop that hangs is not
+  serving).
+
+Pure bookkeeping with a clock: :mod:`services.grpc.health` serves what it says.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+
+from services.store.database import STORE_ERRORS
+
+GRACE_SECONDS = 30.0
+STORE_CHECK_SECONDS = 1.0
+STORE_STALE_SECONDS = 10.0
+log = logging.getLogger(__name__)
+
+
+def on_store(error: BaseException) -> bool:
+    """Whether ``error`` is the store's (PostgreSQL away, a statement refused), rather
+    than the broker's or a timeout's."""
+    return isinstance(error, STORE_ERRORS) and not isinstance(error, TimeoutError)
+
+
+class Vitals:
+    """How a background process's loop goes, and whether that is serving."""
+
+    def __init__(
+        self,
+        store: Callable[[], object] = lambda: None,
+        *,
+        period: float = 1.0,
+        grace: float = GRACE_SECONDS,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.store = store  # a cheap read of the store (it raises when the store is away)
+        self.period = period  # how often the loop comes round at most, when all is well
+        self.grace = grace
+        self.clock = clock
+        self.lock = threading.Lock()
+        self.started = False
+        self.halted = False
+        self.last_round: float | None = None
+        self.store_failed = False  # a step failed on the store since the last one done
+        self.broker_failing_since: float | None = None
+        self.store_answered: float | None = None  # the store's last answer to a check
+        self.store_reachable = False
+        self.checking: threading.Thread | None = None
+        self.stopping = threading.Event()
+
+    def done(self) -> None:
+        """A step went through end to end."""
+        with self.lock:
+            self.started = True
+            self.last_round = self.clock()
+            self.store_failed = False
+            self.broker_failing_since = None
+
+    def beat(self) -> None:
+        """The loop came round (nothing to do, or waiting to try again)."""
+        with self.lock:
+            self.last_round = self.clock()
+
+    def failed(self, error: BaseException) -> None:
+        """A step failed; it will be tried again."""
+        with self.lock:
+            now = self.last_round = self.clock()
+            if on_store(error):
+                self.store_failed = True
+            elif self.broker_failing_since is None:
+                self.broker_failing_since = now
+
+    def stopped(self) -> None:
+        """The process stops (or stopped on an error): never serving again."""
+        with self.lock:
+            self.halted = True
+        self.stopping.set()
+
+    def check_store(self) -> None:
+        """Ask the store whether it answers (in the checking thread)."""
+        try:
+            self.store()
+        except STORE_ERRORS as error:
+            with self.lock:
+                if self.store_reachable:
+                    log.warning("the store does not answer: not serving (%s)", error)
+                self.store_reachable = False
+        else:
+            with self.lock:
+                self.store_answered = self.clock()
+                self.store_reachable = True
+
+    def start_checking(self) -> None:
+        """:meth:`check_store` every :data:`STORE_CHECK_SECONDS` in a thread of its own,
+        until :meth:`stopped`."""
+
+        def checking() -> None:
+            while not self.stopping.is_set():
+                self.check_store()
+                self.stopping.wait(STORE_CHECK_SECONDS)
+
+        self.checking = threading.Thread(target=checking, name="store-check", daemon=True)
+        self.checking.start()
+
+    def serving(self) -> bool:
+        """Whether the process is doing its job now (the module's rules)."""
+        with self.lock:
+            now = self.clock()
+            if self.halted or not self.started or self.last_round is None:
+                return False
+            if not self.store_reachable or self.store_answered is None:
+                return False
+            if now - self.store_answered > STORE_STALE_SECONDS or self.store_failed:
+                return False
+            broker = self.broker_failing_since
+            if broker is not None and now - broker > self.grace:
+                return False
+            return now - self.last_round <= self.period + self.grace
