@@ -149,7 +149,6 @@ def status(address: str) -> int | None:
 
 
 def test_the_ingest_worker_serves_its_health_over_mutual_tls_and_follows_its_store(
-    store: Ledger,
     database: Database,
     proxy: Proxy,
     broker: tuple[Path, int, str],
