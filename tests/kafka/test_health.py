@@ -1,5 +1,5 @@
 """The background processes' gRPC health service (services.grpc.health): the ingest
-worker and the relay, each in a process of its own on a real PostgreSQL and a real
+worker, the relay, reminders and the checkpointer, each in a process of its own on a real PostgreSQL and a real
 broker, answer over mutual TLS — SERVING while they do their job, NOT_SERVING while
 their store is unreachable (a TCP proxy between them and PostgreSQL, cut and restored:
 the embedded server's watchdog would bring a stopped one back too soon to look), and
@@ -185,12 +185,26 @@ def test_the_ingest_worker_serves_its_health_over_mutual_tls_and_follows_its_sto
         worker.stop()
 
 
-def test_the_relay_serves_its_health(
+@pytest.fixture
+def publishing(
     store: Ledger, database: Database, broker: tuple[Path, int, str], prefix: str, tmp_path: Path
+) -> dict[str, str]:
+    """The publishers' environment, on a store with the plans (a log to follow)."""
+    env = environment(database, broker[2], prefix)
+    env["LIENTHONG_LOG_KEY_FILE"] = str(tmp_path / "log.key")  # the checkpointer's
+    return env
+
+
+@pytest.mark.parametrize("command", ["relay", "reminders", "checkpointer"])
+def test_the_publishers_serve_their_health(
+    command: str, publishing: dict[str, str], tmp_path: Path
 ) -> None:
-    relay = started("relay", environment(database, broker[2], prefix), tmp_path / "relay.log")
+    env = publishing
+    process = started(command, env, tmp_path / f"{command}.log")
     try:
-        address = health_address(relay)
-        wait_for(lambda: status(address) == SERVING, "the relay to serve")
+        address = health_address(process)
+        wait_for(lambda: status(address) == SERVING, f"{command} to serve")
     finally:
-        relay.stop()
+        process.stop()
+    assert process.process is not None
+    assert process.process.returncode == 0  # stopped by SIGTERM, cleanly
