@@ -23,6 +23,7 @@ from services.app.ledger import Ledger
 from services.store.database import Database, database_url
 from tests.identities import folder, identity
 from tests.kafka.processes import CliProcess
+from tests.kafka.test_full_mode import full_mode  # noqa: F401 - a fixture
 from tests.kafka.test_ingestion import wait_for
 
 LISTENING = re.compile(r"gRPC health of \S+ on (\S+:\d+)")
@@ -208,3 +209,22 @@ def test_the_publishers_serve_their_health(
         process.stop()
     assert process.process is not None
     assert process.process.returncode == 0  # stopped by SIGTERM, cleanly
+
+
+def test_in_full_mode_each_background_child_serves_its_health_on_a_port_of_its_own(
+    full_mode: str,  # noqa: F811 - the fixture imported above
+    tmp_path: Path,
+) -> None:
+    log = tmp_path / "full.log"
+    children = {"ingest-worker", "relay", "checkpointer", "reminders"}
+    found: dict[str, str] = {}
+
+    def all_listening() -> bool:
+        text = log.read_text(errors="replace")
+        found.update(re.findall(r"gRPC health of (\S+) on (\S+:\d+)", text))
+        return set(found) == children
+
+    wait_for(all_listening, "every background child to serve its health")
+    assert len(set(found.values())) == len(children)
+    for child, address in found.items():
+        wait_for(lambda a=address: status(a) == SERVING, f"{child} to serve")
