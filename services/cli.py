@@ -122,7 +122,7 @@ from services.kafka.relay import Relay
 from services.kafka.reminders import Reminders
 from services.kafka.submit import KafkaSubmitter
 from services.kafka.topics import AGENCY_EVENTS, KafkaSettings, kafka_producer
-from services.kafka.vitals import Vitals
+from services.kafka.vitals import Vitals, broker_check, grace_from_env
 from services.kafka.worker import run_worker
 from services.logs import setup_logging
 from services.metrics import serve_metrics
@@ -897,10 +897,13 @@ def cmd_keys_enrol(app: Ledger, args: argparse.Namespace) -> int:
 
 
 @contextlib.contextmanager
-def health_of(command: str, app: Ledger, period: float = 1.0) -> Iterator[Vitals]:
-    """A background process's vitals, served by its gRPC health service
-    (``LIENTHONG_HEALTH_ADDRESS``; none when unset) until it stops."""
-    vitals = Vitals(app.recorder.max_notification_id, period=period)
+def health_of(command: str, app: Ledger) -> Iterator[Vitals]:
+    """A background process's vitals — its store and its broker asked too —, served by
+    its gRPC health service (``LIENTHONG_HEALTH_ADDRESS``; none when unset) until it stops."""
+    bootstrap = KafkaSettings.from_env().bootstrap
+    vitals = Vitals(
+        app.recorder.max_notification_id, broker_check(bootstrap), grace=grace_from_env()
+    )
     server = start_health(command, vitals.serving)
     if server is not None:
         vitals.start_checking()

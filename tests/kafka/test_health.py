@@ -25,6 +25,8 @@ from tests.identities import folder, identity
 from tests.kafka.processes import CliProcess
 from tests.kafka.test_full_mode import full_mode  # noqa: F401 - a fixture
 from tests.kafka.test_ingestion import wait_for
+from tests.kafka_broker import start as start_broker
+from tests.kafka_broker import stop as stop_broker
 
 LISTENING = re.compile(r"gRPC health of \S+ on (\S+:\d+)")
 SERVING = health_pb2.HealthCheckResponse.SERVING
@@ -209,6 +211,25 @@ def test_the_publishers_serve_their_health(
         process.stop()
     assert process.process is not None
     assert process.process.returncode == 0  # stopped by SIGTERM, cleanly
+
+
+def test_the_relay_is_not_serving_while_its_broker_is_away_beyond_the_grace(
+    publishing: dict[str, str], broker: tuple[Path, int, str], tmp_path: Path
+) -> None:
+    env = {**publishing, "LIENTHONG_HEALTH_GRACE_SECONDS": "2"}
+    relay = started("relay", env, tmp_path / "relay.log")
+    home, port, _ = broker
+    try:
+        address = health_address(relay)
+        wait_for(lambda: status(address) == SERVING, "the relay to serve")
+        stop_broker(home, port)
+        try:
+            wait_for(lambda: status(address) == NOT_SERVING, "the relay to miss its broker")
+        finally:
+            start_broker(home, port)
+        wait_for(lambda: status(address) == SERVING, "the relay to serve again")
+    finally:
+        relay.stop()
 
 
 def test_in_full_mode_each_background_child_serves_its_health_on_a_port_of_its_own(

@@ -32,6 +32,16 @@ def vitals(period: float = 1.0, grace: float = 30.0) -> tuple[Vitals, Clock, Sto
     return Vitals(store, period=period, grace=grace, clock=clock), clock, store
 
 
+class Broker:
+    def __init__(self) -> None:
+        self.up = True
+
+    def __call__(self) -> set[str]:
+        if not self.up:
+            raise KafkaConnectionError("no broker")
+        return {"agency-events"}
+
+
 def test_not_serving_before_a_first_step_nor_before_the_store_answered() -> None:
     health, _, _ = vitals()
     assert not health.serving()
@@ -114,3 +124,28 @@ def test_a_stopped_process_is_never_serving_again() -> None:
     health.done()
     health.check_store()
     assert not health.serving()
+
+
+def test_a_broker_that_stops_answering_is_ridden_out_for_the_grace_then_not_serving() -> None:
+    clock, store, broker = Clock(), Store(), Broker()
+    health = Vitals(store, broker, period=1.0, grace=10.0, clock=clock)
+    health.check_store()
+    health.done()
+    assert not health.serving()  # the broker never answered yet
+    health.check_broker()
+    assert health.serving()
+    broker.up = False
+    for _ in range(10):
+        clock.now += 1
+        health.check_store()
+        health.check_broker()
+        health.beat()
+        assert health.serving()
+    clock.now += 1
+    health.check_store()
+    health.check_broker()
+    health.beat()
+    assert not health.serving()
+    broker.up = True
+    health.check_broker()
+    assert health.serving()
