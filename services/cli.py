@@ -54,6 +54,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
+import contextlib
 import dataclasses
 import datetime as dt
 import getpass
@@ -63,7 +64,7 @@ import os
 import signal
 import sys
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -113,6 +114,7 @@ from services.app.notes import NoteError, Signer, Verifier
 from services.app.pki import init_pki, roles_of
 from services.app.witness import add_cosignatures, cosigned, witness_keys
 from services.demo import play, render_status
+from services.grpc.health import start_health
 from services.grpc.server import ServerSettings, serve
 from services.kafka.checkpoints import run_checkpointer
 from services.kafka.national import NationalRollup, read_to_end
@@ -120,6 +122,7 @@ from services.kafka.relay import Relay
 from services.kafka.reminders import Reminders
 from services.kafka.submit import KafkaSubmitter
 from services.kafka.topics import AGENCY_EVENTS, KafkaSettings, kafka_producer
+from services.kafka.vitals import Vitals, broker_check, grace_from_env
 from services.kafka.worker import run_worker
 from services.logs import setup_logging
 from services.metrics import serve_metrics
@@ -893,9 +896,29 @@ def cmd_keys_enrol(app: Ledger, args: argparse.Namespace) -> int:
     return EXIT_BAD_INPUT if done.problems else 0
 
 
+@contextlib.contextmanager
+def health_of(command: str, app: Ledger) -> Iterator[Vitals]:
+    """A background process's vitals — its store and its broker asked too —, served by
+    its gRPC health service (``LIENTHONG_HEALTH_ADDRESS``; none when unset) until it stops."""
+    bootstrap = KafkaSettings.from_env().bootstrap
+    vitals = Vitals(
+        app.recorder.max_notification_id, broker_check(bootstrap), grace=grace_from_env()
+    )
+    server = start_health(command, vitals.serving)
+    if server is not None:
+        vitals.start_checking()
+    try:
+        yield vitals
+    finally:
+        vitals.stopped()
+        if server is not None:
+            server.stop()
+
+
 def cmd_ingest_worker(app: Ledger, _: argparse.Namespace) -> int:
     serve_metrics("ingest-worker")
-    run_worker(app, KafkaSettings.from_env())
+    with health_of("ingest-worker", app) as health:
+        run_worker(app, KafkaSettings.from_env(), health)
     return 0
 
 
@@ -913,13 +936,16 @@ def publishing(command: str, doing: str) -> tuple[KafkaSettings, threading.Event
 
 def cmd_relay(app: Ledger, _: argparse.Namespace) -> int:
     settings, stop = publishing("relay", "relaying the log")
-    Relay(app, kafka_producer(settings.bootstrap), settings.prefix).run(stop.is_set)
+    with health_of("relay", app) as health:
+        Relay(app, kafka_producer(settings.bootstrap), settings.prefix).run(stop.is_set, health)
     return 0
 
 
 def cmd_reminders(app: Ledger, _: argparse.Namespace) -> int:
     settings, stop = publishing("reminders", "publishing reminders (REPORT_MISSING)")
-    Reminders(app, kafka_producer(settings.bootstrap), settings.prefix).run(stop.is_set)
+    with health_of("reminders", app) as health:
+        reminders = Reminders(app, kafka_producer(settings.bootstrap), settings.prefix)
+        reminders.run(stop.is_set, health=health)
     return 0
 
 
@@ -932,7 +958,10 @@ def cmd_checkpointer(app: Ledger, _: argparse.Namespace) -> int:
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: checkpointer.stop())
     log.info("following the log's tree; checkpoints to %s", settings.bootstrap)
-    run_checkpointer(app, checkpointer, lambda: kafka_producer(settings.bootstrap), settings.prefix)
+    with health_of("checkpointer", app) as health:
+        run_checkpointer(
+            app, checkpointer, lambda: kafka_producer(settings.bootstrap), settings.prefix, health
+        )
     return 0
 
 

@@ -26,6 +26,7 @@ from services.app.audit import log_tree
 from services.app.checkpointer import Checkpointer
 from services.app.ledger import Ledger
 from services.kafka.topics import LOG_CHECKPOINTS, Producer
+from services.kafka.vitals import Vitals
 from services.store.tlog import LogTree
 
 TRACKING = "checkpointer:log-checkpoints"
@@ -73,9 +74,24 @@ class CheckpointPublisher:
 
 
 def run_checkpointer(
-    app: Ledger, checkpointer: Checkpointer, connect: Callable[[], Producer], prefix: str = ""
+    app: Ledger,
+    checkpointer: Checkpointer,
+    connect: Callable[[], Producer],
+    prefix: str = "",
+    health: Vitals | None = None,
 ) -> None:
     """Follow, checkpoint and publish until ``checkpointer.stop()``; the broker may be
-    away, even at first (the tree is followed and checkpoints kept meanwhile)."""
+    away, even at first (the tree is followed and checkpoints kept meanwhile).
+    ``health`` is told of every round: the tree followed and what was kept published."""
     publisher = CheckpointPublisher(app, log_tree(app.recorder), connect, prefix)
-    checkpointer.run(then=publisher.step, retry_on=(KafkaError,))
+    vitals = health or Vitals()
+
+    def publish() -> None:
+        try:
+            publisher.step()
+        except KafkaError as error:
+            vitals.failed(error)
+            raise
+        vitals.done()
+
+    checkpointer.run(then=publish, retry_on=(KafkaError,))

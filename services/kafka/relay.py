@@ -33,6 +33,7 @@ from domain.submission import Submission
 from projections.engine.audit_log import AuditLog
 from services.app.ledger import Ledger
 from services.kafka.topics import AGENCY_EVENTS_REJECTED, COORDINATION_EVENTS, Producer
+from services.kafka.vitals import Vitals
 from services.logs import submission_log
 from services.metrics import RELAY_LAG, RELAYED
 from services.store.database import STORE_ERRORS
@@ -100,17 +101,21 @@ class Relay:
                 headers=headers + refusal,
             )
 
-    def run(self, should_stop: Any = lambda: False) -> None:
-        """Follow the log until ``should_stop()``, through outages of the store or the broker."""
+    def run(self, should_stop: Any = lambda: False, health: Vitals | None = None) -> None:
+        """Follow the log until ``should_stop()``, through outages of the store or the
+        broker (``health``: told how it goes)."""
+        health = health or Vitals()
         delay = RETRY_FIRST_SECONDS
         while not should_stop():
             try:
                 published = self.step()
-            except (*STORE_ERRORS, KafkaError):
+            except (*STORE_ERRORS, KafkaError) as error:
+                health.failed(error)
                 log.exception("relaying failed; trying again in %.1f s", delay)
                 time.sleep(delay)
                 delay = min(delay * 2, RETRY_MAX_SECONDS)
                 continue
+            health.done()
             delay = RETRY_FIRST_SECONDS
             if not published:
                 time.sleep(POLL_SECONDS)

@@ -42,6 +42,7 @@ from projections.views import view_named
 from services.app.clock import ward_today
 from services.app.ledger import Ledger
 from services.kafka.topics import REMINDERS, Producer
+from services.kafka.vitals import Vitals
 from services.metrics import REMINDED
 from services.store.database import STORE_ERRORS
 
@@ -207,19 +208,27 @@ class Reminders:
             )
 
     def run(
-        self, should_stop: Callable[[], bool] = lambda: False, every: float | None = None
+        self,
+        should_stop: Callable[[], bool] = lambda: False,
+        every: float | None = None,
+        health: Vitals | None = None,
     ) -> None:
-        """Passes until ``should_stop()``, through outages of the store or the broker."""
+        """Passes until ``should_stop()``, through outages of the store or the broker
+        (``health``: told how it goes; its period is ``every``)."""
         every = float(os.environ.get(SECONDS_ENV, DEFAULT_SECONDS)) if every is None else every
+        health = health or Vitals()
+        health.period = every
         delay = RETRY_FIRST_SECONDS
         while not should_stop():
             try:
                 self.step()
-            except (*STORE_ERRORS, KafkaError):
+            except (*STORE_ERRORS, KafkaError) as error:
+                health.failed(error)
                 log.exception("publishing reminders failed; trying again in %.1f s", delay)
                 time.sleep(delay)
                 delay = min(delay * 2, RETRY_MAX_SECONDS)
                 continue
+            health.done()
             delay = RETRY_FIRST_SECONDS
             until = time.monotonic() + every
             while time.monotonic() < until and not should_stop():

@@ -61,6 +61,7 @@ from services.app.ledger import Ledger
 from services.app.submissions import Verdict
 from services.kafka.ingest import BatchIngestor, Record, tracking_name
 from services.kafka.topics import AGENCY_EVENTS, KafkaSettings
+from services.kafka.vitals import Vitals
 from services.logs import log_verdict, logging_config
 from services.metrics import CONSUMER_LAG, count_verdict
 from services.store.database import STORE_ERRORS
@@ -202,8 +203,9 @@ def decided(record: Record, verdict: Verdict) -> None:
 class Storer:
     """Positions, admits and stores batches, retrying through database and broker outages."""
 
-    def __init__(self, positions: Positions) -> None:
+    def __init__(self, positions: Positions, health: Vitals | None = None) -> None:
         self.positions = positions
+        self.health = health or Vitals()  # what the health service says (services.kafka.vitals)
 
     async def store(self, records: Sequence[Record]) -> None:
         """Store what ``records`` hold after the store's offsets; positions first."""
@@ -214,14 +216,17 @@ class Storer:
             except OffsetGapError as gap:
                 log.error("refused a batch: %s", gap)  # noqa: TRY400 - the reason is the message
                 self.positions.gap(gap)
-            except TRANSIENT:
+            except TRANSIENT as error:
+                self.health.failed(error)
                 log.exception("storing a batch failed; trying again in %.1f s", delay)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, RETRY_MAX_SECONDS)
             except Exception:
+                self.health.stopped()
                 log.critical("storing a batch failed; stopping the worker", exc_info=True)
                 os._exit(EXIT_FAILED)
             else:
+                self.health.done()
                 return
 
     async def _once(self, records: Sequence[Record]) -> None:
@@ -241,10 +246,15 @@ class Storer:
 
 
 def build_worker(
-    app: Ledger, settings: KafkaSettings, anchors: TrustAnchors | None = None
+    app: Ledger,
+    settings: KafkaSettings,
+    anchors: TrustAnchors | None = None,
+    health: Vitals | None = None,
 ) -> faust.App:
     """The faust app of the ingest worker, ready for ``faust.Worker``. ``anchors``:
-    the trust anchors signatures are checked against (default: the configured ones)."""
+    the trust anchors signatures are checked against (default: the configured ones);
+    ``health``: told how the worker goes."""
+    health = health or Vitals()
     anchors = anchors or TrustAnchors.load()
     worker = faust.App(
         settings.group,
@@ -266,7 +276,7 @@ def build_worker(
     incoming = settings.topic(AGENCY_EVENTS)
     topic = worker.topic(incoming, value_serializer="raw", key_serializer="raw")
     positions = Positions(worker, BatchIngestor(app, anchors=anchors), incoming)
-    storer = Storer(positions)
+    storer = Storer(positions, health)
 
     @worker.agent(topic)
     async def ingest(stream: Any) -> None:
@@ -277,11 +287,13 @@ def build_worker(
         if positions.unpositioned:
             await storer.store([])
         positions.observe_lag()
+        health.beat()  # the worker's loop comes round
 
     worker.timer(POSITION_EVERY_SECONDS)(keep_positioned)
 
     async def on_assigned(_sender: Any, assigned: Any, **_: Any) -> None:
         positions.assigned(assigned)
+        health.done()  # a member of the group, its partitions assigned
 
     async def on_revoked(_sender: Any, revoked: Any, **_: Any) -> None:
         positions.revoked(revoked)
@@ -292,9 +304,9 @@ def build_worker(
     return worker
 
 
-def run_worker(app: Ledger, settings: KafkaSettings) -> None:
-    """Run the ingest worker until SIGINT or SIGTERM."""
-    worker = build_worker(app, settings)
+def run_worker(app: Ledger, settings: KafkaSettings, health: Vitals | None = None) -> None:
+    """Run the ingest worker until SIGINT or SIGTERM (``health``: told how it goes)."""
+    worker = build_worker(app, settings, health=health)
     faust.Worker(
         worker, loglevel="INFO", logging_config=logging_config(logging.INFO)
     ).execute_from_commandline()

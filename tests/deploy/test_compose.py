@@ -18,6 +18,7 @@ import yaml
 from services.app.identity import Role
 from services.app.pki import init_pki
 from services.cli import build_parser
+from services.grpc.health import ADDRESS_ENV, HealthSettings
 from services.grpc.server import LOG_HEALTH, SERVICES
 from services.supervisor import CHILDREN
 from tests.deploy.documents import COMPOSE, DEPLOY, ROOT, documented_settings
@@ -92,6 +93,29 @@ def test_the_api_health_check_asks_the_grpc_health_service_over_mutual_tls() -> 
     for file in ("tls-client-cert", "tls-client-key"):
         assert arguments[file].removeprefix("/run/secrets/") in api["secrets"]
     assert "grpc_health_probe" in (DEPLOY / "Dockerfile").read_text()
+
+
+def test_the_background_processes_health_checks_ask_their_health_service(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    for name in ("ingest-worker", "relay", "reminders", "checkpointer"):
+        service = SERVICES_OF_COMPOSE[name]
+        environment = service["environment"]
+        monkeypatch.setenv(ADDRESS_ENV, environment[ADDRESS_ENV])
+        where = HealthSettings.from_env().address(service["command"][0])
+        for secret in ("tls_cert", "tls_key", "trust_anchors"):
+            assert secret in service["secrets"], (name, secret)
+        assert environment["LIENTHONG_TLS_CERT"] == "/run/secrets/tls_cert"
+        if name == "checkpointer":  # its check: the log's tree (test above)
+            continue
+        test = service["healthcheck"]["test"]
+        assert test[:2] == ["CMD", "grpc_health_probe"]
+        arguments = dict(arg.lstrip("-").partition("=")[::2] for arg in test[2:])
+        assert arguments["addr"] == where
+        assert arguments["service"] == ""
+        assert "tls" in arguments
+        for file in ("tls-client-cert", "tls-client-key"):
+            assert arguments[file].removeprefix("/run/secrets/") in service["secrets"]
 
 
 def test_the_secrets_are_files_the_throwaway_authority_makes_and_the_settings_name_them(

@@ -14,6 +14,7 @@ import kubernetes_validate
 import pytest
 
 from services.cli import build_parser, emit
+from services.grpc.health import HealthSettings
 from services.grpc.server import LOG_HEALTH, SERVICES
 from services.kafka.topics import DEFAULT_PARTITIONS, TOPICS
 from tests.deploy.documents import (
@@ -42,6 +43,12 @@ WORKLOADS = [
     "lienthong-checkpointer",
 ]
 HEALTH_NAMES = {"", *SERVICES, LOG_HEALTH}
+BACKGROUND = {  # served by services.grpc.health
+    "lienthong-ingest-worker": "ingest-worker",
+    "lienthong-relay": "relay",
+    "lienthong-reminders": "reminders",
+    "lienthong-checkpointer": "checkpointer",
+}
 
 
 def name_of(path: Path, doc: dict[str, Any]) -> str:
@@ -183,6 +190,13 @@ def test_every_secret_a_workload_uses_has_a_template_and_its_file_is_the_setting
         "lienthong-ingest-worker": ["LIENTHONG_TRUST_ANCHORS"],
         "lienthong-checkpointer": ["LIENTHONG_LOG_KEY_FILE"],
     }
+    for workload in BACKGROUND:  # their health service: mutual TLS, as the API's
+        needs[workload] = [
+            *needs.get(workload, []),
+            "LIENTHONG_TLS_CERT",
+            "LIENTHONG_TLS_KEY",
+            "LIENTHONG_TRUST_ANCHORS",
+        ]
     for workload, settings in needs.items():
         mounted = files_of(by_name("Deployment", workload))
         for setting in settings:
@@ -223,6 +237,37 @@ def test_the_api_probes_ask_the_health_service_for_names_the_server_registers() 
             assert arguments[file].rsplit("/", 1)[0] in probe_files
     service = by_name("Service", "lienthong-api")
     assert service["spec"]["ports"][0]["targetPort"] == port["name"]
+
+
+def test_the_background_processes_probes_ask_their_health_service_where_it_listens(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    config = by_name("ConfigMap", "lienthong-config")["data"]
+    monkeypatch.setenv("LIENTHONG_HEALTH_ADDRESS", config["LIENTHONG_HEALTH_ADDRESS"])
+    settings = HealthSettings.from_env()
+    for workload, command in BACKGROUND.items():
+        deployment = by_name("Deployment", workload)
+        (container,) = containers(deployment)
+        assert container["args"] == [command]
+        where = settings.address(command)
+        assert where is not None
+        assert where.startswith("127.0.0.1:")  # the probes run in the pod: loopback only
+        probe_files = {
+            path
+            for path, secret in files_of(deployment).items()
+            if secret == "lienthong-probe-tls"  # noqa: S105 - a Secret's name
+        }
+        kinds = ["startupProbe", "livenessProbe"]
+        if workload != "lienthong-checkpointer":  # its readiness: the log's tree
+            kinds.append("readinessProbe")
+        for kind in kinds:
+            arguments = probe_arguments(container[kind])
+            assert arguments["addr"] == where, (workload, kind)
+            assert arguments["service"] == ""  # the whole process
+            assert "tls" in arguments
+            for file in ("tls-client-cert", "tls-client-key"):
+                assert arguments[file].rsplit("/", 1)[0] in probe_files, (workload, kind)
+        assert "No probes" not in (ROOT / "deploy" / "k8s" / f"{command}.yaml").read_text()
 
 
 def test_selectors_match_their_pods_and_every_workload_has_a_disruption_budget_or_one_replica() -> (

@@ -77,6 +77,7 @@ def full_mode(
         "LIENTHONG_TOPIC_PREFIX": prefix,
         "LIENTHONG_INGEST_GROUP": f"{prefix}ingest",
         "LIENTHONG_GRPC_ADDRESS": "127.0.0.1:0",  # the server picks a free port and prints it
+        "LIENTHONG_HEALTH_ADDRESS": "127.0.0.1:0",  # each child's health: a free port, logged
         "LIENTHONG_VERDICT_WAIT_SECONDS": "60",
         "LIENTHONG_TRUST_ANCHORS": str(folder() / "ca.pem"),
         "LIENTHONG_PKI_DIR": str(folder()),  # the server's certificate and key
