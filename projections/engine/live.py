@@ -294,8 +294,8 @@ class LiveViews:
         then only counted."""
         if outage is None:
             log.warning(
-                "live views: the database is away (%s: %s); queries answer from memory "
-                "at position %d, writes are refused; trying again every %.1f s or less",
+                "live views: the database is away (%s: %s); the views keep their rows "
+                "in memory at position %d and try again every %.1f s at most",
                 type(error).__name__,
                 str(error).strip().splitlines()[0] if str(error).strip() else "",
                 self.position,
