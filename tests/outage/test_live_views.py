@@ -12,7 +12,7 @@ import queue
 import threading
 import uuid
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, Self
 
 import psycopg
 import pytest
@@ -81,7 +81,7 @@ class Following:
         self.live.catch_up()
         self.thread = threading.Thread(target=self.live.follow, daemon=True)
 
-    def __enter__(self) -> Following:
+    def __enter__(self) -> Self:
         self.thread.start()
         return self
 
@@ -104,9 +104,7 @@ class Following:
 
 def notify(app: Ledger) -> None:
     recorder = postgres_recorder(app)
-    settings = {
-        k: v for k, v in recorder.datastore.pool.kwargs.items() if k != "row_factory"
-    }
+    settings = {k: v for k, v in recorder.datastore.pool.kwargs.items() if k != "row_factory"}
     with psycopg.connect(**settings, autocommit=True) as conn:
         conn.execute(sql.SQL("NOTIFY {}").format(sql.Identifier(recorder.channel_name)))
 
@@ -161,7 +159,7 @@ class Unappliable(TaskStatusView):
     """A view with a bug: it cannot apply a report of 77 %."""
 
     def apply(self, position: int, event: Any, /) -> None:
-        if getattr(event, "percent", None) == 77:  # noqa: PLR2004
+        if getattr(event, "percent", None) == 77:
             msg = f"cannot project position {position}"
             raise RuntimeError(msg)
         super().apply(position, event)
