@@ -12,7 +12,7 @@ import queue
 import threading
 import uuid
 from collections.abc import Iterator
-from typing import Any, Self
+from typing import Any, Self, cast
 
 import psycopg
 import pytest
@@ -103,8 +103,10 @@ class Following:
 
 
 def notify(app: Ledger) -> None:
+    """A NOTIFY on the log's channel (wakes a follower waiting for one)."""
     recorder = postgres_recorder(app)
-    settings = {k: v for k, v in recorder.datastore.pool.kwargs.items() if k != "row_factory"}
+    pool_settings = cast("dict[str, Any]", recorder.datastore.pool.kwargs)
+    settings = {k: v for k, v in pool_settings.items() if k != "row_factory"}
     with psycopg.connect(**settings, autocommit=True) as conn:
         conn.execute(sql.SQL("NOTIFY {}").format(sql.Identifier(recorder.channel_name)))
 
