@@ -79,7 +79,7 @@ log = logging.getLogger(__name__)
 TABLE_ONLY = frozenset({"audit_trail"})
 POLL_SECONDS = 0.1  # read-only: how often the log is looked at (a standby has no NOTIFY)
 RETRY_FIRST_SECONDS = 0.1  # the database away: the first pause before trying again…
-RETRY_MAX_SECONDS = 5.0  # …doubling up to this
+RETRY_MAX_SECONDS = 2.0  # …doubling up to this
 LISTEN_CONNECT_SECONDS = 10  # the LISTEN connection's connect timeout
 STORE_AWAY: tuple[type[Exception], ...] = (
     psycopg.OperationalError,
@@ -122,6 +122,12 @@ class Outage:
         """Before the next try: :data:`RETRY_FIRST_SECONDS`, doubling each try up to
         :data:`RETRY_MAX_SECONDS`."""
         return min(RETRY_MAX_SECONDS, RETRY_FIRST_SECONDS * 2.0 ** min(self.attempts - 1, 16))
+
+
+class StoreAwayError(OperationalError):
+    """The database is away — the views' follower could not reach it at its last try
+    (:meth:`LiveViews.require_store`): a write is refused at once instead of waiting
+    for a connection that will not come (one of :data:`STORE_AWAY`)."""
 
 
 class ViewsStoppedError(Exception):
@@ -174,6 +180,8 @@ class LiveViews:
         # the database away (True) and back with the views caught up (False), on the loop
         self.store_away = False
         self.on_store: list[Callable[[bool], None]] = []
+        # the follower's last try met the database away (set and read in any thread)
+        self.unreachable = False
 
     def runner(self, name: str) -> ProjectionRunner:
         return ProjectionRunner(self.app, self.factories[name](self.app))
@@ -261,6 +269,7 @@ class LiveViews:
                 if outage is not None:
                     self.check_pool()
                 with self.wakeups() as wait:
+                    self.unreachable = False  # it takes connections again
                     if outage is not None and not self.read_only:
                         self.reload(self.followed)
                     while not self.stopping.is_set():
@@ -280,6 +289,15 @@ class LiveViews:
                 self.halt(error)
                 return
 
+    def require_store(self) -> None:
+        """Raise :class:`StoreAwayError` when the follower's last try met the database
+        away (until it connects again: at most :data:`RETRY_MAX_SECONDS` after the
+        database is back); read-only, never (the log is read from a standby, writes go
+        elsewhere)."""
+        if self.unreachable and not self.read_only:
+            msg = "the database is away (the live views cannot reach it); try again later"
+            raise StoreAwayError(msg)
+
     def check_pool(self) -> None:
         """The store's pooled connections that the outage broke are replaced
         (psycopg_pool's ``check``), lest the views — and the server's writes, which
@@ -292,6 +310,7 @@ class LiveViews:
     def away(self, outage: Outage | None, error: Exception) -> Outage:
         """The database failed: said once per outage (no traceback: it is no bug),
         then only counted."""
+        self.unreachable = True
         if outage is None:
             log.warning(
                 "live views: the database is away (%s: %s); the views keep their rows "

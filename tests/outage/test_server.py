@@ -203,7 +203,6 @@ def test_the_api_server_rides_out_its_postgresql_killed_mid_load_and_loses_nothi
         wait_until(lambda: all(len(p.acked) >= BEFORE for p in publishers), "load")
 
         postgres_server.instance.kill()  # -9, mid-load: the postmaster and every backend
-        at_kill = [len(p.acked) for p in publishers]
         wait_until(
             lambda: health_of(probe, "") == NOT_SERVING,
             "health NOT_SERVING with the store away",
@@ -225,11 +224,12 @@ def test_the_api_server_rides_out_its_postgresql_killed_mid_load_and_loses_nothi
             detail=log.read_text,
         )
         assert [health_of(probe, name) for name in WRITERS] == [SERVING] * len(WRITERS)
+        at_back = [len(p.acked) for p in publishers]
         wait_until(
             lambda: all(
-                len(p.acked) >= n + AFTER for p, n in zip(publishers, at_kill, strict=True)
+                len(p.acked) >= n + AFTER for p, n in zip(publishers, at_back, strict=True)
             ),
-            "load after the restart",
+            "load once the server is SERVING again",
             detail=log.read_text,
         )
     finally:
