@@ -518,9 +518,7 @@ def play(
     asyncio.run(play_over_the_wire(app, registry, identities, out, target))
     checkpoint_and_verify(app, out)
     write_reports(app, reports_dir(), out)
-    out(
-        f"Dashboard: `make serve`, then `make dashboard` → http://{DashboardSettings.from_env().address}/"
-    )
+    out(f"Dashboard: `make serve`, then `make dashboard` → http://{DashboardSettings.from_env().address}/")
 
 
 def reports_dir() -> Path:
