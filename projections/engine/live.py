@@ -38,7 +38,11 @@ not at all) and follows the log from there; a line says when it is back. Meanwhi
 the rows in memory stand, as the last committed batch left them, and queries keep
 answering from them; ``on_store`` callbacks hear (on the loop) when the store went
 away and when the views are caught up again (the server's health:
-:func:`services.grpc.server.start_server`). An event that cannot be applied is no
+:func:`services.grpc.server.store_health`), and :meth:`LiveViews.require_store`
+refuses the server's writes at once while the follower's last try met the database
+away. Read-only, "the database" is the standby the log is read from: the rows stand,
+nothing is read back, and writes (to the primary) are not refused on its account.
+An event that cannot be applied is no
 outage: the views stop for good, loudly (:meth:`LiveViews.halt`) — retrying it
 forever would hide a bug.
 """
