@@ -42,9 +42,8 @@ away and when the views are caught up again (the server's health:
 refuses the server's writes at once while the follower's last try met the database
 away. Read-only, "the database" is the standby the log is read from: the rows stand,
 nothing is read back, and writes (to the primary) are not refused on its account.
-An event that cannot be applied is no
-outage: the views stop for good, loudly (:meth:`LiveViews.halt`) — retrying it
-forever would hide a bug.
+An event that cannot be applied is no outage: the views stop for good, loudly
+(:meth:`LiveViews.halt`) — retrying it forever would hide a bug.
 """
 
 from __future__ import annotations
