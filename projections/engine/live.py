@@ -185,6 +185,7 @@ class LiveViews:
         self.on_store: list[Callable[[bool], None]] = []
         # the follower's last try met the database away (set and read in any thread)
         self.unreachable = False
+        self.outage: Outage | None = None  # the follower's, while the database is away
 
     def runner(self, name: str) -> ProjectionRunner:
         return ProjectionRunner(self.app, self.factories[name](self.app))
@@ -266,31 +267,38 @@ class LiveViews:
         ``stop_on_error`` either error propagates instead (every table keeps the last
         batch committed): ``lienthong projections follow`` exits, for its supervisor
         to start it again."""
-        outage: Outage | None = None
         while not self.stopping.is_set():
             try:
-                if outage is not None:
-                    self.check_pool()
-                with self.wakeups() as wait:
-                    self.unreachable = False  # it takes connections again
-                    if outage is not None and not self.read_only:
-                        self.reload(self.followed)
-                    while not self.stopping.is_set():
-                        self.step()
-                        if outage is not None:  # caught up with the log again
-                            self.back(outage)
-                            outage = None
-                        wait()
+                self.connected()
             except STORE_AWAY as error:
                 if stop_on_error:
                     raise
-                outage = self.away(outage, error)
-                self.stopping.wait(outage.pause())
+                if self.stopping.is_set():  # the store closed as the process stops
+                    return
+                self.outage = self.away(self.outage, error)
+                self.stopping.wait(self.outage.pause())
             except Exception as error:
                 if stop_on_error:
                     raise
                 self.halt(error)
                 return
+
+    def connected(self) -> None:
+        """Follow the log on a new LISTEN connection until :meth:`stop` or a failure;
+        after an outage, the views read back from their tables first, and the outage
+        over once they have caught up."""
+        if self.outage is not None:
+            self.check_pool()
+        with self.wakeups() as wait:
+            self.unreachable = False  # it takes connections again
+            if self.outage is not None and not self.read_only:
+                self.reload(self.followed)
+            while not self.stopping.is_set():
+                self.step()
+                if self.outage is not None:  # caught up with the log again
+                    self.back(self.outage)
+                    self.outage = None
+                wait()
 
     def require_store(self) -> None:
         """Raise :class:`StoreAwayError` when the follower's last try met the database

@@ -249,6 +249,7 @@ class RunningServer:
             self.checkpointer.stop()
         await self.health.enter_graceful_shutdown()
         await self.server.stop(grace)
+        self.live.stopping.set()  # what the interruption breaks is no outage to it
         if interrupt is not None:
             interrupt()
         await asyncio.to_thread(self.live.stop)
