@@ -37,6 +37,10 @@ VIETNAMESE: dict[str, str] = {
     "PERCENT_OUT_OF_RANGE": "Tỷ lệ phần trăm phải từ 0 đến 100",
     "VIEWS_STOPPED": "Đã ghi nhận, nhưng các bảng tổng hợp đang dừng; cần quản trị viên xử lý",
     "VERDICT_PENDING": "Báo cáo đã nhận nhưng chưa có kết quả xử lý; gửi lại với cùng mã sự kiện",
+    "STORE_UNAVAILABLE": (
+        "Kho dữ liệu tạm thời không truy cập được; có thể chưa ghi nhận, "
+        "gửi lại với cùng mã sự kiện sau ít phút"
+    ),
     "SUBJECT_CONTENDED": (
         "Chưa ghi nhận: đối tượng đang được cập nhật; gửi lại với cùng mã sau ít phút"
     ),

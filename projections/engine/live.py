@@ -27,6 +27,23 @@ nobody writes it there: the whole log is applied), then follows the log by polli
 every :data:`POLL_SECONDS`, keeping its rows in memory only — nothing is written. The
 views kept in their tables only are not followed: they are read as the primary's
 followers write them (docs/operations.md "Replication and failover").
+
+When the database goes away (connection refused or lost, the server killed or
+restarted, a pool that cannot connect: :data:`STORE_AWAY`), the follower waits it out,
+whatever step it was at: it says so once (a WARNING, no traceback), tries again with
+a growing pause (:data:`RETRY_FIRST_SECONDS` doubling up to :data:`RETRY_MAX_SECONDS`),
+and once the database answers again it re-opens its LISTEN connection, reads every
+view back from its table (a batch whose commit was cut off is in the table whole or
+not at all) and follows the log from there; a line says when it is back. Meanwhile
+the rows in memory stand, as the last committed batch left them, and queries keep
+answering from them; ``on_store`` callbacks hear (on the loop) when the store went
+away and when the views are caught up again (the server's health:
+:func:`services.grpc.server.store_health`), and :meth:`LiveViews.require_store`
+refuses the server's writes at once while the follower's last try met the database
+away. Read-only, "the database" is the standby the log is read from: the rows stand,
+nothing is read back, and writes (to the primary) are not refused on its account.
+An event that cannot be applied is no outage: the views stop for good, loudly
+(:meth:`LiveViews.halt`) — retrying it forever would hide a bug.
 """
 
 from __future__ import annotations
@@ -34,6 +51,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
+import time
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -63,6 +81,20 @@ from projections.engine.tables import TrackingMovedError, encoded, write_all
 log = logging.getLogger(__name__)
 TABLE_ONLY = frozenset({"audit_trail"})
 POLL_SECONDS = 0.1  # read-only: how often the log is looked at (a standby has no NOTIFY)
+RETRY_FIRST_SECONDS = 0.1  # the database away: the first pause before trying again…
+RETRY_MAX_SECONDS = 2.0  # …doubling up to this
+LISTEN_CONNECT_SECONDS = 10  # the LISTEN connection's connect timeout
+STORE_AWAY: tuple[type[Exception], ...] = (
+    psycopg.OperationalError,
+    psycopg.InterfaceError,
+    OperationalError,
+    InterfaceError,
+)
+"""What the store raises while PostgreSQL is away or unreachable — connection refused,
+terminated or lost, the server restarting or in recovery, no connection from the pool
+in time — as psycopg raises it and as the eventsourcing library wraps it: waited out,
+never taken for an event that cannot be applied. (A lock or statement timeout is one
+too: the same batch is tried again.)"""
 Subscriber = Callable[[Changes, int], None]
 # The predicates of the audit trail's partial indexes: a query uses one word for word.
 LATE_ONLY = "data->>'late' = 'true'"
@@ -80,6 +112,25 @@ AUDIT_INDEXES = {
     ),
     "rows_actor_corrections": f"((data->>'actor'), key) WHERE {CORRECTIONS_ONLY}",
 }
+
+
+@dataclass
+class Outage:
+    """The database away, as the follower waits it out: since when, how many tries."""
+
+    since: float
+    attempts: int = 1
+
+    def pause(self) -> float:
+        """Before the next try: :data:`RETRY_FIRST_SECONDS`, doubling each try up to
+        :data:`RETRY_MAX_SECONDS`."""
+        return min(RETRY_MAX_SECONDS, RETRY_FIRST_SECONDS * 2.0 ** min(self.attempts - 1, 16))
+
+
+class StoreAwayError(OperationalError):
+    """The database is away — the views' follower could not reach it at its last try
+    (:meth:`LiveViews.require_store`): a write is refused at once instead of waiting
+    for a connection that will not come (one of :data:`STORE_AWAY`)."""
 
 
 class ViewsStoppedError(Exception):
@@ -127,12 +178,14 @@ class LiveViews:
         self.stopping = threading.Event()
         self.thread: threading.Thread | None = None
         self.wait_seconds = POLL_SECONDS if read_only else 1.0
-        # read-only, the store's failures (as the library raises them) are waited out
-        self.retried: tuple[type[Exception], ...] = (
-            (OperationalError, InterfaceError) if read_only else ()
-        )
         self.failure: ViewsStoppedError | None = None  # set (on the loop) when they stop
         self.on_stop: list[Callable[[ViewsStoppedError], None]] = []
+        # the database away (True) and back with the views caught up (False), on the loop
+        self.store_away = False
+        self.on_store: list[Callable[[bool], None]] = []
+        # the follower's last try met the database away (set and read in any thread)
+        self.unreachable = False
+        self.outage: Outage | None = None  # the follower's, while the database is away
 
     def runner(self, name: str) -> ProjectionRunner:
         return ProjectionRunner(self.app, self.factories[name](self.app))
@@ -205,38 +258,114 @@ class LiveViews:
     # Following -------------------------------------------------------------------
 
     def follow(self, stop_on_error: bool = False) -> None:
-        """Apply the log as it grows until :meth:`stop`. When the database fails
-        (a lost connection), the traceback is logged and every view is read back from
-        its table and followed from there. When an event cannot be applied, the views
-        stop for good, loudly (:meth:`halt`) — or, ``stop_on_error``, the error
-        propagates (every table keeps the last batch committed)."""
-        with self.wakeups() as wait:
-            while not self.stopping.is_set():
-                try:
-                    self.step()
-                except psycopg.OperationalError:
-                    if stop_on_error:
-                        raise
-                    if self.read_only:  # nothing was applied: the rows stand, try again
-                        log.exception("live views: the read store failed; trying again")
-                    else:
-                        log.exception("live views: the database failed; resuming from the tables")
-                        self.reload(self.followed)
-                except self.retried:  # read-only: the standby away (restarted, say)
-                    if stop_on_error:
-                        raise
-                    log.exception("live views: the read store failed; trying again")
-                except Exception as error:
-                    if stop_on_error:
-                        raise
-                    self.halt(error)
+        """Apply the log as it grows until :meth:`stop`. When the database is away
+        (:data:`STORE_AWAY`, whether reading the log, writing the views, listening or
+        connecting), the outage is waited out (:class:`Outage`): then the LISTEN
+        connection is opened again, every view is read back from its table (read-only:
+        the rows in memory stand, nothing was written) and followed from there. When an
+        event cannot be applied, the views stop for good, loudly (:meth:`halt`). With
+        ``stop_on_error`` either error propagates instead (every table keeps the last
+        batch committed): ``lienthong projections follow`` exits, for its supervisor
+        to start it again."""
+        while not self.stopping.is_set():
+            try:
+                self.connected()
+            except STORE_AWAY as error:
+                if stop_on_error:
+                    raise
+                if self.stopping.is_set():  # the store closed as the process stops
                     return
+                self.outage = self.away(self.outage, error)
+                self.stopping.wait(self.outage.pause())
+            except Exception as error:
+                if stop_on_error:
+                    raise
+                self.halt(error)
+                return
+
+    def connected(self) -> None:
+        """Follow the log on a new LISTEN connection until :meth:`stop` or a failure;
+        after an outage, the views read back from their tables first, and the outage
+        over once they have caught up."""
+        if self.outage is not None:
+            self.check_pool()
+        with self.wakeups() as wait:
+            self.unreachable = False  # it takes connections again
+            if self.outage is not None and not self.read_only:
+                self.reload(self.followed)
+            while not self.stopping.is_set():
+                self.step()
+                if self.outage is not None:  # caught up with the log again
+                    self.back(self.outage)
+                    self.outage = None
                 wait()
+
+    def require_store(self) -> None:
+        """Raise :class:`StoreAwayError` when the follower's last try met the database
+        away (until it connects again: at most :data:`RETRY_MAX_SECONDS` after the
+        database is back); read-only, never (the log is read from a standby, writes go
+        elsewhere)."""
+        if self.unreachable and not self.read_only:
+            msg = "the database is away (the live views cannot reach it); try again later"
+            raise StoreAwayError(msg)
+
+    def check_pool(self) -> None:
+        """The store's pooled connections that the outage broke are replaced
+        (psycopg_pool's ``check``), lest the views — and the server's writes, which
+        share the pool — meet them one by one once the database is back."""
+        datastore = getattr(self.app.recorder, "datastore", None)
+        pool = getattr(datastore, "pool", None)
+        if pool is not None:
+            pool.check()
+
+    def away(self, outage: Outage | None, error: Exception) -> Outage:
+        """The database failed: said once per outage (no traceback: it is no bug),
+        then only counted."""
+        self.unreachable = True
+        if outage is None:
+            log.warning(
+                "live views: the database is away (%s: %s); the views keep their rows "
+                "in memory at position %d and try again every %.1f s at most",
+                type(error).__name__,
+                str(error).strip().splitlines()[0] if str(error).strip() else "",
+                self.position,
+                RETRY_MAX_SECONDS,
+            )
+            self.tell_store(away=True)
+            return Outage(time.monotonic())
+        outage.attempts += 1
+        log.debug("live views: the database still away: %s", error)
+        return outage
+
+    def back(self, outage: Outage) -> None:
+        """The database answers again and the views hold the log as it is: said once."""
+        log.warning(
+            "live views: the database is back after %.1f s (%d attempts); the views were "
+            "read back from their tables and caught up to position %d",
+            time.monotonic() - outage.since,
+            outage.attempts,
+            min(f.position for f in self.followed.values()),
+        )
+        self.tell_store(away=False)
+
+    def tell_store(self, *, away: bool) -> None:
+        if self.loop is None:
+            self.stored(away)
+        else:
+            self.loop.call_soon_threadsafe(self.stored, away)
+
+    def stored(self, away: bool) -> None:
+        """On the loop: the database away, or back with the views caught up."""
+        self.store_away = away
+        for callback in self.on_store:
+            callback(away)
 
     @contextmanager
     def wakeups(self) -> Iterator[Callable[[], None]]:
         """What the follower waits on between steps: a NOTIFY of the log (or
-        ``wait_seconds``); read-only, ``wait_seconds`` (a standby cannot LISTEN)."""
+        ``wait_seconds``); read-only, ``wait_seconds`` (a standby cannot LISTEN). The
+        LISTEN connection fails as the database goes (:data:`STORE_AWAY`); a new one
+        is opened each time the follower starts again."""
         if self.read_only:
 
             def pause() -> None:
@@ -247,6 +376,7 @@ class LiveViews:
         recorder = postgres_recorder(self.app)
         pool_settings = cast("dict[str, Any]", recorder.datastore.pool.kwargs)
         settings = {k: v for k, v in pool_settings.items() if k != "row_factory"}
+        settings.setdefault("connect_timeout", LISTEN_CONNECT_SECONDS)  # an unreachable host
         with psycopg.connect(**settings, autocommit=True) as listener:
             listener.execute(sql.SQL("LISTEN {}").format(sql.Identifier(recorder.channel_name)))
 
@@ -379,6 +509,12 @@ class LiveViews:
 
     async def settle(self, timeout: float = 5.0) -> bool:  # noqa: ASYNC109
         """Wait (bounded) until the views hold everything recorded so far: a writer
-        reads its own writes."""
-        last = await asyncio.to_thread(self.app.recorder.max_notification_id)
+        reads its own writes. False at once while the database is away (what the
+        writer met then is its answer, not a second wait for the store)."""
+        if self.store_away:
+            return False
+        try:
+            last = await asyncio.to_thread(self.app.recorder.max_notification_id)
+        except STORE_AWAY:
+            return False
         return await self.reached(last or 0, timeout)

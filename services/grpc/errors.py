@@ -15,6 +15,11 @@
   the method, or calls too often) becomes its own code (UNAUTHENTICATED,
   PERMISSION_DENIED, RESOURCE_EXHAUSTED) with its reason, and a ``RetryInfo`` when it
   may succeed later.
+- The store away (:data:`~projections.engine.live.STORE_AWAY`: PostgreSQL refused,
+  lost or restarting) becomes UNAVAILABLE with the reason ``STORE_UNAVAILABLE`` and a
+  ``RetryInfo`` (:data:`STORE_RETRY_SECONDS`), never UNKNOWN: a write may or may not
+  have been recorded, and the same request (same event id) answers its first verdict
+  once the store is back. The database's own words (hosts, sockets) stay in the log.
 
 When the server has a :class:`~services.grpc.auth.Gate`, every call passes it first:
 the caller is authenticated and authorised (and set as the call's
@@ -39,7 +44,7 @@ from lienthong.v1 import envelope_pb2
 from domain.errors import DomainError
 from domain.messages import LOCALE, vietnamese
 from domain.text import QUOTE_CHARS, bounded
-from projections.engine.live import ViewsStoppedError
+from projections.engine.live import STORE_AWAY, ViewsStoppedError
 from services.app.submissions import TryAgainError, Verdict, VerdictPendingError
 from services.grpc.auth import CallRefusedError, Gate
 from services.grpc.callers import CALLER
@@ -131,6 +136,25 @@ UNAVAILABLE_REASONS: tuple[tuple[type[Exception], str], ...] = (
 )
 
 
+STORE_UNAVAILABLE = "STORE_UNAVAILABLE"
+STORE_RETRY_SECONDS = 2.0  # the RetryInfo of STORE_UNAVAILABLE
+STORE_AWAY_MESSAGE = (
+    "the event store is unavailable (PostgreSQL unreachable or restarting); the request "
+    "may or may not have been recorded: send it again, with the same event id, later"
+)
+
+
+def store_unavailable_status(error: Exception) -> status_pb2.Status:
+    """UNAVAILABLE, ``STORE_UNAVAILABLE``, with a ``RetryInfo``; what the database said
+    is logged, not told to the caller."""
+    log.debug("a call met the store away: %s: %s", type(error).__name__, error)
+    info = error_details_pb2.ErrorInfo(reason=STORE_UNAVAILABLE, domain=DOMAIN)
+    delay = duration_pb2.Duration()
+    delay.FromMilliseconds(int(STORE_RETRY_SECONDS * 1000))
+    retry = error_details_pb2.RetryInfo(retry_delay=delay)
+    return status_for(grpc.StatusCode.UNAVAILABLE, STORE_AWAY_MESSAGE, [info, retry])
+
+
 def try_again_status(error: TryAgainError) -> status_pb2.Status:
     info = error_details_pb2.ErrorInfo(reason=error.reason, domain=DOMAIN)
     delay = duration_pb2.Duration()
@@ -158,12 +182,15 @@ def domain_status(error: DomainError) -> status_pb2.Status:
 
 
 # Each kind of refusal and its status (the first that matches).
-STATUSES: tuple[tuple[type[Exception], Callable[[Any], status_pb2.Status]], ...] = (
+STATUSES: tuple[
+    tuple[type[Exception] | tuple[type[Exception], ...], Callable[[Any], status_pb2.Status]], ...
+] = (
     (CallRefusedError, refused_call_status),
     (RejectedError, rejected_status),
     (DomainError, domain_status),
     (RequestInvalidError, invalid_status),
     (TryAgainError, try_again_status),
+    (STORE_AWAY, store_unavailable_status),  # after TryAgainError: STORE_BUSY is its own
 )
 
 

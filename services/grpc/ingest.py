@@ -79,7 +79,11 @@ class IngestServicer(ingest_service_pb2_grpc.IngestServiceServicer):
 
     async def verdict(self, envelope: envelope_pb2.AgencyEventEnvelope) -> tuple[Received, Verdict]:
         """Apply an envelope, a malformed one too (its refusal recorded); answer once
-        the views hold what it recorded (bounded), so the publisher reads its own write."""
+        the views hold what it recorded (bounded), so the publisher reads its own write.
+        With the database away (the views' follower says so) it is refused at once
+        (``STORE_UNAVAILABLE``) rather than after the pool's timeouts: both modes look
+        in the store first (full mode for a verdict already known)."""
+        self.live.require_store()
         received = await asyncio.to_thread(self.received, envelope)
         try:
             verdict = await self.apply(envelope, received)

@@ -116,7 +116,9 @@ class ReviewServicer(review_service_pb2_grpc.ReviewServiceServicer):
         return submit(self.app, self.verified(cmd, request))
 
     async def verdict(self, cmd: Command, request: Any) -> envelope_pb2.Verdict:
-        """Apply a review; answer once the views hold it (bounded): read your writes."""
+        """Apply a review; answer once the views hold it (bounded): read your writes.
+        Refused at once while the database is away (``STORE_UNAVAILABLE``)."""
+        self.live.require_store()
         try:
             verdict = await asyncio.to_thread(self.submitted, cmd, request)
         finally:
@@ -206,6 +208,7 @@ class ReviewServicer(review_service_pb2_grpc.ReviewServiceServicer):
             digest=digest_of(request),
             scope=review_scope(actor.agency, kind),
         )
+        self.live.require_store()
         try:
             return await asyncio.to_thread(self.amend, cmd, request)
         finally:

@@ -5,6 +5,22 @@ Health answers for "" and each service, and for :data:`LOG_HEALTH` (``lienthong.
 the log's tree within its limits (``LIENTHONG_TREE_MAX_LAG``,
 ``LIENTHONG_CHECKPOINT_MAX_AGE_SECONDS``: :mod:`services.app.checkpointer`).
 
+While PostgreSQL is away (killed, restarting, unreachable) the server keeps running
+and its views wait it out (:mod:`projections.engine.live`); health then says
+(:func:`store_health`): ``""`` — the whole server, what the readiness probe asks — and
+the services that need the store for everything they do (:data:`STORE_SERVICES`:
+IngestService, ReviewService, AuditService) answer NOT_SERVING, from the moment the
+views notice until the database answers again AND the views have caught up with the
+log; PlanService, ReportService and WatchService stay SERVING — they answer from the
+views in memory (as the last committed batch left them), and PlanService is what the
+liveness probe asks: restarting the process would not bring the database back, it
+would only lose the reads it can still give (a new process cannot even start without
+the database). So a load balancer sends no new traffic to a replica that cannot
+write, and nothing restarts it; the writes that still reach it answer UNAVAILABLE
+``STORE_UNAVAILABLE`` (:mod:`services.grpc.errors`), and clients retry them with the
+same id. Views that stopped (an event they cannot apply) leave everything NOT_SERVING,
+for good, whatever the store does.
+
 Settings (environment variables):
 
 - ``LIENTHONG_GRPC_ADDRESS`` — where to listen (default ``127.0.0.1:50051``; port 0
@@ -61,7 +77,7 @@ from lienthong.v1 import (
     watch_service_pb2,
 )
 
-from projections.engine.live import LiveViews
+from projections.engine.live import STORE_AWAY, LiveViews
 from projections.engine.source import EventSource
 from projections.views import VIEWS
 from services.app.audit import log_tree
@@ -99,6 +115,17 @@ SERVICES = [
         (reports_pb2, "ReportService"),
     )
 ]
+
+STORE_SERVICES = [
+    module.DESCRIPTOR.services_by_name[name].full_name
+    for module, name in (
+        (ingest_service_pb2, "IngestService"),
+        (review_service_pb2, "ReviewService"),
+        (audit_service_pb2, "AuditService"),
+    )
+]
+"""The services that need the store for everything they do: NOT_SERVING (with ``""``)
+while it is away (:func:`store_health`)."""
 
 
 @dataclass(frozen=True)
@@ -222,6 +249,7 @@ class RunningServer:
             self.checkpointer.stop()
         await self.health.enter_graceful_shutdown()
         await self.server.stop(grace)
+        self.live.stopping.set()  # what the interruption breaks is no outage to it
         if interrupt is not None:
             interrupt()
         await asyncio.to_thread(self.live.stop)
@@ -244,6 +272,9 @@ async def report_log_health(
     try:
         status = await asyncio.to_thread(log_status, tree)
         await asyncio.to_thread(observe_views, live)
+    except STORE_AWAY as error:  # the views' follower says so, once per outage
+        log.debug("the log's status is unknown, the store away: %s", error)
+        healthy = False
     except Exception:
         log.exception("the log's status is unknown: not serving it")
         healthy = False
@@ -267,14 +298,36 @@ async def watch_log_health(
 
 def not_serving(health_servicer: health.aio.HealthServicer) -> None:
     """Health answers NOT_SERVING from now on (the views stopped; see the log)."""
+    report_health(health_servicer, ("", *SERVICES), serving=lambda: False)
+
+
+def store_health(health_servicer: health.aio.HealthServicer, live: LiveViews, away: bool) -> None:
+    """The database away: ``""`` and :data:`STORE_SERVICES` answer NOT_SERVING; back,
+    with the views caught up: SERVING again — unless the views stopped meanwhile."""
+    report_health(
+        health_servicer, ("", *STORE_SERVICES), serving=lambda: not away and live.failure is None
+    )
+
+
+def report_health(
+    health_servicer: health.aio.HealthServicer,
+    names: tuple[str, ...],
+    serving: Callable[[], bool],
+) -> None:
+    """Set the status of ``names`` (SERVING when ``serving()``, asked when the task
+    runs) in a task of its own, after those set before it."""
 
     async def report() -> None:
-        for name in ("", *SERVICES):
-            await health_servicer.set(name, health_pb2.HealthCheckResponse.NOT_SERVING)
+        status = health_pb2.HealthCheckResponse.SERVING if serving() else NOT_SERVING
+        for name in names:
+            await health_servicer.set(name, status)
 
     task = asyncio.get_running_loop().create_task(report())
     REPORTING.add(task)  # held until done: the loop keeps only a weak reference
     task.add_done_callback(REPORTING.discard)
+
+
+NOT_SERVING = health_pb2.HealthCheckResponse.NOT_SERVING
 
 
 def port_in_use(address: str) -> str | None:
@@ -402,6 +455,9 @@ async def start_server(
     for name in ("", *SERVICES):
         await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
     live.on_stop.append(lambda _: not_serving(health_servicer))
+    live.on_store.append(lambda away: store_health(health_servicer, live, away))
+    if live.store_away:  # it went before the server started
+        store_health(health_servicer, live, away=True)
     tree, log_limits = await asyncio.to_thread(log_tree, app.recorder), LogLimits.from_env()
     following = checkpointer.start() if checkpointer is not None else None
     await report_log_health(health_servicer, tree, log_limits, live)
