@@ -35,6 +35,7 @@ from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
+from cryptography.hazmat.primitives.asymmetric.types import CertificatePublicKeyTypes
 from cryptography.x509.oid import NameOID
 
 from domain.errors import InvalidValueError
@@ -58,6 +59,7 @@ DEFAULT_PKI_DIR = Path(".lienthong/pki")
 ED25519 = "ed25519"
 ECDSA_P256 = "ecdsa-p256-sha256"
 ALGORITHMS = (ED25519, ECDSA_P256)
+PublicKey = CertificatePublicKeyTypes
 
 
 def pki_dir() -> Path:
@@ -136,6 +138,19 @@ def recorded_certificate(pem: str) -> x509.Certificate:
     return load_certificate(pem.encode())
 
 
+@functools.lru_cache(maxsize=4096)
+def recorded_validity(pem: str) -> tuple[dt.datetime, dt.datetime]:
+    """When a recorded certificate is valid: from, until (exclusive)."""
+    certificate = recorded_certificate(pem)
+    return certificate.not_valid_before_utc, certificate.not_valid_after_utc
+
+
+@functools.lru_cache(maxsize=4096)
+def recorded_public_key(pem: str) -> PublicKey:
+    """A recorded certificate's public key, parsed once per process."""
+    return recorded_certificate(pem).public_key()
+
+
 def pem_of(certificate: x509.Certificate) -> str:
     return certificate.public_bytes(serialization.Encoding.PEM).decode()
 
@@ -149,6 +164,7 @@ class TrustAnchors:
     def __init__(self, anchors: Sequence[x509.Certificate]) -> None:
         self.anchors = list(anchors)
         self.issued: set[tuple[bytes, bytes]] = set()
+        self.issued_pems: set[str] = set()  # certificates on record, as recorded
 
     @classmethod
     def load(cls, path: Path | None = None) -> TrustAnchors:
@@ -180,6 +196,20 @@ class TrustAnchors:
             )
             raise CertificateExpiredError(msg, field="certificate")
 
+    def check_recorded(self, pem: str, at: dt.datetime) -> x509.Certificate:
+        """:meth:`check` for a certificate on record (PEM), returned parsed: what was
+        found for it is remembered by its text (an anchor issued it), its validity
+        window checked every time."""
+        certificate = recorded_certificate(pem)
+        if pem not in self.issued_pems:
+            self.check(certificate, at)
+            self.issued_pems.add(pem)
+            return certificate
+        not_before, not_after = recorded_validity(pem)
+        if not not_before <= at < not_after:
+            self.check(certificate, at)  # refuses it, saying why
+        return certificate
+
     def _check_issuer(self, certificate: x509.Certificate) -> None:
         for anchor in self.anchors:
             if anchor.subject != certificate.issuer:
@@ -194,9 +224,12 @@ class TrustAnchors:
         raise CertificateUntrustedError(msg, field="certificate")
 
 
-def verify_signature(certificate: x509.Certificate, signed: Signed) -> None:
-    """Refuse a signature the certificate's key did not make over the payload."""
-    key = certificate.public_key()
+def verify_signature(
+    certificate: x509.Certificate, signed: Signed, key: PublicKey | None = None
+) -> None:
+    """Refuse a signature the certificate's key (``key``, when parsed already) did not
+    make over the payload."""
+    key = certificate.public_key() if key is None else key
     try:
         if signed.algorithm == ED25519 and isinstance(key, ed25519.Ed25519PublicKey):
             key.verify(signed.signature, signed.payload)
@@ -286,7 +319,6 @@ def check_signed(  # noqa: PLR0917 - who, what, against what, when
         msg = f"no key {signed.key_id[:64]!r} is registered"
         raise KeyUnknownError(msg, field="signature.key_id")
     key.require_usable(agency, at)
-    certificate = recorded_certificate(key.certificate)
-    anchors.check(certificate, at)
-    verify_signature(certificate, signed)
+    certificate = anchors.check_recorded(key.certificate, at)
+    verify_signature(certificate, signed, recorded_public_key(key.certificate))
     return key
