@@ -225,26 +225,40 @@ class TrustAnchors:
 
 
 def verify_signature(
-    certificate: x509.Certificate, signed: Signed, key: PublicKey | None = None
+    certificate: x509.Certificate,
+    signed: Signed,
+    key: PublicKey | None = None,
+    holds: bool | None = None,
 ) -> None:
     """Refuse a signature the certificate's key (``key``, when parsed already) did not
-    make over the payload."""
+    make over the payload. ``holds``: whether it does, found already by the same check
+    of the same key elsewhere (:mod:`services.kafka.signatures`); None: check here."""
     key = certificate.public_key() if key is None else key
-    try:
-        if signed.algorithm == ED25519 and isinstance(key, ed25519.Ed25519PublicKey):
-            key.verify(signed.signature, signed.payload)
-            return
-        if signed.algorithm == ECDSA_P256 and isinstance(key, ec.EllipticCurvePublicKey):
-            key.verify(signed.signature, signed.payload, ec.ECDSA(hashes.SHA256()))
-            return
-    except InvalidSignature:
-        pass
-    else:
+    ed25519_key = signed.algorithm == ED25519 and isinstance(key, ed25519.Ed25519PublicKey)
+    ecdsa_key = signed.algorithm == ECDSA_P256 and isinstance(key, ec.EllipticCurvePublicKey)
+    if not (ed25519_key or ecdsa_key):
         msg = f"algorithm {signed.algorithm!r} is not the key's ({algorithm_of(certificate)})"
         raise SignatureInvalidError(msg, field="signature.algorithm")
-    raise SignatureInvalidError(
-        f"the signature does not verify with key {signed.key_id[:16]}…", field="signature.signature"
-    )
+    if holds is None:
+        holds = _holds(key, signed)
+    if not holds:
+        raise SignatureInvalidError(
+            f"the signature does not verify with key {signed.key_id[:16]}…",
+            field="signature.signature",
+        )
+
+
+def _holds(key: PublicKey, signed: Signed) -> bool:
+    try:
+        if isinstance(key, ed25519.Ed25519PublicKey):
+            key.verify(signed.signature, signed.payload)
+        elif isinstance(key, ec.EllipticCurvePublicKey):
+            key.verify(signed.signature, signed.payload, ec.ECDSA(hashes.SHA256()))
+        else:
+            return False
+    except InvalidSignature:
+        return False
+    return True
 
 
 # Keys on record ---------------------------------------------------------------------
@@ -307,9 +321,11 @@ def check_signed(  # noqa: PLR0917 - who, what, against what, when
     anchors: TrustAnchors,
     at: dt.datetime,
     cache: Cache | None = None,
+    holds: bool | None = None,
 ) -> SigningKey:
     """The key that signed a message in ``agency``'s name, checked at ``at``; a
-    refusal (its specific code) otherwise."""
+    refusal (its specific code) otherwise. ``holds``: whether the signature holds for
+    the key its id names, when found already (see :func:`verify_signature`)."""
     if signed is None or not signed.signature:
         raise SignatureMissingError("the message is not signed", field="signature")
     key = registered_key(app, signed.key_id, cache) if len(signed.key_id) == 64 else None  # noqa: PLR2004
@@ -320,5 +336,5 @@ def check_signed(  # noqa: PLR0917 - who, what, against what, when
         raise KeyUnknownError(msg, field="signature.key_id")
     key.require_usable(agency, at)
     certificate = anchors.check_recorded(key.certificate, at)
-    verify_signature(certificate, signed, recorded_public_key(key.certificate))
+    verify_signature(certificate, signed, recorded_public_key(key.certificate), holds)
     return key
