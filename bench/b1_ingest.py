@@ -60,6 +60,7 @@ from bench.harness import (
     Every,
     Result,
     Worker,
+    children,
     fresh_database,
     kafka_broker,
     postgres_pids,
@@ -196,7 +197,12 @@ def run_worker(
             produce_rate = produce(broker.bootstrap, topic, keyed, len(keyed))
             worker.start()
         meter = CpuMeter(
-            {"worker": lambda: [worker.pid], "postgresql": postgres_pids(db), "kafka": broker.pid}
+            {
+                # the worker and its signature helper (services/kafka/signatures.py)
+                "worker": lambda: [worker.pid, *children(worker.pid)],
+                "postgresql": postgres_pids(db),
+                "kafka": broker.pid,
+            }
         )
         meter.start()
         curve = follow(worker, db, tracking, prefix, len(keyed))

@@ -123,6 +123,10 @@ class SignaturePool:
         self._started: Future[bool] | None = None
         self.handed = 0  # signatures handed to the helper so far
 
+    def start(self) -> None:
+        """Start the helper now (it takes a moment to come up)."""
+        self._usable()
+
     def ready(self, seconds: float) -> bool:
         """Start the helper if need be and wait up to ``seconds`` for it to be up."""
         self._usable()

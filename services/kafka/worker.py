@@ -265,7 +265,9 @@ def build_worker(
     )
     incoming = settings.topic(AGENCY_EVENTS)
     topic = worker.topic(incoming, value_serializer="raw", key_serializer="raw")
-    positions = Positions(worker, BatchIngestor(app, anchors=anchors), incoming)
+    ingestor = BatchIngestor(app, anchors=anchors)
+    ingestor.pool.start()  # the signature helper, up before the first large batch
+    positions = Positions(worker, ingestor, incoming)
     storer = Storer(positions)
 
     @worker.agent(topic)
