@@ -278,8 +278,10 @@ class BatchIngestor:
         touched: dict[UUID, None] = {}
         for index, (received, receipt_id) in enumerate(zip(batch, receipt_ids, strict=True)):
             decoded = self.verified(received, cache, at, checked.get(index))
-            key = decoded.command.receipt_id
-            stored_before = key in seen if key == receipt_id else self.app.exists(key)
+            if decoded.refusal is received.refusal:  # its key is the one looked up
+                stored_before = receipt_id in seen
+            else:
+                stored_before = self.app.exists(decoded.command.receipt_id)
             verdict, subject_id = self._apply(decoded, cache, receipts, stored_before, touched)
             verdicts.append((decoded.record, verdict, subject_id))
         changed = [a for a in (cache.get(i) for i in touched) if a is not None and a.pending_events]

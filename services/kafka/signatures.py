@@ -23,6 +23,9 @@ from __future__ import annotations
 import hashlib
 import logging
 import multiprocessing
+import os
+import threading
+import time
 from collections.abc import Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from typing import Any
@@ -41,6 +44,8 @@ POOL_MIN = 200
 # Signatures per task of the helper: the ingesting thread waits for the first only.
 POOL_CHUNK = 250
 
+# How often the helper looks whether the ingest worker is still there.
+PARENT_CHECK_SECONDS = 1.0
 # (key id, attached certificate DER, algorithm, signature, payload)
 Item = tuple[str, bytes, str, bytes, bytes]
 
@@ -82,6 +87,18 @@ def holds(items: Sequence[Item]) -> list[bool | None]:
 
 def _ready() -> bool:
     return True
+
+
+def _follow(parent: int) -> None:
+    """In the helper: exit when the process that started it is gone (killed with -9,
+    it closes nothing the helper would notice)."""
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(PARENT_CHECK_SECONDS)
+        os._exit(0)
+
+    threading.Thread(target=watch, name="follow-parent", daemon=True).start()
 
 
 class Checked:
@@ -142,7 +159,9 @@ class SignaturePool:
     def _usable(self) -> ProcessPoolExecutor | None:
         if self._pool is None:
             context = multiprocessing.get_context("spawn")
-            self._pool = ProcessPoolExecutor(self.processes, mp_context=context)
+            self._pool = ProcessPoolExecutor(
+                self.processes, mp_context=context, initializer=_follow, initargs=(os.getpid(),)
+            )
             self._started = self._pool.submit(_ready)
             return None
         started = self._started
