@@ -43,6 +43,7 @@ Settings: :class:`services.kafka.topics.KafkaSettings`.
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import os
 import tempfile
@@ -74,6 +75,8 @@ RETRY_MAX_SECONDS = 5.0
 # How often partitions assigned without records arriving are positioned.
 POSITION_EVERY_SECONDS = 0.5
 EXIT_FAILED = 70
+# The cyclic garbage collector's thresholds in the worker (see collect_less).
+GC_THRESHOLDS = (50_000, 20, 100)
 TRANSIENT = (*STORE_ERRORS, KafkaError, TimeoutError)
 
 
@@ -294,9 +297,20 @@ def build_worker(
     return worker
 
 
+def collect_less() -> None:
+    """Fewer cyclic garbage collections: what is loaded by now is never collected, and
+    the young generation is collected every :data:`GC_THRESHOLDS` allocations. The
+    ingest's cache holds hundreds of thousands of long-lived objects that Python's
+    default (every 700) kept walking: a quarter of the ingest's CPU in B1's profile."""
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(*GC_THRESHOLDS)
+
+
 def run_worker(app: Ledger, settings: KafkaSettings) -> None:
     """Run the ingest worker until SIGINT or SIGTERM."""
     worker = build_worker(app, settings)
+    collect_less()
     faust.Worker(
         worker, loglevel="INFO", logging_config=logging_config(logging.INFO)
     ).execute_from_commandline()
