@@ -30,7 +30,9 @@ faust acks every record it hands over (stored, skipped or dropped), so Kafka's
 committed offset says nothing; only the positions above matter.
 
 Every record's signature is verified against the trust anchors (loaded when the
-worker starts: ``LIENTHONG_TRUST_ANCHORS``, see :mod:`services.app.identity`).
+worker starts: ``LIENTHONG_TRUST_ANCHORS``, see :mod:`services.app.identity`); a large
+batch's ECDSA checks run in a helper process the worker starts
+(:mod:`services.kafka.signatures`), which exits when the worker is gone.
 
 Every verdict is counted (``lienthong_submissions_total``) and logged with the
 submission's event id and subject; each held partition's lag (what its high
@@ -75,6 +77,8 @@ RETRY_MAX_SECONDS = 5.0
 # How often partitions assigned without records arriving are positioned.
 POSITION_EVERY_SECONDS = 0.5
 EXIT_FAILED = 70
+# Records faust may hold fetched for the agent, at least (its default).
+STREAM_BUFFER_MIN = 4096
 # The cyclic garbage collector's thresholds in the worker (see collect_less).
 GC_THRESHOLDS = (50_000, 20, 100)
 TRANSIENT = (*STORE_ERRORS, KafkaError, TimeoutError)
@@ -265,6 +269,9 @@ def build_worker(
         # A worker killed with -9 is noticed after the session timeout: keep it short.
         broker_session_timeout=10.0,
         broker_heartbeat_interval=1.0,
+        # records fetched ahead of the agent: two batches (faust's 4,096 made the
+        # fetcher stop and start within a batch of 5,000)
+        stream_buffer_maxsize=max(STREAM_BUFFER_MIN, 2 * settings.batch),
     )
     incoming = settings.topic(AGENCY_EVENTS)
     topic = worker.topic(incoming, value_serializer="raw", key_serializer="raw")
