@@ -198,8 +198,9 @@ def run_worker(
             worker.start()
         meter = CpuMeter(
             {
-                # the worker and its signature helper (services/kafka/signatures.py)
-                "worker": lambda: [worker.pid, *children(worker.pid)],
+                "worker": lambda: [worker.pid],
+                # its signature helper (services/kafka/signatures.py)
+                "worker_helper": lambda: children(worker.pid),
                 "postgresql": postgres_pids(db),
                 "kafka": broker.pid,
             }
