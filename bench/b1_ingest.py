@@ -461,7 +461,7 @@ def main(argv: list[str] | None = None) -> int:
                 "LIENTHONG_INGEST_WITHIN_SECONDS", "0.2"
             ),
             "naive_envelopes": args.naive,
-            "worker": "python -m services.cli ingest-worker (one process)",
+            "worker": "python -m services.cli ingest-worker (and its signature helper)",
             "signed": keyring is not None,
             "signing": (
                 "every envelope naming an agency signed by it (ECDSA P-256, certificate"
