@@ -16,7 +16,9 @@ Every well-formed record is verified first (:func:`~services.wire.envelopes.veri
 its signature, by a registered key of the agency it names, at the time of the
 batch), with the signing keys read through the same cache, brought up to date at
 each batch — a key revoked since the last batch is seen revoked. A record that fails
-is refused with its code, keyed unverified, like a malformed one.
+is refused with its code, keyed unverified, like a malformed one. A large batch's ECDSA
+checks run meanwhile in a helper process (:mod:`services.kafka.signatures`): only
+whether a signature holds for its key comes from there, everything else is checked here.
 
 A batch that meets another writer (a review by the coordination office changed an
 item meanwhile) falls back to one transaction per record — reload, retry — and then

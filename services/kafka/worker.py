@@ -308,7 +308,8 @@ def collect_less() -> None:
     """Fewer cyclic garbage collections: what is loaded by now is never collected, and
     the young generation is collected every :data:`GC_THRESHOLDS` allocations. The
     ingest's cache holds hundreds of thousands of long-lived objects that Python's
-    default (every 700) kept walking: a quarter of the ingest's CPU in B1's profile."""
+    default (every 700 net allocations) kept walking: a quarter of the ingest's CPU
+    in process (docs/operations.md, Issue 17, B1)."""
     gc.collect()
     gc.freeze()
     gc.set_threshold(*GC_THRESHOLDS)
