@@ -60,6 +60,7 @@ from bench.harness import (
     Every,
     Result,
     Worker,
+    children,
     fresh_database,
     kafka_broker,
     postgres_pids,
@@ -196,7 +197,13 @@ def run_worker(
             produce_rate = produce(broker.bootstrap, topic, keyed, len(keyed))
             worker.start()
         meter = CpuMeter(
-            {"worker": lambda: [worker.pid], "postgresql": postgres_pids(db), "kafka": broker.pid}
+            {
+                "worker": lambda: [worker.pid],
+                # its signature helper (services/kafka/signatures.py)
+                "worker_helper": lambda: children(worker.pid),
+                "postgresql": postgres_pids(db),
+                "kafka": broker.pid,
+            }
         )
         meter.start()
         curve = follow(worker, db, tracking, prefix, len(keyed))
@@ -454,7 +461,7 @@ def main(argv: list[str] | None = None) -> int:
                 "LIENTHONG_INGEST_WITHIN_SECONDS", "0.2"
             ),
             "naive_envelopes": args.naive,
-            "worker": "python -m services.cli ingest-worker (one process)",
+            "worker": "python -m services.cli ingest-worker (and its signature helper)",
             "signed": keyring is not None,
             "signing": (
                 "every envelope naming an agency signed by it (ECDSA P-256, certificate"

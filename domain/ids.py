@@ -86,6 +86,7 @@ def check_slug(value: str, field: str) -> str:
     return value
 
 
+@lru_cache(maxsize=1 << 17)  # every envelope names its subject; Ref is immutable
 def parse_ref(text: str) -> Ref:
     """Parse ``plan``, ``plan/task/KEY`` or ``plan/indicator/NUMBER``."""
     parts = text.split("/", 2)

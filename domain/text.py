@@ -69,6 +69,8 @@ def text_problem(name: str, value: str) -> tuple[str, str] | None:
     limit = LIMITS.get(name, ID_LIMIT)
     if len(value) > limit:
         return "TEXT_TOO_LONG", f"is {len(value)} characters long; at most {limit}"
+    if value.isascii() and value.isprintable():
+        return None  # no control, bidi or invisible character, and NFC: the usual case
     free = name in FREE_TEXT
     problem = character_problem(value, free=free)
     if (

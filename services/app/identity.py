@@ -35,6 +35,7 @@ from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
+from cryptography.hazmat.primitives.asymmetric.types import CertificatePublicKeyTypes
 from cryptography.x509.oid import NameOID
 
 from domain.errors import InvalidValueError
@@ -58,6 +59,7 @@ DEFAULT_PKI_DIR = Path(".lienthong/pki")
 ED25519 = "ed25519"
 ECDSA_P256 = "ecdsa-p256-sha256"
 ALGORITHMS = (ED25519, ECDSA_P256)
+PublicKey = CertificatePublicKeyTypes
 
 
 def pki_dir() -> Path:
@@ -136,6 +138,19 @@ def recorded_certificate(pem: str) -> x509.Certificate:
     return load_certificate(pem.encode())
 
 
+@functools.lru_cache(maxsize=4096)
+def recorded_validity(pem: str) -> tuple[dt.datetime, dt.datetime]:
+    """When a recorded certificate is valid: from, until (exclusive)."""
+    certificate = recorded_certificate(pem)
+    return certificate.not_valid_before_utc, certificate.not_valid_after_utc
+
+
+@functools.lru_cache(maxsize=4096)
+def recorded_public_key(pem: str) -> PublicKey:
+    """A recorded certificate's public key, parsed once per process."""
+    return recorded_certificate(pem).public_key()
+
+
 def pem_of(certificate: x509.Certificate) -> str:
     return certificate.public_bytes(serialization.Encoding.PEM).decode()
 
@@ -149,6 +164,7 @@ class TrustAnchors:
     def __init__(self, anchors: Sequence[x509.Certificate]) -> None:
         self.anchors = list(anchors)
         self.issued: set[tuple[bytes, bytes]] = set()
+        self.issued_pems: set[str] = set()  # certificates on record, as recorded
 
     @classmethod
     def load(cls, path: Path | None = None) -> TrustAnchors:
@@ -180,6 +196,20 @@ class TrustAnchors:
             )
             raise CertificateExpiredError(msg, field="certificate")
 
+    def check_recorded(self, pem: str, at: dt.datetime) -> x509.Certificate:
+        """:meth:`check` for a certificate on record (PEM), returned parsed: what was
+        found for it is remembered by its text (an anchor issued it), its validity
+        window checked every time."""
+        certificate = recorded_certificate(pem)
+        if pem not in self.issued_pems:
+            self.check(certificate, at)
+            self.issued_pems.add(pem)
+            return certificate
+        not_before, not_after = recorded_validity(pem)
+        if not not_before <= at < not_after:
+            self.check(certificate, at)  # refuses it, saying why
+        return certificate
+
     def _check_issuer(self, certificate: x509.Certificate) -> None:
         for anchor in self.anchors:
             if anchor.subject != certificate.issuer:
@@ -194,24 +224,41 @@ class TrustAnchors:
         raise CertificateUntrustedError(msg, field="certificate")
 
 
-def verify_signature(certificate: x509.Certificate, signed: Signed) -> None:
-    """Refuse a signature the certificate's key did not make over the payload."""
-    key = certificate.public_key()
-    try:
-        if signed.algorithm == ED25519 and isinstance(key, ed25519.Ed25519PublicKey):
-            key.verify(signed.signature, signed.payload)
-            return
-        if signed.algorithm == ECDSA_P256 and isinstance(key, ec.EllipticCurvePublicKey):
-            key.verify(signed.signature, signed.payload, ec.ECDSA(hashes.SHA256()))
-            return
-    except InvalidSignature:
-        pass
-    else:
+def verify_signature(
+    certificate: x509.Certificate,
+    signed: Signed,
+    key: PublicKey | None = None,
+    holds: bool | None = None,
+) -> None:
+    """Refuse a signature the certificate's key (``key``, when parsed already) did not
+    make over the payload. ``holds``: whether it does, found already by the same check
+    of the same key elsewhere (:mod:`services.kafka.signatures`); None: check here."""
+    key = certificate.public_key() if key is None else key
+    ed25519_key = signed.algorithm == ED25519 and isinstance(key, ed25519.Ed25519PublicKey)
+    ecdsa_key = signed.algorithm == ECDSA_P256 and isinstance(key, ec.EllipticCurvePublicKey)
+    if not (ed25519_key or ecdsa_key):
         msg = f"algorithm {signed.algorithm!r} is not the key's ({algorithm_of(certificate)})"
         raise SignatureInvalidError(msg, field="signature.algorithm")
-    raise SignatureInvalidError(
-        f"the signature does not verify with key {signed.key_id[:16]}…", field="signature.signature"
-    )
+    if holds is None:
+        holds = _holds(key, signed)
+    if not holds:
+        raise SignatureInvalidError(
+            f"the signature does not verify with key {signed.key_id[:16]}…",
+            field="signature.signature",
+        )
+
+
+def _holds(key: PublicKey, signed: Signed) -> bool:
+    try:
+        if isinstance(key, ed25519.Ed25519PublicKey):
+            key.verify(signed.signature, signed.payload)
+        elif isinstance(key, ec.EllipticCurvePublicKey):
+            key.verify(signed.signature, signed.payload, ec.ECDSA(hashes.SHA256()))
+        else:
+            return False
+    except InvalidSignature:
+        return False
+    return True
 
 
 # Keys on record ---------------------------------------------------------------------
@@ -274,9 +321,11 @@ def check_signed(  # noqa: PLR0917 - who, what, against what, when
     anchors: TrustAnchors,
     at: dt.datetime,
     cache: Cache | None = None,
+    holds: bool | None = None,
 ) -> SigningKey:
     """The key that signed a message in ``agency``'s name, checked at ``at``; a
-    refusal (its specific code) otherwise."""
+    refusal (its specific code) otherwise. ``holds``: whether the signature holds for
+    the key its id names, when found already (see :func:`verify_signature`)."""
     if signed is None or not signed.signature:
         raise SignatureMissingError("the message is not signed", field="signature")
     key = registered_key(app, signed.key_id, cache) if len(signed.key_id) == 64 else None  # noqa: PLR2004
@@ -286,7 +335,6 @@ def check_signed(  # noqa: PLR0917 - who, what, against what, when
         msg = f"no key {signed.key_id[:64]!r} is registered"
         raise KeyUnknownError(msg, field="signature.key_id")
     key.require_usable(agency, at)
-    certificate = recorded_certificate(key.certificate)
-    anchors.check(certificate, at)
-    verify_signature(certificate, signed)
+    certificate = anchors.check_recorded(key.certificate, at)
+    verify_signature(certificate, signed, recorded_public_key(key.certificate), holds)
     return key

@@ -16,7 +16,9 @@ Every well-formed record is verified first (:func:`~services.wire.envelopes.veri
 its signature, by a registered key of the agency it names, at the time of the
 batch), with the signing keys read through the same cache, brought up to date at
 each batch — a key revoked since the last batch is seen revoked. A record that fails
-is refused with its code, keyed unverified, like a malformed one.
+is refused with its code, keyed unverified, like a malformed one. A large batch's ECDSA
+checks run meanwhile in a helper process (:mod:`services.kafka.signatures`): only
+whether a signature holds for its key comes from there, everything else is checked here.
 
 A batch that meets another writer (a review by the coordination office changed an
 item meanwhile) falls back to one transaction per record — reload, retry — and then
@@ -25,6 +27,7 @@ records the offset; receipts make that safe.
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -55,6 +58,7 @@ from services.app.submissions import (
     rejection,
     submit,
 )
+from services.kafka.signatures import Item, SignaturePool
 from services.store.recorder import check_follows, events_after, insert_events, stored_offsets
 from services.wire.envelopes import Received, receive, verified
 
@@ -139,6 +143,7 @@ class BatchIngestor:
         self.cache_size = cache_size
         self.subject_ids: dict[str, tuple[UUID, UUID]] = {}  # subject → (its id, its plan's id)
         self.agency_ids: dict[str, UUID] = {}
+        self.pool = SignaturePool()  # large batches' signatures, checked alongside
 
     @property
     def anchors(self) -> TrustAnchors:
@@ -146,12 +151,37 @@ class BatchIngestor:
             self._anchors = TrustAnchors.load()
         return self._anchors
 
-    def verified(self, decoded: Decoded, cache: Cache | None = None) -> Decoded:
-        """``decoded``, its signature verified now (or refused with its code)."""
+    def verified(
+        self,
+        decoded: Decoded,
+        cache: Cache | None = None,
+        at: dt.datetime | None = None,
+        holds: bool | None = None,
+    ) -> Decoded:
+        """``decoded``, its signature verified at ``at`` (default now), or refused with
+        its code. ``holds``: whether the signature holds for its key, found already."""
         if decoded.refusal is not None:
             return decoded
-        received = verified(self.app, decoded.received, self.anchors, self.app.clock(), cache)
+        at = self.app.clock() if at is None else at
+        received = verified(self.app, decoded.received, self.anchors, at, cache, holds)
         return Decoded(decoded.record, received)
+
+    @staticmethod
+    def signatures(batch: list[Decoded]) -> list[tuple[int, Item]]:
+        """The signatures of ``batch`` a helper process may check, by record index."""
+        items: list[tuple[int, Item]] = []
+        for index, decoded in enumerate(batch):
+            signed = decoded.received.signed
+            if decoded.refusal is None and signed is not None and signed.certificate:
+                item = (
+                    signed.key_id,
+                    signed.certificate,
+                    signed.algorithm,
+                    signed.signature,
+                    signed.payload,
+                )
+                items.append((index, item))
+        return items
 
     def ids_of(self, decoded: Decoded) -> tuple[UUID, UUID]:
         """The ids of the subject of a record that is not refused, and of its plan: from
@@ -236,15 +266,24 @@ class BatchIngestor:
         firsts: Mapping[str, int],
         log_starts: Mapping[str, int],
     ) -> list[tuple[Record, Verdict]]:
+        # the helper process checks the signatures while this thread catches up and
+        # applies; each record's answer is awaited when the record is reached
+        checked = self.pool.check(self.signatures(batch))
         cache = self._refreshed(batch)
-        batch = [self.verified(d, cache) for d in batch]
+        at = self.app.clock()  # the batch's time: keys and certificates are valid then
         receipts: dict[UUID, Submission] = {}
+        # keys as received; a record its signature check refuses is keyed unverified
+        # then, and that key is looked up alone (rare)
         receipt_ids = [d.command.receipt_id for d in batch]
         seen = self.app.existing(receipt_ids)
         verdicts: list[tuple[Record, Verdict, UUID | None]] = []
         touched: dict[UUID, None] = {}
-        for decoded, receipt_id in zip(batch, receipt_ids, strict=True):
-            stored_before = receipt_id in seen
+        for index, (received, receipt_id) in enumerate(zip(batch, receipt_ids, strict=True)):
+            decoded = self.verified(received, cache, at, checked.get(index))
+            if decoded.refusal is received.refusal:  # its key is the one looked up
+                stored_before = receipt_id in seen
+            else:
+                stored_before = self.app.exists(decoded.command.receipt_id)
             verdict, subject_id = self._apply(decoded, cache, receipts, stored_before, touched)
             verdicts.append((decoded.record, verdict, subject_id))
         changed = [a for a in (cache.get(i) for i in touched) if a is not None and a.pending_events]

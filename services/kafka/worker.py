@@ -30,7 +30,9 @@ faust acks every record it hands over (stored, skipped or dropped), so Kafka's
 committed offset says nothing; only the positions above matter.
 
 Every record's signature is verified against the trust anchors (loaded when the
-worker starts: ``LIENTHONG_TRUST_ANCHORS``, see :mod:`services.app.identity`).
+worker starts: ``LIENTHONG_TRUST_ANCHORS``, see :mod:`services.app.identity`); a large
+batch's ECDSA checks run in a helper process the worker starts
+(:mod:`services.kafka.signatures`), which exits when the worker is gone.
 
 Every verdict is counted (``lienthong_submissions_total``) and logged with the
 submission's event id and subject; each held partition's lag (what its high
@@ -43,6 +45,7 @@ Settings: :class:`services.kafka.topics.KafkaSettings`.
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import os
 import tempfile
@@ -75,6 +78,10 @@ RETRY_MAX_SECONDS = 5.0
 # How often partitions assigned without records arriving are positioned.
 POSITION_EVERY_SECONDS = 0.5
 EXIT_FAILED = 70
+# Records faust may hold fetched for the agent, at least (its default).
+STREAM_BUFFER_MIN = 4096
+# The cyclic garbage collector's thresholds in the worker (see collect_less).
+GC_THRESHOLDS = (50_000, 20, 100)
 TRANSIENT = (*STORE_ERRORS, KafkaError, TimeoutError)
 
 
@@ -272,10 +279,15 @@ def build_worker(
         # A worker killed with -9 is noticed after the session timeout: keep it short.
         broker_session_timeout=10.0,
         broker_heartbeat_interval=1.0,
+        # records fetched ahead of the agent: two batches (faust's 4,096 made the
+        # fetcher stop and start within a batch of 5,000)
+        stream_buffer_maxsize=max(STREAM_BUFFER_MIN, 2 * settings.batch),
     )
     incoming = settings.topic(AGENCY_EVENTS)
     topic = worker.topic(incoming, value_serializer="raw", key_serializer="raw")
-    positions = Positions(worker, BatchIngestor(app, anchors=anchors), incoming)
+    ingestor = BatchIngestor(app, anchors=anchors)
+    ingestor.pool.start()  # the signature helper, up before the first large batch
+    positions = Positions(worker, ingestor, incoming)
     storer = Storer(positions, health)
 
     @worker.agent(topic)
@@ -304,9 +316,21 @@ def build_worker(
     return worker
 
 
+def collect_less() -> None:
+    """Fewer cyclic garbage collections: what is loaded by now is never collected, and
+    the young generation is collected every :data:`GC_THRESHOLDS` allocations. The
+    ingest's cache holds hundreds of thousands of long-lived objects that Python's
+    default (every 700 net allocations) kept walking: a quarter of the ingest's CPU
+    in process (docs/operations.md, Issue 17, B1)."""
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(*GC_THRESHOLDS)
+
+
 def run_worker(app: Ledger, settings: KafkaSettings, health: Vitals | None = None) -> None:
     """Run the ingest worker until SIGINT or SIGTERM (``health``: told how it goes)."""
     worker = build_worker(app, settings, health=health)
+    collect_less()
     faust.Worker(
         worker, loglevel="INFO", logging_config=logging_config(logging.INFO)
     ).execute_from_commandline()

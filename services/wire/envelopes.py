@@ -135,21 +135,24 @@ def signed_of(message: Message, payload: bytes | None = None) -> Signed | None:
     )
 
 
-def verified(
+def verified(  # noqa: PLR0917 - what, by whom, against what, when, as found
     app: Ledger,
     received: Received,
     anchors: TrustAnchors,
     at: dt.datetime,
     cache: Cache | None = None,
+    holds: bool | None = None,
 ) -> Received:
     """``received`` once its signature is verified at ``at`` (its command then carries
     the signature into its receipt), or refused with the specific code (keyed
-    unverified). A refused envelope stays as it is."""
+    unverified). A refused envelope stays as it is. ``holds``: whether the signature
+    holds for the key its id names, when found already (:mod:`services.kafka.signatures`)."""
     if received.refusal is not None:
         return received
     command = received.command
     try:
-        key = check_signed(app, command.actor.agency, received.signed, anchors, at, cache)
+        agency = command.actor.agency
+        key = check_signed(app, agency, received.signed, anchors, at, cache, holds)
         if not may_send(key.role, command.kind):
             msg = f"a {key.role.value} does not send {command.kind} (docs/roles.md)"
             raise RoleNotAllowedError(msg, field="envelope.payload")

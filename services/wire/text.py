@@ -9,6 +9,8 @@ parse, and are refused as ``UNDECODABLE``.
 
 from __future__ import annotations
 
+from typing import Any
+
 from google.protobuf.descriptor import FieldDescriptor
 from google.protobuf.message import Message
 
@@ -29,25 +31,44 @@ def text_violations(
     """Every string field of ``message`` (nested messages too) that breaks a rule
     above, and every timestamp out of protobuf's range (``TIMESTAMP_OUT_OF_RANGE``);
     message types named in ``skip`` (full names) are left to their own check."""
-    violations = []
+    violations: list[Violation] = []
     for descriptor, value in message.ListFields():
-        path = f"{prefix}{descriptor.name}"
-        repeated = descriptor.is_repeated
-        items = list(value) if repeated else [value]
-        for index, item in enumerate(items):
-            where = f"{path}[{index}]" if repeated else path
-            if descriptor.type == FieldDescriptor.TYPE_STRING:
-                problem = text_problem(descriptor.name, item)
+        kind = descriptor.type
+        if kind == FieldDescriptor.TYPE_STRING:
+            name = descriptor.name
+            items = enumerate(value) if descriptor.is_repeated else ((None, value),)
+            for index, item in items:
+                problem = text_problem(name, item)
                 if problem is not None:
+                    where = _where(prefix, name, index)
                     violations.append(Violation(where, problem[1], problem[0]))
-            elif not isinstance(item, Message):
-                continue
-            elif item.DESCRIPTOR.full_name == TIMESTAMP:
-                if not stamp_in_range(item.seconds, item.nanos):  # type: ignore[attr-defined]
-                    violations.append(Violation(where, OUT_OF_RANGE, "TIMESTAMP_OUT_OF_RANGE"))
-            elif item.DESCRIPTOR.full_name not in skip:
-                violations.extend(text_violations(item, f"{where}.", skip))
+        elif kind == FieldDescriptor.TYPE_MESSAGE:
+            violations.extend(_in_messages(descriptor, value, prefix, skip))
     return violations
+
+
+def _in_messages(
+    descriptor: FieldDescriptor, value: Any, prefix: str, skip: frozenset[str]
+) -> list[Violation]:
+    """:func:`text_violations` of a message field's message(s)."""
+    violations: list[Violation] = []
+    for index, item in enumerate(value) if descriptor.is_repeated else ((None, value),):
+        if not isinstance(item, Message):
+            continue  # a map's keys
+        full_name = item.DESCRIPTOR.full_name
+        if full_name == TIMESTAMP:
+            if not stamp_in_range(item.seconds, item.nanos):  # type: ignore[attr-defined]
+                where = _where(prefix, descriptor.name, index)
+                violations.append(Violation(where, OUT_OF_RANGE, "TIMESTAMP_OUT_OF_RANGE"))
+        elif full_name not in skip:
+            where = _where(prefix, descriptor.name, index)
+            violations.extend(text_violations(item, f"{where}.", skip))
+    return violations
+
+
+def _where(prefix: str, name: str, index: int | None) -> str:
+    """The path of a field (``index``: its item's, when it is repeated)."""
+    return f"{prefix}{name}" if index is None else f"{prefix}{name}[{index}]"
 
 
 def stamp_in_range(seconds: int, nanos: int) -> bool:
