@@ -47,7 +47,7 @@ from services.store.database import Database, embedded_server
 
 ROOT = Path(__file__).resolve().parent.parent
 CACHE = ROOT / ".lienthong" / "bench"
-BUILDER_VERSION = 3  # 3: envelopes signed, keys registered
+BUILDER_VERSION = 4  # 3: envelopes signed, keys registered; 4: no indicator claimed complete
 TOPIC = AGENCY_EVENTS
 PARTITIONS = 6
 WARDS_PER_IMPORT = 1  # a larger save can stall psycopg's pipeline (see services/ingest.py)
