@@ -7,6 +7,8 @@ import datetime as dt
 import json
 from typing import Any
 
+import orjson
+
 Row = dict[str, Any]
 Changes = dict[str, dict[str, Row | None]]  # view → key → row (None: removed)
 Views = dict[str, dict[str, Row]]  # view → key → row
@@ -18,7 +20,18 @@ def canonical(data: Row) -> str:
 
 # A row as the JSON text PostgreSQL reads into jsonb (json.dumps as psycopg's Jsonb
 # does, without its spaces and \u escapes: less to write and to parse).
-dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+_dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+_ORJSON = orjson.OPT_NON_STR_KEYS
+
+
+def dumps(data: Row) -> str:
+    """A row as compact JSON text, by orjson (~8× the standard encoder: a rebuild
+    encodes every touched row); what orjson refuses (an integer past 64 bits) by the
+    standard encoder. PostgreSQL reads both into the same jsonb value."""
+    try:
+        return orjson.dumps(data, option=_ORJSON).decode()
+    except TypeError:  # orjson.JSONEncodeError is a TypeError
+        return _dumps(data)
 
 
 _PLAIN = frozenset({str, int, float, bool, type(None)})
