@@ -15,7 +15,9 @@ Several views catch up (or rebuild) in ONE pass over the log with
 once and applied to every view still behind it (:class:`Dispatch`, which the live
 views use too); each batch's changed rows and positions of all the views are written
 in one transaction (rows by ``COPY``), while the next batch is already being read and
-applied. Every view keeps its own tracking position. Aggregate views passed through
+applied. Every view keeps its own tracking position. A pass building views to be
+read only once it ends (``defer_rows``: a rebuild, a server's first start) lets the
+aggregate views write their rows less often (:data:`DEFER_TOUCHED`). Aggregate views passed through
 :func:`projections.engine.replay.share_replay` replay each aggregate once for all of
 them.
 """
@@ -34,6 +36,7 @@ from eventsourcing.utils import resolve_topic
 from psycopg import sql
 from psycopg.rows import tuple_row
 
+from projections.engine.replay import AggregateView
 from projections.engine.rows import Row
 from projections.engine.source import EventSource
 from projections.engine.tables import ViewTable, encoded, write_all
@@ -230,6 +233,8 @@ def catch_up_all(
     progress: Progress = quiet,
     batch: int = BATCH,
     stop: int = MAX_POSITION,
+    *,
+    defer_rows: bool = False,
 ) -> int:
     """Bring every runner's view up to the log (or up to position ``stop``) in ONE
     pass; returns how many events were read. Each view gets only the events after
@@ -238,41 +243,73 @@ def catch_up_all(
     applied (at most one batch in flight, commits in log order). An error — a
     view's, a write's, or ``TrackingMovedError`` when another writer moved a view's
     tracking — propagates once the write in flight has ended: every view keeps
-    the last batch it committed."""
+    the last batch it committed.
+
+    With ``defer_rows`` (a view built from the log before it is read: a rebuild, a
+    server's first start), an aggregate view writes its rows and position only
+    when it has touched :data:`DEFER_TOUCHED` aggregates since its last write, and
+    at the end of the pass: its rows are functions of its aggregates as they stand,
+    so an aggregate touched in many batches has its rows computed and encoded once
+    instead of once per batch (the same rows in the end)."""
     if not runners:
         return 0
     app = runners[0].app
     reader = LogReader(app)
-    positions = [runner.position() for runner in runners]
+    seen = [runner.position() for runner in runners]  # where each view's table stands
+    positions = list(seen)  # where each view stands in the pass
     position = min(positions)
     last = min(app.recorder.max_notification_id() or 0, stop)
     read = 0
     dispatch = Dispatch([runner.view for runner in runners])
     tables = [runner.table for runner in runners]
+    deferred = [defer_rows and isinstance(view, AggregateView) for view in dispatch.views]
     with (
         ThreadPoolExecutor(max_workers=1, thread_name_prefix="view-writer") as writer,
         young_collections_only(),
     ):
         pending: Future[None] | None = None
+
+        def write(due: list[bool], position: int) -> None:
+            nonlocal pending
+            writes = []
+            for index, view in enumerate(dispatch.views):
+                if due[index] and seen[index] < position:
+                    writes.append((tables[index], encoded(view.flush()), seen[index]))
+                    seen[index] = position
+            if pending is not None:
+                pending.result()
+            pending = writer.submit(write_all, writes, position) if writes else None
+
         try:
             while events := reader.read(position, batch, stop):
                 apply_events(events, dispatch, positions)
                 position = events[-1][0]
-                writes = [
-                    (table, encoded(view.flush()), since)
-                    for table, view, since in zip(tables, dispatch.views, positions, strict=True)
-                ]
-                if pending is not None:
-                    pending.result()
-                pending = writer.submit(write_all, writes, position)
+                write(
+                    [
+                        not later or touched_many(view)
+                        for view, later in zip(dispatch.views, deferred, strict=True)
+                    ],
+                    position,
+                )
                 positions = [max(since, position) for since in positions]
                 read += len(events)
                 gc.collect(1)
                 progress(position, max(last, position))
+            if any(deferred):
+                write(deferred, position)
         finally:
             if pending is not None:
                 pending.result()
     return read
+
+
+# How many aggregates a deferring view may have touched before it writes their rows
+# (bounds the rows computed and held at once).
+DEFER_TOUCHED = 30_000
+
+
+def touched_many(view: View) -> bool:
+    return len(cast("AggregateView", view).touched) >= DEFER_TOUCHED
 
 
 @contextmanager
@@ -290,7 +327,8 @@ def young_collections_only() -> Iterator[None]:
 
 
 def rebuild_all(runners: Sequence[ProjectionRunner], progress: Progress = quiet) -> int:
-    """Drop every runner's view and apply the whole log to all of them in one pass."""
+    """Drop every runner's view and apply the whole log to all of them in one pass
+    (the aggregate views' rows deferred: ``catch_up_all``'s ``defer_rows``)."""
     for runner in runners:
         runner.drop()
-    return catch_up_all(runners, progress, REBUILD_BATCH)
+    return catch_up_all(runners, progress, REBUILD_BATCH, defer_rows=True)
