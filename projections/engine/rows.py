@@ -54,3 +54,28 @@ def json_safe(value: Any) -> Any:
     if isinstance(value, bool | int | float | str):
         return value
     return str(value)
+
+
+_AS_JSON_SAFE = orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS
+
+
+def _leaf(value: Any) -> Any:
+    """What :func:`json_safe` makes of a value orjson does not take as it is."""
+    safe = json_safe(value)
+    if safe is value:
+        msg = f"{type(value).__name__} is not JSON-safe"
+        raise TypeError(msg)
+    return safe
+
+
+def json_safe_copy(data: Row) -> Row:
+    """:func:`json_safe` of a row whose keys are text, as a fresh copy made by
+    orjson (a few times faster: the audit trail makes one per event); the values
+    orjson does not take as they are (dates, times, decimals, dataclasses) as
+    ``json_safe`` makes them. Anything else (a key not text, an integer past 64
+    bits) by ``json_safe`` itself."""
+    try:
+        copied: Row = orjson.loads(orjson.dumps(data, default=_leaf, option=_AS_JSON_SAFE))
+    except TypeError:
+        return json_safe(data)  # type: ignore[no-any-return]
+    return copied
