@@ -27,7 +27,6 @@ from projections.engine.replay import AggregateView, Replay
 from projections.engine.rows import Row, Views
 from projections.engine.source import EventSource
 
-
 # An item state's fields but the event and its day, as a tuple (in C: a rebuild
 # compares every event's state with the one before).
 _COMPARED = attrgetter(*(f.name for f in fields(ItemState) if f.name not in ("ref", "day")))

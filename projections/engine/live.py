@@ -155,9 +155,7 @@ class LiveViews:
             self.step()
             return
         try:
-            catch_up_all(
-                [followed.runner for followed in self.followed.values()], defer_rows=True
-            )
+            catch_up_all([followed.runner for followed in self.followed.values()], defer_rows=True)
         except TrackingMovedError as moved:
             # that batch was not written; the follow loop applies what the tables lack
             log.warning("%s; reading the views back", moved)
