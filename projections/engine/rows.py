@@ -56,7 +56,7 @@ def json_safe(value: Any) -> Any:
     return str(value)
 
 
-_AS_JSON_SAFE = orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS
+_AS_JSON_SAFE = orjson.OPT_PASSTHROUGH_DATACLASS
 
 
 def _leaf(value: Any) -> Any:
@@ -70,10 +70,11 @@ def _leaf(value: Any) -> Any:
 
 def json_safe_copy(data: Row) -> Row:
     """:func:`json_safe` of a row whose keys are text, as a fresh copy made by
-    orjson (a few times faster: the audit trail makes one per event); the values
-    orjson does not take as they are (dates, times, decimals, dataclasses) as
-    ``json_safe`` makes them. Anything else (a key not text, an integer past 64
-    bits) by ``json_safe`` itself."""
+    orjson (a few times faster: the audit trail makes one per event). orjson writes
+    dates, times and UUIDs as ``isoformat()`` and ``str()`` do (offsets in whole
+    minutes, as the store's ISO texts hold them); the values it does not take as they
+    are (decimals, dataclasses) as ``json_safe`` makes them; anything else (a key not
+    text, an integer past 64 bits) by ``json_safe`` itself."""
     try:
         copied: Row = orjson.loads(orjson.dumps(data, default=_leaf, option=_AS_JSON_SAFE))
     except TypeError:
