@@ -25,7 +25,6 @@ them.
 from __future__ import annotations
 
 import gc
-import re
 from collections.abc import Callable, Hashable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
@@ -164,30 +163,35 @@ class Decoder:
     def parse(self, state: bytes) -> Any:
         """The stored JSON as the transcoder decodes it (its ``_decode_obj`` on every
         object, innermost first); by the transcoder itself when orjson cannot read it
-        (NaN), could read it differently (an integer past 64 bits: a float; any run
-        of 19 digits is left to the transcoder) or an object names no registered
-        transcoding."""
-        if self.fast and not LONG_NUMBER.search(state):
+        (NaN), could read it differently (an integer past 64 bits becomes a float:
+        any state with a float is left to the transcoder) or an object names no
+        registered transcoding."""
+        if self.fast:
             try:
                 return revive(orjson.loads(state), self.names)
-            except (orjson.JSONDecodeError, KeyError):
+            except (orjson.JSONDecodeError, KeyError, InexactError):
                 pass
         return self.decode_json(state.decode("utf8"))
 
 
-LONG_NUMBER = re.compile(rb"\d{19}")
+class InexactError(Exception):
+    """A parsed state holds a float: orjson may have read an integer as one."""
+
+
 TRANSCODED = 2  # the keys of an object a transcoding wrote
 
 
 def revive(value: Any, names: dict[str, Any]) -> Any:
     """Parsed JSON with the objects a transcoding wrote (``{"_type_": name, "_data_":
     data}``) decoded by it, innermost first, as ``JSONTranscoder._decode_obj`` would
-    (``KeyError`` for a name not registered)."""
+    (``KeyError`` for a name not registered; :class:`InexactError` for a float)."""
     if type(value) is dict:
         for key, item in value.items():
             kind = type(item)
             if kind is dict or kind is list:
                 value[key] = revive(item, names)
+            elif kind is float:
+                raise InexactError
         if len(value) == TRANSCODED and "_type_" in value and "_data_" in value:
             return names[value["_type_"]].decode(value["_data_"])
         return value
@@ -195,6 +199,8 @@ def revive(value: Any, names: dict[str, Any]) -> Any:
         kind = type(item)
         if kind is dict or kind is list:
             value[index] = revive(item, names)
+        elif kind is float:
+            raise InexactError
     return value
 
 
