@@ -185,7 +185,7 @@ def all_at_once(app: Ledger, events: int, mark: int, batch: int) -> dict[str, An
         runner.drop()
     clock = Clock(mark)
     cpu = time.process_time()
-    catch_up_all(runners, clock, batch)
+    catch_up_all(runners, clock, batch, defer_rows=True)
     seconds = time.perf_counter() - clock.started
     cpu = time.process_time() - cpu
     at_mark = clock.at_mark or seconds
@@ -210,7 +210,7 @@ def each_alone(app: Ledger, events: int, batch: int) -> dict[str, Any]:
         runner = ProjectionRunner(app, fresh_views(app, [name])[0])
         runner.drop()
         started, cpu = time.perf_counter(), time.process_time()
-        catch_up_all([runner], batch=batch, stop=events)
+        catch_up_all([runner], batch=batch, stop=events, defer_rows=True)
         seconds = time.perf_counter() - started
         cpu = time.process_time() - cpu
         per_view[name] = {

@@ -273,9 +273,10 @@ class ProjectionRunner:
         return catch_up_all([self], progress, batch)
 
     def rebuild(self, progress: Progress = quiet) -> int:
-        """Drop the view and apply the whole log again."""
+        """Drop the view and apply the whole log again (its rows deferred, as
+        :func:`rebuild_all` does)."""
         self.drop()
-        return self.catch_up(progress)
+        return catch_up_all([self], progress, defer_rows=True)
 
 
 def catch_up_all(
