@@ -20,6 +20,7 @@ def key_of(position: int) -> str:
 
 class AuditTrailView:
     name = "audit_trail"
+    apart = True  # a rebuild of every view may build it in a process of its own
 
     def __init__(self, app: EventSource) -> None:
         self.log = AuditLog(app)

@@ -25,7 +25,11 @@ them.
 from __future__ import annotations
 
 import gc
-from collections.abc import Callable, Hashable, Iterator, Sequence
+import os
+import pickle
+import subprocess
+import sys
+from collections.abc import Callable, Hashable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from typing import Any, Protocol, cast
@@ -380,7 +384,67 @@ def no_collections() -> Iterator[None]:
 
 def rebuild_all(runners: Sequence[ProjectionRunner], progress: Progress = quiet) -> int:
     """Drop every runner's view and apply the whole log to all of them in one pass
-    (the aggregate views' rows deferred: ``catch_up_all``'s ``defer_rows``)."""
+    (the aggregate views' rows deferred: ``catch_up_all``'s ``defer_rows``). A view
+    that says it can be rebuilt ``apart`` (the audit trail: a row per event, a
+    quarter of the pass) is rebuilt in a process of its own meanwhile, when there
+    are other views, two cores and an application its class can make again from its
+    ``env``: it reads the log itself and is the one writer of its table, as it would
+    be in one pass."""
     for runner in runners:
         runner.drop()
-    return catch_up_all(runners, progress, REBUILD_BATCH, defer_rows=True)
+    apart = [runner for runner in runners if goes_apart(runner)] if len(runners) > 1 else []
+    together = [runner for runner in runners if runner not in apart]
+    children = [start_apart(runner) for runner in apart]
+    try:
+        read = catch_up_all(together, progress, REBUILD_BATCH, defer_rows=True)
+    except BaseException:
+        for child in children:
+            child.terminate()
+        raise
+    finally:
+        for child in children:
+            child.wait()
+    for runner, child in zip(apart, children, strict=True):
+        if child.returncode != 0:
+            msg = f"view {runner.view.name}: its rebuild apart failed (exit {child.returncode})"
+            raise RuntimeError(msg)
+    return read
+
+
+def start_apart(runner: ProjectionRunner) -> subprocess.Popen[bytes]:
+    """A Python process rebuilding ``runner``'s view (:func:`rebuild_apart`), told
+    what to build on its standard input."""
+    child = subprocess.Popen(  # noqa: S603 - this interpreter, this module
+        [sys.executable, "-c", APART],
+        stdin=subprocess.PIPE,
+    )
+    task = (type(runner.app), dict(runner.app.env), type(runner.view))  # type: ignore[attr-defined]
+    assert child.stdin is not None  # noqa: S101 - stdin=PIPE
+    child.stdin.write(pickle.dumps(task))
+    child.stdin.close()
+    return child
+
+
+APART = (
+    "import pickle, sys; from projections.engine.runner import rebuild_apart; "
+    "rebuild_apart(*pickle.load(sys.stdin.buffer))"
+)
+
+
+def goes_apart(runner: ProjectionRunner) -> bool:
+    """Whether ``runner``'s view is rebuilt in a process of its own (:func:`rebuild_all`)."""
+    return (
+        bool(getattr(runner.view, "apart", False))
+        and isinstance(getattr(runner.app, "env", None), Mapping)
+        and (os.cpu_count() or 1) > 1
+    )
+
+
+def rebuild_apart(app_class: type[Any], env: dict[str, str], view_class: type[Any]) -> None:
+    """In a process of its own: the view of ``view_class`` (already dropped) built
+    from the whole log of a new ``app_class(env=env)``."""
+    app = app_class(env=env)
+    try:
+        catch_up_all([ProjectionRunner(app, view_class(app))], batch=REBUILD_BATCH)
+    finally:
+        app.close()

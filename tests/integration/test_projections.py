@@ -689,6 +689,28 @@ def test_a_view_deferring_its_rows_keeps_what_it_last_wrote_when_the_pass_fails(
     assert fixed.position() == plans.recorder.max_notification_id()
 
 
+class FailingApartView(AuditTrailView):
+    """Rebuilt apart (as the audit trail is), and failing there on position 120."""
+
+    def apply(self, position: int, event: Any, /) -> None:
+        if position == 120:
+            msg = f"cannot project position {position}"
+            raise RuntimeError(msg)
+        super().apply(position, event)
+
+
+def test_a_view_rebuilt_apart_in_a_process_of_its_own_fails_the_rebuild_loudly(
+    plans: Ledger,
+) -> None:
+    runners = [
+        ProjectionRunner(plans, FailingApartView(plans)),
+        ProjectionRunner(plans, TaskStatusView(plans)),
+    ]
+    with pytest.raises(RuntimeError, match="view audit_trail: its rebuild apart failed"):
+        rebuild_all(runners)
+    assert runners[0].position() < 120 <= runners[1].position()
+
+
 def test_views_at_different_positions_catch_up_in_one_pass_each_from_its_own(
     plans: Ledger,
 ) -> None:
