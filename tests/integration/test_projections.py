@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import os
 import queue
 import signal
+import sys
 import threading
 from dataclasses import replace
 from decimal import Decimal
@@ -700,14 +702,18 @@ class FailingApartView(AuditTrailView):
 
 
 def test_a_view_rebuilt_apart_in_a_process_of_its_own_fails_the_rebuild_loudly(
-    plans: Ledger,
+    plans: Ledger, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]
 ) -> None:
+    # the process apart imports this module by the name pytest gave it
+    monkeypatch.syspath_prepend(str(Path(__file__).parent))
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(sys.path))
     runners = [
         ProjectionRunner(plans, FailingApartView(plans)),
         ProjectionRunner(plans, TaskStatusView(plans)),
     ]
     with pytest.raises(RuntimeError, match="view audit_trail: its rebuild apart failed"):
         rebuild_all(runners)
+    assert "cannot project position 120" in capfd.readouterr().err
     assert runners[0].position() < 120 <= runners[1].position()
 
 
