@@ -44,7 +44,7 @@ from psycopg.rows import tuple_row
 from projections.engine.replay import AggregateView
 from projections.engine.rows import Row
 from projections.engine.source import EventSource
-from projections.engine.tables import ViewTable, encoded, write_all
+from projections.engine.tables import TrackingMovedError, ViewTable, encoded, write_all
 
 BATCH = 5000
 # Events per batch when every view is rebuilt from zero: an aggregate a batch touches
@@ -384,19 +384,29 @@ def no_collections() -> Iterator[None]:
 
 def rebuild_all(runners: Sequence[ProjectionRunner], progress: Progress = quiet) -> int:
     """Drop every runner's view and apply the whole log to all of them in one pass
-    (the aggregate views' rows deferred: ``catch_up_all``'s ``defer_rows``). A view
-    that says it can be rebuilt ``apart`` (the audit trail: a row per event, a
-    quarter of the pass) is rebuilt in a process of its own meanwhile, when there
-    are other views, two cores and an application its class can make again from its
-    ``env``: it reads the log itself and is the one writer of its table, as it would
-    be in one pass."""
+    (:func:`catch_up_apart`: the aggregate views' rows deferred, the views that go
+    apart in processes of their own)."""
     for runner in runners:
         runner.drop()
+    return catch_up_apart(runners, progress, REBUILD_BATCH)
+
+
+def catch_up_apart(
+    runners: Sequence[ProjectionRunner], progress: Progress = quiet, batch: int = BATCH
+) -> int:
+    """:func:`catch_up_all` with ``defer_rows`` (views built before they are read: a
+    rebuild, a server's first start), but a view that says it can be built ``apart``
+    (the audit trail: a row per event, a quarter of a rebuild) is caught up in a
+    process of its own meanwhile, when there are other views, two cores and an
+    application its class can make again from its ``env``: it reads the log itself
+    and is the one writer of its table, as it would be in one pass. Its failure
+    fails the pass loudly once the others are done (``TrackingMovedError`` as such)."""
     apart = [runner for runner in runners if goes_apart(runner)] if len(runners) > 1 else []
     together = [runner for runner in runners if runner not in apart]
-    children = [start_apart(runner) for runner in apart]
+    seen = [runner.position() for runner in apart]
+    children = [start_apart(runner, batch) for runner in apart]
     try:
-        read = catch_up_all(together, progress, REBUILD_BATCH, defer_rows=True)
+        read = catch_up_all(together, progress, batch, defer_rows=True)
     except BaseException:
         for child in children:
             child.terminate()
@@ -404,21 +414,24 @@ def rebuild_all(runners: Sequence[ProjectionRunner], progress: Progress = quiet)
     finally:
         for child in children:
             child.wait()
-    for runner, child in zip(apart, children, strict=True):
+    for runner, child, position in zip(apart, children, seen, strict=True):
+        if child.returncode == MOVED:
+            raise TrackingMovedError(runner.view.name, position)
         if child.returncode != 0:
             msg = f"view {runner.view.name}: its rebuild apart failed (exit {child.returncode})"
             raise RuntimeError(msg)
     return read
 
 
-def start_apart(runner: ProjectionRunner) -> subprocess.Popen[bytes]:
-    """A Python process rebuilding ``runner``'s view (:func:`rebuild_apart`), told
+def start_apart(runner: ProjectionRunner, batch: int) -> subprocess.Popen[bytes]:
+    """A Python process catching ``runner``'s view up (:func:`rebuild_apart`), told
     what to build on its standard input."""
     child = subprocess.Popen(  # noqa: S603 - this interpreter, this module
         [sys.executable, "-c", APART],
         stdin=subprocess.PIPE,
     )
-    task = (type(runner.app), dict(runner.app.env), type(runner.view))  # type: ignore[attr-defined]
+    app = cast("Any", runner.app)
+    task = (type(app), dict(app.env), type(runner.view), batch)
     assert child.stdin is not None  # noqa: S101 - stdin=PIPE
     child.stdin.write(pickle.dumps(task))
     child.stdin.close()
@@ -440,11 +453,19 @@ def goes_apart(runner: ProjectionRunner) -> bool:
     )
 
 
-def rebuild_apart(app_class: type[Any], env: dict[str, str], view_class: type[Any]) -> None:
-    """In a process of its own: the view of ``view_class`` (already dropped) built
-    from the whole log of a new ``app_class(env=env)``."""
+def rebuild_apart(
+    app_class: type[Any], env: dict[str, str], view_class: type[Any], batch: int
+) -> None:
+    """In a process of its own: the view of ``view_class`` caught up from its tracked
+    position (from zero, dropped, for a rebuild) on a new ``app_class(env=env)``; exit
+    code :data:`MOVED` when another writer moved its tracking."""
     app = app_class(env=env)
     try:
-        catch_up_all([ProjectionRunner(app, view_class(app))], batch=REBUILD_BATCH)
+        catch_up_all([ProjectionRunner(app, view_class(app))], batch=batch)
+    except TrackingMovedError:
+        sys.exit(MOVED)
     finally:
         app.close()
+
+
+MOVED = 3  # the exit code of a view apart whose tracking another writer moved
