@@ -398,10 +398,14 @@ def catch_up_apart(
     rebuild, a server's first start), but a view that says it can be built ``apart``
     (the audit trail: a row per event, a quarter of a rebuild) is caught up in a
     process of its own meanwhile, when there are other views, two cores and an
-    application its class can make again from its ``env``: it reads the log itself
+    application its class can make again from its ``env``, and at least
+    :data:`APART_EVENTS` events to apply (a process costs ~1 s to start): it reads the log itself
     and is the one writer of its table, as it would be in one pass. Its failure
     fails the pass loudly once the others are done (``TrackingMovedError`` as such)."""
     apart = [runner for runner in runners if goes_apart(runner)] if len(runners) > 1 else []
+    if apart:
+        last = runners[0].app.recorder.max_notification_id() or 0
+        apart = [runner for runner in apart if last - runner.position() >= APART_EVENTS]
     together = [runner for runner in runners if runner not in apart]
     seen = [runner.position() for runner in apart]
     children = [start_apart(runner, batch) for runner in apart]
@@ -468,4 +472,5 @@ def rebuild_apart(
         app.close()
 
 
+APART_EVENTS = 20_000  # fewer events to apply than that: no process apart
 MOVED = 3  # the exit code of a view apart whose tracking another writer moved

@@ -633,9 +633,12 @@ def every_view(app: Ledger) -> list[ProjectionRunner]:
     return [ProjectionRunner(app, view) for view in views]
 
 
+@pytest.mark.parametrize("apart_events", [0, 10**9])
 def test_every_view_rebuilt_in_one_pass_sharing_a_replay_matches_each_rebuilt_alone(
-    plans: Ledger,
+    plans: Ledger, monkeypatch: pytest.MonkeyPatch, apart_events: int
 ) -> None:
+    """With the audit trail apart in a process of its own (0) and in the one pass."""
+    monkeypatch.setattr(runner_module, "APART_EVENTS", apart_events)
     quarter_of_task_3(plans)
     report(plans, "phuoc-binh.health-post", "24", 30)
     completes_task_3(plans)
@@ -704,6 +707,7 @@ class FailingApartView(AuditTrailView):
 def test_a_view_rebuilt_apart_in_a_process_of_its_own_fails_the_rebuild_loudly(
     plans: Ledger, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]
 ) -> None:
+    monkeypatch.setattr(runner_module, "APART_EVENTS", 0)  # the store is small
     # the process apart imports this module by the name pytest gave it
     monkeypatch.syspath_prepend(str(Path(__file__).parent))
     monkeypatch.setenv("PYTHONPATH", os.pathsep.join(sys.path))
