@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from projections.engine.audit_log import AuditLog
-from projections.engine.rows import Row, json_safe
+from projections.engine.rows import Row, json_safe_copy
 from projections.engine.source import EventSource
 
 
@@ -20,6 +20,7 @@ def key_of(position: int) -> str:
 
 class AuditTrailView:
     name = "audit_trail"
+    apart = True  # a rebuild of every view may build it in a process of its own
 
     def __init__(self, app: EventSource) -> None:
         self.log = AuditLog(app)
@@ -32,8 +33,6 @@ class AuditTrailView:
     def apply(self, position: int, event: Any, /) -> None:
         record = self.log.record(position, event)
         body = record["body"]
-        row = {
-            **json_safe(record),
-            "corrects": body.get("report_version") or body.get("measurement_version"),
-        }
+        record["corrects"] = body.get("report_version") or body.get("measurement_version")
+        row = json_safe_copy(record)
         self.pending[key_of(position)] = row

@@ -72,7 +72,7 @@ from projections.engine.runner import (
     View,
     ViewFactory,
     apply_events,
-    catch_up_all,
+    catch_up_apart,
     postgres_recorder,
 )
 from projections.engine.source import EventSource
@@ -208,7 +208,7 @@ class LiveViews:
             self.step()
             return
         try:
-            catch_up_all([followed.runner for followed in self.followed.values()])
+            catch_up_apart([followed.runner for followed in self.followed.values()])
         except TrackingMovedError as moved:
             # that batch was not written; the follow loop applies what the tables lack
             log.warning("%s; reading the views back", moved)

@@ -7,6 +7,8 @@ import datetime as dt
 import json
 from typing import Any
 
+import orjson
+
 Row = dict[str, Any]
 Changes = dict[str, dict[str, Row | None]]  # view → key → row (None: removed)
 Views = dict[str, dict[str, Row]]  # view → key → row
@@ -18,7 +20,18 @@ def canonical(data: Row) -> str:
 
 # A row as the JSON text PostgreSQL reads into jsonb (json.dumps as psycopg's Jsonb
 # does, without its spaces and \u escapes: less to write and to parse).
-dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+_dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+_ORJSON = orjson.OPT_NON_STR_KEYS
+
+
+def dumps(data: Row) -> str:
+    """A row as compact JSON text, by orjson (~8× the standard encoder: a rebuild
+    encodes every touched row); what orjson refuses (an integer past 64 bits) by the
+    standard encoder. PostgreSQL reads both into the same jsonb value."""
+    try:
+        return orjson.dumps(data, option=_ORJSON).decode()
+    except TypeError:  # orjson.JSONEncodeError is a TypeError
+        return _dumps(data)
 
 
 _PLAIN = frozenset({str, int, float, bool, type(None)})
@@ -41,3 +54,29 @@ def json_safe(value: Any) -> Any:
     if isinstance(value, bool | int | float | str):
         return value
     return str(value)
+
+
+_AS_JSON_SAFE = orjson.OPT_PASSTHROUGH_DATACLASS
+
+
+def _leaf(value: Any) -> Any:
+    """What :func:`json_safe` makes of a value orjson does not take as it is."""
+    safe = json_safe(value)
+    if safe is value:
+        msg = f"{type(value).__name__} is not JSON-safe"
+        raise TypeError(msg)
+    return safe
+
+
+def json_safe_copy(data: Row) -> Row:
+    """:func:`json_safe` of a row whose keys are text, as a fresh copy made by
+    orjson (a few times faster: the audit trail makes one per event). orjson writes
+    dates, times and UUIDs as ``isoformat()`` and ``str()`` do (offsets in whole
+    minutes, as the store's ISO texts hold them); the values it does not take as they
+    are (decimals, dataclasses) as ``json_safe`` makes them; anything else (a key not
+    text, an integer past 64 bits) by ``json_safe`` itself."""
+    try:
+        copied: Row = orjson.loads(orjson.dumps(data, default=_leaf, option=_AS_JSON_SAFE))
+    except TypeError:
+        return json_safe(data)  # type: ignore[no-any-return]
+    return copied

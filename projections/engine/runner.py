@@ -15,7 +15,9 @@ Several views catch up (or rebuild) in ONE pass over the log with
 once and applied to every view still behind it (:class:`Dispatch`, which the live
 views use too); each batch's changed rows and positions of all the views are written
 in one transaction (rows by ``COPY``), while the next batch is already being read and
-applied. Every view keeps its own tracking position. Aggregate views passed through
+applied. Every view keeps its own tracking position. A pass building views to be
+read only once it ends (``defer_rows``: a rebuild, a server's first start) lets the
+aggregate views write their rows less often (:data:`DEFER_TOUCHED`). Aggregate views passed through
 :func:`projections.engine.replay.share_replay` replay each aggregate once for all of
 them.
 """
@@ -23,20 +25,26 @@ them.
 from __future__ import annotations
 
 import gc
-from collections.abc import Callable, Hashable, Iterator, Sequence
+import os
+import pickle
+import subprocess
+import sys
+from collections.abc import Callable, Hashable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from typing import Any, Protocol, cast
 
+import orjson
 from eventsourcing.persistence import JSONTranscoder, find_id_convertor
 from eventsourcing.postgres import PostgresApplicationRecorder
 from eventsourcing.utils import resolve_topic
 from psycopg import sql
 from psycopg.rows import tuple_row
 
+from projections.engine.replay import AggregateView
 from projections.engine.rows import Row
 from projections.engine.source import EventSource
-from projections.engine.tables import ViewTable, encoded, write_all
+from projections.engine.tables import TrackingMovedError, ViewTable, encoded, write_all
 
 BATCH = 5000
 # Events per batch when every view is rebuilt from zero: an aggregate a batch touches
@@ -124,6 +132,12 @@ class Decoder:
             and isinstance(transcoder, JSONTranscoder)
         )
         self.decode_json = cast("JSONTranscoder", transcoder).decoder.decode
+        # the transcoder's own revival of objects ({"_type_", "_data_"}) after orjson's
+        # parse (~3x json's with a hook per object), unless it decodes objects its way
+        self.names = cast("JSONTranscoder", transcoder).names
+        self.fast = self.plain and (
+            getattr(type(transcoder), "_decode_obj", None) is JSONTranscoder._decode_obj  # noqa: SLF001 - not overridden
+        )
         self.classes: dict[str, tuple[type[Any], int, Callable[[Any], Any]]] = {}
 
     def kind(self, topic: str, originator_id: Any) -> tuple[type[Any], int, Callable[[Any], Any]]:
@@ -139,7 +153,7 @@ class Decoder:
             notification = _Stored(originator_id, version, topic, state)
             return self.mapper.to_domain_event(notification)  # type: ignore[arg-type]
         cls, class_version, convert = self.kind(topic, originator_id)
-        event_state: dict[str, Any] = self.decode_json(state.decode("utf8"))
+        event_state: dict[str, Any] = self.parse(state)
         event_state["originator_id"] = convert(originator_id)
         event_state["originator_version"] = version
         from_version = event_state.pop("class_version", 1)
@@ -149,6 +163,49 @@ class Decoder:
         event = object.__new__(cls)
         object.__setattr__(event, "__dict__", event_state)
         return event
+
+    def parse(self, state: bytes) -> Any:
+        """The stored JSON as the transcoder decodes it (its ``_decode_obj`` on every
+        object, innermost first); by the transcoder itself when orjson cannot read it
+        (NaN), could read it differently (an integer past 64 bits becomes a float:
+        any state with a float is left to the transcoder) or an object names no
+        registered transcoding."""
+        if self.fast:
+            try:
+                return revive(orjson.loads(state), self.names)
+            except (orjson.JSONDecodeError, KeyError, InexactError):
+                pass
+        return self.decode_json(state.decode("utf8"))
+
+
+class InexactError(Exception):
+    """A parsed state holds a float: orjson may have read an integer as one."""
+
+
+TRANSCODED = 2  # the keys of an object a transcoding wrote
+
+
+def revive(value: Any, names: dict[str, Any]) -> Any:
+    """Parsed JSON with the objects a transcoding wrote (``{"_type_": name, "_data_":
+    data}``) decoded by it, innermost first, as ``JSONTranscoder._decode_obj`` would
+    (``KeyError`` for a name not registered; :class:`InexactError` for a float)."""
+    if type(value) is dict:
+        for key, item in value.items():
+            kind = type(item)
+            if kind is dict or kind is list:
+                value[key] = revive(item, names)
+            elif kind is float:
+                raise InexactError
+        if len(value) == TRANSCODED and "_type_" in value and "_data_" in value:
+            return names[value["_type_"]].decode(value["_data_"])
+        return value
+    for index, item in enumerate(value):
+        kind = type(item)
+        if kind is dict or kind is list:
+            value[index] = revive(item, names)
+        elif kind is float:
+            raise InexactError
+    return value
 
 
 class _Stored:
@@ -220,9 +277,10 @@ class ProjectionRunner:
         return catch_up_all([self], progress, batch)
 
     def rebuild(self, progress: Progress = quiet) -> int:
-        """Drop the view and apply the whole log again."""
+        """Drop the view and apply the whole log again (its rows deferred, as
+        :func:`rebuild_all` does)."""
         self.drop()
-        return self.catch_up(progress)
+        return catch_up_all([self], progress, defer_rows=True)
 
 
 def catch_up_all(
@@ -230,6 +288,8 @@ def catch_up_all(
     progress: Progress = quiet,
     batch: int = BATCH,
     stop: int = MAX_POSITION,
+    *,
+    defer_rows: bool = False,
 ) -> int:
     """Bring every runner's view up to the log (or up to position ``stop``) in ONE
     pass; returns how many events were read. Each view gets only the events after
@@ -238,48 +298,81 @@ def catch_up_all(
     applied (at most one batch in flight, commits in log order). An error — a
     view's, a write's, or ``TrackingMovedError`` when another writer moved a view's
     tracking — propagates once the write in flight has ended: every view keeps
-    the last batch it committed."""
+    the last batch it committed.
+
+    With ``defer_rows`` (a view built from the log before it is read: a rebuild, a
+    server's first start), an aggregate view writes its rows and position only
+    when it has touched :data:`DEFER_TOUCHED` aggregates since its last write, and
+    at the end of the pass: its rows are functions of its aggregates as they stand,
+    so an aggregate touched in many batches has its rows computed and encoded once
+    instead of once per batch (the same rows in the end)."""
     if not runners:
         return 0
     app = runners[0].app
     reader = LogReader(app)
-    positions = [runner.position() for runner in runners]
+    seen = [runner.position() for runner in runners]  # where each view's table stands
+    positions = list(seen)  # where each view stands in the pass
     position = min(positions)
     last = min(app.recorder.max_notification_id() or 0, stop)
     read = 0
     dispatch = Dispatch([runner.view for runner in runners])
     tables = [runner.table for runner in runners]
+    deferred = [defer_rows and isinstance(view, AggregateView) for view in dispatch.views]
     with (
         ThreadPoolExecutor(max_workers=1, thread_name_prefix="view-writer") as writer,
-        young_collections_only(),
+        no_collections(),
     ):
         pending: Future[None] | None = None
+
+        def write(due: list[bool], position: int) -> None:
+            nonlocal pending
+            writes = []
+            for index, view in enumerate(dispatch.views):
+                if due[index] and seen[index] < position:
+                    writes.append((tables[index], encoded(view.flush()), seen[index]))
+                    seen[index] = position
+            if pending is not None:
+                pending.result()
+            pending = writer.submit(write_all, writes, position) if writes else None
+
         try:
             while events := reader.read(position, batch, stop):
                 apply_events(events, dispatch, positions)
                 position = events[-1][0]
-                writes = [
-                    (table, encoded(view.flush()), since)
-                    for table, view, since in zip(tables, dispatch.views, positions, strict=True)
-                ]
-                if pending is not None:
-                    pending.result()
-                pending = writer.submit(write_all, writes, position)
+                write(
+                    [
+                        not later or touched_many(view)
+                        for view, later in zip(dispatch.views, deferred, strict=True)
+                    ],
+                    position,
+                )
                 positions = [max(since, position) for since in positions]
                 read += len(events)
-                gc.collect(1)
                 progress(position, max(last, position))
+            if any(deferred):
+                write(deferred, position)
         finally:
             if pending is not None:
                 pending.result()
     return read
 
 
+# How many aggregates a deferring view may have touched before it writes their rows
+# (bounds the rows computed and held at once).
+DEFER_TOUCHED = 30_000
+
+
+def touched_many(view: View) -> bool:
+    return len(cast("AggregateView", view).touched) >= DEFER_TOUCHED
+
+
 @contextmanager
-def young_collections_only() -> Iterator[None]:
-    """No automatic garbage collection while a pass runs (each batch collects the
-    young generations): the replayed aggregates a rebuild keeps are long-lived, and
-    full collections scanning them again and again cost a quarter of the pass."""
+def no_collections() -> Iterator[None]:
+    """No garbage collection while a pass runs: the replayed aggregates a rebuild
+    keeps are long-lived, and collections scanning them cost a quarter of the pass;
+    collecting the young generations after each batch still cost ~6% (B2's store)
+    and found nothing to free (a pass makes no cycles of its own: its garbage goes
+    by reference counting)."""
     enabled = gc.isenabled()
     gc.disable()
     try:
@@ -290,7 +383,94 @@ def young_collections_only() -> Iterator[None]:
 
 
 def rebuild_all(runners: Sequence[ProjectionRunner], progress: Progress = quiet) -> int:
-    """Drop every runner's view and apply the whole log to all of them in one pass."""
+    """Drop every runner's view and apply the whole log to all of them in one pass
+    (:func:`catch_up_apart`: the aggregate views' rows deferred, the views that go
+    apart in processes of their own)."""
     for runner in runners:
         runner.drop()
-    return catch_up_all(runners, progress, REBUILD_BATCH)
+    return catch_up_apart(runners, progress, REBUILD_BATCH)
+
+
+def catch_up_apart(
+    runners: Sequence[ProjectionRunner], progress: Progress = quiet, batch: int = BATCH
+) -> int:
+    """:func:`catch_up_all` with ``defer_rows`` (views built before they are read: a
+    rebuild, a server's first start), but a view that says it can be built ``apart``
+    (the audit trail: a row per event, a quarter of a rebuild) is caught up in a
+    process of its own meanwhile, when there are other views, two cores and an
+    application its class can make again from its ``env``, and at least
+    :data:`APART_EVENTS` events to apply (a process costs ~1 s to start): it reads the log itself
+    and is the one writer of its table, as it would be in one pass. Its failure
+    fails the pass loudly once the others are done (``TrackingMovedError`` as such)."""
+    apart = [runner for runner in runners if goes_apart(runner)] if len(runners) > 1 else []
+    if apart:
+        last = runners[0].app.recorder.max_notification_id() or 0
+        apart = [runner for runner in apart if last - runner.position() >= APART_EVENTS]
+    together = [runner for runner in runners if runner not in apart]
+    seen = [runner.position() for runner in apart]
+    children = [start_apart(runner, batch) for runner in apart]
+    try:
+        read = catch_up_all(together, progress, batch, defer_rows=True)
+    except BaseException:
+        for child in children:
+            child.terminate()
+        raise
+    finally:
+        for child in children:
+            child.wait()
+    for runner, child, position in zip(apart, children, seen, strict=True):
+        if child.returncode == MOVED:
+            raise TrackingMovedError(runner.view.name, position)
+        if child.returncode != 0:
+            msg = f"view {runner.view.name}: its rebuild apart failed (exit {child.returncode})"
+            raise RuntimeError(msg)
+    return read
+
+
+def start_apart(runner: ProjectionRunner, batch: int) -> subprocess.Popen[bytes]:
+    """A Python process catching ``runner``'s view up (:func:`rebuild_apart`), told
+    what to build on its standard input."""
+    child = subprocess.Popen(  # noqa: S603 - this interpreter, this module
+        [sys.executable, "-c", APART],
+        stdin=subprocess.PIPE,
+    )
+    app = cast("Any", runner.app)
+    task = (type(app), dict(app.env), type(runner.view), batch)
+    assert child.stdin is not None  # noqa: S101 - stdin=PIPE
+    child.stdin.write(pickle.dumps(task))
+    child.stdin.close()
+    return child
+
+
+APART = (
+    "import pickle, sys; from projections.engine.runner import rebuild_apart; "
+    "rebuild_apart(*pickle.load(sys.stdin.buffer))"
+)
+
+
+def goes_apart(runner: ProjectionRunner) -> bool:
+    """Whether ``runner``'s view is rebuilt in a process of its own (:func:`rebuild_all`)."""
+    return (
+        bool(getattr(runner.view, "apart", False))
+        and isinstance(getattr(runner.app, "env", None), Mapping)
+        and (os.cpu_count() or 1) > 1
+    )
+
+
+def rebuild_apart(
+    app_class: type[Any], env: dict[str, str], view_class: type[Any], batch: int
+) -> None:
+    """In a process of its own: the view of ``view_class`` caught up from its tracked
+    position (from zero, dropped, for a rebuild) on a new ``app_class(env=env)``; exit
+    code :data:`MOVED` when another writer moved its tracking."""
+    app = app_class(env=env)
+    try:
+        catch_up_all([ProjectionRunner(app, view_class(app))], batch=batch)
+    except TrackingMovedError:
+        sys.exit(MOVED)
+    finally:
+        app.close()
+
+
+APART_EVENTS = 20_000  # fewer events to apply than that: no process apart
+MOVED = 3  # the exit code of a view apart whose tracking another writer moved

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import os
 import queue
 import signal
+import sys
 import threading
 from dataclasses import replace
 from decimal import Decimal
@@ -19,6 +21,7 @@ from eventsourcing.persistence import PersistenceError
 
 from projections.audit_trail import AuditTrailView
 from projections.dependencies import DependencyView, blocked, graphs
+from projections.engine import runner as runner_module
 from projections.engine.known_at import rows_known_at
 from projections.engine.live import LiveViews
 from projections.engine.replay import share_replay
@@ -630,9 +633,12 @@ def every_view(app: Ledger) -> list[ProjectionRunner]:
     return [ProjectionRunner(app, view) for view in views]
 
 
+@pytest.mark.parametrize("apart_events", [0, 10**9])
 def test_every_view_rebuilt_in_one_pass_sharing_a_replay_matches_each_rebuilt_alone(
-    plans: Ledger,
+    plans: Ledger, monkeypatch: pytest.MonkeyPatch, apart_events: int
 ) -> None:
+    """With the audit trail apart in a process of its own (0) and in the one pass."""
+    monkeypatch.setattr(runner_module, "APART_EVENTS", apart_events)
     quarter_of_task_3(plans)
     report(plans, "phuoc-binh.health-post", "24", 30)
     completes_task_3(plans)
@@ -645,6 +651,74 @@ def test_every_view_rebuilt_in_one_pass_sharing_a_replay_matches_each_rebuilt_al
         alone.rebuild()
         assert runner.digest() == alone.digest(), runner.view.name
         assert runner.position() == last
+
+
+@pytest.mark.parametrize("touched", [3, 10**9])
+def test_views_deferring_their_rows_end_with_the_rows_written_at_every_batch(
+    plans: Ledger, monkeypatch: pytest.MonkeyPatch, touched: int
+) -> None:
+    """A pass with ``defer_rows`` (as a rebuild makes): the aggregate views write when
+    they have touched ``touched`` aggregates (3: many times; 10**9: once, at the end)
+    and end with the rows and positions of views written at every batch."""
+    quarter_of_task_3(plans)
+    report(plans, "phuoc-binh.health-post", "24", 30)
+    completes_task_3(plans)
+    monkeypatch.setattr(runner_module, "DEFER_TOUCHED", touched)
+    deferring = every_view(plans)
+    catch_up_all(deferring, batch=7, defer_rows=True)
+    last = plans.recorder.max_notification_id()
+    for runner in deferring:
+        every_batch = ProjectionRunner(plans, view_named(runner.view.name, plans))
+        every_batch.drop()
+        catch_up_all([every_batch], batch=7)
+        assert runner.position() == every_batch.position() == last
+        assert runner.digest() == every_batch.digest(), runner.view.name
+
+
+def test_a_view_deferring_its_rows_keeps_what_it_last_wrote_when_the_pass_fails(
+    plans: Ledger,
+) -> None:
+    runners = [
+        ProjectionRunner(plans, AuditTrailView(plans)),
+        ProjectionRunner(plans, FailingView(plans, poison=120)),
+    ]
+    with pytest.raises(RuntimeError, match="cannot project position 120"):
+        catch_up_all(runners, batch=50, defer_rows=True)
+    assert [runner.position() for runner in runners] == [100, 0]
+    assert runners[1].rows() == {}
+    fixed = ProjectionRunner(plans, TaskStatusView(plans))
+    catch_up_all([fixed], batch=50, defer_rows=True)
+    rebuilt = ProjectionRunner(plans, TaskStatusView(plans))
+    rebuilt.rebuild()
+    assert fixed.digest() == rebuilt.digest()
+    assert fixed.position() == plans.recorder.max_notification_id()
+
+
+class FailingApartView(AuditTrailView):
+    """Rebuilt apart (as the audit trail is), and failing there on position 120."""
+
+    def apply(self, position: int, event: Any, /) -> None:
+        if position == 120:
+            msg = f"cannot project position {position}"
+            raise RuntimeError(msg)
+        super().apply(position, event)
+
+
+def test_a_view_rebuilt_apart_in_a_process_of_its_own_fails_the_rebuild_loudly(
+    plans: Ledger, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr(runner_module, "APART_EVENTS", 0)  # the store is small
+    # the process apart imports this module by the name pytest gave it
+    monkeypatch.syspath_prepend(str(Path(__file__).parent))
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(sys.path))
+    runners = [
+        ProjectionRunner(plans, FailingApartView(plans)),
+        ProjectionRunner(plans, TaskStatusView(plans)),
+    ]
+    with pytest.raises(RuntimeError, match="view audit_trail: its rebuild apart failed"):
+        rebuild_all(runners)
+    assert "cannot project position 120" in capfd.readouterr().err
+    assert runners[0].position() < 120 <= runners[1].position()
 
 
 def test_views_at_different_positions_catch_up_in_one_pass_each_from_its_own(
