@@ -2,8 +2,9 @@
 every view, with an in-memory copy of its rows to answer queries from; in
 ``lienthong projections follow VIEW`` one view, kept in its table only.
 
-At start the views catch up as the runner does
-(:func:`projections.engine.runner.catch_up_all`); each view's rows and position are
+At start the views catch up as a rebuild does
+(:func:`projections.engine.runner.catch_up_apart`: the audit trail in a process of its
+own when the log is long); each view's rows and position are
 then read in one snapshot. The process then follows the log (LISTEN/NOTIFY, and at
 least every ``wait_seconds``): each batch of new events is decoded once, applied to
 every view (the runner's :class:`~projections.engine.runner.Dispatch`), and the
