@@ -386,6 +386,9 @@ class Settled:
     async def settle(self) -> None:
         return None
 
+    def require_store(self) -> None:
+        return None
+
 
 @pytest.mark.parametrize(
     ("code", "status"),
