@@ -45,7 +45,6 @@ Settings: :class:`services.kafka.topics.KafkaSettings`.
 from __future__ import annotations
 
 import asyncio
-import gc
 import logging
 import os
 import tempfile
@@ -67,6 +66,7 @@ from services.kafka.topics import AGENCY_EVENTS, KafkaSettings
 from services.kafka.vitals import Vitals
 from services.logs import log_verdict, logging_config
 from services.metrics import CONSUMER_LAG, count_verdict
+from services.runtime import collect_less
 from services.store.database import STORE_ERRORS
 from services.store.recorder import OffsetGapError, stored_offsets
 
@@ -80,8 +80,6 @@ POSITION_EVERY_SECONDS = 0.5
 EXIT_FAILED = 70
 # Records faust may hold fetched for the agent, at least (its default).
 STREAM_BUFFER_MIN = 4096
-# The cyclic garbage collector's thresholds in the worker (see collect_less).
-GC_THRESHOLDS = (50_000, 20, 100)
 TRANSIENT = (*STORE_ERRORS, KafkaError, TimeoutError)
 
 
@@ -314,17 +312,6 @@ def build_worker(
     worker.on_partitions_revoked.connect(cast("Any", on_revoked))
     del ingest  # registered with the app by the decorator
     return worker
-
-
-def collect_less() -> None:
-    """Fewer cyclic garbage collections: what is loaded by now is never collected, and
-    the young generation is collected every :data:`GC_THRESHOLDS` allocations. The
-    ingest's cache holds hundreds of thousands of long-lived objects that Python's
-    default (every 700 net allocations) kept walking: a quarter of the ingest's CPU
-    in process (docs/operations.md, Issue 17, B1)."""
-    gc.collect()
-    gc.freeze()
-    gc.set_threshold(*GC_THRESHOLDS)
 
 
 def run_worker(app: Ledger, settings: KafkaSettings, health: Vitals | None = None) -> None:
