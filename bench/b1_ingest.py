@@ -24,7 +24,7 @@ the worker is given that authority as its trust anchor (``LIENTHONG_TRUST_ANCHOR
 so where the ingest checks signatures, every envelope's is checked inside the timed
 section. Signing happens while the dataset is generated, outside it: it is the
 agency's cost. B6 (``bench/b6_signatures.py``) states both per envelope.
-``--unsigned`` runs the same load without signatures (``bench/results/b1_ingest_unsigned.json``).
+There is no unsigned run: the worker refuses an unsigned envelope (``SIGNATURE_MISSING``).
 
 Targets: ≥ 6,000 envelopes/s with signatures verified and ≥ 20× the naive loop (issue
 17; ``../shared/architecture.md`` asked 20,000 events/s and 25×), ≥ 10% of COPY.
@@ -32,7 +32,7 @@ Targets: ≥ 6,000 envelopes/s with signatures verified and ≥ 20× the naive l
 per envelope (domain events and the receipt) are reported too, and the
 COPY ratio compares rows with rows.
 
-    python -m bench.b1_ingest [--subjects 20000] [--events 200000] [--naive 3000] [--unsigned]
+    python -m bench.b1_ingest [--subjects 20000] [--events 200000] [--naive 3000]
 """
 
 from __future__ import annotations
@@ -364,23 +364,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--events", type=int, default=100_000, help="envelopes produced")
     parser.add_argument("--naive", type=int, default=2_000, help="envelopes the naive loop runs")
     parser.add_argument("--seed", type=int, default=57)
-    parser.add_argument("--unsigned", action="store_true", help="envelopes without signatures")
     parser.add_argument("--note", default="", help="a note kept with the result")
     args = parser.parse_args(argv)
 
     spec = Spec(wards=wards_for(args.subjects), events=args.events, seed=args.seed)
     dataset = Dataset(spec)
-    result = (
-        Result("b1_ingest_unsigned", "B1 durable ingest, unsigned")
-        if args.unsigned
-        else Result("b1_ingest", "B1 durable ingest")
-    )
+    result = Result("b1_ingest", "B1 durable ingest")
     with (
         postgres_server() as server,
         kafka_broker() as broker,
         tempfile.TemporaryDirectory(prefix="lienthong-bench-b1-") as folder,
     ):
-        keyring, env = (None, {}) if args.unsigned else signing(dataset, Path(folder))
+        keyring, env = signing(dataset, Path(folder))
         say(f"generating {args.events:,} envelopes, {spec.wards:,} wards, seed {spec.seed}")
         start = time.monotonic()
         messages = dataset.materialise(

@@ -45,7 +45,6 @@ from bench.b2_store import import_wards, ingest, log_size, spec_for
 from bench.dataset import Dataset, Message
 from bench.harness import Every, Result, fresh_database, postgres_server, say
 from bench.signing import Keyring, roles_of_world
-from projections.engine.runner import BATCH
 from services.app.audit import log_tree, make_checkpoint, verify_log
 from services.app.ledger import Ledger
 from services.app.notes import Checkpoint, Signer
@@ -156,7 +155,7 @@ def run(args: argparse.Namespace) -> None:
         say(f"  ingest: {ingested['wall_us_per_event']} µs per event")
 
         say(f"rebuilding every view over {events:,} events")
-        wall, cpu = timed(lambda: all_at_once(app, events, min(5_000, events), BATCH))
+        wall, cpu = timed(lambda: all_at_once(app, events, min(5_000, events)))
         rebuilt = per_event(wall, cpu, events)
         say(f"  rebuild: {rebuilt['wall_us_per_event']} µs per event")
 
