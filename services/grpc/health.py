@@ -32,7 +32,7 @@ from typing import Any
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
-from services.grpc.server import ServerSettings, port_in_use
+from services.grpc.server import ServerSettings, bind
 from services.metrics import PORT_OFFSETS
 from services.store.database import ConfigurationError
 
@@ -108,27 +108,6 @@ def poll(
         stopping.wait(POLL_SECONDS)
 
 
-def bind(server: Any, address: str, credentials: grpc.ServerCredentials | None) -> int:
-    """Bind ``server`` to ``address``; the port, or a :class:`ConfigurationError`."""
-    taken = port_in_use(address)
-    failure = f"cannot serve health on {address} ({ADDRESS_ENV})"
-    if taken is not None:
-        msg = f"{failure}: address already in use ({taken})"
-        raise ConfigurationError(msg)
-    try:
-        if credentials is None:
-            log.warning("health in plaintext on %s (development only)", address)
-            port = server.add_insecure_port(address)
-        else:
-            port = server.add_secure_port(address, credentials)
-    except RuntimeError as error:
-        msg = f"{failure}: {error}"
-        raise ConfigurationError(msg) from None
-    if port == 0:
-        raise ConfigurationError(f"{failure}: in use, or not an address of this host")
-    return int(port)
-
-
 def start_health(
     process: str, serving: Callable[[], bool], settings: HealthSettings | None = None
 ) -> HealthServer | None:
@@ -145,7 +124,7 @@ def start_health(
     )
     servicer = health.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(servicer, server)
-    port = bind(server, address, credentials)
+    port = bind(server, address, credentials, serving="health", hint=f"set {ADDRESS_ENV}")
     servicer.set(WHOLE, health_pb2.HealthCheckResponse.NOT_SERVING)  # until polled
     server.start()
     stopping = threading.Event()

@@ -356,28 +356,38 @@ def port_in_use(address: str) -> str | None:
     return None
 
 
-def bind(server: grpc.aio.Server, address: str, credentials: grpc.ServerCredentials | None) -> int:
+def bind(
+    server: grpc.aio.Server | grpc.Server,
+    address: str,
+    credentials: grpc.ServerCredentials | None,
+    *,
+    serving: str = "",
+    hint: str = "is another lienthong serve running? Stop it or set LIENTHONG_GRPC_ADDRESS",
+) -> int:
     """Bind ``server`` to ``address`` (without SO_REUSEPORT: a port another process
     holds is never shared) and return the port; a :class:`ConfigurationError` naming
-    the address when it is in use or cannot be bound."""
+    the address (``serving``: what is served there, ``hint``: what to do when it is
+    taken) when it is in use or cannot be bound."""
+    failure = f"cannot listen on {address}" + (f" for {serving}" if serving else "")
     taken = port_in_use(address)
     if taken is not None:
-        msg = (
-            f"cannot listen on {address}: address already in use ({taken}); is another "
-            "lienthong serve running? Stop it or set LIENTHONG_GRPC_ADDRESS"
-        )
+        msg = f"{failure}: address already in use ({taken}); {hint}"
         raise ConfigurationError(msg)
     try:
         if credentials is None:
-            log.warning("plaintext on %s: callers are anonymous (development only)", address)
+            log.warning(
+                "plaintext on %s%s: callers are anonymous (development only)",
+                address,
+                f" ({serving})" if serving else "",
+            )
             port = server.add_insecure_port(address)
         else:
             port = server.add_secure_port(address, credentials)
     except RuntimeError as error:  # grpc ≥ 1.50 raises where older ones returned 0
-        msg = f"cannot listen on {address} (in use, or not an address of this host): {error}"
+        msg = f"{failure} (in use, or not an address of this host): {error}"
         raise ConfigurationError(msg) from None
     if port == 0:
-        msg = f"cannot listen on {address} (in use, or not an address of this host)"
+        msg = f"{failure} (in use, or not an address of this host)"
         raise ConfigurationError(msg)
     return int(port)
 
