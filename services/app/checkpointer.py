@@ -29,6 +29,7 @@ import datetime as dt
 import logging
 import os
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -125,19 +126,35 @@ class Checkpointer:
         outages of the store (and the errors ``retry_on`` names)."""
         delay = RETRY_FIRST_SECONDS
         passing: tuple[type[Exception], ...] = (*STORE_ERRORS, *retry_on)
+        failing_since: float | None = None  # an outage: said once, and once when over
         while not self.stopping.is_set():
             try:
                 self.step()
                 status = log_status(self.tree)
                 observe_log(status.lag, status.stored, status.age_seconds)
                 then()
-            except passing:
+            except passing as error:
                 if self.stopping.is_set():
                     return
-                log.exception("following the log's tree failed; trying again in %.1f s", delay)
+                if failing_since is None:
+                    failing_since = time.monotonic()
+                    log.warning(
+                        "following the log's tree failed (%s: %s); trying again, at most "
+                        "every %.0f s",
+                        type(error).__name__,
+                        str(error).strip().splitlines()[0] if str(error).strip() else "",
+                        RETRY_MAX_SECONDS,
+                    )
+                log.debug("following the log's tree failed", exc_info=True)
                 self.stopping.wait(delay)
                 delay = min(delay * 2, RETRY_MAX_SECONDS)
                 continue
+            if failing_since is not None:
+                log.info(
+                    "following the log's tree again after %.1f s",
+                    time.monotonic() - failing_since,
+                )
+                failing_since = None
             delay = RETRY_FIRST_SECONDS
             self.stopping.wait(POLL_SECONDS)
 
