@@ -24,7 +24,7 @@ demo: $(STAMP)  ## import the four ward plans and play a scripted quarter over g
 demo-kafka: $(STAMP)  ## the same quarter through Kafka: a local broker and full mode (needs Java and Maven)
 	deploy/demo-kafka.sh
 
-test: $(STAMP) browser  ## the whole test suite (unit + integration on a real PostgreSQL, the dashboard in Chromium)
+test: $(STAMP) browser probe  ## the whole test suite (unit + integration on a real PostgreSQL, the dashboard in Chromium)
 	$(BIN)/pytest
 
 .PHONY: browser dashboard
@@ -78,6 +78,12 @@ protos-check: $(STAMP)  ## fail when the committed stubs differ from what protos
 	@echo "generated stubs are fresh"
 
 BUF_VERSION = v1.75.0
+# the version the image builds (deploy/Dockerfile), so the probe tests run what is deployed
+PROBE_VERSION = $(shell sed -n 's/^ARG GRPC_HEALTH_PROBE_VERSION=//p' deploy/Dockerfile)
+.PHONY: probe
+probe:  ## grpc_health_probe, as the image has it, into .tools/ (the probe tests run the deployed probe commands with it)
+	test -x .tools/bin/grpc-health-probe || GOBIN=$(CURDIR)/.tools/bin go install github.com/grpc-ecosystem/grpc-health-probe@$(PROBE_VERSION)
+
 buf-lint:  ## buf lint of protos/ (installs buf with go install into .tools/)
 	test -x .tools/bin/buf || GOBIN=$(CURDIR)/.tools/bin go install github.com/bufbuild/buf/cmd/buf@$(BUF_VERSION)
 	.tools/bin/buf lint
