@@ -2,10 +2,9 @@
 deploy/k8s/api.yaml's probes and deploy/compose.yaml's health check, against a real
 server over mutual TLS (the secrets' paths swapped for the tests' authority's files).
 
-Needs the grpc_health_probe binary the image builds (deploy/Dockerfile); skipped when
-it is not on PATH or in .tools/bin — to run it:
-``GOBIN=$PWD/.tools/bin go install github.com/grpc-ecosystem/grpc-health-probe@v0.4.63``
-(the test never downloads anything)."""
+Needs the grpc_health_probe binary the image builds (deploy/Dockerfile), which `make
+test` builds into .tools/bin (`make probe`); skipped when it is neither there nor on
+PATH (the test never downloads anything)."""
 
 from __future__ import annotations
 

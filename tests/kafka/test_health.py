@@ -19,8 +19,12 @@ import grpc
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from services.app.identity import Role
 from services.app.ledger import Ledger
+from services.app.pki import identity_files
 from services.store.database import Database, database_url
+from tests.deploy.documents import by_name, containers
+from tests.e2e.test_health_probe import BINARY, run_as_deployed
 from tests.identities import folder, identity
 from tests.kafka.processes import CliProcess
 from tests.kafka.test_full_mode import full_mode  # noqa: F401 - a fixture
@@ -149,6 +153,45 @@ def status(address: str) -> int | None:
         except grpc.RpcError:
             return None
     return int(answer.status)
+
+
+def probe_commands(deployment: str) -> list[list[str]]:
+    """The distinct grpc_health_probe commands of ``deployment``'s probes (deploy/k8s;
+    the checkpointer's readiness asks the log's tree through the command line)."""
+    (container,) = containers(by_name("Deployment", deployment))
+    found: list[list[str]] = []
+    for kind in ("startupProbe", "readinessProbe", "livenessProbe"):
+        command = container[kind]["exec"]["command"]
+        if command[0] == "grpc_health_probe" and command not in found:
+            found.append(command)
+    assert found, f"{deployment} has no probe on its health service"
+    return found
+
+
+@pytest.mark.skipif(BINARY is None, reason="grpc_health_probe is not installed (make probe)")
+@pytest.mark.parametrize(
+    ("deployment", "command"),
+    [
+        ("lienthong-ingest-worker", "ingest-worker"),
+        ("lienthong-relay", "relay"),
+        ("lienthong-reminders", "reminders"),
+        ("lienthong-checkpointer", "checkpointer"),
+    ],
+)
+def test_the_deployed_probes_find_the_background_process_serving(
+    deployment: str, command: str, publishing: dict[str, str], tmp_path: Path
+) -> None:
+    """The exact probe commands of the process's Deployment, run by grpc_health_probe
+    against it (the pod's address and mounted files swapped for the test's)."""
+    files = identity_files(folder(), "operator", Role.OPERATOR)
+    process = started(command, publishing, tmp_path / f"{command}.log")
+    try:
+        address = health_address(process)
+        wait_for(lambda: status(address) == SERVING, f"{command} to serve")
+        for probe in probe_commands(deployment):
+            assert run_as_deployed(probe, address, files.certificate, files.key) == 0, probe
+    finally:
+        process.stop()
 
 
 def test_the_ingest_worker_serves_its_health_over_mutual_tls_and_follows_its_store(
