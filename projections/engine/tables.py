@@ -21,8 +21,9 @@ from typing import Any
 from eventsourcing.postgres import PostgresDatastore
 from psycopg import Cursor, sql
 from psycopg.rows import tuple_row
+from psycopg.types.json import set_json_loads
 
-from projections.engine.rows import Row, canonical, dumps
+from projections.engine.rows import Row, canonical, dumps, loads
 
 Encoded = tuple[list[tuple[str, str]], list[str]]  # (key, JSON text) upserts; deleted keys
 
@@ -111,6 +112,7 @@ class ViewTable:
             query += sql.SQL(" UNION ALL SELECT key, data, NULL FROM {}.rows").format(self.schema)
         position, rows = 0, {}
         with self.datastore.get_connection() as conn, conn.cursor(row_factory=tuple_row) as cur:
+            set_json_loads(loads, cur)  # the rows by orjson (a server's start reads them all)
             cur.execute(query)
             for key, data, found in cur.fetchall():
                 if key is None:

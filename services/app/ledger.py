@@ -16,8 +16,7 @@ from uuid import UUID, uuid4
 from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import ApplicationRecorder, JSONTranscoder, Transcoding
-from eventsourcing.persistence import IntegrityError as PersistenceIntegrityError
-from eventsourcing.persistence import InternalError as PersistenceInternalError
+from eventsourcing.postgres import PostgresFactory
 
 from domain.agency import Agency
 from domain.clock import Clock
@@ -74,22 +73,9 @@ def check_timing(ctx: Context, plan: Plan, args: dict[str, Any]) -> None:
         check_period_begun(str(args["period"]), ctx)
 
 
-CREATE_ATTEMPTS = 10  # processes starting together: each may lose to each other once
-
-
-def concurrent_ddl(error: Exception) -> bool:
-    """Did PostgreSQL refuse a table's creation only because another process created it
-    at the same moment?"""
-    said = str(error)
-    return any(
-        sign in said
-        for sign in (
-            "tuple concurrently updated",
-            "pg_type_typname_nsp_index",
-            # both saw no tracking table and inserted its migration row: one did
-            "Failed to record tracking for __migration__",
-        )
-    )
+# One process at a time creates the store's tables (see Ledger.construct_recorder).
+SCHEMA_LOCK = "SELECT pg_advisory_lock(hashtext('lienthong.schema'))"
+SCHEMA_UNLOCK = "SELECT pg_advisory_unlock(hashtext('lienthong.schema'))"
 
 
 class Ledger(Application[UUID]):
@@ -107,19 +93,23 @@ class Ledger(Application[UUID]):
         """A process recorder: events, plus the upstream positions (Kafka offsets) they
         came from, written in the same transaction.
 
-        Processes that start together (the children of ``lienthong run``) create the
-        tables together: PostgreSQL may refuse one of two concurrent ``CREATE … IF NOT
-        EXISTS`` on its catalog ("tuple concurrently updated", a duplicate ``pg_type``
-        row), and the library's migration row is inserted by one only; the statements are
-        idempotent, so the loser runs them again once the winner has committed."""
-        attempt = 1
-        while True:
+        Processes that start together (the children of ``lienthong run``) would create
+        the tables together, and PostgreSQL refuses one of two concurrent ``CREATE … IF
+        NOT EXISTS`` on its catalog (a duplicate ``pg_class`` or ``pg_type`` row, "tuple
+        concurrently updated"); the library's migration row would be inserted twice. So
+        they take turns on a session advisory lock, held on a connection of their own
+        while the library creates the tables on another: the second finds them made."""
+        factory = self.factory
+        if not isinstance(factory, PostgresFactory) or not factory.env_create_table():
+            return factory.process_recorder()
+        with factory.datastore.get_connection() as held:
+            held.execute(SCHEMA_LOCK)
+            held.commit()  # the lock is the session's: no transaction left idle
             try:
-                return self.factory.process_recorder()
-            except (PersistenceInternalError, PersistenceIntegrityError) as error:
-                if attempt == CREATE_ATTEMPTS or not concurrent_ddl(error):
-                    raise
-                attempt += 1
+                return factory.process_recorder()
+            finally:
+                held.execute(SCHEMA_UNLOCK)
+                held.commit()
 
     def register_transcodings(self, transcoder: JSONTranscoder) -> None:
         super().register_transcodings(transcoder)

@@ -432,7 +432,6 @@ async def start_server(
         await server.start()
         await server.stop(None)
         raise
-    collect_less()  # the views as built stay; fewer pauses of the event loop
     live.start(asyncio.get_running_loop())
     forward = forwarding(live) if forwarding is not None else None
     reads = Reads(live)  # PlanService's and ReportService's reads share their replays
@@ -489,6 +488,9 @@ async def serve(
 ) -> None:
     """Serve until SIGINT or SIGTERM, then let in-flight calls finish."""
     running = await start_server(app, settings, forwarding, checkpointer, source)
+    # The process is this server's alone (not a test's or the demo's, which start
+    # several): the views as built stay out of the collector's walks, fewer pauses.
+    collect_less()
     print(f"lienthong: gRPC API on {settings.address.rsplit(':', 1)[0]}:{running.port}", flush=True)  # noqa: T201
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

@@ -11,7 +11,7 @@ from uuid import UUID
 
 import pytest
 
-from projections.engine.rows import _dumps, dumps, json_safe, json_safe_copy
+from projections.engine.rows import _dumps, dumps, json_safe, json_safe_copy, loads
 from projections.engine.runner import Decoder
 from services.app.ledger import Ledger
 
@@ -58,3 +58,19 @@ def test_a_row_copied_json_safe_by_orjson_is_what_json_safe_makes() -> None:
 def test_a_row_as_json_text_by_orjson_reads_back_as_by_the_standard_encoder() -> None:
     row = json_safe({"record": STATE, "big": 2**70, "float": 1e16})
     assert json.loads(dumps(row)) == json.loads(_dumps(row)) == row
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        b'{"percent": 67.4, "n": 3, "ok": true, "s": "Tr\\u1ea1m y t\\u1ebf", "x": null}',
+        b'{"big": 18446744073709551616, "neg": -9223372036854775809}',
+        b'{"id": "1234567890123456789012", "f": 1e-7, "list": [1, 2.5, "3"]}',
+        '{"text": "Xã Phước Bình"}',
+    ],
+)
+def test_a_row_read_back_is_what_the_standard_decoder_reads(text: bytes | str) -> None:
+    expected = json.loads(text)
+    found = loads(text)
+    assert found == expected
+    assert json.dumps(found, sort_keys=True) == json.dumps(expected, sort_keys=True)
