@@ -9,6 +9,8 @@ process, and pauses of the event loop that show in a server's tail latency
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import gc
 
 # The young generation collected every 50,000 net allocations; the older ones after
@@ -24,3 +26,14 @@ def collect_less() -> None:
     gc.collect()
     gc.freeze()
     gc.set_threshold(*GC_THRESHOLDS)
+    give_back()
+
+
+def give_back() -> None:
+    """Hand the memory the start freed (a first start's replay of every aggregate)
+    back to the system: glibc's allocator keeps freed pages until told
+    (``malloc_trim``); elsewhere nothing is done."""
+    libc = ctypes.util.find_library("c")
+    trim = getattr(ctypes.CDLL(libc), "malloc_trim", None) if libc else None
+    if trim is not None:
+        trim(0)

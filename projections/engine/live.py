@@ -54,6 +54,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, cast
@@ -169,7 +170,7 @@ class LiveViews:
         self.followed = {
             name: Followed(self.runner(name), in_memory=name not in table_only) for name in views
         }
-        share_replay(self.views())
+        self.replay = share_replay(self.views())
         self.dispatch = Dispatch(self.views())
         self.reader = LogReader(app)
         self.position = 0  # every view has committed at least this far
@@ -214,12 +215,21 @@ class LiveViews:
             # that batch was not written; the follow loop applies what the tables lack
             log.warning("%s; reading the views back", moved)
             self.reload(self.followed)
+            self.ensure_audit_indexes()
         else:
-            for followed in self.followed.values():
-                followed.position, followed.rows = followed.runner.table.snapshot(
-                    followed.in_memory
-                )
-        self.ensure_audit_indexes()
+            # PostgreSQL builds the audit trail's indexes while the views are read back
+            with ThreadPoolExecutor(1, thread_name_prefix="audit-indexes") as indexing:
+                indexed = indexing.submit(self.ensure_audit_indexes)
+                for followed in self.followed.values():
+                    followed.position, followed.rows = followed.runner.table.snapshot(
+                        followed.in_memory
+                    )
+                indexed.result()
+        if self.replay is not None:
+            # The aggregates a first start replayed (a province's every task and
+            # indicator: ~90 MiB for 100 wards) are let go: the follower loads one from
+            # the store when an event of it comes, as after a restart.
+            self.replay.aggregates.clear()
         self.position = min((f.position for f in self.followed.values()), default=0)
 
     @staticmethod
@@ -463,7 +473,7 @@ class LiveViews:
                 gone: dict[str, Row | None] = {k: None for k in held if k not in rows}
                 reloaded[name] = {**gone, **rows}
         if set(names) >= set(self.followed):  # all fresh: they may share one replay again
-            share_replay(self.views())
+            self.replay = share_replay(self.views())
         self.dispatch = Dispatch(self.views())  # the views are new
         self.hand_over(reloaded, min(f.position for f in self.followed.values()))
 

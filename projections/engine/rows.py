@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import re
 from typing import Any
 
 import orjson
@@ -35,8 +34,11 @@ def dumps(data: Row) -> str:
         return _dumps(data)
 
 
-# Any integer orjson would read as a float (past 64 bits) has 19 digits or more.
-_LONG_NUMBER = re.compile(rb"[0-9]{19}")
+# Any integer orjson would read as a float (past 64 bits) has 19 digits or more: the
+# text with every digit made "0", searched for 19 zeros (C all through: ~8x a regular
+# expression's scan, which was ~10% of a snapshot's decoding).
+_DIGITS = bytes.maketrans(b"0123456789", b"0" * 10)
+_LONG_RUN = b"0" * 19
 
 
 def loads(text: bytes | bytearray | memoryview | str) -> Any:
@@ -44,7 +46,7 @@ def loads(text: bytes | bytearray | memoryview | str) -> Any:
     faster: a server reads every in-memory view back at start) — unless it holds a run
     of 19 digits, which orjson could read as a float instead of an integer."""
     raw = text.encode() if isinstance(text, str) else bytes(text)
-    if _LONG_NUMBER.search(raw):
+    if _LONG_RUN in raw.translate(_DIGITS):
         return json.loads(raw)
     return orjson.loads(raw)
 

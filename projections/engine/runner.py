@@ -24,14 +24,12 @@ them.
 
 from __future__ import annotations
 
-import gc
 import os
 import pickle
 import subprocess
 import sys
-from collections.abc import Callable, Hashable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from contextlib import contextmanager
 from typing import Any, Protocol, cast
 
 import orjson
@@ -44,7 +42,13 @@ from psycopg.rows import tuple_row
 from projections.engine.replay import AggregateView
 from projections.engine.rows import Row
 from projections.engine.source import EventSource
-from projections.engine.tables import TrackingMovedError, ViewTable, encoded, write_all
+from projections.engine.tables import (
+    TrackingMovedError,
+    ViewTable,
+    encoded,
+    no_collections,
+    write_all,
+)
 
 BATCH = 5000
 # Events per batch when every view is rebuilt from zero: an aggregate a batch touches
@@ -236,17 +240,29 @@ class LogReader:
         recorder = postgres_recorder(app)
         self.datastore = recorder.datastore
         self.decode = Decoder(app)
-        self.statement = sql.SQL(
-            "SELECT notification_id, originator_id, originator_version, topic, state "
-            "FROM {}.{} WHERE notification_id > %s AND notification_id <= %s "
-            "ORDER BY notification_id LIMIT %s"
+        events = sql.SQL(
+            "SELECT notification_id, originator_id, originator_version, topic, state FROM {}.{}"
         ).format(sql.Identifier(self.datastore.schema), sql.Identifier(recorder.events_table_name))
+        # Without an upper bound unless one is asked for: on a log never analysed (a
+        # first start after a bulk load) PostgreSQL guesses a bounded range small and
+        # sorts everything after ``after`` for each batch (~4x the index scan it
+        # chooses for the open range).
+        self.open = events + sql.SQL(
+            " WHERE notification_id > %s ORDER BY notification_id LIMIT %s"
+        )
+        self.bounded = events + sql.SQL(
+            " WHERE notification_id > %s AND notification_id <= %s"
+            " ORDER BY notification_id LIMIT %s"
+        )
 
     def read(self, after: int, limit: int, stop: int = MAX_POSITION) -> list[tuple[int, Any]]:
         """The (position, event) pairs after position ``after`` up to ``stop``, at
         most ``limit``."""
         with self.datastore.get_connection() as conn, conn.cursor(row_factory=tuple_row) as cur:
-            cur.execute(self.statement, (after, stop, limit), prepare=True)
+            if stop == MAX_POSITION:
+                cur.execute(self.open, (after, limit), prepare=True)
+            else:
+                cur.execute(self.bounded, (after, stop, limit), prepare=True)
             rows = cur.fetchall()
         decode = self.decode
         return [(row[0], decode(row[1], row[2], row[3], bytes(row[4]))) for row in rows]
@@ -293,9 +309,10 @@ def catch_up_all(
 ) -> int:
     """Bring every runner's view up to the log (or up to position ``stop``) in ONE
     pass; returns how many events were read. Each view gets only the events after
-    its own tracked position; each batch's rows and positions of every view are
-    written in one transaction, in a thread, while the next batch is read and
-    applied (at most one batch in flight, commits in log order). An error — a
+    its own tracked position; the next batch is read from the log, in a thread,
+    while one is applied; each batch's rows and positions of every view are
+    written in one transaction, in another thread, while the next batch is applied
+    (at most one batch in flight, commits in log order). An error — a
     view's, a write's, or ``TrackingMovedError`` when another writer moved a view's
     tracking — propagates once the write in flight has ended: every view keeps
     the last batch it committed.
@@ -320,6 +337,7 @@ def catch_up_all(
     deferred = [defer_rows and isinstance(view, AggregateView) for view in dispatch.views]
     with (
         ThreadPoolExecutor(max_workers=1, thread_name_prefix="view-writer") as writer,
+        ThreadPoolExecutor(max_workers=1, thread_name_prefix="log-reader") as ahead,
         no_collections(),
     ):
         pending: Future[None] | None = None
@@ -336,9 +354,12 @@ def catch_up_all(
             pending = writer.submit(write_all, writes, position) if writes else None
 
         try:
-            while events := reader.read(position, batch, stop):
-                apply_events(events, dispatch, positions)
+            reading = ahead.submit(reader.read, position, batch, stop)
+            while events := reading.result():
                 position = events[-1][0]
+                # the next batch is queried while this one is applied
+                reading = ahead.submit(reader.read, position, batch, stop)
+                apply_events(events, dispatch, positions)
                 write(
                     [
                         not later or touched_many(view)
@@ -364,22 +385,6 @@ DEFER_TOUCHED = 30_000
 
 def touched_many(view: View) -> bool:
     return len(cast("AggregateView", view).touched) >= DEFER_TOUCHED
-
-
-@contextmanager
-def no_collections() -> Iterator[None]:
-    """No garbage collection while a pass runs: the replayed aggregates a rebuild
-    keeps are long-lived, and collections scanning them cost a quarter of the pass;
-    collecting the young generations after each batch still cost ~6% (B2's store)
-    and found nothing to free (a pass makes no cycles of its own: its garbage goes
-    by reference counting)."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
 
 
 def rebuild_all(runners: Sequence[ProjectionRunner], progress: Progress = quiet) -> int:
