@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 import yaml
 from eventsourcing.persistence import PersistenceError
+from psycopg import sql
 
 from projections.audit_trail import AuditTrailView
 from projections.dependencies import DependencyView, blocked, graphs
@@ -880,3 +881,40 @@ def test_an_item_in_cho_hoan_thien_counts_0_in_its_units_score_and_in_the_rollup
     percent, done = standing()
     assert percent == 100
     assert done["on_time"] == (1, before["on_time"][1] + 1)
+
+
+def test_the_log_is_read_by_its_index_on_a_store_never_analysed(app: Ledger) -> None:
+    """A first start right after a bulk load: no statistics yet. Each batch is read by
+    the index on positions, not by sorting every event after the batch's start."""
+    reader = runner_module.LogReader(app)
+    recorder = runner_module.postgres_recorder(app)
+    events = recorder.events_table_name
+    with recorder.datastore.transaction(commit=True) as cursor:
+        # nor analysed meanwhile
+        cursor.execute(
+            sql.SQL("ALTER TABLE {} SET (autovacuum_enabled = false)").format(
+                sql.Identifier(events)
+            )
+        )
+        cursor.execute(  # events of about the size of a province's (~700 bytes of state)
+            sql.SQL(
+                "INSERT INTO {} (originator_id, originator_version, topic, state)"
+                " SELECT gen_random_uuid(), 1, 'x', convert_to(repeat('x', 700), 'UTF8')"
+                " FROM generate_series(1, 30000)"
+            ).format(sql.Identifier(events))
+        )
+    with recorder.datastore.transaction(commit=False) as cursor:
+        cursor.execute(
+            "SELECT coalesce(last_analyze, last_autoanalyze) AS analysed FROM pg_stat_user_tables"
+            " WHERE relname = %s",
+            (events,),
+        )
+        assert cursor.fetchone() == {"analysed": None}
+        cursor.execute(sql.SQL("EXPLAIN ") + reader.open, (0, BATCH))
+        plan = "\n".join(row["QUERY PLAN"] for row in cursor.fetchall())
+        # what a bounded range costs here: every event after the start, sorted
+        cursor.execute(sql.SQL("EXPLAIN ") + reader.bounded, (0, 2**62, BATCH))
+        bounded = "\n".join(row["QUERY PLAN"] for row in cursor.fetchall())
+    assert "Index Scan" in plan, plan
+    assert "Sort" not in plan, plan
+    assert "Sort" in bounded, bounded
