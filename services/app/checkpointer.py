@@ -93,7 +93,7 @@ class LogStatus:
 
 
 def log_status(tree: LogTree) -> LogStatus:
-    head, lag, latest = tree.head(), tree.lag(), tree.latest_checkpoint()
+    head, lag, latest = tree.status()
     age = (now() - latest.made_at).total_seconds() if latest else None
     return LogStatus(head.size, head.size + lag, lag, latest, age)
 

@@ -371,13 +371,33 @@ class LogTree:
         found = self._checkpoints("WHERE size = %s ORDER BY id DESC LIMIT 1", size)
         return found[0] if found else None
 
+    def status(self) -> tuple[Head, int, Kept | None]:
+        """The head, the lag and the latest checkpoint as of one moment: read apart, a
+        tree appended to in between would show its old size with no lag, and records
+        stored that no checkpoint covers would look covered."""
+        with self.datastore.transaction(commit=False) as cursor:
+            cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+            cursor.execute(self.sql("SELECT size, position FROM {head}"))
+            row = one(cursor)
+            head = Head(int(row["size"]), int(row["position"]))
+            cursor.execute(
+                self.sql("SELECT count(*) AS n FROM {events} WHERE notification_id > %s"),
+                (head.position,),
+            )
+            lag = int(one(cursor)["n"])
+            latest = self._read_checkpoints(cursor, "ORDER BY id DESC LIMIT 1")
+        return head, lag, latest[0] if latest else None
+
     def _checkpoints(self, where: str, *params: object) -> list[Kept]:
         with self.datastore.transaction(commit=False) as cursor:
-            cursor.execute(
-                self.sql(f"SELECT id, note, size, root, made_at FROM {{checkpoints}} {where}"),  # noqa: S608 - where is one of this class's constants
-                params,
-            )
-            rows = cursor.fetchall()
+            return self._read_checkpoints(cursor, where, *params)
+
+    def _read_checkpoints(self, cursor: Any, where: str, *params: object) -> list[Kept]:
+        cursor.execute(
+            self.sql(f"SELECT id, note, size, root, made_at FROM {{checkpoints}} {where}"),  # noqa: S608 - where is one of this class's constants
+            params,
+        )
+        rows = cursor.fetchall()
         return [
             Kept(row["note"], int(row["size"]), bytes(row["root"]), row["made_at"], int(row["id"]))
             for row in rows

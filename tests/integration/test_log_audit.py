@@ -13,6 +13,7 @@ import re
 import shutil
 import subprocess
 import sys
+import threading
 import uuid
 from collections.abc import Callable
 from pathlib import Path
@@ -28,6 +29,7 @@ from domain.ids import task_id
 from domain.merkle import leaf_hash, root_of, verify_consistency, verify_inclusion
 from domain.messages import vietnamese
 from services.app.audit import LOG_KEY_FILE_ENV, log_tree
+from services.app.checkpointer import log_status
 from services.app.importer import import_plans
 from services.app.ledger import Actor, Ledger
 from services.app.notes import Checkpoint, Signer, Verifier
@@ -637,3 +639,30 @@ def test_a_malformed_day_or_time_or_a_missing_one_is_a_usage_error(
     with pytest.raises(SystemExit) as exited:
         main(["audit", *argv])
     assert exited.value.code == EXIT_BAD_INPUT
+
+
+def test_the_log_status_is_of_one_moment_while_the_tree_grows(
+    store: Store, app: Ledger, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The tree appends between the status's reading of its head and of its lag: the
+    status still counts every stored record, and none as covered that is not."""
+    tree = log_tree(app.recorder)
+    tree.update()
+    report(app, 31, 32)  # stored, not yet appended
+    before = tree.head().size + tree.lag()
+    read_row = tlog.one
+
+    def head_then_append(cursor: Any) -> dict[str, Any]:
+        row = read_row(cursor)
+        if "position" in row:  # the head was read: the tree moves on meanwhile
+            monkeypatch.setattr(tlog, "one", read_row)
+            appending = threading.Thread(target=tree.update)
+            appending.start()
+            appending.join()
+        return row
+
+    monkeypatch.setattr(tlog, "one", head_then_append)
+    status = log_status(tree)
+    assert tree.lag() == 0  # the tree did move on meanwhile
+    assert status.stored == before
+    assert status.lag == before - status.tree_size > 0
