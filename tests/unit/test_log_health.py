@@ -72,6 +72,9 @@ class AwayTree:
     def latest_checkpoint(self) -> None:
         return None
 
+    def status(self) -> tuple[Head, int, None]:
+        return self.head(), self.lag(), self.latest_checkpoint()
+
 
 def test_the_checkpointer_says_an_outage_once_and_once_when_it_is_over(
     caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
